@@ -1,0 +1,25 @@
+//! Pure logic of the forkos kernel: no hardware access, no `unsafe`, unit-tested on the
+//! host with plain `cargo test`.
+//!
+//! The kernel (`kernel/`) uses these modules for the parts of its work that are just
+//! arithmetic on numbers: which page-table slot a virtual address uses, what an exception
+//! syndrome means, which physical ranges are free. Keeping them here lets `cargo test` on
+//! the host check them in milliseconds, without QEMU.
+//!
+//! - [`pgtable`]: AArch64 4 KiB-granule page-table geometry and descriptor bits
+//!   (Linux `arch/arm64/include/asm/pgtable-hwdef.h`).
+//! - [`esr`]: decoding the Exception Syndrome Register (Linux `arch/arm64/include/asm/esr.h`).
+//! - [`memblock`]: RAM and reserved ranges, and what is left free (Linux `mm/memblock.c`).
+//! - [`cmdline`]: the kernel command line (Linux `lib/cmdline.c`).
+//! - [`fdt_irq`]: turning device-tree interrupt specifiers into GIC interrupt ids.
+#![no_std]
+#![forbid(unsafe_code)]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod cmdline;
+pub mod esr;
+pub mod fdt_irq;
+pub mod memblock;
+pub mod pgtable;
