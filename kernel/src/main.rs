@@ -1,1 +1,184 @@
-#![no_std] #![no_main]
+//! forkos: a bare-metal AArch64 teaching kernel that mirrors how Linux creates processes.
+//!
+//! # Where things are
+//! The layout follows Linux, so that someone who knows where a function lives in Linux
+//! finds ours in the matching place under the same name:
+//!
+//! | here | Linux | what |
+//! |---|---|---|
+//! | `boot/head.S` (repository root) | `arch/arm64/kernel/head.S` | first instructions, MMU on |
+//! | [`arch::aarch64`] | `arch/arm64/` | everything AArch64-specific; see its table |
+//! | [`mm`] | `mm/` | page allocator, kernel heap |
+//! | [`irq`], [`time`] | `kernel/irq/`, `kernel/time/` | interrupt dispatch, the tick |
+//! | [`drivers`] | `drivers/` | PL011 UART, GIC, arch timer |
+//! | [`dtb`] | `drivers/of/fdt.c` | reading the device tree |
+//! | [`console`] | `kernel/printk/` | `print!`, `println!` |
+//! | [`selftest`] | — | boot self-tests the QEMU tests drive |
+//!
+//! Pure logic (page-table geometry, ESR decoding, memory ranges) is in the `forkos-lib`
+//! crate so the host can unit-test it. Read [`start_kernel`] first: it is the boot path,
+//! in order.
+#![no_std]
+#![no_main]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+extern crate alloc;
+
+pub mod arch;
+pub mod console;
+pub mod drivers;
+pub mod dtb;
+pub mod irq;
+pub mod mm;
+pub mod selftest;
+pub mod sync;
+pub mod time;
+
+use forkos_lib::cmdline;
+use forkos_lib::memblock::{Memblock, Range};
+use forkos_lib::pgtable::PAGE_SIZE;
+
+use arch::memory::{kernel_layout, pa_symbol, phys_to_virt, PhysAddr};
+use arch::{head, mmu, semihosting};
+use dtb::GicInfo;
+use mm::page_alloc;
+
+/// QEMU's exit status after a kernel panic.
+pub const EXIT_PANIC: u32 = 101;
+
+/// Map a device's registers or stop with a clear message.
+fn ioremap_or_die(what: &str, r: Range) -> u64 {
+    mmu::ioremap(r.base, r.size()).unwrap_or_else(|| panic!("cannot map the {what} at {:#x}", r.base))
+}
+
+/// The first Rust code, called by `boot/head.S` on the boot stack with the MMU on
+/// (Linux `start_kernel` in `init/main.c`).
+#[no_mangle]
+pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
+    // 1. Learn the machine from the device tree (reachable through the boot-time
+    //    linear-map window head.S made over it).
+    // SAFETY: head.S mapped the gigabyte holding the device tree; the blob is reserved
+    // below, so nothing overwrites it.
+    let info = unsafe { dtb::parse(phys_to_virt(PhysAddr(dtb_pa)), dtb_pa) }
+        .unwrap_or_else(|e| panic!("bad device tree at {dtb_pa:#x}: {e:?}"));
+
+    // 2. Physical memory: RAM minus the image, the device tree, the initrd, firmware
+    //    reservations (Linux arm64_memblock_init).
+    let l = kernel_layout();
+    let mut memblock = Memblock::<{ page_alloc::MAX_RANGES }>::new();
+    let image = Range {
+        base: pa_symbol(l.text).0,
+        end: pa_symbol(l.end).0,
+    };
+    for r in info.memory.iter() {
+        memblock.memory.add(r).expect("too many RAM ranges");
+    }
+    let reservations = [Some(image), Some(info.dtb), info.initrd]
+        .into_iter()
+        .flatten()
+        .chain(info.reserved.iter());
+    for r in reservations {
+        memblock.reserved.add(r).expect("too many reserved ranges");
+    }
+
+    // 3. The final kernel page tables, then the page allocator over what is free.
+    mmu::paging_init(&memblock);
+    let free = memblock.free_ranges(PAGE_SIZE as u64).expect("too many free ranges");
+    page_alloc::init(&free);
+
+    // 4. The console.
+    if let Some(uart) = info.uart {
+        let base = ioremap_or_die("UART", uart);
+        // SAFETY: base maps the PL011 the device tree names, and only the console uses it.
+        console::register_uart(unsafe { drivers::pl011::Pl011::new(base) });
+    }
+    println!("forkos {} on {}", env!("CARGO_PKG_VERSION"), info.model);
+    let el = if boot_el == 2 {
+        "entered at EL2, dropped to EL1"
+    } else {
+        "entered at EL1"
+    };
+    println!("  cpu:     MIDR_EL1 {:#010x}, {el}", midr());
+    for r in info.memory.iter() {
+        println!("  memory:  {} MiB at {:#x}", r.size() >> 20, r.base);
+    }
+    match info.uart {
+        Some(u) => println!("  uart:    PL011 at {:#x}", u.base),
+        None => println!("  uart:    none (console through semihosting)"),
+    }
+    match info.initrd {
+        Some(r) => println!("  initrd:  {} bytes at {:#x}", r.size(), r.base),
+        None => println!("  initrd:  none"),
+    }
+    println!("  cmdline: \"{}\"", info.cmdline);
+
+    // 5. The heap, interrupts and the tick.
+    mm::heap::init();
+    let gic = match info.gic {
+        Some(GicInfo::V2 { dist, cpu }) => {
+            println!("  gic:     GICv2, distributor at {:#x}, cpu interface at {:#x}", dist.base, cpu.base);
+            let (d, c) = (ioremap_or_die("GIC distributor", dist), ioremap_or_die("GIC cpu interface", cpu));
+            // SAFETY: d and c map this GICv2's registers, used only through irq::.
+            unsafe { drivers::gic::Gic::new_v2(d, c) }
+        }
+        Some(GicInfo::V3 { dist, redist }) => {
+            println!("  gic:     GICv3, distributor at {:#x}, redistributors at {:#x}", dist.base, redist.base);
+            let (d, r) = (ioremap_or_die("GIC distributor", dist), ioremap_or_die("GIC redistributor", redist));
+            // SAFETY: d and r map this GICv3's registers, used only through irq::.
+            unsafe { drivers::gic::Gic::new_v3(d, r) }
+        }
+        None => panic!("no supported interrupt controller in the device tree"),
+    };
+    irq::init(gic);
+    let timer_intid = info.timer_intid.expect("no arch timer in the device tree");
+    let freq = drivers::arch_timer::frequency();
+    println!(
+        "  timer:   {} Hz ({}.{:02} MHz), virtual timer INTID {timer_intid}, HZ={}",
+        freq,
+        freq / 1_000_000,
+        freq / 10_000 % 100,
+        time::HZ
+    );
+    drivers::arch_timer::init(timer_intid);
+    println!(
+        "  pages:   {} free of {} managed ({} KiB kernel image, heap {} KiB)",
+        page_alloc::nr_free_pages(),
+        page_alloc::nr_managed_pages(),
+        image.size() / 1024,
+        mm::heap::heap_size() / 1024
+    );
+    println!("  vectors: VBAR_EL1 = {:#x}", vbar());
+    arch::irqflags::local_irq_enable();
+
+    let code = selftest::run(cmdline::get(info.cmdline, "selftest"));
+    println!("forkos: power off, exit status {code}");
+    semihosting::exit(code)
+}
+
+fn midr() -> u64 {
+    use aarch64_cpu::registers::{Readable, MIDR_EL1};
+    MIDR_EL1.get()
+}
+
+fn vbar() -> u64 {
+    use aarch64_cpu::registers::{Readable, VBAR_EL1};
+    VBAR_EL1.get()
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    arch::irqflags::local_irq_save();
+    console::emergency_print(format_args!("Kernel panic - not syncing: {}\n", info.message()));
+    if let Some(loc) = info.location() {
+        console::emergency_print(format_args!("  at {}:{}:{}\n", loc.file(), loc.line(), loc.column()));
+    }
+    semihosting::exit(EXIT_PANIC)
+}
+
+// Keep the boot stack symbol referenced so the linker keeps its section.
+#[used]
+static INIT_STACK_REF: &head::InitStack = {
+    // SAFETY: only the address is taken; the stack itself is used by head.S.
+    unsafe { &*core::ptr::addr_of!(head::init_stack) }
+};

@@ -1,0 +1,17 @@
+//! Assembles `entry.S` (the vectors, `kernel_entry` and `kernel_exit`) with the `pt_regs`
+//! offsets of [`PtRegs`](super::ptrace::PtRegs).
+
+use super::ptrace::*;
+
+core::arch::global_asm!(
+    include_str!("entry.S"),
+    PT_REGS_SIZE = const PT_REGS_SIZE,
+    S_X0 = const S_X0,
+    S_LR = const S_LR,
+    S_SP = const S_SP,
+    S_PC = const S_PC,
+    S_ORIG_X0 = const S_ORIG_X0,
+    S_SYSCALLNO = const S_SYSCALLNO,
+    S_STACKFRAME = const S_STACKFRAME,
+    NO_SYSCALL = const NO_SYSCALL,
+);

@@ -1,0 +1,78 @@
+//! The kernel's virtual memory map and address conversions (Linux
+//! `arch/arm64/include/asm/memory.h`).
+//!
+//! | region | start | what |
+//! |---|---|---|
+//! | linear map | `PAGE_OFFSET` = 0xffff_0000_0000_0000 | all RAM, at `PAGE_OFFSET + pa` |
+//! | vmalloc | `VMALLOC_START` = 0xffff_7000_0000_0000 | device registers, kernel heap, stacks |
+//! | kernel image | `_text` = 0xffff_8000_0000_0000 (linker.ld) | text, rodata, data, bss |
+//!
+//! The lower half (TTBR0) belongs to user address spaces.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// Start of the linear map of physical memory.
+pub const PAGE_OFFSET: u64 = 0xffff_0000_0000_0000;
+/// Start of the region for mappings made at run time.
+pub const VMALLOC_START: u64 = 0xffff_7000_0000_0000;
+/// End of that region.
+pub const VMALLOC_END: u64 = 0xffff_7800_0000_0000;
+/// The kernel heap grows up from the start of the vmalloc region.
+pub const KHEAP_START: u64 = VMALLOC_START;
+/// The heap's upper limit (1 GiB of address space).
+pub const KHEAP_END: u64 = VMALLOC_START + (1 << 30);
+/// Other run-time mappings (device registers, later kernel stacks) come after the heap.
+pub const VMAP_START: u64 = KHEAP_END;
+/// Kernel stack size (Linux arm64 `THREAD_SIZE` with 4 KiB pages).
+pub const THREAD_SIZE: usize = 16 * 1024;
+
+/// Virtual minus physical address of the kernel image, written by `boot/head.S`.
+#[no_mangle]
+pub static kimage_voffset: AtomicU64 = AtomicU64::new(0);
+
+/// A physical address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PhysAddr(pub u64);
+
+/// The linear-map address of physical memory (Linux `__va`).
+pub const fn phys_to_virt(pa: PhysAddr) -> u64 {
+    pa.0 + PAGE_OFFSET
+}
+
+/// The physical address of a linear-map address (Linux `__pa` of a linear address).
+pub const fn virt_to_phys(va: u64) -> PhysAddr {
+    PhysAddr(va - PAGE_OFFSET)
+}
+
+/// The physical address of a kernel-image symbol (Linux `__pa_symbol`).
+pub fn pa_symbol(va: u64) -> PhysAddr {
+    PhysAddr(va - kimage_voffset.load(Ordering::Relaxed))
+}
+
+extern "C" {
+    static _text: u8;
+    static _etext: u8;
+    static __end_rodata: u8;
+    static _end: u8;
+    static __init_stack_guard: u8;
+}
+
+/// Virtual addresses of the image's sections, from linker.ld.
+pub struct KernelLayout {
+    pub text: u64,
+    pub etext: u64,
+    pub end_rodata: u64,
+    pub end: u64,
+    pub init_stack_guard: u64,
+}
+
+/// Where the linker put the kernel image's sections.
+pub fn kernel_layout() -> KernelLayout {
+    KernelLayout {
+        text: core::ptr::addr_of!(_text) as u64,
+        etext: core::ptr::addr_of!(_etext) as u64,
+        end_rodata: core::ptr::addr_of!(__end_rodata) as u64,
+        end: core::ptr::addr_of!(_end) as u64,
+        init_stack_guard: core::ptr::addr_of!(__init_stack_guard) as u64,
+    }
+}

@@ -1,0 +1,66 @@
+//! The kernel console: `print!`/`println!` write to the PL011 once it is mapped, and
+//! through semihosting before that (Linux `kernel/printk/printk.c`, much reduced).
+
+use core::fmt::{self, Write};
+
+use crate::arch::semihosting;
+use crate::drivers::pl011::Pl011;
+use crate::sync::IrqSpinLock;
+
+/// Where console output goes.
+struct Console {
+    uart: Option<Pl011>,
+}
+
+impl Write for Console {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        match &self.uart {
+            Some(uart) => {
+                for b in s.bytes() {
+                    if b == b'\n' {
+                        uart.putc(b'\r');
+                    }
+                    uart.putc(b);
+                }
+            }
+            None => semihosting::write_bytes(s.as_bytes()),
+        }
+        Ok(())
+    }
+}
+
+static CONSOLE: IrqSpinLock<Console> = IrqSpinLock::new(Console { uart: None });
+
+/// Send console output to `uart` from now on.
+pub fn register_uart(uart: Pl011) {
+    uart.init();
+    CONSOLE.lock().uart = Some(uart);
+}
+
+#[doc(hidden)]
+pub fn _print(args: fmt::Arguments) {
+    let _ = CONSOLE.lock().write_fmt(args);
+}
+
+/// Print to the console even if the console lock is held (a panic inside `print!`):
+/// panics must be seen. May interleave with other output.
+pub fn emergency_print(args: fmt::Arguments) {
+    if let Some(mut c) = CONSOLE.try_lock() {
+        let _ = c.write_fmt(args);
+    } else {
+        let _ = Console { uart: None }.write_fmt(args);
+    }
+}
+
+/// Print to the kernel console.
+#[macro_export]
+macro_rules! print {
+    ($($arg:tt)*) => ($crate::console::_print(format_args!($($arg)*)));
+}
+
+/// Print a line to the kernel console.
+#[macro_export]
+macro_rules! println {
+    () => ($crate::print!("\n"));
+    ($($arg:tt)*) => ($crate::console::_print(format_args!("{}\n", format_args!($($arg)*))));
+}

@@ -1,0 +1,95 @@
+//! The kernel heap behind `alloc` (`Box`, `Vec`, ...): a `linked_list_allocator` heap in
+//! its own region of kernel virtual memory, grown a few pages at a time from the page
+//! allocator when it runs out (Linux gets the same service from `kmalloc`/slab).
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::ptr::NonNull;
+
+use forkos_lib::pgtable::{Prot, PAGE_SIZE};
+use linked_list_allocator::Heap;
+
+use crate::arch::memory::{KHEAP_END, KHEAP_START};
+use crate::arch::mmu::create_kernel_mapping;
+use crate::mm::page_alloc;
+use crate::sync::IrqSpinLock;
+
+/// Pages mapped for the heap at boot.
+const INITIAL_PAGES: usize = 256;
+/// The heap grows by at least this many pages at a time.
+const GROW_PAGES: usize = 16;
+
+struct KernelHeap {
+    heap: IrqSpinLock<Heap>,
+}
+
+#[global_allocator]
+static KERNEL_HEAP: KernelHeap = KernelHeap {
+    heap: IrqSpinLock::new(Heap::empty()),
+};
+
+/// Map up to `pages` fresh pages at `va`, stopping when memory runs out; returns how
+/// many were mapped.
+fn map_pages(va: u64, pages: usize) -> usize {
+    for i in 0..pages {
+        let Some(pa) = page_alloc::alloc_page() else {
+            return i;
+        };
+        let page_va = va + (i * PAGE_SIZE) as u64;
+        if create_kernel_mapping(page_va, pa, PAGE_SIZE as u64, Prot::KernelRw).is_err() {
+            page_alloc::free_page(pa);
+            return i;
+        }
+    }
+    pages
+}
+
+/// Map the initial heap (Linux `kmem_cache_init`, in spirit).
+pub fn init() {
+    assert_eq!(
+        map_pages(KHEAP_START, INITIAL_PAGES),
+        INITIAL_PAGES,
+        "no memory for the kernel heap"
+    );
+    let mut heap = KERNEL_HEAP.heap.lock();
+    // SAFETY: [KHEAP_START, +INITIAL_PAGES pages) was just mapped read-write for the heap
+    // alone.
+    unsafe { heap.init(KHEAP_START as *mut u8, INITIAL_PAGES * PAGE_SIZE) };
+}
+
+/// Bytes the heap spans (used and free).
+pub fn heap_size() -> usize {
+    KERNEL_HEAP.heap.lock().size()
+}
+
+// SAFETY: allocation and release go through the locked linked_list_allocator heap, which
+// hands out disjoint blocks of mapped memory of the requested layout.
+unsafe impl GlobalAlloc for KernelHeap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let mut heap = self.heap.lock();
+        if let Ok(p) = heap.allocate_first_fit(layout) {
+            return p.as_ptr();
+        }
+        // Grow: map more pages right after the heap's end.
+        let need = (layout.size() + layout.align()).div_ceil(PAGE_SIZE);
+        let pages = need.max(GROW_PAGES);
+        let top = heap.top() as u64;
+        if top + (pages * PAGE_SIZE) as u64 > KHEAP_END {
+            return core::ptr::null_mut();
+        }
+        // Keep whatever could be mapped, even when it is not enough this time.
+        let mapped = map_pages(top, pages);
+        // SAFETY: the pages right after the heap's top were just mapped for it.
+        unsafe { heap.extend(mapped * PAGE_SIZE) };
+        heap.allocate_first_fit(layout)
+            .map_or(core::ptr::null_mut(), |p| p.as_ptr())
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: GlobalAlloc's contract: ptr came from alloc with this layout.
+        unsafe {
+            self.heap
+                .lock()
+                .deallocate(NonNull::new_unchecked(ptr), layout)
+        };
+    }
+}
