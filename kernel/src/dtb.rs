@@ -54,7 +54,8 @@ fn first_reg(node: fdt::node::FdtNode, index: usize) -> Option<Range> {
 /// is reserved so the page allocator never hands it out.
 pub unsafe fn parse(va: u64, pa: u64) -> Result<BootInfo, DtbError> {
     // SAFETY: the caller guarantees va maps the blob; from_ptr checks the header.
-    let fdt: Fdt<'static> = unsafe { Fdt::from_ptr(va as *const u8) }.map_err(DtbError::BadHeader)?;
+    let fdt: Fdt<'static> =
+        unsafe { Fdt::from_ptr(va as *const u8) }.map_err(DtbError::BadHeader)?;
     let mut memory = RangeSet::new();
     let mut reserved = RangeSet::new();
     for node in fdt.all_nodes() {
@@ -83,7 +84,10 @@ pub unsafe fn parse(va: u64, pa: u64) -> Result<BootInfo, DtbError> {
         for child in rmem.children() {
             for r in child.reg().into_iter().flatten() {
                 reserved
-                    .add(Range::new(r.starting_address as u64, r.size.unwrap_or(0) as u64))
+                    .add(Range::new(
+                        r.starting_address as u64,
+                        r.size.unwrap_or(0) as u64,
+                    ))
                     .map_err(|_| DtbError::TooManyRanges)?;
             }
         }
@@ -95,8 +99,15 @@ pub unsafe fn parse(va: u64, pa: u64) -> Result<BootInfo, DtbError> {
         .and_then(|p| p.as_str())
         .unwrap_or("");
     // QEMU 7.2 writes the initrd bounds as single 32-bit cells; others use 64 bits.
-    let initrd_prop = |name| chosen.and_then(|c| c.property(name)).and_then(|p| p.as_usize());
-    let initrd = match (initrd_prop("linux,initrd-start"), initrd_prop("linux,initrd-end")) {
+    let initrd_prop = |name| {
+        chosen
+            .and_then(|c| c.property(name))
+            .and_then(|p| p.as_usize())
+    };
+    let initrd = match (
+        initrd_prop("linux,initrd-start"),
+        initrd_prop("linux,initrd-end"),
+    ) {
         (Some(s), Some(e)) if e > s => Some(Range {
             base: s as u64,
             end: e as u64,

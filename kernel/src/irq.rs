@@ -8,7 +8,10 @@ use crate::sync::IrqSpinLock;
 const NR_IRQS: usize = 1020;
 
 static GIC: spin::Once<Gic> = spin::Once::new();
-static HANDLERS: IrqSpinLock<[Option<fn()>; NR_IRQS]> = IrqSpinLock::new([None; NR_IRQS]);
+/// A handler for one interrupt line (Linux `irq_handler_t`, without arguments).
+pub type IrqHandler = fn();
+
+static HANDLERS: IrqSpinLock<[Option<IrqHandler>; NR_IRQS]> = IrqSpinLock::new([None; NR_IRQS]);
 
 /// Install and start the interrupt controller (Linux `init_IRQ`).
 pub fn init(gic: Gic) {
@@ -22,7 +25,7 @@ pub fn gic() -> Option<&'static Gic> {
 }
 
 /// Route interrupt `intid` to `handler` and enable it (Linux `request_irq`).
-pub fn request_irq(intid: u32, handler: fn()) {
+pub fn request_irq(intid: u32, handler: IrqHandler) {
     let gic = GIC.get().expect("request_irq before the GIC is up");
     HANDLERS.lock()[intid as usize] = Some(handler);
     gic.enable(intid);

@@ -49,7 +49,8 @@ pub const EXIT_PANIC: u32 = 101;
 
 /// Map a device's registers or stop with a clear message.
 fn ioremap_or_die(what: &str, r: Range) -> u64 {
-    mmu::ioremap(r.base, r.size()).unwrap_or_else(|| panic!("cannot map the {what} at {:#x}", r.base))
+    mmu::ioremap(r.base, r.size())
+        .unwrap_or_else(|| panic!("cannot map the {what} at {:#x}", r.base))
 }
 
 /// The first Rust code, called by `boot/head.S` on the boot stack with the MMU on
@@ -84,7 +85,9 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
 
     // 3. The final kernel page tables, then the page allocator over what is free.
     mmu::paging_init(&memblock);
-    let free = memblock.free_ranges(PAGE_SIZE as u64).expect("too many free ranges");
+    let free = memblock
+        .free_ranges(PAGE_SIZE as u64)
+        .expect("too many free ranges");
     page_alloc::init(&free);
 
     // 4. The console.
@@ -117,14 +120,26 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
     mm::heap::init();
     let gic = match info.gic {
         Some(GicInfo::V2 { dist, cpu }) => {
-            println!("  gic:     GICv2, distributor at {:#x}, cpu interface at {:#x}", dist.base, cpu.base);
-            let (d, c) = (ioremap_or_die("GIC distributor", dist), ioremap_or_die("GIC cpu interface", cpu));
+            println!(
+                "  gic:     GICv2, distributor at {:#x}, cpu interface at {:#x}",
+                dist.base, cpu.base
+            );
+            let (d, c) = (
+                ioremap_or_die("GIC distributor", dist),
+                ioremap_or_die("GIC cpu interface", cpu),
+            );
             // SAFETY: d and c map this GICv2's registers, used only through irq::.
             unsafe { drivers::gic::Gic::new_v2(d, c) }
         }
         Some(GicInfo::V3 { dist, redist }) => {
-            println!("  gic:     GICv3, distributor at {:#x}, redistributors at {:#x}", dist.base, redist.base);
-            let (d, r) = (ioremap_or_die("GIC distributor", dist), ioremap_or_die("GIC redistributor", redist));
+            println!(
+                "  gic:     GICv3, distributor at {:#x}, redistributors at {:#x}",
+                dist.base, redist.base
+            );
+            let (d, r) = (
+                ioremap_or_die("GIC distributor", dist),
+                ioremap_or_die("GIC redistributor", redist),
+            );
             // SAFETY: d and r map this GICv3's registers, used only through irq::.
             unsafe { drivers::gic::Gic::new_v3(d, r) }
         }
@@ -169,9 +184,17 @@ fn vbar() -> u64 {
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     arch::irqflags::local_irq_save();
-    console::emergency_print(format_args!("Kernel panic - not syncing: {}\n", info.message()));
+    console::emergency_print(format_args!(
+        "Kernel panic - not syncing: {}\n",
+        info.message()
+    ));
     if let Some(loc) = info.location() {
-        console::emergency_print(format_args!("  at {}:{}:{}\n", loc.file(), loc.line(), loc.column()));
+        console::emergency_print(format_args!(
+            "  at {}:{}:{}\n",
+            loc.file(),
+            loc.line(),
+            loc.column()
+        ));
     }
     semihosting::exit(EXIT_PANIC)
 }

@@ -9,6 +9,8 @@
 //! | `timer` | timer interrupts arrive while the kernel spins, and leave every register intact |
 //! | `page_alloc` | allocating and freeing pages returns the free count to where it started |
 //! | `heap` | the kernel heap grows past its first mapping and gives memory back |
+//! | `wx` | no kernel page is writable and executable; text, rodata, data, guard page as designed |
+//! | `text_write` | writing to kernel text faults (an oops report) |
 //! | `dabort` | a kernel data abort produces an oops report and a non-zero exit |
 //! | `fpsimd` | kernel code cannot touch FP/SIMD registers: the instruction traps |
 //! | `panic` | a Rust panic prints its message and location |
@@ -16,6 +18,8 @@
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 
+use crate::arch::memory::{kernel_layout, pa_symbol, phys_to_virt};
+use crate::arch::mmu;
 use crate::arch::ptrace::{PtRegs, NO_SYSCALL, PSR_MODE_EL1H, PSR_MODE_MASK};
 use crate::arch::selftest::*;
 use crate::mm::{heap, page_alloc};
@@ -111,7 +115,10 @@ fn test_timer() {
         out[0] == jiffies.as_ptr() as u64 && out[1] == target,
         format_args!("x0, x1 survived every interrupt"),
     );
-    check(out[31] == out[32], format_args!("sp survived every interrupt"));
+    check(
+        out[31] == out[32],
+        format_args!("sp survived every interrupt"),
+    );
 }
 
 /// Pages taken and given back leave the free count where it was.
@@ -130,7 +137,10 @@ fn test_page_alloc() {
     let mut sorted: Vec<u64> = pages.iter().map(|p| p.0).collect();
     sorted.sort_unstable();
     sorted.dedup();
-    check(sorted.len() == pages.len(), format_args!("no page handed out twice"));
+    check(
+        sorted.len() == pages.len(),
+        format_args!("no page handed out twice"),
+    );
     check(
         page_alloc::nr_free_pages() == before - pages.len(),
         format_args!("free count fell by {}", pages.len()),
@@ -179,6 +189,58 @@ fn test_heap() {
     drop(v);
 }
 
+/// The kernel map has no writable+executable page, and each section has its permissions.
+fn test_wx() {
+    use forkos_lib::pgtable::Pte;
+    let (leaves, wx) = mmu::check_wx();
+    println!("selftest wx: {leaves} leaf mappings in swapper_pg_dir");
+    check(
+        wx == 0,
+        format_args!("{wx} of them are writable and executable"),
+    );
+    let l = kernel_layout();
+    let has = |d: u64, f: Pte| d & f.bits() != 0;
+    let show = |name: &str, va: u64, ro: bool, pxn: bool| {
+        let d = mmu::kernel_lookup(va);
+        let ok = d.is_some_and(|d| {
+            has(d, Pte::RDONLY) == ro && has(d, Pte::PXN) == pxn && !has(d, Pte::USER)
+        });
+        let perm = match (ro, pxn) {
+            (true, false) => "read-only, executable",
+            (true, true) => "read-only, never executable",
+            _ => "read-write, never executable",
+        };
+        check(ok, format_args!("{name} at {va:#x} is {perm}, kernel only"));
+    };
+    show("text", l.text, true, false);
+    show("rodata", l.etext, true, true);
+    show("data", l.end_rodata, false, true);
+    show("bss", l.end - 1, false, true);
+    show(
+        "linear alias of text",
+        phys_to_virt(pa_symbol(l.text)),
+        true,
+        true,
+    );
+    check(
+        mmu::kernel_lookup(l.init_stack_guard).is_none(),
+        format_args!(
+            "the boot stack's guard page at {:#x} is unmapped",
+            l.init_stack_guard
+        ),
+    );
+}
+
+/// A write into kernel text: must end in an oops (permission fault).
+fn test_text_write() -> ! {
+    let va = kernel_layout().text;
+    println!("selftest text_write: writing to kernel text at {va:#x}");
+    // SAFETY: deliberately faults on a read-only mapping; the handler reports and powers
+    // off, never returning here.
+    unsafe { core::arch::asm!("str xzr, [{}]", in(reg) va, options(nostack)) };
+    panic!("kernel text was writable")
+}
+
 /// A write through a NULL pointer in the kernel: must end in an oops report.
 fn test_dabort() -> ! {
     println!("selftest dabort: writing to virtual address 0x10 from EL1");
@@ -215,17 +277,20 @@ pub fn run(name: Option<&str>) -> u32 {
             test_ptregs();
             test_timer();
             test_page_alloc();
+            test_wx();
         }
         Some("ptregs") => test_ptregs(),
         Some("timer") => test_timer(),
         Some("page_alloc") => test_page_alloc(),
         Some("heap") => test_heap(),
+        Some("wx") => test_wx(),
+        Some("text_write") => test_text_write(),
         Some("dabort") => test_dabort(),
         Some("fpsimd") => test_fpsimd(),
         Some("panic") => panic!("selftest panic"),
         Some(other) => {
             print!("selftest: unknown test '{other}'; ");
-            println!("known: ptregs timer page_alloc heap dabort fpsimd panic");
+            println!("known: ptregs timer page_alloc heap wx text_write dabort fpsimd panic");
             return 2;
         }
     }

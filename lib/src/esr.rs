@@ -104,7 +104,10 @@ pub fn esr_class_str(ec: u8) -> &'static str {
 
 /// Is this class an instruction or data abort (so that FAR and the fault status mean something)?
 pub const fn is_abort(ec: u8) -> bool {
-    matches!(ec, ec::IABT_LOW | ec::IABT_CUR | ec::DABT_LOW | ec::DABT_CUR)
+    matches!(
+        ec,
+        ec::IABT_LOW | ec::IABT_CUR | ec::DABT_LOW | ec::DABT_CUR
+    )
 }
 
 /// What a fault status code (DFSC/IFSC) means, as Linux's `fault_info` table names it.

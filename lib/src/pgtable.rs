@@ -51,7 +51,7 @@ pub const fn block_fits(level: usize, va: u64, pa: u64, len: u64) -> bool {
         return false;
     }
     let size = level_size(level);
-    va % size == 0 && pa % size == 0 && len >= size
+    va.is_multiple_of(size) && pa.is_multiple_of(size) && len >= size
 }
 
 /// The coarsest level (1, 2 or 3) whose block can map the start of `[va, va+len)` to
@@ -209,7 +209,12 @@ mod tests {
 
     #[test]
     fn protections_never_write_and_execute() {
-        for p in [Prot::KernelRox, Prot::KernelRo, Prot::KernelRw, Prot::Device] {
+        for p in [
+            Prot::KernelRox,
+            Prot::KernelRo,
+            Prot::KernelRw,
+            Prot::Device,
+        ] {
             assert!(!is_wx(leaf_desc(3, 0x4000_0000, p)), "{p:?}");
         }
         assert!(is_wx(leaf_desc(2, 0x4000_0000, Prot::KernelRwx)));

@@ -1,1 +1,186 @@
-//! placeholder
+//! Host-side harness for forkos: boots the real kernel image in QEMU and hands the tests
+//! its console output and exit status.
+//!
+//! Every test boots `build/forkos.img` (built by `make`; `make test` builds it first)
+//! with `qemu-system-aarch64 -M virt -nographic -nic none -semihosting`, under a timeout
+//! so that a hang fails instead of blocking. The kernel reports through the semihosting
+//! exit status: 0 pass, 1 fail, 101 panic, 102 oops (see README).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The bootable image under test: `$FORKOS_IMAGE`, or `build/forkos.img`.
+pub fn image() -> PathBuf {
+    let path = std::env::var_os("FORKOS_IMAGE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("build/forkos.img"));
+    assert!(
+        path.exists(),
+        "{} does not exist: run `make test` (or `make` first)",
+        path.display()
+    );
+    path
+}
+
+/// How to boot QEMU for one test.
+#[derive(Clone, Debug)]
+pub struct Boot {
+    /// `-M` value, e.g. `virt` or `virt,gic-version=3`.
+    pub machine: String,
+    pub cpu: String,
+    pub mem: String,
+    /// Kernel command line (`-append`).
+    pub append: String,
+    /// Kill QEMU after this long.
+    pub timeout: Duration,
+}
+
+impl Default for Boot {
+    fn default() -> Self {
+        Boot {
+            machine: "virt".into(),
+            cpu: "cortex-a72".into(),
+            mem: "256M".into(),
+            append: String::new(),
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What one boot produced.
+#[derive(Debug)]
+pub struct Run {
+    /// QEMU's exit status (the kernel's semihosting exit code).
+    pub status: i32,
+    /// Console output with `\r` removed.
+    pub output: String,
+}
+
+impl Run {
+    /// Panic with the whole console output unless `needle` appears in it.
+    #[track_caller]
+    pub fn expect(&self, needle: &str) -> &Self {
+        assert!(
+            self.output.contains(needle),
+            "expected {needle:?} in the console output:\n{}",
+            self.output
+        );
+        self
+    }
+
+    /// Panic with the output unless the exit status is `status`.
+    #[track_caller]
+    pub fn expect_status(&self, status: i32) -> &Self {
+        assert_eq!(
+            self.status, status,
+            "unexpected exit status; console output:\n{}",
+            self.output
+        );
+        self
+    }
+
+    /// The text after `prefix` on the first line that starts with it (after spaces).
+    pub fn line_value(&self, prefix: &str) -> Option<&str> {
+        self.output
+            .lines()
+            .map(str::trim_start)
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(str::trim)
+    }
+}
+
+impl Boot {
+    /// A default boot with `selftest=NAME` on the command line.
+    pub fn selftest(name: &str) -> Boot {
+        Boot {
+            append: format!("selftest={name}"),
+            ..Boot::default()
+        }
+    }
+
+    fn command(&self, machine: &str) -> Command {
+        let mut cmd = Command::new("qemu-system-aarch64");
+        cmd.args(["-M", machine, "-cpu", &self.cpu, "-m", &self.mem])
+            .args(["-nographic", "-nic", "none", "-semihosting", "-no-reboot"])
+            .arg("-kernel")
+            .arg(image());
+        if !self.append.is_empty() {
+            cmd.args(["-append", &self.append]);
+        }
+        cmd
+    }
+
+    /// Boot the kernel and wait for it to power off (or the timeout to strike).
+    pub fn run(&self) -> Run {
+        let mut child = self
+            .command(&self.machine)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start qemu-system-aarch64: run `make test`, which installs it");
+        let mut stdout = child.stdout.take().expect("stdout is piped");
+        let reader = std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let _ = stdout.read_to_end(&mut out);
+            out
+        });
+        let deadline = Instant::now() + self.timeout;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("waiting for QEMU") {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = e.read_to_string(&mut stderr);
+        }
+        let output = String::from_utf8_lossy(&reader.join().unwrap_or_default()).replace('\r', "");
+        let Some(status) = status else {
+            panic!(
+                "QEMU did not finish within {:?} (a hang?); output so far:\n{output}",
+                self.timeout
+            );
+        };
+        Run {
+            status: status
+                .code()
+                .unwrap_or_else(|| panic!("QEMU killed by a signal: {status:?}\n{stderr}")),
+            output: output + &stderr,
+        }
+    }
+
+    /// The device tree QEMU gives the kernel under these options (`-M ...,dumpdtb=`).
+    pub fn dump_dtb(&self) -> Vec<u8> {
+        let dir = std::env::temp_dir().join(format!("forkos-dtb-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join(format!(
+            "{}-{}.dtb",
+            self.machine.replace([',', '='], "_"),
+            self.mem
+        ));
+        let machine = format!("{},dumpdtb={}", self.machine, file.display());
+        let out = self
+            .command(&machine)
+            .stdin(Stdio::null())
+            .output()
+            .expect("cannot start qemu-system-aarch64");
+        assert!(out.status.success(), "dumpdtb failed: {out:?}");
+        let dtb = std::fs::read(&file).expect("reading the dumped device tree");
+        let _ = std::fs::remove_file(&file);
+        dtb
+    }
+}

@@ -144,13 +144,12 @@ impl Gic {
                 gicd.ctlr
                     .set(GICD_CTLR_ARE | GICD_CTLR_ENABLE_G1 | GICD_CTLR_ENABLE_G0);
                 // Wake this CPU's redistributor.
-                rd.waker
-                    .set(rd.waker.get() & !GICR_WAKER_PROCESSOR_SLEEP);
+                rd.waker.set(rd.waker.get() & !GICR_WAKER_PROCESSOR_SLEEP);
                 while rd.waker.get() & GICR_WAKER_CHILDREN_ASLEEP != 0 {}
                 sgi.icenabler0.set(u32::MAX);
                 sgi.igroupr0.set(u32::MAX); // SGIs and PPIs in group 1
-                // SAFETY: writing the GICv3 CPU interface registers of this CPU:
-                // system-register access on, all priorities unmasked, group 1 enabled.
+                                            // SAFETY: writing the GICv3 CPU interface registers of this CPU:
+                                            // system-register access on, all priorities unmasked, group 1 enabled.
                 unsafe {
                     core::arch::asm!(
                         "mrs {t}, icc_sre_el1",

@@ -90,7 +90,7 @@ pub fn alloc_zeroed_page() -> Option<PhysAddr> {
 pub fn free_page(pa: PhysAddr) {
     let mut a = PAGE_ALLOC.lock();
     assert!(
-        pa.0 % PAGE_SIZE as u64 == 0
+        pa.0.is_multiple_of(PAGE_SIZE as u64)
             && a.managed
                 .overlaps(forkos_lib::memblock::Range::new(pa.0, PAGE_SIZE as u64)),
         "free_page: {:#x} is not an allocated page",

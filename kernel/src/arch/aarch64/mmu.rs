@@ -15,8 +15,8 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use forkos_lib::memblock::{Memblock, Range};
 use forkos_lib::pgtable::{
-    is_table, leaf_desc, level_size, table_desc, table_index, Prot, LEVEL_PGD, LEVEL_PTE,
-    PAGE_SIZE, PHYS_MASK,
+    block_fits, is_table, leaf_desc, level_size, table_desc, table_index, Prot, LEVEL_PGD,
+    LEVEL_PTE, PAGE_SIZE, PHYS_MASK,
 };
 
 use super::head::PageTablePage;
@@ -113,11 +113,7 @@ unsafe fn map_range(
         // SAFETY: the caller guarantees `table` is a locked table of this level.
         let entries = unsafe { table_at(table) };
         let slot = &mut entries[table_index(va, level)];
-        let fits = level >= min_level
-            && level > LEVEL_PGD
-            && va % entry_size == 0
-            && pa % entry_size == 0
-            && chunk == entry_size;
+        let fits = level >= min_level && block_fits(level, va, pa, chunk);
         if fits {
             if *slot != 0 {
                 return Err(MapError::Exists);
@@ -154,7 +150,17 @@ fn publish_mappings() {
 pub fn create_kernel_mapping(va: u64, pa: PhysAddr, size: u64, prot: Prot) -> Result<(), MapError> {
     let _guard = KERNEL_PGTABLE_LOCK.lock();
     // SAFETY: swapper_pg_dir is the kernel's level-0 table, locked just above.
-    let r = unsafe { map_range(swapper_pg_dir_pa(), LEVEL_PGD, va, pa.0, size, prot, LEVEL_PTE) };
+    let r = unsafe {
+        map_range(
+            swapper_pg_dir_pa(),
+            LEVEL_PGD,
+            va,
+            pa.0,
+            size,
+            prot,
+            LEVEL_PTE,
+        )
+    };
     publish_mappings();
     r
 }
@@ -165,14 +171,29 @@ pub fn paging_init<const N: usize>(memblock: &Memblock<N>) {
     let pgd = swapper_pg_dir_pa();
     let map = |va: u64, end: u64, prot: Prot, min_level: usize| {
         // SAFETY: nothing else runs yet; swapper_pg_dir is not live until the switch below.
-        unsafe { map_range(pgd, LEVEL_PGD, va, pa_symbol(va).0, end - va, prot, min_level) }
-            .expect("paging_init: cannot map the kernel image");
+        unsafe {
+            map_range(
+                pgd,
+                LEVEL_PGD,
+                va,
+                pa_symbol(va).0,
+                end - va,
+                prot,
+                min_level,
+            )
+        }
+        .expect("paging_init: cannot map the kernel image");
     };
     // The image (Linux map_kernel), leaving the guard page below the boot stack unmapped.
     map(l.text, l.etext, Prot::KernelRox, LEVEL_PTE);
     map(l.etext, l.end_rodata, Prot::KernelRo, LEVEL_PTE);
     map(l.end_rodata, l.init_stack_guard, Prot::KernelRw, LEVEL_PTE);
-    map(l.init_stack_guard + PAGE_SIZE as u64, l.end, Prot::KernelRw, LEVEL_PTE);
+    map(
+        l.init_stack_guard + PAGE_SIZE as u64,
+        l.end,
+        Prot::KernelRw,
+        LEVEL_PTE,
+    );
 
     // The linear map of every RAM range (Linux map_mem).
     let ro_alias = Range {
@@ -183,14 +204,26 @@ pub fn paging_init<const N: usize>(memblock: &Memblock<N>) {
         let r = r.align_inward(PAGE_SIZE as u64);
         let pieces = [
             (r.base, r.end.min(ro_alias.base), Prot::KernelRw),
-            (r.base.max(ro_alias.base), r.end.min(ro_alias.end), Prot::KernelRo),
+            (
+                r.base.max(ro_alias.base),
+                r.end.min(ro_alias.end),
+                Prot::KernelRo,
+            ),
             (r.base.max(ro_alias.end), r.end, Prot::KernelRw),
         ];
         for (base, end, prot) in pieces {
             if base < end {
                 // SAFETY: as above.
                 unsafe {
-                    map_range(pgd, LEVEL_PGD, phys_to_virt(PhysAddr(base)), base, end - base, prot, 1)
+                    map_range(
+                        pgd,
+                        LEVEL_PGD,
+                        phys_to_virt(PhysAddr(base)),
+                        base,
+                        end - base,
+                        prot,
+                        1,
+                    )
                 }
                 .expect("paging_init: cannot map RAM");
             }
@@ -218,6 +251,50 @@ pub fn cpu_set_reserved_ttbr0() {
     TTBR0_EL1.set(reserved_pg_dir_pa().0);
     // SAFETY: invalidating TLB entries and barriers cannot break memory safety.
     unsafe { core::arch::asm!("isb", "tlbi vmalle1", "dsb nsh", "isb", options(nostack)) };
+}
+
+/// The leaf descriptor that maps kernel address `va` in `swapper_pg_dir`, if any (a
+/// software walk, Linux `follow_page`-like).
+pub fn kernel_lookup(va: u64) -> Option<u64> {
+    let _guard = KERNEL_PGTABLE_LOCK.lock();
+    let mut table = swapper_pg_dir_pa();
+    for level in LEVEL_PGD..=LEVEL_PTE {
+        // SAFETY: walking tables of the locked kernel tree.
+        let desc = unsafe { table_at(table) }[table_index(va, level)];
+        if desc & 1 == 0 {
+            return None;
+        }
+        if !is_table(desc, level) {
+            return Some(desc);
+        }
+        table = PhysAddr(desc & PHYS_MASK);
+    }
+    None
+}
+
+/// Count the leaf mappings of `swapper_pg_dir` and those that are writable and executable
+/// at once (Linux `ptdump_check_wx`).
+pub fn check_wx() -> (usize, usize) {
+    fn walk(table: PhysAddr, level: usize, leaves: &mut usize, wx: &mut usize) {
+        // SAFETY: walking tables of the locked kernel tree.
+        for &desc in unsafe { table_at(table) }.iter() {
+            if desc & 1 == 0 {
+                continue;
+            }
+            if is_table(desc, level) {
+                walk(PhysAddr(desc & PHYS_MASK), level + 1, leaves, wx);
+            } else {
+                *leaves += 1;
+                if forkos_lib::pgtable::is_wx(desc) {
+                    *wx += 1;
+                }
+            }
+        }
+    }
+    let _guard = KERNEL_PGTABLE_LOCK.lock();
+    let (mut leaves, mut wx) = (0, 0);
+    walk(swapper_pg_dir_pa(), LEVEL_PGD, &mut leaves, &mut wx);
+    (leaves, wx)
 }
 
 /// Free virtual space for run-time kernel mappings (Linux `vmap_area` allocation).

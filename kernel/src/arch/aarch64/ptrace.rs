@@ -55,9 +55,9 @@ pub const S_STACKFRAME: usize = offset_of!(PtRegs, stackframe);
 
 // The stack must stay 16-byte aligned after `sub sp, sp, #PT_REGS_SIZE`, and the
 // `stp` pairs in entry.S need sp and pc (and lr and sp) to be adjacent.
-const _: () = assert!(PT_REGS_SIZE % 16 == 0);
+const _: () = assert!(PT_REGS_SIZE.is_multiple_of(16));
 const _: () = assert!(S_SP == S_LR + 8 && S_PSTATE == S_PC + 8);
-const _: () = assert!(S_STACKFRAME % 16 == 0);
+const _: () = assert!(S_STACKFRAME.is_multiple_of(16));
 
 impl PtRegs {
     /// Was the exception taken from EL0 (user mode)?

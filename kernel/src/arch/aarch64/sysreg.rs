@@ -73,8 +73,7 @@ pub const TCR_EL1_VALUE: u64 = TCR_T0SZ
 /// HCR_EL2 for a kernel that runs at EL1: RW (EL1 is AArch64), nothing trapped.
 pub const HCR_EL2_VALUE: u64 = 1 << 31;
 /// PSTATE for the first `eret` into EL1: EL1h with D, A, I, F masked.
-pub const INIT_PSTATE_EL1: u64 =
-    super::ptrace::PSR_MODE_EL1H | super::ptrace::PSR_DAIF_MASK;
+pub const INIT_PSTATE_EL1: u64 = super::ptrace::PSR_MODE_EL1H | super::ptrace::PSR_DAIF_MASK;
 /// arm64 Image header flags: little-endian (bit 0 = 0), 4 KiB pages (bits 1-2 = 1),
 /// may be placed anywhere in physical memory (bit 3).
 pub const IMAGE_FLAGS: u64 = (1 << 1) | (1 << 3);

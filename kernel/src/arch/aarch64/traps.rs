@@ -95,7 +95,11 @@ extern "C" fn el1h_64_irq_handler(_regs: &mut PtRegs) {
 /// nothing runs at EL0, so any such exception is a kernel bug.
 #[no_mangle]
 extern "C" fn el0t_64_sync_handler(regs: &mut PtRegs) {
-    die("Oops - exception from EL0 with no user task", regs, ESR_EL1.get());
+    die(
+        "Oops - exception from EL0 with no user task",
+        regs,
+        ESR_EL1.get(),
+    );
 }
 
 /// IRQ taken while user space ran (Linux `el0t_64_irq_handler`).

@@ -1,0 +1,69 @@
+# forkos — build, boot and test a teaching kernel on QEMU virt.
+#
+#   make            build build/forkos.img (raw arm64 Image, boot this) and build/forkos.elf (for GDB)
+#   make run        build and boot it in QEMU; QEMU's exit status is the kernel's
+#   make test       host unit tests + every QEMU integration test (T=name runs the matching ones)
+#   make lint       cargo fmt --check and cargo clippy -D warnings, kernel and host crates
+#   make debug      boot under QEMU's GDB stub, stopped at the first instruction, with gdb-multiarch
+#
+# Every target installs what is missing: the pinned Rust toolchain (rust-toolchain.toml)
+# through rustup, and QEMU / gdb-multiarch through apt-get when run as root on Debian.
+
+TARGET     := aarch64-unknown-none-softfloat
+KERNEL_ELF := target/$(TARGET)/release/forkos
+IMG        := build/forkos.img
+ELF        := build/forkos.elf
+QEMU       := qemu-system-aarch64
+MACHINE    ?= virt
+CPU        ?= cortex-a72
+MEM        ?= 256M
+APPEND     ?=
+QEMU_ARGS  := -M $(MACHINE) -cpu $(CPU) -m $(MEM) -nographic -nic none -semihosting \
+              -kernel $(IMG) $(if $(INITRD),-initrd $(INITRD)) $(if $(APPEND),-append "$(APPEND)")
+CARGO      := cargo
+KERNEL_CARGO_FLAGS := -p forkos-kernel --target $(TARGET) --release
+
+.PHONY: all run test lint debug clean toolchain qemu gdb FORCE
+
+all: $(IMG)
+
+toolchain:
+	@scripts/need toolchain
+
+qemu:
+	@scripts/need qemu
+
+gdb:
+	@scripts/need gdb
+
+$(KERNEL_ELF): FORCE | toolchain
+	$(CARGO) build $(KERNEL_CARGO_FLAGS)
+
+$(ELF): $(KERNEL_ELF)
+	@mkdir -p build
+	cp $(KERNEL_ELF) $(ELF)
+
+$(IMG): $(ELF)
+	"$$(scripts/need objcopy)" -O binary $(ELF) $(IMG)
+
+run: $(IMG) qemu
+	$(QEMU) $(QEMU_ARGS)
+
+test: $(IMG) qemu
+	$(CARGO) test -p forkos-lib -p forkos-tests -- $(T)
+
+lint: toolchain
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy -p forkos-lib -p forkos-tests --all-targets -- -D warnings
+	$(CARGO) clippy $(KERNEL_CARGO_FLAGS) -- -D warnings
+
+debug: $(IMG) qemu gdb
+	$(QEMU) $(QEMU_ARGS) -s -S & \
+	gdb-multiarch -q -x scripts/forkos.gdb $(ELF); \
+	kill %1 2>/dev/null || true
+
+clean:
+	$(CARGO) clean
+	rm -rf build
+
+FORCE:

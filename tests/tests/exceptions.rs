@@ -1,0 +1,91 @@
+//! Exceptions: pt_regs round trip, timer interrupts that preserve registers, and the
+//! reports of exceptions the kernel cannot handle.
+
+use forkos_tests::Boot;
+
+/// Boot one self-test that must pass and show no failed check.
+fn passes(name: &str) -> String {
+    let run = Boot::selftest(name).run();
+    run.expect_status(0).expect("selftest: all passed");
+    assert!(!run.output.contains("[FAIL]"), "{}", run.output);
+    run.output
+}
+
+#[test]
+fn pt_regs_round_trip() {
+    let out = passes("ptregs");
+    for check in [
+        "pt_regs.regs[0..31] hold exactly the values x0-x30 had",
+        "the interrupted sp",
+        "the brk instruction",
+        "EL1h",
+        "x0-x30 are intact after kernel_exit",
+        "kernel_exit restores x0-x30 from pt_regs",
+    ] {
+        assert!(out.contains(check), "missing {check:?} in\n{out}");
+    }
+}
+
+#[test]
+fn timer_irqs_preserve_registers() {
+    let out = passes("timer");
+    assert!(
+        out.contains("[ok] x3-x30 survived every interrupt"),
+        "{out}"
+    );
+    assert!(out.contains("[ok] sp survived every interrupt"), "{out}");
+}
+
+#[test]
+fn timer_irqs_under_gicv3() {
+    let run = Boot {
+        machine: "virt,gic-version=3".into(),
+        ..Boot::selftest("timer")
+    }
+    .run();
+    run.expect_status(0)
+        .expect("[ok] x3-x30 survived every interrupt");
+}
+
+#[test]
+fn el1_data_abort_is_reported() {
+    Boot::selftest("dabort")
+        .run()
+        .expect_status(102)
+        .expect(
+            "Unable to handle kernel NULL pointer dereference at virtual address 0000000000000010",
+        )
+        .expect("EC = 0x25: DABT (current EL)")
+        .expect("FSC = 0x04: level 0 translation fault")
+        .expect("WnR = 1")
+        .expect("Internal error: Oops")
+        .expect("FAR_EL1: 0x0000000000000010")
+        .expect("x29:")
+        .expect("x0 :");
+}
+
+#[test]
+fn kernel_text_is_read_only() {
+    Boot::selftest("text_write")
+        .run()
+        .expect_status(102)
+        .expect("level 3 permission fault")
+        .expect("Internal error: Oops");
+}
+
+#[test]
+fn kernel_fp_simd_traps() {
+    Boot::selftest("fpsimd")
+        .run()
+        .expect_status(102)
+        .expect("EC 0x07: ASIMD");
+}
+
+#[test]
+fn panic_prints_message_and_location() {
+    Boot::selftest("panic")
+        .run()
+        .expect_status(101)
+        .expect("Kernel panic - not syncing: selftest panic")
+        .expect("at kernel/src/selftest.rs:");
+}

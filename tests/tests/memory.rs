@@ -1,0 +1,55 @@
+//! Memory: the page allocator's count, the heap, and the kernel map's permissions.
+
+use forkos_tests::Boot;
+
+fn passes(name: &str, mem: &str) -> String {
+    let run = Boot {
+        mem: mem.into(),
+        ..Boot::selftest(name)
+    }
+    .run();
+    run.expect_status(0).expect("selftest: all passed");
+    assert!(!run.output.contains("[FAIL]"), "{}", run.output);
+    run.output
+}
+
+#[test]
+fn page_alloc_returns_to_starting_count() {
+    let out = passes("page_alloc", "256M");
+    assert!(out.contains("[ok] free count back to"), "{out}");
+}
+
+#[test]
+fn page_alloc_counts_ram_minus_reservations() {
+    // Managed pages are RAM minus the image, the device tree and firmware reservations:
+    // at most 256 MiB, and all but a few hundred pages of it.
+    let run = Boot::default().run();
+    let line = run.line_value("pages:").expect("a pages line");
+    let nums: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let (free, managed) = (nums[0], nums[1]);
+    assert!(managed < 65536 && managed > 65536 - 1024, "{line}");
+    assert!(free <= managed, "{line}");
+}
+
+#[test]
+fn heap_grows_on_demand() {
+    passes("heap", "256M");
+}
+
+#[test]
+fn no_writable_executable_kernel_pages() {
+    let out = passes("wx", "256M");
+    assert!(
+        out.contains("[ok] 0 of them are writable and executable"),
+        "{out}"
+    );
+    assert!(out.contains("guard page"), "{out}");
+}
+
+#[test]
+fn page_alloc_with_1g() {
+    passes("page_alloc", "1G");
+}
