@@ -117,6 +117,15 @@ impl Boot {
         cmd
     }
 
+    /// A boot whose pid 1 is the embedded EL0 test program `utest`, running test `name`
+    /// (`init=/utest -- name`: arguments after `--` become init's argv, as on Linux).
+    pub fn utest(name: &str) -> Boot {
+        Boot {
+            append: format!("init=/utest -- {name}"),
+            ..Boot::default()
+        }
+    }
+
     /// Boot the kernel and wait for it to power off (or the timeout to strike).
     pub fn run(&self) -> Run {
         let mut child = self

@@ -1,0 +1,378 @@
+//! Linux arm64 system calls: numbers (asm-generic `unistd.h`), flags, errno values and
+//! thin wrappers. Wrappers return the raw result: a value, or `-errno`.
+
+use core::arch::asm;
+
+// System call numbers (include/uapi/asm-generic/unistd.h).
+pub const SYS_WRITE: usize = 64;
+pub const SYS_WRITEV: usize = 66;
+pub const SYS_EXIT: usize = 93;
+pub const SYS_EXIT_GROUP: usize = 94;
+pub const SYS_WAITID: usize = 95;
+pub const SYS_SET_TID_ADDRESS: usize = 96;
+pub const SYS_FUTEX: usize = 98;
+pub const SYS_NANOSLEEP: usize = 101;
+pub const SYS_CLOCK_GETTIME: usize = 113;
+pub const SYS_SCHED_YIELD: usize = 124;
+pub const SYS_KILL: usize = 129;
+pub const SYS_TKILL: usize = 130;
+pub const SYS_TGKILL: usize = 131;
+pub const SYS_GETPID: usize = 172;
+pub const SYS_GETPPID: usize = 173;
+pub const SYS_GETTID: usize = 178;
+pub const SYS_SYSINFO: usize = 179;
+pub const SYS_BRK: usize = 214;
+pub const SYS_MUNMAP: usize = 215;
+pub const SYS_CLONE: usize = 220;
+pub const SYS_MMAP: usize = 222;
+pub const SYS_WAIT4: usize = 260;
+pub const SYS_CLONE3: usize = 435;
+
+// errno values (include/uapi/asm-generic/errno-base.h, errno.h).
+pub const EPERM: isize = 1;
+pub const ENOENT: isize = 2;
+pub const ESRCH: isize = 3;
+pub const EINTR: isize = 4;
+pub const E2BIG: isize = 7;
+pub const ECHILD: isize = 10;
+pub const EAGAIN: isize = 11;
+pub const ENOMEM: isize = 12;
+pub const EFAULT: isize = 14;
+pub const EINVAL: isize = 22;
+pub const ENOSYS: isize = 38;
+pub const ETIMEDOUT: isize = 110;
+
+// Clone flags (include/uapi/linux/sched.h).
+pub const CSIGNAL: u64 = 0xff;
+pub const CLONE_VM: u64 = 0x100;
+pub const CLONE_FS: u64 = 0x200;
+pub const CLONE_FILES: u64 = 0x400;
+pub const CLONE_SIGHAND: u64 = 0x800;
+pub const CLONE_PIDFD: u64 = 0x1000;
+pub const CLONE_VFORK: u64 = 0x4000;
+pub const CLONE_PARENT: u64 = 0x8000;
+pub const CLONE_THREAD: u64 = 0x10000;
+pub const CLONE_NEWNS: u64 = 0x20000;
+pub const CLONE_SYSVSEM: u64 = 0x40000;
+pub const CLONE_SETTLS: u64 = 0x80000;
+pub const CLONE_PARENT_SETTID: u64 = 0x100000;
+pub const CLONE_CHILD_CLEARTID: u64 = 0x200000;
+pub const CLONE_DETACHED: u64 = 0x400000;
+pub const CLONE_UNTRACED: u64 = 0x800000;
+pub const CLONE_CHILD_SETTID: u64 = 0x1000000;
+pub const CLONE_NEWUSER: u64 = 0x10000000;
+pub const CLONE_NEWPID: u64 = 0x20000000;
+pub const CLONE_CLEAR_SIGHAND: u64 = 1 << 32;
+
+// Signals (arm64 uses the asm-generic numbers).
+pub const SIGILL: i32 = 4;
+pub const SIGBUS: i32 = 7;
+pub const SIGKILL: i32 = 9;
+pub const SIGUSR1: i32 = 10;
+pub const SIGSEGV: i32 = 11;
+pub const SIGTERM: i32 = 15;
+pub const SIGCHLD: i32 = 17;
+
+// wait4/waitid options and id types.
+pub const WNOHANG: i32 = 1;
+pub const WUNTRACED: i32 = 2;
+pub const WEXITED: i32 = 4;
+pub const WNOWAIT: i32 = 0x0100_0000;
+pub const WNOTHREAD: i32 = 0x2000_0000;
+pub const WALL: i32 = 0x4000_0000;
+pub const WCLONE: i32 = 0x8000_0000u32 as i32;
+pub const P_ALL: i32 = 0;
+pub const P_PID: i32 = 1;
+pub const CLD_EXITED: i32 = 1;
+pub const CLD_KILLED: i32 = 2;
+
+// futex operations.
+pub const FUTEX_WAIT: i32 = 0;
+pub const FUTEX_WAKE: i32 = 1;
+pub const FUTEX_PRIVATE_FLAG: i32 = 128;
+
+// mmap.
+pub const PROT_NONE: usize = 0;
+pub const PROT_READ: usize = 1;
+pub const PROT_WRITE: usize = 2;
+pub const PROT_EXEC: usize = 4;
+pub const MAP_SHARED: usize = 0x01;
+pub const MAP_PRIVATE: usize = 0x02;
+pub const MAP_FIXED: usize = 0x10;
+pub const MAP_ANONYMOUS: usize = 0x20;
+
+pub const CLOCK_REALTIME: i32 = 0;
+pub const CLOCK_MONOTONIC: i32 = 1;
+
+/// Raw system call with six arguments.
+///
+/// # Safety
+/// The arguments must be valid for the call (pointers to memory the kernel may use).
+#[inline(always)]
+pub unsafe fn syscall6(nr: usize, a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize {
+    let ret: isize;
+    // SAFETY: `svc #0` enters the kernel with the Linux arm64 ABI; the kernel preserves
+    // every register but x0 and may read or write memory the arguments point to.
+    unsafe {
+        asm!("svc #0", in("x8") nr, inlateout("x0") a0 as isize => ret,
+             in("x1") a1, in("x2") a2, in("x3") a3, in("x4") a4, in("x5") a5,
+             options(nostack));
+    }
+    ret
+}
+
+/// Raw system call with no pointer arguments (safe to issue with any values).
+#[inline(always)]
+pub fn syscall(nr: usize, args: [usize; 6]) -> isize {
+    // SAFETY: the kernel validates every argument; callers pass pointers only through
+    // the typed wrappers or accept -EFAULT.
+    unsafe { syscall6(nr, args[0], args[1], args[2], args[3], args[4], args[5]) }
+}
+
+pub fn write(fd: i32, buf: &[u8]) -> isize {
+    syscall(SYS_WRITE, [fd as usize, buf.as_ptr() as usize, buf.len(), 0, 0, 0])
+}
+
+pub fn exit(code: i32) -> ! {
+    syscall(SYS_EXIT, [code as usize, 0, 0, 0, 0, 0]);
+    unreachable_loop()
+}
+
+pub fn exit_group(code: i32) -> ! {
+    syscall(SYS_EXIT_GROUP, [code as usize, 0, 0, 0, 0, 0]);
+    unreachable_loop()
+}
+
+fn unreachable_loop() -> ! {
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+pub fn getpid() -> isize {
+    syscall(SYS_GETPID, [0; 6])
+}
+
+pub fn getppid() -> isize {
+    syscall(SYS_GETPPID, [0; 6])
+}
+
+pub fn gettid() -> isize {
+    syscall(SYS_GETTID, [0; 6])
+}
+
+pub fn sched_yield() -> isize {
+    syscall(SYS_SCHED_YIELD, [0; 6])
+}
+
+pub fn set_tid_address(tidptr: *mut i32) -> isize {
+    syscall(SYS_SET_TID_ADDRESS, [tidptr as usize, 0, 0, 0, 0, 0])
+}
+
+pub fn kill(pid: i32, sig: i32) -> isize {
+    syscall(SYS_KILL, [pid as usize, sig as usize, 0, 0, 0, 0])
+}
+
+pub fn tgkill(tgid: i32, tid: i32, sig: i32) -> isize {
+    syscall(SYS_TGKILL, [tgid as usize, tid as usize, sig as usize, 0, 0, 0])
+}
+
+/// `wait4(pid, &status, options, NULL)`; the status is written to `*status`.
+pub fn wait4(pid: i32, status: *mut i32, options: i32) -> isize {
+    syscall(SYS_WAIT4, [pid as usize, status as usize, options as usize, 0, 0, 0])
+}
+
+/// `struct siginfo` as waitid fills it (128 bytes; the fields waitid sets).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct SigInfo {
+    pub si_signo: i32,
+    pub si_errno: i32,
+    pub si_code: i32,
+    _pad: i32,
+    pub si_pid: i32,
+    pub si_uid: u32,
+    pub si_status: i32,
+    _rest: [u32; 25],
+}
+
+impl Default for SigInfo {
+    fn default() -> Self {
+        SigInfo {
+            si_signo: -1,
+            si_errno: -1,
+            si_code: -1,
+            _pad: 0,
+            si_pid: -1,
+            si_uid: u32::MAX,
+            si_status: -1,
+            _rest: [0; 25],
+        }
+    }
+}
+
+pub fn waitid(idtype: i32, id: i32, info: *mut SigInfo, options: i32) -> isize {
+    syscall(SYS_WAITID, [idtype as usize, id as usize, info as usize, options as usize, 0, 0])
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct Timespec {
+    pub tv_sec: i64,
+    pub tv_nsec: i64,
+}
+
+pub fn nanosleep(req: &Timespec, rem: *mut Timespec) -> isize {
+    syscall(SYS_NANOSLEEP, [req as *const _ as usize, rem as usize, 0, 0, 0, 0])
+}
+
+pub fn clock_gettime(clock: i32, ts: *mut Timespec) -> isize {
+    syscall(SYS_CLOCK_GETTIME, [clock as usize, ts as usize, 0, 0, 0, 0])
+}
+
+/// Sleep for `ms` milliseconds.
+pub fn sleep_ms(ms: u64) {
+    let ts = Timespec {
+        tv_sec: (ms / 1000) as i64,
+        tv_nsec: ((ms % 1000) * 1_000_000) as i64,
+    };
+    nanosleep(&ts, core::ptr::null_mut());
+}
+
+pub fn futex(uaddr: *const i32, op: i32, val: i32, timeout: *const Timespec) -> isize {
+    syscall(SYS_FUTEX, [uaddr as usize, op as usize, val as usize, timeout as usize, 0, 0])
+}
+
+pub fn brk(addr: usize) -> isize {
+    syscall(SYS_BRK, [addr, 0, 0, 0, 0, 0])
+}
+
+pub fn mmap(addr: usize, len: usize, prot: usize, flags: usize, fd: i32, off: usize) -> isize {
+    syscall(SYS_MMAP, [addr, len, prot, flags, fd as usize, off])
+}
+
+pub fn munmap(addr: usize, len: usize) -> isize {
+    syscall(SYS_MUNMAP, [addr, len, 0, 0, 0, 0])
+}
+
+/// `struct sysinfo` (arm64 layout).
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Sysinfo {
+    pub uptime: i64,
+    pub loads: [u64; 3],
+    pub totalram: u64,
+    pub freeram: u64,
+    pub sharedram: u64,
+    pub bufferram: u64,
+    pub totalswap: u64,
+    pub freeswap: u64,
+    pub procs: u16,
+    pub pad: u16,
+    pub totalhigh: u64,
+    pub freehigh: u64,
+    pub mem_unit: u32,
+    pub _f: [u8; 4],
+}
+
+pub fn sysinfo(info: *mut Sysinfo) -> isize {
+    syscall(SYS_SYSINFO, [info as usize, 0, 0, 0, 0, 0])
+}
+
+/// `clone(flags, newsp, parent_tid, tls, child_tid)` in arm64 argument order. With
+/// `newsp == 0` the child continues on a copy of this stack, so this is only safe for
+/// fork-like flags (no `CLONE_VM`); see [`vfork_run`] and [`clone_run`] otherwise.
+pub fn clone(flags: u64, newsp: usize, parent_tid: *mut i32, tls: usize, child_tid: *mut i32) -> isize {
+    syscall(SYS_CLONE, [flags as usize, newsp, parent_tid as usize, tls, child_tid as usize, 0])
+}
+
+/// The tid word glibc's `fork` passes as `child_tid` (its `THREAD_SELF->tid`).
+static mut FORK_TID: i32 = 0;
+
+/// `fork()` exactly as glibc 2.36 issues it on arm64.
+pub fn fork() -> isize {
+    let flags = CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD as u64;
+    clone(flags, 0, core::ptr::null_mut(), 0, core::ptr::addr_of_mut!(FORK_TID))
+}
+
+/// The word `fork`'s `CLONE_CHILD_SETTID` wrote in this process (the child's tid).
+pub fn fork_tid() -> i32 {
+    // SAFETY: a plain read of our own static; only the kernel writes it, at fork.
+    unsafe { core::ptr::addr_of!(FORK_TID).read_volatile() }
+}
+
+/// `struct clone_args` for clone3.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct CloneArgs {
+    pub flags: u64,
+    pub pidfd: u64,
+    pub child_tid: u64,
+    pub parent_tid: u64,
+    pub exit_signal: u64,
+    pub stack: u64,
+    pub stack_size: u64,
+    pub tls: u64,
+    pub set_tid: u64,
+    pub set_tid_size: u64,
+    pub cgroup: u64,
+}
+
+/// `clone3(args, size)` for fork-like use (no new stack, no CLONE_VM).
+pub fn clone3(args: *const CloneArgs, size: usize) -> isize {
+    syscall(SYS_CLONE3, [args as usize, size, 0, 0, 0, 0])
+}
+
+extern "C" {
+    /// `vfork()` as glibc's aarch64 `vfork.S` issues it (`clone(CLONE_VM|CLONE_VFORK|SIGCHLD,
+    /// sp)`); the child calls `child()`, which must not return (it exits). Returns the
+    /// child's pid (or -errno) in the parent once the child has exited.
+    pub fn vfork_run(child: extern "C" fn() -> !) -> isize;
+    /// `clone(flags, stack, ptid, tls, ctid)` whose child runs `f(arg)` on `stack` and
+    /// then `exit`s with its result, like glibc's `clone()`.
+    pub fn clone_run(
+        flags: u64,
+        stack: usize,
+        ptid: *mut i32,
+        tls: usize,
+        ctid: *mut i32,
+        f: extern "C" fn(usize) -> i32,
+        arg: usize,
+    ) -> isize;
+}
+
+core::arch::global_asm!(
+    "
+    .text
+    .global vfork_run
+vfork_run:
+    mov     x9, x0
+    mov     x0, #0x4111             // CLONE_VM | CLONE_VFORK | SIGCHLD
+    mov     x1, sp
+    mov     x2, xzr
+    mov     x3, xzr
+    mov     x4, xzr
+    mov     x8, #220
+    svc     #0
+    cbnz    x0, 1f
+    mov     x29, xzr                // child: on the parent's stack, never returns
+    blr     x9
+    brk     #1
+1:  ret
+
+    .global clone_run
+clone_run:                          // x0 flags, x1 stack, x2 ptid, x3 tls, x4 ctid, x5 f, x6 arg
+    mov     x10, x5
+    mov     x11, x6
+    mov     x8, #220
+    svc     #0
+    cbnz    x0, 1f
+    mov     x29, xzr                // child: new stack; run f(arg) then exit(result)
+    mov     x0, x11
+    blr     x10
+    mov     x8, #93
+    svc     #0
+    brk     #1
+1:  ret
+"
+);
