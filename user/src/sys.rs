@@ -34,6 +34,7 @@ pub const ENOENT: isize = 2;
 pub const ESRCH: isize = 3;
 pub const EINTR: isize = 4;
 pub const E2BIG: isize = 7;
+pub const EBADF: isize = 9;
 pub const ECHILD: isize = 10;
 pub const EAGAIN: isize = 11;
 pub const ENOMEM: isize = 12;
@@ -109,7 +110,15 @@ pub const CLOCK_MONOTONIC: i32 = 1;
 /// # Safety
 /// The arguments must be valid for the call (pointers to memory the kernel may use).
 #[inline(always)]
-pub unsafe fn syscall6(nr: usize, a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize {
+pub unsafe fn syscall6(
+    nr: usize,
+    a0: usize,
+    a1: usize,
+    a2: usize,
+    a3: usize,
+    a4: usize,
+    a5: usize,
+) -> isize {
     let ret: isize;
     // SAFETY: `svc #0` enters the kernel with the Linux arm64 ABI; the kernel preserves
     // every register but x0 and may read or write memory the arguments point to.
@@ -130,7 +139,10 @@ pub fn syscall(nr: usize, args: [usize; 6]) -> isize {
 }
 
 pub fn write(fd: i32, buf: &[u8]) -> isize {
-    syscall(SYS_WRITE, [fd as usize, buf.as_ptr() as usize, buf.len(), 0, 0, 0])
+    syscall(
+        SYS_WRITE,
+        [fd as usize, buf.as_ptr() as usize, buf.len(), 0, 0, 0],
+    )
 }
 
 pub fn exit(code: i32) -> ! {
@@ -174,12 +186,18 @@ pub fn kill(pid: i32, sig: i32) -> isize {
 }
 
 pub fn tgkill(tgid: i32, tid: i32, sig: i32) -> isize {
-    syscall(SYS_TGKILL, [tgid as usize, tid as usize, sig as usize, 0, 0, 0])
+    syscall(
+        SYS_TGKILL,
+        [tgid as usize, tid as usize, sig as usize, 0, 0, 0],
+    )
 }
 
 /// `wait4(pid, &status, options, NULL)`; the status is written to `*status`.
 pub fn wait4(pid: i32, status: *mut i32, options: i32) -> isize {
-    syscall(SYS_WAIT4, [pid as usize, status as usize, options as usize, 0, 0, 0])
+    syscall(
+        SYS_WAIT4,
+        [pid as usize, status as usize, options as usize, 0, 0, 0],
+    )
 }
 
 /// `struct siginfo` as waitid fills it (128 bytes; the fields waitid sets).
@@ -212,7 +230,17 @@ impl Default for SigInfo {
 }
 
 pub fn waitid(idtype: i32, id: i32, info: *mut SigInfo, options: i32) -> isize {
-    syscall(SYS_WAITID, [idtype as usize, id as usize, info as usize, options as usize, 0, 0])
+    syscall(
+        SYS_WAITID,
+        [
+            idtype as usize,
+            id as usize,
+            info as usize,
+            options as usize,
+            0,
+            0,
+        ],
+    )
 }
 
 #[repr(C)]
@@ -223,7 +251,10 @@ pub struct Timespec {
 }
 
 pub fn nanosleep(req: &Timespec, rem: *mut Timespec) -> isize {
-    syscall(SYS_NANOSLEEP, [req as *const _ as usize, rem as usize, 0, 0, 0, 0])
+    syscall(
+        SYS_NANOSLEEP,
+        [req as *const _ as usize, rem as usize, 0, 0, 0, 0],
+    )
 }
 
 pub fn clock_gettime(clock: i32, ts: *mut Timespec) -> isize {
@@ -240,7 +271,17 @@ pub fn sleep_ms(ms: u64) {
 }
 
 pub fn futex(uaddr: *const i32, op: i32, val: i32, timeout: *const Timespec) -> isize {
-    syscall(SYS_FUTEX, [uaddr as usize, op as usize, val as usize, timeout as usize, 0, 0])
+    syscall(
+        SYS_FUTEX,
+        [
+            uaddr as usize,
+            op as usize,
+            val as usize,
+            timeout as usize,
+            0,
+            0,
+        ],
+    )
 }
 
 pub fn brk(addr: usize) -> isize {
@@ -282,8 +323,24 @@ pub fn sysinfo(info: *mut Sysinfo) -> isize {
 /// `clone(flags, newsp, parent_tid, tls, child_tid)` in arm64 argument order. With
 /// `newsp == 0` the child continues on a copy of this stack, so this is only safe for
 /// fork-like flags (no `CLONE_VM`); see [`vfork_run`] and [`clone_run`] otherwise.
-pub fn clone(flags: u64, newsp: usize, parent_tid: *mut i32, tls: usize, child_tid: *mut i32) -> isize {
-    syscall(SYS_CLONE, [flags as usize, newsp, parent_tid as usize, tls, child_tid as usize, 0])
+pub fn clone(
+    flags: u64,
+    newsp: usize,
+    parent_tid: *mut i32,
+    tls: usize,
+    child_tid: *mut i32,
+) -> isize {
+    syscall(
+        SYS_CLONE,
+        [
+            flags as usize,
+            newsp,
+            parent_tid as usize,
+            tls,
+            child_tid as usize,
+            0,
+        ],
+    )
 }
 
 /// The tid word glibc's `fork` passes as `child_tid` (its `THREAD_SELF->tid`).
@@ -292,7 +349,13 @@ static mut FORK_TID: i32 = 0;
 /// `fork()` exactly as glibc 2.36 issues it on arm64.
 pub fn fork() -> isize {
     let flags = CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD as u64;
-    clone(flags, 0, core::ptr::null_mut(), 0, core::ptr::addr_of_mut!(FORK_TID))
+    clone(
+        flags,
+        0,
+        core::ptr::null_mut(),
+        0,
+        core::ptr::addr_of_mut!(FORK_TID),
+    )
 }
 
 /// The word `fork`'s `CLONE_CHILD_SETTID` wrote in this process (the child's tid).

@@ -1,0 +1,115 @@
+//! `utest NAME`: the EL0 test suite. Each test checks one Linux behaviour of the
+//! fork/clone/exit/wait path (and the syscalls around it) from user space; every test
+//! passes on real Linux 6.1 (`scripts/run-on-linux`), and forkos must behave the same.
+//!
+//! The program runs as pid 1, so: it is immune to signals it has no handler for, it
+//! may not use `CLONE_PARENT`, and orphans are reparented to it. Checks that need an
+//! ordinary process run in a forked child that reports through its exit status.
+//!
+//! `utest NAME` prints `utest NAME: ok` and exits 0, or prints a `FAIL` line saying what
+//! was expected and what happened and exits 1. `utest list` prints every name.
+#![no_std]
+#![no_main]
+
+use forkos_user::{entry, println, sys};
+
+/// Fail the current test (return `Err(Fail)`) unless `cond` holds.
+macro_rules! check {
+    ($cond:expr, $($arg:tt)+) => {
+        if !$cond {
+            return Err($crate::util::fail(format_args!($($arg)+), file!(), line!()));
+        }
+    };
+}
+
+/// Fail the current test unless `got == want`; the message names what was compared.
+macro_rules! check_eq {
+    ($got:expr, $want:expr, $($arg:tt)+) => {{
+        let (got, want) = ($got, $want);
+        if got != want {
+            return Err($crate::util::fail(
+                format_args!("{}: expected {:?}, got {:?}", format_args!($($arg)+), want, got),
+                file!(),
+                line!(),
+            ));
+        }
+    }};
+}
+
+mod clone;
+mod clone3;
+mod faults;
+mod fork;
+mod futex;
+mod mem;
+mod misc;
+mod orphans;
+mod regs;
+mod signals;
+mod stress;
+mod threads;
+mod util;
+mod vfork;
+mod wait;
+
+use util::T;
+
+/// Declares the test table: `module: name, ...;` per module, in run order.
+macro_rules! tests {
+    ($($module:ident: $($name:ident),+ $(,)?;)*) => {
+        static TESTS: &[(&str, fn() -> T)] = &[$($((stringify!($name), $module::$name),)+)*];
+    };
+}
+
+tests! {
+    misc: init_ids, set_tid_address_returns_tid, unknown_syscall_enosys, syscall_nr_truncated,
+        write_fds, write_bad_pointer, clock_gettime_errors, clock_monotonic_advances,
+        nanosleep_errors;
+    fork: fork_returns_pid_and_zero, fork_child_getpid, fork_child_getppid, fork_child_settid,
+        fork_isolates_data, fork_isolates_bss, fork_isolates_stack, fork_isolates_mmap,
+        fork_copies_many_pages, fork_write_after_child_exit, fork_nested_chain;
+    wait: wait4_specific_pid, wait4_any_child, wait4_blocks_until_exit, wait4_wnohang,
+        wait4_exit_status, wait4_killed_status, wait4_no_children, wait4_not_a_child,
+        wait4_reaps_once, wait4_bad_options, wait4_int_min, wait4_bad_status_pointer,
+        wait4_null_status, wait4_wclone_skips_sigchld_child, waitid_exited, waitid_killed,
+        waitid_bad_arguments, waitid_no_children, waitid_wnohang, waitid_wnowait;
+}
+
+fn main(args: &[&str]) -> i32 {
+    // The test name is the last argument: Linux also passes init the unknown boot
+    // options without `=` (e.g. `nokaslr`) before the ones after `--`.
+    let name = if args.len() > 1 {
+        args[args.len() - 1]
+    } else {
+        ""
+    };
+    if name == "list" || name.is_empty() {
+        for (n, _) in TESTS {
+            println!("{n}");
+        }
+        return if name.is_empty() { 1 } else { 0 };
+    }
+    let Some((name, test)) = TESTS.iter().find(|(n, _)| *n == name) else {
+        println!("utest {name}: FAIL: no such test (try `utest list`)");
+        return 1;
+    };
+    util::set_name(name);
+    let result = test();
+    // Every test reaps all its children: whatever is left is a leak.
+    let mut status = 0;
+    let left = sys::wait4(-1, &mut status, sys::WALL | sys::WNOHANG);
+    if result.is_ok() && left != -sys::ECHILD {
+        println!(
+            "utest {name}: FAIL: a child was left behind (wait4(-1, __WALL|WNOHANG) = {left})"
+        );
+        return 1;
+    }
+    match result {
+        Ok(()) => {
+            println!("utest {name}: ok");
+            0
+        }
+        Err(_) => 1,
+    }
+}
+entry!(main);
