@@ -68,6 +68,8 @@ tests! {
     fork: fork_returns_pid_and_zero, fork_child_getpid, fork_child_getppid, fork_child_settid,
         fork_isolates_data, fork_isolates_bss, fork_isolates_stack, fork_isolates_mmap,
         fork_copies_many_pages, fork_write_after_child_exit, fork_nested_chain;
+    regs: syscall_preserves_registers, fork_registers, registers_survive_yield,
+        registers_survive_preemption;
     wait: wait4_specific_pid, wait4_any_child, wait4_blocks_until_exit, wait4_wnohang,
         wait4_exit_status, wait4_killed_status, wait4_no_children, wait4_not_a_child,
         wait4_reaps_once, wait4_bad_options, wait4_int_min, wait4_bad_status_pointer,
