@@ -70,6 +70,12 @@ tests! {
         fork_copies_many_pages, fork_write_after_child_exit, fork_nested_chain;
     regs: syscall_preserves_registers, fork_registers, registers_survive_yield,
         registers_survive_preemption;
+    vfork: vfork_suspends_parent, vfork_shares_memory, vfork_exit_status, vfork_child_killed,
+        vfork_without_vm, vfork_repeated;
+    clone: clone_vm_shares_memory, clone_parent, clone_parent_exit_signal,
+        clone_parent_from_init, clone_parent_settid, clone_child_settid_cleartid,
+        clone_child_cleartid_wakes, clone_settls, fork_inherits_tls, clone_exit_signal_zero,
+        clone_exit_signal_other, clone_unchecked_bits, clone_invalid_flags;
     wait: wait4_specific_pid, wait4_any_child, wait4_blocks_until_exit, wait4_wnohang,
         wait4_exit_status, wait4_killed_status, wait4_no_children, wait4_not_a_child,
         wait4_reaps_once, wait4_bad_options, wait4_int_min, wait4_bad_status_pointer,

@@ -258,6 +258,7 @@ pub fn join_word(word: &AtomicI32) {
 pub struct Thread<'a> {
     stack: Stack,
     pub tid: i32,
+    flags: u64,
     joined: bool,
     _f: PhantomData<&'a ()>,
 }
@@ -301,6 +302,7 @@ impl<'a> Thread<'a> {
         Ok(Thread {
             stack,
             tid: tid as i32,
+            flags,
             joined: false,
             _f: PhantomData,
         })
@@ -312,7 +314,7 @@ impl<'a> Thread<'a> {
 
     /// Wait for the thread's exit (its tid word cleared by the kernel).
     pub fn join(&mut self) {
-        if !self.joined {
+        if !self.joined && self.flags & sys::CLONE_CHILD_CLEARTID != 0 {
             join_word(self.stack.tid_word());
             self.joined = true;
         }
