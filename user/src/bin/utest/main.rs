@@ -76,6 +76,9 @@ tests! {
         clone_parent_from_init, clone_parent_settid, clone_child_settid_cleartid,
         clone_child_cleartid_wakes, clone_settls, fork_inherits_tls, clone_exit_signal_zero,
         clone_exit_signal_other, clone_unchecked_bits, clone_invalid_flags;
+    threads: thread_ids, threads_create_join, thread_exit_keeps_group,
+        thread_exit_group_kills_all, leader_exit_waits_for_threads,
+        thread_children_belong_to_group;
     wait: wait4_specific_pid, wait4_any_child, wait4_blocks_until_exit, wait4_wnohang,
         wait4_exit_status, wait4_killed_status, wait4_no_children, wait4_not_a_child,
         wait4_reaps_once, wait4_bad_options, wait4_int_min, wait4_bad_status_pointer,
