@@ -402,6 +402,14 @@ extern "C" {
         f: extern "C" fn(usize) -> i32,
         arg: usize,
     ) -> isize;
+    /// `clone3(args, size)` whose child runs `f(arg)` (on `args.stack` if one is given,
+    /// else on a copy of this stack) and then `exit`s with its result.
+    pub fn clone3_run(
+        args: *const CloneArgs,
+        size: usize,
+        f: extern "C" fn(usize) -> i32,
+        arg: usize,
+    ) -> isize;
 }
 
 core::arch::global_asm!(
@@ -431,6 +439,21 @@ clone_run:                          // x0 flags, x1 stack, x2 ptid, x3 tls, x4 c
     svc     #0
     cbnz    x0, 1f
     mov     x29, xzr                // child: new stack; run f(arg) then exit(result)
+    mov     x0, x11
+    blr     x10
+    mov     x8, #93
+    svc     #0
+    brk     #1
+1:  ret
+
+    .global clone3_run
+clone3_run:                         // x0 args, x1 size, x2 f, x3 arg
+    mov     x10, x2
+    mov     x11, x3
+    mov     x8, #435
+    svc     #0
+    cbnz    x0, 1f
+    mov     x29, xzr                // child: run f(arg) then exit(result)
     mov     x0, x11
     blr     x10
     mov     x8, #93

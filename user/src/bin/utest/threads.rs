@@ -1,7 +1,9 @@
 //! Threads (CLONE_THREAD|CLONE_SIGHAND|CLONE_VM): identities, exit vs exit_group, the
 //! leader's zombie, and children shared by the thread group.
 
-use crate::util::{child, exited, expect_ok, spin_until, wait_opts, Shared, Thread, PTHREAD_FLAGS, T};
+use crate::util::{
+    child, exited, expect_ok, spin_until, wait_opts, Shared, Thread, PTHREAD_FLAGS, T,
+};
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicI64, Ordering::SeqCst};
 use forkos_user::sys::{self, ECHILD};
@@ -19,7 +21,11 @@ pub fn thread_ids() -> T {
     check_eq!(ids[0].load(SeqCst), 1, "getpid() in init's thread");
     check_eq!(ids[1].load(SeqCst), tid as i64, "gettid() in the thread");
     check!(tid > 1, "the thread's tid {tid}");
-    check_eq!(ids[2].load(SeqCst), 0, "getppid() in init's thread (init's parent)");
+    check_eq!(
+        ids[2].load(SeqCst),
+        0,
+        "getppid() in init's thread (init's parent)"
+    );
     Ok(())
 }
 
@@ -49,19 +55,34 @@ pub fn threads_create_join() -> T {
     for (i, t) in ts.iter_mut().enumerate() {
         // One at a time, so thread i takes index i.
         *t = Some(Thread::spawn_flags(PTHREAD_FLAGS, tls_of(i), &f)?);
-        check!(spin_until(5000, || next.load(SeqCst) == i as i64 + 1), "thread {i} never ran");
+        check!(
+            spin_until(5000, || next.load(SeqCst) == i as i64 + 1),
+            "thread {i} never ran"
+        );
     }
     for (i, t) in ts.iter().enumerate() {
         let t = t.as_ref().unwrap();
-        check_eq!(t.tid_word().load(SeqCst), t.tid, "parent_tid word of thread {i} before it exits");
+        check_eq!(
+            t.tid_word().load(SeqCst),
+            t.tid,
+            "parent_tid word of thread {i} before it exits"
+        );
     }
     go.store(1, SeqCst);
     for (i, t) in ts.iter_mut().enumerate() {
         let t = t.as_mut().unwrap();
         t.join();
-        check_eq!(t.tid_word().load(SeqCst), 0, "tid word of thread {i} after join");
+        check_eq!(
+            t.tid_word().load(SeqCst),
+            0,
+            "tid word of thread {i} after join"
+        );
         check_eq!(tids[i].load(SeqCst), t.tid as i64, "gettid() of thread {i}");
-        check_eq!(tls[i].load(SeqCst), tls_of(i) as i64, "TPIDR_EL0 of thread {i}");
+        check_eq!(
+            tls[i].load(SeqCst),
+            tls_of(i) as i64,
+            "TPIDR_EL0 of thread {i}"
+        );
     }
     Ok(())
 }
@@ -74,7 +95,11 @@ pub fn thread_exit_keeps_group() -> T {
         let mut t = Thread::spawn(&f)?;
         t.join();
         let r = sys::wait4(-1, null_mut(), sys::WALL | sys::WNOHANG);
-        check_eq!(r, -ECHILD, "wait4(-1, __WALL|WNOHANG) in a process whose thread exited");
+        check_eq!(
+            r,
+            -ECHILD,
+            "wait4(-1, __WALL|WNOHANG) in a process whose thread exited"
+        );
         Ok(())
     })?;
     expect_ok(pid)
@@ -107,11 +132,19 @@ pub fn thread_exit_group_kills_all() -> T {
             sys::sleep_ms(1);
         }
     })?;
-    check_eq!(wait_opts(pid, 0)?, exited(4), "status of the process after exit_group(4) in a thread");
+    check_eq!(
+        wait_opts(pid, 0)?,
+        exited(4),
+        "status of the process after exit_group(4) in a thread"
+    );
     let before = [s.get(0), s.get(1), s.get(2), s.get(3)];
     sys::sleep_ms(30);
     let after = [s.get(0), s.get(1), s.get(2), s.get(3)];
-    check_eq!(after, before, "the threads' counters 30 ms after the group was reaped");
+    check_eq!(
+        after,
+        before,
+        "the threads' counters 30 ms after the group was reaped"
+    );
     Ok(())
 }
 
@@ -133,11 +166,23 @@ pub fn leader_exit_waits_for_threads() -> T {
     })?;
     sys::sleep_ms(30);
     let mut st = 0;
-    check_eq!(sys::wait4(pid, &mut st, sys::WNOHANG), 0, "wait4(WNOHANG) while a thread outlives the leader");
+    check_eq!(
+        sys::wait4(pid, &mut st, sys::WNOHANG),
+        0,
+        "wait4(WNOHANG) while a thread outlives the leader"
+    );
     s.set(0, 1);
     let status = wait_opts(pid, 0)?;
-    check_eq!(s.get(1), 1, "the thread ran to its exit before the group was reaped");
-    check_eq!(status, exited(7), "status (the last thread's exit code, 6.0+)");
+    check_eq!(
+        s.get(1),
+        1,
+        "the thread ran to its exit before the group was reaped"
+    );
+    check_eq!(
+        status,
+        exited(7),
+        "status (the last thread's exit code, 6.0+)"
+    );
     Ok(())
 }
 
@@ -151,7 +196,11 @@ pub fn thread_children_belong_to_group() -> T {
         let done = AtomicI64::new(0);
         let f = || {
             let c = child(|| {
-                check_eq!(sys::getppid(), me, "getppid() of a child forked by a thread");
+                check_eq!(
+                    sys::getppid(),
+                    me,
+                    "getppid() of a child forked by a thread"
+                );
                 sys::sleep_ms(20);
                 Ok(())
             });
@@ -163,11 +212,18 @@ pub fn thread_children_belong_to_group() -> T {
             0
         };
         let mut t = Thread::spawn(&f)?;
-        check!(spin_until(5000, || cpid.load(SeqCst) != 0), "the thread never forked");
+        check!(
+            spin_until(5000, || cpid.load(SeqCst) != 0),
+            "the thread never forked"
+        );
         let c = cpid.load(SeqCst) as i32;
         check!(c > 0, "fork in the thread failed");
         let r = sys::wait4(-1, null_mut(), sys::WNOTHREAD | sys::WNOHANG);
-        check_eq!(r, -ECHILD, "leader's wait4(-1, __WNOTHREAD|WNOHANG) for the thread's child");
+        check_eq!(
+            r,
+            -ECHILD,
+            "leader's wait4(-1, __WNOTHREAD|WNOHANG) for the thread's child"
+        );
         done.store(1, SeqCst);
         t.join();
         expect_ok(c)
