@@ -22,8 +22,9 @@ QEMU_ARGS  := -M $(MACHINE) -cpu $(CPU) -m $(MEM) -nographic -nic none -semihost
               -kernel $(IMG) $(if $(INITRD),-initrd $(INITRD)) $(if $(APPEND),-append "$(APPEND)")
 CARGO      := cargo
 KERNEL_CARGO_FLAGS := -p forkos-kernel --target $(TARGET) --release
+USER_CARGO_FLAGS   := -p forkos-user --target aarch64-unknown-none --release
 
-.PHONY: all run test lint debug clean toolchain qemu gdb FORCE
+.PHONY: all run test lint debug clean toolchain qemu gdb user FORCE
 
 all: $(IMG)
 
@@ -36,7 +37,11 @@ qemu:
 gdb:
 	@scripts/need gdb
 
-$(KERNEL_ELF): FORCE | toolchain
+# The kernel embeds the user programs, so they are built first.
+user: toolchain
+	$(CARGO) build $(USER_CARGO_FLAGS)
+
+$(KERNEL_ELF): FORCE user | toolchain
 	$(CARGO) build $(KERNEL_CARGO_FLAGS)
 
 $(ELF): $(KERNEL_ELF)
@@ -52,9 +57,10 @@ run: $(IMG) qemu
 test: $(IMG) qemu
 	$(CARGO) test -p forkos-lib -p forkos-tests -- $(T)
 
-lint: toolchain
+lint: user
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy -p forkos-lib -p forkos-tests --all-targets -- -D warnings
+	$(CARGO) clippy $(USER_CARGO_FLAGS) -- -D warnings
 	$(CARGO) clippy $(KERNEL_CARGO_FLAGS) -- -D warnings
 
 debug: $(IMG) qemu gdb

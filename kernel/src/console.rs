@@ -37,6 +37,22 @@ pub fn register_uart(uart: Pl011) {
     CONSOLE.lock().uart = Some(uart);
 }
 
+/// Write raw bytes (from user space) to the console.
+pub fn write_bytes(bytes: &[u8]) {
+    let c = CONSOLE.lock();
+    match &c.uart {
+        Some(uart) => {
+            for &b in bytes {
+                if b == b'\n' {
+                    uart.putc(b'\r');
+                }
+                uart.putc(b);
+            }
+        }
+        None => semihosting::write_bytes(bytes),
+    }
+}
+
 #[doc(hidden)]
 pub fn _print(args: fmt::Arguments) {
     let _ = CONSOLE.lock().write_fmt(args);

@@ -29,11 +29,22 @@ pub mod arch;
 pub mod console;
 pub mod drivers;
 pub mod dtb;
+pub mod errno;
+pub mod exec;
+pub mod exit;
+pub mod fork;
+pub mod futex;
+pub mod init;
 pub mod irq;
 pub mod mm;
+pub mod sched;
 pub mod selftest;
+pub mod signal;
 pub mod sync;
+pub mod syscall;
+pub mod task;
 pub mod time;
+pub mod trace;
 
 use forkos_lib::cmdline;
 use forkos_lib::memblock::{Memblock, Range};
@@ -116,8 +127,11 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
     }
     println!("  cmdline: \"{}\"", info.cmdline);
 
-    // 5. The heap, interrupts and the tick.
+    // 5. The heap, kernel stacks, the idle task, interrupts and the tick.
     mm::heap::init();
+    mm::kstack::init();
+    arch::percpu::init_this_cpu(0);
+    sched_init();
     let gic = match info.gic {
         Some(GicInfo::V2 { dist, cpu }) => {
             println!(
@@ -166,9 +180,57 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
     println!("  vectors: VBAR_EL1 = {:#x}", vbar());
     arch::irqflags::local_irq_enable();
 
-    let code = selftest::run(cmdline::get(info.cmdline, "selftest"));
-    println!("forkos: power off, exit status {code}");
-    semihosting::exit(code)
+    if let Some(name) = cmdline::get(info.cmdline, "selftest") {
+        let code = selftest::run(Some(name));
+        println!("forkos: power off, exit status {code}");
+        semihosting::exit(code)
+    }
+    trace::init(info.cmdline);
+    init::rest_init(info.cmdline)
+}
+
+/// Turn the boot context into the idle task, pid 0 (Linux `init_task` + `sched_init`).
+fn sched_init() {
+    use alloc::sync::{Arc, Weak};
+    use core::cell::UnsafeCell;
+    use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64};
+    use task::*;
+    let signal = Arc::new(SignalStruct {
+        wait_chldexit: sched::wait::WaitQueue::new(),
+        inner: sync::IrqSpinLock::new(SignalInner {
+            live: 1,
+            group_exit_code: None,
+            threads: alloc::vec::Vec::new(),
+        }),
+    });
+    let idle = Arc::new(Task {
+        thread_info: ThreadInfo {
+            flags: AtomicU64::new(0),
+            preempt_count: AtomicU32::new(0),
+        },
+        thread: UnsafeCell::new(arch::process::ThreadStruct::default()),
+        pid: 0,
+        tgid: 0,
+        kthread: true,
+        stack: mm::kstack::KernelStack::Init,
+        signal,
+        state: AtomicU32::new(TaskState::Running as u32),
+        on_rq: AtomicBool::new(true),
+        exit_status: AtomicI32::new(0),
+        comm: sync::IrqSpinLock::new(*b"swapper\0\0\0\0\0\0\0\0\0"),
+        inner: sync::IrqSpinLock::new(TaskInner {
+            parent: Weak::new(),
+            children: alloc::vec::Vec::new(),
+            exit_code: 0,
+            exit_signal: 0,
+            mm: None,
+            set_child_tid: 0,
+            clear_child_tid: 0,
+            vfork_done: None,
+            pending: 0,
+        }),
+    });
+    sched::sched_init(idle);
 }
 
 fn midr() -> u64 {

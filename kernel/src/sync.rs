@@ -50,6 +50,12 @@ impl<T> IrqSpinLock<T> {
     }
 }
 
+impl<T: Default> Default for IrqSpinLock<T> {
+    fn default() -> Self {
+        Self::new(T::default())
+    }
+}
+
 impl<T> Deref for IrqSpinLockGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {

@@ -18,3 +18,89 @@ pub fn tick() {
 pub fn get_jiffies() -> u64 {
     jiffies.load(Ordering::Relaxed)
 }
+
+/// `struct timespec` (arm64: two 64-bit fields).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Timespec {
+    pub tv_sec: i64,
+    pub tv_nsec: i64,
+}
+
+// SAFETY: two integers, no padding.
+unsafe impl crate::mm::uaccess::Pod for Timespec {}
+
+const NSEC_PER_SEC: u64 = 1_000_000_000;
+
+/// Nanoseconds since boot, from the virtual counter.
+pub fn ktime_get_ns() -> u64 {
+    let freq = crate::drivers::arch_timer::frequency().max(1);
+    let c = crate::drivers::arch_timer::counter() as u128;
+    (c * NSEC_PER_SEC as u128 / freq as u128) as u64
+}
+
+/// A relative timespec as ticks, rounded up (a sleep never ends early).
+pub fn timespec_to_ticks(ts: &Timespec) -> u64 {
+    let ns = (ts.tv_sec as u64).saturating_mul(NSEC_PER_SEC).saturating_add(ts.tv_nsec as u64);
+    ns.div_ceil(NSEC_PER_SEC / HZ)
+}
+
+/// An absolute time on CLOCK_MONOTONIC (or REALTIME, which forkos starts at 0 too) as
+/// ticks from now.
+pub fn abs_timespec_to_ticks(ts: &Timespec, _realtime: bool) -> u64 {
+    let target = (ts.tv_sec as u64).saturating_mul(NSEC_PER_SEC).saturating_add(ts.tv_nsec as u64);
+    target.saturating_sub(ktime_get_ns()).div_ceil(NSEC_PER_SEC / HZ)
+}
+
+fn valid(ts: &Timespec) -> bool {
+    ts.tv_sec >= 0 && (0..NSEC_PER_SEC as i64).contains(&ts.tv_nsec)
+}
+
+/// `nanosleep(req, rem)` (Linux `hrtimer_nanosleep`), at tick resolution: the sleep
+/// lasts at least as long as asked.
+pub fn sys_nanosleep(req: u64, rem: u64) -> crate::errno::SysResult {
+    use crate::errno::*;
+    use crate::mm::uaccess::UserPtr;
+    let ts = UserPtr::<Timespec>::new(req).read()?;
+    if !valid(&ts) {
+        return Err(EINVAL);
+    }
+    let start = ktime_get_ns();
+    let want = (ts.tv_sec as u64) * NSEC_PER_SEC + ts.tv_nsec as u64;
+    // One extra tick: the current one is already partly over.
+    let left = crate::sched::wait::sleep_ticks(timespec_to_ticks(&ts) + 1);
+    if left > 0 && current_fatal() {
+        if rem != 0 {
+            let done = ktime_get_ns() - start;
+            let r = want.saturating_sub(done);
+            let _ = UserPtr::<Timespec>::new(rem).write(&Timespec {
+                tv_sec: (r / NSEC_PER_SEC) as i64,
+                tv_nsec: (r % NSEC_PER_SEC) as i64,
+            });
+        }
+        return Err(EINTR);
+    }
+    Ok(0)
+}
+
+fn current_fatal() -> bool {
+    crate::task::current().fatal_signal_pending()
+}
+
+/// `clock_gettime(clock, tp)`: CLOCK_REALTIME (0) starts at the epoch at boot, as forkos
+/// has no RTC driver; the monotonic clocks count from boot.
+pub fn sys_clock_gettime(clock: u64, tp: u64) -> crate::errno::SysResult {
+    use crate::errno::*;
+    // REALTIME, MONOTONIC, PROCESS/THREAD_CPUTIME (approximated), MONOTONIC_RAW,
+    // REALTIME_COARSE, MONOTONIC_COARSE, BOOTTIME.
+    if !matches!(clock as i32, 0..=7) {
+        return Err(EINVAL);
+    }
+    let ns = ktime_get_ns();
+    let ts = Timespec {
+        tv_sec: (ns / NSEC_PER_SEC) as i64,
+        tv_nsec: (ns % NSEC_PER_SEC) as i64,
+    };
+    crate::mm::uaccess::UserPtr::<Timespec>::new(tp).write(&ts)?;
+    Ok(0)
+}

@@ -31,6 +31,7 @@ fn set_next_event() {
 fn timer_interrupt() {
     set_next_event();
     time::tick();
+    crate::sched::scheduler_tick();
 }
 
 /// Start the periodic tick on interrupt `intid` (the virtual timer PPI from the device

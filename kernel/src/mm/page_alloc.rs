@@ -8,8 +8,12 @@
 //!
 //! [`nr_free_pages`] is exact at every moment; tests compare it before and after a
 //! workload to prove that nothing leaked.
+//!
+//! Every page also has a reference count (Linux `struct page`'s `_refcount`, in an array
+//! like `mem_map`): a page mapped by several address spaces (shared memory; copy-on-write
+//! later) is freed when the last user drops it ([`get_page`], [`put_page`]).
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use forkos_lib::memblock::RangeSet;
 use forkos_lib::pgtable::PAGE_SIZE;
@@ -38,13 +42,51 @@ static PAGE_ALLOC: IrqSpinLock<PageAllocator> = IrqSpinLock::new(PageAllocator {
 });
 static READY: AtomicBool = AtomicBool::new(false);
 
+/// First physical address the reference-count array covers.
+static MEM_MAP_BASE: AtomicU64 = AtomicU64::new(0);
+/// The reference-count array: one `AtomicU32` per page from `MEM_MAP_BASE`.
+static MEM_MAP: AtomicU64 = AtomicU64::new(0);
+static MEM_MAP_PAGES: AtomicU64 = AtomicU64::new(0);
+
+fn page_ref(pa: PhysAddr) -> &'static AtomicU32 {
+    let idx = (pa.0 - MEM_MAP_BASE.load(Ordering::Relaxed)) / PAGE_SIZE as u64;
+    assert!(
+        idx < MEM_MAP_PAGES.load(Ordering::Relaxed),
+        "page {:#x} outside RAM",
+        pa.0
+    );
+    // SAFETY: MEM_MAP points to MEM_MAP_PAGES counters in linear-mapped memory that the
+    // allocator set aside for them at init and never frees.
+    unsafe { &*(MEM_MAP.load(Ordering::Relaxed) as *const AtomicU32).add(idx as usize) }
+}
+
 /// Hand the allocator its memory (Linux `memblock_free_all`). The ranges must be page
 /// aligned and linear-mapped.
 pub fn init(free: &RangeSet<MAX_RANGES>) {
     let mut a = PAGE_ALLOC.lock();
     a.untouched = free.clone();
     a.managed = free.clone();
-    a.nr_free = (free.total() / PAGE_SIZE as u64) as usize;
+    // The reference counts cover every page from the first free one to the last, and
+    // live in the first free range big enough (Linux allocates mem_map from memblock).
+    let (first, last) = match (free.iter().next(), free.iter().last()) {
+        (Some(f), Some(l)) => (f.base, l.end),
+        _ => panic!("no free memory"),
+    };
+    let pages = (last - first) / PAGE_SIZE as u64;
+    let bytes = (pages * 4).div_ceil(PAGE_SIZE as u64) * PAGE_SIZE as u64;
+    let home = free
+        .iter()
+        .find(|r| r.size() >= bytes)
+        .expect("no room for page reference counts");
+    let map = forkos_lib::memblock::Range::new(home.base, bytes);
+    a.untouched.remove(map).expect("carving the front of a range never splits it");
+    a.managed.remove(map).expect("carving the front of a range never splits it");
+    // SAFETY: the range is free RAM, linear mapped, and now reserved for the counters.
+    unsafe { core::ptr::write_bytes(phys_to_virt(PhysAddr(map.base)) as *mut u8, 0, bytes as usize) };
+    MEM_MAP_BASE.store(first, Ordering::Relaxed);
+    MEM_MAP.store(phys_to_virt(PhysAddr(map.base)), Ordering::Relaxed);
+    MEM_MAP_PAGES.store(pages, Ordering::Relaxed);
+    a.nr_free = (a.managed.total() / PAGE_SIZE as u64) as usize;
     READY.store(true, Ordering::Release);
 }
 
@@ -71,6 +113,8 @@ pub fn alloc_page() -> Option<PhysAddr> {
         pa
     };
     a.nr_free -= 1;
+    drop(a);
+    page_ref(PhysAddr(pa)).store(1, Ordering::Relaxed);
     Some(PhysAddr(pa))
 }
 
@@ -88,6 +132,32 @@ pub fn alloc_zeroed_page() -> Option<PhysAddr> {
 /// If `pa` is not a page this allocator manages: freeing memory one does not own is a
 /// kernel bug that must not go unnoticed.
 pub fn free_page(pa: PhysAddr) {
+    let r = page_ref(pa).swap(0, Ordering::AcqRel);
+    assert!(r == 1, "free_page: {:#x} has {} references", pa.0, r);
+    free_page_locked(pa);
+}
+
+/// Take another reference to an allocated page (Linux `get_page`).
+pub fn get_page(pa: PhysAddr) {
+    let old = page_ref(pa).fetch_add(1, Ordering::Relaxed);
+    assert!(old > 0, "get_page: {:#x} is free", pa.0);
+}
+
+/// Drop a reference; the last one frees the page (Linux `put_page`).
+pub fn put_page(pa: PhysAddr) {
+    let old = page_ref(pa).fetch_sub(1, Ordering::AcqRel);
+    assert!(old > 0, "put_page: {:#x} is free", pa.0);
+    if old == 1 {
+        free_page_locked(pa);
+    }
+}
+
+/// References to a page (Linux `page_count`).
+pub fn page_count(pa: PhysAddr) -> u32 {
+    page_ref(pa).load(Ordering::Relaxed)
+}
+
+fn free_page_locked(pa: PhysAddr) {
     let mut a = PAGE_ALLOC.lock();
     assert!(
         pa.0.is_multiple_of(PAGE_SIZE as u64)

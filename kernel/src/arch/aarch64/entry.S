@@ -29,6 +29,9 @@
 
     .if     \el == 0
     mrs     x21, sp_el0                 // the user stack pointer
+    mrs     x20, tpidr_el1              // this CPU's data
+    ldr     x20, [x20, #{PERCPU_ENTRY_TASK}]
+    msr     sp_el0, x20                 // in the kernel, sp_el0 holds current
     .else
     add     x21, sp, #{PT_REGS_SIZE}    // the kernel sp before the exception
     .endif

@@ -1,6 +1,7 @@
 //! Assembles `entry.S` (the vectors, `kernel_entry` and `kernel_exit`) with the `pt_regs`
 //! offsets of [`PtRegs`](super::ptrace::PtRegs).
 
+use super::percpu::PERCPU_ENTRY_TASK;
 use super::ptrace::*;
 
 core::arch::global_asm!(
@@ -14,4 +15,5 @@ core::arch::global_asm!(
     S_SYSCALLNO = const S_SYSCALLNO,
     S_STACKFRAME = const S_STACKFRAME,
     NO_SYSCALL = const NO_SYSCALL,
+    PERCPU_ENTRY_TASK = const PERCPU_ENTRY_TASK,
 );

@@ -21,8 +21,17 @@ pub const VMALLOC_END: u64 = 0xffff_7800_0000_0000;
 pub const KHEAP_START: u64 = VMALLOC_START;
 /// The heap's upper limit (1 GiB of address space).
 pub const KHEAP_END: u64 = VMALLOC_START + (1 << 30);
-/// Other run-time mappings (device registers, later kernel stacks) come after the heap.
-pub const VMAP_START: u64 = KHEAP_END;
+/// Kernel stacks: one slot per task, each a guard page then `THREAD_SIZE` of stack.
+pub const KSTACK_START: u64 = KHEAP_END;
+/// How many kernel stacks (and so tasks) can exist at once (Linux `threads-max`, which is
+/// derived from memory size; here fixed).
+pub const MAX_THREADS: usize = 4096;
+/// Bytes of address space per stack slot.
+pub const KSTACK_SLOT: u64 = THREAD_SIZE as u64 + 4096;
+/// End of the stack slots.
+pub const KSTACK_END: u64 = KSTACK_START + MAX_THREADS as u64 * KSTACK_SLOT;
+/// Other run-time mappings (device registers) come after the stacks.
+pub const VMAP_START: u64 = KSTACK_END;
 /// Kernel stack size (Linux arm64 `THREAD_SIZE` with 4 KiB pages).
 pub const THREAD_SIZE: usize = 16 * 1024;
 

@@ -239,18 +239,21 @@ pub fn paging_init<const N: usize>(memblock: &Memblock<N>) {
             kimage_voffset.load(Ordering::Relaxed),
         );
     }
-    // The identity map has done its job: TTBR0 gets the empty table until a user mm.
+    // The identity map has done its job: TTBR0 gets the empty table until a user mm,
+    // and its (global) entries leave the TLB.
     cpu_set_reserved_ttbr0();
+    // SAFETY: invalidating TLB entries and barriers cannot break memory safety.
+    unsafe { core::arch::asm!("tlbi vmalle1", "dsb nsh", "isb", options(nostack)) };
     PAGING_READY.store(true, Ordering::Release);
 }
 
-/// Point TTBR0 at the empty table and drop any cached user translations (Linux
-/// `cpu_set_reserved_ttbr0`).
+/// Point TTBR0 at the empty table, with the reserved ASID 0 that no user address space
+/// uses (Linux `cpu_set_reserved_ttbr0`).
 pub fn cpu_set_reserved_ttbr0() {
     use aarch64_cpu::registers::{Writeable, TTBR0_EL1};
     TTBR0_EL1.set(reserved_pg_dir_pa().0);
-    // SAFETY: invalidating TLB entries and barriers cannot break memory safety.
-    unsafe { core::arch::asm!("isb", "tlbi vmalle1", "dsb nsh", "isb", options(nostack)) };
+    // SAFETY: a barrier so the new TTBR0 takes effect.
+    unsafe { core::arch::asm!("isb", options(nostack)) };
 }
 
 /// The leaf descriptor that maps kernel address `va` in `swapper_pg_dir`, if any (a
@@ -295,6 +298,58 @@ pub fn check_wx() -> (usize, usize) {
     let (mut leaves, mut wx) = (0, 0);
     walk(swapper_pg_dir_pa(), LEVEL_PGD, &mut leaves, &mut wx);
     (leaves, wx)
+}
+
+/// Create every page table needed to map `[va, va+size)` with pages, without mapping
+/// anything, so that later mappings there never allocate (used for kernel stacks, so that
+/// creating tasks allocates only the stack pages and freeing them gives back everything).
+pub fn prealloc_kernel_tables(va: u64, size: u64) -> Result<(), MapError> {
+    let _guard = KERNEL_PGTABLE_LOCK.lock();
+    let mut addr = va;
+    while addr < va + size {
+        let mut table = swapper_pg_dir_pa();
+        for level in LEVEL_PGD..LEVEL_PTE {
+            // SAFETY: walking and extending the locked kernel tree.
+            let slot = &mut unsafe { table_at(table) }[table_index(addr, level)];
+            if *slot == 0 {
+                let t = pgtable_alloc()?;
+                *slot = table_desc(t.0);
+            }
+            table = PhysAddr(*slot & PHYS_MASK);
+        }
+        addr += level_size(LEVEL_PTE - 1);
+    }
+    publish_mappings();
+    Ok(())
+}
+
+/// Remove the page mapping kernel address `va` and return the physical page it mapped
+/// (Linux `vunmap` of one page, with its TLB invalidation).
+pub fn unmap_kernel_page(va: u64) -> Option<PhysAddr> {
+    let _guard = KERNEL_PGTABLE_LOCK.lock();
+    let mut table = swapper_pg_dir_pa();
+    for level in LEVEL_PGD..=LEVEL_PTE {
+        // SAFETY: walking the locked kernel tree.
+        let slot = &mut unsafe { table_at(table) }[table_index(va, level)];
+        if *slot & 1 == 0 {
+            return None;
+        }
+        if level == LEVEL_PTE {
+            let pa = PhysAddr(*slot & PHYS_MASK);
+            *slot = 0;
+            // SAFETY: invalidating the kernel's translation for va on all CPUs.
+            unsafe {
+                core::arch::asm!("dsb ishst", "tlbi vaale1is, {}", "dsb ish", "isb",
+                    in(reg) (va >> 12) & ((1 << 44) - 1), options(nostack))
+            };
+            return Some(pa);
+        }
+        if !is_table(*slot, level) {
+            return None;
+        }
+        table = PhysAddr(*slot & PHYS_MASK);
+    }
+    None
 }
 
 /// Free virtual space for run-time kernel mappings (Linux `vmap_area` allocation).

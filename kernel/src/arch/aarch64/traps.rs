@@ -8,7 +8,11 @@
 use aarch64_cpu::registers::{Readable, ESR_EL1, FAR_EL1};
 use forkos_lib::esr::*;
 
+use super::irqflags::local_irq_enable;
 use super::ptrace::PtRegs;
+use crate::mm::memory::Access;
+use crate::signal::{force_sig_fault, SIGBUS, SIGILL, SIGSEGV, SIGTRAP};
+use crate::task::current;
 use crate::{irq, print, println, selftest};
 
 /// QEMU's exit status after an oops (an exception the kernel cannot handle).
@@ -85,27 +89,95 @@ extern "C" fn el1h_64_sync_handler(regs: &mut PtRegs) {
     }
 }
 
-/// IRQ taken in the kernel (Linux `el1h_64_irq_handler`).
+/// IRQ taken in the kernel (Linux `el1h_64_irq_handler`): handle it, then preempt the
+/// interrupted kernel code if it is preemptible and something else should run
+/// (Linux `arm64_preempt_schedule_irq`).
 #[no_mangle]
 extern "C" fn el1h_64_irq_handler(_regs: &mut PtRegs) {
     irq::handle_irq();
+    if crate::sched::preempt_count() == 0 && crate::sched::need_resched() {
+        crate::sched::preempt_schedule_irq();
+    }
 }
 
-/// Synchronous exception from user space. Until user tasks exist (the fork-path work),
-/// nothing runs at EL0, so any such exception is a kernel bug.
+/// Work before returning to user space: reschedule if asked, act on fatal signals
+/// (Linux `exit_to_user_mode` -> `do_notify_resume`).
+pub fn exit_to_user_mode() {
+    loop {
+        if crate::sched::need_resched() {
+            crate::sched::schedule();
+            continue;
+        }
+        if current().fatal_signal_pending() {
+            crate::signal::do_signal();
+        }
+        break;
+    }
+}
+
+/// `ret_from_fork`'s way into [`exit_to_user_mode`].
+#[no_mangle]
+extern "C" fn asm_exit_to_user_mode(_regs: &mut PtRegs) {
+    exit_to_user_mode();
+}
+
+/// A system call (Linux `el0_svc` -> `do_el0_svc` -> `el0_svc_common`).
+fn el0_svc(regs: &mut PtRegs) {
+    regs.orig_x0 = regs.regs[0];
+    let scno = regs.regs[8];
+    regs.syscallno = scno as i32;
+    local_irq_enable();
+    crate::trace::syscall_enter(regs, scno);
+    let ret = crate::syscall::invoke_syscall(scno, regs);
+    regs.regs[0] = ret as u64;
+}
+
+/// An abort from user space: a page fault to resolve, or a signal (Linux `el0_da`,
+/// `el0_ia` -> `do_mem_abort` -> `do_page_fault`).
+fn el0_abort(regs: &mut PtRegs, esr: u64, instruction: bool) {
+    let far = FAR_EL1.get();
+    local_irq_enable();
+    let fsc = (esr_iss(esr) & ESR_ELX_FSC) as u8;
+    if fsc == 0x21 {
+        force_sig_fault(SIGBUS, "alignment fault", far, regs.pc);
+    }
+    let access = if instruction {
+        Access::Exec
+    } else if esr & ESR_ELX_WNR != 0 && esr & ESR_ELX_CM == 0 {
+        Access::Write
+    } else {
+        Access::Read
+    };
+    let handled = (is_translation_fault(fsc) || is_permission_fault(fsc) || matches!(fsc, 0x08..=0x0b))
+        && far < crate::mm::TASK_SIZE
+        && crate::mm::memory::do_page_fault(far, access, is_permission_fault(fsc)).is_ok();
+    if !handled {
+        let what = if instruction { "instruction abort" } else { "data abort" };
+        force_sig_fault(SIGSEGV, what, far, regs.pc);
+    }
+}
+
+/// Synchronous exception from user space (Linux `el0t_64_sync_handler`).
 #[no_mangle]
 extern "C" fn el0t_64_sync_handler(regs: &mut PtRegs) {
-    die(
-        "Oops - exception from EL0 with no user task",
-        regs,
-        ESR_EL1.get(),
-    );
+    let esr = ESR_EL1.get();
+    match esr_class(esr) {
+        ec::SVC64 => el0_svc(regs),
+        ec::DABT_LOW => el0_abort(regs, esr, false),
+        ec::IABT_LOW => el0_abort(regs, esr, true),
+        ec::PC_ALIGN => force_sig_fault(SIGBUS, "pc alignment", regs.pc, regs.pc),
+        ec::SP_ALIGN => force_sig_fault(SIGBUS, "sp alignment", regs.sp, regs.pc),
+        ec::BRK64 => force_sig_fault(SIGTRAP, "brk", regs.pc, regs.pc),
+        _ => force_sig_fault(SIGILL, esr_class_str(esr_class(esr)), regs.pc, regs.pc),
+    }
+    exit_to_user_mode();
 }
 
 /// IRQ taken while user space ran (Linux `el0t_64_irq_handler`).
 #[no_mangle]
 extern "C" fn el0t_64_irq_handler(_regs: &mut PtRegs) {
     irq::handle_irq();
+    exit_to_user_mode();
 }
 
 /// A vector forkos never expects: report which one and stop (Linux `__panic_unhandled`).

@@ -1,0 +1,57 @@
+//! Per-CPU data, found through `tpidr_el1` (Linux keeps its per-CPU offset there), and
+//! `current`, found through `sp_el0` while in the kernel (Linux arm64's `get_current`).
+
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+use aarch64_cpu::registers::{Readable, Writeable, SP_EL0, TPIDR_EL1};
+
+use crate::task::Task;
+
+/// Data private to one CPU.
+#[repr(C)]
+pub struct PerCpu {
+    /// The task `kernel_entry` makes current on an exception from EL0 (Linux
+    /// `__entry_task`): user space owns `sp_el0` while it runs.
+    pub entry_task: AtomicPtr<Task>,
+    pub cpu: usize,
+}
+
+/// Offset of `entry_task`, for `kernel_entry`.
+pub const PERCPU_ENTRY_TASK: usize = core::mem::offset_of!(PerCpu, entry_task);
+
+/// Only the boot CPU runs (SMP comes later), but everything goes through this table.
+pub const NR_CPUS: usize = 1;
+static PER_CPU: [PerCpu; NR_CPUS] = [PerCpu {
+    entry_task: AtomicPtr::new(core::ptr::null_mut()),
+    cpu: 0,
+}];
+
+/// Point `tpidr_el1` at this CPU's data (Linux `set_my_cpu_offset`).
+pub fn init_this_cpu(cpu: usize) {
+    TPIDR_EL1.set(&PER_CPU[cpu] as *const PerCpu as u64);
+}
+
+/// This CPU's data.
+pub fn this_cpu() -> &'static PerCpu {
+    // SAFETY: tpidr_el1 was set by init_this_cpu to an element of the static table.
+    unsafe { &*(TPIDR_EL1.get() as *const PerCpu) }
+}
+
+/// Record the task that will run next on this CPU.
+pub fn set_entry_task(task: &Task) {
+    this_cpu()
+        .entry_task
+        .store(task as *const Task as *mut Task, Ordering::Relaxed);
+}
+
+/// The running task's address, from `sp_el0` (0 before the scheduler starts).
+#[inline(always)]
+pub fn current_ptr() -> *const Task {
+    SP_EL0.get() as *const Task
+}
+
+/// Make `task` current on this CPU (boot only: later, `cpu_switch_to` does it).
+pub fn set_current(task: &Task) {
+    SP_EL0.set(task as *const Task as u64);
+    set_entry_task(task);
+}

@@ -1,0 +1,392 @@
+//! Ending tasks and reaping them (Linux `kernel/exit.c`).
+//!
+//! `exit` ends one thread, `exit_group` (and any fatal signal) the whole process. An
+//! exited process stays a *zombie*, holding its pid and exit status, until its parent
+//! collects it with `wait4`/`waitid` — exactly once. Threads other than the leader, and
+//! children of the idle task (kernel threads), are reaped at once. Children of an exiting
+//! process are handed to another thread of its group, or to init (pid 1).
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use crate::errno::*;
+use crate::mm::uaccess::UserPtr;
+use crate::sched::schedule;
+use crate::signal::{zap_other_threads, SIGCHLD};
+use crate::task::*;
+
+/// `exit(code)` as a wait status: `(code & 0xff) << 8`.
+pub fn exit_status(code: i32) -> i32 {
+    (code & 0xff) << 8
+}
+
+/// Let go of the address space (Linux `exit_mm` -> `mm_release`): clear and wake the
+/// `CLONE_CHILD_CLEARTID` word, release a vfork parent, drop our reference.
+pub fn mm_release(tsk: &Task) {
+    let (clear_tid, vfork_done, mm_users) = {
+        let mut i = tsk.inner.lock();
+        let users = i.mm.as_ref().map_or(0, Arc::strong_count);
+        (core::mem::take(&mut i.clear_child_tid), i.vfork_done.take(), users)
+    };
+    // Only if others still use the memory (Linux checks mm_users > 1).
+    if clear_tid != 0 && mm_users > 1 {
+        let p = UserPtr::<i32>::new(clear_tid);
+        if p.write(&0).is_ok() {
+            crate::futex::futex_wake(clear_tid, 1);
+        }
+    }
+    if let Some(done) = vfork_done {
+        crate::trace::mm_release_vfork(tsk.pid);
+        done.complete();
+    }
+}
+
+/// Remove a dead task from everything that can find it (Linux `release_task`).
+fn release_task(p: &Arc<Task>) {
+    p.set_state(TaskState::Dead);
+    if let Some(parent) = p.inner.lock().parent.upgrade() {
+        parent.inner.lock().children.retain(|c| !Arc::ptr_eq(c, p));
+    }
+    p.signal
+        .inner
+        .lock()
+        .threads
+        .retain(|t| t.upgrade().is_some_and(|t| !Arc::ptr_eq(&t, p)));
+    PID_TABLE.lock().free(p.pid);
+    crate::fork::release_thread_count();
+}
+
+/// The idle task reaps init when it has exited (forkos powers off then).
+pub fn reap_init(init: &Arc<Task>) {
+    release_task(init);
+}
+
+/// Should this exiting task be reaped at once rather than waited for?
+fn autoreap(p: &Task) -> bool {
+    let i = p.inner.lock();
+    // Threads, kernel threads, and children of the idle task (whom no one waits for).
+    i.exit_signal == -1 || i.parent.upgrade().is_none_or(|parent| parent.pid == 0 && p.pid != 1)
+}
+
+/// Tell the parent a child can be reaped (Linux `do_notify_parent`), or reap it now.
+fn do_notify_parent(p: &Arc<Task>) {
+    if autoreap(p) {
+        release_task(p);
+        return;
+    }
+    if let Some(parent) = p.inner.lock().parent.upgrade() {
+        parent.signal.wait_chldexit.wake_up_all();
+    }
+}
+
+/// Give our children to a new parent (Linux `forget_original_parent`): another live
+/// thread of our group, else init.
+fn forget_original_parent(tsk: &Task) {
+    let children: Vec<Arc<Task>> = core::mem::take(&mut tsk.inner.lock().children);
+    if children.is_empty() {
+        return;
+    }
+    let sibling_thread = tsk
+        .signal
+        .inner
+        .lock()
+        .threads
+        .iter()
+        .filter_map(|t| t.upgrade())
+        .find(|t| !core::ptr::eq(&**t, tsk) && !matches!(t.state(), TaskState::Zombie | TaskState::Dead));
+    let (reaper, same_group) = match sibling_thread {
+        Some(t) => (t, true),
+        None => match PID_TABLE.lock().find(1) {
+            Some(init) => (init, false),
+            None => return,
+        },
+    };
+    let mut zombies = Vec::new();
+    for child in children {
+        {
+            let mut ci = child.inner.lock();
+            ci.parent = Arc::downgrade(&reaper);
+            if !same_group {
+                ci.exit_signal = SIGCHLD;
+            }
+        }
+        if child.state() == TaskState::Zombie {
+            zombies.push(child.clone());
+        }
+        reaper.inner.lock().children.push(child);
+    }
+    if !zombies.is_empty() {
+        reaper.signal.wait_chldexit.wake_up_all();
+    }
+}
+
+/// Become a zombie, or disappear (Linux `exit_notify`).
+fn exit_notify(tsk: &Arc<Task>, group_dead: bool) {
+    forget_original_parent(tsk);
+    if tsk.is_group_leader() {
+        tsk.set_state(TaskState::Zombie);
+        if group_dead {
+            do_notify_parent(tsk);
+        }
+    } else {
+        // A thread: nobody waits for it.
+        release_task(tsk);
+        if group_dead {
+            // The leader may be a zombie waiting for the group to empty.
+            let leader = PID_TABLE.lock().find(tsk.tgid);
+            if let Some(leader) = leader {
+                if leader.state() == TaskState::Zombie {
+                    do_notify_parent(&leader);
+                }
+            }
+        }
+    }
+}
+
+/// End the current task with wait status `code` (Linux `do_exit`). Never returns.
+pub fn do_exit(code: i32) -> ! {
+    let tsk = current_arc();
+    crate::trace::do_exit(&tsk, code);
+    // The last thread out sets the group's status unless exit_group already did (Linux
+    // 6.1 `synchronize_group_exit`).
+    let (group_dead, status) = {
+        let mut s = tsk.signal.inner.lock();
+        s.live -= 1;
+        if s.live == 0 && s.group_exit_code.is_none() {
+            s.group_exit_code = Some(code);
+        }
+        (s.live == 0, s.group_exit_code.unwrap_or(code))
+    };
+    tsk.inner.lock().exit_code = code;
+    tsk.exit_status.store(status, core::sync::atomic::Ordering::Relaxed);
+    mm_release(&tsk);
+    let mm = tsk.inner.lock().mm.take();
+    // Kernel threads borrow no mm; user tasks switch TTBR0 away before it may be freed.
+    crate::mm::switch_mm(None);
+    drop(mm);
+    if tsk.pid == 1 && group_dead {
+        crate::init::init_exited(status);
+    }
+    exit_notify(&tsk, group_dead);
+    drop(tsk);
+    // Linux do_task_dead: never to run again. A zombie stays Zombie; others are Dead.
+    if current().state() != TaskState::Zombie {
+        current().set_state(TaskState::Dead);
+    }
+    schedule();
+    unreachable!("a dead task was scheduled again");
+}
+
+/// End the whole thread group (Linux `do_group_exit`): the first caller's status wins.
+pub fn do_group_exit(code: i32) -> ! {
+    let tsk = current();
+    let code = {
+        let mut s = tsk.signal.inner.lock();
+        match s.group_exit_code {
+            Some(c) => c,
+            None => {
+                s.group_exit_code = Some(code);
+                code
+            }
+        }
+    };
+    zap_other_threads(tsk);
+    do_exit(code)
+}
+
+pub fn sys_exit(code: i64) -> SysResult {
+    do_exit(exit_status(code as i32))
+}
+
+pub fn sys_exit_group(code: i64) -> SysResult {
+    do_group_exit(exit_status(code as i32))
+}
+
+// wait options (Linux include/uapi/linux/wait.h).
+pub const WNOHANG: u64 = 0x1;
+pub const WUNTRACED: u64 = 0x2;
+pub const WSTOPPED: u64 = WUNTRACED;
+pub const WEXITED: u64 = 0x4;
+pub const WCONTINUED: u64 = 0x8;
+pub const WNOWAIT: u64 = 0x0100_0000;
+pub const __WNOTHREAD: u64 = 0x2000_0000;
+pub const __WALL: u64 = 0x4000_0000;
+pub const __WCLONE: u64 = 0x8000_0000;
+
+/// Which children a wait is for (Linux `enum pid_type` + pid).
+#[derive(Clone, Copy)]
+enum Who {
+    Any,
+    Pid(Pid),
+    /// A process group; forkos has no `setpgid`, so every process is in group 0.
+    Pgrp(Pid),
+}
+
+/// A reaped (or, with WNOWAIT, observed) child.
+struct Reaped {
+    pid: Pid,
+    status: i32,
+}
+
+/// Is `p` one of the children this wait is for (Linux `eligible_child`)?
+fn eligible(p: &Task, who: Who, options: u64) -> bool {
+    let ok_pid = match who {
+        Who::Any => true,
+        Who::Pid(pid) => p.pid == pid,
+        Who::Pgrp(g) => g == 0,
+    };
+    if !ok_pid {
+        return false;
+    }
+    // A "clone" child (exit signal not SIGCHLD) is seen only with __WCLONE; __WALL sees all.
+    let is_clone = p.inner.lock().exit_signal != SIGCHLD;
+    options & __WALL != 0 || is_clone == (options & __WCLONE != 0)
+}
+
+/// The group of `p` still has running threads: its zombie leader must wait (Linux
+/// `delay_group_leader`).
+fn delay_group_leader(p: &Task) -> bool {
+    p.is_group_leader() && p.signal.inner.lock().live > 0
+}
+
+/// One pass over our children: `Some(Ok)` for a zombie, `Some(Err(ECHILD))` when none is
+/// eligible, `None` when some are but none has exited.
+fn scan_children(who: Who, options: u64) -> Option<Result<Reaped, Errno>> {
+    let me = current();
+    let threads: Vec<Arc<Task>> = if options & __WNOTHREAD != 0 {
+        alloc::vec![current_arc()]
+    } else {
+        me.signal.inner.lock().threads.iter().filter_map(|t| t.upgrade()).collect()
+    };
+    let mut any = false;
+    for t in &threads {
+        let children: Vec<Arc<Task>> = t.inner.lock().children.clone();
+        for child in children {
+            if !eligible(&child, who, options) {
+                continue;
+            }
+            any = true;
+            if child.state() != TaskState::Zombie || delay_group_leader(&child) {
+                continue;
+            }
+            let status = child
+                .signal
+                .inner
+                .lock()
+                .group_exit_code
+                .unwrap_or_else(|| child.exit_status.load(core::sync::atomic::Ordering::Relaxed));
+            if options & WNOWAIT == 0 {
+                release_task(&child);
+            }
+            return Some(Ok(Reaped { pid: child.pid, status }));
+        }
+    }
+    if !any {
+        return Some(Err(ECHILD));
+    }
+    None
+}
+
+/// Wait for a child to exit (Linux `do_wait`). `Ok(None)`: WNOHANG and nothing yet.
+fn do_wait(who: Who, options: u64) -> Result<Option<Reaped>, Errno> {
+    let me = current();
+    let mut outcome = None;
+    let waited = me.signal.wait_chldexit.wait_event(
+        || {
+            outcome = scan_children(who, options);
+            outcome.is_some() || options & WNOHANG != 0
+        },
+        None,
+    );
+    match outcome {
+        Some(r) => r.map(Some),
+        None if options & WNOHANG != 0 => Ok(None),
+        None => {
+            debug_assert!(waited.is_err());
+            Err(EINTR)
+        }
+    }
+}
+
+/// `wait4(pid, status, options, rusage)` (Linux `kernel_wait4`).
+pub fn sys_wait4(upid: i64, stat_addr: u64, options: u64, ru: u64) -> SysResult {
+    let options = options & 0xffff_ffff;
+    if options & !(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WCLONE | __WALL) != 0 {
+        return Err(EINVAL);
+    }
+    let upid = upid as i32;
+    if upid == i32::MIN {
+        return Err(ESRCH);
+    }
+    let who = match upid {
+        -1 => Who::Any,
+        0 => Who::Pgrp(0),
+        p if p < 0 => Who::Pgrp(-p),
+        p => Who::Pid(p),
+    };
+    let Some(r) = do_wait(who, options | WEXITED)? else {
+        return Ok(0);
+    };
+    if stat_addr != 0 {
+        UserPtr::<i32>::new(stat_addr).write(&r.status)?;
+    }
+    if ru != 0 {
+        // struct rusage: forkos keeps no resource usage, so all zero.
+        crate::mm::uaccess::copy_to_user(ru, &[0u8; 144])?;
+    }
+    Ok(r.pid as i64)
+}
+
+const P_ALL: u64 = 0;
+const P_PID: u64 = 1;
+const P_PGID: u64 = 2;
+const CLD_EXITED: i32 = 1;
+const CLD_KILLED: i32 = 2;
+
+/// `waitid(idtype, id, infop, options, rusage)` (Linux `kernel_waitid`).
+pub fn sys_waitid(idtype: u64, id: u64, infop: u64, options: u64, ru: u64) -> SysResult {
+    let options = options & 0xffff_ffff;
+    let allowed = WNOHANG | WNOWAIT | WEXITED | WSTOPPED | WCONTINUED | __WNOTHREAD | __WCLONE | __WALL;
+    if options & !allowed != 0 || options & (WEXITED | WSTOPPED | WCONTINUED) == 0 {
+        return Err(EINVAL);
+    }
+    let id = id as i32;
+    let who = match idtype {
+        P_ALL => Who::Any,
+        P_PID if id > 0 => Who::Pid(id),
+        P_PGID if id >= 0 => Who::Pgrp(id),
+        _ => return Err(EINVAL),
+    };
+    // Stopped and continued children do not exist in forkos, so only WEXITED can match;
+    // without it, a wait can only find no child, return nothing (WNOHANG), or sleep.
+    let result = if options & WEXITED != 0 {
+        do_wait(who, options)?
+    } else {
+        if let Some(Err(e)) = scan_children(who, options | WNOWAIT) {
+            return Err(e);
+        }
+        if options & WNOHANG == 0 {
+            let _ = current().signal.wait_chldexit.wait_event(|| false, None);
+            return Err(EINTR);
+        }
+        None
+    };
+    if infop != 0 {
+        let (signo, code, pid, status) = match &result {
+            Some(r) if r.status & 0x7f == 0 => (SIGCHLD, CLD_EXITED, r.pid, (r.status >> 8) & 0xff),
+            Some(r) => (SIGCHLD, CLD_KILLED, r.pid, r.status & 0x7f),
+            None => (0, 0, 0, 0),
+        };
+        let base = UserPtr::<i32>::new(infop);
+        base.write(&signo)?; // si_signo
+        base.add(1).write(&0)?; // si_errno
+        base.add(2).write(&code)?; // si_code
+        base.add(4).write(&pid)?; // si_pid
+        base.add(5).write(&0)?; // si_uid
+        base.add(6).write(&status)?; // si_status
+    }
+    if ru != 0 {
+        crate::mm::uaccess::copy_to_user(ru, &[0u8; 144])?;
+    }
+    Ok(0)
+}

@@ -1,0 +1,462 @@
+//! Creating tasks: one path for everything (Linux `kernel/fork.c`).
+//!
+//! `fork`, `vfork`, `clone`, `clone3`, kernel threads and the first user process all go
+//! through [`do_fork`] (Linux 6's `kernel_clone`, called `do_fork` before 5.10):
+//!
+//! ```text
+//! do_fork
+//!   copy_process                check the flags, then build the child:
+//!     dup_task_struct           a new Task with a fresh kernel stack (never copied)
+//!     copy_mm                   CLONE_VM: share the mm; else dup_mm -> dup_mmap -> copy_page_range
+//!     copy_thread               child's pt_regs and cpu_context (arch/aarch64/process.rs)
+//!   wake_up_new_task            put it on the run queue
+//!   (CLONE_VFORK) wait until the child exits or execs
+//! ```
+
+use alloc::sync::{Arc, Weak};
+use alloc::vec;
+use alloc::vec::Vec;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64};
+
+use crate::arch::memory::MAX_THREADS;
+use crate::arch::process::{copy_thread, ChildStart, ThreadStruct};
+use crate::errno::*;
+use crate::mm::kstack::KernelStack;
+use crate::mm::memory::copy_page_range;
+use crate::mm::uaccess::UserPtr;
+use crate::mm::{Mm, MmInner};
+use crate::sched::wait::{Completion, WaitQueue};
+use crate::sched::{wake_up_new_task};
+use crate::signal::SIGCHLD;
+use crate::sync::IrqSpinLock;
+use crate::task::*;
+use crate::trace;
+
+// Clone flags (Linux include/uapi/linux/sched.h).
+pub const CSIGNAL: u64 = 0xff;
+pub const CLONE_VM: u64 = 0x100;
+pub const CLONE_FS: u64 = 0x200;
+pub const CLONE_FILES: u64 = 0x400;
+pub const CLONE_SIGHAND: u64 = 0x800;
+pub const CLONE_PIDFD: u64 = 0x1000;
+pub const CLONE_PTRACE: u64 = 0x2000;
+pub const CLONE_VFORK: u64 = 0x4000;
+pub const CLONE_PARENT: u64 = 0x8000;
+pub const CLONE_THREAD: u64 = 0x10000;
+pub const CLONE_NEWNS: u64 = 0x20000;
+pub const CLONE_SYSVSEM: u64 = 0x40000;
+pub const CLONE_SETTLS: u64 = 0x80000;
+pub const CLONE_PARENT_SETTID: u64 = 0x100000;
+pub const CLONE_CHILD_CLEARTID: u64 = 0x200000;
+pub const CLONE_DETACHED: u64 = 0x400000;
+pub const CLONE_UNTRACED: u64 = 0x800000;
+pub const CLONE_CHILD_SETTID: u64 = 0x1000000;
+pub const CLONE_NEWCGROUP: u64 = 0x2000000;
+pub const CLONE_NEWUTS: u64 = 0x4000000;
+pub const CLONE_NEWIPC: u64 = 0x8000000;
+pub const CLONE_NEWUSER: u64 = 0x10000000;
+pub const CLONE_NEWPID: u64 = 0x20000000;
+pub const CLONE_NEWNET: u64 = 0x40000000;
+pub const CLONE_IO: u64 = 0x80000000;
+pub const CLONE_CLEAR_SIGHAND: u64 = 1 << 32;
+pub const CLONE_INTO_CGROUP: u64 = 1 << 33;
+/// Namespace flags: creating namespaces needs privileges forkos does not model.
+const CLONE_NAMESPACES: u64 =
+    CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
+
+/// What to create (Linux `struct kernel_clone_args`).
+#[derive(Clone, Copy, Default)]
+pub struct KernelCloneArgs {
+    /// `CLONE_*` flags without the exit signal.
+    pub flags: u64,
+    /// Signal sent to the parent at exit (Linux `exit_signal`).
+    pub exit_signal: i32,
+    /// New user stack pointer (0: the parent's).
+    pub stack: u64,
+    pub parent_tid: u64,
+    pub child_tid: u64,
+    pub tls: u64,
+    /// A kernel thread's function and argument.
+    pub kthread_fn: Option<(extern "C" fn(u64) -> u64, u64)>,
+    /// A kernel thread (never runs user code).
+    pub kthread: bool,
+}
+
+/// Count of tasks, for the thread limit (Linux `nr_threads`).
+static NR_THREADS: IrqSpinLock<usize> = IrqSpinLock::new(0);
+
+/// The clone-flag combinations Linux refuses with `EINVAL`, checked before anything is
+/// allocated (Linux `copy_process`, first block).
+pub fn check_clone_flags(flags: u64) -> Result<(), Errno> {
+    if flags & (CLONE_NEWNS | CLONE_FS) == (CLONE_NEWNS | CLONE_FS) {
+        return Err(EINVAL);
+    }
+    if flags & (CLONE_NEWUSER | CLONE_FS) == (CLONE_NEWUSER | CLONE_FS) {
+        return Err(EINVAL);
+    }
+    // Threads share signal handlers, and shared handlers need shared memory.
+    if flags & CLONE_THREAD != 0 && flags & CLONE_SIGHAND == 0 {
+        return Err(EINVAL);
+    }
+    if flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0 {
+        return Err(EINVAL);
+    }
+    if flags & CLONE_THREAD != 0 && flags & (CLONE_NEWUSER | CLONE_NEWPID) != 0 {
+        return Err(EINVAL);
+    }
+    if flags & CLONE_PIDFD != 0 && flags & (CLONE_DETACHED | CLONE_THREAD) != 0 {
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+/// Allocate the child's task with a fresh kernel stack (Linux `dup_task_struct`). The
+/// stack is new and empty: nothing of the parent's kernel stack is copied.
+fn dup_task_struct(pid: Pid, tgid: Pid, kthread: bool, signal: Arc<SignalStruct>) -> Result<Arc<Task>, Errno> {
+    let stack = KernelStack::alloc().ok_or(ENOMEM)?;
+    let cur = current();
+    let task = Arc::new(Task {
+        thread_info: ThreadInfo {
+            flags: AtomicU64::new(0),
+            preempt_count: AtomicU32::new(0),
+        },
+        thread: UnsafeCell::new(ThreadStruct::default()),
+        pid,
+        tgid,
+        kthread,
+        stack,
+        signal,
+        state: AtomicU32::new(TaskState::Uninterruptible as u32), // TASK_NEW
+        on_rq: AtomicBool::new(false),
+        exit_status: AtomicI32::new(0),
+        comm: IrqSpinLock::new(*cur.comm.lock()),
+        inner: IrqSpinLock::new(TaskInner {
+            parent: Weak::new(),
+            children: Vec::new(),
+            exit_code: 0,
+            exit_signal: 0,
+            mm: None,
+            set_child_tid: 0,
+            clear_child_tid: 0,
+            vfork_done: None,
+            pending: 0,
+        }),
+    });
+    trace::dup_task_struct(&task);
+    Ok(task)
+}
+
+/// Copy every mapping of `oldmm` into a new address space (Linux `dup_mmap`).
+fn dup_mmap(mm: &Mm, oldmm: &Mm) -> Result<(), Errno> {
+    let old = oldmm.inner.lock();
+    let mut vmas = Vec::with_capacity(old.vmas.len());
+    let mut ptes = 0;
+    for vma in &old.vmas {
+        ptes += copy_page_range(mm, oldmm, vma).map_err(|_| ENOMEM)?;
+        vmas.push(vma.clone());
+    }
+    *mm.inner.lock() = MmInner {
+        vmas,
+        start_brk: old.start_brk,
+        brk: old.brk,
+    };
+    trace::dup_mmap(old.vmas.len(), ptes);
+    Ok(())
+}
+
+/// A copy of `oldmm` (Linux `dup_mm`).
+fn dup_mm(oldmm: &Mm) -> Result<Arc<Mm>, Errno> {
+    let mm = Mm::new().ok_or(ENOMEM)?;
+    // On failure, dropping mm frees whatever was copied so far.
+    dup_mmap(&mm, oldmm)?;
+    Ok(Arc::new(mm))
+}
+
+/// The child's address space (Linux `copy_mm`): none for a kernel thread, the parent's
+/// own with `CLONE_VM` (one more user), otherwise a copy.
+fn copy_mm(flags: u64, kthread: bool) -> Result<Option<Arc<Mm>>, Errno> {
+    let Some(oldmm) = current().inner.lock().mm.clone() else {
+        return Ok(None); // from a kernel thread
+    };
+    if kthread {
+        return Ok(None);
+    }
+    if flags & CLONE_VM != 0 {
+        trace::copy_mm_shared();
+        return Ok(Some(oldmm));
+    }
+    dup_mm(&oldmm).map(Some)
+}
+
+/// Build the child, but do not start it (Linux `copy_process`).
+fn copy_process(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
+    let flags = args.flags;
+    check_clone_flags(flags)?;
+    let cur = current();
+    // The init process may not make siblings (Linux: SIGNAL_UNKILLABLE and CLONE_PARENT).
+    if flags & CLONE_PARENT != 0 && cur.tgid == 1 {
+        return Err(EINVAL);
+    }
+    if flags & CLONE_NAMESPACES != 0 {
+        return Err(EPERM);
+    }
+    {
+        let mut n = NR_THREADS.lock();
+        if *n >= MAX_THREADS - 1 {
+            return Err(EAGAIN);
+        }
+        *n += 1;
+    }
+    let result = copy_process_counted(args);
+    if result.is_err() {
+        *NR_THREADS.lock() -= 1;
+    }
+    result
+}
+
+fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
+    let flags = args.flags;
+    let cur = current();
+    let pid = PID_TABLE.lock().alloc().ok_or(EAGAIN)?;
+    let release_pid = |e| {
+        PID_TABLE.lock().free(pid);
+        e
+    };
+    let (tgid, signal) = if flags & CLONE_THREAD != 0 {
+        (cur.tgid, cur.signal.clone())
+    } else {
+        let signal = Arc::new(SignalStruct {
+            wait_chldexit: WaitQueue::new(),
+            inner: IrqSpinLock::new(SignalInner {
+                live: 0,
+                group_exit_code: None,
+                threads: Vec::new(),
+            }),
+        });
+        (pid, signal)
+    };
+    let p = dup_task_struct(pid, tgid, args.kthread, signal).map_err(release_pid)?;
+    let mm = copy_mm(flags, args.kthread).map_err(release_pid)?;
+    let start = match args.kthread_fn {
+        Some((f, arg)) => ChildStart::KernelThread { f, arg },
+        None => ChildStart::User {
+            stack: args.stack,
+            tls: (flags & CLONE_SETTLS != 0).then_some(args.tls),
+        },
+    };
+    // SAFETY: p is new and has never run.
+    unsafe { copy_thread(&p, start) };
+    trace::copy_thread(&p);
+
+    // From here on nothing can fail: link the child in (Linux: under tasklist_lock).
+    let parent_and_signal = {
+        let ci = cur.inner.lock();
+        if flags & (CLONE_PARENT | CLONE_THREAD) != 0 {
+            let exit_signal = if flags & CLONE_THREAD != 0 {
+                -1
+            } else {
+                // CLONE_PARENT: the group leader's exit signal, not the requested one.
+                group_leader_exit_signal(cur)
+            };
+            (ci.parent.clone(), exit_signal)
+        } else {
+            (Arc::downgrade(&current_arc()), args.exit_signal)
+        }
+    };
+    {
+        let mut pi = p.inner.lock();
+        pi.parent = parent_and_signal.0.clone();
+        pi.exit_signal = parent_and_signal.1;
+        pi.mm = mm;
+        pi.set_child_tid = if flags & CLONE_CHILD_SETTID != 0 { args.child_tid } else { 0 };
+        pi.clear_child_tid = if flags & CLONE_CHILD_CLEARTID != 0 { args.child_tid } else { 0 };
+    }
+    {
+        let mut s = p.signal.inner.lock();
+        s.live += 1;
+        s.threads.push(Arc::downgrade(&p));
+    }
+    if flags & CLONE_THREAD == 0 {
+        if let Some(parent) = parent_and_signal.0.upgrade() {
+            parent.inner.lock().children.push(p.clone());
+        }
+    }
+    PID_TABLE.lock().attach(pid, &p);
+    Ok(p)
+}
+
+/// The exit signal of `t`'s thread-group leader.
+fn group_leader_exit_signal(t: &Task) -> i32 {
+    if t.is_group_leader() {
+        return t.inner.lock().exit_signal;
+    }
+    PID_TABLE
+        .lock()
+        .find(t.tgid)
+        .map_or(SIGCHLD, |l| l.inner.lock().exit_signal)
+}
+
+/// Create a task as `args` says and start it; returns its pid (Linux `kernel_clone`).
+pub fn do_fork(args: &KernelCloneArgs) -> Result<Pid, Errno> {
+    trace::do_fork(args);
+    let p = copy_process(args)?;
+    let nr = p.pid;
+    if args.flags & CLONE_PARENT_SETTID != 0 {
+        // In the parent's memory; Linux ignores a bad pointer here.
+        let _ = UserPtr::<i32>::new(args.parent_tid).write(&nr);
+    }
+    let vfork = (args.flags & CLONE_VFORK != 0).then(|| {
+        let done = Arc::new(Completion::new());
+        p.inner.lock().vfork_done = Some(done.clone());
+        done
+    });
+    wake_up_new_task(p);
+    trace::wake_up_new_task(nr);
+    if let Some(done) = vfork {
+        trace::vfork_wait(nr);
+        // Killable: a fatal signal ends the wait; the child goes on.
+        let _ = done.wait();
+        trace::vfork_done(nr);
+    }
+    Ok(nr)
+}
+
+/// Start a kernel thread running `f(arg)` (Linux `kernel_thread`): it shares the kernel's
+/// (lack of a) user address space and starts in `ret_from_fork` with `f` in x19.
+pub fn kernel_thread(f: extern "C" fn(u64) -> u64, arg: u64) -> Result<Pid, Errno> {
+    do_fork(&KernelCloneArgs {
+        flags: CLONE_VM | CLONE_UNTRACED,
+        exit_signal: -1,
+        kthread_fn: Some((f, arg)),
+        kthread: true,
+        ..Default::default()
+    })
+}
+
+/// Start a task that runs `f(arg)` in the kernel and then returns to user space with the
+/// context `f` set up (Linux `user_mode_thread`; how init starts).
+pub fn user_mode_thread(f: extern "C" fn(u64) -> u64, arg: u64) -> Result<Pid, Errno> {
+    do_fork(&KernelCloneArgs {
+        flags: 0,
+        exit_signal: SIGCHLD,
+        kthread_fn: Some((f, arg)),
+        kthread: false,
+        ..Default::default()
+    })
+}
+
+/// `clone(flags, newsp, parent_tid, tls, child_tid)`, arm64 argument order (Linux
+/// `sys_clone` with CONFIG_CLONE_BACKWARDS). The legacy call checks neither unknown flag
+/// bits nor the signal number.
+pub fn sys_clone(flags: u64, newsp: u64, parent_tid: u64, tls: u64, child_tid: u64) -> SysResult {
+    let flags32 = flags & 0xffff_ffff;
+    do_fork(&KernelCloneArgs {
+        flags: flags32 & !CSIGNAL,
+        exit_signal: (flags32 & CSIGNAL) as i32,
+        stack: newsp,
+        parent_tid,
+        child_tid,
+        tls,
+        ..Default::default()
+    })
+    .map(i64::from)
+}
+
+/// `fork()` (Linux `sys_fork`): arm64 has no such syscall number; the in-kernel helper
+/// shows what it means.
+pub fn sys_fork() -> SysResult {
+    sys_clone(SIGCHLD as u64, 0, 0, 0, 0)
+}
+
+/// `vfork()` (Linux `sys_vfork`), likewise only an in-kernel helper on arm64.
+pub fn sys_vfork() -> SysResult {
+    sys_clone(CLONE_VM | CLONE_VFORK | SIGCHLD as u64, 0, 0, 0, 0)
+}
+
+/// `struct clone_args` sizes: VER0 (through tls) and what Linux 6.1 knows (VER2).
+const CLONE_ARGS_SIZE_VER0: u64 = 64;
+const CLONE_ARGS_SIZE_VER2: u64 = 88;
+
+/// `clone3(uargs, size)` (Linux `sys_clone3`: `copy_clone_args_from_user`,
+/// `clone3_args_valid`).
+pub fn sys_clone3(uargs: u64, size: u64) -> SysResult {
+    if size > forkos_lib::pgtable::PAGE_SIZE as u64 {
+        return Err(E2BIG);
+    }
+    if size < CLONE_ARGS_SIZE_VER0 {
+        return Err(EINVAL);
+    }
+    let mut raw = vec![0u8; size as usize];
+    crate::mm::uaccess::copy_from_user(&mut raw, uargs)?;
+    // Bytes beyond what this kernel knows must be zero (copy_struct_from_user).
+    if raw.iter().skip(CLONE_ARGS_SIZE_VER2 as usize).any(|&b| b != 0) {
+        return Err(E2BIG);
+    }
+    let field = |i: usize| -> u64 {
+        let off = i * 8;
+        if off + 8 > raw.len() {
+            return 0;
+        }
+        u64::from_le_bytes(raw[off..off + 8].try_into().expect("8 bytes"))
+    };
+    let (flags, _pidfd, child_tid, parent_tid, exit_signal) = (field(0), field(1), field(2), field(3), field(4));
+    let (stack, stack_size, tls, set_tid, set_tid_size, cgroup) =
+        (field(5), field(6), field(7), field(8), field(9), field(10));
+    if set_tid_size > 32 || (set_tid == 0) != (set_tid_size == 0) {
+        return Err(EINVAL);
+    }
+    if exit_signal & !CSIGNAL != 0 || exit_signal > 64 {
+        return Err(EINVAL);
+    }
+    if flags & CLONE_INTO_CGROUP != 0 && (cgroup > i32::MAX as u64 || size < CLONE_ARGS_SIZE_VER2) {
+        return Err(EINVAL);
+    }
+    // clone3_args_valid
+    if flags & !(0xffff_ffff | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP) != 0 {
+        return Err(EINVAL);
+    }
+    if flags & (CSIGNAL | CLONE_DETACHED) != 0 {
+        return Err(EINVAL);
+    }
+    if flags & (CLONE_SIGHAND | CLONE_CLEAR_SIGHAND) == (CLONE_SIGHAND | CLONE_CLEAR_SIGHAND) {
+        return Err(EINVAL);
+    }
+    if flags & (CLONE_THREAD | CLONE_PARENT) != 0 && exit_signal != 0 {
+        return Err(EINVAL);
+    }
+    if (stack == 0) != (stack_size == 0) {
+        return Err(EINVAL);
+    }
+    let sp = if stack != 0 {
+        let top = stack.checked_add(stack_size).ok_or(EINVAL)?;
+        if top > crate::mm::TASK_SIZE {
+            return Err(EINVAL);
+        }
+        top
+    } else {
+        0
+    };
+    if set_tid != 0 {
+        return Err(EPERM); // choosing pids needs CAP_CHECKPOINT_RESTORE
+    }
+    if flags & CLONE_INTO_CGROUP != 0 {
+        return Err(EBADF); // no cgroup file descriptors exist
+    }
+    do_fork(&KernelCloneArgs {
+        flags: flags & !(CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP),
+        exit_signal: exit_signal as i32,
+        stack: sp,
+        parent_tid,
+        child_tid,
+        tls,
+        ..Default::default()
+    })
+    .map(i64::from)
+}
+
+/// A task went away for good: give its slot back (called from `release_task`).
+pub fn release_thread_count() {
+    let mut n = NR_THREADS.lock();
+    *n = n.saturating_sub(1);
+}

@@ -1,0 +1,203 @@
+//! `mmap`, `munmap` and `brk` for anonymous memory (Linux `mm/mmap.c`).
+
+use alloc::sync::Arc;
+
+use forkos_lib::pgtable::PAGE_SIZE;
+
+use super::memory::zap_page_range;
+use super::{Mm, MmInner, ShmObject, Vma, VmFlags, MMAP_BASE, TASK_SIZE};
+use crate::errno::*;
+use crate::task::current;
+
+pub const PROT_READ: u64 = 1;
+pub const PROT_WRITE: u64 = 2;
+pub const PROT_EXEC: u64 = 4;
+pub const MAP_SHARED: u64 = 0x01;
+pub const MAP_PRIVATE: u64 = 0x02;
+pub const MAP_SHARED_VALIDATE: u64 = 0x03;
+pub const MAP_FIXED: u64 = 0x10;
+pub const MAP_ANONYMOUS: u64 = 0x20;
+/// Flags Linux accepts (and forkos treats as hints it may ignore): MAP_GROWSDOWN,
+/// MAP_DENYWRITE, MAP_EXECUTABLE, MAP_LOCKED, MAP_NORESERVE, MAP_POPULATE, MAP_NONBLOCK,
+/// MAP_STACK, MAP_HUGETLB, MAP_SYNC, MAP_FIXED_NOREPLACE.
+const MAP_HINTS: u64 = 0x0100 | 0x0800 | 0x1000 | 0x2000 | 0x4000 | 0x8000 | 0x10000 | 0x20000 | 0x40000 | 0x80000 | 0x100000;
+pub const MAP_FIXED_NOREPLACE: u64 = 0x100000;
+
+const PAGE: u64 = PAGE_SIZE as u64;
+
+fn page_align_up(x: u64) -> Option<u64> {
+    x.checked_add(PAGE - 1).map(|v| v & !(PAGE - 1))
+}
+
+/// `PROT_*` bits as mapping flags (Linux `calc_vm_prot_bits`).
+pub fn prot_to_flags(prot: u64) -> VmFlags {
+    let mut f = VmFlags::empty();
+    if prot & PROT_READ != 0 {
+        f |= VmFlags::READ;
+    }
+    if prot & PROT_WRITE != 0 {
+        f |= VmFlags::WRITE | VmFlags::READ; // arm64 cannot map write-only
+    }
+    if prot & PROT_EXEC != 0 {
+        f |= VmFlags::EXEC | VmFlags::READ;
+    }
+    f
+}
+
+/// The highest free gap of `len` bytes below `MMAP_BASE` (Linux
+/// `arch_get_unmapped_area_topdown`).
+fn get_unmapped_area(inner: &MmInner, len: u64) -> Option<u64> {
+    let mut top = MMAP_BASE;
+    for v in inner.vmas.iter().rev() {
+        if v.start >= top {
+            continue;
+        }
+        if v.end <= top && top - v.end >= len {
+            return Some(top - len);
+        }
+        top = top.min(v.start);
+    }
+    top.checked_sub(len).filter(|&a| a >= PAGE * 16)
+}
+
+/// Remove `[start, end)` from the address space: split mappings at the edges, unmap the
+/// pages (Linux `do_vmi_munmap`).
+pub fn unmap_range(mm: &Mm, inner: &mut MmInner, start: u64, end: u64) {
+    let mut kept = alloc::vec::Vec::with_capacity(inner.vmas.len() + 1);
+    for v in core::mem::take(&mut inner.vmas) {
+        if v.end <= start || v.start >= end {
+            kept.push(v);
+            continue;
+        }
+        if v.start < start {
+            let mut left = v.clone();
+            left.end = start;
+            kept.push(left);
+        }
+        if v.end > end {
+            let mut right = v.clone();
+            if let Some((obj, pgoff)) = &v.shared {
+                right.shared = Some((obj.clone(), pgoff + (end - v.start) / PAGE));
+            }
+            right.start = end;
+            kept.push(right);
+        }
+        zap_page_range(mm, v.start.max(start), v.end.min(end));
+    }
+    inner.vmas = kept;
+}
+
+/// `mmap(addr, len, prot, flags, fd, offset)` for anonymous memory (Linux `do_mmap`).
+pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, _fd: u64, off: u64) -> SysResult {
+    if len == 0 {
+        return Err(EINVAL);
+    }
+    let len = page_align_up(len).filter(|&l| l <= TASK_SIZE).ok_or(ENOMEM)?;
+    if off % PAGE != 0 {
+        return Err(EINVAL);
+    }
+    let kind = flags & MAP_SHARED_VALIDATE;
+    if kind == 0 {
+        return Err(EINVAL);
+    }
+    if kind == MAP_SHARED_VALIDATE
+        && flags & !(MAP_SHARED_VALIDATE | MAP_FIXED | MAP_ANONYMOUS | MAP_HINTS) != 0
+    {
+        return Err(EOPNOTSUPP);
+    }
+    if flags & MAP_ANONYMOUS == 0 {
+        // File mappings need files; forkos has none open, so the fd is bad.
+        return Err(EBADF);
+    }
+    if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
+        return Err(EINVAL);
+    }
+    let mm = current().inner.lock().mm.clone().ok_or(ENOMEM)?;
+    let mut inner = mm.inner.lock();
+    let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
+    let start = if fixed {
+        if addr % PAGE != 0 {
+            return Err(EINVAL);
+        }
+        let end = addr.checked_add(len).filter(|&e| e <= TASK_SIZE).ok_or(ENOMEM)?;
+        if flags & MAP_FIXED_NOREPLACE != 0 && inner.overlaps(addr, end) {
+            return Err(EEXIST);
+        }
+        unmap_range(&mm, &mut inner, addr, end);
+        addr
+    } else {
+        let hint = addr & !(PAGE - 1);
+        let hint_ok = hint >= PAGE * 16
+            && hint.checked_add(len).is_some_and(|e| e <= MMAP_BASE && !inner.overlaps(hint, e));
+        if hint_ok {
+            hint
+        } else {
+            get_unmapped_area(&inner, len).ok_or(ENOMEM)?
+        }
+    };
+    let mut vflags = prot_to_flags(prot);
+    let shared = if kind & MAP_SHARED != 0 && kind != MAP_PRIVATE {
+        vflags |= VmFlags::SHARED;
+        Some((Arc::new(ShmObject::default()), 0))
+    } else {
+        None
+    };
+    inner.insert_vma(Vma {
+        start,
+        end: start + len,
+        flags: vflags,
+        shared,
+    });
+    Ok(start as i64)
+}
+
+/// `munmap(addr, len)` (Linux `__vm_munmap`).
+pub fn sys_munmap(addr: u64, len: u64) -> SysResult {
+    if addr % PAGE != 0 || len == 0 {
+        return Err(EINVAL);
+    }
+    let len = page_align_up(len).ok_or(EINVAL)?;
+    let end = addr.checked_add(len).filter(|&e| e <= TASK_SIZE).ok_or(EINVAL)?;
+    let mm = current().inner.lock().mm.clone().ok_or(EINVAL)?;
+    let mut inner = mm.inner.lock();
+    unmap_range(&mm, &mut inner, addr, end);
+    Ok(0)
+}
+
+/// `brk(addr)`: move the end of the heap; returns the new break, or the old one when the
+/// request is refused (Linux never returns an error here).
+pub fn sys_brk(addr: u64) -> SysResult {
+    let mm = current().inner.lock().mm.clone().ok_or(ENOMEM)?;
+    let mut inner = mm.inner.lock();
+    let old = inner.brk;
+    if addr < inner.start_brk {
+        return Ok(old as i64);
+    }
+    let (Some(new_end), Some(old_end)) = (page_align_up(addr), page_align_up(old)) else {
+        return Ok(old as i64);
+    };
+    if new_end > old_end {
+        if new_end > MMAP_BASE || inner.overlaps(old_end, new_end) {
+            return Ok(old as i64);
+        }
+        let start_brk = inner.start_brk;
+        let i = inner
+            .vmas
+            .iter()
+            .position(|v| v.flags.contains(VmFlags::HEAP));
+        match i {
+            Some(i) => inner.vmas[i].end = new_end,
+            None => inner.insert_vma(Vma {
+                start: start_brk,
+                end: new_end,
+                flags: VmFlags::READ | VmFlags::WRITE | VmFlags::HEAP,
+                shared: None,
+            }),
+        }
+    } else if new_end < old_end {
+        // Splits the heap mapping at new_end and unmaps the rest.
+        unmap_range(&mm, &mut inner, new_end, old_end);
+    }
+    inner.brk = addr;
+    Ok(addr as i64)
+}

@@ -1,0 +1,123 @@
+//! Reading and writing user memory from the kernel (Linux `copy_from_user`,
+//! `copy_to_user`, `get_user`, `put_user`).
+//!
+//! A user pointer is its own type, [`UserPtr`], and the only way through it is a checked
+//! copy: every page is looked up in the current address space's mappings, with the
+//! mapping's permissions, and faulted in if needed. An address outside user space, an
+//! unmapped one, or one the mapping does not allow gives `EFAULT`, never a kernel fault.
+//! (Linux lets the MMU check and fixes faults up through exception tables; forkos walks
+//! the tables in software, which is simpler to read and just as strict.)
+
+use core::marker::PhantomData;
+
+use forkos_lib::pgtable::PAGE_SIZE;
+
+use super::memory::{handle_mm_fault, Access};
+use super::TASK_SIZE;
+use crate::arch::memory::phys_to_virt;
+use crate::errno::{Errno, EFAULT};
+use crate::task::current;
+
+/// Plain data that may be copied to or from user memory byte for byte.
+///
+/// # Safety
+/// Every bit pattern must be a valid value of the type, and it must have no padding
+/// that could leak kernel memory when written out.
+pub unsafe trait Pod: Copy {}
+// SAFETY: integers accept every bit pattern and have no padding.
+unsafe impl Pod for i32 {}
+// SAFETY: as above.
+unsafe impl Pod for u32 {}
+// SAFETY: as above.
+unsafe impl Pod for i64 {}
+// SAFETY: as above.
+unsafe impl Pod for u64 {}
+// SAFETY: as above.
+unsafe impl Pod for u8 {}
+// SAFETY: arrays of Pod are Pod.
+unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}
+
+/// Copy `len` bytes between the kernel buffer at `kbuf` and user address `uaddr` of the
+/// current task, page by page. `to_user` chooses the direction.
+fn copy_user(uaddr: u64, kbuf: *mut u8, len: usize, to_user: bool) -> Result<(), Errno> {
+    if len == 0 {
+        return Ok(());
+    }
+    let end = uaddr.checked_add(len as u64).ok_or(EFAULT)?;
+    if end > TASK_SIZE {
+        return Err(EFAULT);
+    }
+    let mm = current().inner.lock().mm.clone().ok_or(EFAULT)?;
+    let inner = mm.inner.lock();
+    let access = if to_user { Access::Write } else { Access::Read };
+    let mut done = 0usize;
+    while done < len {
+        let va = uaddr + done as u64;
+        let in_page = (PAGE_SIZE - (va as usize % PAGE_SIZE)).min(len - done);
+        let pa = handle_mm_fault(&mm, &inner, va, access).map_err(|_| EFAULT)?;
+        let kva = (phys_to_virt(pa) + va % PAGE_SIZE as u64) as *mut u8;
+        // SAFETY: kva..+in_page lies in one user page, now mapped and linear mapped; the
+        // caller guarantees kbuf..+len is valid kernel memory.
+        unsafe {
+            if to_user {
+                core::ptr::copy_nonoverlapping(kbuf.add(done), kva, in_page);
+            } else {
+                core::ptr::copy_nonoverlapping(kva, kbuf.add(done), in_page);
+            }
+        }
+        done += in_page;
+    }
+    Ok(())
+}
+
+/// Copy user memory at `src` into `dst` (Linux `copy_from_user`).
+pub fn copy_from_user(dst: &mut [u8], src: u64) -> Result<(), Errno> {
+    copy_user(src, dst.as_mut_ptr(), dst.len(), false)
+}
+
+/// Copy `src` to user memory at `dst` (Linux `copy_to_user`).
+pub fn copy_to_user(dst: u64, src: &[u8]) -> Result<(), Errno> {
+    copy_user(dst, src.as_ptr() as *mut u8, src.len(), true)
+}
+
+/// A pointer into the current task's user memory.
+#[derive(Clone, Copy, Debug)]
+pub struct UserPtr<T> {
+    addr: u64,
+    _t: PhantomData<*mut T>,
+}
+
+impl<T: Pod> UserPtr<T> {
+    pub fn new(addr: u64) -> Self {
+        UserPtr {
+            addr,
+            _t: PhantomData,
+        }
+    }
+
+    pub fn addr(&self) -> u64 {
+        self.addr
+    }
+
+    pub fn is_null(&self) -> bool {
+        self.addr == 0
+    }
+
+    /// Read the value (Linux `get_user` / `copy_from_user`).
+    pub fn read(&self) -> Result<T, Errno> {
+        let mut v = core::mem::MaybeUninit::<T>::uninit();
+        copy_user(self.addr, v.as_mut_ptr() as *mut u8, core::mem::size_of::<T>(), false)?;
+        // SAFETY: all size_of::<T>() bytes were written, and T is Pod.
+        Ok(unsafe { v.assume_init() })
+    }
+
+    /// Write the value (Linux `put_user` / `copy_to_user`).
+    pub fn write(&self, v: &T) -> Result<(), Errno> {
+        copy_user(self.addr, v as *const T as *mut u8, core::mem::size_of::<T>(), true)
+    }
+
+    /// The `i`-th element after this one.
+    pub fn add(&self, i: usize) -> Self {
+        Self::new(self.addr.wrapping_add((i * core::mem::size_of::<T>()) as u64))
+    }
+}

@@ -1,0 +1,259 @@
+//! The scheduler (Linux `kernel/sched/core.c`): one run queue per CPU, round-robin with a
+//! time slice of one tick, preemption on return to EL0 and of preemptible kernel code.
+//!
+//! - [`schedule`] picks the next task and calls [`context_switch`], which switches the
+//!   user address space (TTBR0 with an ASID) and then registers and stack.
+//! - A task that goes to sleep sets its state first, then calls `schedule`; a waker calls
+//!   [`wake_up_process`] (Linux `try_to_wake_up`), which puts it back on the run queue.
+//! - A new task first runs `ret_from_fork`, whose first call is [`schedule_tail`].
+//!
+//! Only the boot CPU runs tasks for now; the run queue is still per CPU and locked, and
+//! `current` comes from `sp_el0`, so SMP needs no change of structure.
+
+pub mod wait;
+
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+
+use crate::arch::irqflags::{local_irq_enable, local_irq_restore, local_irq_save, wfi};
+use crate::arch::percpu::NR_CPUS;
+use crate::arch::process::switch_to;
+use crate::mm::switch_mm;
+use crate::sync::IrqSpinLock;
+use crate::task::{current, current_arc, Task, TaskState, TIF_NEED_RESCHED};
+use crate::time::get_jiffies;
+
+/// A CPU's run queue (Linux `struct rq`).
+pub struct Rq {
+    /// Runnable tasks, in the order they will run.
+    queue: VecDeque<Arc<Task>>,
+    /// The running task; holding it keeps its stack alive while it runs.
+    curr: Option<Arc<Task>>,
+    /// The task this CPU just switched away from: dropped by `finish_task_switch`,
+    /// once we are off its stack (a dead task's stack is freed then).
+    prev: Option<Arc<Task>>,
+    /// This CPU's idle task (pid 0), run when nothing else is runnable.
+    idle: Option<Arc<Task>>,
+    /// Context switches so far.
+    pub nr_switches: u64,
+}
+
+static RUNQUEUES: [IrqSpinLock<Rq>; NR_CPUS] = [const {
+    IrqSpinLock::new(Rq {
+        queue: VecDeque::new(),
+        curr: None,
+        prev: None,
+        idle: None,
+        nr_switches: 0,
+    })
+}; NR_CPUS];
+
+fn this_rq() -> &'static IrqSpinLock<Rq> {
+    &RUNQUEUES[crate::arch::percpu::this_cpu().cpu]
+}
+
+/// Make the boot context this CPU's idle task (Linux `init_idle`, `sched_init`).
+pub fn sched_init(idle: Arc<Task>) {
+    crate::arch::percpu::set_current(&idle);
+    idle.on_rq.store(true, Ordering::Relaxed);
+    let mut rq = this_rq().lock();
+    rq.curr = Some(idle.clone());
+    rq.idle = Some(idle);
+}
+
+/// Is `t` this CPU's idle task?
+fn is_idle(rq: &Rq, t: &Task) -> bool {
+    rq.idle.as_ref().is_some_and(|i| core::ptr::eq(&**i, t))
+}
+
+/// Disable preemption of the current task (Linux `preempt_disable`).
+pub fn preempt_disable() {
+    current().thread_info.preempt_count.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Re-enable preemption (Linux `preempt_enable_no_resched`: no immediate reschedule).
+pub fn preempt_enable_no_resched() {
+    current().thread_info.preempt_count.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// The current task's preempt count.
+pub fn preempt_count() -> u32 {
+    current().thread_info.preempt_count.load(Ordering::Relaxed)
+}
+
+/// Should the current task give up the CPU soon?
+pub fn need_resched() -> bool {
+    current().test_flag(TIF_NEED_RESCHED)
+}
+
+/// Put a runnable task on the run queue and ask for a reschedule if it should preempt.
+fn enqueue(rq: &mut Rq, t: Arc<Task>) {
+    t.on_rq.store(true, Ordering::Relaxed);
+    rq.queue.push_back(t);
+    if let Some(curr) = &rq.curr {
+        if is_idle(rq, curr) {
+            curr.set_flag(TIF_NEED_RESCHED);
+        }
+    }
+}
+
+/// Wake `t` if it sleeps in a state in `states` (Linux `try_to_wake_up`). Returns true if
+/// it was woken.
+pub fn try_to_wake_up(t: &Arc<Task>, states: &[TaskState]) -> bool {
+    let mut rq = this_rq().lock();
+    if !states.contains(&t.state()) {
+        return false;
+    }
+    t.set_state(TaskState::Running);
+    if !t.on_rq.load(Ordering::Relaxed) {
+        enqueue(&mut rq, t.clone());
+    }
+    true
+}
+
+/// Wake a sleeping task (Linux `wake_up_process`).
+pub fn wake_up_process(t: &Arc<Task>) -> bool {
+    try_to_wake_up(t, &[TaskState::Interruptible, TaskState::Uninterruptible])
+}
+
+/// Make a new task runnable for the first time (Linux `wake_up_new_task`).
+pub fn wake_up_new_task(t: Arc<Task>) {
+    t.set_state(TaskState::Running);
+    let mut rq = this_rq().lock();
+    enqueue(&mut rq, t);
+}
+
+/// The timer tick's scheduler work (Linux `scheduler_tick`): the running task's slice
+/// is one tick, so if anything else is waiting, ask it to yield.
+pub fn scheduler_tick() {
+    let rq = this_rq().lock();
+    if let Some(curr) = &rq.curr {
+        if !rq.queue.is_empty() {
+            curr.set_flag(TIF_NEED_RESCHED);
+        }
+    }
+    drop(rq);
+    wait::run_timers(get_jiffies());
+}
+
+/// Give up the CPU (Linux `__schedule`). The caller sets its state before calling if it
+/// wants to sleep; a `Running` caller is put back at the end of the queue.
+pub fn schedule() {
+    let flags = local_irq_save();
+    let prev = current();
+    prev.clear_flag(TIF_NEED_RESCHED);
+    let mut rq = this_rq().lock();
+    let prev_running = prev.state() == TaskState::Running;
+    let curr = rq.curr.take().expect("schedule before sched_init");
+    if prev_running && !is_idle(&rq, prev) {
+        rq.queue.push_back(curr.clone());
+    } else if !prev_running {
+        prev.on_rq.store(false, Ordering::Relaxed);
+    }
+    let next = match rq.queue.pop_front() {
+        Some(n) => n,
+        None => {
+            if prev_running {
+                // Nothing else to run: keep going.
+                rq.curr = Some(curr);
+                drop(rq);
+                local_irq_restore(flags);
+                return;
+            }
+            rq.idle.clone().expect("no idle task")
+        }
+    };
+    if core::ptr::eq(&*next, prev) {
+        rq.curr = Some(curr);
+        drop(rq);
+        local_irq_restore(flags);
+        return;
+    }
+    rq.nr_switches += 1;
+    rq.curr = Some(next.clone());
+    debug_assert!(rq.prev.is_none());
+    rq.prev = Some(curr);
+    drop(rq);
+    context_switch(prev, &next);
+    // We are prev again, switched back in by someone; finish their switch.
+    finish_task_switch();
+    local_irq_restore(flags);
+}
+
+/// Switch address space, then registers and stack (Linux `context_switch`).
+fn context_switch(prev: &Task, next: &Task) {
+    let next_mm = next.inner.lock().mm.clone();
+    switch_mm(next_mm.as_deref());
+    // SAFETY: interrupts are masked; next is runnable and not running (it was on the
+    // queue, or is the idle task, which only runs when nothing else does).
+    unsafe { switch_to(prev, next) };
+}
+
+/// After a switch, on the new task's stack: drop the reference to the task we left
+/// (freeing it if it was dead and reaped) (Linux `finish_task_switch`).
+fn finish_task_switch() {
+    let prev = this_rq().lock().prev.take();
+    drop(prev);
+}
+
+/// The first thing a new task does, from `ret_from_fork` (Linux `schedule_tail`): finish
+/// the switch that got it here, enable interrupts, and write its tid for
+/// `CLONE_CHILD_SETTID` in its own address space.
+#[no_mangle]
+extern "C" fn schedule_tail(_prev: *const Task) {
+    finish_task_switch();
+    local_irq_enable();
+    let t = current();
+    let set_child_tid = t.inner.lock().set_child_tid;
+    if set_child_tid != 0 {
+        let ptr = crate::mm::uaccess::UserPtr::<i32>::new(set_child_tid);
+        let _ = ptr.write(&t.pid); // Linux ignores a bad pointer here
+    }
+    crate::trace::ret_from_fork(t);
+}
+
+/// Yield the CPU, staying runnable (Linux `sched_yield` / `cond_resched`).
+pub fn yield_now() {
+    schedule();
+}
+
+/// Called on IRQ return to preemptible kernel code (Linux `preempt_schedule_irq`).
+pub fn preempt_schedule_irq() {
+    while need_resched() {
+        schedule();
+    }
+}
+
+/// What the idle task does forever (Linux `do_idle`).
+pub fn cpu_idle() -> ! {
+    loop {
+        while !need_resched() {
+            crate::init::idle_work();
+            // Check and sleep with interrupts masked: a wake-up that lands in between
+            // still ends the wfi, since wfi wakes on a pending interrupt.
+            let flags = local_irq_save();
+            if !need_resched() {
+                wfi();
+            }
+            local_irq_restore(flags);
+        }
+        schedule();
+    }
+}
+
+/// Runnable tasks on this CPU, for the process view.
+pub fn runnable() -> Vec<Arc<Task>> {
+    this_rq().lock().queue.iter().cloned().collect()
+}
+
+/// Total context switches.
+pub fn nr_switches() -> u64 {
+    this_rq().lock().nr_switches
+}
+
+/// Keep a reference to the running task (used by code that must outlive a schedule()).
+pub fn current_task() -> Arc<Task> {
+    current_arc()
+}

@@ -1,0 +1,188 @@
+//! Sleeping and waking (Linux `kernel/sched/wait.c`, `completion.c`, and
+//! `schedule_timeout` from `kernel/time/timer.c`).
+//!
+//! The sleeping side always follows the same pattern, which cannot lose a wake-up:
+//! put yourself on the queue and set your state, *then* check the condition, and only
+//! then call `schedule()`. A waker that comes in between finds you on the queue and sets
+//! you running again, so `schedule()` returns at once.
+
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use crate::sched::{schedule, try_to_wake_up, wake_up_process};
+use crate::sync::IrqSpinLock;
+use crate::task::{current, current_arc, Task, TaskState};
+use crate::time::get_jiffies;
+
+/// Tasks waiting for something (Linux `wait_queue_head_t`).
+pub struct WaitQueue {
+    waiters: IrqSpinLock<VecDeque<Arc<Task>>>,
+}
+
+/// Why a wait ended early.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WaitError {
+    /// A fatal signal arrived (`-EINTR` / `-ERESTARTSYS` in Linux).
+    Interrupted,
+    /// The timeout expired.
+    TimedOut,
+}
+
+impl Default for WaitQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WaitQueue {
+    pub const fn new() -> Self {
+        WaitQueue {
+            waiters: IrqSpinLock::new(VecDeque::new()),
+        }
+    }
+
+    /// Queue the current task and set its state (Linux `prepare_to_wait`).
+    fn prepare_to_wait(&self, state: TaskState) {
+        let me = current();
+        let mut w = self.waiters.lock();
+        if !w.iter().any(|t| core::ptr::eq(&**t, me)) {
+            w.push_back(current_arc());
+        }
+        me.set_state(state);
+    }
+
+    /// Leave the queue, running (Linux `finish_wait`).
+    fn finish_wait(&self) {
+        let me = current();
+        me.set_state(TaskState::Running);
+        self.waiters.lock().retain(|t| !core::ptr::eq(&**t, me));
+    }
+
+    /// Sleep until `cond()` is true, a fatal signal arrives, or `timeout` ticks pass
+    /// (Linux `wait_event_interruptible_timeout`; every signal forkos delivers is fatal).
+    pub fn wait_event<F: FnMut() -> bool>(&self, mut cond: F, timeout: Option<u64>) -> Result<(), WaitError> {
+        let deadline = timeout.map(|t| get_jiffies() + t);
+        let result = loop {
+            self.prepare_to_wait(TaskState::Interruptible);
+            if cond() {
+                break Ok(());
+            }
+            if current().fatal_signal_pending() {
+                break Err(WaitError::Interrupted);
+            }
+            if let Some(d) = deadline {
+                if get_jiffies() >= d {
+                    break Err(WaitError::TimedOut);
+                }
+                add_timer(d, current_arc());
+            }
+            schedule();
+        };
+        self.finish_wait();
+        if deadline.is_some() {
+            let me = current();
+            TIMERS.lock().retain(|(_, t)| !core::ptr::eq(&**t, me));
+        }
+        result
+    }
+
+    /// Wake every waiter (Linux `wake_up_all`); they re-check their conditions.
+    pub fn wake_up_all(&self) {
+        let waiters: Vec<Arc<Task>> = self.waiters.lock().drain(..).collect();
+        for t in waiters {
+            wake_up_process(&t);
+        }
+    }
+
+    /// Wake up to `n` waiters whose `filter` is true; returns how many were woken.
+    pub fn wake_up_filtered<F: Fn(&Task) -> bool>(&self, n: usize, filter: F) -> usize {
+        let mut woken = Vec::new();
+        {
+            let mut w = self.waiters.lock();
+            let mut i = 0;
+            while i < w.len() && woken.len() < n {
+                if filter(&w[i]) {
+                    woken.push(w.remove(i).expect("index checked"));
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        let count = woken.len();
+        for t in woken {
+            wake_up_process(&t);
+        }
+        count
+    }
+}
+
+/// A one-shot event to wait for (Linux `struct completion`), e.g. a vfork child letting
+/// go of its parent's memory.
+pub struct Completion {
+    done: IrqSpinLock<bool>,
+    wq: WaitQueue,
+}
+
+impl Default for Completion {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Completion {
+    pub const fn new() -> Self {
+        Completion {
+            done: IrqSpinLock::new(false),
+            wq: WaitQueue::new(),
+        }
+    }
+
+    /// Signal the event (Linux `complete`).
+    pub fn complete(&self) {
+        *self.done.lock() = true;
+        self.wq.wake_up_all();
+    }
+
+    /// Wait for the event; only a fatal signal ends the wait early (Linux
+    /// `wait_for_completion_killable`).
+    pub fn wait(&self) -> Result<(), WaitError> {
+        self.wq.wait_event(|| *self.done.lock(), None)
+    }
+}
+
+/// Tasks sleeping until a tick (Linux's timer wheel, as a short list).
+static TIMERS: IrqSpinLock<Vec<(u64, Arc<Task>)>> = IrqSpinLock::new(Vec::new());
+
+/// Wake `task` at tick `when`.
+fn add_timer(when: u64, task: Arc<Task>) {
+    TIMERS.lock().push((when, task));
+}
+
+/// From the tick: wake every task whose time has come.
+pub fn run_timers(now: u64) {
+    let mut due = Vec::new();
+    {
+        let mut timers = TIMERS.lock();
+        let mut i = 0;
+        while i < timers.len() {
+            if timers[i].0 <= now {
+                due.push(timers.swap_remove(i).1);
+            } else {
+                i += 1;
+            }
+        }
+    }
+    for t in due {
+        try_to_wake_up(&t, &[TaskState::Interruptible]);
+    }
+}
+
+/// Sleep for `ticks` ticks unless a fatal signal comes first (Linux
+/// `schedule_timeout_interruptible`). Returns the ticks left (0 if the full time passed).
+pub fn sleep_ticks(ticks: u64) -> u64 {
+    let deadline = get_jiffies() + ticks;
+    let wq = WaitQueue::new();
+    let _ = wq.wait_event(|| get_jiffies() >= deadline, Some(ticks));
+    deadline.saturating_sub(get_jiffies())
+}

@@ -1,0 +1,162 @@
+//! The system call table and the small syscalls (Linux `arch/arm64/kernel/syscall.c`,
+//! `kernel/sys.c`).
+//!
+//! A syscall is `svc #0` with its number in x8 and arguments in x0-x5 (the Linux arm64
+//! ABI, asm-generic numbers). `el0_svc` saves x0 as `orig_x0` and the number as
+//! `syscallno`, calls [`invoke_syscall`], and puts the result, or `-errno`, in x0.
+
+use crate::arch::ptrace::PtRegs;
+use crate::errno::*;
+use crate::mm::uaccess::{copy_from_user, copy_to_user, UserPtr};
+use crate::task::{current, PID_TABLE};
+use crate::{exit, fork, futex, mm, signal, time};
+
+/// A syscall handler: the six argument registers in, the result out.
+type Handler = fn(&[u64; 6]) -> SysResult;
+
+/// Numbers and handlers, as in `include/uapi/asm-generic/unistd.h`. Everything else
+/// returns `-ENOSYS`.
+const SYSCALLS: &[(u64, &str, Handler)] = &[
+    (63, "read", |_| Err(EBADF)),
+    (64, "write", |a| sys_write(a[0], a[1], a[2])),
+    (66, "writev", |a| sys_writev(a[0], a[1], a[2])),
+    (93, "exit", |a| exit::sys_exit(a[0] as i64)),
+    (94, "exit_group", |a| exit::sys_exit_group(a[0] as i64)),
+    (95, "waitid", |a| exit::sys_waitid(a[0], a[1], a[2], a[3], a[4])),
+    (96, "set_tid_address", |a| sys_set_tid_address(a[0])),
+    (98, "futex", |a| futex::sys_futex(a[0], a[1], a[2], a[3], a[4], a[5])),
+    (101, "nanosleep", |a| time::sys_nanosleep(a[0], a[1])),
+    (113, "clock_gettime", |a| time::sys_clock_gettime(a[0], a[1])),
+    (124, "sched_yield", |_| {
+        crate::sched::yield_now();
+        Ok(0)
+    }),
+    (129, "kill", |a| signal::sys_kill(a[0] as i64, a[1] as i64)),
+    (130, "tkill", |a| signal::sys_tkill(a[0] as i64, a[1] as i64)),
+    (131, "tgkill", |a| signal::sys_tgkill(a[0] as i64, a[1] as i64, a[2] as i64)),
+    (160, "uname", |a| sys_uname(a[0])),
+    (172, "getpid", |_| Ok(current().tgid as i64)),
+    (173, "getppid", |_| Ok(sys_getppid())),
+    (174, "getuid", |_| Ok(0)),
+    (175, "geteuid", |_| Ok(0)),
+    (176, "getgid", |_| Ok(0)),
+    (177, "getegid", |_| Ok(0)),
+    (178, "gettid", |_| Ok(current().pid as i64)),
+    (179, "sysinfo", |a| sys_sysinfo(a[0])),
+    (214, "brk", |a| mm::mmap::sys_brk(a[0])),
+    (215, "munmap", |a| mm::mmap::sys_munmap(a[0], a[1])),
+    (220, "clone", |a| fork::sys_clone(a[0], a[1], a[2], a[3], a[4])),
+    (222, "mmap", |a| mm::mmap::sys_mmap(a[0], a[1], a[2], a[3], a[4], a[5])),
+    (260, "wait4", |a| exit::sys_wait4(a[0] as i64, a[1], a[2], a[3])),
+    (435, "clone3", |a| fork::sys_clone3(a[0], a[1])),
+];
+
+/// Call the handler for `scno` (Linux `invoke_syscall`).
+pub fn invoke_syscall(scno: u64, regs: &PtRegs) -> i64 {
+    let args: [u64; 6] = regs.regs[..6].try_into().expect("six argument registers");
+    let scno = scno as u32 as u64; // Linux truncates the number to an int
+    match SYSCALLS.iter().find(|(n, _, _)| *n == scno) {
+        Some((_, _, handler)) => match handler(&args) {
+            Ok(v) => v,
+            Err(e) => -(e.0 as i64),
+        },
+        None => -(ENOSYS.0 as i64),
+    }
+}
+
+/// The name of a syscall, for traces.
+pub fn syscall_name(scno: u64) -> &'static str {
+    SYSCALLS
+        .iter()
+        .find(|(n, _, _)| *n == scno)
+        .map_or("unknown", |(_, name, _)| name)
+}
+
+/// `write(fd, buf, count)`: fds 1 and 2 are the console.
+fn sys_write(fd: u64, buf: u64, count: u64) -> SysResult {
+    if fd != 1 && fd != 2 {
+        return Err(EBADF);
+    }
+    let count = count.min(i32::MAX as u64 & !0xfff) as usize;
+    let mut chunk = [0u8; 256];
+    let mut done = 0;
+    while done < count {
+        let n = (count - done).min(chunk.len());
+        if let Err(e) = copy_from_user(&mut chunk[..n], buf + done as u64) {
+            return if done > 0 { Ok(done as i64) } else { Err(e) };
+        }
+        crate::console::write_bytes(&chunk[..n]);
+        done += n;
+    }
+    Ok(done as i64)
+}
+
+/// `writev(fd, iov, iovcnt)`.
+fn sys_writev(fd: u64, iov: u64, iovcnt: u64) -> SysResult {
+    if iovcnt > 1024 {
+        return Err(EINVAL);
+    }
+    if fd != 1 && fd != 2 {
+        return Err(EBADF);
+    }
+    let mut total = 0i64;
+    for i in 0..iovcnt {
+        let base = UserPtr::<u64>::new(iov + i * 16).read()?;
+        let len = UserPtr::<u64>::new(iov + i * 16 + 8).read()?;
+        if len > i64::MAX as u64 {
+            return Err(EINVAL);
+        }
+        total += sys_write(fd, base, len)?;
+    }
+    Ok(total)
+}
+
+/// `set_tid_address(tidptr)`: remember where to clear and wake at exit; returns the tid.
+fn sys_set_tid_address(tidptr: u64) -> SysResult {
+    let t = current();
+    t.inner.lock().clear_child_tid = tidptr;
+    Ok(t.pid as i64)
+}
+
+/// `getppid()`: the thread group id of the real parent; 0 for init.
+fn sys_getppid() -> i64 {
+    let me = current();
+    // Threads share the leader's parent.
+    let leader = if me.is_group_leader() {
+        None
+    } else {
+        PID_TABLE.lock().find(me.tgid)
+    };
+    let parent = match &leader {
+        Some(l) => l.inner.lock().parent.upgrade(),
+        None => me.inner.lock().parent.upgrade(),
+    };
+    parent.map_or(0, |p| p.tgid as i64)
+}
+
+/// `uname(buf)`: six 65-byte fields.
+fn sys_uname(buf: u64) -> SysResult {
+    let fields = ["Linux", "forkos", "6.1.0-forkos", "#1 forkos", "aarch64", "(none)"];
+    let mut out = [0u8; 65 * 6];
+    for (i, f) in fields.iter().enumerate() {
+        out[i * 65..i * 65 + f.len()].copy_from_slice(f.as_bytes());
+    }
+    copy_to_user(buf, &out)?;
+    Ok(0)
+}
+
+/// `sysinfo(info)`: uptime, memory (free RAM is the page allocator's free count) and the
+/// number of tasks.
+fn sys_sysinfo(info: u64) -> SysResult {
+    let page = forkos_lib::pgtable::PAGE_SIZE as u64;
+    let mut words = [0u64; 14]; // struct sysinfo is 112 bytes on arm64
+    words[0] = time::ktime_get_ns() / 1_000_000_000;
+    words[4] = mm::page_alloc::nr_managed_pages() as u64 * page;
+    words[5] = mm::page_alloc::nr_free_pages() as u64 * page;
+    let procs = PID_TABLE.lock().count() as u64;
+    words[10] = procs & 0xffff; // procs (u16) at offset 80
+    words[13] = 1; // mem_unit at offset 104
+    let bytes: alloc::vec::Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    copy_to_user(info, &bytes)?;
+    Ok(0)
+}

@@ -1,0 +1,280 @@
+//! Tasks: what Linux's `struct task_struct` holds for forkos (Linux
+//! `include/linux/sched.h`, `kernel/pid.c`).
+//!
+//! A task is a thread of execution with its own kernel stack. Tasks that share an address
+//! space ([`Mm`]) are threads of one process when they also share a thread group
+//! ([`SignalStruct`], Linux `signal_struct`): `getpid()` returns the group's `tgid`,
+//! `gettid()` the task's own `pid`.
+//!
+//! Fields that never change after creation are plain; the rest are behind locks or atomics,
+//! so it is clear from the type what needs a lock.
+
+use alloc::collections::BTreeMap;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+
+use crate::arch::percpu;
+use crate::arch::process::ThreadStruct;
+use crate::arch::ptrace::PtRegs;
+use crate::mm::kstack::KernelStack;
+use crate::mm::Mm;
+use crate::sched::wait::{Completion, WaitQueue};
+use crate::sync::IrqSpinLock;
+
+/// A process or thread id.
+pub type Pid = i32;
+
+/// Scheduling state (Linux `TASK_*`, `EXIT_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum TaskState {
+    Running = 0,
+    Interruptible = 1,
+    Uninterruptible = 2,
+    /// Exited, waiting for its parent to reap it (`EXIT_ZOMBIE`).
+    Zombie = 3,
+    /// Reaped or self-reaped; never runs again (`EXIT_DEAD`/`TASK_DEAD`).
+    Dead = 4,
+}
+
+/// `thread_info.flags` bit: the scheduler should run soon (Linux `TIF_NEED_RESCHED`).
+pub const TIF_NEED_RESCHED: u64 = 1 << 1;
+/// `thread_info.flags` bit: a signal is pending (Linux `TIF_SIGPENDING`).
+pub const TIF_SIGPENDING: u64 = 1 << 0;
+
+/// Low-level per-task state kept at the start of the task (Linux `struct thread_info`).
+#[repr(C)]
+pub struct ThreadInfo {
+    pub flags: AtomicU64,
+    /// Non-zero: this task must not be preempted (Linux `preempt_count`).
+    pub preempt_count: AtomicU32,
+}
+
+/// State shared by the threads of one process (Linux `struct signal_struct`).
+pub struct SignalStruct {
+    /// Parents sleep here in `wait4` (Linux `wait_chldexit`).
+    pub wait_chldexit: WaitQueue,
+    pub inner: IrqSpinLock<SignalInner>,
+}
+
+pub struct SignalInner {
+    /// The group's threads that have not exited yet (Linux `live`).
+    pub live: u32,
+    /// Set by `exit_group` or a fatal signal: the status the whole group exits with.
+    pub group_exit_code: Option<i32>,
+    /// Every thread of the group, leader first.
+    pub threads: Vec<Weak<Task>>,
+}
+
+/// Mutable state of a task, behind its lock.
+pub struct TaskInner {
+    /// Who `getppid` names and who reaps us (Linux `real_parent`).
+    pub parent: Weak<Task>,
+    /// Children we created (and orphans reparented to us).
+    pub children: Vec<Arc<Task>>,
+    /// The wait status we exit with (Linux `exit_code`): `code << 8`, or a signal.
+    pub exit_code: i32,
+    /// Sent to the parent when we exit; -1 for threads (Linux `exit_signal`).
+    pub exit_signal: i32,
+    /// The address space; `None` for kernel threads.
+    pub mm: Option<Arc<Mm>>,
+    /// CLONE_CHILD_SETTID: write our tid here when we first run.
+    pub set_child_tid: u64,
+    /// CLONE_CHILD_CLEARTID / set_tid_address: zero and futex-wake here when we exit.
+    pub clear_child_tid: u64,
+    /// A vfork parent waiting for us to exit or exec.
+    pub vfork_done: Option<Arc<Completion>>,
+    /// Pending signals, one bit per signal number (Linux `pending`).
+    pub pending: u64,
+}
+
+/// A task (Linux `struct task_struct`).
+#[repr(C)]
+pub struct Task {
+    /// First, as in Linux: entry code finds it at offset 0.
+    pub thread_info: ThreadInfo,
+    /// Arch state: `cpu_context`, TLS, FP/SIMD. Only the task itself (or the scheduler
+    /// switching it) touches it.
+    pub thread: UnsafeCell<ThreadStruct>,
+    pub pid: Pid,
+    pub tgid: Pid,
+    /// Kernel threads never run user code (Linux `PF_KTHREAD`).
+    pub kthread: bool,
+    /// A fresh kernel stack, never copied from the parent.
+    pub stack: KernelStack,
+    /// Shared with the other threads of the group.
+    pub signal: Arc<SignalStruct>,
+    /// `TaskState` as a number; changed under the run-queue rules in `sched`.
+    pub state: AtomicU32,
+    /// On a run queue or running (Linux `on_rq`).
+    pub on_rq: AtomicBool,
+    /// Exit status kept after the inner lock's data is gone.
+    pub exit_status: AtomicI32,
+    /// A short name for reports (the program's name).
+    pub comm: IrqSpinLock<[u8; 16]>,
+    pub inner: IrqSpinLock<TaskInner>,
+}
+
+// SAFETY: the UnsafeCell `thread` is only accessed by the task itself or by the scheduler
+// while the task is not running (see `arch::process::switch_to`); everything else is
+// behind locks or atomics.
+unsafe impl Sync for Task {}
+// SAFETY: as above; a task can be handed between CPUs.
+unsafe impl Send for Task {}
+
+impl Task {
+    pub fn state(&self) -> TaskState {
+        match self.state.load(Ordering::Acquire) {
+            0 => TaskState::Running,
+            1 => TaskState::Interruptible,
+            2 => TaskState::Uninterruptible,
+            3 => TaskState::Zombie,
+            _ => TaskState::Dead,
+        }
+    }
+
+    pub fn set_state(&self, s: TaskState) {
+        self.state.store(s as u32, Ordering::Release);
+    }
+
+    /// Is this the leader of its thread group?
+    pub fn is_group_leader(&self) -> bool {
+        self.pid == self.tgid
+    }
+
+    /// The name, for messages.
+    pub fn comm(&self) -> ([u8; 16], usize) {
+        let c = *self.comm.lock();
+        let n = c.iter().position(|&b| b == 0).unwrap_or(16);
+        (c, n)
+    }
+
+    pub fn set_comm(&self, name: &str) {
+        let mut c = [0u8; 16];
+        let n = name.len().min(15);
+        c[..n].copy_from_slice(&name.as_bytes()[..n]);
+        *self.comm.lock() = c;
+    }
+
+    pub fn test_flag(&self, f: u64) -> bool {
+        self.thread_info.flags.load(Ordering::Relaxed) & f != 0
+    }
+
+    pub fn set_flag(&self, f: u64) {
+        self.thread_info.flags.fetch_or(f, Ordering::Relaxed);
+    }
+
+    pub fn clear_flag(&self, f: u64) {
+        self.thread_info.flags.fetch_and(!f, Ordering::Relaxed);
+    }
+
+    /// The task's `pt_regs` (its user context while in the kernel).
+    pub fn pt_regs(&self) -> *mut PtRegs {
+        crate::arch::process::task_pt_regs(self)
+    }
+
+    /// Is a fatal signal (one that kills the task) pending?
+    pub fn fatal_signal_pending(&self) -> bool {
+        self.test_flag(TIF_SIGPENDING)
+    }
+}
+
+/// Write a task's name into a formatter.
+pub struct Comm<'a>(pub &'a Task);
+
+impl core::fmt::Display for Comm<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let (c, n) = self.0.comm();
+        f.write_str(core::str::from_utf8(&c[..n]).unwrap_or("?"))
+    }
+}
+
+/// The running task (Linux `current`). Valid for as long as the caller runs, since a
+/// task's memory is never freed while it is running.
+#[inline(always)]
+pub fn current() -> &'static Task {
+    // SAFETY: sp_el0 holds the running task from sched_init on; the scheduler keeps a
+    // reference to it while it runs (see sched::Rq::curr).
+    unsafe { &*percpu::current_ptr() }
+}
+
+/// A counted reference to the running task.
+pub fn current_arc() -> Arc<Task> {
+    let p = percpu::current_ptr();
+    // SAFETY: p came from Arc::as_ptr of a live Arc<Task> (the run queue holds one while
+    // the task runs); we add a count before making a second Arc from it.
+    unsafe {
+        Arc::increment_strong_count(p);
+        Arc::from_raw(p)
+    }
+}
+
+/// The running task's `pt_regs` (Linux `current_pt_regs`).
+pub fn current_pt_regs() -> *mut PtRegs {
+    current().pt_regs()
+}
+
+/// Allocates pids, and finds tasks by pid (Linux `kernel/pid.c`).
+pub struct PidTable {
+    /// The last pid handed out; allocation goes up from here and wraps (Linux
+    /// `idr_alloc_cyclic`).
+    last: Pid,
+    tasks: BTreeMap<Pid, Weak<Task>>,
+}
+
+/// Pids run from 1 to `PID_MAX - 1` (Linux's default `pid_max` is 32768).
+pub const PID_MAX: Pid = 32768;
+/// After wrapping, pids restart here: low pids are for early daemons (`RESERVED_PIDS`).
+pub const RESERVED_PIDS: Pid = 300;
+
+pub static PID_TABLE: IrqSpinLock<PidTable> = IrqSpinLock::new(PidTable {
+    last: 0,
+    tasks: BTreeMap::new(),
+});
+
+impl PidTable {
+    /// A free pid, or `None` when all are in use (Linux `alloc_pid`).
+    pub fn alloc(&mut self) -> Option<Pid> {
+        let mut candidate = self.last + 1;
+        for _ in 0..PID_MAX {
+            if candidate >= PID_MAX {
+                candidate = RESERVED_PIDS;
+            }
+            if !self.tasks.contains_key(&candidate) {
+                self.last = candidate;
+                // Held until attach() or free().
+                self.tasks.insert(candidate, Weak::new());
+                return Some(candidate);
+            }
+            candidate += 1;
+        }
+        None
+    }
+
+    /// Make `pid` find `task` (Linux `attach_pid`).
+    pub fn attach(&mut self, pid: Pid, task: &Arc<Task>) {
+        self.tasks.insert(pid, Arc::downgrade(task));
+    }
+
+    /// Release `pid` at reap time (Linux `free_pid`).
+    pub fn free(&mut self, pid: Pid) {
+        self.tasks.remove(&pid);
+    }
+
+    /// The task with this pid, if it has not been reaped (Linux `find_task_by_vpid`).
+    pub fn find(&self, pid: Pid) -> Option<Arc<Task>> {
+        self.tasks.get(&pid)?.upgrade()
+    }
+
+    /// How many pids are in use.
+    pub fn count(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Every live task, for the process view.
+    pub fn all(&self) -> Vec<Arc<Task>> {
+        self.tasks.values().filter_map(Weak::upgrade).collect()
+    }
+}

@@ -1,0 +1,142 @@
+//! The fork trace: with `trace=fork` on the kernel command line (`make run
+//! TRACE=fork`), forkos narrates every process creation as it happens. Off, each hook is
+//! one load and a branch.
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use crate::arch::process::task_pt_regs;
+use crate::arch::ptrace::PtRegs;
+use crate::fork::KernelCloneArgs;
+use crate::println;
+use crate::task::{current, Comm, Pid, Task};
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Turn tracing on or off from the command line.
+pub fn init(cmdline: &str) {
+    let on = forkos_lib::cmdline::get(cmdline, "trace").is_some_and(|v| v.split(',').any(|w| w == "fork"));
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
+#[inline(always)]
+fn on() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// `svc` of a process-creating syscall: where kernel_entry saved the frame.
+pub fn syscall_enter(regs: &PtRegs, scno: u64) {
+    if on() && matches!(scno, 220 | 435) {
+        let t = current();
+        println!(
+            "[trace] {}[{}]: svc #0 at pc {:#x}, x8 = {scno} ({}), x0 = {:#x}; kernel_entry saved pt_regs at {:#x}",
+            Comm(t),
+            t.pid,
+            regs.pc - 4,
+            crate::syscall::syscall_name(scno),
+            regs.orig_x0,
+            regs as *const PtRegs as u64
+        );
+    }
+}
+
+pub fn do_fork(args: &KernelCloneArgs) {
+    if on() {
+        println!(
+            "[trace]   do_fork(flags {:#x}, exit_signal {}, stack {:#x}){}",
+            args.flags,
+            args.exit_signal,
+            args.stack,
+            if args.kthread_fn.is_some() { " for a kernel-mode start" } else { "" }
+        );
+    }
+}
+
+pub fn dup_task_struct(p: &Task) {
+    if on() {
+        let cur = current();
+        println!(
+            "[trace]     copy_process -> dup_task_struct: new task pid {}, fresh kernel stack {:#x}-{:#x} (parent's: {:#x}-{:#x}), nothing copied",
+            p.pid,
+            p.stack.base(),
+            p.stack.top(),
+            cur.stack.base(),
+            cur.stack.top()
+        );
+    }
+}
+
+pub fn copy_mm_shared() {
+    if on() {
+        println!("[trace]     copy_mm: CLONE_VM, sharing the parent's mm (one more user)");
+    }
+}
+
+pub fn dup_mmap(vmas: usize, ptes: usize) {
+    if on() {
+        println!("[trace]     copy_mm -> dup_mm -> dup_mmap: {vmas} VMAs, copy_page_range copied {ptes} PTEs");
+    }
+}
+
+pub fn copy_thread(p: &Task) {
+    if on() {
+        // SAFETY: p is new and not running; reading its thread struct is race-free.
+        let ctx = unsafe { (*p.thread.get()).cpu_context };
+        let regs = task_pt_regs(p);
+        // SAFETY: copy_thread just initialised the child's pt_regs.
+        let x0 = unsafe { (*regs).regs[0] };
+        println!(
+            "[trace]     copy_thread: childregs at {:#x}, regs[0] = {x0}, x19 = {:#x}, x20 = {:#x}, pc = ret_from_fork, sp = childregs",
+            regs as u64,
+            ctx.x19,
+            ctx.x20
+        );
+    }
+}
+
+pub fn wake_up_new_task(pid: Pid) {
+    if on() {
+        println!("[trace]   wake_up_new_task({pid}); the parent's clone returns {pid}");
+    }
+}
+
+pub fn vfork_wait(pid: Pid) {
+    if on() {
+        println!("[trace]   CLONE_VFORK: parent sleeps on its completion until child {pid} exits or execs");
+    }
+}
+
+pub fn vfork_done(pid: Pid) {
+    if on() {
+        println!("[trace]   CLONE_VFORK: parent woken, child {pid} released the mm");
+    }
+}
+
+pub fn mm_release_vfork(pid: Pid) {
+    if on() {
+        println!("[trace] mm_release: pid {pid} completes vfork_done, waking its parent");
+    }
+}
+
+pub fn ret_from_fork(t: &Task) {
+    if on() {
+        // SAFETY: the task is running its first instructions; its thread struct is its own.
+        let x19 = unsafe { (*t.thread.get()).cpu_context.x19 };
+        let regs = task_pt_regs(t);
+        // SAFETY: the pt_regs at the top of our own stack.
+        let (pc, x0) = unsafe { ((*regs).pc, (*regs).regs[0]) };
+        if x19 != 0 {
+            println!("[trace] pid {}: ret_from_fork -> schedule_tail; x19 = {x19:#x}: a kernel-mode function runs first", t.pid);
+        } else {
+            println!(
+                "[trace] pid {}: ret_from_fork -> schedule_tail; x19 = 0: ret_to_user, kernel_exit erets to pc {pc:#x} with x0 = {x0}",
+                t.pid
+            );
+        }
+    }
+}
+
+pub fn do_exit(t: &Task, code: i32) {
+    if on() {
+        println!("[trace] pid {}: do_exit({code:#x})", t.pid);
+    }
+}
