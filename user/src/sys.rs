@@ -67,6 +67,7 @@ pub const CLONE_CLEAR_SIGHAND: u64 = 1 << 32;
 
 // Signals (arm64 uses the asm-generic numbers).
 pub const SIGILL: i32 = 4;
+pub const SIGTRAP: i32 = 5;
 pub const SIGBUS: i32 = 7;
 pub const SIGKILL: i32 = 9;
 pub const SIGUSR1: i32 = 10;

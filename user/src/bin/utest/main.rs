@@ -86,6 +86,21 @@ tests! {
         wait4_reaps_once, wait4_bad_options, wait4_int_min, wait4_bad_status_pointer,
         wait4_null_status, wait4_wclone_skips_sigchld_child, waitid_exited, waitid_killed,
         waitid_bad_arguments, waitid_no_children, waitid_wnohang, waitid_wnowait;
+    orphans: orphan_reparented_to_init, orphan_zombie_reaped_by_init, orphan_exit_signal_reset,
+        orphans_many;
+    signals: kill_sigkill_sleeping, kill_sigterm_default, kill_zero_probe, kill_errors,
+        tgkill_checks_tgid, tgkill_sigkill_kills_group, init_ignores_signals;
+    futex: futex_wait_value_mismatch, futex_wait_timeout, futex_wake_nobody, futex_wake_thread,
+        futex_wake_thread_private, futex_wake_count, futex_shared_between_processes,
+        futex_errors;
+    mem: brk_initial, brk_grow_and_shrink, brk_invalid, brk_private_to_child, mmap_anonymous,
+        mmap_fixed, mmap_errors, munmap_then_fault, mmap_shared_with_child;
+    faults: fault_null_read, fault_unmapped_write, fault_write_text, fault_write_rodata,
+        fault_exec_stack, fault_exec_mmap, fault_undefined_instruction, fault_brk_instruction,
+        fault_misaligned_pc, unaligned_access_allowed, fault_kernel_address,
+        fault_protections, fault_in_thread_kills_process;
+    stress: sched_yield_pingpong, stress_fork_wait, stress_concurrent_children, stress_fork_tree,
+        stress_threads;
 }
 
 fn main(args: &[&str]) -> i32 {

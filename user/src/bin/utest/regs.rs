@@ -220,7 +220,11 @@ fn check_regs(r: &Regs, salt: u64, ctl: &[(usize, u64)], who: &str) -> T {
         check_eq!(r.v[n], want, "{who}: v{n} (d[0], d[1])");
     }
     check_eq!(r.marker, pat(96, salt), "{who}: the word at [sp]");
-    check!(r.sp % 16 == 0, "{who}: sp {:#x} not 16-byte aligned", r.sp);
+    check!(
+        r.sp.is_multiple_of(16),
+        "{who}: sp {:#x} not 16-byte aligned",
+        r.sp
+    );
     check_eq!(r.fpcr, 0x01c0_0000, "{who}: FPCR");
     check_eq!(r.fpsr, 0x0800_001f, "{who}: FPSR");
     Ok(())

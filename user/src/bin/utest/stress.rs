@@ -1,1 +1,125 @@
-//! TODO
+//! Many processes and threads: nothing is lost, every status is right.
+
+use crate::util::{
+    child, child_code, exited, expect_ok, expect_status, spin_until, Shared, Status, Thread, T,
+};
+use core::sync::atomic::{AtomicI64, Ordering::SeqCst};
+use forkos_user::sys;
+
+/// 300 sequential fork / exit(i & 0xff) / wait4 cycles.
+pub fn stress_fork_wait() -> T {
+    for i in 0..300 {
+        let pid = child_code(move || i & 0xff)?;
+        expect_status(pid, exited(i))?;
+    }
+    Ok(())
+}
+
+/// 20 concurrent children that yield a few times and exit(i); wait4(-1) reaps each
+/// exactly once with its status.
+pub fn stress_concurrent_children() -> T {
+    const N: usize = 20;
+    let mut pids = [0; N];
+    for (i, p) in pids.iter_mut().enumerate() {
+        *p = child_code(move || {
+            for _ in 0..(i % 5) {
+                sys::sched_yield();
+            }
+            i as i32 + 1
+        })?;
+    }
+    let mut seen = [false; N];
+    for _ in 0..N {
+        let mut status = 0;
+        let r = sys::wait4(-1, &mut status, 0);
+        let i = pids.iter().position(|&p| p as isize == r);
+        check!(i.is_some(), "wait4(-1) returned {r}, not a child");
+        let i = i.unwrap_or(0);
+        check!(!seen[i], "child {r} reaped twice");
+        seen[i] = true;
+        check_eq!(Status(status), exited(i as i32 + 1), "status of child {r}");
+    }
+    check_eq!(
+        sys::wait4(-1, core::ptr::null_mut(), 0),
+        -sys::ECHILD,
+        "wait4(-1) at the end"
+    );
+    Ok(())
+}
+
+/// A binary tree of processes 5 levels deep (63 in all): each waits for its two
+/// children and exits with the number of processes in its subtree.
+pub fn stress_fork_tree() -> T {
+    fn node(depth: u32) -> i32 {
+        if depth == 0 {
+            return 1;
+        }
+        let mut total = 1;
+        let mut pids = [0; 2];
+        for p in pids.iter_mut() {
+            match child_code(|| node(depth - 1)) {
+                Ok(pid) => *p = pid,
+                Err(_) => return 200,
+            }
+        }
+        for pid in pids {
+            let mut status = 0;
+            if sys::wait4(pid, &mut status, 0) != pid as isize || status & 0x7f != 0 {
+                return 201;
+            }
+            total += (status >> 8) & 0xff;
+        }
+        total
+    }
+    let pid = child_code(|| node(5))?;
+    expect_status(pid, exited(63))
+}
+
+/// 100 thread create / join cycles, 4 threads alive at a time.
+pub fn stress_threads() -> T {
+    let count = AtomicI64::new(0);
+    let f = || {
+        count.fetch_add(1, SeqCst);
+        sys::sched_yield();
+        0
+    };
+    for _ in 0..25 {
+        let _ts = [
+            Thread::spawn(&f)?,
+            Thread::spawn(&f)?,
+            Thread::spawn(&f)?,
+            Thread::spawn(&f)?,
+        ];
+    }
+    check_eq!(count.load(SeqCst), 100, "threads that ran");
+    Ok(())
+}
+
+/// sched_yield ping-pong between two processes through a MAP_SHARED counter: each
+/// increments it on its turn and yields; both make progress to 200.
+pub fn sched_yield_pingpong() -> T {
+    const END: i64 = 200;
+    let s = Shared::new()?;
+    let play = |parity: i64| -> T {
+        let mut yields_ok = true;
+        let ok = spin_until(10_000, || {
+            let v = s.get(0);
+            if v >= END {
+                return true;
+            }
+            if v % 2 == parity {
+                s.set(0, v + 1);
+            }
+            yields_ok &= sys::sched_yield() == 0;
+            false
+        });
+        check!(ok, "counter stuck at {}", s.get(0));
+        check!(yields_ok, "sched_yield() returned non-zero");
+        Ok(())
+    };
+    let pid = child(|| play(1))?;
+    play(0)?;
+    expect_ok(pid)?;
+    check!(s.get(0) >= END, "final counter {}", s.get(0));
+    Ok(())
+}

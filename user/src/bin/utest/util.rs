@@ -120,17 +120,6 @@ pub fn now_ns() -> i64 {
     ts.tv_sec * 1_000_000_000 + ts.tv_nsec
 }
 
-/// Poll `cond` every millisecond for up to `ms` milliseconds; true once it holds.
-pub fn poll(ms: u64, mut cond: impl FnMut() -> bool) -> bool {
-    for _ in 0..ms {
-        if cond() {
-            return true;
-        }
-        sys::sleep_ms(1);
-    }
-    cond()
-}
-
 /// Spin (yielding) until `cond` holds; gives up after about `ms` milliseconds.
 pub fn spin_until(ms: u64, mut cond: impl FnMut() -> bool) -> bool {
     let end = now_ns() + ms as i64 * 1_000_000;
@@ -149,7 +138,7 @@ pub const PAGE: usize = 4096;
 pub fn map(len: usize, prot: usize, flags: usize) -> Result<usize, Fail> {
     let p = sys::mmap(0, len, prot, flags | sys::MAP_ANONYMOUS, -1, 0);
     check!(
-        p > 0 && p as usize % PAGE == 0,
+        p > 0 && (p as usize).is_multiple_of(PAGE),
         "mmap(len {len}): expected a page-aligned address, got {p}"
     );
     Ok(p as usize)
