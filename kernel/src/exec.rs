@@ -98,14 +98,26 @@ fn load_elf(mm: &Mm, image: &[u8]) -> Result<Loaded, Errno> {
         let start = ph.p_vaddr & !(PAGE - 1);
         let vend = end.div_ceil(PAGE) * PAGE;
         {
+            // Segments may share a page (data and bss usually do): merge them into one
+            // mapping with both permissions, as long as that is not writable+executable.
             let mut inner = mm.inner.lock();
-            if inner.overlaps(start, vend) {
+            let (mut s, mut e, mut f) = (start, vend, flags);
+            inner.vmas.retain(|v| {
+                let overlap = v.start < vend && start < v.end;
+                if overlap {
+                    s = s.min(v.start);
+                    e = e.max(v.end);
+                    f |= v.flags;
+                }
+                !overlap
+            });
+            if f.contains(VmFlags::WRITE | VmFlags::EXEC) {
                 return Err(ENOEXEC);
             }
             inner.insert_vma(Vma {
-                start,
-                end: vend,
-                flags,
+                start: s,
+                end: e,
+                flags: f,
                 shared: None,
             });
         }

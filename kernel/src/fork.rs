@@ -351,6 +351,10 @@ pub fn user_mode_thread(f: extern "C" fn(u64) -> u64, arg: u64) -> Result<Pid, E
 /// bits nor the signal number.
 pub fn sys_clone(flags: u64, newsp: u64, parent_tid: u64, tls: u64, child_tid: u64) -> SysResult {
     let flags32 = flags & 0xffff_ffff;
+    // The legacy call passes the pidfd pointer in parent_tid: both cannot be asked for.
+    if flags32 & CLONE_PIDFD != 0 && flags32 & CLONE_PARENT_SETTID != 0 {
+        return Err(EINVAL);
+    }
     do_fork(&KernelCloneArgs {
         flags: flags32 & !CSIGNAL,
         exit_signal: (flags32 & CSIGNAL) as i32,

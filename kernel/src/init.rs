@@ -39,7 +39,7 @@ pub fn find_program(path: &str) -> Option<(&'static str, &'static [u8])> {
 static CMDLINE: spin::Once<String> = spin::Once::new();
 /// Wait status of init once it has exited; -1 while it runs.
 static INIT_STATUS: AtomicI32 = AtomicI32::new(-1);
-/// Free pages when init started.
+/// Free pages before init started.
 static PAGES_AT_INIT: AtomicUsize = AtomicUsize::new(0);
 
 /// The kernel thread of the demo: it runs here, called from `ret_from_fork` through x19
@@ -58,19 +58,17 @@ extern "C" fn kthread_demo(arg: u64) -> u64 {
 /// Start pid 1 and a demo kernel thread, then become the idle task (Linux `rest_init`).
 pub fn rest_init(cmdline: &str) -> ! {
     CMDLINE.call_once(|| String::from(cmdline));
+    // Everything allocated from here on (init, the kernel thread, all processes) must
+    // be given back by the time init has exited and been reaped.
+    PAGES_AT_INIT.store(page_alloc::nr_free_pages(), Ordering::Relaxed);
     let pid = user_mode_thread(kernel_init, 0).expect("cannot start init");
     assert_eq!(pid, 1, "init must be pid 1");
     kernel_thread(kthread_demo, 0xf0f0).expect("cannot start a kernel thread");
     cpu_idle()
 }
 
-/// Pid 1 in the kernel: wait for the boot kernel threads to go, note the free page
-/// count, then run the init program (Linux `kernel_init` -> `run_init_process`).
+/// Pid 1 in the kernel: run the init program (Linux `kernel_init` -> `run_init_process`).
 extern "C" fn kernel_init(_arg: u64) -> u64 {
-    while PID_TABLE.lock().count() > 1 {
-        crate::sched::yield_now();
-    }
-    PAGES_AT_INIT.store(page_alloc::nr_free_pages(), Ordering::Relaxed);
     let cmdline = CMDLINE.get().map(String::as_str).unwrap_or("");
     // Linux: `init=` names the program; words after `--` are its arguments.
     let path = forkos_lib::cmdline::get(cmdline, "init").unwrap_or("/init");
@@ -111,7 +109,18 @@ pub fn idle_work() {
     }
     let before = PAGES_AT_INIT.load(Ordering::Relaxed);
     let after = page_alloc::nr_free_pages();
-    println!("forkos: free pages when init started {before}, after it exited {after}");
+    println!("forkos: free pages before init started {before}, after it exited {after}");
+    if before != after {
+        for t in PID_TABLE.lock().all() {
+            println!(
+                "forkos: still alive: pid {} ({}) state {:?}, {} references",
+                t.pid,
+                crate::task::Comm(&t),
+                t.state(),
+                alloc::sync::Arc::strong_count(&t) - 1
+            );
+        }
+    }
     let code = if status & 0x7f == 0 {
         (status >> 8) & 0xff
     } else {

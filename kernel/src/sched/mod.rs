@@ -138,14 +138,21 @@ pub fn scheduler_tick() {
     wait::run_timers(get_jiffies());
 }
 
-/// Give up the CPU (Linux `__schedule`). The caller sets its state before calling if it
+/// Give up the CPU (Linux `schedule`). The caller sets its state before calling if it
 /// wants to sleep; a `Running` caller is put back at the end of the queue.
 pub fn schedule() {
+    __schedule(false);
+}
+
+/// Pick the next task and switch to it (Linux `__schedule`). A preempted task stays
+/// runnable whatever its state says: it was interrupted on its way to sleep (or to
+/// exit), and must get to finish that itself.
+fn __schedule(preempt: bool) {
     let flags = local_irq_save();
     let prev = current();
     prev.clear_flag(TIF_NEED_RESCHED);
     let mut rq = this_rq().lock();
-    let prev_running = prev.state() == TaskState::Running;
+    let prev_running = preempt || prev.state() == TaskState::Running;
     let curr = rq.curr.take().expect("schedule before sched_init");
     if prev_running && !is_idle(&rq, prev) {
         rq.queue.push_back(curr.clone());
@@ -172,11 +179,16 @@ pub fn schedule() {
         return;
     }
     rq.nr_switches += 1;
-    rq.curr = Some(next.clone());
+    // No Arc may live in this stack frame across the switch: if prev is dead, this frame
+    // is never resumed and the count would leak. The run queue holds next, and prev until
+    // finish_task_switch.
+    let next_ptr: *const Task = Arc::as_ptr(&next);
+    rq.curr = Some(next);
     debug_assert!(rq.prev.is_none());
     rq.prev = Some(curr);
     drop(rq);
-    context_switch(prev, &next);
+    // SAFETY: rq.curr keeps next alive while it runs, and it runs until it switches away.
+    context_switch(prev, unsafe { &*next_ptr });
     // We are prev again, switched back in by someone; finish their switch.
     finish_task_switch();
     local_irq_restore(flags);
@@ -184,8 +196,10 @@ pub fn schedule() {
 
 /// Switch address space, then registers and stack (Linux `context_switch`).
 fn context_switch(prev: &Task, next: &Task) {
-    let next_mm = next.inner.lock().mm.clone();
-    switch_mm(next_mm.as_deref());
+    // Not an Arc clone: nothing counted may stay in this frame across the switch.
+    let inner = next.inner.lock();
+    switch_mm(inner.mm.as_deref());
+    drop(inner);
     // SAFETY: interrupts are masked; next is runnable and not running (it was on the
     // queue, or is the idle task, which only runs when nothing else does).
     unsafe { switch_to(prev, next) };
@@ -222,7 +236,7 @@ pub fn yield_now() {
 /// Called on IRQ return to preemptible kernel code (Linux `preempt_schedule_irq`).
 pub fn preempt_schedule_irq() {
     while need_resched() {
-        schedule();
+        __schedule(true);
     }
 }
 

@@ -105,7 +105,7 @@ extern "C" fn el1h_64_irq_handler(_regs: &mut PtRegs) {
 pub fn exit_to_user_mode() {
     loop {
         if crate::sched::need_resched() {
-            crate::sched::schedule();
+            crate::sched::preempt_schedule_irq();
             continue;
         }
         if current().fatal_signal_pending() {
