@@ -55,7 +55,7 @@ run: $(IMG) qemu
 	$(QEMU) $(QEMU_ARGS)
 
 test: $(IMG) qemu
-	$(CARGO) test -p forkos-lib -p forkos-tests -- $(T)
+	$(CARGO) test --no-fail-fast -p forkos-lib -p forkos-tests -- $(T)
 
 lint: user
 	$(CARGO) fmt --all --check

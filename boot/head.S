@@ -206,7 +206,8 @@ __primary_switch:
     b.ne    1f
     orr     x0, x0, #{TCR_AS}
 1:  msr     tcr_el1, x0
-    msr     cpacr_el1, xzr              // FP/SIMD traps at EL0 and EL1 until a user task owns it
+    mov     x1, #(3 << 20)              // CPACR_EL1.FPEN: FP/SIMD usable (by user tasks:
+    msr     cpacr_el1, x1               // the kernel is built without FP code)
     isb
     tlbi    vmalle1
     dsb     nsh

@@ -16,7 +16,7 @@ use crate::arch::memory::phys_to_virt;
 use crate::arch::process::{flush_thread, start_thread};
 use crate::errno::*;
 use crate::mm::memory::{handle_mm_fault, Access};
-use crate::mm::{Mm, Vma, VmFlags, STACK_SIZE, STACK_TOP, TASK_SIZE};
+use crate::mm::{Mm, VmFlags, Vma, STACK_SIZE, STACK_TOP, TASK_SIZE};
 use crate::task::current;
 
 const PAGE: u64 = PAGE_SIZE as u64;
@@ -121,7 +121,11 @@ fn load_elf(mm: &Mm, image: &[u8]) -> Result<Loaded, Errno> {
                 shared: None,
             });
         }
-        write_to_mm(mm, ph.p_vaddr, &image[ph.p_offset as usize..file_end as usize])?;
+        write_to_mm(
+            mm,
+            ph.p_vaddr,
+            &image[ph.p_offset as usize..file_end as usize],
+        )?;
         if ph.p_offset <= h.e_phoff && h.e_phoff < file_end {
             phdr = ph.p_vaddr + (h.e_phoff - ph.p_offset);
         }
@@ -150,15 +154,25 @@ fn create_elf_tables(mm: &Mm, argv: &[&str], envp: &[&str], l: &Loaded) -> Resul
         write_to_mm(mm, sp, &bytes)?;
         Ok(sp)
     };
-    let argv_ptrs = argv.iter().map(|s| push_str(s)).collect::<Result<Vec<_>, _>>()?;
-    let envp_ptrs = envp.iter().map(|s| push_str(s)).collect::<Result<Vec<_>, _>>()?;
+    let argv_ptrs = argv
+        .iter()
+        .map(|s| push_str(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let envp_ptrs = envp
+        .iter()
+        .map(|s| push_str(s))
+        .collect::<Result<Vec<_>, _>>()?;
     sp &= !15;
     sp -= 16;
     let random = sp;
     let seed = crate::drivers::arch_timer::counter();
     let mut rnd = [0u8; 16];
     for (i, b) in rnd.iter_mut().enumerate() {
-        *b = (seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(i as u32 * 8) >> 56) as u8 ^ i as u8;
+        *b = (seed
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(i as u32 * 8)
+            >> 56) as u8
+            ^ i as u8;
     }
     write_to_mm(mm, random, &rnd)?;
     let auxv = [

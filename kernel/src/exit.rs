@@ -26,7 +26,11 @@ pub fn mm_release(tsk: &Task) {
     let (clear_tid, vfork_done, mm_users) = {
         let mut i = tsk.inner.lock();
         let users = i.mm.as_ref().map_or(0, Arc::strong_count);
-        (core::mem::take(&mut i.clear_child_tid), i.vfork_done.take(), users)
+        (
+            core::mem::take(&mut i.clear_child_tid),
+            i.vfork_done.take(),
+            users,
+        )
     };
     // Only if others still use the memory (Linux checks mm_users > 1).
     if clear_tid != 0 && mm_users > 1 {
@@ -65,7 +69,10 @@ pub fn reap_init(init: &Arc<Task>) {
 fn autoreap(p: &Task) -> bool {
     let i = p.inner.lock();
     // Threads, kernel threads, and children of the idle task (whom no one waits for).
-    i.exit_signal == -1 || i.parent.upgrade().is_none_or(|parent| parent.pid == 0 && p.pid != 1)
+    i.exit_signal == -1
+        || i.parent
+            .upgrade()
+            .is_none_or(|parent| parent.pid == 0 && p.pid != 1)
 }
 
 /// Tell the parent a child can be reaped (Linux `do_notify_parent`), or reap it now.
@@ -93,7 +100,9 @@ fn forget_original_parent(tsk: &Task) {
         .threads
         .iter()
         .filter_map(|t| t.upgrade())
-        .find(|t| !core::ptr::eq(&**t, tsk) && !matches!(t.state(), TaskState::Zombie | TaskState::Dead));
+        .find(|t| {
+            !core::ptr::eq(&**t, tsk) && !matches!(t.state(), TaskState::Zombie | TaskState::Dead)
+        });
     let (reaper, same_group) = match sibling_thread {
         Some(t) => (t, true),
         None => match PID_TABLE.lock().find(1) {
@@ -158,7 +167,8 @@ pub fn do_exit(code: i32) -> ! {
         (s.live == 0, s.group_exit_code.unwrap_or(code))
     };
     tsk.inner.lock().exit_code = code;
-    tsk.exit_status.store(status, core::sync::atomic::Ordering::Relaxed);
+    tsk.exit_status
+        .store(status, core::sync::atomic::Ordering::Relaxed);
     mm_release(&tsk);
     let mm = tsk.inner.lock().mm.take();
     // Kernel threads borrow no mm; user tasks switch TTBR0 away before it may be freed.
@@ -256,7 +266,13 @@ fn scan_children(who: Who, options: u64) -> Option<Result<Reaped, Errno>> {
     let threads: Vec<Arc<Task>> = if options & __WNOTHREAD != 0 {
         alloc::vec![current_arc()]
     } else {
-        me.signal.inner.lock().threads.iter().filter_map(|t| t.upgrade()).collect()
+        me.signal
+            .inner
+            .lock()
+            .threads
+            .iter()
+            .filter_map(|t| t.upgrade())
+            .collect()
     };
     let mut any = false;
     for t in &threads {
@@ -274,11 +290,18 @@ fn scan_children(who: Who, options: u64) -> Option<Result<Reaped, Errno>> {
                 .inner
                 .lock()
                 .group_exit_code
-                .unwrap_or_else(|| child.exit_status.load(core::sync::atomic::Ordering::Relaxed));
+                .unwrap_or_else(|| {
+                    child
+                        .exit_status
+                        .load(core::sync::atomic::Ordering::Relaxed)
+                });
             if options & WNOWAIT == 0 {
                 release_task(&child);
             }
-            return Some(Ok(Reaped { pid: child.pid, status }));
+            return Some(Ok(Reaped {
+                pid: child.pid,
+                status,
+            }));
         }
     }
     if !any {
@@ -346,7 +369,8 @@ const CLD_KILLED: i32 = 2;
 /// `waitid(idtype, id, infop, options, rusage)` (Linux `kernel_waitid`).
 pub fn sys_waitid(idtype: u64, id: u64, infop: u64, options: u64, ru: u64) -> SysResult {
     let options = options & 0xffff_ffff;
-    let allowed = WNOHANG | WNOWAIT | WEXITED | WSTOPPED | WCONTINUED | __WNOTHREAD | __WCLONE | __WALL;
+    let allowed =
+        WNOHANG | WNOWAIT | WEXITED | WSTOPPED | WCONTINUED | __WNOTHREAD | __WCLONE | __WALL;
     if options & !allowed != 0 || options & (WEXITED | WSTOPPED | WCONTINUED) == 0 {
         return Err(EINVAL);
     }

@@ -27,7 +27,7 @@ use crate::mm::memory::copy_page_range;
 use crate::mm::uaccess::UserPtr;
 use crate::mm::{Mm, MmInner};
 use crate::sched::wait::{Completion, WaitQueue};
-use crate::sched::{wake_up_new_task};
+use crate::sched::wake_up_new_task;
 use crate::signal::SIGCHLD;
 use crate::sync::IrqSpinLock;
 use crate::task::*;
@@ -62,8 +62,13 @@ pub const CLONE_IO: u64 = 0x80000000;
 pub const CLONE_CLEAR_SIGHAND: u64 = 1 << 32;
 pub const CLONE_INTO_CGROUP: u64 = 1 << 33;
 /// Namespace flags: creating namespaces needs privileges forkos does not model.
-const CLONE_NAMESPACES: u64 =
-    CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
+const CLONE_NAMESPACES: u64 = CLONE_NEWNS
+    | CLONE_NEWCGROUP
+    | CLONE_NEWUTS
+    | CLONE_NEWIPC
+    | CLONE_NEWUSER
+    | CLONE_NEWPID
+    | CLONE_NEWNET;
 
 /// What to create (Linux `struct kernel_clone_args`).
 #[derive(Clone, Copy, Default)]
@@ -113,7 +118,12 @@ pub fn check_clone_flags(flags: u64) -> Result<(), Errno> {
 
 /// Allocate the child's task with a fresh kernel stack (Linux `dup_task_struct`). The
 /// stack is new and empty: nothing of the parent's kernel stack is copied.
-fn dup_task_struct(pid: Pid, tgid: Pid, kthread: bool, signal: Arc<SignalStruct>) -> Result<Arc<Task>, Errno> {
+fn dup_task_struct(
+    pid: Pid,
+    tgid: Pid,
+    kthread: bool,
+    signal: Arc<SignalStruct>,
+) -> Result<Arc<Task>, Errno> {
     let stack = KernelStack::alloc().ok_or(ENOMEM)?;
     let cur = current();
     let task = Arc::new(Task {
@@ -250,27 +260,32 @@ fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
     trace::copy_thread(&p);
 
     // From here on nothing can fail: link the child in (Linux: under tasklist_lock).
-    let parent_and_signal = {
-        let ci = cur.inner.lock();
-        if flags & (CLONE_PARENT | CLONE_THREAD) != 0 {
-            let exit_signal = if flags & CLONE_THREAD != 0 {
-                -1
-            } else {
-                // CLONE_PARENT: the group leader's exit signal, not the requested one.
-                group_leader_exit_signal(cur)
-            };
-            (ci.parent.clone(), exit_signal)
+    let parent_and_signal = if flags & (CLONE_PARENT | CLONE_THREAD) != 0 {
+        let exit_signal = if flags & CLONE_THREAD != 0 {
+            -1
         } else {
-            (Arc::downgrade(&current_arc()), args.exit_signal)
-        }
+            // CLONE_PARENT: the group leader's exit signal, not the requested one.
+            group_leader_exit_signal(cur)
+        };
+        (cur.inner.lock().parent.clone(), exit_signal)
+    } else {
+        (Arc::downgrade(&current_arc()), args.exit_signal)
     };
     {
         let mut pi = p.inner.lock();
         pi.parent = parent_and_signal.0.clone();
         pi.exit_signal = parent_and_signal.1;
         pi.mm = mm;
-        pi.set_child_tid = if flags & CLONE_CHILD_SETTID != 0 { args.child_tid } else { 0 };
-        pi.clear_child_tid = if flags & CLONE_CHILD_CLEARTID != 0 { args.child_tid } else { 0 };
+        pi.set_child_tid = if flags & CLONE_CHILD_SETTID != 0 {
+            args.child_tid
+        } else {
+            0
+        };
+        pi.clear_child_tid = if flags & CLONE_CHILD_CLEARTID != 0 {
+            args.child_tid
+        } else {
+            0
+        };
     }
     {
         let mut s = p.signal.inner.lock();
@@ -394,7 +409,11 @@ pub fn sys_clone3(uargs: u64, size: u64) -> SysResult {
     let mut raw = vec![0u8; size as usize];
     crate::mm::uaccess::copy_from_user(&mut raw, uargs)?;
     // Bytes beyond what this kernel knows must be zero (copy_struct_from_user).
-    if raw.iter().skip(CLONE_ARGS_SIZE_VER2 as usize).any(|&b| b != 0) {
+    if raw
+        .iter()
+        .skip(CLONE_ARGS_SIZE_VER2 as usize)
+        .any(|&b| b != 0)
+    {
         return Err(E2BIG);
     }
     let field = |i: usize| -> u64 {
@@ -404,7 +423,8 @@ pub fn sys_clone3(uargs: u64, size: u64) -> SysResult {
         }
         u64::from_le_bytes(raw[off..off + 8].try_into().expect("8 bytes"))
     };
-    let (flags, _pidfd, child_tid, parent_tid, exit_signal) = (field(0), field(1), field(2), field(3), field(4));
+    let (flags, _pidfd, child_tid, parent_tid, exit_signal) =
+        (field(0), field(1), field(2), field(3), field(4));
     let (stack, stack_size, tls, set_tid, set_tid_size, cgroup) =
         (field(5), field(6), field(7), field(8), field(9), field(10));
     if set_tid_size > 32 || (set_tid == 0) != (set_tid_size == 0) {

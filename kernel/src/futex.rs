@@ -49,10 +49,9 @@ fn futex_key(uaddr: u64) -> Result<FutexKey, Errno> {
     let inner = mm.inner.lock();
     let vma = inner.find_vma(uaddr).ok_or(EFAULT)?;
     Ok(match &vma.shared {
-        Some((obj, pgoff)) => FutexKey(
-            Arc::as_ptr(obj) as u64,
-            (pgoff << 12) + (uaddr - vma.start),
-        ),
+        Some((obj, pgoff)) => {
+            FutexKey(Arc::as_ptr(obj) as u64, (pgoff << 12) + (uaddr - vma.start))
+        }
         None => FutexKey(Arc::as_ptr(&mm) as u64, uaddr),
     })
 }
@@ -78,7 +77,9 @@ fn futex_wait(uaddr: u64, val: u32, timeout: Option<u64>, bitset: u32) -> Result
         }
         waiters.push(waiter.clone());
     }
-    let r = waiter.wq.wait_event(|| waiter.woken.load(Ordering::Acquire), timeout);
+    let r = waiter
+        .wq
+        .wait_event(|| waiter.woken.load(Ordering::Acquire), timeout);
     WAITERS.lock().retain(|w| !Arc::ptr_eq(w, &waiter));
     match r {
         Ok(()) => Ok(0),
@@ -140,11 +141,19 @@ pub fn sys_futex(uaddr: u64, op: u64, val: u64, utime: u64, _uaddr2: u64, val3: 
             } else {
                 None
             };
-            let bitset = if cmd == FUTEX_WAIT { FUTEX_BITSET_MATCH_ANY } else { val3 as u32 };
+            let bitset = if cmd == FUTEX_WAIT {
+                FUTEX_BITSET_MATCH_ANY
+            } else {
+                val3 as u32
+            };
             futex_wait(uaddr, val as u32, timeout, bitset)
         }
         FUTEX_WAKE | FUTEX_WAKE_BITSET => {
-            let bitset = if cmd == FUTEX_WAKE { FUTEX_BITSET_MATCH_ANY } else { val3 as u32 };
+            let bitset = if cmd == FUTEX_WAKE {
+                FUTEX_BITSET_MATCH_ANY
+            } else {
+                val3 as u32
+            };
             if bitset == 0 {
                 return Err(EINVAL);
             }

@@ -25,8 +25,14 @@ use crate::task::{current, PID_TABLE};
 
 /// The user programs built into the kernel image (from the `user/` crate).
 pub static PROGRAMS: &[(&str, &[u8])] = &[
-    ("init", include_bytes!(concat!(env!("FORKOS_USER_DIR"), "/init"))),
-    ("utest", include_bytes!(concat!(env!("FORKOS_USER_DIR"), "/utest"))),
+    (
+        "init",
+        include_bytes!(concat!(env!("FORKOS_USER_DIR"), "/init")),
+    ),
+    (
+        "utest",
+        include_bytes!(concat!(env!("FORKOS_USER_DIR"), "/utest")),
+    ),
 ];
 
 /// Find a built-in program by path (`/init` or `init`).
@@ -73,7 +79,11 @@ extern "C" fn kernel_init(_arg: u64) -> u64 {
     // Linux: `init=` names the program; words after `--` are its arguments.
     let path = forkos_lib::cmdline::get(cmdline, "init").unwrap_or("/init");
     let (_, after) = cmdline.split_once(" -- ").unwrap_or(("", ""));
-    let after = if cmdline.starts_with("-- ") { &cmdline[3..] } else { after };
+    let after = if cmdline.starts_with("-- ") {
+        &cmdline[3..]
+    } else {
+        after
+    };
     let mut argv: Vec<&str> = alloc::vec![path];
     argv.extend(after.split_ascii_whitespace());
     let envp = ["HOME=/", "TERM=linux"];

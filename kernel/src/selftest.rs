@@ -1,7 +1,7 @@
 //! Boot self-tests, chosen with `selftest=NAME` on the kernel command line (QEMU
 //! `-append`). Each prints what it checked and powers off with exit status 0 (pass) or
-//! 1 (fail); the QEMU integration tests in `tests/` boot one per run. Without `selftest=`,
-//! a plain boot runs the harmless ones as its self-report.
+//! 1 (fail); the QEMU integration tests in `tests/` boot one per run. `selftest=all` runs
+//! the harmless ones in a row.
 //!
 //! | name | proves |
 //! |---|---|
@@ -12,7 +12,6 @@
 //! | `wx` | no kernel page is writable and executable; text, rodata, data, guard page as designed |
 //! | `text_write` | writing to kernel text faults (an oops report) |
 //! | `dabort` | a kernel data abort produces an oops report and a non-zero exit |
-//! | `fpsimd` | kernel code cannot touch FP/SIMD registers: the instruction traps |
 //! | `panic` | a Rust panic prints its message and location |
 
 use alloc::vec::Vec;
@@ -250,14 +249,6 @@ fn test_dabort() -> ! {
     panic!("the data abort did not happen")
 }
 
-/// An FP/SIMD instruction in the kernel: must trap (CPACR_EL1.FPEN), ending in an oops.
-fn test_fpsimd() -> ! {
-    println!("selftest fpsimd: executing fmov d0, xzr at EL1");
-    // SAFETY: deliberately traps; the handler reports and powers off.
-    unsafe { selftest_fpsimd_insn() };
-    panic!("the FP/SIMD instruction did not trap")
-}
-
 fn verdict() -> u32 {
     if ALL_PASSED.load(Ordering::Relaxed) {
         println!("selftest: all passed");
@@ -268,11 +259,11 @@ fn verdict() -> u32 {
     }
 }
 
-/// Run the self-test `name` (or, for `None`, the boot self-report) and return the exit
+/// Run the self-test `name` (`all`: the harmless ones in a row) and return the exit
 /// status for QEMU.
 pub fn run(name: Option<&str>) -> u32 {
     match name {
-        None => {
+        None | Some("all") => {
             println!("self-report:");
             test_ptregs();
             test_timer();
@@ -286,11 +277,10 @@ pub fn run(name: Option<&str>) -> u32 {
         Some("wx") => test_wx(),
         Some("text_write") => test_text_write(),
         Some("dabort") => test_dabort(),
-        Some("fpsimd") => test_fpsimd(),
         Some("panic") => panic!("selftest panic"),
         Some(other) => {
             print!("selftest: unknown test '{other}'; ");
-            println!("known: ptregs timer page_alloc heap wx text_write dabort fpsimd panic");
+            println!("known: all ptregs timer page_alloc heap wx text_write dabort panic");
             return 2;
         }
     }

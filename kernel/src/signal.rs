@@ -50,8 +50,14 @@ fn signal_wake_up(t: &Arc<Task>) {
 
 /// Kill every other thread of `tsk`'s group (Linux `zap_other_threads`).
 pub fn zap_other_threads(tsk: &Task) {
-    let threads: alloc::vec::Vec<Arc<Task>> =
-        tsk.signal.inner.lock().threads.iter().filter_map(|t| t.upgrade()).collect();
+    let threads: alloc::vec::Vec<Arc<Task>> = tsk
+        .signal
+        .inner
+        .lock()
+        .threads
+        .iter()
+        .filter_map(|t| t.upgrade())
+        .collect();
     for t in threads {
         if !core::ptr::eq(&*t, tsk) {
             t.inner.lock().pending |= 1 << (SIGKILL - 1);
@@ -76,8 +82,14 @@ fn send_signal_to_process(leader: &Arc<Task>, sig: i32, forced: bool) {
             s.group_exit_code = Some(sig);
         }
     }
-    let threads: alloc::vec::Vec<Arc<Task>> =
-        leader.signal.inner.lock().threads.iter().filter_map(|t| t.upgrade()).collect();
+    let threads: alloc::vec::Vec<Arc<Task>> = leader
+        .signal
+        .inner
+        .lock()
+        .threads
+        .iter()
+        .filter_map(|t| t.upgrade())
+        .collect();
     for t in threads {
         t.inner.lock().pending |= 1 << (sig - 1);
         signal_wake_up(&t);
@@ -86,7 +98,10 @@ fn send_signal_to_process(leader: &Arc<Task>, sig: i32, forced: bool) {
 
 /// The leader of process `pid`, if it exists (zombies count, as in Linux).
 fn find_process(pid: Pid) -> Option<Arc<Task>> {
-    PID_TABLE.lock().find(pid).filter(|t| t.is_group_leader() && !t.kthread)
+    PID_TABLE
+        .lock()
+        .find(pid)
+        .filter(|t| t.is_group_leader() && !t.kthread)
 }
 
 /// `kill(pid, sig)` (Linux `kill_something_info`).
@@ -107,7 +122,10 @@ pub fn sys_kill(pid: i64, sig: i64) -> SysResult {
             let me = current().tgid;
             let all = PID_TABLE.lock().all();
             let mut found = false;
-            for t in all.iter().filter(|t| t.is_group_leader() && !t.kthread && t.tgid != 1) {
+            for t in all
+                .iter()
+                .filter(|t| t.is_group_leader() && !t.kthread && t.tgid != 1)
+            {
                 if pid == -1 && t.tgid == me {
                     continue;
                 }
@@ -138,7 +156,11 @@ pub fn sys_tgkill(tgid: i64, tid: i64, sig: i64) -> SysResult {
     if tid <= 0 || (tgid != -1 && tgid <= 0) || !(0..=NSIG).contains(&sig) {
         return Err(EINVAL);
     }
-    let t = PID_TABLE.lock().find(tid).filter(|t| !t.kthread).ok_or(ESRCH)?;
+    let t = PID_TABLE
+        .lock()
+        .find(tid)
+        .filter(|t| !t.kthread)
+        .ok_or(ESRCH)?;
     if tgid != -1 && t.tgid != tgid {
         return Err(ESRCH);
     }

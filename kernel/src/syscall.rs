@@ -22,18 +22,28 @@ const SYSCALLS: &[(u64, &str, Handler)] = &[
     (66, "writev", |a| sys_writev(a[0], a[1], a[2])),
     (93, "exit", |a| exit::sys_exit(a[0] as i64)),
     (94, "exit_group", |a| exit::sys_exit_group(a[0] as i64)),
-    (95, "waitid", |a| exit::sys_waitid(a[0], a[1], a[2], a[3], a[4])),
+    (95, "waitid", |a| {
+        exit::sys_waitid(a[0], a[1], a[2], a[3], a[4])
+    }),
     (96, "set_tid_address", |a| sys_set_tid_address(a[0])),
-    (98, "futex", |a| futex::sys_futex(a[0], a[1], a[2], a[3], a[4], a[5])),
+    (98, "futex", |a| {
+        futex::sys_futex(a[0], a[1], a[2], a[3], a[4], a[5])
+    }),
     (101, "nanosleep", |a| time::sys_nanosleep(a[0], a[1])),
-    (113, "clock_gettime", |a| time::sys_clock_gettime(a[0], a[1])),
+    (113, "clock_gettime", |a| {
+        time::sys_clock_gettime(a[0], a[1])
+    }),
     (124, "sched_yield", |_| {
         crate::sched::yield_now();
         Ok(0)
     }),
     (129, "kill", |a| signal::sys_kill(a[0] as i64, a[1] as i64)),
-    (130, "tkill", |a| signal::sys_tkill(a[0] as i64, a[1] as i64)),
-    (131, "tgkill", |a| signal::sys_tgkill(a[0] as i64, a[1] as i64, a[2] as i64)),
+    (130, "tkill", |a| {
+        signal::sys_tkill(a[0] as i64, a[1] as i64)
+    }),
+    (131, "tgkill", |a| {
+        signal::sys_tgkill(a[0] as i64, a[1] as i64, a[2] as i64)
+    }),
     (160, "uname", |a| sys_uname(a[0])),
     (172, "getpid", |_| Ok(current().tgid as i64)),
     (173, "getppid", |_| Ok(sys_getppid())),
@@ -45,9 +55,15 @@ const SYSCALLS: &[(u64, &str, Handler)] = &[
     (179, "sysinfo", |a| sys_sysinfo(a[0])),
     (214, "brk", |a| mm::mmap::sys_brk(a[0])),
     (215, "munmap", |a| mm::mmap::sys_munmap(a[0], a[1])),
-    (220, "clone", |a| fork::sys_clone(a[0], a[1], a[2], a[3], a[4])),
-    (222, "mmap", |a| mm::mmap::sys_mmap(a[0], a[1], a[2], a[3], a[4], a[5])),
-    (260, "wait4", |a| exit::sys_wait4(a[0] as i64, a[1], a[2], a[3])),
+    (220, "clone", |a| {
+        fork::sys_clone(a[0], a[1], a[2], a[3], a[4])
+    }),
+    (222, "mmap", |a| {
+        mm::mmap::sys_mmap(a[0], a[1], a[2], a[3], a[4], a[5])
+    }),
+    (260, "wait4", |a| {
+        exit::sys_wait4(a[0] as i64, a[1], a[2], a[3])
+    }),
     (435, "clone3", |a| fork::sys_clone3(a[0], a[1])),
 ];
 
@@ -136,7 +152,14 @@ fn sys_getppid() -> i64 {
 
 /// `uname(buf)`: six 65-byte fields.
 fn sys_uname(buf: u64) -> SysResult {
-    let fields = ["Linux", "forkos", "6.1.0-forkos", "#1 forkos", "aarch64", "(none)"];
+    let fields = [
+        "Linux",
+        "forkos",
+        "6.1.0-forkos",
+        "#1 forkos",
+        "aarch64",
+        "(none)",
+    ];
     let mut out = [0u8; 65 * 6];
     for (i, f) in fields.iter().enumerate() {
         out[i * 65..i * 65 + f.len()].copy_from_slice(f.as_bytes());

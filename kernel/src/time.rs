@@ -41,15 +41,21 @@ pub fn ktime_get_ns() -> u64 {
 
 /// A relative timespec as ticks, rounded up (a sleep never ends early).
 pub fn timespec_to_ticks(ts: &Timespec) -> u64 {
-    let ns = (ts.tv_sec as u64).saturating_mul(NSEC_PER_SEC).saturating_add(ts.tv_nsec as u64);
+    let ns = (ts.tv_sec as u64)
+        .saturating_mul(NSEC_PER_SEC)
+        .saturating_add(ts.tv_nsec as u64);
     ns.div_ceil(NSEC_PER_SEC / HZ)
 }
 
 /// An absolute time on CLOCK_MONOTONIC (or REALTIME, which forkos starts at 0 too) as
 /// ticks from now.
 pub fn abs_timespec_to_ticks(ts: &Timespec, _realtime: bool) -> u64 {
-    let target = (ts.tv_sec as u64).saturating_mul(NSEC_PER_SEC).saturating_add(ts.tv_nsec as u64);
-    target.saturating_sub(ktime_get_ns()).div_ceil(NSEC_PER_SEC / HZ)
+    let target = (ts.tv_sec as u64)
+        .saturating_mul(NSEC_PER_SEC)
+        .saturating_add(ts.tv_nsec as u64);
+    target
+        .saturating_sub(ktime_get_ns())
+        .div_ceil(NSEC_PER_SEC / HZ)
 }
 
 fn valid(ts: &Timespec) -> bool {
@@ -67,8 +73,7 @@ pub fn sys_nanosleep(req: u64, rem: u64) -> crate::errno::SysResult {
     }
     let start = ktime_get_ns();
     let want = (ts.tv_sec as u64) * NSEC_PER_SEC + ts.tv_nsec as u64;
-    // One extra tick: the current one is already partly over.
-    let left = crate::sched::wait::sleep_ticks(timespec_to_ticks(&ts) + 1);
+    let left = crate::sched::wait::sleep_ticks(timespec_to_ticks(&ts));
     if left > 0 && current_fatal() {
         if rem != 0 {
             let done = ktime_get_ns() - start;

@@ -14,7 +14,8 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 
 /// Turn tracing on or off from the command line.
 pub fn init(cmdline: &str) {
-    let on = forkos_lib::cmdline::get(cmdline, "trace").is_some_and(|v| v.split(',').any(|w| w == "fork"));
+    let on = forkos_lib::cmdline::get(cmdline, "trace")
+        .is_some_and(|v| v.split(',').any(|w| w == "fork"));
     ENABLED.store(on, Ordering::Relaxed);
 }
 
@@ -46,7 +47,11 @@ pub fn do_fork(args: &KernelCloneArgs) {
             args.flags,
             args.exit_signal,
             args.stack,
-            if args.kthread_fn.is_some() { " for a kernel-mode start" } else { "" }
+            if args.kthread_fn.is_some() {
+                " for a kernel-mode start"
+            } else {
+                ""
+            }
         );
     }
 }

@@ -12,6 +12,10 @@ fn hex(s: &str) -> u64 {
 
 /// Boot with `boot` and check every banner value against QEMU's own device tree.
 fn banner_matches_dtb(boot: Boot) -> Run {
+    let boot = Boot {
+        append: "selftest=ptregs".into(),
+        ..boot
+    };
     let dtb = boot.dump_dtb();
     let fdt = Fdt::new(&dtb).expect("QEMU's device tree parses");
     let run = boot.run();
@@ -137,7 +141,7 @@ fn boots_with_1g() {
 
 #[test]
 fn self_report_passes() {
-    let run = Boot::default().run();
+    let run = Boot::selftest("all").run();
     run.expect_status(0)
         .expect("self-report:")
         .expect("selftest ptregs")
@@ -145,6 +149,7 @@ fn self_report_passes() {
         .expect("selftest page_alloc")
         .expect("selftest wx")
         .expect("forkos: power off, exit status 0");
+
     assert!(!run.output.contains("[FAIL]"), "{}", run.output);
 }
 

@@ -74,14 +74,6 @@ fn kernel_text_is_read_only() {
 }
 
 #[test]
-fn kernel_fp_simd_traps() {
-    Boot::selftest("fpsimd")
-        .run()
-        .expect_status(102)
-        .expect("EC 0x07: ASIMD");
-}
-
-#[test]
 fn panic_prints_message_and_location() {
     Boot::selftest("panic")
         .run()

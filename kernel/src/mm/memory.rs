@@ -4,9 +4,11 @@
 //! the last level maps pages: user memory is mapped 4 KiB at a time, on first touch
 //! ([`handle_mm_fault`]).
 
-use forkos_lib::pgtable::{is_table, table_desc, table_index, LEVEL_PGD, LEVEL_PTE, PAGE_SIZE, PHYS_MASK};
+use forkos_lib::pgtable::{
+    is_table, table_desc, table_index, LEVEL_PGD, LEVEL_PTE, PAGE_SIZE, PHYS_MASK,
+};
 
-use super::{page_alloc, Mm, MmInner, Vma, VmFlags};
+use super::{page_alloc, Mm, MmInner, VmFlags, Vma};
 use crate::arch::memory::{phys_to_virt, PhysAddr};
 use crate::arch::mmu_context::{flush_tlb_page, mk_user_pte, pte_pa, pte_present};
 
@@ -44,7 +46,11 @@ pub enum Access {
 ///
 /// # Safety
 /// The caller holds the address space's lock.
-pub unsafe fn pte_slot<'a>(pgd: PhysAddr, va: u64, alloc: bool) -> Result<Option<&'a mut u64>, Fault> {
+pub unsafe fn pte_slot<'a>(
+    pgd: PhysAddr,
+    va: u64,
+    alloc: bool,
+) -> Result<Option<&'a mut u64>, Fault> {
     let mut t = pgd;
     for level in LEVEL_PGD..LEVEL_PTE {
         // SAFETY: t is a table of this locked tree.
@@ -75,7 +81,12 @@ fn vma_allows(flags: VmFlags, access: Access) -> bool {
 /// Resolve a fault at `va` against the mappings, mapping a page if none is there yet
 /// (Linux `handle_mm_fault` -> `do_anonymous_page` / `do_shared_fault`). Returns the
 /// physical page now mapped at `va`.
-pub fn handle_mm_fault(mm: &Mm, inner: &MmInner, va: u64, access: Access) -> Result<PhysAddr, Fault> {
+pub fn handle_mm_fault(
+    mm: &Mm,
+    inner: &MmInner,
+    va: u64,
+    access: Access,
+) -> Result<PhysAddr, Fault> {
     let vma = inner.find_vma(va).ok_or(Fault::NoVma)?;
     if !vma_allows(vma.flags, access) {
         return Err(Fault::Access);
@@ -103,7 +114,12 @@ pub fn handle_mm_fault(mm: &Mm, inner: &MmInner, va: u64, access: Access) -> Res
 /// the access. A permission fault on a page that is already mapped as the mapping allows
 /// cannot be resolved (copy-on-write will resolve write faults here).
 pub fn do_page_fault(va: u64, access: Access, permission_fault: bool) -> Result<(), Fault> {
-    let mm = crate::task::current().inner.lock().mm.clone().ok_or(Fault::NoVma)?;
+    let mm = crate::task::current()
+        .inner
+        .lock()
+        .mm
+        .clone()
+        .ok_or(Fault::NoVma)?;
     let inner = mm.inner.lock();
     handle_mm_fault(&mm, &inner, va, access)?;
     if permission_fault {

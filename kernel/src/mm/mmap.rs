@@ -5,7 +5,7 @@ use alloc::sync::Arc;
 use forkos_lib::pgtable::PAGE_SIZE;
 
 use super::memory::zap_page_range;
-use super::{Mm, MmInner, ShmObject, Vma, VmFlags, MMAP_BASE, TASK_SIZE};
+use super::{Mm, MmInner, ShmObject, VmFlags, Vma, MMAP_BASE, TASK_SIZE};
 use crate::errno::*;
 use crate::task::current;
 
@@ -20,13 +20,30 @@ pub const MAP_ANONYMOUS: u64 = 0x20;
 /// Flags Linux accepts (and forkos treats as hints it may ignore): MAP_GROWSDOWN,
 /// MAP_DENYWRITE, MAP_EXECUTABLE, MAP_LOCKED, MAP_NORESERVE, MAP_POPULATE, MAP_NONBLOCK,
 /// MAP_STACK, MAP_HUGETLB, MAP_SYNC, MAP_FIXED_NOREPLACE.
-const MAP_HINTS: u64 = 0x0100 | 0x0800 | 0x1000 | 0x2000 | 0x4000 | 0x8000 | 0x10000 | 0x20000 | 0x40000 | 0x80000 | 0x100000;
+const MAP_HINTS: u64 = 0x0100
+    | 0x0800
+    | 0x1000
+    | 0x2000
+    | 0x4000
+    | 0x8000
+    | 0x10000
+    | 0x20000
+    | 0x40000
+    | 0x80000
+    | 0x100000;
 pub const MAP_FIXED_NOREPLACE: u64 = 0x100000;
 
 const PAGE: u64 = PAGE_SIZE as u64;
 
 fn page_align_up(x: u64) -> Option<u64> {
     x.checked_add(PAGE - 1).map(|v| v & !(PAGE - 1))
+}
+
+/// May a new mapping of `len` bytes be committed? Linux's default overcommit heuristic
+/// (`OVERCOMMIT_GUESS` in `__vm_enough_memory`) refuses a single request larger than all
+/// of RAM (forkos has no swap).
+fn vm_enough_memory(len: u64) -> bool {
+    len / PAGE <= super::page_alloc::nr_managed_pages() as u64
 }
 
 /// `PROT_*` bits as mapping flags (Linux `calc_vm_prot_bits`).
@@ -92,7 +109,9 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, _fd: u64, off: u64) 
     if len == 0 {
         return Err(EINVAL);
     }
-    let len = page_align_up(len).filter(|&l| l <= TASK_SIZE).ok_or(ENOMEM)?;
+    let len = page_align_up(len)
+        .filter(|&l| l <= TASK_SIZE)
+        .ok_or(ENOMEM)?;
     if off % PAGE != 0 {
         return Err(EINVAL);
     }
@@ -112,6 +131,10 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, _fd: u64, off: u64) 
     if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
         return Err(EINVAL);
     }
+    // Writable private and all shared mappings are accounted against memory.
+    if (prot & PROT_WRITE != 0 || kind & MAP_SHARED != 0) && !vm_enough_memory(len) {
+        return Err(ENOMEM);
+    }
     let mm = current().inner.lock().mm.clone().ok_or(ENOMEM)?;
     let mut inner = mm.inner.lock();
     let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
@@ -119,7 +142,10 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, _fd: u64, off: u64) 
         if addr % PAGE != 0 {
             return Err(EINVAL);
         }
-        let end = addr.checked_add(len).filter(|&e| e <= TASK_SIZE).ok_or(ENOMEM)?;
+        let end = addr
+            .checked_add(len)
+            .filter(|&e| e <= TASK_SIZE)
+            .ok_or(ENOMEM)?;
         if flags & MAP_FIXED_NOREPLACE != 0 && inner.overlaps(addr, end) {
             return Err(EEXIST);
         }
@@ -128,7 +154,9 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, _fd: u64, off: u64) 
     } else {
         let hint = addr & !(PAGE - 1);
         let hint_ok = hint >= PAGE * 16
-            && hint.checked_add(len).is_some_and(|e| e <= MMAP_BASE && !inner.overlaps(hint, e));
+            && hint
+                .checked_add(len)
+                .is_some_and(|e| e <= MMAP_BASE && !inner.overlaps(hint, e));
         if hint_ok {
             hint
         } else {
@@ -157,7 +185,10 @@ pub fn sys_munmap(addr: u64, len: u64) -> SysResult {
         return Err(EINVAL);
     }
     let len = page_align_up(len).ok_or(EINVAL)?;
-    let end = addr.checked_add(len).filter(|&e| e <= TASK_SIZE).ok_or(EINVAL)?;
+    let end = addr
+        .checked_add(len)
+        .filter(|&e| e <= TASK_SIZE)
+        .ok_or(EINVAL)?;
     let mm = current().inner.lock().mm.clone().ok_or(EINVAL)?;
     let mut inner = mm.inner.lock();
     unmap_range(&mm, &mut inner, addr, end);
@@ -177,7 +208,10 @@ pub fn sys_brk(addr: u64) -> SysResult {
         return Ok(old as i64);
     };
     if new_end > old_end {
-        if new_end > MMAP_BASE || inner.overlaps(old_end, new_end) {
+        if new_end > MMAP_BASE
+            || inner.overlaps(old_end, new_end)
+            || !vm_enough_memory(new_end - old_end)
+        {
             return Ok(old as i64);
         }
         let start_brk = inner.start_brk;

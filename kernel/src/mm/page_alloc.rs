@@ -79,10 +79,20 @@ pub fn init(free: &RangeSet<MAX_RANGES>) {
         .find(|r| r.size() >= bytes)
         .expect("no room for page reference counts");
     let map = forkos_lib::memblock::Range::new(home.base, bytes);
-    a.untouched.remove(map).expect("carving the front of a range never splits it");
-    a.managed.remove(map).expect("carving the front of a range never splits it");
+    a.untouched
+        .remove(map)
+        .expect("carving the front of a range never splits it");
+    a.managed
+        .remove(map)
+        .expect("carving the front of a range never splits it");
     // SAFETY: the range is free RAM, linear mapped, and now reserved for the counters.
-    unsafe { core::ptr::write_bytes(phys_to_virt(PhysAddr(map.base)) as *mut u8, 0, bytes as usize) };
+    unsafe {
+        core::ptr::write_bytes(
+            phys_to_virt(PhysAddr(map.base)) as *mut u8,
+            0,
+            bytes as usize,
+        )
+    };
     MEM_MAP_BASE.store(first, Ordering::Relaxed);
     MEM_MAP.store(phys_to_virt(PhysAddr(map.base)), Ordering::Relaxed);
     MEM_MAP_PAGES.store(pages, Ordering::Relaxed);

@@ -106,18 +106,31 @@ impl<T: Pod> UserPtr<T> {
     /// Read the value (Linux `get_user` / `copy_from_user`).
     pub fn read(&self) -> Result<T, Errno> {
         let mut v = core::mem::MaybeUninit::<T>::uninit();
-        copy_user(self.addr, v.as_mut_ptr() as *mut u8, core::mem::size_of::<T>(), false)?;
+        copy_user(
+            self.addr,
+            v.as_mut_ptr() as *mut u8,
+            core::mem::size_of::<T>(),
+            false,
+        )?;
         // SAFETY: all size_of::<T>() bytes were written, and T is Pod.
         Ok(unsafe { v.assume_init() })
     }
 
     /// Write the value (Linux `put_user` / `copy_to_user`).
     pub fn write(&self, v: &T) -> Result<(), Errno> {
-        copy_user(self.addr, v as *const T as *mut u8, core::mem::size_of::<T>(), true)
+        copy_user(
+            self.addr,
+            v as *const T as *mut u8,
+            core::mem::size_of::<T>(),
+            true,
+        )
     }
 
     /// The `i`-th element after this one.
     pub fn add(&self, i: usize) -> Self {
-        Self::new(self.addr.wrapping_add((i * core::mem::size_of::<T>()) as u64))
+        Self::new(
+            self.addr
+                .wrapping_add((i * core::mem::size_of::<T>()) as u64),
+        )
     }
 }

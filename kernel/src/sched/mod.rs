@@ -70,12 +70,18 @@ fn is_idle(rq: &Rq, t: &Task) -> bool {
 
 /// Disable preemption of the current task (Linux `preempt_disable`).
 pub fn preempt_disable() {
-    current().thread_info.preempt_count.fetch_add(1, Ordering::Relaxed);
+    current()
+        .thread_info
+        .preempt_count
+        .fetch_add(1, Ordering::Relaxed);
 }
 
 /// Re-enable preemption (Linux `preempt_enable_no_resched`: no immediate reschedule).
 pub fn preempt_enable_no_resched() {
-    current().thread_info.preempt_count.fetch_sub(1, Ordering::Relaxed);
+    current()
+        .thread_info
+        .preempt_count
+        .fetch_sub(1, Ordering::Relaxed);
 }
 
 /// The current task's preempt count.

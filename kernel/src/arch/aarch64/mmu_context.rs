@@ -24,7 +24,9 @@ pub struct MmContext {
 
 impl Default for MmContext {
     fn default() -> Self {
-        MmContext { id: AtomicU64::new(0) }
+        MmContext {
+            id: AtomicU64::new(0),
+        }
     }
 }
 
@@ -75,7 +77,15 @@ fn new_context(a: &mut AsidAllocator) -> u64 {
         a.used = [0; 1024];
         a.next = 1;
         // SAFETY: invalidating every EL1&0 TLB entry on all CPUs is always safe.
-        unsafe { core::arch::asm!("dsb ishst", "tlbi vmalle1is", "dsb ish", "isb", options(nostack)) };
+        unsafe {
+            core::arch::asm!(
+                "dsb ishst",
+                "tlbi vmalle1is",
+                "dsb ish",
+                "isb",
+                options(nostack)
+            )
+        };
     }
 }
 

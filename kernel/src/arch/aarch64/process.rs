@@ -72,7 +72,8 @@ pub struct ThreadStruct {
 
 /// Offset of `thread.cpu_context` in `Task`, for `cpu_switch_to` (Linux
 /// `THREAD_CPU_CONTEXT` in asm-offsets).
-pub const THREAD_CPU_CONTEXT: usize = offset_of!(Task, thread) + offset_of!(ThreadStruct, cpu_context);
+pub const THREAD_CPU_CONTEXT: usize =
+    offset_of!(Task, thread) + offset_of!(ThreadStruct, cpu_context);
 const CPU_CONTEXT_SIZE: usize = core::mem::size_of::<CpuContext>();
 const _: () = assert!(offset_of!(CpuContext, fp) == 80 && offset_of!(CpuContext, pc) == 96);
 
@@ -80,7 +81,10 @@ extern "C" {
     /// Save prev's callee-saved registers, sp and return address in its `cpu_context`,
     /// load next's, set `sp_el0` (current) to next, and return into next. Returns `prev`
     /// (in x0) as seen by next (Linux `cpu_switch_to`).
-    fn cpu_switch_to(prev: *const core::ffi::c_void, next: *const core::ffi::c_void) -> *const core::ffi::c_void;
+    fn cpu_switch_to(
+        prev: *const core::ffi::c_void,
+        next: *const core::ffi::c_void,
+    ) -> *const core::ffi::c_void;
     /// Where every new task starts (Linux `ret_from_fork`).
     pub fn ret_from_fork();
     fn fpsimd_save_state(state: *mut FpsimdState);
@@ -188,7 +192,10 @@ pub fn task_pt_regs(task: &Task) -> *mut PtRegs {
 /// What the child of a fork should start with.
 pub enum ChildStart {
     /// A kernel thread running `f(arg)`.
-    KernelThread { f: extern "C" fn(u64) -> u64, arg: u64 },
+    KernelThread {
+        f: extern "C" fn(u64) -> u64,
+        arg: u64,
+    },
     /// A user task returning to user space at the parent's `svc`, with sp `stack` (0 =
     /// the parent's) and, with `CLONE_SETTLS`, TLS `tls`.
     User { stack: u64, tls: Option<u64> },

@@ -24,8 +24,6 @@ extern "C" {
     /// Fill x3-x30 with [`pattern`] and spin until `*counter >= target`, then store x0-x30
     /// to `out[0..31]`, and sp at the spin and after it to `out[31]`, `out[32]`.
     pub fn selftest_spin_regs(counter: *const u64, target: u64, out: *mut [u64; 33]);
-    /// Execute one FP/SIMD instruction (`fmov d0, xzr`), which must trap in the kernel.
-    pub fn selftest_fpsimd_insn();
 }
 
 core::arch::global_asm!(
@@ -126,10 +124,6 @@ selftest_spin_regs:
     restore_callee
     ret
 
-    .global selftest_fpsimd_insn
-selftest_fpsimd_insn:
-    .inst   0x9e6703e0                  // fmov d0, xzr
-    ret
     .ltorg
 ",
     BASE = const PATTERN_BASE,

@@ -148,11 +148,16 @@ fn el0_abort(regs: &mut PtRegs, esr: u64, instruction: bool) {
     } else {
         Access::Read
     };
-    let handled = (is_translation_fault(fsc) || is_permission_fault(fsc) || matches!(fsc, 0x08..=0x0b))
-        && far < crate::mm::TASK_SIZE
-        && crate::mm::memory::do_page_fault(far, access, is_permission_fault(fsc)).is_ok();
+    let handled =
+        (is_translation_fault(fsc) || is_permission_fault(fsc) || matches!(fsc, 0x08..=0x0b))
+            && far < crate::mm::TASK_SIZE
+            && crate::mm::memory::do_page_fault(far, access, is_permission_fault(fsc)).is_ok();
     if !handled {
-        let what = if instruction { "instruction abort" } else { "data abort" };
+        let what = if instruction {
+            "instruction abort"
+        } else {
+            "data abort"
+        };
         force_sig_fault(SIGSEGV, what, far, regs.pc);
     }
 }
