@@ -42,7 +42,7 @@ static WAITERS: IrqSpinLock<Vec<Arc<Waiter>>> = IrqSpinLock::new(Vec::new());
 /// The key of the futex word at `uaddr` in the current address space (Linux
 /// `get_futex_key`).
 fn futex_key(uaddr: u64) -> Result<FutexKey, Errno> {
-    if uaddr % 4 != 0 {
+    if !uaddr.is_multiple_of(4) {
         return Err(EINVAL);
     }
     let mm = current().inner.lock().mm.clone().ok_or(EFAULT)?;

@@ -78,12 +78,7 @@ extern "C" fn kernel_init(_arg: u64) -> u64 {
     let cmdline = CMDLINE.get().map(String::as_str).unwrap_or("");
     // Linux: `init=` names the program; words after `--` are its arguments.
     let path = forkos_lib::cmdline::get(cmdline, "init").unwrap_or("/init");
-    let (_, after) = cmdline.split_once(" -- ").unwrap_or(("", ""));
-    let after = if cmdline.starts_with("-- ") {
-        &cmdline[3..]
-    } else {
-        after
-    };
+    let after = forkos_lib::cmdline::init_args(cmdline);
     let mut argv: Vec<&str> = alloc::vec![path];
     argv.extend(after.split_ascii_whitespace());
     let envp = ["HOME=/", "TERM=linux"];

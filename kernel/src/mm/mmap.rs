@@ -112,7 +112,7 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, _fd: u64, off: u64) 
     let len = page_align_up(len)
         .filter(|&l| l <= TASK_SIZE)
         .ok_or(ENOMEM)?;
-    if off % PAGE != 0 {
+    if !off.is_multiple_of(PAGE) {
         return Err(EINVAL);
     }
     let kind = flags & MAP_SHARED_VALIDATE;
@@ -139,7 +139,7 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, _fd: u64, off: u64) 
     let mut inner = mm.inner.lock();
     let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
     let start = if fixed {
-        if addr % PAGE != 0 {
+        if !addr.is_multiple_of(PAGE) {
             return Err(EINVAL);
         }
         let end = addr
@@ -181,7 +181,7 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, _fd: u64, off: u64) 
 
 /// `munmap(addr, len)` (Linux `__vm_munmap`).
 pub fn sys_munmap(addr: u64, len: u64) -> SysResult {
-    if addr % PAGE != 0 || len == 0 {
+    if !addr.is_multiple_of(PAGE) || len == 0 {
         return Err(EINVAL);
     }
     let len = page_align_up(len).ok_or(EINVAL)?;

@@ -39,23 +39,12 @@ pub struct CpuContext {
 
 /// User FP/SIMD registers (Linux `struct user_fpsimd_state`).
 #[repr(C, align(16))]
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct FpsimdState {
     pub vregs: [u128; 32],
     pub fpsr: u32,
     pub fpcr: u32,
     pub _pad: [u32; 2],
-}
-
-impl Default for FpsimdState {
-    fn default() -> Self {
-        FpsimdState {
-            vregs: [0; 32],
-            fpsr: 0,
-            fpcr: 0,
-            _pad: [0; 2],
-        }
-    }
 }
 
 /// The arch-specific part of a task (Linux `struct thread_struct`).
