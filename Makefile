@@ -1,7 +1,7 @@
 # forkos — build, boot and test a teaching kernel on QEMU virt.
 #
 #   make            build build/forkos.img (raw arm64 Image, boot this) and build/forkos.elf (for GDB)
-#   make run        build and boot it in QEMU; QEMU's exit status is the kernel's
+#   make run        build and boot the fork demo in QEMU (TRACE=fork narrates it); QEMU's exit status is init's
 #   make test       host unit tests + every QEMU integration test (T=name runs the matching ones)
 #   make lint       cargo fmt --check and cargo clippy -D warnings, kernel and host crates
 #   make debug      boot under QEMU's GDB stub, stopped at the first instruction, with gdb-multiarch
@@ -18,8 +18,10 @@ MACHINE    ?= virt
 CPU        ?= cortex-a72
 MEM        ?= 256M
 APPEND     ?=
+TRACE      ?=
+CMDLINE    := $(strip $(if $(TRACE),trace=$(TRACE)) $(APPEND))
 QEMU_ARGS  := -M $(MACHINE) -cpu $(CPU) -m $(MEM) -nographic -nic none -semihosting \
-              -kernel $(IMG) $(if $(INITRD),-initrd $(INITRD)) $(if $(APPEND),-append "$(APPEND)")
+              -kernel $(IMG) $(if $(INITRD),-initrd $(INITRD)) $(if $(CMDLINE),-append "$(CMDLINE)")
 CARGO      := cargo
 KERNEL_CARGO_FLAGS := -p forkos-kernel --target $(TARGET) --release
 USER_CARGO_FLAGS   := -p forkos-user --target aarch64-unknown-none --release

@@ -40,6 +40,10 @@ fn only_fpsimd_save_and_load_use_fp_registers() {
         if addr.trim().is_empty() || !addr.trim().chars().all(|c| c.is_ascii_hexdigit()) {
             continue;
         }
+        // Literal pools disassemble as data (`.word`), not instructions.
+        if insn.trim_start().starts_with('.') {
+            continue;
+        }
         let uses_fp = insn.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| {
             let mut c = w.chars();
             matches!(c.next(), Some('q' | 'd' | 's' | 'h' | 'b' | 'v'))
