@@ -182,13 +182,21 @@ impl Boot {
             self.mem
         ));
         let machine = format!("{},dumpdtb={}", self.machine, file.display());
-        let out = self
-            .command(&machine)
-            .stdin(Stdio::null())
-            .output()
-            .expect("cannot start qemu-system-aarch64");
-        assert!(out.status.success(), "dumpdtb failed: {out:?}");
-        let dtb = std::fs::read(&file).expect("reading the dumped device tree");
+        // QEMU occasionally exits before the file is visible under load: try twice.
+        let mut dtb = Err(std::io::Error::other("not run"));
+        for _ in 0..2 {
+            let out = self
+                .command(&machine)
+                .stdin(Stdio::null())
+                .output()
+                .expect("cannot start qemu-system-aarch64");
+            assert!(out.status.success(), "dumpdtb failed: {out:?}");
+            dtb = std::fs::read(&file);
+            if dtb.is_ok() {
+                break;
+            }
+        }
+        let dtb = dtb.expect("reading the dumped device tree");
         let _ = std::fs::remove_file(&file);
         dtb
     }

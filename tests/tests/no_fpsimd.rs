@@ -40,10 +40,12 @@ fn only_fpsimd_save_and_load_use_fp_registers() {
         if addr.trim().is_empty() || !addr.trim().chars().all(|c| c.is_ascii_hexdigit()) {
             continue;
         }
-        // Literal pools disassemble as data (`.word`), not instructions.
-        if insn.trim_start().starts_with('.') {
+        // Literal pools disassemble as data (`.word`), not instructions; symbol names in
+        // `<...>` are not operands.
+        if insn.contains(".word") || insn.contains(".byte") || insn.contains(".short") {
             continue;
         }
+        let insn = insn.split('<').next().unwrap_or("");
         let uses_fp = insn.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| {
             let mut c = w.chars();
             matches!(c.next(), Some('q' | 'd' | 's' | 'h' | 'b' | 'v'))
