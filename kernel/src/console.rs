@@ -37,6 +37,11 @@ pub fn register_uart(uart: Pl011) {
     CONSOLE.lock().uart = Some(uart);
 }
 
+/// A byte typed on the console, if any (polled: forkos has no tty layer yet).
+pub fn poll_input() -> Option<u8> {
+    CONSOLE.try_lock()?.uart.as_ref()?.getc()
+}
+
 /// Write raw bytes (from user space) to the console.
 pub fn write_bytes(bytes: &[u8]) {
     let c = CONSOLE.lock();

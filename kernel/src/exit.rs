@@ -93,16 +93,9 @@ fn forget_original_parent(tsk: &Task) {
     if children.is_empty() {
         return;
     }
-    let sibling_thread = tsk
-        .signal
-        .inner
-        .lock()
-        .threads
-        .iter()
-        .filter_map(|t| t.upgrade())
-        .find(|t| {
-            !core::ptr::eq(&**t, tsk) && !matches!(t.state(), TaskState::Zombie | TaskState::Dead)
-        });
+    let sibling_thread = tsk.signal.threads().into_iter().find(|t| {
+        !core::ptr::eq(&**t, tsk) && !matches!(t.state(), TaskState::Zombie | TaskState::Dead)
+    });
     let (reaper, same_group) = match sibling_thread {
         Some(t) => (t, true),
         None => match PID_TABLE.lock().find(1) {
@@ -266,13 +259,7 @@ fn scan_children(who: Who, options: u64) -> Option<Result<Reaped, Errno>> {
     let threads: Vec<Arc<Task>> = if options & __WNOTHREAD != 0 {
         alloc::vec![current_arc()]
     } else {
-        me.signal
-            .inner
-            .lock()
-            .threads
-            .iter()
-            .filter_map(|t| t.upgrade())
-            .collect()
+        me.signal.threads()
     };
     let mut any = false;
     for t in &threads {

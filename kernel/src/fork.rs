@@ -13,20 +13,18 @@
 //!   (CLONE_VFORK) wait until the child exits or execs
 //! ```
 
-use alloc::sync::{Arc, Weak};
+use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
-use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64};
 
 use crate::arch::memory::MAX_THREADS;
-use crate::arch::process::{copy_thread, ChildStart, ThreadStruct};
+use crate::arch::process::{copy_thread, ChildStart};
 use crate::errno::*;
 use crate::mm::kstack::KernelStack;
 use crate::mm::memory::copy_page_range;
 use crate::mm::uaccess::UserPtr;
 use crate::mm::{Mm, MmInner};
-use crate::sched::wait::{Completion, WaitQueue};
+use crate::sched::wait::Completion;
 use crate::sched::wake_up_new_task;
 use crate::signal::SIGCHLD;
 use crate::sync::IrqSpinLock;
@@ -125,34 +123,17 @@ fn dup_task_struct(
     signal: Arc<SignalStruct>,
 ) -> Result<Arc<Task>, Errno> {
     let stack = KernelStack::alloc().ok_or(ENOMEM)?;
-    let cur = current();
-    let task = Arc::new(Task {
-        thread_info: ThreadInfo {
-            flags: AtomicU64::new(0),
-            preempt_count: AtomicU32::new(0),
-        },
-        thread: UnsafeCell::new(ThreadStruct::default()),
+    let comm = *current().comm.lock();
+    // TASK_NEW: not runnable until wake_up_new_task.
+    let task = Arc::new(Task::new(
         pid,
         tgid,
         kthread,
         stack,
         signal,
-        state: AtomicU32::new(TaskState::Uninterruptible as u32), // TASK_NEW
-        on_rq: AtomicBool::new(false),
-        exit_status: AtomicI32::new(0),
-        comm: IrqSpinLock::new(*cur.comm.lock()),
-        inner: IrqSpinLock::new(TaskInner {
-            parent: Weak::new(),
-            children: Vec::new(),
-            exit_code: 0,
-            exit_signal: 0,
-            mm: None,
-            set_child_tid: 0,
-            clear_child_tid: 0,
-            vfork_done: None,
-            pending: 0,
-        }),
-    });
+        TaskState::Uninterruptible,
+        comm,
+    ));
     trace::dup_task_struct(&task);
     Ok(task)
 }
@@ -236,14 +217,7 @@ fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
     let (tgid, signal) = if flags & CLONE_THREAD != 0 {
         (cur.tgid, cur.signal.clone())
     } else {
-        let signal = Arc::new(SignalStruct {
-            wait_chldexit: WaitQueue::new(),
-            inner: IrqSpinLock::new(SignalInner {
-                live: 0,
-                group_exit_code: None,
-                threads: Vec::new(),
-            }),
-        });
+        let signal = SignalStruct::new();
         (pid, signal)
     };
     let p = dup_task_struct(pid, tgid, args.kthread, signal).map_err(release_pid)?;

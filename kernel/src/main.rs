@@ -191,45 +191,18 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
 
 /// Turn the boot context into the idle task, pid 0 (Linux `init_task` + `sched_init`).
 fn sched_init() {
-    use alloc::sync::{Arc, Weak};
-    use core::cell::UnsafeCell;
-    use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64};
-    use task::*;
-    let signal = Arc::new(SignalStruct {
-        wait_chldexit: sched::wait::WaitQueue::new(),
-        inner: sync::IrqSpinLock::new(SignalInner {
-            live: 1,
-            group_exit_code: None,
-            threads: alloc::vec::Vec::new(),
-        }),
-    });
-    let idle = Arc::new(Task {
-        thread_info: ThreadInfo {
-            flags: AtomicU64::new(0),
-            preempt_count: AtomicU32::new(0),
-        },
-        thread: UnsafeCell::new(arch::process::ThreadStruct::default()),
-        pid: 0,
-        tgid: 0,
-        kthread: true,
-        stack: mm::kstack::KernelStack::Init,
+    use task::{SignalStruct, Task, TaskState};
+    let signal = SignalStruct::new();
+    signal.inner.lock().live = 1;
+    let idle = alloc::sync::Arc::new(Task::new(
+        0,
+        0,
+        true,
+        mm::kstack::KernelStack::Init,
         signal,
-        state: AtomicU32::new(TaskState::Running as u32),
-        on_rq: AtomicBool::new(true),
-        exit_status: AtomicI32::new(0),
-        comm: sync::IrqSpinLock::new(*b"swapper\0\0\0\0\0\0\0\0\0"),
-        inner: sync::IrqSpinLock::new(TaskInner {
-            parent: Weak::new(),
-            children: alloc::vec::Vec::new(),
-            exit_code: 0,
-            exit_signal: 0,
-            mm: None,
-            set_child_tid: 0,
-            clear_child_tid: 0,
-            vfork_done: None,
-            pending: 0,
-        }),
-    });
+        TaskState::Running,
+        *b"swapper\0\0\0\0\0\0\0\0\0",
+    ));
     sched::sched_init(idle);
 }
 

@@ -50,17 +50,8 @@ fn signal_wake_up(t: &Arc<Task>) {
 
 /// Kill every other thread of `tsk`'s group (Linux `zap_other_threads`).
 pub fn zap_other_threads(tsk: &Task) {
-    let threads: alloc::vec::Vec<Arc<Task>> = tsk
-        .signal
-        .inner
-        .lock()
-        .threads
-        .iter()
-        .filter_map(|t| t.upgrade())
-        .collect();
-    for t in threads {
+    for t in tsk.signal.threads() {
         if !core::ptr::eq(&*t, tsk) {
-            t.inner.lock().pending |= 1 << (SIGKILL - 1);
             signal_wake_up(&t);
         }
     }
@@ -82,16 +73,7 @@ fn send_signal_to_process(leader: &Arc<Task>, sig: i32, forced: bool) {
             s.group_exit_code = Some(sig);
         }
     }
-    let threads: alloc::vec::Vec<Arc<Task>> = leader
-        .signal
-        .inner
-        .lock()
-        .threads
-        .iter()
-        .filter_map(|t| t.upgrade())
-        .collect();
-    for t in threads {
-        t.inner.lock().pending |= 1 << (sig - 1);
+    for t in leader.signal.threads() {
         signal_wake_up(&t);
     }
 }
@@ -183,6 +165,7 @@ fn signame(sig: i32) -> &'static str {
         SIGTRAP => "SIGTRAP",
         SIGBUS => "SIGBUS",
         SIGSEGV => "SIGSEGV",
+        SIGKILL => "SIGKILL",
         _ => "signal",
     }
 }

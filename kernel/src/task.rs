@@ -68,6 +68,30 @@ pub struct SignalInner {
     pub threads: Vec<Weak<Task>>,
 }
 
+impl SignalStruct {
+    /// The shared state of a new thread group with no threads yet.
+    pub fn new() -> Arc<SignalStruct> {
+        Arc::new(SignalStruct {
+            wait_chldexit: WaitQueue::new(),
+            inner: IrqSpinLock::new(SignalInner {
+                live: 0,
+                group_exit_code: None,
+                threads: Vec::new(),
+            }),
+        })
+    }
+
+    /// The group's threads that have not been released yet.
+    pub fn threads(&self) -> Vec<Arc<Task>> {
+        self.inner
+            .lock()
+            .threads
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect()
+    }
+}
+
 /// Mutable state of a task, behind its lock.
 pub struct TaskInner {
     /// Who `getppid` names and who reaps us (Linux `real_parent`).
@@ -86,8 +110,6 @@ pub struct TaskInner {
     pub clear_child_tid: u64,
     /// A vfork parent waiting for us to exit or exec.
     pub vfork_done: Option<Arc<Completion>>,
-    /// Pending signals, one bit per signal number (Linux `pending`).
-    pub pending: u64,
 }
 
 /// A task (Linux `struct task_struct`).
@@ -125,6 +147,44 @@ unsafe impl Sync for Task {}
 unsafe impl Send for Task {}
 
 impl Task {
+    /// A task that has never run, in state `state`, with no parent, children or mm yet.
+    pub fn new(
+        pid: Pid,
+        tgid: Pid,
+        kthread: bool,
+        stack: KernelStack,
+        signal: Arc<SignalStruct>,
+        state: TaskState,
+        comm: [u8; 16],
+    ) -> Task {
+        Task {
+            thread_info: ThreadInfo {
+                flags: AtomicU64::new(0),
+                preempt_count: AtomicU32::new(0),
+            },
+            thread: UnsafeCell::new(ThreadStruct::default()),
+            pid,
+            tgid,
+            kthread,
+            stack,
+            signal,
+            state: AtomicU32::new(state as u32),
+            on_rq: AtomicBool::new(false),
+            exit_status: AtomicI32::new(0),
+            comm: IrqSpinLock::new(comm),
+            inner: IrqSpinLock::new(TaskInner {
+                parent: Weak::new(),
+                children: Vec::new(),
+                exit_code: 0,
+                exit_signal: 0,
+                mm: None,
+                set_child_tid: 0,
+                clear_child_tid: 0,
+                vfork_done: None,
+            }),
+        }
+    }
+
     pub fn state(&self) -> TaskState {
         match self.state.load(Ordering::Acquire) {
             0 => TaskState::Running,
@@ -178,6 +238,45 @@ impl Task {
     /// Is a fatal signal (one that kills the task) pending?
     pub fn fatal_signal_pending(&self) -> bool {
         self.test_flag(TIF_SIGPENDING)
+    }
+}
+
+/// Print every task: pid, tgid, parent, state, name, kernel stack, where it stopped in the
+/// kernel and, for user tasks, the user pc (Linux SysRq `t`, `show_state`). Runs from the
+/// timer interrupt, so it only takes locks that are never held with interrupts on.
+pub fn show_tasks() {
+    crate::println!("  pid  tgid  ppid state                comm             kernel stack       cpu_context.pc     user pc");
+    let me = crate::arch::percpu::current_ptr();
+    for t in PID_TABLE.lock().all() {
+        let (ppid, has_mm) = match t.inner.try_lock() {
+            Some(i) => (i.parent.upgrade().map_or(0, |p| p.tgid), i.mm.is_some()),
+            None => (-1, false),
+        };
+        // SAFETY: a racy read of another task's saved context, for display only.
+        let kpc = unsafe { (*t.thread.get()).cpu_context.pc };
+        // SAFETY: as above; the pt_regs of a user task hold its user pc while it is in
+        // the kernel or switched out.
+        let upc = if has_mm {
+            unsafe { (*t.pt_regs()).pc }
+        } else {
+            0
+        };
+        let running = if core::ptr::eq(&*t, me) {
+            " (current)"
+        } else {
+            ""
+        };
+        crate::println!(
+            "{:5} {:5} {:5} {:<20} {:<16} {:#x} {:#x} {:#x}",
+            t.pid,
+            t.tgid,
+            ppid,
+            alloc::format!("{:?}{}", t.state(), running),
+            Comm(&t),
+            t.stack.base(),
+            kpc,
+            upc
+        );
     }
 }
 

@@ -72,7 +72,9 @@ pub fn sys_nanosleep(req: u64, rem: u64) -> crate::errno::SysResult {
         return Err(EINVAL);
     }
     let start = ktime_get_ns();
-    let want = (ts.tv_sec as u64) * NSEC_PER_SEC + ts.tv_nsec as u64;
+    let want = (ts.tv_sec as u64)
+        .saturating_mul(NSEC_PER_SEC)
+        .saturating_add(ts.tv_nsec as u64);
     let left = crate::sched::wait::sleep_ticks(timespec_to_ticks(&ts));
     if left > 0 && current_fatal() {
         if rem != 0 {

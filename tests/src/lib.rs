@@ -130,7 +130,7 @@ impl Boot {
     pub fn run(&self) -> Run {
         let mut child = self
             .command(&self.machine)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -147,6 +147,14 @@ impl Boot {
                 break Some(status);
             }
             if Instant::now() > deadline {
+                // Ask the kernel for its process table (`p` on the console) before
+                // killing it, so that a hang shows where every task is stuck.
+                if let Some(stdin) = child.stdin.as_mut() {
+                    use std::io::Write;
+                    let _ = stdin.write_all(b"p");
+                    let _ = stdin.flush();
+                }
+                std::thread::sleep(Duration::from_millis(500));
                 let _ = child.kill();
                 let _ = child.wait();
                 break None;
@@ -160,7 +168,8 @@ impl Boot {
         let output = String::from_utf8_lossy(&reader.join().unwrap_or_default()).replace('\r', "");
         let Some(status) = status else {
             panic!(
-                "QEMU did not finish within {:?} (a hang?); output so far:\n{output}",
+                "QEMU did not finish within {:?} (a hang?); output so far, ending with the \
+                 process table:\n{output}",
                 self.timeout
             );
         };

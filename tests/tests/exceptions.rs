@@ -81,3 +81,20 @@ fn panic_prints_message_and_location() {
         .expect("Kernel panic - not syncing: selftest panic")
         .expect("at kernel/src/selftest.rs:");
 }
+
+#[test]
+fn console_p_prints_the_process_table() {
+    // The harness sends `p` to a run that outlives its timeout; here the timeout is
+    // shorter than the sleeping test, so the table must show the sleeping init.
+    let boot = Boot {
+        timeout: std::time::Duration::from_millis(60),
+        ..Boot::utest("stress_fork_wait")
+    };
+    let msg = std::panic::catch_unwind(|| boot.run()).expect_err("the run must time out");
+    let msg = msg
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(msg.contains("  pid  tgid  ppid state"), "{msg}");
+    assert!(msg.contains("utest"), "{msg}");
+}

@@ -32,6 +32,10 @@ fn timer_interrupt() {
     set_next_event();
     time::tick();
     crate::sched::scheduler_tick();
+    // Like Linux's magic SysRq: `p` on the console prints the process table.
+    if crate::console::poll_input() == Some(b'p') {
+        crate::task::show_tasks();
+    }
 }
 
 /// Start the periodic tick on interrupt `intid` (the virtual timer PPI from the device

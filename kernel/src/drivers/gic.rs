@@ -117,14 +117,6 @@ impl Gic {
         }
     }
 
-    /// The version number, 2 or 3.
-    pub fn version(&self) -> u32 {
-        match self {
-            Gic::V2 { .. } => 2,
-            Gic::V3 { .. } => 3,
-        }
-    }
-
     /// Turn on the distributor and this CPU's interface (Linux `gic_dist_init`,
     /// `gic_cpu_init`); all interrupts start disabled.
     pub fn init(&self) {
@@ -219,13 +211,5 @@ impl Gic {
                 };
             }
         }
-    }
-
-    /// How many interrupt lines the distributor supports.
-    pub fn nr_irqs(&self) -> u32 {
-        let gicd = match self {
-            Gic::V2 { gicd, .. } | Gic::V3 { gicd, .. } => gicd,
-        };
-        ((gicd.typer.get() & 0x1f) + 1) * 32
     }
 }

@@ -80,12 +80,6 @@ impl Pl011 {
             .write(CR::UARTEN::SET + CR::TXE::SET + CR::RXE::SET);
     }
 
-    /// Send one byte, waiting for room in the FIFO.
-    pub fn putc(&self, c: u8) {
-        while self.regs.fr.is_set(FR::TXFF) {}
-        self.regs.dr.set(c as u32);
-    }
-
     /// A received byte, if one is waiting.
     pub fn getc(&self) -> Option<u8> {
         if self.regs.fr.is_set(FR::RXFE) {
@@ -93,5 +87,11 @@ impl Pl011 {
         } else {
             Some(self.regs.dr.get() as u8)
         }
+    }
+
+    /// Send one byte, waiting for room in the FIFO.
+    pub fn putc(&self, c: u8) {
+        while self.regs.fr.is_set(FR::TXFF) {}
+        self.regs.dr.set(c as u32);
     }
 }

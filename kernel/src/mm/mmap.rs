@@ -34,6 +34,8 @@ const MAP_HINTS: u64 = 0x0100
 pub const MAP_FIXED_NOREPLACE: u64 = 0x100000;
 
 const PAGE: u64 = PAGE_SIZE as u64;
+/// Most mappings one address space may have (Linux's default `vm.max_map_count`).
+pub const MAX_MAP_COUNT: usize = 65530;
 
 fn page_align_up(x: u64) -> Option<u64> {
     x.checked_add(PAGE - 1).map(|v| v & !(PAGE - 1))
@@ -137,6 +139,9 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, _fd: u64, off: u64) 
     }
     let mm = current().inner.lock().mm.clone().ok_or(ENOMEM)?;
     let mut inner = mm.inner.lock();
+    if inner.vmas.len() >= MAX_MAP_COUNT {
+        return Err(ENOMEM);
+    }
     let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
     let start = if fixed {
         if !addr.is_multiple_of(PAGE) {
@@ -191,6 +196,10 @@ pub fn sys_munmap(addr: u64, len: u64) -> SysResult {
         .ok_or(EINVAL)?;
     let mm = current().inner.lock().mm.clone().ok_or(EINVAL)?;
     let mut inner = mm.inner.lock();
+    // Unmapping the middle of a mapping splits it in two.
+    if inner.vmas.len() >= MAX_MAP_COUNT {
+        return Err(ENOMEM);
+    }
     unmap_range(&mm, &mut inner, addr, end);
     Ok(0)
 }

@@ -151,11 +151,6 @@ impl Mm {
             }),
         })
     }
-
-    /// Pages and page tables this address space holds (for the process view).
-    pub fn vma_count(&self) -> usize {
-        self.inner.lock().vmas.len()
-    }
 }
 
 impl Drop for Mm {

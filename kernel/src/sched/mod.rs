@@ -14,7 +14,6 @@ pub mod wait;
 
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
 use crate::arch::irqflags::{local_irq_enable, local_irq_restore, local_irq_save, wfi};
@@ -22,7 +21,7 @@ use crate::arch::percpu::NR_CPUS;
 use crate::arch::process::switch_to;
 use crate::mm::switch_mm;
 use crate::sync::IrqSpinLock;
-use crate::task::{current, current_arc, Task, TaskState, TIF_NEED_RESCHED};
+use crate::task::{current, Task, TaskState, TIF_NEED_RESCHED};
 use crate::time::get_jiffies;
 
 /// A CPU's run queue (Linux `struct rq`).
@@ -36,8 +35,6 @@ pub struct Rq {
     prev: Option<Arc<Task>>,
     /// This CPU's idle task (pid 0), run when nothing else is runnable.
     idle: Option<Arc<Task>>,
-    /// Context switches so far.
-    pub nr_switches: u64,
 }
 
 static RUNQUEUES: [IrqSpinLock<Rq>; NR_CPUS] = [const {
@@ -46,7 +43,6 @@ static RUNQUEUES: [IrqSpinLock<Rq>; NR_CPUS] = [const {
         curr: None,
         prev: None,
         idle: None,
-        nr_switches: 0,
     })
 }; NR_CPUS];
 
@@ -68,23 +64,9 @@ fn is_idle(rq: &Rq, t: &Task) -> bool {
     rq.idle.as_ref().is_some_and(|i| core::ptr::eq(&**i, t))
 }
 
-/// Disable preemption of the current task (Linux `preempt_disable`).
-pub fn preempt_disable() {
-    current()
-        .thread_info
-        .preempt_count
-        .fetch_add(1, Ordering::Relaxed);
-}
-
-/// Re-enable preemption (Linux `preempt_enable_no_resched`: no immediate reschedule).
-pub fn preempt_enable_no_resched() {
-    current()
-        .thread_info
-        .preempt_count
-        .fetch_sub(1, Ordering::Relaxed);
-}
-
-/// The current task's preempt count.
+/// The current task's preempt count: non-zero where it must not be preempted. Nothing
+/// in forkos raises it yet (its locks mask interrupts instead), so kernel code is
+/// preemptible wherever interrupts are on.
 pub fn preempt_count() -> u32 {
     current().thread_info.preempt_count.load(Ordering::Relaxed)
 }
@@ -184,7 +166,6 @@ fn __schedule(preempt: bool) {
         local_irq_restore(flags);
         return;
     }
-    rq.nr_switches += 1;
     // No Arc may live in this stack frame across the switch: if prev is dead, this frame
     // is never resumed and the count would leak. The run queue holds next, and prev until
     // finish_task_switch.
@@ -261,19 +242,4 @@ pub fn cpu_idle() -> ! {
         }
         schedule();
     }
-}
-
-/// Runnable tasks on this CPU, for the process view.
-pub fn runnable() -> Vec<Arc<Task>> {
-    this_rq().lock().queue.iter().cloned().collect()
-}
-
-/// Total context switches.
-pub fn nr_switches() -> u64 {
-    this_rq().lock().nr_switches
-}
-
-/// Keep a reference to the running task (used by code that must outlive a schedule()).
-pub fn current_task() -> Arc<Task> {
-    current_arc()
 }

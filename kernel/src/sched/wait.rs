@@ -68,7 +68,7 @@ impl WaitQueue {
     ) -> Result<(), WaitError> {
         // The current tick is already partly over: wait one more so that the sleep is
         // never shorter than asked.
-        let deadline = timeout.map(|t| get_jiffies() + t + 1);
+        let deadline = timeout.map(|t| get_jiffies().saturating_add(t).saturating_add(1));
         let result = loop {
             self.prepare_to_wait(TaskState::Interruptible);
             if cond() {
@@ -187,7 +187,7 @@ pub fn run_timers(now: u64) {
 /// Sleep for `ticks` ticks unless a fatal signal comes first (Linux
 /// `schedule_timeout_interruptible`). Returns the ticks left (0 if the full time passed).
 pub fn sleep_ticks(ticks: u64) -> u64 {
-    let deadline = get_jiffies() + ticks + 1;
+    let deadline = get_jiffies().saturating_add(ticks).saturating_add(1);
     let wq = WaitQueue::new();
     let _ = wq.wait_event(|| get_jiffies() >= deadline, Some(ticks));
     deadline.saturating_sub(get_jiffies())

@@ -28,11 +28,6 @@ pub fn local_irq_enable() {
     unsafe { core::arch::asm!("msr daifclr, #2", options(nomem, nostack)) };
 }
 
-/// Are IRQs masked on this CPU?
-pub fn irqs_disabled() -> bool {
-    DAIF.matches_all(DAIF::I::Masked)
-}
-
 /// Wait for an interrupt (Linux `cpu_do_idle`).
 #[inline(always)]
 pub fn wfi() {

@@ -11,7 +11,7 @@
 //!
 //! Nothing is ever writable and executable at once.
 
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use forkos_lib::memblock::{Memblock, Range};
 use forkos_lib::pgtable::{
@@ -41,9 +41,6 @@ const EARLY_POOL_PAGES: usize = 32;
 static mut EARLY_PGTABLE_POOL: [PageTablePage; EARLY_POOL_PAGES] =
     [const { PageTablePage([0; 512]) }; EARLY_POOL_PAGES];
 static EARLY_POOL_USED: AtomicUsize = AtomicUsize::new(0);
-
-/// Set once the final kernel tables are live.
-static PAGING_READY: AtomicBool = AtomicBool::new(false);
 
 /// Serialises changes to the kernel's page tables.
 static KERNEL_PGTABLE_LOCK: IrqSpinLock<()> = IrqSpinLock::new(());
@@ -244,7 +241,6 @@ pub fn paging_init<const N: usize>(memblock: &Memblock<N>) {
     cpu_set_reserved_ttbr0();
     // SAFETY: invalidating TLB entries and barriers cannot break memory safety.
     unsafe { core::arch::asm!("tlbi vmalle1", "dsb nsh", "isb", options(nostack)) };
-    PAGING_READY.store(true, Ordering::Release);
 }
 
 /// Point TTBR0 at the empty table, with the reserved ASID 0 that no user address space

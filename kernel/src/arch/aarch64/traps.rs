@@ -10,8 +10,8 @@ use forkos_lib::esr::*;
 
 use super::irqflags::local_irq_enable;
 use super::ptrace::PtRegs;
-use crate::mm::memory::Access;
-use crate::signal::{force_sig_fault, SIGBUS, SIGILL, SIGSEGV, SIGTRAP};
+use crate::mm::memory::{Access, Fault};
+use crate::signal::{force_sig_fault, SIGBUS, SIGILL, SIGKILL, SIGSEGV, SIGTRAP};
 use crate::task::current;
 use crate::{irq, print, println, selftest};
 
@@ -148,17 +148,23 @@ fn el0_abort(regs: &mut PtRegs, esr: u64, instruction: bool) {
     } else {
         Access::Read
     };
-    let handled =
-        (is_translation_fault(fsc) || is_permission_fault(fsc) || matches!(fsc, 0x08..=0x0b))
-            && far < crate::mm::TASK_SIZE
-            && crate::mm::memory::do_page_fault(far, access, is_permission_fault(fsc)).is_ok();
-    if !handled {
-        let what = if instruction {
-            "instruction abort"
-        } else {
-            "data abort"
-        };
-        force_sig_fault(SIGSEGV, what, far, regs.pc);
+    let resolvable =
+        is_translation_fault(fsc) || is_permission_fault(fsc) || matches!(fsc, 0x08..=0x0b);
+    let result = if resolvable && far < crate::mm::TASK_SIZE {
+        crate::mm::memory::do_page_fault(far, access, is_permission_fault(fsc))
+    } else {
+        Err(Fault::NoVma)
+    };
+    let what = if instruction {
+        "instruction abort"
+    } else {
+        "data abort"
+    };
+    match result {
+        Ok(()) => {}
+        // No memory for the page: Linux's OOM killer ends the process with SIGKILL.
+        Err(Fault::Oom) => force_sig_fault(SIGKILL, "out of memory", far, regs.pc),
+        Err(_) => force_sig_fault(SIGSEGV, what, far, regs.pc),
     }
 }
 
