@@ -205,16 +205,7 @@ pub fn sys_exit_group(code: i64) -> SysResult {
     do_group_exit(exit_status(code as i32))
 }
 
-// wait options (Linux include/uapi/linux/wait.h).
-pub const WNOHANG: u64 = 0x1;
-pub const WUNTRACED: u64 = 0x2;
-pub const WSTOPPED: u64 = WUNTRACED;
-pub const WEXITED: u64 = 0x4;
-pub const WCONTINUED: u64 = 0x8;
-pub const WNOWAIT: u64 = 0x0100_0000;
-pub const __WNOTHREAD: u64 = 0x2000_0000;
-pub const __WALL: u64 = 0x4000_0000;
-pub const __WCLONE: u64 = 0x8000_0000;
+use forkos_lib::uapi::wait::*;
 
 /// Which children a wait is for (Linux `enum pid_type` + pid).
 #[derive(Clone, Copy)]
@@ -232,7 +223,7 @@ struct Reaped {
 }
 
 /// Is `p` one of the children this wait is for (Linux `eligible_child`)?
-fn eligible(p: &Task, who: Who, options: u64) -> bool {
+fn eligible(p: &Task, who: Who, options: i32) -> bool {
     let ok_pid = match who {
         Who::Any => true,
         Who::Pid(pid) => p.pid == pid,
@@ -241,9 +232,9 @@ fn eligible(p: &Task, who: Who, options: u64) -> bool {
     if !ok_pid {
         return false;
     }
-    // A "clone" child (exit signal not SIGCHLD) is seen only with __WCLONE; __WALL sees all.
+    // A "clone" child (exit signal not SIGCHLD) is seen only with WCLONE; WALL sees all.
     let is_clone = p.inner.lock().exit_signal != SIGCHLD;
-    options & __WALL != 0 || is_clone == (options & __WCLONE != 0)
+    options & WALL != 0 || is_clone == (options & WCLONE != 0)
 }
 
 /// The group of `p` still has running threads: its zombie leader must wait (Linux
@@ -254,9 +245,9 @@ fn delay_group_leader(p: &Task) -> bool {
 
 /// One pass over our children: `Some(Ok)` for a zombie, `Some(Err(ECHILD))` when none is
 /// eligible, `None` when some are but none has exited.
-fn scan_children(who: Who, options: u64) -> Option<Result<Reaped, Errno>> {
+fn scan_children(who: Who, options: i32) -> Option<Result<Reaped, Errno>> {
     let me = current();
-    let threads: Vec<Arc<Task>> = if options & __WNOTHREAD != 0 {
+    let threads: Vec<Arc<Task>> = if options & WNOTHREAD != 0 {
         alloc::vec![current_arc()]
     } else {
         me.signal.threads()
@@ -298,7 +289,7 @@ fn scan_children(who: Who, options: u64) -> Option<Result<Reaped, Errno>> {
 }
 
 /// Wait for a child to exit (Linux `do_wait`). `Ok(None)`: WNOHANG and nothing yet.
-fn do_wait(who: Who, options: u64) -> Result<Option<Reaped>, Errno> {
+fn do_wait(who: Who, options: i32) -> Result<Option<Reaped>, Errno> {
     let me = current();
     let mut outcome = None;
     let waited = me.signal.wait_chldexit.wait_event(
@@ -320,8 +311,8 @@ fn do_wait(who: Who, options: u64) -> Result<Option<Reaped>, Errno> {
 
 /// `wait4(pid, status, options, rusage)` (Linux `kernel_wait4`).
 pub fn sys_wait4(upid: i64, stat_addr: u64, options: u64, ru: u64) -> SysResult {
-    let options = options & 0xffff_ffff;
-    if options & !(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WCLONE | __WALL) != 0 {
+    let options = options as i32; // an int in Linux
+    if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WCLONE | WALL) != 0 {
         return Err(EINVAL);
     }
     let upid = upid as i32;
@@ -347,22 +338,15 @@ pub fn sys_wait4(upid: i64, stat_addr: u64, options: u64, ru: u64) -> SysResult 
     Ok(r.pid as i64)
 }
 
-const P_ALL: u64 = 0;
-const P_PID: u64 = 1;
-const P_PGID: u64 = 2;
-const CLD_EXITED: i32 = 1;
-const CLD_KILLED: i32 = 2;
-
 /// `waitid(idtype, id, infop, options, rusage)` (Linux `kernel_waitid`).
 pub fn sys_waitid(idtype: u64, id: u64, infop: u64, options: u64, ru: u64) -> SysResult {
-    let options = options & 0xffff_ffff;
-    let allowed =
-        WNOHANG | WNOWAIT | WEXITED | WSTOPPED | WCONTINUED | __WNOTHREAD | __WCLONE | __WALL;
+    let options = options as i32; // an int in Linux
+    let allowed = WNOHANG | WNOWAIT | WEXITED | WSTOPPED | WCONTINUED | WNOTHREAD | WCLONE | WALL;
     if options & !allowed != 0 || options & (WEXITED | WSTOPPED | WCONTINUED) == 0 {
         return Err(EINVAL);
     }
     let id = id as i32;
-    let who = match idtype {
+    let who = match idtype as i32 {
         P_ALL => Who::Any,
         P_PID if id > 0 => Who::Pid(id),
         P_PGID if id >= 0 => Who::Pgrp(id),

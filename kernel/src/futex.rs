@@ -17,12 +17,7 @@ use crate::sync::IrqSpinLock;
 use crate::task::current;
 use crate::time::{timespec_to_ticks, Timespec};
 
-pub const FUTEX_WAIT: u64 = 0;
-pub const FUTEX_WAKE: u64 = 1;
-pub const FUTEX_WAIT_BITSET: u64 = 9;
-pub const FUTEX_WAKE_BITSET: u64 = 10;
-pub const FUTEX_PRIVATE_FLAG: u64 = 128;
-pub const FUTEX_CLOCK_REALTIME: u64 = 256;
+use forkos_lib::uapi::futex::*;
 const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
 
 /// Identifies one futex word across address spaces (Linux `union futex_key`).
@@ -121,6 +116,7 @@ pub fn futex_wake(uaddr: u64, n: usize) -> usize {
 
 /// `futex(uaddr, op, val, timeout, uaddr2, val3)` for WAIT, WAKE and their BITSET forms.
 pub fn sys_futex(uaddr: u64, op: u64, val: u64, utime: u64, _uaddr2: u64, val3: u64) -> SysResult {
+    let op = op as i32; // an int in Linux
     let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
     if op & FUTEX_CLOCK_REALTIME != 0 && cmd != FUTEX_WAIT_BITSET {
         return Err(ENOSYS);

@@ -17,22 +17,7 @@ use crate::exit::do_group_exit;
 use crate::sched::try_to_wake_up;
 use crate::task::*;
 
-pub const SIGHUP: i32 = 1;
-pub const SIGILL: i32 = 4;
-pub const SIGTRAP: i32 = 5;
-pub const SIGBUS: i32 = 7;
-pub const SIGKILL: i32 = 9;
-pub const SIGSEGV: i32 = 11;
-pub const SIGCHLD: i32 = 17;
-pub const SIGCONT: i32 = 18;
-pub const SIGSTOP: i32 = 19;
-pub const SIGTSTP: i32 = 20;
-pub const SIGTTIN: i32 = 21;
-pub const SIGTTOU: i32 = 22;
-pub const SIGURG: i32 = 23;
-pub const SIGWINCH: i32 = 28;
-/// Highest signal number (Linux `_NSIG`).
-pub const NSIG: i32 = 64;
+pub use forkos_lib::uapi::signal::*;
 
 /// Is the default action of `sig` to do nothing (here including stop/continue)?
 fn default_ignored(sig: i32) -> bool {

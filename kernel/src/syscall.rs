@@ -5,6 +5,8 @@
 //! ABI, asm-generic numbers). `el0_svc` saves x0 as `orig_x0` and the number as
 //! `syscallno`, calls [`invoke_syscall`], and puts the result, or `-errno`, in x0.
 
+use forkos_lib::uapi::nr;
+
 use crate::arch::ptrace::PtRegs;
 use crate::errno::*;
 use crate::mm::uaccess::{copy_from_user, copy_to_user, UserPtr};
@@ -16,61 +18,69 @@ type Handler = fn(&[u64; 6]) -> SysResult;
 
 /// Numbers and handlers, as in `include/uapi/asm-generic/unistd.h`. Everything else
 /// returns `-ENOSYS`.
-const SYSCALLS: &[(u64, &str, Handler)] = &[
-    (63, "read", |_| Err(EBADF)),
-    (64, "write", |a| sys_write(a[0], a[1], a[2])),
-    (66, "writev", |a| sys_writev(a[0], a[1], a[2])),
-    (93, "exit", |a| exit::sys_exit(a[0] as i64)),
-    (94, "exit_group", |a| exit::sys_exit_group(a[0] as i64)),
-    (95, "waitid", |a| {
+const SYSCALLS: &[(usize, &str, Handler)] = &[
+    (nr::READ, "read", |_| Err(EBADF)),
+    (nr::WRITE, "write", |a| sys_write(a[0], a[1], a[2])),
+    (nr::WRITEV, "writev", |a| sys_writev(a[0], a[1], a[2])),
+    (nr::EXIT, "exit", |a| exit::sys_exit(a[0] as i64)),
+    (nr::EXIT_GROUP, "exit_group", |a| {
+        exit::sys_exit_group(a[0] as i64)
+    }),
+    (nr::WAITID, "waitid", |a| {
         exit::sys_waitid(a[0], a[1], a[2], a[3], a[4])
     }),
-    (96, "set_tid_address", |a| sys_set_tid_address(a[0])),
-    (98, "futex", |a| {
+    (nr::SET_TID_ADDRESS, "set_tid_address", |a| {
+        sys_set_tid_address(a[0])
+    }),
+    (nr::FUTEX, "futex", |a| {
         futex::sys_futex(a[0], a[1], a[2], a[3], a[4], a[5])
     }),
-    (101, "nanosleep", |a| time::sys_nanosleep(a[0], a[1])),
-    (113, "clock_gettime", |a| {
+    (nr::NANOSLEEP, "nanosleep", |a| {
+        time::sys_nanosleep(a[0], a[1])
+    }),
+    (nr::CLOCK_GETTIME, "clock_gettime", |a| {
         time::sys_clock_gettime(a[0], a[1])
     }),
-    (124, "sched_yield", |_| {
+    (nr::SCHED_YIELD, "sched_yield", |_| {
         crate::sched::yield_now();
         Ok(0)
     }),
-    (129, "kill", |a| signal::sys_kill(a[0] as i64, a[1] as i64)),
-    (130, "tkill", |a| {
+    (nr::KILL, "kill", |a| {
+        signal::sys_kill(a[0] as i64, a[1] as i64)
+    }),
+    (nr::TKILL, "tkill", |a| {
         signal::sys_tkill(a[0] as i64, a[1] as i64)
     }),
-    (131, "tgkill", |a| {
+    (nr::TGKILL, "tgkill", |a| {
         signal::sys_tgkill(a[0] as i64, a[1] as i64, a[2] as i64)
     }),
-    (160, "uname", |a| sys_uname(a[0])),
-    (172, "getpid", |_| Ok(current().tgid as i64)),
-    (173, "getppid", |_| Ok(sys_getppid())),
-    (174, "getuid", |_| Ok(0)),
-    (175, "geteuid", |_| Ok(0)),
-    (176, "getgid", |_| Ok(0)),
-    (177, "getegid", |_| Ok(0)),
-    (178, "gettid", |_| Ok(current().pid as i64)),
-    (179, "sysinfo", |a| sys_sysinfo(a[0])),
-    (214, "brk", |a| mm::mmap::sys_brk(a[0])),
-    (215, "munmap", |a| mm::mmap::sys_munmap(a[0], a[1])),
-    (220, "clone", |a| {
+    (nr::UNAME, "uname", |a| sys_uname(a[0])),
+    (nr::GETPID, "getpid", |_| Ok(current().tgid as i64)),
+    (nr::GETPPID, "getppid", |_| Ok(sys_getppid())),
+    (nr::GETUID, "getuid", |_| Ok(0)),
+    (nr::GETEUID, "geteuid", |_| Ok(0)),
+    (nr::GETGID, "getgid", |_| Ok(0)),
+    (nr::GETEGID, "getegid", |_| Ok(0)),
+    (nr::GETTID, "gettid", |_| Ok(current().pid as i64)),
+    (nr::SYSINFO, "sysinfo", |a| sys_sysinfo(a[0])),
+    (nr::BRK, "brk", |a| mm::mmap::sys_brk(a[0])),
+    (nr::MUNMAP, "munmap", |a| mm::mmap::sys_munmap(a[0], a[1])),
+    (nr::CLONE, "clone", |a| {
         fork::sys_clone(a[0], a[1], a[2], a[3], a[4])
     }),
-    (222, "mmap", |a| {
+    (nr::MMAP, "mmap", |a| {
         mm::mmap::sys_mmap(a[0], a[1], a[2], a[3], a[4], a[5])
     }),
-    (260, "wait4", |a| {
+    (nr::WAIT4, "wait4", |a| {
         exit::sys_wait4(a[0] as i64, a[1], a[2], a[3])
     }),
-    (435, "clone3", |a| fork::sys_clone3(a[0], a[1])),
+    (nr::CLONE3, "clone3", |a| fork::sys_clone3(a[0], a[1])),
 ];
 
 /// Call the handler for `scno` (Linux `invoke_syscall`).
 pub fn invoke_syscall(scno: u64, regs: &PtRegs) -> i64 {
     let args: [u64; 6] = regs.regs[..6].try_into().expect("six argument registers");
-    let scno = scno as u32 as u64; // Linux truncates the number to an int
+    let scno = scno as u32 as usize; // Linux truncates the number to an int
     match SYSCALLS.iter().find(|(n, _, _)| *n == scno) {
         Some((_, _, handler)) => match handler(&args) {
             Ok(v) => v,
@@ -84,7 +94,7 @@ pub fn invoke_syscall(scno: u64, regs: &PtRegs) -> i64 {
 pub fn syscall_name(scno: u64) -> &'static str {
     SYSCALLS
         .iter()
-        .find(|(n, _, _)| *n == scno)
+        .find(|(n, _, _)| *n as u64 == scno)
         .map_or("unknown", |(_, name, _)| name)
 }
 

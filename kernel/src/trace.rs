@@ -26,7 +26,12 @@ fn on() -> bool {
 
 /// `svc` of a process-creating syscall: where kernel_entry saved the frame.
 pub fn syscall_enter(regs: &PtRegs, scno: u64) {
-    if on() && matches!(scno, 220 | 435) {
+    if on()
+        && matches!(
+            scno as usize,
+            forkos_lib::uapi::nr::CLONE | forkos_lib::uapi::nr::CLONE3
+        )
+    {
         let t = current();
         println!(
             "[trace] {}[{}]: svc #0 at pc {:#x}, x8 = {scno} ({}), x0 = {:#x}; kernel_entry saved pt_regs at {:#x}",

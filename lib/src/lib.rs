@@ -12,6 +12,7 @@
 //! - [`memblock`]: RAM and reserved ranges, and what is left free (Linux `mm/memblock.c`).
 //! - [`cmdline`]: the kernel command line (Linux `lib/cmdline.c`).
 //! - [`fdt_irq`]: turning device-tree interrupt specifiers into GIC interrupt ids.
+//! - [`uapi`]: Linux's user-space ABI numbers, shared by the kernel and user programs.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -23,3 +24,4 @@ pub mod esr;
 pub mod fdt_irq;
 pub mod memblock;
 pub mod pgtable;
+pub mod uapi;

@@ -3,108 +3,28 @@
 
 use core::arch::asm;
 
-// System call numbers (include/uapi/asm-generic/unistd.h).
-pub const SYS_WRITE: usize = 64;
-pub const SYS_WRITEV: usize = 66;
-pub const SYS_EXIT: usize = 93;
-pub const SYS_EXIT_GROUP: usize = 94;
-pub const SYS_WAITID: usize = 95;
-pub const SYS_SET_TID_ADDRESS: usize = 96;
-pub const SYS_FUTEX: usize = 98;
-pub const SYS_NANOSLEEP: usize = 101;
-pub const SYS_CLOCK_GETTIME: usize = 113;
-pub const SYS_SCHED_YIELD: usize = 124;
-pub const SYS_KILL: usize = 129;
-pub const SYS_TKILL: usize = 130;
-pub const SYS_TGKILL: usize = 131;
-pub const SYS_GETPID: usize = 172;
-pub const SYS_GETPPID: usize = 173;
-pub const SYS_GETTID: usize = 178;
-pub const SYS_SYSINFO: usize = 179;
-pub const SYS_BRK: usize = 214;
-pub const SYS_MUNMAP: usize = 215;
-pub const SYS_CLONE: usize = 220;
-pub const SYS_MMAP: usize = 222;
-pub const SYS_WAIT4: usize = 260;
-pub const SYS_CLONE3: usize = 435;
+// The numbers come from forkos-lib's `uapi`, shared with the kernel.
+pub use forkos_lib::uapi::clock::*;
+pub use forkos_lib::uapi::clone::*;
+pub use forkos_lib::uapi::futex::*;
+pub use forkos_lib::uapi::nr;
+pub use forkos_lib::uapi::signal::*;
+pub use forkos_lib::uapi::wait::*;
+use forkos_lib::uapi::{errno, mman};
 
-// errno values (include/uapi/asm-generic/errno-base.h, errno.h).
-pub const EPERM: isize = 1;
-pub const ENOENT: isize = 2;
-pub const ESRCH: isize = 3;
-pub const EINTR: isize = 4;
-pub const E2BIG: isize = 7;
-pub const EBADF: isize = 9;
-pub const ECHILD: isize = 10;
-pub const EAGAIN: isize = 11;
-pub const ENOMEM: isize = 12;
-pub const EFAULT: isize = 14;
-pub const EINVAL: isize = 22;
-pub const ENOSYS: isize = 38;
-pub const ETIMEDOUT: isize = 110;
+/// Re-export constants with the integer type these wrappers use.
+macro_rules! retyped {
+    ($module:ident as $t:ty: $($name:ident),* $(,)?) => {
+        $(pub const $name: $t = $module::$name as $t;)*
+    };
+}
 
-// Clone flags (include/uapi/linux/sched.h).
-pub const CSIGNAL: u64 = 0xff;
-pub const CLONE_VM: u64 = 0x100;
-pub const CLONE_FS: u64 = 0x200;
-pub const CLONE_FILES: u64 = 0x400;
-pub const CLONE_SIGHAND: u64 = 0x800;
-pub const CLONE_PIDFD: u64 = 0x1000;
-pub const CLONE_VFORK: u64 = 0x4000;
-pub const CLONE_PARENT: u64 = 0x8000;
-pub const CLONE_THREAD: u64 = 0x10000;
-pub const CLONE_NEWNS: u64 = 0x20000;
-pub const CLONE_SYSVSEM: u64 = 0x40000;
-pub const CLONE_SETTLS: u64 = 0x80000;
-pub const CLONE_PARENT_SETTID: u64 = 0x100000;
-pub const CLONE_CHILD_CLEARTID: u64 = 0x200000;
-pub const CLONE_DETACHED: u64 = 0x400000;
-pub const CLONE_UNTRACED: u64 = 0x800000;
-pub const CLONE_CHILD_SETTID: u64 = 0x1000000;
-pub const CLONE_NEWUSER: u64 = 0x10000000;
-pub const CLONE_NEWPID: u64 = 0x20000000;
-pub const CLONE_CLEAR_SIGHAND: u64 = 1 << 32;
-
-// Signals (arm64 uses the asm-generic numbers).
-pub const SIGILL: i32 = 4;
-pub const SIGTRAP: i32 = 5;
-pub const SIGBUS: i32 = 7;
-pub const SIGKILL: i32 = 9;
-pub const SIGUSR1: i32 = 10;
-pub const SIGSEGV: i32 = 11;
-pub const SIGTERM: i32 = 15;
-pub const SIGCHLD: i32 = 17;
-
-// wait4/waitid options and id types.
-pub const WNOHANG: i32 = 1;
-pub const WUNTRACED: i32 = 2;
-pub const WEXITED: i32 = 4;
-pub const WNOWAIT: i32 = 0x0100_0000;
-pub const WNOTHREAD: i32 = 0x2000_0000;
-pub const WALL: i32 = 0x4000_0000;
-pub const WCLONE: i32 = 0x8000_0000u32 as i32;
-pub const P_ALL: i32 = 0;
-pub const P_PID: i32 = 1;
-pub const CLD_EXITED: i32 = 1;
-pub const CLD_KILLED: i32 = 2;
-
-// futex operations.
-pub const FUTEX_WAIT: i32 = 0;
-pub const FUTEX_WAKE: i32 = 1;
-pub const FUTEX_PRIVATE_FLAG: i32 = 128;
-
-// mmap.
-pub const PROT_NONE: usize = 0;
-pub const PROT_READ: usize = 1;
-pub const PROT_WRITE: usize = 2;
-pub const PROT_EXEC: usize = 4;
-pub const MAP_SHARED: usize = 0x01;
-pub const MAP_PRIVATE: usize = 0x02;
-pub const MAP_FIXED: usize = 0x10;
-pub const MAP_ANONYMOUS: usize = 0x20;
-
-pub const CLOCK_REALTIME: i32 = 0;
-pub const CLOCK_MONOTONIC: i32 = 1;
+// errno values as `isize`, to compare with raw results (`r == -EINVAL`).
+retyped!(errno as isize: EPERM, ENOENT, ESRCH, EINTR, E2BIG, EBADF, ECHILD, EAGAIN, ENOMEM,
+    EFAULT, EEXIST, EINVAL, ENOSYS, ETIMEDOUT);
+// mmap arguments as `usize`.
+retyped!(mman as usize: PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC, MAP_SHARED, MAP_PRIVATE,
+    MAP_FIXED, MAP_ANONYMOUS);
 
 /// Raw system call with six arguments.
 ///
@@ -141,18 +61,18 @@ pub fn syscall(nr: usize, args: [usize; 6]) -> isize {
 
 pub fn write(fd: i32, buf: &[u8]) -> isize {
     syscall(
-        SYS_WRITE,
+        nr::WRITE,
         [fd as usize, buf.as_ptr() as usize, buf.len(), 0, 0, 0],
     )
 }
 
 pub fn exit(code: i32) -> ! {
-    syscall(SYS_EXIT, [code as usize, 0, 0, 0, 0, 0]);
+    syscall(nr::EXIT, [code as usize, 0, 0, 0, 0, 0]);
     unreachable_loop()
 }
 
 pub fn exit_group(code: i32) -> ! {
-    syscall(SYS_EXIT_GROUP, [code as usize, 0, 0, 0, 0, 0]);
+    syscall(nr::EXIT_GROUP, [code as usize, 0, 0, 0, 0, 0]);
     unreachable_loop()
 }
 
@@ -163,32 +83,32 @@ fn unreachable_loop() -> ! {
 }
 
 pub fn getpid() -> isize {
-    syscall(SYS_GETPID, [0; 6])
+    syscall(nr::GETPID, [0; 6])
 }
 
 pub fn getppid() -> isize {
-    syscall(SYS_GETPPID, [0; 6])
+    syscall(nr::GETPPID, [0; 6])
 }
 
 pub fn gettid() -> isize {
-    syscall(SYS_GETTID, [0; 6])
+    syscall(nr::GETTID, [0; 6])
 }
 
 pub fn sched_yield() -> isize {
-    syscall(SYS_SCHED_YIELD, [0; 6])
+    syscall(nr::SCHED_YIELD, [0; 6])
 }
 
 pub fn set_tid_address(tidptr: *mut i32) -> isize {
-    syscall(SYS_SET_TID_ADDRESS, [tidptr as usize, 0, 0, 0, 0, 0])
+    syscall(nr::SET_TID_ADDRESS, [tidptr as usize, 0, 0, 0, 0, 0])
 }
 
 pub fn kill(pid: i32, sig: i32) -> isize {
-    syscall(SYS_KILL, [pid as usize, sig as usize, 0, 0, 0, 0])
+    syscall(nr::KILL, [pid as usize, sig as usize, 0, 0, 0, 0])
 }
 
 pub fn tgkill(tgid: i32, tid: i32, sig: i32) -> isize {
     syscall(
-        SYS_TGKILL,
+        nr::TGKILL,
         [tgid as usize, tid as usize, sig as usize, 0, 0, 0],
     )
 }
@@ -196,7 +116,7 @@ pub fn tgkill(tgid: i32, tid: i32, sig: i32) -> isize {
 /// `wait4(pid, &status, options, NULL)`; the status is written to `*status`.
 pub fn wait4(pid: i32, status: *mut i32, options: i32) -> isize {
     syscall(
-        SYS_WAIT4,
+        nr::WAIT4,
         [pid as usize, status as usize, options as usize, 0, 0, 0],
     )
 }
@@ -232,7 +152,7 @@ impl Default for SigInfo {
 
 pub fn waitid(idtype: i32, id: i32, info: *mut SigInfo, options: i32) -> isize {
     syscall(
-        SYS_WAITID,
+        nr::WAITID,
         [
             idtype as usize,
             id as usize,
@@ -253,13 +173,13 @@ pub struct Timespec {
 
 pub fn nanosleep(req: &Timespec, rem: *mut Timespec) -> isize {
     syscall(
-        SYS_NANOSLEEP,
+        nr::NANOSLEEP,
         [req as *const _ as usize, rem as usize, 0, 0, 0, 0],
     )
 }
 
 pub fn clock_gettime(clock: i32, ts: *mut Timespec) -> isize {
-    syscall(SYS_CLOCK_GETTIME, [clock as usize, ts as usize, 0, 0, 0, 0])
+    syscall(nr::CLOCK_GETTIME, [clock as usize, ts as usize, 0, 0, 0, 0])
 }
 
 /// Sleep for `ms` milliseconds.
@@ -273,7 +193,7 @@ pub fn sleep_ms(ms: u64) {
 
 pub fn futex(uaddr: *const i32, op: i32, val: i32, timeout: *const Timespec) -> isize {
     syscall(
-        SYS_FUTEX,
+        nr::FUTEX,
         [
             uaddr as usize,
             op as usize,
@@ -286,15 +206,15 @@ pub fn futex(uaddr: *const i32, op: i32, val: i32, timeout: *const Timespec) -> 
 }
 
 pub fn brk(addr: usize) -> isize {
-    syscall(SYS_BRK, [addr, 0, 0, 0, 0, 0])
+    syscall(nr::BRK, [addr, 0, 0, 0, 0, 0])
 }
 
 pub fn mmap(addr: usize, len: usize, prot: usize, flags: usize, fd: i32, off: usize) -> isize {
-    syscall(SYS_MMAP, [addr, len, prot, flags, fd as usize, off])
+    syscall(nr::MMAP, [addr, len, prot, flags, fd as usize, off])
 }
 
 pub fn munmap(addr: usize, len: usize) -> isize {
-    syscall(SYS_MUNMAP, [addr, len, 0, 0, 0, 0])
+    syscall(nr::MUNMAP, [addr, len, 0, 0, 0, 0])
 }
 
 /// `struct sysinfo` (arm64 layout).
@@ -318,7 +238,7 @@ pub struct Sysinfo {
 }
 
 pub fn sysinfo(info: *mut Sysinfo) -> isize {
-    syscall(SYS_SYSINFO, [info as usize, 0, 0, 0, 0, 0])
+    syscall(nr::SYSINFO, [info as usize, 0, 0, 0, 0, 0])
 }
 
 /// `clone(flags, newsp, parent_tid, tls, child_tid)` in arm64 argument order. With
@@ -332,7 +252,7 @@ pub fn clone(
     child_tid: *mut i32,
 ) -> isize {
     syscall(
-        SYS_CLONE,
+        nr::CLONE,
         [
             flags as usize,
             newsp,
@@ -384,7 +304,7 @@ pub struct CloneArgs {
 
 /// `clone3(args, size)` for fork-like use (no new stack, no CLONE_VM).
 pub fn clone3(args: *const CloneArgs, size: usize) -> isize {
-    syscall(SYS_CLONE3, [args as usize, size, 0, 0, 0, 0])
+    syscall(nr::CLONE3, [args as usize, size, 0, 0, 0, 0])
 }
 
 extern "C" {

@@ -9,14 +9,7 @@ use super::{Mm, MmInner, ShmObject, VmFlags, Vma, MMAP_BASE, TASK_SIZE};
 use crate::errno::*;
 use crate::task::current;
 
-pub const PROT_READ: u64 = 1;
-pub const PROT_WRITE: u64 = 2;
-pub const PROT_EXEC: u64 = 4;
-pub const MAP_SHARED: u64 = 0x01;
-pub const MAP_PRIVATE: u64 = 0x02;
-pub const MAP_SHARED_VALIDATE: u64 = 0x03;
-pub const MAP_FIXED: u64 = 0x10;
-pub const MAP_ANONYMOUS: u64 = 0x20;
+pub use forkos_lib::uapi::mman::*;
 /// Flags Linux accepts (and forkos treats as hints it may ignore): MAP_GROWSDOWN,
 /// MAP_DENYWRITE, MAP_EXECUTABLE, MAP_LOCKED, MAP_NORESERVE, MAP_POPULATE, MAP_NONBLOCK,
 /// MAP_STACK, MAP_HUGETLB, MAP_SYNC, MAP_FIXED_NOREPLACE.
@@ -31,7 +24,6 @@ const MAP_HINTS: u64 = 0x0100
     | 0x40000
     | 0x80000
     | 0x100000;
-pub const MAP_FIXED_NOREPLACE: u64 = 0x100000;
 
 const PAGE: u64 = PAGE_SIZE as u64;
 /// Most mappings one address space may have (Linux's default `vm.max_map_count`).

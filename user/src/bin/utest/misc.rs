@@ -49,7 +49,7 @@ pub fn unknown_syscall_enosys() -> T {
 /// The syscall number is the low 32 bits of x8 (`int scno`): 1<<32 | getpid is getpid.
 pub fn syscall_nr_truncated() -> T {
     check_eq!(
-        sys::syscall((1 << 32) | sys::SYS_GETPID, [0; 6]),
+        sys::syscall((1 << 32) | sys::nr::GETPID, [0; 6]),
         1,
         "syscall(1<<32 | 172)"
     );
@@ -72,7 +72,7 @@ pub fn write_fds() -> T {
 /// write() from an unmapped or kernel buffer gives -EFAULT.
 pub fn write_bad_pointer() -> T {
     for addr in [BAD, 0xffff_8000_0000_0000] {
-        let r = sys::syscall(sys::SYS_WRITE, [1, addr, 8, 0, 0, 0]);
+        let r = sys::syscall(sys::nr::WRITE, [1, addr, 8, 0, 0, 0]);
         check_eq!(r, -EFAULT, "write(1, {addr:#x}, 8)");
     }
     Ok(())
@@ -133,7 +133,7 @@ pub fn clock_monotonic_advances() -> T {
 /// is only written when the sleep is interrupted, so a bad `rem` is harmless.
 pub fn nanosleep_errors() -> T {
     let null = core::ptr::null_mut();
-    let r = sys::syscall(sys::SYS_NANOSLEEP, [BAD, 0, 0, 0, 0, 0]);
+    let r = sys::syscall(sys::nr::NANOSLEEP, [BAD, 0, 0, 0, 0, 0]);
     check_eq!(r, -EFAULT, "nanosleep(bad pointer)");
     for (s, ns) in [(0, 1_000_000_000), (0, -1), (-1, 0)] {
         let req = Timespec {

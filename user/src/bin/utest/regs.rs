@@ -235,7 +235,7 @@ pub fn syscall_preserves_registers() -> T {
     let mut area = [Regs::ZERO; 2];
     let salt = 0x0123_4567_89ab_cdef;
     // SAFETY: area has room for both slots; regs_svc preserves what the ABI requires.
-    let r = unsafe { regs_svc(area.as_mut_ptr(), sys::SYS_GETPID, 0, salt) };
+    let r = unsafe { regs_svc(area.as_mut_ptr(), sys::nr::GETPID, 0, salt) };
     check_eq!(r, 1, "getpid");
     let a = &area[0];
     let base = area.as_ptr() as u64;
@@ -267,7 +267,7 @@ pub fn fork_registers() -> T {
     let salt = 0x5555_aaaa_0f0f_f0f0;
     // SAFETY: the shared page holds both 1 KiB slots; the child returns from regs_svc
     // on its copy of this stack and exits right away.
-    let pid = unsafe { regs_svc(area, sys::SYS_CLONE, sys::SIGCHLD as usize, salt) };
+    let pid = unsafe { regs_svc(area, sys::nr::CLONE, sys::SIGCHLD as usize, salt) };
     if pid == 0 {
         sys::exit_group(0);
     }
@@ -282,7 +282,7 @@ pub fn fork_registers() -> T {
         (3, 0),
         (4, 0),
         (5, salt),
-        (8, sys::SYS_CLONE as u64),
+        (8, sys::nr::CLONE as u64),
     ];
     check_regs(p, salt, &ctl, "parent")?;
     check_regs(c, salt, &ctl, "child")?;
@@ -302,7 +302,7 @@ fn yield_loop(n: usize, salt: u64) -> T {
     let mut area = [Regs::ZERO; 2];
     for i in 0..n {
         // SAFETY: as in syscall_preserves_registers.
-        let r = unsafe { regs_svc(area.as_mut_ptr(), sys::SYS_SCHED_YIELD, 0, salt) };
+        let r = unsafe { regs_svc(area.as_mut_ptr(), sys::nr::SCHED_YIELD, 0, salt) };
         check_eq!(r, 0, "sched_yield");
         let base = area.as_ptr() as u64 + 1024;
         check_regs(
