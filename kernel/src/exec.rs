@@ -231,8 +231,11 @@ pub fn kernel_execve(name: &str, image: &[u8], argv: &[&str], envp: &[&str]) -> 
     let tsk = current();
     crate::exit::mm_release(tsk);
     let mm = Arc::new(mm);
+    // The task must own the new mm before TTBR0 points at it: a preemption in between
+    // would otherwise switch back to the old one (here: none), and the program's first
+    // instruction would fault for ever.
+    let old = tsk.inner.lock().mm.replace(mm.clone());
     crate::mm::switch_mm(Some(&mm));
-    let old = tsk.inner.lock().mm.replace(mm);
     drop(old);
     flush_thread();
     // SAFETY: the current task is in the kernel on its own stack; its pt_regs are the

@@ -67,9 +67,13 @@ pub fn rest_init(cmdline: &str) -> ! {
     // Everything allocated from here on (init, the kernel thread, all processes) must
     // be given back by the time init has exited and been reaped.
     PAGES_AT_INIT.store(page_alloc::nr_free_pages(), Ordering::Relaxed);
+    // Create both before either can run, so that init is pid 1 and the kernel thread
+    // pid 2 (Linux's kthreadd), whichever gets the CPU first.
+    let flags = crate::arch::irqflags::local_irq_save();
     let pid = user_mode_thread(kernel_init, 0).expect("cannot start init");
     assert_eq!(pid, 1, "init must be pid 1");
     kernel_thread(kthread_demo, 0xf0f0).expect("cannot start a kernel thread");
+    crate::arch::irqflags::local_irq_restore(flags);
     cpu_idle()
 }
 

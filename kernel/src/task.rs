@@ -254,9 +254,10 @@ pub fn show_tasks() {
         };
         // SAFETY: a racy read of another task's saved context, for display only.
         let kpc = unsafe { (*t.thread.get()).cpu_context.pc };
-        // SAFETY: as above; the pt_regs of a user task hold its user pc while it is in
-        // the kernel or switched out.
+        // The pt_regs of a user task hold its user pc while it is in the kernel or
+        // switched out.
         let upc = if has_mm {
+            // SAFETY: as above, a racy read for display only.
             unsafe { (*t.pt_regs()).pc }
         } else {
             0

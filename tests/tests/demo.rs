@@ -43,5 +43,5 @@ fn fork_trace_narrates_the_path() {
         .expect("x19 = 0: ret_to_user")
         .expect("with x0 = 0")
         .expect("CLONE_VFORK: parent sleeps on its completion")
-        .expect("mm_release: pid 4 completes vfork_done");
+        .expect("completes vfork_done, waking its parent");
 }

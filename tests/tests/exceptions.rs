@@ -91,10 +91,7 @@ fn console_p_prints_the_process_table() {
         ..Boot::utest("stress_fork_wait")
     };
     let msg = std::panic::catch_unwind(|| boot.run()).expect_err("the run must time out");
-    let msg = msg
-        .downcast_ref::<String>()
-        .cloned()
-        .unwrap_or_default();
+    let msg = msg.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(msg.contains("  pid  tgid  ppid state"), "{msg}");
     assert!(msg.contains("utest"), "{msg}");
 }
