@@ -45,3 +45,19 @@ fn fork_trace_narrates_the_path() {
         .expect("CLONE_VFORK: parent sleeps on its completion")
         .expect("completes vfork_done, waking its parent");
 }
+
+#[test]
+fn init_exit_status_becomes_qemus() {
+    Boot::utest("exit 42")
+        .run()
+        .expect("init exited with status 0x2a00")
+        .expect_status(42);
+}
+
+#[test]
+fn init_killed_by_a_signal_exits_128_plus_n() {
+    Boot::utest("segv")
+        .run()
+        .expect("unhandled SIGSEGV (data abort) at 0x8")
+        .expect_status(128 + 11);
+}

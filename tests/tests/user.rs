@@ -39,6 +39,7 @@ user_tests!(
     write_bad_pointer,
     clock_gettime_errors,
     clock_monotonic_advances,
+    cntvct_readable_at_el0,
     nanosleep_errors,
     fork_returns_pid_and_zero,
     fork_child_getpid,

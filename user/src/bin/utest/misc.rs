@@ -162,3 +162,19 @@ pub fn nanosleep_errors() -> T {
     );
     Ok(())
 }
+
+/// EL0 may read the virtual counter CNTVCT_EL0 directly (Linux sets
+/// CNTKCTL_EL1.EL0VCTEN), and it moves forward.
+pub fn cntvct_readable_at_el0() -> T {
+    let read = || -> u64 {
+        let v: u64;
+        // SAFETY: reading a counter register has no side effects.
+        unsafe { core::arch::asm!("isb", "mrs {}, cntvct_el0", out(reg) v) };
+        v
+    };
+    let a = read();
+    sys::sleep_ms(10);
+    let b = read();
+    check!(a != 0 && b > a, "CNTVCT_EL0 went from {a} to {b}");
+    Ok(())
+}
