@@ -137,6 +137,7 @@ user_tests!(
     mmap_errors,
     munmap_then_fault,
     mmap_shared_with_child,
+    tagged_pointer_access,
     fault_null_read,
     fault_unmapped_write,
     fault_write_text,

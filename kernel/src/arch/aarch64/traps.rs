@@ -135,7 +135,15 @@ fn el0_svc(regs: &mut PtRegs) {
 /// An abort from user space: a page fault to resolve, or a signal (Linux `el0_da`,
 /// `el0_ia` -> `do_mem_abort` -> `do_page_fault`).
 fn el0_abort(regs: &mut PtRegs, esr: u64, instruction: bool) {
+    // User addresses may carry a tag in their top byte, which the MMU ignores (TBI0, as
+    // Linux's ABI promises); the fault address may keep it, so drop it (Linux
+    // `untagged_addr`).
     let far = FAR_EL1.get();
+    let far = if far & (1 << 55) == 0 {
+        far & !(0xff << 56)
+    } else {
+        far
+    };
     local_irq_enable();
     let fsc = (esr_iss(esr) & ESR_ELX_FSC) as u8;
     if fsc == 0x21 {

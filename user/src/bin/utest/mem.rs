@@ -200,3 +200,17 @@ pub fn mmap_shared_with_child() -> T {
     expect_ok(pid)?;
     Ok(())
 }
+
+/// The top byte of a user pointer is ignored (Linux's arm64 ABI enables TBI for EL0):
+/// a tagged pointer reaches the same memory, even on a page not yet faulted in.
+pub fn tagged_pointer_access() -> T {
+    let addr = map(2 * PAGE, RW, sys::MAP_PRIVATE)?;
+    let tagged = (addr + PAGE) | (0x5a << 56);
+    // SAFETY: the page is mapped read-write; the tag is ignored by the MMU.
+    unsafe { core::ptr::write_volatile(tagged as *mut u64, 0x1234) };
+    // SAFETY: the same page, untagged.
+    let v = unsafe { core::ptr::read_volatile((addr + PAGE) as *const u64) };
+    check_eq!(v, 0x1234, "value written through the tagged pointer");
+    sys::munmap(addr, 2 * PAGE);
+    Ok(())
+}
