@@ -186,15 +186,11 @@ pub fn mmap_shared_with_child() -> T {
     let pid = child(|| {
         check_eq!(s.get(0), 1, "the parent's write before fork, in the child");
         s.set(1, 2);
-        while s.get(2) == 0 {
-            sys::sleep_ms(1);
-        }
+        s.wait_for(2);
         check_eq!(s.get(2), 3, "the parent's write after fork, in the child");
         Ok(())
     })?;
-    while s.get(1) == 0 {
-        sys::sleep_ms(1);
-    }
+    s.wait_for(1);
     check_eq!(s.get(1), 2, "the child's write, in the parent");
     s.set(2, 3);
     expect_ok(pid)?;

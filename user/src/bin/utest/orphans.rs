@@ -33,9 +33,7 @@ pub fn orphan_reparented_to_init() -> T {
             Ok(())
         })?;
         s.set(0, g as i64);
-        while s.get(1) == 0 {
-            sys::sleep_ms(1);
-        }
+        s.wait_for(1);
         Ok(())
     })?;
     expect_ok(c)?;

@@ -31,9 +31,7 @@ pub fn kill_sigterm_default() -> T {
 pub fn kill_zero_probe() -> T {
     let s = Shared::new()?;
     let pid = child(|| {
-        while s.get(0) == 0 {
-            sys::sleep_ms(1);
-        }
+        s.wait_for(0);
         Ok(())
     })?;
     check_eq!(sys::kill(pid, 0), 0, "kill(live child, 0)");
@@ -68,9 +66,7 @@ pub fn kill_errors() -> T {
 pub fn tgkill_checks_tgid() -> T {
     let s = Shared::new()?;
     let f = || {
-        while s.get(0) == 0 {
-            sys::sleep_ms(1);
-        }
+        s.wait_for(0);
         0
     };
     let t = Thread::spawn(&f)?;
@@ -110,9 +106,7 @@ pub fn tgkill_sigkill_kills_group() -> T {
             sys::sleep_ms(1000);
         }
     })?;
-    while s.get(1) == 0 {
-        sys::sleep_ms(1);
-    }
+    s.wait_for(1);
     let tid = s.get(1) as i32;
     check_eq!(
         sys::tgkill(pid, tid, sys::SIGKILL),

@@ -154,9 +154,7 @@ pub fn leader_exit_waits_for_threads() -> T {
     let s = Shared::new()?;
     let pid = child(|| {
         let f = || {
-            while s.get(0) == 0 {
-                sys::sleep_ms(1);
-            }
+            s.wait_for(0);
             s.set(1, 1);
             7
         };

@@ -171,6 +171,13 @@ impl Shared {
     pub fn set(&self, i: usize, v: i64) {
         self.words[i].store(v, SeqCst)
     }
+
+    /// Sleep until slot `i` is no longer zero (another process set it).
+    pub fn wait_for(&self, i: usize) {
+        while self.get(i) == 0 {
+            sys::sleep_ms(1);
+        }
+    }
 }
 
 impl Deref for Shared {

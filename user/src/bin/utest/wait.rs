@@ -68,9 +68,7 @@ pub fn wait4_blocks_until_exit() -> T {
 pub fn wait4_wnohang() -> T {
     let s = Shared::new()?;
     let pid = child(|| {
-        while s.get(0) == 0 {
-            sys::sleep_ms(1);
-        }
+        s.wait_for(0);
         Ok(())
     })?;
     let mut status = -1;
@@ -152,17 +150,13 @@ pub fn wait4_not_a_child() -> T {
     let s = Shared::new()?;
     let pid = child(|| {
         let g = child(|| {
-            while s.get(1) == 0 {
-                sys::sleep_ms(1);
-            }
+            s.wait_for(1);
             Ok(())
         })?;
         s.set(0, g as i64);
         expect_ok(g)
     })?;
-    while s.get(0) == 0 {
-        sys::sleep_ms(1);
-    }
+    s.wait_for(0);
     let g = s.get(0) as i32;
     let mut status = 0;
     check_eq!(sys::wait4(g, &mut status, 0), -ECHILD, "wait4(grandchild)");
@@ -380,9 +374,7 @@ pub fn waitid_no_children() -> T {
 pub fn waitid_wnohang() -> T {
     let s = Shared::new()?;
     let pid = child(|| {
-        while s.get(0) == 0 {
-            sys::sleep_ms(1);
-        }
+        s.wait_for(0);
         Ok(())
     })?;
     let (r, info) = waitid(sys::P_ALL, 0, sys::WEXITED | sys::WNOHANG);
