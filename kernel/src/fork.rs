@@ -15,15 +15,15 @@
 
 use alloc::sync::Arc;
 use alloc::vec;
-use alloc::vec::Vec;
 
 use crate::arch::memory::MAX_THREADS;
+use crate::arch::mmu_context::flush_tlb_mm;
 use crate::arch::process::{copy_thread, ChildStart};
 use crate::errno::*;
 use crate::mm::kstack::KernelStack;
 use crate::mm::memory::copy_page_range;
 use crate::mm::uaccess::UserPtr;
-use crate::mm::{Mm, MmInner};
+use crate::mm::Mm;
 use crate::sched::wait::Completion;
 use crate::sched::wake_up_new_task;
 use crate::signal::SIGCHLD;
@@ -114,19 +114,33 @@ fn dup_task_struct(
 /// Copy every mapping of `oldmm` into a new address space (Linux `dup_mmap`).
 fn dup_mmap(mm: &Mm, oldmm: &Mm) -> Result<(), Errno> {
     let old = oldmm.inner.lock();
-    let mut vmas = Vec::with_capacity(old.vmas.len());
-    let mut ptes = 0;
+    let mut new = mm.inner.lock();
+    new.start_brk = old.start_brk;
+    new.brk = old.brk;
+    let (mut ptes, mut protected) = (0, 0);
+    let mut result = Ok(());
     for vma in &old.vmas {
-        ptes += copy_page_range(mm, oldmm, vma).map_err(|_| ENOMEM)?;
-        vmas.push(vma.clone());
+        // The VMA goes in first, so that if copying fails half-way, tearing the new mm
+        // down drops the references already taken.
+        new.vmas.push(vma.clone());
+        match copy_page_range(mm, oldmm, vma) {
+            Ok((n, p)) => {
+                ptes += n;
+                protected += p;
+            }
+            Err(_) => {
+                result = Err(ENOMEM);
+                break;
+            }
+        }
     }
-    *mm.inner.lock() = MmInner {
-        vmas,
-        start_brk: old.start_brk,
-        brk: old.brk,
-    };
-    trace::dup_mmap(old.vmas.len(), ptes);
-    Ok(())
+    // The parent's entries just lost write permission: drop them from the TLB, once for
+    // the whole address space (Linux `flush_tlb_mm` at the end of `dup_mmap`).
+    if protected > 0 {
+        flush_tlb_mm(&oldmm.context);
+    }
+    trace::dup_mmap(old.vmas.len(), ptes, protected);
+    result
 }
 
 /// A copy of `oldmm` (Linux `dup_mm`).

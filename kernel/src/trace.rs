@@ -81,9 +81,20 @@ pub fn copy_mm_shared() {
     }
 }
 
-pub fn dup_mmap(vmas: usize, ptes: usize) {
+pub fn dup_mmap(vmas: usize, ptes: usize, protected: usize) {
     if on() {
-        println!("[trace]     copy_mm -> dup_mm -> dup_mmap: {vmas} VMAs, copy_page_range copied {ptes} PTEs");
+        println!("[trace]     copy_mm -> dup_mm -> dup_mmap: {vmas} VMAs, copy_page_range shared {ptes} pages, write-protected {protected} of them in both address spaces");
+    }
+}
+
+pub fn cow_fault(va: u64, old: crate::arch::memory::PhysAddr, new: crate::arch::memory::PhysAddr) {
+    if on() {
+        let pid = crate::task::current().pid;
+        if old == new {
+            println!("[trace] pid {pid}: write fault at {va:#x}: do_wp_page -> wp_page_reuse (last user of page {:#x}, made writable)", old.0);
+        } else {
+            println!("[trace] pid {pid}: write fault at {va:#x}: do_wp_page -> wp_page_copy (page {:#x} copied to {:#x})", old.0, new.0);
+        }
     }
 }
 

@@ -3,6 +3,11 @@
 //! User page tables have Linux's four levels (pgd, pud, pmd, pte) of 512 entries. Only
 //! the last level maps pages: user memory is mapped 4 KiB at a time, on first touch
 //! ([`handle_mm_fault`]).
+//!
+//! Fork copies no user page: [`copy_page_range`] makes parent and child map the same
+//! pages, write-protected in both. The first write to such a page faults, and
+//! [`do_wp_page`] either copies it (`wp_page_copy`) or, when the faulting address space
+//! is the only one left mapping it, makes it writable again (`wp_page_reuse`).
 
 use forkos_lib::pgtable::{
     is_table, table_desc, table_index, LEVEL_PGD, LEVEL_PTE, PAGE_SIZE, PHYS_MASK,
@@ -10,7 +15,9 @@ use forkos_lib::pgtable::{
 
 use super::{page_alloc, Mm, MmInner, VmFlags, Vma};
 use crate::arch::memory::{phys_to_virt, PhysAddr};
-use crate::arch::mmu_context::{flush_tlb_page, mk_user_pte, pte_pa, pte_present};
+use crate::arch::mmu_context::{
+    flush_tlb_page, mk_user_pte, pte_pa, pte_present, pte_wrprotect, pte_writable,
+};
 
 /// The 512 entries of a page table.
 ///
@@ -78,9 +85,10 @@ fn vma_allows(flags: VmFlags, access: Access) -> bool {
     }
 }
 
-/// Resolve a fault at `va` against the mappings, mapping a page if none is there yet
-/// (Linux `handle_mm_fault` -> `do_anonymous_page` / `do_shared_fault`). Returns the
-/// physical page now mapped at `va`.
+/// Resolve a fault at `va` against the mappings (Linux `handle_mm_fault` ->
+/// `handle_pte_fault`): map a page if none is there yet (`do_anonymous_page` /
+/// `do_shared_fault`), or break copy-on-write for a write (`do_wp_page`). Returns the
+/// physical page mapped at `va`, which now allows `access`.
 pub fn handle_mm_fault(
     mm: &Mm,
     inner: &MmInner,
@@ -95,6 +103,9 @@ pub fn handle_mm_fault(
     // SAFETY: the caller holds mm's lock (inner is its guarded data).
     let slot = unsafe { pte_slot(mm.pgd, page_va, true)? }.expect("allocated");
     if pte_present(*slot) {
+        if access == Access::Write && !pte_writable(*slot) {
+            return do_wp_page(mm, vma, page_va, slot);
+        }
         return Ok(pte_pa(*slot));
     }
     let pa = match &vma.shared {
@@ -110,10 +121,41 @@ pub fn handle_mm_fault(
     Ok(pa)
 }
 
-/// A user-mode fault at `va` (Linux `do_page_fault`): map the page if the mapping allows
-/// the access. A permission fault on a page that is already mapped as the mapping allows
-/// cannot be resolved (copy-on-write will resolve write faults here).
-pub fn do_page_fault(va: u64, access: Access, permission_fault: bool) -> Result<(), Fault> {
+/// A write to a write-protected page of a writable private mapping: the page is shared
+/// copy-on-write since a fork (Linux `do_wp_page`).
+fn do_wp_page(mm: &Mm, vma: &Vma, va: u64, slot: &mut u64) -> Result<PhysAddr, Fault> {
+    let old = pte_pa(*slot);
+    let pa = if page_alloc::page_count(old) == 1 {
+        // Nobody else maps it any more (the other side wrote or exited first): take it
+        // back as it is (Linux `wp_page_reuse`).
+        old
+    } else {
+        // Give this address space its own copy (Linux `wp_page_copy`). The other
+        // mappers keep the original, still write-protected.
+        let new = page_alloc::alloc_page().ok_or(Fault::Oom)?;
+        // SAFETY: both are RAM pages, linear mapped; `new` is ours alone and `old` is
+        // read-only to everyone while it is shared.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                phys_to_virt(old) as *const u8,
+                phys_to_virt(new) as *mut u8,
+                PAGE_SIZE,
+            )
+        };
+        page_alloc::put_page(old);
+        new
+    };
+    *slot = mk_user_pte(pa, vma.flags);
+    // The read-only entry may be cached in the TLB: drop it (Linux flushes in
+    // `ptep_clear_flush` for a copy; arm64's `wp_page_reuse` relies on the same flush).
+    flush_tlb_page(&mm.context, va);
+    crate::trace::cow_fault(va, old, pa);
+    Ok(pa)
+}
+
+/// A user-mode fault at `va` (Linux `do_page_fault`): map the page, or copy it on write,
+/// if the mapping allows the access.
+pub fn do_page_fault(va: u64, access: Access) -> Result<(), Fault> {
     let mm = crate::task::current()
         .inner
         .lock()
@@ -122,9 +164,6 @@ pub fn do_page_fault(va: u64, access: Access, permission_fault: bool) -> Result<
         .ok_or(Fault::NoVma)?;
     let inner = mm.inner.lock();
     handle_mm_fault(&mm, &inner, va, access)?;
-    if permission_fault {
-        return Err(Fault::Access);
-    }
     Ok(())
 }
 
@@ -203,42 +242,36 @@ pub fn free_pgtables(pgd: PhysAddr) {
     free_level(pgd, LEVEL_PGD);
 }
 
-/// Copy the pages of one mapping from `src` to `dst` at fork (Linux `copy_page_range`),
-/// visiting only page tables that exist. Returns how many PTEs were copied.
+/// Share the pages of one mapping between `src` and the new address space `dst` at
+/// fork (Linux `copy_page_range` -> `copy_pte_range` -> `copy_present_pte`), visiting
+/// only page tables that exist. Returns how many PTEs were copied and how many of them
+/// were write-protected.
 ///
-/// Shared mappings map the same pages in both (one more reference each). Private
-/// mappings are copied eagerly, page by page, for now; copy-on-write will replace this
-/// with write-protecting the PTEs in both address spaces.
-pub fn copy_page_range(dst: &Mm, src: &Mm, vma: &Vma) -> Result<usize, Fault> {
-    let mut copied = 0;
-    let shared = vma.flags.contains(VmFlags::SHARED);
+/// No page is copied. Every present page gets one more reference and is mapped in `dst`.
+/// Pages of a private writable mapping are made read-only in *both* trees (Linux
+/// `ptep_set_wrprotect` + `pte_wrprotect`): whoever writes first takes the fault and gets
+/// a copy in [`do_wp_page`]. Shared and read-only mappings are mapped as they are. The
+/// caller flushes `src`'s TLB entries once, after the whole copy (as Linux's `dup_mmap`
+/// does with `flush_tlb_mm`).
+pub fn copy_page_range(dst: &Mm, src: &Mm, vma: &Vma) -> Result<(usize, usize), Fault> {
+    let (mut copied, mut protected) = (0, 0);
+    let cow = !vma.flags.contains(VmFlags::SHARED) && vma.flags.contains(VmFlags::WRITE);
     // SAFETY: the caller holds src's lock; dst is new and private to the caller.
     unsafe {
         for_each_pte(src.pgd, vma.start, vma.end, &mut |va, src_pte| {
-            let pa = if shared {
-                let pa = pte_pa(*src_pte);
-                page_alloc::get_page(pa);
-                pa
-            } else {
-                let new = page_alloc::alloc_page().ok_or(Fault::Oom)?;
-                // SAFETY: both pages are RAM, linear mapped; `new` is ours alone.
-                core::ptr::copy_nonoverlapping(
-                    phys_to_virt(pte_pa(*src_pte)) as *const u8,
-                    phys_to_virt(new) as *mut u8,
-                    PAGE_SIZE,
-                );
-                new
-            };
-            match pte_slot(dst.pgd, va, true) {
-                Ok(Some(slot)) => *slot = mk_user_pte(pa, vma.flags),
-                _ => {
-                    page_alloc::put_page(pa);
-                    return Err(Fault::Oom);
-                }
+            if cow && pte_writable(*src_pte) {
+                *src_pte = pte_wrprotect(*src_pte);
+                protected += 1;
             }
+            let slot = match pte_slot(dst.pgd, va, true) {
+                Ok(Some(slot)) => slot,
+                _ => return Err(Fault::Oom),
+            };
+            page_alloc::get_page(pte_pa(*src_pte));
+            *slot = *src_pte;
             copied += 1;
             Ok(())
         })?;
     }
-    Ok(copied)
+    Ok((copied, protected))
 }

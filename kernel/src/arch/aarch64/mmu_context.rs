@@ -116,7 +116,14 @@ pub fn destroy_context(ctx: &MmContext) {
     }
 }
 
-/// Invalidate every TLB entry of one ASID (Linux `flush_tlb_mm`).
+/// Invalidate every TLB entry of an address space (Linux `flush_tlb_mm`). An ASID from
+/// an old generation has no entries left (the rollover flushed them); flushing the
+/// number anyway is harmless.
+pub fn flush_tlb_mm(ctx: &MmContext) {
+    flush_tlb_asid(ctx.asid());
+}
+
+/// Invalidate every TLB entry of one ASID.
 pub fn flush_tlb_asid(asid: u64) {
     // SAFETY: TLB invalidation only drops cached translations.
     unsafe {
@@ -158,6 +165,16 @@ pub fn mk_user_pte(pa: PhysAddr, flags: VmFlags) -> u64 {
 /// The physical page a user PTE maps.
 pub fn pte_pa(pte: u64) -> PhysAddr {
     PhysAddr(pte & PHYS_MASK)
+}
+
+/// May user space write through this PTE? (Linux `pte_write`)
+pub fn pte_writable(pte: u64) -> bool {
+    pte & Pte::RDONLY.bits() == 0
+}
+
+/// The same PTE, read-only (Linux `pte_wrprotect`).
+pub fn pte_wrprotect(pte: u64) -> u64 {
+    pte | Pte::RDONLY.bits()
 }
 
 /// Is this user PTE present?

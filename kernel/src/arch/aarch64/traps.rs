@@ -159,7 +159,7 @@ fn el0_abort(regs: &mut PtRegs, esr: u64, instruction: bool) {
     let resolvable =
         is_translation_fault(fsc) || is_permission_fault(fsc) || matches!(fsc, 0x08..=0x0b);
     let result = if resolvable && far < crate::mm::TASK_SIZE {
-        crate::mm::memory::do_page_fault(far, access, is_permission_fault(fsc))
+        crate::mm::memory::do_page_fault(far, access)
     } else {
         Err(Fault::NoVma)
     };

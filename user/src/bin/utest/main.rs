@@ -38,6 +38,7 @@ macro_rules! check_eq {
 
 mod clone;
 mod clone3;
+mod cow;
 mod faults;
 mod fork;
 mod futex;
@@ -100,6 +101,8 @@ tests! {
         fault_exec_stack, fault_exec_mmap, fault_undefined_instruction, fault_brk_instruction,
         fault_misaligned_pc, unaligned_access_allowed, fault_kernel_address,
         fault_protections, fault_in_thread_kills_process;
+    cow: cow_fork_copies_nothing, cow_parent_child_write_different_pages, cow_three_generations,
+        cow_reuse_after_child_exit, cow_kernel_write_copies;
     stress: sched_yield_pingpong, stress_fork_wait, stress_concurrent_children, stress_fork_tree,
         stress_threads;
 }
