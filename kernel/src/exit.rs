@@ -23,6 +23,10 @@ pub fn exit_status(code: i32) -> i32 {
 /// Let go of the address space (Linux `exit_mm` -> `mm_release`): clear and wake the
 /// `CLONE_CHILD_CLEARTID` word, release a vfork parent, drop our reference.
 pub fn mm_release(tsk: &Task) {
+    // Robust mutexes the thread still holds are marked as orphaned (Linux
+    // `futex_exit_release`).
+    let robust = core::mem::take(&mut tsk.inner.lock().robust_list);
+    crate::futex::exit_robust_list(robust, tsk.pid as u32);
     let (clear_tid, vfork_done, mm_users) = {
         let mut i = tsk.inner.lock();
         let users = i.mm.as_ref().map_or(0, Arc::strong_count);
@@ -43,6 +47,32 @@ pub fn mm_release(tsk: &Task) {
         crate::trace::mm_release_vfork(tsk.pid);
         done.complete();
     }
+}
+
+/// Before `execve` replaces the program, every other thread of the group must exit
+/// (Linux `de_thread`): they are told to go and the caller waits until it is alone.
+///
+/// Linux also gives an exec'ing non-leader thread the leader's pid; forkos leaves the
+/// thread its own tid (getpid still returns the tgid).
+pub fn de_thread(tsk: &Task) {
+    {
+        let mut s = tsk.signal.inner.lock();
+        if s.live <= 1 || s.group_exit_code.is_some() {
+            return;
+        }
+        s.group_exec_task = Some(tsk.pid);
+    }
+    crate::signal::zap_other_threads(tsk);
+    loop {
+        {
+            let s = tsk.signal.inner.lock();
+            if s.live <= 1 || s.group_exit_code.is_some() {
+                break;
+            }
+        }
+        crate::sched::wait::sleep_ticks(1);
+    }
+    tsk.signal.inner.lock().group_exec_task = None;
 }
 
 /// Remove a dead task from everything that can find it (Linux `release_task`).

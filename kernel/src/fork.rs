@@ -204,7 +204,19 @@ fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
     let (tgid, signal) = if flags & CLONE_THREAD != 0 {
         (cur.tgid, cur.signal.clone())
     } else {
+        // A new process starts with its parent's signal actions (Linux
+        // `copy_sighand`); CLONE_CLEAR_SIGHAND resets handlers, but not ignored signals.
         let signal = SignalStruct::new();
+        let mut action = cur.signal.inner.lock().action;
+        if flags & CLONE_CLEAR_SIGHAND != 0 {
+            crate::signal::reset_handlers(&mut action);
+        }
+        let rlim = cur.signal.inner.lock().rlim;
+        {
+            let mut s = signal.inner.lock();
+            s.action = action;
+            s.rlim = rlim;
+        }
         (pid, signal)
     };
     let p = dup_task_struct(pid, tgid, args.kthread, signal).map_err(release_pid)?;
@@ -237,6 +249,7 @@ fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
         pi.parent = parent_and_signal.0.clone();
         pi.exit_signal = parent_and_signal.1;
         pi.mm = mm;
+        pi.blocked = cur.inner.lock().blocked;
         pi.set_child_tid = if flags & CLONE_CHILD_SETTID != 0 {
             args.child_tid
         } else {
@@ -429,7 +442,7 @@ pub fn sys_clone3(uargs: u64, size: u64) -> SysResult {
         return Err(EBADF); // no cgroup file descriptors exist
     }
     do_fork(&KernelCloneArgs {
-        flags: flags & !(CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP),
+        flags: flags & !CLONE_INTO_CGROUP,
         exit_signal: exit_signal as i32,
         stack: sp,
         parent_tid,

@@ -159,3 +159,92 @@ pub fn sys_futex(uaddr: u64, op: u64, val: u64, utime: u64, _uaddr2: u64, val3: 
         _ => Err(ENOSYS),
     }
 }
+
+/// Size of `struct robust_list_head` (Linux checks it in `set_robust_list`).
+const ROBUST_LIST_HEAD_SIZE: u64 = 24;
+/// Bits of a robust futex word (Linux `FUTEX_WAITERS`, `FUTEX_OWNER_DIED`,
+/// `FUTEX_TID_MASK`).
+const FUTEX_WAITERS: u32 = 0x8000_0000;
+const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+/// Longest list walked at exit (Linux `ROBUST_LIST_LIMIT`).
+const ROBUST_LIST_LIMIT: usize = 2048;
+
+/// `set_robust_list(head, len)`: where this thread keeps the robust mutexes it holds.
+pub fn sys_set_robust_list(head: u64, len: u64) -> SysResult {
+    if len != ROBUST_LIST_HEAD_SIZE {
+        return Err(EINVAL);
+    }
+    current().inner.lock().robust_list = head;
+    Ok(0)
+}
+
+/// `get_robust_list(pid, head_ptr, len_ptr)` for the caller or another thread.
+pub fn sys_get_robust_list(pid: u64, head_ptr: u64, len_ptr: u64) -> SysResult {
+    let head = if pid == 0 {
+        current().inner.lock().robust_list
+    } else {
+        let t = crate::task::PID_TABLE
+            .lock()
+            .find(pid as i32)
+            .ok_or(ESRCH)?;
+        let h = t.inner.lock().robust_list;
+        h
+    };
+    UserPtr::<u64>::new(len_ptr).write(&ROBUST_LIST_HEAD_SIZE)?;
+    UserPtr::<u64>::new(head_ptr).write(&head)?;
+    Ok(0)
+}
+
+/// Mark one robust futex whose owner is dying and wake a waiter (Linux
+/// `handle_futex_death`).
+fn handle_futex_death(uaddr: u64, tid: u32) {
+    // Linux updates the word with a compare-and-exchange; forkos has one CPU, so masking
+    // interrupts keeps every other thread out between the read and the write.
+    let flags = crate::arch::irqflags::local_irq_save();
+    handle_futex_death_locked(uaddr, tid);
+    crate::arch::irqflags::local_irq_restore(flags);
+}
+
+fn handle_futex_death_locked(uaddr: u64, tid: u32) {
+    let word = UserPtr::<u32>::new(uaddr);
+    let Ok(v) = word.read() else { return };
+    if v & FUTEX_TID_MASK != tid {
+        return;
+    }
+    let new = (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+    if word.write(&new).is_ok() && v & FUTEX_WAITERS != 0 {
+        futex_wake(uaddr, 1);
+    }
+}
+
+/// At exit, release the robust mutexes the thread still holds (Linux
+/// `exit_robust_list`): `struct robust_list_head { next, futex_offset, list_op_pending }`.
+pub fn exit_robust_list(head: u64, tid: u32) {
+    if head == 0 {
+        return;
+    }
+    let read = |a: u64| UserPtr::<u64>::new(a).read().ok();
+    let (Some(mut entry), Some(offset), Some(pending)) =
+        (read(head), read(head + 8), read(head + 16))
+    else {
+        return;
+    };
+    let offset = offset as i64;
+    for _ in 0..ROBUST_LIST_LIMIT {
+        if entry == head || entry == 0 {
+            break;
+        }
+        let next = read(entry & !1);
+        if entry != pending {
+            handle_futex_death((entry & !1).wrapping_add_signed(offset), tid);
+        }
+        match next {
+            Some(n) => entry = n,
+            None => return,
+        }
+    }
+    if pending != 0 {
+        handle_futex_death((pending & !1).wrapping_add_signed(offset), tid);
+    }
+}

@@ -23,7 +23,8 @@ use crate::println;
 use crate::sched::cpu_idle;
 use crate::task::{current, PID_TABLE};
 
-/// The user programs built into the kernel image (from the `user/` crate).
+/// The user programs built into the kernel image (from the `user/` crate): the root file
+/// system when there is no initrd.
 pub static PROGRAMS: &[(&str, &[u8])] = &[
     (
         "init",
@@ -34,12 +35,6 @@ pub static PROGRAMS: &[(&str, &[u8])] = &[
         include_bytes!(concat!(env!("FORKOS_USER_DIR"), "/utest")),
     ),
 ];
-
-/// Find a built-in program by path (`/init` or `init`).
-pub fn find_program(path: &str) -> Option<(&'static str, &'static [u8])> {
-    let name = path.strip_prefix('/').unwrap_or(path);
-    PROGRAMS.iter().find(|(n, _)| *n == name).copied()
-}
 
 /// The kernel command line, kept for init's arguments.
 static CMDLINE: spin::Once<String> = spin::Once::new();
@@ -86,11 +81,8 @@ extern "C" fn kernel_init(_arg: u64) -> u64 {
     let mut argv: Vec<&str> = alloc::vec![path];
     argv.extend(after.split_ascii_whitespace());
     let envp = ["HOME=/", "TERM=linux"];
-    let Some((name, image)) = find_program(path) else {
-        panic!("No working init found: {path} is not a built-in program (try init=/init or init=/utest)");
-    };
-    if let Err(e) = kernel_execve(name, image, &argv, &envp) {
-        panic!("Requested init {path} failed (error {})", e.0);
+    if let Err(e) = kernel_execve(path, &argv, &envp) {
+        panic!("Requested init {path} failed (error {}). No working init found.", e.0);
     }
     0 // back through ret_from_fork into the new program
 }

@@ -33,10 +33,12 @@ pub mod errno;
 pub mod exec;
 pub mod exit;
 pub mod fork;
+pub mod fs;
 pub mod futex;
 pub mod init;
 pub mod irq;
 pub mod mm;
+pub mod random;
 pub mod sched;
 pub mod selftest;
 pub mod signal;
@@ -186,6 +188,19 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
         semihosting::exit(code)
     }
     trace::init(info.cmdline);
+    random::init();
+    // 6. The root file system: the initrd's files, or the built-in programs.
+    let initrd = info.initrd.map(|r| {
+        // SAFETY: the initrd is RAM, linear mapped, and reserved from the page allocator
+        // for as long as the kernel runs; nothing writes it.
+        unsafe {
+            core::slice::from_raw_parts(
+                phys_to_virt(PhysAddr(r.base)) as *const u8,
+                r.size() as usize,
+            )
+        }
+    });
+    fs::populate_rootfs(initrd, init::PROGRAMS);
     init::rest_init(info.cmdline)
 }
 

@@ -48,6 +48,11 @@ fn send_signal_to_process(leader: &Arc<Task>, sig: i32, forced: bool) {
     if sig == 0 || default_ignored(sig) {
         return;
     }
+    // An ignored signal is dropped on sending (Linux `sig_ignored`); a fault's signal
+    // cannot be ignored (`force_sig_info` resets the action).
+    if !forced && leader.signal.inner.lock().action[sig as usize - 1].handler == SIG_IGN {
+        return;
+    }
     // init cannot be killed by signals it has no handler for (SIGNAL_UNKILLABLE).
     if leader.tgid == 1 && !forced {
         return;
@@ -180,7 +185,127 @@ pub fn force_sig_fault(sig: i32, what: &str, addr: u64, pc: u64) -> ! {
 pub fn do_signal() {
     let t = current();
     if t.fatal_signal_pending() {
-        let code = t.signal.inner.lock().group_exit_code.unwrap_or(SIGKILL);
-        do_group_exit(code);
+        let (code, exec) = {
+            let s = t.signal.inner.lock();
+            (s.group_exit_code, s.group_exec_task)
+        };
+        match (code, exec) {
+            // Another thread is in execve: only this thread goes (Linux `de_thread`
+            // kills the others with SIGKILL, which ends a thread, not the group).
+            (None, Some(pid)) if pid != t.pid => crate::exit::do_exit(SIGKILL),
+            (code, _) => do_group_exit(code.unwrap_or(SIGKILL)),
+        }
     }
+}
+
+/// `sa_handler` values that are not functions.
+pub const SIG_DFL: u64 = 0;
+pub const SIG_IGN: u64 = 1;
+/// The signals no one can catch, block or ignore.
+const UNBLOCKABLE: u64 = sigmask(SIGKILL) | sigmask(SIGSTOP);
+
+/// The bit of `sig` in a signal set.
+pub const fn sigmask(sig: i32) -> u64 {
+    1 << (sig - 1)
+}
+
+/// What a signal does (Linux `struct sigaction` as arm64's `rt_sigaction` passes it).
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct SigAction {
+    pub handler: u64,
+    pub flags: u64,
+    pub restorer: u64,
+    pub mask: u64,
+}
+
+// SAFETY: four u64 fields, no padding; every bit pattern is valid.
+unsafe impl crate::mm::uaccess::Pod for SigAction {}
+
+/// Handlers go back to the default action; ignored signals stay ignored (Linux
+/// `flush_signal_handlers` at exec, and `CLONE_CLEAR_SIGHAND`).
+pub fn reset_handlers(action: &mut [SigAction; NSIG as usize]) {
+    for a in action.iter_mut() {
+        if a.handler != SIG_IGN {
+            *a = SigAction::default();
+        } else {
+            a.flags = 0;
+            a.mask = 0;
+            a.restorer = 0;
+        }
+    }
+}
+
+/// A new program keeps no handler of the old one (Linux `flush_signal_handlers`).
+pub fn flush_signal_handlers(tsk: &Task) {
+    reset_handlers(&mut tsk.signal.inner.lock().action);
+}
+
+/// Linux's sigset is 8 bytes on arm64; any other size is refused.
+fn check_sigsetsize(size: u64) -> Result<(), Errno> {
+    if size != 8 {
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+/// `rt_sigaction(sig, act, oact, sigsetsize)` (Linux `do_sigaction`): read and set what
+/// a signal does. SIGKILL and SIGSTOP cannot be changed.
+pub fn sys_rt_sigaction(sig: u64, act: u64, oact: u64, sigsetsize: u64) -> SysResult {
+    use crate::mm::uaccess::UserPtr;
+    check_sigsetsize(sigsetsize)?;
+    let sig = sig as i32;
+    if !(1..=NSIG).contains(&sig) {
+        return Err(EINVAL);
+    }
+    let new = if act != 0 {
+        let mut a = UserPtr::<SigAction>::new(act).read()?;
+        if sigmask(sig) & UNBLOCKABLE != 0 {
+            return Err(EINVAL);
+        }
+        a.mask &= !UNBLOCKABLE;
+        Some(a)
+    } else {
+        None
+    };
+    let t = current();
+    let old = {
+        let mut s = t.signal.inner.lock();
+        let old = s.action[sig as usize - 1];
+        if let Some(a) = new {
+            s.action[sig as usize - 1] = a;
+        }
+        old
+    };
+    if oact != 0 {
+        UserPtr::<SigAction>::new(oact).write(&old)?;
+    }
+    Ok(0)
+}
+
+const SIG_BLOCK: u64 = 0;
+const SIG_UNBLOCK: u64 = 1;
+const SIG_SETMASK: u64 = 2;
+
+/// `rt_sigprocmask(how, set, oset, sigsetsize)` (Linux `sigprocmask`): read and change
+/// the calling thread's blocked signals. SIGKILL and SIGSTOP are never blocked.
+pub fn sys_rt_sigprocmask(how: u64, set: u64, oset: u64, sigsetsize: u64) -> SysResult {
+    use crate::mm::uaccess::UserPtr;
+    check_sigsetsize(sigsetsize)?;
+    let t = current();
+    let old = t.inner.lock().blocked;
+    if set != 0 {
+        let s = UserPtr::<u64>::new(set).read()?;
+        let new = match how {
+            SIG_BLOCK => old | s,
+            SIG_UNBLOCK => old & !s,
+            SIG_SETMASK => s,
+            _ => return Err(EINVAL),
+        };
+        t.inner.lock().blocked = new & !UNBLOCKABLE;
+    }
+    if oset != 0 {
+        UserPtr::<u64>::new(oset).write(&old)?;
+    }
+    Ok(0)
 }

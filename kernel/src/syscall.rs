@@ -10,7 +10,7 @@ use forkos_lib::uapi::nr;
 use crate::arch::ptrace::PtRegs;
 use crate::errno::*;
 use crate::mm::uaccess::{copy_from_user, copy_to_user, UserPtr};
-use crate::task::{current, PID_TABLE};
+use crate::task::{current, current_arc, PID_TABLE};
 use crate::{exit, fork, futex, mm, signal, time};
 
 /// A syscall handler: the six argument registers in, the result out.
@@ -19,6 +19,14 @@ type Handler = fn(&[u64; 6]) -> SysResult;
 /// Numbers and handlers, as in `include/uapi/asm-generic/unistd.h`. Everything else
 /// returns `-ENOSYS`.
 const SYSCALLS: &[(usize, &str, Handler)] = &[
+    (nr::IOCTL, "ioctl", |a| crate::fs::sys_ioctl(a[0], a[1], a[2])),
+    (nr::READLINKAT, "readlinkat", |a| {
+        crate::fs::sys_readlinkat(a[0], a[1], a[2], a[3])
+    }),
+    (nr::NEWFSTATAT, "newfstatat", |a| {
+        crate::fs::sys_newfstatat(a[0], a[1], a[2], a[3])
+    }),
+    (nr::FSTAT, "fstat", |a| crate::fs::sys_fstat(a[0], a[1])),
     (nr::READ, "read", |_| Err(EBADF)),
     (nr::WRITE, "write", |a| sys_write(a[0], a[1], a[2])),
     (nr::WRITEV, "writev", |a| sys_writev(a[0], a[1], a[2])),
@@ -31,6 +39,12 @@ const SYSCALLS: &[(usize, &str, Handler)] = &[
     }),
     (nr::SET_TID_ADDRESS, "set_tid_address", |a| {
         sys_set_tid_address(a[0])
+    }),
+    (nr::SET_ROBUST_LIST, "set_robust_list", |a| {
+        futex::sys_set_robust_list(a[0], a[1])
+    }),
+    (nr::GET_ROBUST_LIST, "get_robust_list", |a| {
+        futex::sys_get_robust_list(a[0], a[1], a[2])
     }),
     (nr::FUTEX, "futex", |a| {
         futex::sys_futex(a[0], a[1], a[2], a[3], a[4], a[5])
@@ -54,6 +68,12 @@ const SYSCALLS: &[(usize, &str, Handler)] = &[
     (nr::TGKILL, "tgkill", |a| {
         signal::sys_tgkill(a[0] as i64, a[1] as i64, a[2] as i64)
     }),
+    (nr::RT_SIGACTION, "rt_sigaction", |a| {
+        signal::sys_rt_sigaction(a[0], a[1], a[2], a[3])
+    }),
+    (nr::RT_SIGPROCMASK, "rt_sigprocmask", |a| {
+        signal::sys_rt_sigprocmask(a[0], a[1], a[2], a[3])
+    }),
     (nr::UNAME, "uname", |a| sys_uname(a[0])),
     (nr::GETPID, "getpid", |_| Ok(current().tgid as i64)),
     (nr::GETPPID, "getppid", |_| Ok(sys_getppid())),
@@ -75,6 +95,13 @@ const SYSCALLS: &[(usize, &str, Handler)] = &[
         exit::sys_wait4(a[0] as i64, a[1], a[2], a[3])
     }),
     (nr::CLONE3, "clone3", |a| fork::sys_clone3(a[0], a[1])),
+    (nr::EXECVE, "execve", |a| crate::exec::sys_execve(a[0], a[1], a[2])),
+    (nr::MPROTECT, "mprotect", |a| mm::mmap::sys_mprotect(a[0], a[1], a[2])),
+    (nr::MADVISE, "madvise", |a| mm::mmap::sys_madvise(a[0], a[1], a[2])),
+    (nr::PRLIMIT64, "prlimit64", |a| sys_prlimit64(a[0], a[1], a[2], a[3])),
+    (nr::GETRANDOM, "getrandom", |a| {
+        crate::random::sys_getrandom(a[0], a[1], a[2])
+    }),
 ];
 
 /// Call the handler for `scno` (Linux `invoke_syscall`).
@@ -191,5 +218,88 @@ fn sys_sysinfo(info: u64) -> SysResult {
     words[13] = 1; // mem_unit at offset 104
     let bytes: alloc::vec::Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
     copy_to_user(info, &bytes)?;
+    Ok(0)
+}
+
+/// One resource limit (Linux `struct rlimit64`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rlimit {
+    pub cur: u64,
+    pub max: u64,
+}
+
+// SAFETY: two u64s, no padding.
+unsafe impl crate::mm::uaccess::Pod for Rlimit {}
+
+pub const RLIM_NLIMITS: usize = 16;
+const RLIM_INFINITY: u64 = u64::MAX;
+const RLIMIT_NOFILE: usize = 7;
+/// Linux's `sysctl_nr_open`: the highest hard limit on open files.
+const NR_OPEN: u64 = 1 << 20;
+
+const fn rl(cur: u64, max: u64) -> Rlimit {
+    Rlimit { cur, max }
+}
+
+/// The limits init starts with, as Linux sets them (`INIT_RLIMITS`; the process and
+/// pending-signal counts from `fork_init`, half the thread limit).
+pub const INIT_RLIMITS: [Rlimit; RLIM_NLIMITS] = {
+    const INF: u64 = RLIM_INFINITY;
+    let half = crate::arch::memory::MAX_THREADS as u64 / 2;
+    [
+        rl(INF, INF),          // CPU
+        rl(INF, INF),          // FSIZE
+        rl(INF, INF),          // DATA
+        rl(8 << 20, INF),      // STACK
+        rl(0, INF),            // CORE
+        rl(INF, INF),          // RSS
+        rl(half, half),        // NPROC
+        rl(1024, 4096),        // NOFILE
+        rl(8 << 20, 8 << 20),  // MEMLOCK
+        rl(INF, INF),          // AS
+        rl(INF, INF),          // LOCKS
+        rl(half, half),        // SIGPENDING
+        rl(819_200, 819_200),  // MSGQUEUE
+        rl(0, 0),              // NICE
+        rl(0, 0),              // RTPRIO
+        rl(INF, INF),          // RTTIME
+    ]
+};
+
+/// `prlimit64(pid, resource, new, old)` (Linux `do_prlimit`): read and set a process's
+/// resource limits; children inherit them. forkos records them (so programs that ask
+/// see Linux's values) but enforces none of them yet.
+fn sys_prlimit64(pid: u64, resource: u64, new: u64, old: u64) -> SysResult {
+    let resource = resource as usize;
+    if resource >= RLIM_NLIMITS {
+        return Err(EINVAL);
+    }
+    let new = if new != 0 {
+        let r = UserPtr::<Rlimit>::new(new).read()?;
+        if r.cur > r.max || (resource == RLIMIT_NOFILE && r.max > NR_OPEN) {
+            return Err(if r.cur > r.max { EINVAL } else { EPERM });
+        }
+        Some(r)
+    } else {
+        None
+    };
+    let pid = pid as i32;
+    let target = if pid == 0 {
+        current_arc()
+    } else {
+        PID_TABLE.lock().find(pid).filter(|t| !t.kthread).ok_or(ESRCH)?
+    };
+    let prev = {
+        let mut s = target.signal.inner.lock();
+        let prev = s.rlim[resource];
+        if let Some(r) = new {
+            s.rlim[resource] = r;
+        }
+        prev
+    };
+    if old != 0 {
+        UserPtr::<Rlimit>::new(old).write(&prev)?;
+    }
     Ok(0)
 }

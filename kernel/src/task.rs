@@ -66,6 +66,12 @@ pub struct SignalInner {
     pub group_exit_code: Option<i32>,
     /// Every thread of the group, leader first.
     pub threads: Vec<Weak<Task>>,
+    /// A thread calling `execve` while the others must go (Linux `group_exec_task`).
+    pub group_exec_task: Option<Pid>,
+    /// What each signal does, index `sig - 1` (Linux `sighand_struct.action`).
+    pub action: [crate::signal::SigAction; crate::signal::NSIG as usize],
+    /// Resource limits, (soft, hard) (Linux `signal_struct.rlim`).
+    pub rlim: [crate::syscall::Rlimit; crate::syscall::RLIM_NLIMITS],
 }
 
 impl SignalStruct {
@@ -77,6 +83,9 @@ impl SignalStruct {
                 live: 0,
                 group_exit_code: None,
                 threads: Vec::new(),
+                group_exec_task: None,
+                action: [crate::signal::SigAction::default(); crate::signal::NSIG as usize],
+                rlim: crate::syscall::INIT_RLIMITS,
             }),
         })
     }
@@ -110,6 +119,10 @@ pub struct TaskInner {
     pub clear_child_tid: u64,
     /// A vfork parent waiting for us to exit or exec.
     pub vfork_done: Option<Arc<Completion>>,
+    /// Signals this thread blocks (Linux `blocked`).
+    pub blocked: u64,
+    /// The user's list of robust futexes (Linux `robust_list`, set by `set_robust_list`).
+    pub robust_list: u64,
 }
 
 /// A task (Linux `struct task_struct`).
@@ -181,6 +194,8 @@ impl Task {
                 set_child_tid: 0,
                 clear_child_tid: 0,
                 vfork_done: None,
+                blocked: 0,
+                robust_list: 0,
             }),
         }
     }

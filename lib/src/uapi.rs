@@ -5,6 +5,10 @@
 /// System call numbers (`include/uapi/asm-generic/unistd.h`; arm64 uses the generic
 /// table).
 pub mod nr {
+    pub const IOCTL: usize = 29;
+    pub const READLINKAT: usize = 78;
+    pub const NEWFSTATAT: usize = 79;
+    pub const FSTAT: usize = 80;
     pub const READ: usize = 63;
     pub const WRITE: usize = 64;
     pub const WRITEV: usize = 66;
@@ -12,6 +16,8 @@ pub mod nr {
     pub const EXIT_GROUP: usize = 94;
     pub const WAITID: usize = 95;
     pub const SET_TID_ADDRESS: usize = 96;
+    pub const SET_ROBUST_LIST: usize = 99;
+    pub const GET_ROBUST_LIST: usize = 100;
     pub const FUTEX: usize = 98;
     pub const NANOSLEEP: usize = 101;
     pub const CLOCK_GETTIME: usize = 113;
@@ -19,6 +25,9 @@ pub mod nr {
     pub const KILL: usize = 129;
     pub const TKILL: usize = 130;
     pub const TGKILL: usize = 131;
+    pub const RT_SIGACTION: usize = 134;
+    pub const RT_SIGPROCMASK: usize = 135;
+    pub const RT_SIGRETURN: usize = 139;
     pub const UNAME: usize = 160;
     pub const GETPID: usize = 172;
     pub const GETPPID: usize = 173;
@@ -31,8 +40,14 @@ pub mod nr {
     pub const BRK: usize = 214;
     pub const MUNMAP: usize = 215;
     pub const CLONE: usize = 220;
+    pub const EXECVE: usize = 221;
     pub const MMAP: usize = 222;
+    pub const MPROTECT: usize = 226;
+    pub const MADVISE: usize = 233;
     pub const WAIT4: usize = 260;
+    pub const PRLIMIT64: usize = 261;
+    pub const GETRANDOM: usize = 278;
+    pub const RSEQ: usize = 293;
     pub const CLONE3: usize = 435;
 }
 
@@ -46,12 +61,17 @@ pub mod errno {
     pub const E2BIG: i32 = 7;
     pub const ENOEXEC: i32 = 8;
     pub const EBADF: i32 = 9;
+    pub const EIO: i32 = 5;
     pub const ECHILD: i32 = 10;
     pub const EAGAIN: i32 = 11;
     pub const ENOMEM: i32 = 12;
+    pub const EACCES: i32 = 13;
     pub const EFAULT: i32 = 14;
     pub const EEXIST: i32 = 17;
+    pub const ENOTDIR: i32 = 20;
     pub const EINVAL: i32 = 22;
+    pub const ENOTTY: i32 = 25;
+    pub const ENAMETOOLONG: i32 = 36;
     pub const ENOSYS: i32 = 38;
     pub const EOPNOTSUPP: i32 = 95;
     pub const ETIMEDOUT: i32 = 110;
@@ -154,6 +174,7 @@ pub mod mman {
     pub const MAP_FIXED: u64 = 0x10;
     pub const MAP_ANONYMOUS: u64 = 0x20;
     pub const MAP_FIXED_NOREPLACE: u64 = 0x100000;
+    pub const MADV_DONTNEED: u64 = 4;
 }
 
 /// Clock ids (`include/uapi/linux/time.h`).

@@ -225,6 +225,26 @@ pub fn zap_page_range(mm: &Mm, start: u64, end: u64) {
     };
 }
 
+/// Give the pages already mapped in `vma` the access its flags now allow (Linux
+/// `change_protection`, for `mprotect`). A private page that is read-only stays so even
+/// if the mapping became writable: it may be shared copy-on-write, and the first write
+/// will sort it out in [`do_wp_page`].
+pub fn change_protection(mm: &Mm, vma: &Vma) {
+    let private = !vma.flags.contains(VmFlags::SHARED);
+    // SAFETY: the caller holds mm's lock.
+    let _ = unsafe {
+        for_each_pte(mm.pgd, vma.start, vma.end, &mut |_, pte| {
+            let mut new = mk_user_pte(pte_pa(*pte), vma.flags);
+            if private && !pte_writable(*pte) {
+                new = pte_wrprotect(new);
+            }
+            *pte = new;
+            Ok(())
+        })
+    };
+    crate::arch::mmu_context::flush_tlb_mm(&mm.context);
+}
+
 /// Free every table of a user tree, and the top-level one (Linux `free_pgtables` +
 /// `pgd_free`).
 pub fn free_pgtables(pgd: PhysAddr) {

@@ -4,7 +4,7 @@ use alloc::sync::Arc;
 
 use forkos_lib::pgtable::PAGE_SIZE;
 
-use super::memory::zap_page_range;
+use super::memory::{change_protection, zap_page_range};
 use super::{Mm, MmInner, ShmObject, VmFlags, Vma, MMAP_BASE, TASK_SIZE};
 use crate::errno::*;
 use crate::task::current;
@@ -235,4 +235,107 @@ pub fn sys_brk(addr: u64) -> SysResult {
     }
     inner.brk = addr;
     Ok(addr as i64)
+}
+
+/// Split the mappings so that none straddles `start` or `end`, and check that
+/// `[start, end)` is mapped without holes (Linux `split_vma` over the range, as
+/// `mprotect` and `madvise` need). `ENOMEM` if part of the range is unmapped.
+fn split_at_edges(inner: &mut MmInner, start: u64, end: u64) -> Result<(), Errno> {
+    let mut covered = start;
+    for v in inner.vmas.iter().filter(|v| v.end > start && v.start < end) {
+        if v.start > covered {
+            return Err(ENOMEM);
+        }
+        covered = v.end;
+    }
+    if covered < end {
+        return Err(ENOMEM);
+    }
+    if inner.vmas.len() + 2 > MAX_MAP_COUNT {
+        return Err(ENOMEM);
+    }
+    for at in [start, end] {
+        let i = inner.vmas.partition_point(|v| v.end <= at);
+        let Some(v) = inner.vmas.get(i) else { continue };
+        if v.start < at && at < v.end {
+            let mut right = v.clone();
+            if let Some((obj, pgoff)) = &v.shared {
+                right.shared = Some((obj.clone(), pgoff + (at - v.start) / PAGE));
+            }
+            right.start = at;
+            inner.vmas[i].end = at;
+            inner.vmas.insert(i + 1, right);
+        }
+    }
+    Ok(())
+}
+
+/// `mprotect(addr, len, prot)` (Linux `do_mprotect_pkey`): change the access of every
+/// mapping in the range, splitting them at its edges, and of the pages already mapped
+/// (Linux `change_protection`).
+pub fn sys_mprotect(addr: u64, len: u64, prot: u64) -> SysResult {
+    const PROT_GROWSDOWN: u64 = 0x0100_0000;
+    const PROT_GROWSUP: u64 = 0x0200_0000;
+    if !addr.is_multiple_of(PAGE) {
+        return Err(EINVAL);
+    }
+    if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP) != 0
+        || prot & (PROT_GROWSDOWN | PROT_GROWSUP) == (PROT_GROWSDOWN | PROT_GROWSUP)
+    {
+        return Err(EINVAL);
+    }
+    if len == 0 {
+        return Ok(0);
+    }
+    let len = page_align_up(len).ok_or(ENOMEM)?;
+    let end = addr
+        .checked_add(len)
+        .filter(|&e| e <= TASK_SIZE)
+        .ok_or(ENOMEM)?;
+    let mm = current().inner.lock().mm.clone().ok_or(ENOMEM)?;
+    let mut inner = mm.inner.lock();
+    split_at_edges(&mut inner, addr, end)?;
+    let access = prot_to_flags(prot);
+    let keep = VmFlags::SHARED | VmFlags::STACK | VmFlags::HEAP;
+    for v in inner
+        .vmas
+        .iter_mut()
+        .filter(|v| v.start >= addr && v.end <= end)
+    {
+        v.flags = (v.flags & keep) | access;
+        change_protection(&mm, v);
+    }
+    Ok(0)
+}
+
+/// `madvise(addr, len, advice)` (Linux `do_madvise`). `MADV_DONTNEED` drops the pages
+/// (private memory reads back as zeroes, shared memory keeps its contents); the
+/// advice that only tunes paging is accepted and has nothing to tune here.
+pub fn sys_madvise(addr: u64, len: u64, advice: u64) -> SysResult {
+    // NORMAL, RANDOM, SEQUENTIAL, WILLNEED, FREE, MERGEABLE, UNMERGEABLE, HUGEPAGE,
+    // NOHUGEPAGE, DONTDUMP, DODUMP, COLD, PAGEOUT.
+    const HINTS: &[u64] = &[0, 1, 2, 3, 8, 12, 13, 14, 15, 16, 17, 20, 21];
+    if !addr.is_multiple_of(PAGE) || (advice != MADV_DONTNEED && !HINTS.contains(&advice)) {
+        return Err(EINVAL);
+    }
+    let len = page_align_up(len).ok_or(EINVAL)?;
+    let end = addr.checked_add(len).ok_or(EINVAL)?;
+    if len == 0 {
+        return Ok(0);
+    }
+    let mm = current().inner.lock().mm.clone().ok_or(ENOMEM)?;
+    let inner = mm.inner.lock();
+    let mut covered = addr;
+    let mut hole = false;
+    for v in inner.vmas.iter().filter(|v| v.end > addr && v.start < end) {
+        hole |= v.start > covered;
+        covered = v.end;
+        if advice == MADV_DONTNEED {
+            zap_page_range(&mm, v.start.max(addr), v.end.min(end));
+        }
+    }
+    if hole || covered < end {
+        return Err(ENOMEM);
+    }
+    Ok(0)
 }

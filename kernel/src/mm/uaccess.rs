@@ -80,6 +80,31 @@ pub fn copy_to_user(dst: u64, src: &[u8]) -> Result<(), Errno> {
     copy_user(dst, src.as_ptr() as *mut u8, src.len(), true)
 }
 
+/// Copy a NUL-terminated string of at most `max` bytes (NUL included) from user space
+/// (Linux `strncpy_from_user`); `too_long` if it does not end in time.
+pub fn strndup_user(addr: u64, max: usize, too_long: Errno) -> Result<alloc::vec::Vec<u8>, Errno> {
+    let mut out = alloc::vec::Vec::new();
+    let mut chunk = [0u8; 64];
+    loop {
+        // Read up to the end of the page only, so a string ending just before an
+        // unmapped page is fine.
+        let a = addr.checked_add(out.len() as u64).ok_or(EFAULT)?;
+        let n = chunk.len().min(PAGE_SIZE - (a as usize % PAGE_SIZE));
+        copy_from_user(&mut chunk[..n], a)?;
+        if let Some(z) = chunk[..n].iter().position(|&b| b == 0) {
+            if out.len() + z >= max {
+                return Err(too_long);
+            }
+            out.extend_from_slice(&chunk[..z]);
+            return Ok(out);
+        }
+        out.extend_from_slice(&chunk[..n]);
+        if out.len() >= max {
+            return Err(too_long);
+        }
+    }
+}
+
 /// A pointer into the current task's user memory.
 #[derive(Clone, Copy, Debug)]
 pub struct UserPtr<T> {

@@ -153,6 +153,12 @@ pub fn mk_user_pte(pa: PhysAddr, flags: VmFlags) -> u64 {
         | Pte::USER
         | Pte::PXN
         | attrindx(MT_NORMAL);
+    // PROT_NONE (after mprotect): kept mapped for its contents, but EL0 may not touch it
+    // (Linux's `PAGE_NONE` also drops the user bit).
+    if !flags.contains(VmFlags::READ) {
+        pte.remove(Pte::USER);
+        pte |= Pte::RDONLY;
+    }
     if !flags.contains(VmFlags::WRITE) {
         pte |= Pte::RDONLY;
     }

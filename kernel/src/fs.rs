@@ -1,0 +1,309 @@
+//! The root file system: the files of the initrd, read-only (Linux `init/initramfs.c`
+//! unpacks the initrd into rootfs; `fs/namei.c` looks paths up in it).
+//!
+//! What `/` holds is decided once at boot ([`populate_rootfs`]):
+//! - `-initrd` is a `newc` cpio archive: its files, with `/init` run as pid 1;
+//! - `-initrd` is a bare ELF program: that program, as `/init`;
+//! - no `-initrd`: the programs built into the kernel image (`/init`, the fork demo, and
+//!   `/utest`, the test suite).
+//!
+//! Files stay where the boot loader put them (the initrd's pages are reserved); forkos
+//! has no writable file system and no file descriptors other than the console.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::errno::*;
+use crate::println;
+
+/// File type bits of a mode (Linux `S_IFMT`, `S_IFREG`, `S_IFDIR`, `S_IFCHR`).
+pub const S_IFMT: u32 = 0o170000;
+pub const S_IFREG: u32 = 0o100000;
+pub const S_IFDIR: u32 = 0o040000;
+pub const S_IFCHR: u32 = 0o020000;
+/// Longest path a syscall accepts, with its NUL (Linux `PATH_MAX`).
+pub const PATH_MAX: usize = 4096;
+
+/// A file of the root file system (Linux `struct inode`, reduced to what exec needs).
+#[derive(Clone, Copy)]
+pub struct Inode {
+    pub mode: u32,
+    pub data: &'static [u8],
+}
+
+impl Inode {
+    pub fn is_dir(&self) -> bool {
+        self.mode & S_IFMT == S_IFDIR
+    }
+    pub fn is_reg(&self) -> bool {
+        self.mode & S_IFMT == S_IFREG
+    }
+}
+
+/// Every file by its path without the leading `/` (`bin/sh`); directories too.
+static ROOTFS: spin::Once<BTreeMap<String, Inode>> = spin::Once::new();
+
+/// Normalise an archive member name: `./bin/sh`, `/bin/sh` and `bin/sh` are one file.
+fn archive_name(name: &str) -> Option<String> {
+    let parts: Vec<&str> = name
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    if parts.is_empty() || parts.contains(&"..") {
+        return None;
+    }
+    Some(parts.join("/"))
+}
+
+/// Fill `/` from the initrd, or with the built-in programs (Linux `populate_rootfs`).
+pub fn populate_rootfs(initrd: Option<&'static [u8]>, builtin: &[(&str, &'static [u8])]) {
+    ROOTFS.call_once(|| {
+        let mut files = BTreeMap::new();
+        match initrd {
+            None => {
+                for (name, data) in builtin {
+                    files.insert(String::from(*name), Inode { mode: S_IFREG | 0o755, data });
+                }
+            }
+            Some(data) if data.starts_with(b"\x7fELF") => {
+                files.insert(String::from("init"), Inode { mode: S_IFREG | 0o755, data });
+                println!("initrd: an ELF program, {} bytes: it is /init", data.len());
+            }
+            Some(data) => {
+                for e in cpio_reader::iter_files(data) {
+                    if let Some(name) = archive_name(e.name()) {
+                        let mode = e.mode().bits();
+                        files.insert(name, Inode { mode, data: e.file() });
+                    }
+                }
+                if files.is_empty() {
+                    // Linux: "Initramfs unpacking failed"; boot goes on and init is not found.
+                    println!("initrd: not a newc cpio archive nor an ELF program; / is empty");
+                } else {
+                    println!("initrd: a cpio archive of {} files and directories", files.len());
+                }
+            }
+        }
+        files
+    });
+}
+
+/// Look `path` up from `/` (Linux `path_lookupat`; the working directory of every
+/// process is `/`). Components must be directories; `.` and `..` are understood.
+pub fn lookup(path: &[u8]) -> Result<Inode, Errno> {
+    let root = ROOTFS.get().ok_or(ENOENT)?;
+    if path.is_empty() {
+        return Err(ENOENT);
+    }
+    let path = core::str::from_utf8(path).map_err(|_| ENOENT)?;
+    let mut parts: Vec<&str> = Vec::new();
+    let components: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    let dir = Inode { mode: S_IFDIR | 0o755, data: &[] };
+    let stat = |parts: &[&str]| -> Option<Inode> {
+        if parts.is_empty() {
+            return Some(dir);
+        }
+        let name = parts.join("/");
+        if let Some(i) = root.get(&name) {
+            return Some(*i);
+        }
+        // A directory the archive does not list but whose files it has.
+        let prefix = name + "/";
+        root.range(prefix.clone()..)
+            .next()
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .map(|_| dir)
+    };
+    for (i, c) in components.iter().enumerate() {
+        match *c {
+            "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+        let node = stat(&parts).ok_or(ENOENT)?;
+        let last = i + 1 == components.len();
+        if !last && !node.is_dir() {
+            return Err(ENOTDIR);
+        }
+    }
+    let node = stat(&parts).ok_or(ENOENT)?;
+    // "a/file/" names a directory that is not one.
+    if path.ends_with('/') && !node.is_dir() {
+        return Err(ENOTDIR);
+    }
+    Ok(node)
+}
+
+/// `struct stat` as arm64 lays it out (asm-generic `stat`).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct Stat {
+    pub st_dev: u64,
+    pub st_ino: u64,
+    pub st_mode: u32,
+    pub st_nlink: u32,
+    pub st_uid: u32,
+    pub st_gid: u32,
+    pub st_rdev: u64,
+    pub pad1: u64,
+    pub st_size: i64,
+    pub st_blksize: i32,
+    pub pad2: i32,
+    pub st_blocks: i64,
+    pub times: [i64; 6],
+    pub unused: [u32; 2],
+}
+
+// SAFETY: integers only, laid out without padding (128 bytes, as Linux's).
+unsafe impl crate::mm::uaccess::Pod for Stat {}
+
+/// The console's device number, 5:1 (`/dev/console`).
+const CONSOLE_RDEV: u64 = (5 << 8) | 1;
+const AT_FDCWD: i32 = -100;
+const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+const AT_NO_AUTOMOUNT: u64 = 0x800;
+const AT_EMPTY_PATH: u64 = 0x1000;
+
+/// Is `fd` open? forkos has only the console, as fds 0, 1 and 2.
+fn console_fd(fd: u64) -> Result<(), Errno> {
+    if fd <= 2 {
+        Ok(())
+    } else {
+        Err(EBADF)
+    }
+}
+
+fn stat_console() -> Stat {
+    Stat {
+        st_ino: 3,
+        st_mode: S_IFCHR | 0o600,
+        st_nlink: 1,
+        st_rdev: CONSOLE_RDEV,
+        st_blksize: 4096,
+        ..Stat::default()
+    }
+}
+
+fn stat_inode(i: &Inode) -> Stat {
+    Stat {
+        st_dev: 1,
+        st_ino: i.data.as_ptr() as u64 >> 4,
+        st_mode: i.mode,
+        st_nlink: if i.is_dir() { 2 } else { 1 },
+        st_size: i.data.len() as i64,
+        st_blksize: 4096,
+        st_blocks: (i.data.len() as i64 + 511) / 512,
+        ..Stat::default()
+    }
+}
+
+/// `newfstatat(dirfd, path, statbuf, flags)` (Linux `vfs_fstatat`): a file of `/` by
+/// path (relative paths start at `/`, the working directory), or, with `AT_EMPTY_PATH`
+/// and an empty path, the open file `dirfd` (the console).
+pub fn sys_newfstatat(dirfd: u64, path: u64, statbuf: u64, flags: u64) -> SysResult {
+    use crate::mm::uaccess::{strndup_user, UserPtr};
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH) != 0 {
+        return Err(EINVAL);
+    }
+    let name = strndup_user(path, PATH_MAX, ENAMETOOLONG)?;
+    let st = if name.is_empty() {
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(ENOENT);
+        }
+        if dirfd as i32 == AT_FDCWD {
+            stat_inode(&lookup(b"/")?)
+        } else {
+            console_fd(dirfd)?;
+            stat_console()
+        }
+    } else {
+        if name[0] != b'/' && dirfd as i32 != AT_FDCWD {
+            console_fd(dirfd)?;
+            return Err(ENOTDIR);
+        }
+        stat_inode(&lookup(&name)?)
+    };
+    UserPtr::<Stat>::new(statbuf).write(&st)?;
+    Ok(0)
+}
+
+/// `fstat(fd, statbuf)`.
+pub fn sys_fstat(fd: u64, statbuf: u64) -> SysResult {
+    console_fd(fd)?;
+    crate::mm::uaccess::UserPtr::<Stat>::new(statbuf).write(&stat_console())?;
+    Ok(0)
+}
+
+/// `readlinkat(dirfd, path, buf, size)`: `/` holds no symbolic links, so an existing
+/// path gives `EINVAL` and a missing one `ENOENT` (there is no `/proc`, as in an
+/// initramfs where none is mounted).
+pub fn sys_readlinkat(dirfd: u64, path: u64, _buf: u64, size: u64) -> SysResult {
+    let name = crate::mm::uaccess::strndup_user(path, PATH_MAX, ENAMETOOLONG)?;
+    if size as i32 <= 0 {
+        return Err(EINVAL);
+    }
+    if name.is_empty() {
+        return Err(ENOENT);
+    }
+    if name[0] != b'/' && dirfd as i32 != AT_FDCWD {
+        console_fd(dirfd)?;
+        return Err(ENOTDIR);
+    }
+    lookup(&name)?;
+    Err(EINVAL)
+}
+
+/// The console's terminal settings (Linux `tty_std_termios`: `ICRNL|IXON`,
+/// `OPOST|ONLCR`, `B38400|CS8|CREAD|HUPCL`, `ISIG|ICANON|ECHO|ECHOE|ECHOK|ECHOCTL|
+/// ECHOKE|IEXTEN`, and the usual control characters).
+static TERMIOS: spin::Mutex<[u8; 36]> = spin::Mutex::new({
+    let mut t = [0u8; 36];
+    let words: [u32; 4] = [0o2400, 0o5, 0o2277, 0o105073];
+    let mut i = 0;
+    while i < 4 {
+        let b = words[i].to_le_bytes();
+        t[i * 4] = b[0];
+        t[i * 4 + 1] = b[1];
+        t[i * 4 + 2] = b[2];
+        t[i * 4 + 3] = b[3];
+        i += 1;
+    }
+    let cc: [u8; 17] = [3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0];
+    let mut j = 0;
+    while j < cc.len() {
+        t[17 + j] = cc[j];
+        j += 1;
+    }
+    t
+});
+
+const TCGETS: u64 = 0x5401;
+const TCSETS: u64 = 0x5402;
+const TCSETSW: u64 = 0x5403;
+const TCSETSF: u64 = 0x5404;
+const TIOCGWINSZ: u64 = 0x5413;
+
+/// `ioctl(fd, cmd, arg)` on the console, a terminal (Linux `tty_ioctl`): get and set
+/// its termios (which is how `isatty` asks), and its window size (unknown: zeroes, as a
+/// serial console reports). Other requests are not for a terminal: `ENOTTY`.
+pub fn sys_ioctl(fd: u64, cmd: u64, arg: u64) -> SysResult {
+    use crate::mm::uaccess::{copy_from_user, copy_to_user};
+    console_fd(fd)?;
+    match cmd & 0xffff_ffff {
+        TCGETS => {
+            let t = *TERMIOS.lock();
+            copy_to_user(arg, &t)?;
+        }
+        TCSETS | TCSETSW | TCSETSF => {
+            let mut t = [0u8; 36];
+            copy_from_user(&mut t, arg)?;
+            *TERMIOS.lock() = t;
+        }
+        TIOCGWINSZ => copy_to_user(arg, &[0u8; 8])?,
+        _ => return Err(ENOTTY),
+    }
+    Ok(0)
+}
