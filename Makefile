@@ -5,9 +5,12 @@
 #   make test       host unit tests + every QEMU integration test (T=name runs the matching ones)
 #   make lint       cargo fmt --check and cargo clippy -D warnings, kernel and host crates
 #   make debug      boot under QEMU's GDB stub, stopped at the first instruction, with gdb-multiarch
+#   make initrd     build the C programs (user/c) and build/initrd.cpio holding them and utest;
+#                   boot it with `make run INITRD=build/initrd.cpio` (its /init is cdemo)
 #
 # Every target installs what is missing: the pinned Rust toolchain (rust-toolchain.toml)
-# through rustup, and QEMU / gdb-multiarch through apt-get when run as root on Debian.
+# through rustup, and QEMU / gdb-multiarch / the AArch64 C cross compiler through apt-get
+# when run as root on Debian.
 
 TARGET     := aarch64-unknown-none-softfloat
 KERNEL_ELF := target/$(TARGET)/release/forkos
@@ -26,7 +29,13 @@ CARGO      := cargo
 KERNEL_CARGO_FLAGS := -p forkos-kernel --target $(TARGET) --release
 USER_CARGO_FLAGS   := -p forkos-user --target aarch64-unknown-none --release
 
-.PHONY: all run test lint debug clean toolchain qemu gdb user FORCE
+CROSS_CC   := aarch64-linux-gnu-gcc
+C_FLAGS    := -static -O2 -Wall -Werror
+C_PROGS    := build/c/cdemo build/c/exectest build/c/startup
+UTEST      := target/aarch64-unknown-none/release/utest
+INITRD_CPIO := build/initrd.cpio
+
+.PHONY: all run test lint debug clean toolchain qemu gdb cc user initrd FORCE
 
 all: $(IMG)
 
@@ -38,6 +47,38 @@ qemu:
 
 gdb:
 	@scripts/need gdb
+
+cc:
+	@scripts/need cc
+
+# C programs: ordinary static Linux programs, built with Debian's cross compiler.
+build/c/startup: user/c/startup.c | cc
+	@mkdir -p build/c
+	$(CROSS_CC) $(C_FLAGS) -nostdlib -fno-builtin -fno-stack-protector -o $@ $<
+
+build/c/%: user/c/%.c | cc
+	@mkdir -p build/c
+	$(CROSS_CC) $(C_FLAGS) -o $@ $< -lpthread
+
+# Files that are not programs, for execve's errors: text, an x86-64 ELF header, a
+# truncated ELF.
+build/c/notelf:
+	@mkdir -p build/c
+	printf 'not a program\n' > $@
+
+build/c/x86elf: build/c/startup
+	python3 -c 'import sys; d = bytearray(open(sys.argv[1], "rb").read()); d[18:20] = (62).to_bytes(2, "little"); open(sys.argv[2], "wb").write(d)' $< $@
+
+build/c/truncated: build/c/startup
+	head -c 100 $< > $@
+
+# The test and demo archive: /init is cdemo; the other programs can be execve'd.
+$(INITRD_CPIO): $(C_PROGS) build/c/notelf build/c/x86elf build/c/truncated user scripts/mkcpio
+	scripts/mkcpio $@ init=build/c/cdemo cdemo=build/c/cdemo exectest=build/c/exectest \
+	    startup=build/c/startup utest=$(UTEST) notelf=build/c/notelf \
+	    x86elf=build/c/x86elf truncated=build/c/truncated noexec=build/c/startup:644
+
+initrd: $(INITRD_CPIO)
 
 # The kernel embeds the user programs, so they are built first.
 user: toolchain
@@ -56,7 +97,7 @@ $(IMG): $(ELF)
 run: $(IMG) qemu
 	$(QEMU) $(QEMU_ARGS)
 
-test: $(IMG) qemu
+test: $(IMG) $(INITRD_CPIO) qemu
 	$(CARGO) test --no-fail-fast -p forkos-lib -p forkos-tests -- $(T)
 
 lint: user

@@ -13,8 +13,27 @@ macro_rules! errnos {
 }
 
 errnos!(
-    EPERM, ENOENT, ESRCH, EINTR, E2BIG, ENOEXEC, EBADF, ECHILD, EAGAIN, ENOMEM, EFAULT, EEXIST,
-    EINVAL, ENOSYS, EOPNOTSUPP, ETIMEDOUT, EIO, EACCES, ENOTDIR, ENOTTY, ENAMETOOLONG
+    EPERM,
+    ENOENT,
+    ESRCH,
+    EINTR,
+    E2BIG,
+    ENOEXEC,
+    EBADF,
+    ECHILD,
+    EAGAIN,
+    ENOMEM,
+    EFAULT,
+    EEXIST,
+    EINVAL,
+    ENOSYS,
+    EOPNOTSUPP,
+    ETIMEDOUT,
+    EIO,
+    EACCES,
+    ENOTDIR,
+    ENOTTY,
+    ENAMETOOLONG
 );
 
 /// What a syscall handler returns: a value for x0, or an error to negate.

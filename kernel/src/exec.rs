@@ -19,7 +19,7 @@ use crate::arch::process::{flush_thread, start_thread};
 use crate::errno::*;
 use crate::fs::{self, PATH_MAX};
 use crate::mm::memory::{handle_mm_fault, Access};
-use crate::mm::uaccess::{strndup_user, UserPtr};
+use crate::mm::uaccess::{copy_from_user, strndup_user, UserPtr};
 use crate::mm::{Mm, VmFlags, Vma, STACK_SIZE, STACK_TOP, TASK_SIZE};
 use crate::task::current;
 
@@ -200,35 +200,162 @@ fn load_elf(mm: &Mm, image: &[u8]) -> Result<Loaded, Errno> {
     })
 }
 
-/// Lay out the new stack as Linux does (`copy_strings` in `do_execveat_common`, then
-/// `create_elf_tables`). From the top: the program's path (`AT_EXECFN`), the environment
-/// strings, the argument strings, the platform string, 16 random bytes; below them,
-/// 16-byte aligned, argc, the argv pointers and NULL, the envp pointers and NULL, and the
-/// auxiliary vector. Returns the initial sp, which points at argc.
-fn create_elf_tables(mm: &Mm, args: &ExecArgs, l: &Loaded) -> Result<u64, Errno> {
-    let mut sp = STACK_TOP - 8; // Linux leaves one NULL word at the very top
-    let mut push = |bytes: &[u8]| -> Result<u64, Errno> {
-        sp -= bytes.len() as u64 + 1;
-        write_to_mm(mm, sp, bytes)?;
-        write_to_mm(mm, sp + bytes.len() as u64, &[0])?;
-        Ok(sp)
-    };
-    let execfn = push(&args.filename)?;
-    let mut envp_ptrs = Vec::with_capacity(args.envp.len());
-    for s in args.envp.iter().rev() {
-        envp_ptrs.push(push(s)?);
+/// Where a program's strings go, and how many there are (Linux `struct linux_binprm`).
+///
+/// As in Linux, the strings are copied straight from the caller into the top of the new
+/// program's stack, in the new address space, before anything else is decided: the
+/// kernel keeps no copy of them, however large they are.
+pub struct Bprm {
+    mm: Mm,
+    /// The lowest byte used so far at the top of the new stack (Linux `bprm->p`).
+    p: u64,
+    /// The lowest address strings may reach (Linux `bprm->argmin`).
+    argmin: u64,
+    argc: u64,
+    envc: u64,
+    /// Where the program's path was copied (`AT_EXECFN`).
+    execfn: u64,
+    filename: Vec<u8>,
+}
+
+/// Where the strings come from: the calling program, or the kernel (for init).
+enum Strings<'a> {
+    User(u64),
+    Kernel(&'a [&'a str]),
+}
+
+impl Bprm {
+    /// A new address space with its stack mapping, and the path copied to its top.
+    fn new(filename: Vec<u8>) -> Result<Bprm, Errno> {
+        let mm = Mm::new().ok_or(ENOMEM)?;
+        mm.inner.lock().insert_vma(Vma {
+            start: STACK_TOP - STACK_SIZE,
+            end: STACK_TOP,
+            flags: VmFlags::READ | VmFlags::WRITE | VmFlags::STACK,
+            shared: None,
+        });
+        // Linux leaves one NULL word at the very top.
+        let top = STACK_TOP - 8;
+        let mut b = Bprm {
+            mm,
+            p: top,
+            argmin: top - ARG_MAX as u64,
+            argc: 0,
+            envc: 0,
+            execfn: 0,
+            filename,
+        };
+        let name = core::mem::take(&mut b.filename);
+        b.push_bytes(&name)?;
+        b.execfn = b.p;
+        b.filename = name;
+        Ok(b)
     }
-    envp_ptrs.reverse();
-    let mut argv_ptrs = Vec::with_capacity(args.argv.len());
-    for s in args.argv.iter().rev() {
-        argv_ptrs.push(push(s)?);
+
+    /// Copy one string and its NUL below `p`.
+    fn push_bytes(&mut self, bytes: &[u8]) -> Result<(), Errno> {
+        let p = self.p - bytes.len() as u64 - 1;
+        if p < self.argmin {
+            return Err(E2BIG);
+        }
+        write_to_mm(&self.mm, p, bytes)?;
+        write_to_mm(&self.mm, p + bytes.len() as u64, &[0])?;
+        self.p = p;
+        Ok(())
     }
-    argv_ptrs.reverse();
-    let platform = push(b"aarch64")?;
-    sp &= !15;
-    sp -= 16;
+
+    /// Copy a user string of `len` bytes (NUL excluded) below `p`, a page at a time.
+    fn push_user(&mut self, addr: u64, len: usize) -> Result<(), Errno> {
+        let p = self.p - len as u64 - 1;
+        if p < self.argmin {
+            return Err(E2BIG);
+        }
+        let mut buf = [0u8; 256];
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(buf.len());
+            copy_from_user(&mut buf[..n], addr + done as u64)?;
+            write_to_mm(&self.mm, p + done as u64, &buf[..n])?;
+            done += n;
+        }
+        write_to_mm(&self.mm, p + len as u64, &[0])?;
+        self.p = p;
+        Ok(())
+    }
+
+    /// Copy an argv- or envp-style list (Linux `count` + `copy_strings`): last string
+    /// first, so that they end up in order. Returns how many there were.
+    fn copy_strings(&mut self, strings: Strings) -> Result<u64, Errno> {
+        match strings {
+            Strings::Kernel(list) => {
+                for s in list.iter().rev() {
+                    self.push_bytes(s.as_bytes())?;
+                }
+                Ok(list.len() as u64)
+            }
+            Strings::User(0) => Ok(0),
+            Strings::User(array) => {
+                // Count first, checking every pointer, as Linux's `count` does.
+                let mut n = 0u64;
+                loop {
+                    let ptr = UserPtr::<u64>::new(array.wrapping_add(n * 8)).read()?;
+                    if ptr == 0 {
+                        break;
+                    }
+                    n += 1;
+                    if n as usize > MAX_ARG_STRINGS {
+                        return Err(E2BIG);
+                    }
+                    // Every pointer also takes room on the new stack.
+                    self.argmin += 8;
+                    if self.argmin > self.p {
+                        return Err(E2BIG);
+                    }
+                }
+                for i in (0..n).rev() {
+                    let ptr = UserPtr::<u64>::new(array + i * 8).read()?;
+                    let len = strnlen_user(ptr, MAX_ARG_STRLEN)?;
+                    self.push_user(ptr, len)?;
+                }
+                Ok(n)
+            }
+        }
+    }
+}
+
+/// Length of the user string at `addr` without its NUL; `E2BIG` if it does not end
+/// within `max` bytes, NUL included (Linux `strnlen_user` + `valid_arg_len`).
+fn strnlen_user(addr: u64, max: usize) -> Result<usize, Errno> {
+    let mut len = 0usize;
+    let mut buf = [0u8; 64];
+    loop {
+        let a = addr.checked_add(len as u64).ok_or(EFAULT)?;
+        let n = buf.len().min((PAGE - a % PAGE) as usize);
+        copy_from_user(&mut buf[..n], a)?;
+        if let Some(z) = buf[..n].iter().position(|&b| b == 0) {
+            len += z;
+            return if len < max { Ok(len) } else { Err(E2BIG) };
+        }
+        len += n;
+        if len >= max {
+            return Err(E2BIG);
+        }
+    }
+}
+
+/// Lay out the rest of the new stack as Linux's `create_elf_tables` does. Above `p` are
+/// already the program's path (`AT_EXECFN`), the environment strings and the argument
+/// strings; below go the platform string, 16 random bytes and then, 16-byte aligned,
+/// argc, the argv pointers and NULL, the envp pointers and NULL, and the auxiliary
+/// vector. Returns the initial sp, which points at argc.
+fn create_elf_tables(b: &mut Bprm, l: &Loaded) -> Result<u64, Errno> {
+    let strings = b.p;
+    b.argmin = STACK_TOP - STACK_SIZE + PAGE; // from here on only the stack's own size limits
+    b.push_bytes(b"aarch64")?;
+    let platform = b.p;
+    let mut sp = (b.p & !15) - 16;
     let random = sp;
-    write_to_mm(mm, random, &crate::random::get_random_bytes::<16>())?;
+    write_to_mm(&b.mm, random, &crate::random::get_random_bytes::<16>())?;
     let auxv = [
         (AT_HWCAP, ELF_HWCAP),
         (AT_PAGESZ, PAGE),
@@ -246,75 +373,87 @@ fn create_elf_tables(mm: &Mm, args: &ExecArgs, l: &Loaded) -> Result<u64, Errno>
         (AT_SECURE, 0),
         (AT_RANDOM, random),
         (AT_HWCAP2, 0),
-        (AT_EXECFN, execfn),
+        (AT_EXECFN, b.execfn),
         (AT_PLATFORM, platform),
         (AT_NULL, 0),
     ];
-    let mut words: Vec<u64> = Vec::new();
-    words.push(argv_ptrs.len() as u64);
-    words.extend(&argv_ptrs);
-    words.push(0);
-    words.extend(&envp_ptrs);
-    words.push(0);
-    for (k, v) in auxv {
-        words.push(k);
-        words.push(v);
+    let words = 1 + b.argc + 1 + b.envc + 1 + 2 * auxv.len() as u64;
+    sp = (sp - words * 8) & !15;
+    // Fill the table word by word, finding each string's start by walking the strings
+    // (Linux does the same with `strnlen_user` on the new stack).
+    let mut at = sp;
+    let mut put = |w: u64| -> Result<(), Errno> {
+        write_to_mm(&b.mm, at, &w.to_le_bytes())?;
+        at += 8;
+        Ok(())
+    };
+    put(b.argc)?;
+    let mut s = strings;
+    for count in [b.argc, b.envc] {
+        for _ in 0..count {
+            put(s)?;
+            s += string_len_in_mm(&b.mm, s)? + 1;
+        }
+        put(0)?;
     }
-    sp -= words.len() as u64 * 8;
-    sp &= !15;
-    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-    write_to_mm(mm, sp, &bytes)?;
+    for (k, v) in auxv {
+        put(k)?;
+        put(v)?;
+    }
     Ok(sp)
 }
 
-/// What `execve` was asked to run (Linux `struct linux_binprm`, the parts forkos needs).
-pub struct ExecArgs {
-    pub filename: Vec<u8>,
-    pub argv: Vec<Vec<u8>>,
-    pub envp: Vec<Vec<u8>>,
-}
-
-impl ExecArgs {
-    /// Arguments from the kernel itself (for init).
-    pub fn from_kernel(filename: &str, argv: &[&str], envp: &[&str]) -> ExecArgs {
-        let own = |v: &[&str]| v.iter().map(|s| s.as_bytes().to_vec()).collect();
-        ExecArgs {
-            filename: filename.as_bytes().to_vec(),
-            argv: own(argv),
-            envp: own(envp),
+/// Length of the string at `va` in `mm` (not the current address space).
+fn string_len_in_mm(mm: &Mm, va: u64) -> Result<u64, Errno> {
+    let inner = mm.inner.lock();
+    let mut len = 0;
+    loop {
+        let a = va + len;
+        let pa = handle_mm_fault(mm, &inner, a, Access::Read).map_err(|_| ENOMEM)?;
+        // SAFETY: pa is a page of mm, linear mapped; we read up to its end.
+        let page = unsafe {
+            core::slice::from_raw_parts(
+                (phys_to_virt(pa) + a % PAGE) as *const u8,
+                (PAGE - a % PAGE) as usize,
+            )
+        };
+        match page.iter().position(|&c| c == 0) {
+            Some(z) => return Ok(len + z as u64),
+            None => len += page.len() as u64,
         }
     }
 }
 
-/// Run the program at `args.filename` in the current task (Linux `do_execveat_common`
-/// -> `bprm_execve` -> `load_elf_binary`).
-pub fn do_execve(args: ExecArgs) -> Result<(), Errno> {
-    let inode = fs::lookup(&args.filename)?;
+/// Run the program at `filename` in the current task (Linux `do_execveat_common` ->
+/// `bprm_execve` -> `load_elf_binary`).
+fn do_execve(filename: Vec<u8>, argv: Strings, envp: Strings) -> Result<(), Errno> {
+    let mut b = Bprm::new(filename)?;
+    // Linux copies the environment first, then the arguments, below the path.
+    b.envc = b.copy_strings(envp)?;
+    b.argc = b.copy_strings(argv)?;
+    // Linux 6.1 gives a program started with no arguments an empty argv[0].
+    if b.argc == 0 {
+        b.push_bytes(b"")?;
+        b.argc = 1;
+    }
+    let inode = fs::lookup(&b.filename)?;
     // Only regular files with an execute bit run (Linux `may_open` + `path_noexec`).
     if !inode.is_reg() || inode.mode & 0o111 == 0 {
         return Err(EACCES);
     }
-    let image = inode.data;
-    let mm = Mm::new().ok_or(ENOMEM)?;
-    let loaded = load_elf(&mm, image)?;
+    let loaded = load_elf(&b.mm, inode.data)?;
     {
-        let mut inner = mm.inner.lock();
+        let mut inner = b.mm.inner.lock();
         inner.start_brk = loaded.brk;
         inner.brk = loaded.brk;
-        inner.insert_vma(Vma {
-            start: STACK_TOP - STACK_SIZE,
-            end: STACK_TOP,
-            flags: VmFlags::READ | VmFlags::WRITE | VmFlags::STACK,
-            shared: None,
-        });
     }
-    let sp = create_elf_tables(&mm, &args, &loaded)?;
+    let sp = create_elf_tables(&mut b, &loaded)?;
     // Point of no return (Linux `begin_new_exec`): the other threads go (`de_thread`),
     // the new mm comes in (`exec_mmap`), releasing a vfork parent.
     let tsk = current();
     crate::exit::de_thread(tsk);
     crate::exit::mm_release(tsk);
-    let mm = Arc::new(mm);
+    let mm = Arc::new(b.mm);
     // The task must own the new mm before TTBR0 points at it: a preemption in between
     // would otherwise switch back to the old one, and the program's first instruction
     // would fault for ever.
@@ -326,53 +465,24 @@ pub fn do_execve(args: ExecArgs) -> Result<(), Errno> {
     // SAFETY: the current task is in the kernel on its own stack; its pt_regs are the
     // user context it will return to.
     start_thread(unsafe { &mut *tsk.pt_regs() }, loaded.entry, sp);
-    let base = args.filename.rsplit(|&b| b == b'/').next().unwrap_or(&[]);
+    let base = b.filename.rsplit(|&c| c == b'/').next().unwrap_or(&[]);
     tsk.set_comm(core::str::from_utf8(base).unwrap_or("?"));
     Ok(())
-}
-
-/// Copy a NULL-terminated array of string pointers (Linux `count` + `copy_strings`),
-/// counting bytes against `budget`.
-fn copy_strings(array: u64, budget: &mut usize) -> Result<Vec<Vec<u8>>, Errno> {
-    let mut out = Vec::new();
-    if array == 0 {
-        return Ok(out);
-    }
-    loop {
-        let p = UserPtr::<u64>::new(array.wrapping_add(out.len() as u64 * 8)).read()?;
-        if p == 0 {
-            return Ok(out);
-        }
-        if out.len() >= MAX_ARG_STRINGS {
-            return Err(E2BIG);
-        }
-        let s = strndup_user(p, MAX_ARG_STRLEN, E2BIG)?;
-        // Each string costs its bytes, its NUL and its pointer.
-        *budget = budget.checked_sub(s.len() + 1 + 8).ok_or(E2BIG)?;
-        out.push(s);
-    }
 }
 
 /// `execve(filename, argv, envp)` (Linux `sys_execve`). On success it does not return
 /// to the old program: x0 is 0 and the task starts at the new entry point.
 pub fn sys_execve(filename: u64, argv: u64, envp: u64) -> SysResult {
     let filename = strndup_user(filename, PATH_MAX, ENAMETOOLONG)?;
-    let mut budget = ARG_MAX;
-    let mut argv = copy_strings(argv, &mut budget)?;
-    let envp = copy_strings(envp, &mut budget)?;
-    // Linux 6.1 gives a program started with no arguments an empty argv[0].
-    if argv.is_empty() {
-        argv.push(Vec::new());
-    }
-    do_execve(ExecArgs {
-        filename,
-        argv,
-        envp,
-    })?;
+    do_execve(filename, Strings::User(argv), Strings::User(envp))?;
     Ok(0)
 }
 
 /// Start a program from the kernel (Linux `kernel_execve`, used for init).
 pub fn kernel_execve(filename: &str, argv: &[&str], envp: &[&str]) -> Result<(), Errno> {
-    do_execve(ExecArgs::from_kernel(filename, argv, envp))
+    do_execve(
+        filename.as_bytes().to_vec(),
+        Strings::Kernel(argv),
+        Strings::Kernel(envp),
+    )
 }

@@ -63,25 +63,46 @@ pub fn populate_rootfs(initrd: Option<&'static [u8]>, builtin: &[(&str, &'static
         match initrd {
             None => {
                 for (name, data) in builtin {
-                    files.insert(String::from(*name), Inode { mode: S_IFREG | 0o755, data });
+                    files.insert(
+                        String::from(*name),
+                        Inode {
+                            mode: S_IFREG | 0o755,
+                            data,
+                        },
+                    );
                 }
             }
             Some(data) if data.starts_with(b"\x7fELF") => {
-                files.insert(String::from("init"), Inode { mode: S_IFREG | 0o755, data });
+                files.insert(
+                    String::from("init"),
+                    Inode {
+                        mode: S_IFREG | 0o755,
+                        data,
+                    },
+                );
                 println!("initrd: an ELF program, {} bytes: it is /init", data.len());
             }
             Some(data) => {
                 for e in cpio_reader::iter_files(data) {
                     if let Some(name) = archive_name(e.name()) {
                         let mode = e.mode().bits();
-                        files.insert(name, Inode { mode, data: e.file() });
+                        files.insert(
+                            name,
+                            Inode {
+                                mode,
+                                data: e.file(),
+                            },
+                        );
                     }
                 }
                 if files.is_empty() {
                     // Linux: "Initramfs unpacking failed"; boot goes on and init is not found.
                     println!("initrd: not a newc cpio archive nor an ELF program; / is empty");
                 } else {
-                    println!("initrd: a cpio archive of {} files and directories", files.len());
+                    println!(
+                        "initrd: a cpio archive of {} files and directories",
+                        files.len()
+                    );
                 }
             }
         }
@@ -99,7 +120,10 @@ pub fn lookup(path: &[u8]) -> Result<Inode, Errno> {
     let path = core::str::from_utf8(path).map_err(|_| ENOENT)?;
     let mut parts: Vec<&str> = Vec::new();
     let components: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-    let dir = Inode { mode: S_IFDIR | 0o755, data: &[] };
+    let dir = Inode {
+        mode: S_IFDIR | 0o755,
+        data: &[],
+    };
     let stat = |parts: &[&str]| -> Option<Inode> {
         if parts.is_empty() {
             return Some(dir);

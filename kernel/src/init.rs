@@ -82,7 +82,10 @@ extern "C" fn kernel_init(_arg: u64) -> u64 {
     argv.extend(after.split_ascii_whitespace());
     let envp = ["HOME=/", "TERM=linux"];
     if let Err(e) = kernel_execve(path, &argv, &envp) {
-        panic!("Requested init {path} failed (error {}). No working init found.", e.0);
+        panic!(
+            "Requested init {path} failed (error {}). No working init found.",
+            e.0
+        );
     }
     0 // back through ret_from_fork into the new program
 }

@@ -19,7 +19,9 @@ type Handler = fn(&[u64; 6]) -> SysResult;
 /// Numbers and handlers, as in `include/uapi/asm-generic/unistd.h`. Everything else
 /// returns `-ENOSYS`.
 const SYSCALLS: &[(usize, &str, Handler)] = &[
-    (nr::IOCTL, "ioctl", |a| crate::fs::sys_ioctl(a[0], a[1], a[2])),
+    (nr::IOCTL, "ioctl", |a| {
+        crate::fs::sys_ioctl(a[0], a[1], a[2])
+    }),
     (nr::READLINKAT, "readlinkat", |a| {
         crate::fs::sys_readlinkat(a[0], a[1], a[2], a[3])
     }),
@@ -48,6 +50,9 @@ const SYSCALLS: &[(usize, &str, Handler)] = &[
     }),
     (nr::FUTEX, "futex", |a| {
         futex::sys_futex(a[0], a[1], a[2], a[3], a[4], a[5])
+    }),
+    (nr::CLOCK_NANOSLEEP, "clock_nanosleep", |a| {
+        time::sys_clock_nanosleep(a[0], a[1], a[2], a[3])
     }),
     (nr::NANOSLEEP, "nanosleep", |a| {
         time::sys_nanosleep(a[0], a[1])
@@ -95,10 +100,18 @@ const SYSCALLS: &[(usize, &str, Handler)] = &[
         exit::sys_wait4(a[0] as i64, a[1], a[2], a[3])
     }),
     (nr::CLONE3, "clone3", |a| fork::sys_clone3(a[0], a[1])),
-    (nr::EXECVE, "execve", |a| crate::exec::sys_execve(a[0], a[1], a[2])),
-    (nr::MPROTECT, "mprotect", |a| mm::mmap::sys_mprotect(a[0], a[1], a[2])),
-    (nr::MADVISE, "madvise", |a| mm::mmap::sys_madvise(a[0], a[1], a[2])),
-    (nr::PRLIMIT64, "prlimit64", |a| sys_prlimit64(a[0], a[1], a[2], a[3])),
+    (nr::EXECVE, "execve", |a| {
+        crate::exec::sys_execve(a[0], a[1], a[2])
+    }),
+    (nr::MPROTECT, "mprotect", |a| {
+        mm::mmap::sys_mprotect(a[0], a[1], a[2])
+    }),
+    (nr::MADVISE, "madvise", |a| {
+        mm::mmap::sys_madvise(a[0], a[1], a[2])
+    }),
+    (nr::PRLIMIT64, "prlimit64", |a| {
+        sys_prlimit64(a[0], a[1], a[2], a[3])
+    }),
     (nr::GETRANDOM, "getrandom", |a| {
         crate::random::sys_getrandom(a[0], a[1], a[2])
     }),
@@ -248,22 +261,22 @@ pub const INIT_RLIMITS: [Rlimit; RLIM_NLIMITS] = {
     const INF: u64 = RLIM_INFINITY;
     let half = crate::arch::memory::MAX_THREADS as u64 / 2;
     [
-        rl(INF, INF),          // CPU
-        rl(INF, INF),          // FSIZE
-        rl(INF, INF),          // DATA
-        rl(8 << 20, INF),      // STACK
-        rl(0, INF),            // CORE
-        rl(INF, INF),          // RSS
-        rl(half, half),        // NPROC
-        rl(1024, 4096),        // NOFILE
-        rl(8 << 20, 8 << 20),  // MEMLOCK
-        rl(INF, INF),          // AS
-        rl(INF, INF),          // LOCKS
-        rl(half, half),        // SIGPENDING
-        rl(819_200, 819_200),  // MSGQUEUE
-        rl(0, 0),              // NICE
-        rl(0, 0),              // RTPRIO
-        rl(INF, INF),          // RTTIME
+        rl(INF, INF),         // CPU
+        rl(INF, INF),         // FSIZE
+        rl(INF, INF),         // DATA
+        rl(8 << 20, INF),     // STACK
+        rl(0, INF),           // CORE
+        rl(INF, INF),         // RSS
+        rl(half, half),       // NPROC
+        rl(1024, 4096),       // NOFILE
+        rl(8 << 20, 8 << 20), // MEMLOCK
+        rl(INF, INF),         // AS
+        rl(INF, INF),         // LOCKS
+        rl(half, half),       // SIGPENDING
+        rl(819_200, 819_200), // MSGQUEUE
+        rl(0, 0),             // NICE
+        rl(0, 0),             // RTPRIO
+        rl(INF, INF),         // RTTIME
     ]
 };
 
@@ -288,7 +301,11 @@ fn sys_prlimit64(pid: u64, resource: u64, new: u64, old: u64) -> SysResult {
     let target = if pid == 0 {
         current_arc()
     } else {
-        PID_TABLE.lock().find(pid).filter(|t| !t.kthread).ok_or(ESRCH)?
+        PID_TABLE
+            .lock()
+            .find(pid)
+            .filter(|t| !t.kthread)
+            .ok_or(ESRCH)?
     };
     let prev = {
         let mut s = target.signal.inner.lock();

@@ -90,6 +90,39 @@ pub fn sys_nanosleep(req: u64, rem: u64) -> crate::errno::SysResult {
     Ok(0)
 }
 
+/// `clock_nanosleep(clock, flags, req, rem)` (Linux `common_nsleep`): a relative sleep
+/// as `nanosleep`, or with `TIMER_ABSTIME` until the clock reads `req` (forkos's
+/// realtime and monotonic clocks both count from boot, so one deadline serves both).
+pub fn sys_clock_nanosleep(clock: u64, flags: u64, req: u64, rem: u64) -> crate::errno::SysResult {
+    use crate::errno::*;
+    use crate::mm::uaccess::UserPtr;
+    const TIMER_ABSTIME: u64 = 1;
+    match clock as i32 {
+        0 | 1 | 7 => {}
+        // MONOTONIC_RAW and the coarse clocks cannot time a sleep.
+        4..=6 => return Err(EOPNOTSUPP),
+        _ => return Err(EINVAL),
+    }
+    if flags & TIMER_ABSTIME == 0 {
+        return sys_nanosleep(req, rem);
+    }
+    let ts = UserPtr::<Timespec>::new(req).read()?;
+    if !valid(&ts) {
+        return Err(EINVAL);
+    }
+    let deadline = (ts.tv_sec as u64)
+        .saturating_mul(NSEC_PER_SEC)
+        .saturating_add(ts.tv_nsec as u64);
+    let ticks = deadline
+        .saturating_sub(ktime_get_ns())
+        .div_ceil(NSEC_PER_SEC / HZ);
+    let left = crate::sched::wait::sleep_ticks(ticks);
+    if left > 0 && current_fatal() {
+        return Err(EINTR);
+    }
+    Ok(0)
+}
+
 fn current_fatal() -> bool {
     crate::task::current().fatal_signal_pending()
 }

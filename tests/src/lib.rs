@@ -38,6 +38,8 @@ pub struct Boot {
     pub mem: String,
     /// Kernel command line (`-append`).
     pub append: String,
+    /// `-initrd` file, relative to the repository root.
+    pub initrd: Option<PathBuf>,
     /// Kill QEMU after this long.
     pub timeout: Duration,
 }
@@ -49,6 +51,7 @@ impl Default for Boot {
             cpu: "cortex-a72".into(),
             mem: "256M".into(),
             append: String::new(),
+            initrd: None,
             timeout: Duration::from_secs(60),
         }
     }
@@ -86,6 +89,22 @@ impl Run {
         self
     }
 
+    /// Panic unless the kernel's closing line shows as many free pages after init
+    /// exited as before it started: everything the workload used came back.
+    #[track_caller]
+    pub fn expect_no_page_lost(&self) -> &Self {
+        let line = self
+            .line_value("forkos: free pages before init started")
+            .unwrap_or_else(|| panic!("no page count line in:\n{}", self.output));
+        let nums: Vec<&str> = line
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty())
+            .collect();
+        assert_eq!(nums.len(), 2, "{line}");
+        assert_eq!(nums[0], nums[1], "pages lost: {line}\n{}", self.output);
+        self
+    }
+
     /// The text after `prefix` on the first line that starts with it (after spaces).
     pub fn line_value(&self, prefix: &str) -> Option<&str> {
         self.output
@@ -113,6 +132,9 @@ impl Boot {
             .arg(image());
         if !self.append.is_empty() {
             cmd.args(["-append", &self.append]);
+        }
+        if let Some(initrd) = &self.initrd {
+            cmd.arg("-initrd").arg(repo_root().join(initrd));
         }
         cmd
     }

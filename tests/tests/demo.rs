@@ -15,15 +15,8 @@ fn fork_demo_runs() {
         .expect("added 5 to the shared counter")
         .expect("counter 100 -> 105")
         .expect("getppid() = 1 (init)")
-        .expect("init: no children left");
-    let line = run
-        .line_value("forkos: free pages before init started")
-        .expect("page line");
-    let nums: Vec<&str> = line
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|s| !s.is_empty())
-        .collect();
-    assert_eq!(nums[0], nums[1], "{line}");
+        .expect("init: no children left")
+        .expect_no_page_lost();
 }
 
 #[test]

@@ -6,17 +6,10 @@ use forkos_tests::Boot;
 
 fn utest(name: &str) {
     let run = Boot::utest(name).run();
-    run.expect(&format!("utest {name}: ok")).expect_status(0);
-    // Every page used since init started came back once everything was reaped.
-    let line = run
-        .line_value("forkos: free pages before init started")
-        .unwrap_or_else(|| panic!("no page count line:\n{}", run.output));
-    let nums: Vec<&str> = line
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|s| !s.is_empty())
-        .collect();
-    assert_eq!(nums.len(), 2, "{line}");
-    assert_eq!(nums[0], nums[1], "pages leaked: {line}\n{}", run.output);
+    run.expect(&format!("utest {name}: ok"))
+        .expect_status(0)
+        // Every page used since init started came back once everything was reaped.
+        .expect_no_page_lost();
 }
 
 macro_rules! user_tests {

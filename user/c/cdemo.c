@@ -81,7 +81,8 @@ static void test_fork(void)
 
     pid = fork();
     if (pid == 0) {
-        *(volatile int *)16 = 1; /* SIGSEGV */
+        int *volatile bad = (int *)16;
+        *bad = 1; /* SIGSEGV */
         _exit(0);
     }
     waitpid(pid, &status, 0);

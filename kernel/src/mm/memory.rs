@@ -16,7 +16,7 @@ use forkos_lib::pgtable::{
 use super::{page_alloc, Mm, MmInner, VmFlags, Vma};
 use crate::arch::memory::{phys_to_virt, PhysAddr};
 use crate::arch::mmu_context::{
-    flush_tlb_page, mk_user_pte, pte_pa, pte_present, pte_wrprotect, pte_writable,
+    flush_tlb_page, mk_user_pte, pte_pa, pte_present, pte_writable, pte_wrprotect,
 };
 
 /// The 512 entries of a page table.

@@ -33,7 +33,12 @@ fn put(page: usize, v: u8) {
 /// The first and last byte of `page`.
 fn get(page: usize) -> (u8, u8) {
     // SAFETY: both bytes lie in BIG.
-    unsafe { (at(page, 0).read_volatile(), at(page, PAGE - 1).read_volatile()) }
+    unsafe {
+        (
+            at(page, 0).read_volatile(),
+            at(page, PAGE - 1).read_volatile(),
+        )
+    }
 }
 
 /// What every page holds before the fork.
@@ -122,7 +127,13 @@ pub fn cow_three_generations() -> T {
         for p in (0..BIG_PAGES).step_by(5) {
             put(p, 0x22);
         }
-        let gen2 = |p: usize| if p % 5 == 0 { 0x22 } else { original(p) };
+        let gen2 = |p: usize| {
+            if p.is_multiple_of(5) {
+                0x22
+            } else {
+                original(p)
+            }
+        };
         let pid = child(|| {
             // Generation 3 inherits generation 2's writes.
             expect_pages("grandchild before writing", gen2)?;
@@ -175,7 +186,10 @@ pub fn cow_kernel_write_copies() -> T {
         );
         // SAFETY: ts points into BIG, which the kernel just wrote.
         let t = unsafe { ts.read_volatile() };
-        check!(t.tv_sec != 0 || t.tv_nsec != 0, "clock_gettime wrote nothing");
+        check!(
+            t.tv_sec != 0 || t.tv_nsec != 0,
+            "clock_gettime wrote nothing"
+        );
         Ok(())
     })?;
     expect_ok(pid)?;

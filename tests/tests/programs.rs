@@ -1,0 +1,127 @@
+//! Programs nobody wrote for forkos, loaded from the initrd: static C programs built
+//! with Debian's `aarch64-linux-gnu-gcc` (glibc's printf, malloc, fork, vfork, waitpid,
+//! posix_spawn, execve, pthreads), a C program with no libc that checks the initial
+//! stack, and the Rust test suite, each given to QEMU as a bare ELF `-initrd` and inside
+//! the cpio archive `make initrd` builds (`build/initrd.cpio`).
+//!
+//! The C programs must print exactly what they print on Linux 6.1: the expected output
+//! in `user/c/NAME.expected` is what `scripts/run-on-linux build/initrd.cpio init=/NAME`
+//! printed.
+
+use std::path::PathBuf;
+
+use forkos_tests::{repo_root, Boot, Run};
+
+const ARCHIVE: &str = "build/initrd.cpio";
+
+fn boot(initrd: &str, append: &str) -> Run {
+    Boot {
+        initrd: Some(PathBuf::from(initrd)),
+        append: append.into(),
+        ..Boot::default()
+    }
+    .run()
+}
+
+/// What the program printed: the console after the kernel's `initrd:` line, without
+/// the kernel's own lines (the demo kernel thread, fault reports, the closing lines).
+fn program_output(run: &Run) -> String {
+    let mut lines = run
+        .output
+        .lines()
+        .skip_while(|l| !l.starts_with("initrd: "));
+    lines.next();
+    let is_fault_report = |l: &str| {
+        l.split_once("]: unhandled ")
+            .is_some_and(|(who, _)| who.contains('[') && !who.contains(' '))
+    };
+    lines
+        .take_while(|l| !l.starts_with("forkos: "))
+        .filter(|l| !l.starts_with("kthread: pid 2 ") && !is_fault_report(l))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// Boot the archive with `/NAME` as init; its output must be Linux's, and no page lost.
+fn matches_linux(name: &str) {
+    let run = boot(ARCHIVE, &format!("init=/{name}"));
+    run.expect_status(0).expect_no_page_lost();
+    let expected = std::fs::read_to_string(repo_root().join(format!("user/c/{name}.expected")))
+        .expect("expected output");
+    let got = program_output(&run);
+    assert_eq!(
+        got, expected,
+        "{name} printed something else than on Linux; whole console:\n{}",
+        run.output
+    );
+}
+
+#[test]
+fn cdemo_glibc_program_matches_linux() {
+    matches_linux("cdemo");
+}
+
+#[test]
+fn exectest_execve_matches_linux() {
+    matches_linux("exectest");
+}
+
+#[test]
+fn cdemo_is_the_archives_init() {
+    let run = boot(ARCHIVE, "");
+    run.expect_status(0)
+        .expect("initrd: a cpio archive of")
+        .expect("cdemo: done")
+        .expect_no_page_lost();
+}
+
+/// The no-libc program's checks of argc, argv, envp and the auxiliary vector.
+fn startup_checks(run: &Run) {
+    run.expect_status(0)
+        .expect("argc = 3")
+        .expect("argv[1] = first")
+        .expect("argv[2] = second")
+        .expect("envp: HOME=/")
+        .expect("ok   AT_RANDOM points at 16 bytes")
+        .expect_no_page_lost();
+    assert!(!run.output.contains("FAIL"), "{}", run.output);
+}
+
+#[test]
+fn startup_as_bare_elf_initrd() {
+    let run = boot("build/c/startup", "-- first second");
+    run.expect("initrd: an ELF program");
+    startup_checks(&run);
+}
+
+#[test]
+fn startup_inside_the_archive() {
+    startup_checks(&boot(ARCHIVE, "init=/startup -- first second"));
+}
+
+#[test]
+fn rust_utest_as_bare_elf_initrd() {
+    boot(
+        "target/aarch64-unknown-none/release/utest",
+        "-- cow_three_generations",
+    )
+    .expect("initrd: an ELF program")
+    .expect("utest cow_three_generations: ok")
+    .expect_status(0)
+    .expect_no_page_lost();
+}
+
+#[test]
+fn rust_utest_inside_the_archive() {
+    boot(ARCHIVE, "init=/utest -- fork_nested_chain")
+        .expect("utest fork_nested_chain: ok")
+        .expect_status(0)
+        .expect_no_page_lost();
+}
+
+#[test]
+fn missing_init_in_the_archive_panics() {
+    let run = boot(ARCHIVE, "init=/nonexistent");
+    run.expect("Requested init /nonexistent failed (error 2)");
+    assert_ne!(run.status, 0);
+}
