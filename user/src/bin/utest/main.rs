@@ -48,6 +48,7 @@ mod orphans;
 mod regs;
 mod signals;
 mod stress;
+mod sysmisc;
 mod threads;
 mod util;
 mod vfork;
@@ -103,6 +104,9 @@ tests! {
         fault_protections, fault_in_thread_kills_process;
     cow: cow_fork_copies_nothing, cow_parent_child_write_different_pages, cow_three_generations,
         cow_reuse_after_child_exit, cow_kernel_write_copies;
+    sysmisc: mprotect_none_read_write, mprotect_split_and_errors, mprotect_after_fork_keeps_cow,
+        madvise_dontneed, getrandom_works, prlimit_get_set_inherit, sigaction_ignore_and_rules,
+        sigprocmask_rules, robust_list_round_trip;
     stress: sched_yield_pingpong, stress_fork_wait, stress_concurrent_children, stress_fork_tree,
         stress_threads;
 }
