@@ -30,8 +30,8 @@ KERNEL_CARGO_FLAGS := -p forkos-kernel --target $(TARGET) --release
 USER_CARGO_FLAGS   := -p forkos-user --target aarch64-unknown-none --release
 
 CROSS_CC   := aarch64-linux-gnu-gcc
-C_FLAGS    := -static -O2 -Wall -Werror
-C_PROGS    := build/c/cdemo build/c/exectest build/c/startup
+C_FLAGS    := -O2 -Wall -Werror
+C_PROGS    := build/c/cdemo build/c/cdemo-pie build/c/exectest build/c/startup
 UTEST      := target/aarch64-unknown-none/release/utest
 INITRD_CPIO := build/initrd.cpio
 
@@ -54,11 +54,16 @@ cc:
 # C programs: ordinary static Linux programs, built with Debian's cross compiler.
 build/c/startup: user/c/startup.c | cc
 	@mkdir -p build/c
-	$(CROSS_CC) $(C_FLAGS) -nostdlib -fno-builtin -fno-stack-protector -o $@ $<
+	$(CROSS_CC) $(C_FLAGS) -static -nostdlib -fno-builtin -fno-stack-protector -o $@ $<
+
+# The same demo as a static-pie program (ET_DYN, relocated by glibc itself).
+build/c/cdemo-pie: user/c/cdemo.c | cc
+	@mkdir -p build/c
+	$(CROSS_CC) $(C_FLAGS) -static-pie -fPIE -o $@ $< -lpthread
 
 build/c/%: user/c/%.c | cc
 	@mkdir -p build/c
-	$(CROSS_CC) $(C_FLAGS) -o $@ $< -lpthread
+	$(CROSS_CC) $(C_FLAGS) -static -o $@ $< -lpthread
 
 # Files that are not programs, for execve's errors: text, an x86-64 ELF header, a
 # truncated ELF.
@@ -74,7 +79,8 @@ build/c/truncated: build/c/startup
 
 # The test and demo archive: /init is cdemo; the other programs can be execve'd.
 $(INITRD_CPIO): $(C_PROGS) build/c/notelf build/c/x86elf build/c/truncated user scripts/mkcpio
-	scripts/mkcpio $@ init=build/c/cdemo cdemo=build/c/cdemo exectest=build/c/exectest \
+	scripts/mkcpio $@ init=build/c/cdemo cdemo=build/c/cdemo cdemo-pie=build/c/cdemo-pie \
+	    exectest=build/c/exectest \
 	    startup=build/c/startup utest=$(UTEST) notelf=build/c/notelf \
 	    x86elf=build/c/x86elf truncated=build/c/truncated noexec=build/c/startup:644
 

@@ -33,6 +33,15 @@ fn page_align_up(x: u64) -> Option<u64> {
     x.checked_add(PAGE - 1).map(|v| v & !(PAGE - 1))
 }
 
+/// The end of `[addr, addr + len)` with `len` rounded up to whole pages, if that range
+/// lies in user space; `err` (which Linux's callers differ on) otherwise.
+fn user_range_end(addr: u64, len: u64, err: Errno) -> Result<u64, Errno> {
+    page_align_up(len)
+        .and_then(|len| addr.checked_add(len))
+        .filter(|&e| e <= TASK_SIZE)
+        .ok_or(err)
+}
+
 /// May a new mapping of `len` bytes be committed? Linux's default overcommit heuristic
 /// (`OVERCOMMIT_GUESS` in `__vm_enough_memory`) refuses a single request larger than all
 /// of RAM (forkos has no swap).
@@ -181,11 +190,7 @@ pub fn sys_munmap(addr: u64, len: u64) -> SysResult {
     if !addr.is_multiple_of(PAGE) || len == 0 {
         return Err(EINVAL);
     }
-    let len = page_align_up(len).ok_or(EINVAL)?;
-    let end = addr
-        .checked_add(len)
-        .filter(|&e| e <= TASK_SIZE)
-        .ok_or(EINVAL)?;
+    let end = user_range_end(addr, len, EINVAL)?;
     let mm = current().inner.lock().mm.clone().ok_or(EINVAL)?;
     let mut inner = mm.inner.lock();
     // Unmapping the middle of a mapping splits it in two.
@@ -287,11 +292,7 @@ pub fn sys_mprotect(addr: u64, len: u64, prot: u64) -> SysResult {
     if len == 0 {
         return Ok(0);
     }
-    let len = page_align_up(len).ok_or(ENOMEM)?;
-    let end = addr
-        .checked_add(len)
-        .filter(|&e| e <= TASK_SIZE)
-        .ok_or(ENOMEM)?;
+    let end = user_range_end(addr, len, ENOMEM)?;
     let mm = current().inner.lock().mm.clone().ok_or(ENOMEM)?;
     let mut inner = mm.inner.lock();
     split_at_edges(&mut inner, addr, end)?;
