@@ -12,6 +12,17 @@ fn utest(name: &str) {
         .expect_no_page_lost();
 }
 
+/// The leak check around the whole suite, as xv6's `usertests` does it: every test in
+/// one boot, one after another in one process, and not one page missing at the end.
+#[test]
+fn whole_suite_in_one_boot_loses_no_page() {
+    let run = Boot::utest("all").run();
+    run.expect("utest all: ")
+        .expect(" tests, 0 failed")
+        .expect_status(0)
+        .expect_no_page_lost();
+}
+
 macro_rules! user_tests {
     ($($name:ident),* $(,)?) => {
         $(

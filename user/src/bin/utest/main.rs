@@ -7,7 +7,8 @@
 //! ordinary process run in a forked child that reports through its exit status.
 //!
 //! `utest NAME` prints `utest NAME: ok` and exits 0, or prints a `FAIL` line saying what
-//! was expected and what happened and exits 1. `utest list` prints every name.
+//! was expected and what happened and exits 1. `utest list` prints every name; `utest
+//! all` runs every test in this one process and prints how many failed.
 #![no_std]
 #![no_main]
 
@@ -134,10 +135,22 @@ fn main(args: &[&str]) -> i32 {
         }
         return if name.is_empty() { 1 } else { 0 };
     }
+    if name == "all" {
+        // The whole suite in one process, one test after another, as xv6's usertests
+        // runs: the kernel's page count at power-off then covers all of it.
+        let failed = TESTS.iter().filter(|(n, t)| run(n, *t) != 0).count();
+        println!("utest all: {} tests, {failed} failed", TESTS.len());
+        return (failed != 0) as i32;
+    }
     let Some((name, test)) = TESTS.iter().find(|(n, _)| *n == name) else {
         println!("utest {name}: FAIL: no such test (try `utest list`)");
         return 1;
     };
+    run(name, *test)
+}
+
+/// Run one test; 0 if it passed.
+fn run(name: &'static str, test: fn() -> T) -> i32 {
     util::set_name(name);
     let result = test();
     // Every test reaps all its children: whatever is left is a leak.
