@@ -100,7 +100,7 @@ $(ELF): $(KERNEL_ELF)
 $(IMG): $(ELF)
 	"$$(scripts/need objcopy)" -O binary $(ELF) $(IMG)
 
-run: $(IMG) qemu
+run: $(IMG) $(INITRD) qemu
 	$(QEMU) $(QEMU_ARGS)
 
 test: $(IMG) $(INITRD_CPIO) qemu

@@ -132,3 +132,11 @@ fn missing_init_in_the_archive_panics() {
     run.expect("Requested init /nonexistent failed (error 2)");
     assert_ne!(run.status, 0);
 }
+
+#[test]
+fn initrd_that_is_neither_cpio_nor_elf_leaves_no_init() {
+    let run = boot("user/c/cdemo.expected", "");
+    run.expect("initrd: not a newc cpio archive nor an ELF program")
+        .expect("Requested init /init failed (error 2)")
+        .expect_status(101);
+}
