@@ -1,8 +1,9 @@
 //! Signals, as far as forkos has them (Linux `kernel/signal.c`).
 //!
-//! forkos has no signal handlers yet (`rt_sigaction` comes with real C programs), so
-//! every signal takes its default action: most terminate the whole process, a few are
-//! ignored. Delivery follows Linux: the signal is marked pending on the threads of the
+//! forkos does not run signal handlers yet: `rt_sigaction` and `rt_sigprocmask` keep
+//! each process's actions and each thread's mask as Linux does (inherited at fork, reset
+//! at exec), and `SIG_IGN` drops a signal, but every other signal takes its default
+//! action: most terminate the whole process, a few are ignored. Delivery follows Linux: the signal is marked pending on the threads of the
 //! target process and they are woken; each one ends itself (`do_group_exit`) on its way
 //! back to user space or out of an interruptible sleep. Faults (a bad access, an undefined
 //! instruction) force their signal on the faulting process.
