@@ -105,13 +105,52 @@ fn autoreap(p: &Task) -> bool {
             .is_none_or(|parent| parent.pid == 0 && p.pid != 1)
 }
 
-/// Tell the parent a child can be reaped (Linux `do_notify_parent`), or reap it now.
+/// Tell the parent a child can be reaped (Linux `do_notify_parent`): send it the exit
+/// signal with the child's status, and wake its `wait4`. If the parent ignores SIGCHLD
+/// (or set `SA_NOCLDWAIT`), no zombie is left: the child is reaped at once.
 fn do_notify_parent(p: &Arc<Task>) {
-    if autoreap(p) {
-        release_task(p);
-        return;
+    use crate::signal::{send_signal, KSigInfo, SA_NOCLDWAIT, SIG_IGN};
+    let (mut sig, parent) = {
+        let i = p.inner.lock();
+        (i.exit_signal, i.parent.upgrade())
+    };
+    let mut reap = autoreap(p);
+    if let (false, Some(parent)) = (reap, &parent) {
+        if sig == SIGCHLD {
+            let a = parent.signal.inner.lock().action[SIGCHLD as usize - 1];
+            if a.handler == SIG_IGN || a.flags & SA_NOCLDWAIT != 0 {
+                reap = true;
+                if a.handler == SIG_IGN {
+                    sig = 0;
+                }
+            }
+        }
+        if sig > 0 {
+            let status = p
+                .signal
+                .inner
+                .lock()
+                .group_exit_code
+                .unwrap_or_else(|| p.exit_status.load(core::sync::atomic::Ordering::Relaxed));
+            let (code, st) = if status & 0x7f == 0 {
+                (CLD_EXITED, (status >> 8) & 0xff)
+            } else {
+                (CLD_KILLED, status & 0x7f)
+            };
+            let info = KSigInfo {
+                signo: sig,
+                code,
+                pid: p.tgid,
+                status: st,
+                ..KSigInfo::default()
+            };
+            send_signal(parent, info, true, false);
+        }
     }
-    if let Some(parent) = p.inner.lock().parent.upgrade() {
+    if reap {
+        release_task(p);
+    }
+    if let Some(parent) = parent {
         parent.signal.wait_chldexit.wake_up_all();
     }
 }
@@ -334,7 +373,7 @@ fn do_wait(who: Who, options: i32) -> Result<Option<Reaped>, Errno> {
         None if options & WNOHANG != 0 => Ok(None),
         None => {
             debug_assert!(waited.is_err());
-            Err(EINTR)
+            Err(crate::signal::ERESTARTSYS)
         }
     }
 }
@@ -392,7 +431,7 @@ pub fn sys_waitid(idtype: u64, id: u64, infop: u64, options: u64, ru: u64) -> Sy
         }
         if options & WNOHANG == 0 {
             let _ = current().signal.wait_chldexit.wait_event(|| false, None);
-            return Err(EINTR);
+            return Err(crate::signal::ERESTARTSYS);
         }
         None
     };

@@ -80,7 +80,10 @@ fn futex_wait(uaddr: u64, val: u32, timeout: Option<u64>, bitset: u32) -> Result
         Ok(()) => Ok(0),
         Err(_) if waiter.woken.load(Ordering::Acquire) => Ok(0),
         Err(WaitError::TimedOut) => Err(ETIMEDOUT),
-        Err(WaitError::Interrupted) => Err(EINTR),
+        // Linux restarts an untimed wait after a handler with SA_RESTART
+        // (-ERESTARTSYS); a timed one ends with EINTR when a handler runs.
+        Err(WaitError::Interrupted) if timeout.is_none() => Err(crate::signal::ERESTARTSYS),
+        Err(WaitError::Interrupted) => Err(crate::signal::ERESTARTNOHAND),
     }
 }
 

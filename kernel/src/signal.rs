@@ -1,18 +1,23 @@
-//! Signals, as far as forkos has them (Linux `kernel/signal.c`).
+//! Signals (Linux `kernel/signal.c`).
 //!
-//! forkos does not run signal handlers yet: `rt_sigaction` and `rt_sigprocmask` keep
-//! each process's actions and each thread's mask as Linux does (inherited at fork, reset
-//! at exec), and `SIG_IGN` drops a signal, but every other signal takes its default
-//! action: most terminate the whole process, a few are ignored. Delivery follows Linux: the signal is marked pending on the threads of the
-//! target process and they are woken; each one ends itself (`do_group_exit`) on its way
-//! back to user space or out of an interruptible sleep. Faults (a bad access, an undefined
-//! instruction) force their signal on the faulting process.
+//! A signal is first made *pending* — on one thread (`tkill`, `tgkill`, a fault) or on
+//! the whole process (`kill`, a child's exit) — together with its siginfo, unless the
+//! process ignores it. Then a thread that does not block it is woken with
+//! `TIF_SIGPENDING` set (Linux `complete_signal`); a signal whose default action kills
+//! ends the whole process at once. On its way back to user space, the thread takes the
+//! signal ([`do_signal`] -> `get_signal`): ignored, default action, or a handler, run
+//! through a frame on the user stack (`arch/aarch64/signal.rs`) and left with
+//! `rt_sigreturn`. A syscall that a signal interrupted is restarted or fails with
+//! `EINTR`, as `SA_RESTART` says.
 //!
-//! Stop and continue signals (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT) are accepted
-//! and ignored: forkos cannot stop processes yet.
+//! Not modelled: stopping and continuing (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT
+//! are accepted and otherwise ignored), real-time signal queues (one instance of each
+//! signal is pending at a time), `sigaltstack`, core dumps.
 
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 
+use crate::arch::ptrace::{PtRegs, NO_SYSCALL};
 use crate::errno::*;
 use crate::exit::do_group_exit;
 use crate::sched::try_to_wake_up;
@@ -28,10 +33,123 @@ fn default_ignored(sig: i32) -> bool {
     )
 }
 
-/// Mark `t` as having a fatal signal and wake it if it sleeps interruptibly.
+/// What the receiver learns about one signal (Linux `kernel_siginfo`, the fields forkos
+/// fills).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KSigInfo {
+    pub signo: i32,
+    /// `SI_USER`, `SI_TKILL`, `CLD_EXITED`, `SEGV_MAPERR`, ...
+    pub code: i32,
+    /// A fault: `addr` is the faulting address; otherwise `pid` and `uid` name the sender
+    /// (or, for SIGCHLD, the child, with its `status`).
+    pub fault: bool,
+    pub addr: u64,
+    pub pid: i32,
+    pub uid: u32,
+    pub status: i32,
+}
+
+/// `si_code`s (Linux `include/uapi/asm-generic/siginfo.h`).
+pub const SI_USER: i32 = 0;
+pub const SI_TKILL: i32 = -6;
+pub const ILL_ILLOPC: i32 = 1;
+pub const SEGV_MAPERR: i32 = 1;
+pub const SEGV_ACCERR: i32 = 2;
+pub const BUS_ADRALN: i32 = 1;
+pub const TRAP_BRKPT: i32 = 1;
+
+/// Signals waiting to be taken (Linux `struct sigpending`): a set, and the siginfo of
+/// each (one instance per signal).
+#[derive(Default)]
+pub struct SigPending {
+    pub set: u64,
+    pub queue: Vec<KSigInfo>,
+}
+
+impl SigPending {
+    /// Queue `info` unless that signal is already pending.
+    fn add(&mut self, info: KSigInfo) {
+        let m = sigmask(info.signo);
+        if self.set & m == 0 {
+            self.set |= m;
+            self.queue.push(info);
+        }
+    }
+
+    /// Take the lowest pending signal not in `blocked` (Linux `__dequeue_signal`).
+    fn take(&mut self, blocked: u64) -> Option<KSigInfo> {
+        let ready = self.set & !blocked;
+        if ready == 0 {
+            return None;
+        }
+        let sig = ready.trailing_zeros() as i32 + 1;
+        self.set &= !sigmask(sig);
+        let i = self.queue.iter().position(|q| q.signo == sig)?;
+        Some(self.queue.swap_remove(i))
+    }
+}
+
+/// Restart codes a syscall returns when a signal interrupted it (Linux
+/// `include/linux/errno.h`); never seen by user space.
+pub const ERESTARTSYS: Errno = Errno(512);
+pub const ERESTARTNOHAND: Errno = Errno(514);
+
+/// Is `x0` (a syscall's return value) one of the restart codes?
+pub fn is_restart_code(x0: u64) -> bool {
+    let r = x0 as i64;
+    r == -(ERESTARTSYS.0 as i64) || r == -(ERESTARTNOHAND.0 as i64)
+}
+
+fn action_of(t: &Task, sig: i32) -> SigAction {
+    t.signal.inner.lock().action[sig as usize - 1]
+}
+
+fn blocks(t: &Task, sig: i32) -> bool {
+    t.inner.lock().blocked & sigmask(sig) != 0
+}
+
+/// Does the process drop `sig` on arrival (Linux `sig_ignored`)? Blocked signals are
+/// kept: the action may change before they are unblocked.
+fn sig_ignored(t: &Task, sig: i32) -> bool {
+    if blocks(t, sig) {
+        return false;
+    }
+    let h = action_of(t, sig).handler;
+    h == SIG_IGN || (h == SIG_DFL && default_ignored(sig))
+}
+
+/// Does taking `sig` end the process (Linux `sig_fatal`)?
+fn sig_fatal(t: &Task, sig: i32) -> bool {
+    sig == SIGKILL || (action_of(t, sig).handler == SIG_DFL && !default_ignored(sig))
+}
+
+/// Set `TIF_SIGPENDING` on `t` and wake it from an interruptible sleep (Linux
+/// `signal_wake_up`).
 fn signal_wake_up(t: &Arc<Task>) {
     t.set_flag(TIF_SIGPENDING);
     try_to_wake_up(t, &[TaskState::Interruptible]);
+}
+
+/// Recompute `TIF_SIGPENDING` for `t` (Linux `recalc_sigpending`): set if a signal it
+/// does not block is pending, or its process is dying.
+pub fn recalc_sigpending(t: &Task) {
+    let (blocked, mine) = {
+        let i = t.inner.lock();
+        (i.blocked, i.pending.set)
+    };
+    let (shared, dying) = {
+        let s = t.signal.inner.lock();
+        let exec_other = s.group_exec_task.is_some_and(|p| p != t.pid);
+        (
+            s.shared_pending.set,
+            s.group_exit_code.is_some() || exec_other,
+        )
+    };
+    if (mine | shared) & !blocked != 0 || dying {
+        t.set_flag(TIF_SIGPENDING);
+    } else {
+        t.clear_flag(TIF_SIGPENDING);
+    }
 }
 
 /// Kill every other thread of `tsk`'s group (Linux `zap_other_threads`).
@@ -43,29 +161,78 @@ pub fn zap_other_threads(tsk: &Task) {
     }
 }
 
-/// Deliver `sig` to the process `leader` leads, taking the default action (Linux
-/// `send_signal` + `complete_signal`). `forced` signals (faults) reach even init.
-fn send_signal_to_process(leader: &Arc<Task>, sig: i32, forced: bool) {
-    if sig == 0 || default_ignored(sig) {
+/// Make `info.signo` pending on thread `t` (`group` false) or on its process, and wake
+/// a thread to take it (Linux `__send_signal_locked` + `complete_signal`). `forced`:
+/// a fault's signal, which can be neither ignored nor blocked (`force_sig_info`).
+pub fn send_signal(t: &Arc<Task>, info: KSigInfo, group: bool, forced: bool) {
+    let sig = info.signo;
+    if !(1..=NSIG).contains(&sig) {
         return;
     }
-    // An ignored signal is dropped on sending (Linux `sig_ignored`); a fault's signal
-    // cannot be ignored (`force_sig_info` resets the action).
-    if !forced && leader.signal.inner.lock().action[sig as usize - 1].handler == SIG_IGN {
-        return;
-    }
-    // init cannot be killed by signals it has no handler for (SIGNAL_UNKILLABLE).
-    if leader.tgid == 1 && !forced {
-        return;
-    }
-    {
-        let mut s = leader.signal.inner.lock();
-        if s.group_exit_code.is_none() {
-            s.group_exit_code = Some(sig);
+    if forced {
+        let mut s = t.signal.inner.lock();
+        let a = &mut s.action[sig as usize - 1];
+        let blocked = t.inner.lock().blocked & sigmask(sig) != 0;
+        if a.handler == SIG_IGN || blocked {
+            a.handler = SIG_DFL;
+            t.inner.lock().blocked &= !sigmask(sig);
+        }
+    } else {
+        if sig_ignored(t, sig) {
+            return;
+        }
+        // init is never killed by a signal it has no handler for (SIGNAL_UNKILLABLE).
+        if t.tgid == 1 && action_of(t, sig).handler == SIG_DFL {
+            return;
         }
     }
-    for t in leader.signal.threads() {
-        signal_wake_up(&t);
+    if group {
+        t.signal.inner.lock().shared_pending.add(info);
+    } else {
+        t.inner.lock().pending.add(info);
+    }
+    // Who takes it: the target if it does not block it, else (for the process) any
+    // thread that does not; if all block it, it waits for one to unblock.
+    let taker = if !blocks(t, sig) {
+        Some(t.clone())
+    } else if group {
+        t.signal.threads().into_iter().find(|th| {
+            !blocks(th, sig) && !matches!(th.state(), TaskState::Zombie | TaskState::Dead)
+        })
+    } else {
+        None
+    };
+    let Some(taker) = taker else { return };
+    if sig_fatal(t, sig) {
+        // The whole process dies now, whichever thread would have taken it.
+        {
+            let mut s = t.signal.inner.lock();
+            if s.group_exit_code.is_none() {
+                s.group_exit_code = Some(sig);
+            }
+        }
+        for th in t.signal.threads() {
+            signal_wake_up(&th);
+        }
+        return;
+    }
+    signal_wake_up(&taker);
+}
+
+/// Send `sig` from the current task to the process `leader` leads.
+fn send_from_current(leader: &Arc<Task>, sig: i32, code: i32, group: bool) {
+    let info = KSigInfo {
+        signo: sig,
+        code,
+        pid: current().tgid,
+        ..KSigInfo::default()
+    };
+    send_signal(leader, info, group, false);
+}
+
+fn send_signal_to_process(leader: &Arc<Task>, sig: i32) {
+    if sig != 0 {
+        send_from_current(leader, sig, SI_USER, true);
     }
 }
 
@@ -86,7 +253,7 @@ pub fn sys_kill(pid: i64, sig: i64) -> SysResult {
     match pid {
         p if p > 0 => {
             let t = find_process(p).ok_or(ESRCH)?;
-            send_signal_to_process(&t, sig, false);
+            send_signal_to_process(&t, sig);
             Ok(0)
         }
         // Process group 0 (everyone's, as forkos has no setpgid), or -1: every process
@@ -103,12 +270,12 @@ pub fn sys_kill(pid: i64, sig: i64) -> SysResult {
                     continue;
                 }
                 found = true;
-                send_signal_to_process(t, sig, false);
+                send_signal_to_process(t, sig);
             }
             if pid == 0 && me != 1 {
                 found = true;
                 if let Some(t) = find_process(me) {
-                    send_signal_to_process(&t, sig, false);
+                    send_signal_to_process(&t, sig);
                 }
             }
             if found {
@@ -123,7 +290,7 @@ pub fn sys_kill(pid: i64, sig: i64) -> SysResult {
 }
 
 /// `tgkill(tgid, tid, sig)` and, with `tgid` -1, `tkill(tid, sig)` (Linux
-/// `do_tkill`). With default actions only, a fatal signal to a thread ends its process.
+/// `do_tkill`): the signal is pending on that one thread.
 pub fn sys_tgkill(tgid: i64, tid: i64, sig: i64) -> SysResult {
     let (tgid, tid, sig) = (tgid as i32, tid as i32, sig as i32);
     if tid <= 0 || (tgid != -1 && tgid <= 0) || !(0..=NSIG).contains(&sig) {
@@ -137,11 +304,12 @@ pub fn sys_tgkill(tgid: i64, tid: i64, sig: i64) -> SysResult {
     if tgid != -1 && t.tgid != tgid {
         return Err(ESRCH);
     }
-    if matches!(t.state(), TaskState::Dead) {
+    if matches!(t.state(), TaskState::Dead | TaskState::Zombie) {
         return Err(ESRCH);
     }
-    let leader = PID_TABLE.lock().find(t.tgid).unwrap_or(t);
-    send_signal_to_process(&leader, sig, false);
+    if sig != 0 {
+        send_from_current(&t, sig, SI_TKILL, false);
+    }
     Ok(0)
 }
 
@@ -161,43 +329,153 @@ fn signame(sig: i32) -> &'static str {
     }
 }
 
-/// The current task faulted: print one line and end its process with `sig`, as the
-/// default action of an unhandled fault signal does (Linux `arm64_force_sig_fault` with
-/// `show_unhandled_signals`).
-pub fn force_sig_fault(sig: i32, what: &str, addr: u64, pc: u64) -> ! {
-    let t = current();
-    crate::println!(
-        "{}[{}]: unhandled {} ({}) at {:#x}, pc {:#x}",
-        Comm(t),
-        t.pid,
-        signame(sig),
-        what,
-        addr,
-        pc
-    );
-    let leader = find_process(t.tgid);
-    if let Some(l) = leader {
-        send_signal_to_process(&l, sig, true);
+/// The current task faulted: send it `sig` with the fault's address and `code` (Linux
+/// `arm64_force_sig_fault`). With a handler, it runs on the way back to user space; with
+/// none, the process dies, and the kernel prints one line as Linux's
+/// `show_unhandled_signals` does.
+pub fn force_sig_fault(sig: i32, code: i32, what: &str, addr: u64, pc: u64) {
+    let t = current_arc();
+    if sig == SIGKILL || action_of(&t, sig).handler == SIG_DFL || blocks(&t, sig) {
+        crate::println!(
+            "{}[{}]: unhandled {} ({}) at {:#x}, pc {:#x}",
+            Comm(&t),
+            t.pid,
+            signame(sig),
+            what,
+            addr,
+            pc
+        );
     }
-    do_group_exit(sig)
+    let info = KSigInfo {
+        signo: sig,
+        code,
+        fault: true,
+        addr,
+        ..KSigInfo::default()
+    };
+    send_signal(&t, info, false, true);
 }
 
-/// On the way back to user space: act on a pending fatal signal (Linux `do_signal`).
-pub fn do_signal() {
-    let t = current();
-    if t.fatal_signal_pending() {
-        let (code, exec) = {
-            let s = t.signal.inner.lock();
-            (s.group_exit_code, s.group_exec_task)
+/// Take the next signal that needs doing something: a handler to run, or a default
+/// action that kills (which does not return). Ignored signals are dropped on the way
+/// (Linux `get_signal`).
+fn get_signal(t: &Task) -> Option<(KSigInfo, SigAction)> {
+    loop {
+        if t.fatal_signal_pending() {
+            let (code, exec) = {
+                let s = t.signal.inner.lock();
+                (s.group_exit_code, s.group_exec_task)
+            };
+            match (code, exec) {
+                // Another thread is in execve: only this thread goes (Linux
+                // `de_thread` kills the others with SIGKILL, which ends a thread).
+                (None, Some(pid)) if pid != t.pid => crate::exit::do_exit(SIGKILL),
+                (code, _) => do_group_exit(code.unwrap_or(SIGKILL)),
+            }
+        }
+        let blocked = t.inner.lock().blocked;
+        let info = t.inner.lock().pending.take(blocked);
+        let info = match info {
+            Some(i) => i,
+            None => t.signal.inner.lock().shared_pending.take(blocked)?,
         };
-        match (code, exec) {
-            // Another thread is in execve: only this thread goes (Linux `de_thread`
-            // kills the others with SIGKILL, which ends a thread, not the group).
-            (None, Some(pid)) if pid != t.pid => crate::exit::do_exit(SIGKILL),
-            (code, _) => do_group_exit(code.unwrap_or(SIGKILL)),
+        let sig = info.signo;
+        let action = action_of(t, sig);
+        match action.handler {
+            SIG_IGN => continue,
+            SIG_DFL if default_ignored(sig) || t.tgid == 1 => continue,
+            SIG_DFL => do_group_exit(sig),
+            _ => return Some((info, action)),
         }
     }
 }
+
+/// On the way back to user space: restart or fail an interrupted syscall, and take
+/// pending signals, running a handler if one is set (Linux `do_signal`).
+pub fn do_signal(regs: &mut PtRegs) {
+    let t = current();
+    let taken = if t.test_flag(TIF_SIGPENDING) {
+        get_signal(t)
+    } else {
+        None
+    };
+    // A syscall that a signal interrupted (Linux arm64 `do_signal`).
+    if regs.syscallno != NO_SYSCALL {
+        let r = regs.regs[0] as i64;
+        let restart = if r == -(ERESTARTSYS.0 as i64) {
+            taken.is_none_or(|(_, a)| a.flags & SA_RESTART != 0)
+        } else if r == -(ERESTARTNOHAND.0 as i64) {
+            taken.is_none()
+        } else {
+            false
+        };
+        if restart {
+            // Run the svc again: x0 as it came in, pc back on the svc instruction.
+            regs.regs[0] = regs.orig_x0;
+            regs.pc -= 4;
+        } else if r == -(ERESTARTSYS.0 as i64) || r == -(ERESTARTNOHAND.0 as i64) {
+            regs.regs[0] = -(EINTR.0 as i64) as u64;
+        }
+        regs.syscallno = NO_SYSCALL;
+    }
+    if let Some((info, action)) = taken {
+        handle_signal(t, regs, &info, &action);
+    }
+    recalc_sigpending(t);
+}
+
+/// Run the handler for `info` (Linux `handle_signal`): build the frame, then block the
+/// handler's mask and, unless `SA_NODEFER`, the signal itself while it runs.
+fn handle_signal(t: &Task, regs: &mut PtRegs, info: &KSigInfo, action: &SigAction) {
+    let sig = info.signo;
+    let blocked = t.inner.lock().blocked;
+    if crate::arch::signal::setup_rt_frame(regs, info, action, blocked).is_err() {
+        // No room for the frame: Linux's `force_sigsegv`.
+        crate::println!(
+            "{}[{}]: cannot write a signal frame at sp {:#x}: SIGSEGV",
+            Comm(t),
+            t.pid,
+            regs.sp
+        );
+        do_group_exit(SIGSEGV);
+    }
+    let mut more = action.mask;
+    if action.flags & SA_NODEFER == 0 {
+        more |= sigmask(sig);
+    }
+    t.inner.lock().blocked = (blocked | more) & !UNBLOCKABLE;
+    if action.flags & SA_RESETHAND != 0 {
+        t.signal.inner.lock().action[sig as usize - 1] = SigAction::default();
+    }
+}
+
+/// `rt_sigreturn()`: back from a handler to the interrupted context, saved in the frame
+/// at the user sp (Linux `sys_rt_sigreturn`). A damaged frame kills with SIGSEGV.
+pub fn sys_rt_sigreturn() -> SysResult {
+    let t = current();
+    // SAFETY: in a syscall, the current task's pt_regs are its user context.
+    let regs = unsafe { &mut *t.pt_regs() };
+    // Whatever x0 holds now must not look like a syscall to restart.
+    regs.syscallno = NO_SYSCALL;
+    match crate::arch::signal::restore_sigframe(regs) {
+        Ok(mask) => {
+            t.inner.lock().blocked = mask & !UNBLOCKABLE;
+            recalc_sigpending(t);
+            Ok(regs.regs[0] as i64)
+        }
+        Err(_) => {
+            crate::println!("{}[{}]: bad frame in rt_sigreturn: SIGSEGV", Comm(t), t.pid);
+            do_group_exit(SIGSEGV)
+        }
+    }
+}
+
+/// `sa_flags` (Linux `include/uapi/asm-generic/signal-defs.h`).
+pub const SA_RESTORER: u64 = 0x0400_0000;
+pub const SA_RESTART: u64 = 0x1000_0000;
+pub const SA_NODEFER: u64 = 0x4000_0000;
+pub const SA_RESETHAND: u64 = 0x8000_0000;
+pub const SA_NOCLDWAIT: u64 = 0x0000_0002;
 
 /// `sa_handler` values that are not functions.
 pub const SIG_DFL: u64 = 0;
@@ -304,6 +582,8 @@ pub fn sys_rt_sigprocmask(how: u64, set: u64, oset: u64, sigsetsize: u64) -> Sys
             _ => return Err(EINVAL),
         };
         t.inner.lock().blocked = new & !UNBLOCKABLE;
+        // A signal just unblocked is taken on the way out of this syscall.
+        recalc_sigpending(t);
     }
     if oset != 0 {
         UserPtr::<u64>::new(oset).write(&old)?;

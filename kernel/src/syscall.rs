@@ -79,6 +79,9 @@ const SYSCALLS: &[(usize, &str, Handler)] = &[
     (nr::RT_SIGPROCMASK, "rt_sigprocmask", |a| {
         signal::sys_rt_sigprocmask(a[0], a[1], a[2], a[3])
     }),
+    (nr::RT_SIGRETURN, "rt_sigreturn", |_| {
+        signal::sys_rt_sigreturn()
+    }),
     (nr::UNAME, "uname", |a| sys_uname(a[0])),
     (nr::GETPID, "getpid", |_| Ok(current().tgid as i64)),
     (nr::GETPPID, "getppid", |_| Ok(sys_getppid())),

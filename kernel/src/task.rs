@@ -68,6 +68,8 @@ pub struct SignalInner {
     pub threads: Vec<Weak<Task>>,
     /// A thread calling `execve` while the others must go (Linux `group_exec_task`).
     pub group_exec_task: Option<Pid>,
+    /// Signals sent to the whole process (Linux `shared_pending`).
+    pub shared_pending: crate::signal::SigPending,
     /// What each signal does, index `sig - 1` (Linux `sighand_struct.action`).
     pub action: [crate::signal::SigAction; crate::signal::NSIG as usize],
     /// Resource limits, (soft, hard) (Linux `signal_struct.rlim`).
@@ -84,6 +86,7 @@ impl SignalStruct {
                 group_exit_code: None,
                 threads: Vec::new(),
                 group_exec_task: None,
+                shared_pending: crate::signal::SigPending::default(),
                 action: [crate::signal::SigAction::default(); crate::signal::NSIG as usize],
                 rlim: crate::syscall::INIT_RLIMITS,
             }),
@@ -121,6 +124,8 @@ pub struct TaskInner {
     pub vfork_done: Option<Arc<Completion>>,
     /// Signals this thread blocks (Linux `blocked`).
     pub blocked: u64,
+    /// Signals sent to this thread only (Linux `pending`).
+    pub pending: crate::signal::SigPending,
     /// The user's list of robust futexes (Linux `robust_list`, set by `set_robust_list`).
     pub robust_list: u64,
 }
@@ -195,6 +200,7 @@ impl Task {
                 clear_child_tid: 0,
                 vfork_done: None,
                 blocked: 0,
+                pending: crate::signal::SigPending::default(),
                 robust_list: 0,
             }),
         }
@@ -252,6 +258,17 @@ impl Task {
 
     /// Is a fatal signal (one that kills the task) pending?
     pub fn fatal_signal_pending(&self) -> bool {
+        // Linux: SIGKILL pending. Here: the process is exiting (exit_group or a fatal
+        // signal), or another thread's execve wants this one gone.
+        if !self.test_flag(TIF_SIGPENDING) {
+            return false;
+        }
+        let s = self.signal.inner.lock();
+        s.group_exit_code.is_some() || s.group_exec_task.is_some_and(|p| p != self.pid)
+    }
+
+    /// Is a signal waiting for this thread (Linux `signal_pending`)?
+    pub fn signal_pending(&self) -> bool {
         self.test_flag(TIF_SIGPENDING)
     }
 }

@@ -76,7 +76,7 @@ pub fn sys_nanosleep(req: u64, rem: u64) -> crate::errno::SysResult {
         .saturating_mul(NSEC_PER_SEC)
         .saturating_add(ts.tv_nsec as u64);
     let left = crate::sched::wait::sleep_ticks(timespec_to_ticks(&ts));
-    if left > 0 && current_fatal() {
+    if left > 0 && interrupted() {
         if rem != 0 {
             let done = ktime_get_ns() - start;
             let r = want.saturating_sub(done);
@@ -117,14 +117,14 @@ pub fn sys_clock_nanosleep(clock: u64, flags: u64, req: u64, rem: u64) -> crate:
         .saturating_sub(ktime_get_ns())
         .div_ceil(NSEC_PER_SEC / HZ);
     let left = crate::sched::wait::sleep_ticks(ticks);
-    if left > 0 && current_fatal() {
+    if left > 0 && interrupted() {
         return Err(EINTR);
     }
     Ok(0)
 }
 
-fn current_fatal() -> bool {
-    crate::task::current().fatal_signal_pending()
+fn interrupted() -> bool {
+    crate::task::current().signal_pending()
 }
 
 /// `clock_gettime(clock, tp)`: CLOCK_REALTIME (0) starts at the epoch at boot, as forkos

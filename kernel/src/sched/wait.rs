@@ -59,12 +59,27 @@ impl WaitQueue {
         self.waiters.lock().retain(|t| !core::ptr::eq(&**t, me));
     }
 
-    /// Sleep until `cond()` is true, a fatal signal arrives, or `timeout` ticks pass
-    /// (Linux `wait_event_interruptible_timeout`; every signal forkos delivers is fatal).
+    /// Sleep until `cond()` is true, a signal arrives, or `timeout` ticks pass (Linux
+    /// `wait_event_interruptible_timeout`).
     pub fn wait_event<F: FnMut() -> bool>(
+        &self,
+        cond: F,
+        timeout: Option<u64>,
+    ) -> Result<(), WaitError> {
+        self.wait_event_common(cond, timeout, false)
+    }
+
+    /// Sleep until `cond()` is true or a fatal signal arrives (Linux
+    /// `wait_event_killable`): a signal with a handler does not end this wait.
+    pub fn wait_event_killable<F: FnMut() -> bool>(&self, cond: F) -> Result<(), WaitError> {
+        self.wait_event_common(cond, None, true)
+    }
+
+    fn wait_event_common<F: FnMut() -> bool>(
         &self,
         mut cond: F,
         timeout: Option<u64>,
+        killable: bool,
     ) -> Result<(), WaitError> {
         // The current tick is already partly over: wait one more so that the sleep is
         // never shorter than asked.
@@ -74,7 +89,13 @@ impl WaitQueue {
             if cond() {
                 break Ok(());
             }
-            if current().fatal_signal_pending() {
+            let me = current();
+            let interrupted = if killable {
+                me.fatal_signal_pending()
+            } else {
+                me.signal_pending()
+            };
+            if interrupted {
                 break Err(WaitError::Interrupted);
             }
             if let Some(d) = deadline {
@@ -153,7 +174,7 @@ impl Completion {
     /// Wait for the event; only a fatal signal ends the wait early (Linux
     /// `wait_for_completion_killable`).
     pub fn wait(&self) -> Result<(), WaitError> {
-        self.wq.wait_event(|| *self.done.lock(), None)
+        self.wq.wait_event_killable(|| *self.done.lock())
     }
 }
 
@@ -184,7 +205,7 @@ pub fn run_timers(now: u64) {
     }
 }
 
-/// Sleep for `ticks` ticks unless a fatal signal comes first (Linux
+/// Sleep for `ticks` ticks unless a signal comes first (Linux
 /// `schedule_timeout_interruptible`). Returns the ticks left (0 if the full time passed).
 pub fn sleep_ticks(ticks: u64) -> u64 {
     let deadline = get_jiffies().saturating_add(ticks).saturating_add(1);

@@ -24,5 +24,6 @@ pub mod process;
 pub mod ptrace;
 pub mod selftest;
 pub mod semihosting;
+pub mod signal;
 pub mod sysreg;
 pub mod traps;

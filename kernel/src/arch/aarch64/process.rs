@@ -241,6 +241,20 @@ pub fn start_thread(regs: &mut PtRegs, pc: u64, sp: u64) {
     regs.syscallno = super::ptrace::NO_SYSCALL;
 }
 
+/// Copy the current task's user FP/SIMD registers out of the CPU (for a signal frame).
+pub fn fpsimd_save_current(state: &mut FpsimdState) {
+    // SAFETY: the kernel never uses FP/SIMD registers, so they hold the current task's
+    // user state; `state` is valid for writing.
+    unsafe { fpsimd_save_state(state) };
+}
+
+/// Load the current task's user FP/SIMD registers (from `rt_sigreturn`).
+pub fn fpsimd_load_current(state: &FpsimdState) {
+    // SAFETY: the registers belong to the current task's user context, which `state`
+    // replaces; nothing in the kernel depends on them.
+    unsafe { fpsimd_load_state(state) };
+}
+
 /// Reset the user FP/SIMD registers and TLS of the current task, for a new program.
 pub fn flush_thread() {
     let state = FpsimdState::default();

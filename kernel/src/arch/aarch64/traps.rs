@@ -11,7 +11,10 @@ use forkos_lib::esr::*;
 use super::irqflags::local_irq_enable;
 use super::ptrace::PtRegs;
 use crate::mm::memory::{Access, Fault};
-use crate::signal::{force_sig_fault, SIGBUS, SIGILL, SIGKILL, SIGSEGV, SIGTRAP};
+use crate::signal::{
+    force_sig_fault, BUS_ADRALN, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPERR, SIGBUS, SIGILL, SIGKILL,
+    SIGSEGV, SIGTRAP, TRAP_BRKPT,
+};
 use crate::task::current;
 use crate::{irq, print, println, selftest};
 
@@ -100,16 +103,24 @@ extern "C" fn el1h_64_irq_handler(_regs: &mut PtRegs) {
     }
 }
 
-/// Work before returning to user space: reschedule if asked, act on fatal signals
-/// (Linux `exit_to_user_mode` -> `do_notify_resume`).
+/// Work before returning to user space: reschedule if asked, take pending signals and
+/// settle a syscall a signal interrupted (Linux `exit_to_user_mode` ->
+/// `do_notify_resume`).
 pub fn exit_to_user_mode() {
+    let t = current();
+    // SAFETY: on the way back to EL0, the pt_regs at the top of the current task's
+    // kernel stack are the user context being returned to, and nothing else uses them.
+    let regs = unsafe { &mut *t.pt_regs() };
     loop {
         if crate::sched::need_resched() {
             crate::sched::preempt_schedule_irq();
             continue;
         }
-        if current().fatal_signal_pending() {
-            crate::signal::do_signal();
+        let restart = regs.syscallno != crate::arch::ptrace::NO_SYSCALL
+            && crate::signal::is_restart_code(regs.regs[0]);
+        if t.signal_pending() || restart {
+            crate::signal::do_signal(regs);
+            continue;
         }
         break;
     }
@@ -147,7 +158,7 @@ fn el0_abort(regs: &mut PtRegs, esr: u64, instruction: bool) {
     local_irq_enable();
     let fsc = (esr_iss(esr) & ESR_ELX_FSC) as u8;
     if fsc == 0x21 {
-        force_sig_fault(SIGBUS, "alignment fault", far, regs.pc);
+        return force_sig_fault(SIGBUS, BUS_ADRALN, "alignment fault", far, regs.pc);
     }
     let access = if instruction {
         Access::Exec
@@ -171,8 +182,9 @@ fn el0_abort(regs: &mut PtRegs, esr: u64, instruction: bool) {
     match result {
         Ok(()) => {}
         // No memory for the page: Linux's OOM killer ends the process with SIGKILL.
-        Err(Fault::Oom) => force_sig_fault(SIGKILL, "out of memory", far, regs.pc),
-        Err(_) => force_sig_fault(SIGSEGV, what, far, regs.pc),
+        Err(Fault::Oom) => force_sig_fault(SIGKILL, 0, "out of memory", far, regs.pc),
+        Err(Fault::Access) => force_sig_fault(SIGSEGV, SEGV_ACCERR, what, far, regs.pc),
+        Err(Fault::NoVma) => force_sig_fault(SIGSEGV, SEGV_MAPERR, what, far, regs.pc),
     }
 }
 
@@ -184,10 +196,16 @@ extern "C" fn el0t_64_sync_handler(regs: &mut PtRegs) {
         ec::SVC64 => el0_svc(regs),
         ec::DABT_LOW => el0_abort(regs, esr, false),
         ec::IABT_LOW => el0_abort(regs, esr, true),
-        ec::PC_ALIGN => force_sig_fault(SIGBUS, "pc alignment", regs.pc, regs.pc),
-        ec::SP_ALIGN => force_sig_fault(SIGBUS, "sp alignment", regs.sp, regs.pc),
-        ec::BRK64 => force_sig_fault(SIGTRAP, "brk", regs.pc, regs.pc),
-        _ => force_sig_fault(SIGILL, esr_class_str(esr_class(esr)), regs.pc, regs.pc),
+        ec::PC_ALIGN => force_sig_fault(SIGBUS, BUS_ADRALN, "pc alignment", regs.pc, regs.pc),
+        ec::SP_ALIGN => force_sig_fault(SIGBUS, BUS_ADRALN, "sp alignment", regs.sp, regs.pc),
+        ec::BRK64 => force_sig_fault(SIGTRAP, TRAP_BRKPT, "brk", regs.pc, regs.pc),
+        _ => force_sig_fault(
+            SIGILL,
+            ILL_ILLOPC,
+            esr_class_str(esr_class(esr)),
+            regs.pc,
+            regs.pc,
+        ),
     }
     exit_to_user_mode();
 }
