@@ -120,6 +120,7 @@ pub mod signal {
     pub const SIGBUS: i32 = 7;
     pub const SIGKILL: i32 = 9;
     pub const SIGUSR1: i32 = 10;
+    pub const SIGUSR2: i32 = 12;
     pub const SIGSEGV: i32 = 11;
     pub const SIGTERM: i32 = 15;
     pub const SIGCHLD: i32 = 17;

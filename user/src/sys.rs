@@ -383,3 +383,72 @@ clone3_run:                         // x0 args, x1 size, x2 f, x3 arg
 1:  ret
 "
 );
+
+/// `struct sigaction` as the arm64 kernel reads it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SigAction {
+    pub handler: usize,
+    pub flags: u64,
+    pub restorer: usize,
+    pub mask: u64,
+}
+
+pub const SIG_DFL: usize = 0;
+pub const SIG_IGN: usize = 1;
+pub const SA_NOCLDWAIT: u64 = 0x2;
+pub const SA_SIGINFO: u64 = 0x4;
+pub const SA_RESTORER: u64 = 0x0400_0000;
+pub const SA_RESTART: u64 = 0x1000_0000;
+pub const SA_NODEFER: u64 = 0x4000_0000;
+pub const SA_RESETHAND: u64 = 0x8000_0000;
+pub const SIG_BLOCK: usize = 0;
+pub const SIG_UNBLOCK: usize = 1;
+pub const SIG_SETMASK: usize = 2;
+
+extern "C" {
+    /// The `sa_restorer` every handler returns through: `rt_sigreturn` (glibc's
+    /// `__default_rt_sa_restorer`).
+    pub fn sigreturn_trampoline();
+}
+
+core::arch::global_asm!(
+    "
+    .text
+    .global sigreturn_trampoline
+sigreturn_trampoline:
+    mov     x8, #139                // rt_sigreturn
+    svc     #0
+"
+);
+
+/// `rt_sigaction(sig, act, oact, 8)`.
+pub fn sigaction(sig: i32, act: Option<&SigAction>, old: Option<&mut SigAction>) -> isize {
+    let a = act.map_or(0, |a| a as *const SigAction as usize);
+    let o = old.map_or(0, |o| o as *mut SigAction as usize);
+    syscall(nr::RT_SIGACTION, [sig as usize, a, o, 8, 0, 0])
+}
+
+/// Install `handler` for `sig` with `flags` (SA_RESTORER added), as glibc's
+/// `sigaction` does.
+pub fn set_handler(sig: i32, handler: usize, flags: u64) -> isize {
+    let act = SigAction {
+        handler,
+        flags: flags | SA_RESTORER,
+        restorer: sigreturn_trampoline as *const () as usize,
+        mask: 0,
+    };
+    sigaction(sig, Some(&act), None)
+}
+
+/// `rt_sigprocmask(how, set, oset, 8)`.
+pub fn sigprocmask(how: usize, set: Option<u64>, old: Option<&mut u64>) -> isize {
+    let s = set.as_ref().map_or(0, |s| s as *const u64 as usize);
+    let o = old.map_or(0, |o| o as *mut u64 as usize);
+    syscall(nr::RT_SIGPROCMASK, [how, s, o, 8, 0, 0])
+}
+
+/// The bit of `sig` in a signal set.
+pub const fn sigbit(sig: i32) -> u64 {
+    1 << (sig - 1)
+}
