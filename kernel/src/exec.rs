@@ -446,6 +446,9 @@ fn do_execve(filename: Vec<u8>, argv: Strings, envp: Strings) -> Result<(), Errn
         let mut inner = b.mm.inner.lock();
         inner.start_brk = loaded.brk;
         inner.brk = loaded.brk;
+        if !inner.overlaps(crate::mm::SIGPAGE, crate::mm::SIGPAGE + PAGE) {
+            inner.insert_vma(crate::mm::sigpage_vma());
+        }
     }
     let sp = create_elf_tables(&mut b, &loaded)?;
     // Point of no return (Linux `begin_new_exec`): the other threads go (`de_thread`),

@@ -189,6 +189,7 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
     }
     trace::init(info.cmdline);
     random::init();
+    mm::sigpage_init();
     // 6. The root file system: the initrd's files, or the built-in programs.
     let initrd = info.initrd.map(|r| {
         // SAFETY: the initrd is RAM, linear mapped, and reserved from the page allocator

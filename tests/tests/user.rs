@@ -132,6 +132,7 @@ user_tests!(
     sigchld_handler_gets_status,
     sigchld_ignored_reaps_children,
     sigreturn_restores_registers,
+    handler_returns_without_restorer,
     futex_wait_value_mismatch,
     futex_wait_timeout,
     futex_wake_nobody,

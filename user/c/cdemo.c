@@ -1,13 +1,15 @@
 /*
  * cdemo: an ordinary C program, built with Debian's aarch64-linux-gnu-gcc -static and run
  * unmodified on forkos. It uses glibc's printf, malloc, fork, vfork, waitpid,
- * posix_spawn, execve and pthreads, and prints the same lines on forkos as on Linux.
+ * posix_spawn, execve, signal handlers and pthreads, and prints the same lines on forkos
+ * as on Linux.
  *
  *   cdemo            run every part
  *   cdemo exec-child  (internal) what execve and posix_spawn start
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +138,48 @@ static void test_spawn_exec(const char *self)
            execve("/missing", a, environ) ? strerror(errno) : "??");
 }
 
+static volatile sig_atomic_t got_signal;
+static volatile int got_code;
+
+static void on_usr1(int sig, siginfo_t *info, void *uc)
+{
+    (void)uc;
+    got_signal = sig;
+    got_code = info->si_code;
+}
+
+static void test_signals(void)
+{
+    part("signals");
+    struct sigaction sa = {0};
+    sa.sa_sigaction = on_usr1;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGUSR1, &sa, NULL);
+    raise(SIGUSR1);
+    printf("raise(SIGUSR1): handler got signal %d, si_code %d\n", got_signal, got_code);
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    got_signal = 0;
+    kill(getpid(), SIGUSR1);
+    printf("blocked: handler ran: %s\n", got_signal ? "yes" : "no");
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    printf("unblocked: handler ran: %s, si_code %d\n", got_signal ? "yes" : "no", got_code);
+
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGTERM, SIG_IGN);
+        raise(SIGTERM);
+        _exit(6);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    printf("child ignoring SIGTERM raised it and exited with %d\n", WEXITSTATUS(status));
+}
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static long counter;
@@ -198,6 +242,7 @@ int main(int argc, char **argv)
     test_fork();
     test_vfork();
     test_spawn_exec("/cdemo");
+    test_signals();
     test_threads();
     printf("cdemo: done\n");
     return 0;

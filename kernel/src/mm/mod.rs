@@ -34,6 +34,45 @@ pub const STACK_SIZE: u64 = 8 << 20;
 /// `mmap` places mappings top-down below this (Linux `mmap_base`: a 128 MiB gap below
 /// the stack).
 pub const MMAP_BASE: u64 = STACK_TOP - (128 << 20);
+/// Where every program gets the signal return trampoline, one read-only executable
+/// page just above the mmap area (Linux maps it as part of the vDSO).
+pub const SIGPAGE: u64 = MMAP_BASE;
+
+/// The one physical page holding the signal trampoline, shared by every program.
+static SIGPAGE_OBJ: spin::Once<Arc<ShmObject>> = spin::Once::new();
+
+/// Fill the trampoline page (at boot, so its page is not counted against init).
+pub fn sigpage_init() {
+    SIGPAGE_OBJ.call_once(|| {
+        let obj = Arc::new(ShmObject::default());
+        let pa = obj
+            .get_page(0)
+            .expect("no memory for the signal trampoline");
+        let code = crate::arch::signal::SIGTRAMP_CODE;
+        // SAFETY: pa is a fresh page of ours, linear mapped; nobody maps it yet.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                code.as_ptr() as *const u8,
+                crate::arch::memory::phys_to_virt(pa) as *mut u8,
+                core::mem::size_of_val(&code),
+            )
+        };
+        page_alloc::put_page(pa); // the object keeps its own reference
+        obj
+    });
+}
+
+/// The mapping of the trampoline page for a new program (Linux
+/// `_install_special_mapping` of the vDSO). Private, so that a program that makes it
+/// writable and writes it gets its own copy.
+pub fn sigpage_vma() -> Vma {
+    Vma {
+        start: SIGPAGE,
+        end: SIGPAGE + forkos_lib::pgtable::PAGE_SIZE as u64,
+        flags: VmFlags::READ | VmFlags::EXEC,
+        shared: Some((SIGPAGE_OBJ.get().expect("sigpage_init").clone(), 0)),
+    }
+}
 
 bitflags! {
     /// What a mapping allows (Linux `VM_READ`, `VM_WRITE`, `VM_EXEC`, `VM_SHARED`).

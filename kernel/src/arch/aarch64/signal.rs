@@ -56,6 +56,12 @@ const _: () = assert!(core::mem::size_of::<Sigcontext>() == 4384);
 const _: () = assert!(core::mem::offset_of!(Ucontext, uc_mcontext) == 176);
 const _: () = assert!(core::mem::size_of::<RtSigframe>() == 4688);
 
+/// The return trampoline handlers go back through when they have no `SA_RESTORER`
+/// (Linux's vDSO `__kernel_rt_sigreturn`; glibc on arm64 relies on it): `mov x8, #139;
+/// svc #0`, i.e. `rt_sigreturn`. The kernel maps it into every program at
+/// [`crate::mm::SIGPAGE`].
+pub const SIGTRAMP_CODE: [u32; 2] = [0xd280_1168, 0xd400_0001];
+
 /// The FP/SIMD record in `__reserved` (Linux `struct fpsimd_context`).
 const FPSIMD_MAGIC: u32 = 0x4650_8001;
 const FPSIMD_SIZE: usize = 16 + 32 * 16;
@@ -131,12 +137,11 @@ pub fn setup_rt_frame(
     regs.regs[1] = frame;
     regs.regs[2] = frame + core::mem::offset_of!(RtSigframe, uc) as u64;
     regs.regs[29] = record;
-    // Without SA_RESTORER Linux returns through the vDSO's trampoline; forkos has no
-    // vDSO, so the handler's return faults (glibc always passes a restorer).
+    // Without SA_RESTORER, return through the trampoline page (Linux: the vDSO's).
     regs.regs[30] = if action.flags & SA_RESTORER != 0 {
         action.restorer
     } else {
-        0
+        crate::mm::SIGPAGE
     };
     regs.sp = frame;
     regs.pc = action.handler;

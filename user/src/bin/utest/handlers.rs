@@ -264,3 +264,19 @@ pub fn sigreturn_restores_registers() -> T {
         Ok(())
     })?)
 }
+
+/// Without SA_RESTORER (glibc on arm64 passes none), the handler returns through the
+/// kernel's trampoline (Linux: the vDSO's `__kernel_rt_sigreturn`).
+pub fn handler_returns_without_restorer() -> T {
+    expect_ok(child(|| {
+        let act = sys::SigAction {
+            handler: record as *const () as usize,
+            flags: sys::SA_SIGINFO,
+            ..Default::default()
+        };
+        check_eq!(sys::sigaction(SIGUSR1, Some(&act), None), 0, "rt_sigaction");
+        sys::kill(sys::getpid() as i32, SIGUSR1);
+        check_eq!(COUNT.load(SeqCst), 1, "handler ran and returned");
+        Ok(())
+    })?)
+}
