@@ -62,6 +62,15 @@ pub struct KernelCloneArgs {
 /// Count of tasks, for the thread limit (Linux `nr_threads`).
 static NR_THREADS: IrqSpinLock<usize> = IrqSpinLock::new(0);
 
+/// The most tasks there may be (Linux `max_threads` from `set_max_threads`): as many as
+/// an eighth of memory holds kernel stacks, at least 20, and no more than forkos has
+/// kernel stack slots (less the idle task's).
+pub fn max_threads() -> usize {
+    let pages = crate::mm::page_alloc::nr_managed_pages();
+    let per_thread = 8 * crate::arch::memory::THREAD_SIZE / forkos_lib::pgtable::PAGE_SIZE;
+    (pages / per_thread).clamp(20, MAX_THREADS - 1)
+}
+
 /// The clone-flag combinations Linux refuses with `EINVAL`, checked before anything is
 /// allocated (Linux `copy_process`, first block).
 pub fn check_clone_flags(flags: u64) -> Result<(), Errno> {
@@ -181,7 +190,7 @@ fn copy_process(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
     }
     {
         let mut n = NR_THREADS.lock();
-        if *n >= MAX_THREADS - 1 {
+        if *n >= max_threads() {
             return Err(EAGAIN);
         }
         *n += 1;

@@ -34,6 +34,11 @@ struct Waiter {
 /// Every sleeping waiter (Linux hashes them into buckets; a list does for now).
 static WAITERS: IrqSpinLock<Vec<Arc<Waiter>>> = IrqSpinLock::new(Vec::new());
 
+/// Make room for `n` waiters at boot, so that the list never grows later.
+pub fn reserve_waiters(n: usize) {
+    WAITERS.lock().reserve_exact(n);
+}
+
 /// The key of the futex word at `uaddr` in the current address space (Linux
 /// `get_futex_key`).
 fn futex_key(uaddr: u64) -> Result<FutexKey, Errno> {

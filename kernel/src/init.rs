@@ -42,6 +42,8 @@ static CMDLINE: spin::Once<String> = spin::Once::new();
 static INIT_STATUS: AtomicI32 = AtomicI32::new(-1);
 /// Free pages before init started.
 static PAGES_AT_INIT: AtomicUsize = AtomicUsize::new(0);
+/// Slab pages per size class before init started.
+static SLABS_AT_INIT: spin::Once<[(usize, usize); 8]> = spin::Once::new();
 
 /// The kernel thread of the demo: it runs here, called from `ret_from_fork` through x19
 /// with its argument from x20.
@@ -61,6 +63,7 @@ pub fn rest_init(cmdline: &str) -> ! {
     CMDLINE.call_once(|| String::from(cmdline));
     // Everything allocated from here on (init, the kernel thread, all processes) must
     // be given back by the time init has exited and been reaped.
+    SLABS_AT_INIT.call_once(crate::mm::slab::pages_per_class);
     PAGES_AT_INIT.store(page_alloc::nr_free_pages(), Ordering::Relaxed);
     // Create both before either can run, so that init is pid 1 and the kernel thread
     // pid 2 (Linux's kthreadd), whichever gets the CPU first.
@@ -111,10 +114,18 @@ pub fn idle_work() {
             return;
         }
     }
+    // The idle task's list of children held init and the kernel thread: give its room
+    // back too, as it was before they existed.
+    current().inner.lock().children.shrink_to_fit();
     let before = PAGES_AT_INIT.load(Ordering::Relaxed);
     let after = page_alloc::nr_free_pages();
     println!("forkos: free pages before init started {before}, after it exited {after}");
     if before != after {
+        println!(
+            "forkos: slab pages (object size, pages) before {:?}, after {:?}",
+            SLABS_AT_INIT.get(),
+            crate::mm::slab::pages_per_class()
+        );
         for t in PID_TABLE.lock().all() {
             println!(
                 "forkos: still alive: pid {} ({}) state {:?}, {} references",

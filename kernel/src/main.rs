@@ -190,6 +190,12 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
     trace::init(info.cmdline);
     random::init();
     mm::sigpage_init();
+    // Lists that hold every task at worst get their full size now: they never grow
+    // later, so the memory a workload uses comes back when it ends.
+    let n = fork::max_threads() + 1;
+    sched::reserve_runqueues(n);
+    sched::wait::reserve_timers(n);
+    futex::reserve_waiters(n);
     // 6. The root file system: the initrd's files, or the built-in programs.
     let initrd = info.initrd.map(|r| {
         // SAFETY: the initrd is RAM, linear mapped, and reserved from the page allocator

@@ -178,6 +178,8 @@ user_tests!(
     sigaction_ignore_and_rules,
     sigprocmask_rules,
     robust_list_round_trip,
+    fork_until_eagain_twice,
+    oom_kills_the_hog,
     sched_yield_pingpong,
     stress_fork_wait,
     stress_concurrent_children,

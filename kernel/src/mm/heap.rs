@@ -1,6 +1,8 @@
-//! The kernel heap behind `alloc` (`Box`, `Vec`, ...): a `linked_list_allocator` heap in
-//! its own region of kernel virtual memory, grown a few pages at a time from the page
-//! allocator when it runs out (Linux gets the same service from `kmalloc`/slab).
+//! The kernel heap behind `alloc` (`Box`, `Vec`, ...), Linux's `kmalloc`: objects of up
+//! to 2 KiB come from the slabs ([`super::slab`]), objects of up to a page get a page
+//! of their own — both return to the page allocator when freed — and larger ones come
+//! from a `linked_list_allocator` heap in its own region of kernel virtual memory, grown
+//! a few pages at a time when it runs out.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
@@ -8,9 +10,10 @@ use core::ptr::NonNull;
 use forkos_lib::pgtable::{Prot, PAGE_SIZE};
 use linked_list_allocator::Heap;
 
+use crate::arch::memory::{phys_to_virt, virt_to_phys};
 use crate::arch::memory::{KHEAP_END, KHEAP_START};
 use crate::arch::mmu::create_kernel_mapping;
-use crate::mm::page_alloc;
+use crate::mm::{page_alloc, slab};
 use crate::sync::IrqSpinLock;
 
 /// Pages mapped for the heap at boot.
@@ -31,7 +34,7 @@ static KERNEL_HEAP: KernelHeap = KernelHeap {
 /// many were mapped.
 fn map_pages(va: u64, pages: usize) -> usize {
     for i in 0..pages {
-        let Some(pa) = page_alloc::alloc_page() else {
+        let Some(pa) = page_alloc::alloc_page_reserve() else {
             return i;
         };
         let page_va = va + (i * PAGE_SIZE) as u64;
@@ -61,10 +64,25 @@ pub fn heap_size() -> usize {
     KERNEL_HEAP.heap.lock().size()
 }
 
-// SAFETY: allocation and release go through the locked linked_list_allocator heap, which
-// hands out disjoint blocks of mapped memory of the requested layout.
+/// Does a single page serve this layout (more than the slabs take, up to a page)?
+fn is_page_sized(layout: &Layout) -> bool {
+    layout.size().max(layout.align()) <= PAGE_SIZE
+}
+
+// SAFETY: every block handed out is valid for its layout and distinct from every other
+// live block: slab objects and whole pages come from the page allocator, the rest from
+// the linked-list heap.
 unsafe impl GlobalAlloc for KernelHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // Small objects from the slabs, one-page objects as a page of their own: both
+        // go back to the page allocator when freed.
+        if let Some(class) = slab::class_of(layout.size(), layout.align()) {
+            return slab::alloc(class);
+        }
+        if is_page_sized(&layout) {
+            return page_alloc::alloc_page_reserve()
+                .map_or(core::ptr::null_mut(), |pa| phys_to_virt(pa) as *mut u8);
+        }
         let mut heap = self.heap.lock();
         if let Ok(p) = heap.allocate_first_fit(layout) {
             return p.as_ptr();
@@ -85,6 +103,13 @@ unsafe impl GlobalAlloc for KernelHeap {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if let Some(class) = slab::class_of(layout.size(), layout.align()) {
+            // SAFETY: GlobalAlloc's contract: alloc served this layout from that class.
+            return unsafe { slab::free(ptr, class) };
+        }
+        if is_page_sized(&layout) {
+            return page_alloc::free_page(virt_to_phys(ptr as u64));
+        }
         // SAFETY: GlobalAlloc's contract: ptr came from alloc with this layout.
         unsafe {
             self.heap

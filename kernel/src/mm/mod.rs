@@ -12,6 +12,7 @@ pub mod kstack;
 pub mod memory;
 pub mod mmap;
 pub mod page_alloc;
+pub mod slab;
 pub mod uaccess;
 
 use alloc::collections::BTreeMap;

@@ -13,7 +13,7 @@
 //! like `mem_map`): a page mapped by several address spaces (shared memory; copy-on-write
 //! later) is freed when the last user drops it ([`get_page`], [`put_page`]).
 
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use forkos_lib::memblock::RangeSet;
 use forkos_lib::pgtable::PAGE_SIZE;
@@ -97,6 +97,7 @@ pub fn init(free: &RangeSet<MAX_RANGES>) {
     MEM_MAP.store(phys_to_virt(PhysAddr(map.base)), Ordering::Relaxed);
     MEM_MAP_PAGES.store(pages, Ordering::Relaxed);
     a.nr_free = (a.managed.total() / PAGE_SIZE as u64) as usize;
+    RESERVE.store((a.nr_free / 64).max(256), Ordering::Relaxed);
     READY.store(true, Ordering::Release);
 }
 
@@ -105,8 +106,31 @@ pub fn is_ready() -> bool {
     READY.load(Ordering::Acquire)
 }
 
-/// Allocate one page; its contents are undefined (Linux `alloc_page`).
+/// Pages only the kernel's own needs may take (Linux's `min_free_kbytes` watermark):
+/// 1/64 of memory, at least 256 pages. User memory, page tables and kernel stacks —
+/// everything a user program can make the kernel allocate — stop here, so the kernel
+/// heap can still grow when user programs have exhausted memory, and a page fault or a
+/// fork fails cleanly instead of a kernel allocation panicking.
+pub fn reserve_pages() -> usize {
+    RESERVE.load(Ordering::Relaxed)
+}
+
+static RESERVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Allocate one page for something a user program caused (its memory, its page
+/// tables, a kernel stack); `None` once only the reserve is left (Linux `alloc_page`
+/// failing at the min watermark).
 pub fn alloc_page() -> Option<PhysAddr> {
+    if nr_free_pages() <= reserve_pages() {
+        return None;
+    }
+    alloc_page_reserve()
+}
+
+/// Allocate one page, dipping into the reserve if need be (Linux `ALLOC_HIGH` /
+/// `__GFP_MEMALLOC`): only for the kernel heap and kernel page tables. Its contents are
+/// undefined.
+pub fn alloc_page_reserve() -> Option<PhysAddr> {
     let mut a = PAGE_ALLOC.lock();
     let pa = if a.free_list != 0 {
         let pa = a.free_list;

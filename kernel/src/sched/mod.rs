@@ -37,6 +37,14 @@ pub struct Rq {
     idle: Option<Arc<Task>>,
 }
 
+/// Make room in every run queue for `n` tasks at boot, so that a queue never grows
+/// later: the memory a workload uses all comes back (see the leak check).
+pub fn reserve_runqueues(n: usize) {
+    for rq in &RUNQUEUES {
+        rq.lock().queue.reserve_exact(n);
+    }
+}
+
 static RUNQUEUES: [IrqSpinLock<Rq>; NR_CPUS] = [const {
     IrqSpinLock::new(Rq {
         queue: VecDeque::new(),

@@ -181,6 +181,11 @@ impl Completion {
 /// Tasks sleeping until a tick (Linux's timer wheel, as a short list).
 static TIMERS: IrqSpinLock<Vec<(u64, Arc<Task>)>> = IrqSpinLock::new(Vec::new());
 
+/// Make room for `n` sleeping tasks at boot, so that the list never grows later.
+pub fn reserve_timers(n: usize) {
+    TIMERS.lock().reserve_exact(n);
+}
+
 /// Wake `task` at tick `when`.
 fn add_timer(when: u64, task: Arc<Task>) {
     TIMERS.lock().push((when, task));

@@ -68,7 +68,16 @@ pub fn reserved_pg_dir_pa() -> PhysAddr {
 /// early pool in .bss (Linux `early_pgtable_alloc` / `pgd_pgtable_alloc`).
 fn pgtable_alloc() -> Result<PhysAddr, MapError> {
     if page_alloc::is_ready() {
-        return page_alloc::alloc_zeroed_page().ok_or(MapError::NoMemory);
+        let pa = page_alloc::alloc_page_reserve().ok_or(MapError::NoMemory)?;
+        // SAFETY: the page was just allocated, so nothing else uses it; it is linear mapped.
+        unsafe {
+            core::ptr::write_bytes(
+                super::memory::phys_to_virt(pa) as *mut u8,
+                0,
+                forkos_lib::pgtable::PAGE_SIZE,
+            )
+        };
+        return Ok(pa);
     }
     let i = EARLY_POOL_USED.fetch_add(1, Ordering::Relaxed);
     if i >= EARLY_POOL_PAGES {

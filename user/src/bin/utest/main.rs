@@ -40,6 +40,7 @@ macro_rules! check_eq {
 mod clone;
 mod clone3;
 mod cow;
+mod exhaust;
 mod faults;
 mod fork;
 mod futex;
@@ -113,6 +114,7 @@ tests! {
     sysmisc: mprotect_none_read_write, mprotect_split_and_errors, mprotect_after_fork_keeps_cow,
         madvise_dontneed, getrandom_works, prlimit_get_set_inherit, sigaction_ignore_and_rules,
         sigprocmask_rules, robust_list_round_trip;
+    exhaust: fork_until_eagain_twice, oom_kills_the_hog;
     stress: sched_yield_pingpong, stress_fork_wait, stress_concurrent_children, stress_fork_tree,
         stress_threads;
 }
