@@ -180,6 +180,11 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
         mm::heap::heap_size() / 1024
     );
     println!("  vectors: VBAR_EL1 = {:#x}", vbar());
+    if arch::cpufeature::enable_pan() {
+        println!("  pan:     on (the kernel faults on any access to user memory)");
+    } else {
+        println!("  pan:     not implemented by this CPU");
+    }
     arch::irqflags::local_irq_enable();
 
     if let Some(name) = cmdline::get(info.cmdline, "selftest") {

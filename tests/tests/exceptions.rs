@@ -95,3 +95,32 @@ fn console_p_prints_the_process_table() {
     assert!(msg.contains("  pid  tgid  ppid state"), "{msg}");
     assert!(msg.contains("utest"), "{msg}");
 }
+
+/// With PAN (QEMU's `-cpu max` has it), a kernel read of a user page is an oops that
+/// names PAN, not a quiet read.
+#[test]
+fn pan_stops_kernel_access_to_user_memory() {
+    let run = Boot {
+        cpu: "max".into(),
+        ..Boot::selftest("pan")
+    }
+    .run();
+    run.expect("pan:     on")
+        .expect("Unable to handle kernel paging request at virtual address 0000000000400000")
+        .expect("Kernel access to user memory blocked by PAN")
+        .expect_status(102);
+}
+
+/// The whole EL0 suite with PAN on: no kernel path touches user memory directly.
+#[test]
+fn user_suite_with_pan_on() {
+    let run = Boot {
+        cpu: "max".into(),
+        ..Boot::utest("all")
+    }
+    .run();
+    run.expect("pan:     on")
+        .expect(" tests, 0 failed")
+        .expect_status(0)
+        .expect_no_page_lost();
+}

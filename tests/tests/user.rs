@@ -151,6 +151,7 @@ user_tests!(
     munmap_then_fault,
     mmap_shared_with_child,
     tagged_pointer_access,
+    no_writable_executable_memory,
     fault_null_read,
     fault_unmapped_write,
     fault_write_text,

@@ -20,7 +20,7 @@ macro_rules! retyped {
 }
 
 // errno values as `isize`, to compare with raw results (`r == -EINVAL`).
-retyped!(errno as isize: EPERM, ENOENT, ESRCH, EINTR, E2BIG, EBADF, ECHILD, EAGAIN, ENOMEM,
+retyped!(errno as isize: EPERM, ENOENT, ESRCH, EINTR, E2BIG, EBADF, ECHILD, EAGAIN, ENOMEM, EACCES,
     EFAULT, EEXIST, EINVAL, ENOSYS, ETIMEDOUT);
 // mmap arguments as `usize`.
 retyped!(mman as usize: PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC, MAP_SHARED, MAP_PRIVATE,

@@ -49,6 +49,16 @@ fn vm_enough_memory(len: u64) -> bool {
     len / PAGE <= super::page_alloc::nr_managed_pages() as u64
 }
 
+/// No user memory is writable and executable at once: code cannot be written and data
+/// cannot be run. Linux allows `PROT_WRITE|PROT_EXEC` unless a security module forbids
+/// it (SELinux's `execmem`), and then fails with `EACCES`, as forkos always does.
+fn refuse_wx(prot: u64) -> Result<(), Errno> {
+    if prot & (PROT_WRITE | PROT_EXEC) == (PROT_WRITE | PROT_EXEC) {
+        return Err(EACCES);
+    }
+    Ok(())
+}
+
 /// `PROT_*` bits as mapping flags (Linux `calc_vm_prot_bits`).
 pub fn prot_to_flags(prot: u64) -> VmFlags {
     let mut f = VmFlags::empty();
@@ -134,6 +144,7 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, _fd: u64, off: u64) 
     if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
         return Err(EINVAL);
     }
+    refuse_wx(prot)?;
     // Writable private and all shared mappings are accounted against memory.
     if (prot & PROT_WRITE != 0 || kind & MAP_SHARED != 0) && !vm_enough_memory(len) {
         return Err(ENOMEM);
@@ -289,6 +300,7 @@ pub fn sys_mprotect(addr: u64, len: u64, prot: u64) -> SysResult {
     {
         return Err(EINVAL);
     }
+    refuse_wx(prot)?;
     if len == 0 {
         return Ok(0);
     }

@@ -13,6 +13,7 @@
 //! | `semihosting.rs` | — | printing and exiting through QEMU |
 //! | `selftest.rs` | — | assembly halves of the boot self-tests |
 
+pub mod cpufeature;
 pub mod entry;
 pub mod head;
 pub mod irqflags;

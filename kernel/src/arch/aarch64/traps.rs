@@ -72,6 +72,12 @@ fn do_kernel_fault(regs: &PtRegs, esr: u64) -> ! {
         "paging request"
     };
     println!("Unable to handle kernel {what} at virtual address {far:016x}");
+    if far < crate::mm::TASK_SIZE
+        && is_permission_fault((esr_iss(esr) & ESR_ELX_FSC) as u8)
+        && super::cpufeature::pan_enabled()
+    {
+        println!("Kernel access to user memory blocked by PAN (use copy_from_user/copy_to_user)");
+    }
     mem_abort_decode(esr);
     die("Oops", regs, esr)
 }

@@ -104,7 +104,7 @@ tests! {
         futex_wake_thread_private, futex_wake_count, futex_shared_between_processes,
         futex_errors;
     mem: brk_initial, brk_grow_and_shrink, brk_invalid, brk_private_to_child, mmap_anonymous,
-        mmap_fixed, mmap_errors, munmap_then_fault, mmap_shared_with_child, tagged_pointer_access;
+        mmap_fixed, mmap_errors, munmap_then_fault, mmap_shared_with_child, tagged_pointer_access, no_writable_executable_memory;
     faults: fault_null_read, fault_unmapped_write, fault_write_text, fault_write_rodata,
         fault_exec_stack, fault_exec_mmap, fault_undefined_instruction, fault_brk_instruction,
         fault_misaligned_pc, unaligned_access_allowed, fault_kernel_address,

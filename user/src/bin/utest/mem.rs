@@ -210,3 +210,27 @@ pub fn tagged_pointer_access() -> T {
     sys::munmap(addr, 2 * PAGE);
     Ok(())
 }
+
+/// No memory is writable and executable at once: forkos refuses PROT_WRITE|PROT_EXEC
+/// with EACCES, in mmap and in mprotect (Linux allows it unless a security module
+/// forbids it, with the same EACCES).
+pub fn no_writable_executable_memory() -> T {
+    let rwx = sys::PROT_READ | sys::PROT_WRITE | sys::PROT_EXEC;
+    let r = sys::mmap(0, PAGE, rwx, sys::MAP_PRIVATE | sys::MAP_ANONYMOUS, -1, 0);
+    let p = map(PAGE, RW, sys::MAP_PRIVATE)?;
+    // SAFETY: p is a fresh RW page; mprotect only reads its arguments.
+    let m = unsafe { sys::syscall6(sys::nr::MPROTECT, p, PAGE, rwx, 0, 0, 0) };
+    if crate::util::on_forkos() {
+        check_eq!(r, -sys::EACCES, "mmap(PROT_WRITE|PROT_EXEC)");
+        check_eq!(m, -sys::EACCES, "mprotect(PROT_WRITE|PROT_EXEC)");
+    } else {
+        check!(r > 0, "mmap(RWX) on Linux: {r}");
+        check_eq!(m, 0, "mprotect(RWX) on Linux");
+    }
+    let rx = sys::PROT_READ | sys::PROT_EXEC;
+    // SAFETY: as above.
+    let m = unsafe { sys::syscall6(sys::nr::MPROTECT, p, PAGE, rx, 0, 0, 0) };
+    check_eq!(m, 0, "mprotect(PROT_READ|PROT_EXEC)");
+    sys::munmap(p, PAGE);
+    Ok(())
+}
