@@ -284,6 +284,26 @@ fn test_pan() -> u32 {
     verdict()
 }
 
+/// Recurse until the kernel stack overflows into its guard: the vectors must notice,
+/// switch to the overflow stack and panic with a report (exit status 101).
+fn test_stack_overflow() -> ! {
+    #[inline(never)]
+    #[allow(unconditional_recursion)] // the point: it ends in the guard page
+    fn deeper(n: u64) -> u64 {
+        let mut frame = [n; 64];
+        core::hint::black_box(&mut frame);
+        frame[0] + deeper(n + 1) + frame[63]
+    }
+    let t = crate::task::current();
+    println!(
+        "selftest stack_overflow: recursing on the stack [{:#x}..{:#x}]",
+        t.stack.base(),
+        t.stack.top()
+    );
+    let r = deeper(0);
+    panic!("the recursion ended ({r})")
+}
+
 fn verdict() -> u32 {
     if ALL_PASSED.load(Ordering::Relaxed) {
         println!("selftest: all passed");
@@ -313,10 +333,11 @@ pub fn run(name: Option<&str>) -> u32 {
         Some("text_write") => test_text_write(),
         Some("dabort") => test_dabort(),
         Some("pan") => return test_pan(),
+        Some("stack_overflow") => test_stack_overflow(),
         Some("panic") => panic!("selftest panic"),
         Some(other) => {
             print!("selftest: unknown test '{other}'; ");
-            println!("known: all ptregs timer page_alloc heap wx text_write dabort pan panic");
+            println!("known: all ptregs timer page_alloc heap wx text_write dabort pan stack_overflow panic");
             return 2;
         }
     }

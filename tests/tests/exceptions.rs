@@ -124,3 +124,17 @@ fn user_suite_with_pan_on() {
         .expect_status(0)
         .expect_no_page_lost();
 }
+
+/// Endless recursion in the kernel runs into the stack's guard area; the vectors notice
+/// the overflow, switch to the overflow stack and panic with a report instead of
+/// faulting again and again.
+#[test]
+fn kernel_stack_overflow_is_reported() {
+    Boot::selftest("stack_overflow")
+        .run()
+        .expect("Insufficient stack space to handle exception!")
+        .expect("Task stack:")
+        .expect("Overflow stack:")
+        .expect("Kernel panic - not syncing: kernel stack overflow")
+        .expect_status(101);
+}

@@ -1,8 +1,8 @@
 //! Kernel stacks (Linux `alloc_thread_stack_node` with `CONFIG_VMAP_STACK`).
 //!
-//! Every task gets a fresh 16 KiB stack in its own slot of kernel virtual memory, with an
-//! unmapped guard page below it, so an overflow faults instead of corrupting its
-//! neighbour. The slot's page tables are created once at boot; a stack costs exactly its
+//! Every task gets a fresh 16 KiB stack in its own 32 KiB slot of kernel virtual memory,
+//! with 16 KiB unmapped below it, so an overflow faults instead of corrupting its
+//! neighbour, and the exception vectors recognise it (see `KSTACK_START`). The slot's page tables are created once at boot; a stack costs exactly its
 //! four pages, and freeing it gives them all back.
 
 use alloc::vec::Vec;
@@ -35,7 +35,7 @@ pub enum KernelStack {
 }
 
 fn slot_base(n: u32) -> u64 {
-    KSTACK_START + n as u64 * KSTACK_SLOT + PAGE_SIZE as u64
+    KSTACK_START + n as u64 * KSTACK_SLOT
 }
 
 impl KernelStack {

@@ -85,11 +85,36 @@
     isb
     .endm
 
-/* One vector slot: make room for pt_regs and go to the stub (Linux kernel_ventry). */
+/*
+ * One vector slot: make room for pt_regs and go to the stub (Linux kernel_ventry).
+ *
+ * From EL1, first check that the kernel stack has not overflowed, without a free
+ * register: every kernel stack is aligned to twice its size, so bit THREAD_SHIFT of an
+ * sp inside it is 0 and of one in the unmapped area below it is 1. The add/sub dance
+ * tests sp's bit through x0 and puts both back (Linux's trick). On overflow, stash the
+ * sp in tpidr_el0 and x0 in tpidrro_el0 and go on, on the overflow stack, to
+ * __bad_stack.
+ */
     .macro  kernel_ventry, el, ht, regsize, label
     .balign 128
     sub     sp, sp, #{PT_REGS_SIZE}
+    .if     \el == 1
+    add     sp, sp, x0                  // sp' = sp + x0
+    sub     x0, sp, x0                  // x0' = sp
+    tbnz    x0, #{THREAD_SHIFT}, 0f
+    sub     x0, sp, x0                  // x0 back
+    sub     sp, sp, x0                  // sp back
     b       el\el\ht\()_\regsize\()_\label
+0:  msr     tpidr_el0, x0               // the overflowed sp (pt_regs would start there)
+    sub     x0, sp, x0
+    msr     tpidrro_el0, x0             // the interrupted x0
+    adrp    x0, overflow_stack
+    add     x0, x0, :lo12:overflow_stack
+    add     sp, x0, #{OVERFLOW_STACK_SIZE}
+    b       __bad_stack
+    .else
+    b       el\el\ht\()_\regsize\()_\label
+    .endif
     .endm
 
 /* A stub: save, call the Rust handler with the pt_regs, restore (Linux entry_handler). */
@@ -143,6 +168,13 @@ vectors:
     entry_handler 0, t, 32, irq
     entry_handler 0, t, 32, fiq
     entry_handler 0, t, 32, error
+
+/* The kernel stack overflowed: report it from the overflow stack (Linux __bad_stack). */
+__bad_stack:
+    sub     sp, sp, #{PT_REGS_SIZE}
+    kernel_entry 1
+    mov     x0, sp
+    bl      handle_bad_stack            // never returns
 
     .global ret_to_kernel
 ret_to_kernel:

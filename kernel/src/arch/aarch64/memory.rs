@@ -21,19 +21,25 @@ pub const VMALLOC_END: u64 = 0xffff_7800_0000_0000;
 pub const KHEAP_START: u64 = VMALLOC_START;
 /// The heap's upper limit (1 GiB of address space).
 pub const KHEAP_END: u64 = VMALLOC_START + (1 << 30);
-/// Kernel stacks: one slot per task, each a guard page then `THREAD_SIZE` of stack.
-pub const KSTACK_START: u64 = KHEAP_END;
+/// Kernel stacks: one slot of `2 * THREAD_SIZE` per task, the stack in its lower half and
+/// nothing mapped in the upper half. So every stack is aligned to `2 * THREAD_SIZE` and
+/// has an unmapped guard area of `THREAD_SIZE` right below it, and an address in a
+/// stack has bit `THREAD_SHIFT` clear while one below a stack has it set: the
+/// exception vectors detect an overflow with one bit test (Linux `CONFIG_VMAP_STACK`).
+/// (A gap of one slot after the heap gives slot 0 its guard too.)
+pub const KSTACK_START: u64 = KHEAP_END + KSTACK_SLOT;
 /// How many kernel stacks (and so tasks) can exist at once (Linux `threads-max`, which is
 /// derived from memory size; here fixed).
 pub const MAX_THREADS: usize = 4096;
 /// Bytes of address space per stack slot.
-pub const KSTACK_SLOT: u64 = THREAD_SIZE as u64 + 4096;
+pub const KSTACK_SLOT: u64 = 2 * THREAD_SIZE as u64;
 /// End of the stack slots.
 pub const KSTACK_END: u64 = KSTACK_START + MAX_THREADS as u64 * KSTACK_SLOT;
 /// Other run-time mappings (device registers) come after the stacks.
 pub const VMAP_START: u64 = KSTACK_END;
 /// Kernel stack size (Linux arm64 `THREAD_SIZE` with 4 KiB pages).
-pub const THREAD_SIZE: usize = 16 * 1024;
+pub const THREAD_SIZE: usize = 1 << THREAD_SHIFT;
+pub const THREAD_SHIFT: usize = 14;
 
 /// Virtual minus physical address of the kernel image, written by `boot/head.S`.
 #[no_mangle]

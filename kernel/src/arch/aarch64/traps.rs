@@ -63,6 +63,48 @@ pub fn die(msg: &str, regs: &PtRegs, esr: u64) -> ! {
     super::semihosting::exit(EXIT_OOPS)
 }
 
+/// Size of the stack the vectors switch to when a kernel stack has overflowed (Linux
+/// `OVERFLOW_STACK_SIZE`).
+pub const OVERFLOW_STACK_SIZE: usize = 8192;
+
+/// The stack [`handle_bad_stack`] runs on (Linux's per-CPU `overflow_stack`; forkos
+/// runs on one CPU).
+#[no_mangle]
+static mut overflow_stack: [u128; OVERFLOW_STACK_SIZE / 16] = [0; OVERFLOW_STACK_SIZE / 16];
+
+/// An exception found the kernel stack overflowed (Linux `handle_bad_stack`): report
+/// where, from the overflow stack, and panic. `regs` were saved on the overflow stack;
+/// the vectors left the real sp and x0 in TPIDR_EL0 and TPIDRRO_EL0.
+#[no_mangle]
+extern "C" fn handle_bad_stack(regs: &mut PtRegs) -> ! {
+    let (sp, x0): (u64, u64);
+    // SAFETY: reading two scratch registers the vectors just wrote.
+    unsafe {
+        core::arch::asm!("mrs {}, tpidr_el0", "mrs {}, tpidrro_el0", out(reg) sp, out(reg) x0,
+            options(nomem, nostack))
+    };
+    regs.sp = sp + super::ptrace::PT_REGS_SIZE as u64;
+    regs.regs[0] = x0;
+    let esr = ESR_EL1.get();
+    let t = current();
+    println!("Insufficient stack space to handle exception!");
+    println!("ESR: {esr:#018x} -- {}", esr_class_str(esr_class(esr)));
+    println!("FAR: {:#018x}", FAR_EL1.get());
+    println!(
+        "Task stack:     [{:#018x}..{:#018x}] (pid {})",
+        t.stack.base(),
+        t.stack.top(),
+        t.pid
+    );
+    let o = core::ptr::addr_of!(overflow_stack) as u64;
+    println!(
+        "Overflow stack: [{o:#018x}..{:#018x}]",
+        o + OVERFLOW_STACK_SIZE as u64
+    );
+    print!("{regs}");
+    panic!("kernel stack overflow")
+}
+
 /// A data or instruction abort taken in the kernel (Linux `__do_kernel_fault`).
 fn do_kernel_fault(regs: &PtRegs, esr: u64) -> ! {
     let far = FAR_EL1.get();
