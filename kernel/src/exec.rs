@@ -9,9 +9,7 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use elf::abi::{EM_AARCH64, ET_DYN, ET_EXEC, PF_W, PF_X, PT_INTERP, PT_LOAD};
-use elf::endian::LittleEndian;
-use elf::ElfBytes;
+use forkos_lib::elf::{self, ElfError};
 use forkos_lib::pgtable::PAGE_SIZE;
 
 use crate::arch::memory::phys_to_virt;
@@ -88,7 +86,8 @@ struct Loaded {
     brk: u64,
 }
 
-/// Map the `PT_LOAD` segments of `image` into `mm` (Linux `load_elf_binary`).
+/// Map the `PT_LOAD` segments of `image` into `mm` (Linux `load_elf_binary`), once
+/// [`forkos_lib::elf::check`] has accepted it.
 ///
 /// Errors as Linux: not an ELF file, not a 64-bit AArch64 executable or static-pie, or a
 /// bad program header table: `ENOEXEC`; a dynamically linked program whose interpreter
@@ -97,68 +96,25 @@ struct Loaded {
 /// the end of the file, no `PT_LOAD` at all, a writable and executable segment, and
 /// dynamic linking (forkos has no `ld.so`).
 fn load_elf(mm: &Mm, image: &[u8]) -> Result<Loaded, Errno> {
-    if !image.starts_with(b"\x7fELF") {
-        return Err(ENOEXEC);
-    }
-    let file = ElfBytes::<LittleEndian>::minimal_parse(image).map_err(|_| ENOEXEC)?;
-    let h = &file.ehdr;
-    if !matches!(h.e_type, ET_EXEC | ET_DYN)
-        || h.e_machine != EM_AARCH64
-        || h.class != elf::file::Class::ELF64
-    {
-        return Err(ENOEXEC);
-    }
-    let segments = file.segments().ok_or(ENOEXEC)?;
-    if let Some(interp) = segments.iter().find(|p| p.p_type == PT_INTERP) {
-        let start = interp.p_offset as usize;
-        let name = image
-            .get(start..start.saturating_add(interp.p_filesz as usize))
-            .ok_or(ENOEXEC)?;
-        let name = name.split(|&b| b == 0).next().unwrap_or(&[]);
-        fs::lookup(name)?;
-        return Err(ENOEXEC);
-    }
-    // A static-pie program is linked at 0 and placed at ELF_ET_DYN_BASE, aligned as
-    // its most aligned segment wants (Linux's `load_bias`).
-    let bias = if h.e_type == ET_DYN {
-        let align = segments
-            .iter()
-            .filter(|p| p.p_type == PT_LOAD)
-            .map(|p| p.p_align.max(PAGE))
-            .max()
-            .unwrap_or(PAGE);
-        if !align.is_power_of_two() {
-            return Err(EINVAL);
+    let info = elf::check(image, TASK_SIZE, PAGE, ELF_ET_DYN_BASE).map_err(|e| match e {
+        ElfError::NotExecutable | ElfError::Refused => ENOEXEC,
+        ElfError::BadSegment => EINVAL,
+        ElfError::Interpreter { offset, len } => {
+            let name = &image[offset..offset + len];
+            let name = name.split(|&b| b == 0).next().unwrap_or(&[]);
+            fs::lookup(name).err().unwrap_or(ENOEXEC)
         }
-        ELF_ET_DYN_BASE & !(align - 1)
-    } else {
-        0
-    };
-    let mut phdr = 0;
-    let mut brk = 0;
-    for ph in segments.iter().filter(|p| p.p_type == PT_LOAD) {
-        let vaddr = ph.p_vaddr.checked_add(bias).ok_or(EINVAL)?;
-        let end = vaddr.checked_add(ph.p_memsz).ok_or(EINVAL)?;
-        if ph.p_filesz > ph.p_memsz || end > TASK_SIZE || vaddr < PAGE {
-            return Err(EINVAL);
-        }
-        let file_end = ph.p_offset.checked_add(ph.p_filesz).ok_or(ENOEXEC)?;
-        if file_end > image.len() as u64 {
-            return Err(ENOEXEC);
-        }
-        // Never writable and executable at once.
-        if ph.p_flags & PF_W != 0 && ph.p_flags & PF_X != 0 {
-            return Err(ENOEXEC);
-        }
+    })?;
+    for seg in elf::load_segments(image, &info, TASK_SIZE, PAGE) {
         let mut flags = VmFlags::READ;
-        if ph.p_flags & PF_W != 0 {
+        if seg.writable {
             flags |= VmFlags::WRITE;
         }
-        if ph.p_flags & PF_X != 0 {
+        if seg.executable {
             flags |= VmFlags::EXEC;
         }
-        let start = vaddr & !(PAGE - 1);
-        let vend = end.div_ceil(PAGE) * PAGE;
+        let start = seg.vaddr & !(PAGE - 1);
+        let vend = (seg.vaddr + seg.memsz).div_ceil(PAGE) * PAGE;
         {
             // Segments may share a page (data and bss usually do): merge them into one
             // mapping with both permissions, as long as that is not writable+executable.
@@ -183,20 +139,14 @@ fn load_elf(mm: &Mm, image: &[u8]) -> Result<Loaded, Errno> {
                 shared: None,
             });
         }
-        write_to_mm(mm, vaddr, &image[ph.p_offset as usize..file_end as usize])?;
-        if ph.p_offset <= h.e_phoff && h.e_phoff < file_end {
-            phdr = vaddr + (h.e_phoff - ph.p_offset);
-        }
-        brk = brk.max(vend);
-    }
-    if brk == 0 {
-        return Err(ENOEXEC);
+        let bytes = &image[seg.file_offset..seg.file_offset + seg.filesz];
+        write_to_mm(mm, seg.vaddr, bytes)?;
     }
     Ok(Loaded {
-        entry: h.e_entry.wrapping_add(bias),
-        phdr,
-        phnum: h.e_phnum as u64,
-        brk,
+        entry: info.entry,
+        phdr: info.phdr,
+        phnum: info.phnum,
+        brk: info.brk,
     })
 }
 

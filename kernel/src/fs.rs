@@ -46,13 +46,7 @@ static ROOTFS: spin::Once<BTreeMap<String, Inode>> = spin::Once::new();
 
 /// Normalise an archive member name: `./bin/sh`, `/bin/sh` and `bin/sh` are one file.
 fn archive_name(name: &str) -> Option<String> {
-    let parts: Vec<&str> = name
-        .split('/')
-        .filter(|p| !p.is_empty() && *p != ".")
-        .collect();
-    if parts.is_empty() || parts.contains(&"..") {
-        return None;
-    }
+    let parts: Vec<&str> = forkos_lib::initramfs::path_components(name)?.collect();
     Some(parts.join("/"))
 }
 
@@ -83,16 +77,9 @@ pub fn populate_rootfs(initrd: Option<&'static [u8]>, builtin: &[(&str, &'static
                 println!("initrd: an ELF program, {} bytes: it is /init", data.len());
             }
             Some(data) => {
-                for e in cpio_reader::iter_files(data) {
-                    if let Some(name) = archive_name(e.name()) {
-                        let mode = e.mode().bits();
-                        files.insert(
-                            name,
-                            Inode {
-                                mode,
-                                data: e.file(),
-                            },
-                        );
+                for (name, mode, data) in forkos_lib::initramfs::members(data) {
+                    if let Some(name) = archive_name(name) {
+                        files.insert(name, Inode { mode, data });
                     }
                 }
                 if files.is_empty() {

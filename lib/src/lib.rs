@@ -13,6 +13,8 @@
 //! - [`cmdline`]: the kernel command line (Linux `lib/cmdline.c`).
 //! - [`fdt_irq`]: turning device-tree interrupt specifiers into GIC interrupt ids.
 //! - [`uapi`]: Linux's user-space ABI numbers, shared by the kernel and user programs.
+//! - [`elf`]: checking an ELF program before `execve` loads it (Linux `binfmt_elf.c`).
+//! - [`initramfs`]: reading the initrd's cpio archive (Linux `init/initramfs.c`).
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -20,8 +22,10 @@
 extern crate std;
 
 pub mod cmdline;
+pub mod elf;
 pub mod esr;
 pub mod fdt_irq;
+pub mod initramfs;
 pub mod memblock;
 pub mod pgtable;
 pub mod uapi;
