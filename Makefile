@@ -5,6 +5,7 @@
 #   make test       host unit tests + every QEMU integration test (T=name runs the matching ones)
 #   make lint       cargo fmt --check and cargo clippy -D warnings, kernel and host crates
 #   make debug      boot under QEMU's GDB stub, stopped at the first instruction, with gdb-multiarch
+#   make fuzz       run the syscall fuzzer for long (FUZZ_SEED=, FUZZ_CALLS=); `make test` runs it briefly
 #   make initrd     build the C programs (user/c) and build/initrd.cpio holding them and utest;
 #                   boot it with `make run INITRD=build/initrd.cpio` (its /init is cdemo)
 #
@@ -31,11 +32,15 @@ USER_CARGO_FLAGS   := -p forkos-user --target aarch64-unknown-none --release
 
 CROSS_CC   := aarch64-linux-gnu-gcc
 C_FLAGS    := -O2 -Wall -Werror
-C_PROGS    := build/c/cdemo build/c/cdemo-pie build/c/exectest build/c/startup
+C_PROGS    := build/c/cdemo build/c/cdemo-pie build/c/exectest build/c/startup build/c/execfuzz
+FUZZ_FILES := 64
 UTEST      := target/aarch64-unknown-none/release/utest
 INITRD_CPIO := build/initrd.cpio
 
-.PHONY: all run test lint debug clean toolchain qemu gdb cc user initrd FORCE
+FUZZ_SEED  ?= $(shell date +%s)
+FUZZ_CALLS ?= 1000000
+
+.PHONY: all run test lint debug clean toolchain qemu gdb cc user initrd fuzz FORCE
 
 all: $(IMG)
 
@@ -77,10 +82,21 @@ build/c/x86elf: build/c/startup
 build/c/truncated: build/c/startup
 	head -c 100 $< > $@
 
+# Corrupted copies of the smallest program, for execfuzz.
+build/c/tiny: user/c/tiny.c | cc
+	@mkdir -p build/c
+	$(CROSS_CC) $(C_FLAGS) -static -nostdlib -Wl,-z,max-page-size=4096 -Wl,--build-id=none -o $@ $<
+
+build/c/fuzz/stamp: build/c/tiny scripts/mutate
+	scripts/mutate 1 $(FUZZ_FILES) $< build/c/fuzz
+	touch $@
+
 # The test and demo archive: /init is cdemo; the other programs can be execve'd.
-$(INITRD_CPIO): $(C_PROGS) build/c/notelf build/c/x86elf build/c/truncated user scripts/mkcpio
+$(INITRD_CPIO): $(C_PROGS) build/c/notelf build/c/x86elf build/c/truncated user scripts/mkcpio \
+	    build/c/fuzz/stamp
 	scripts/mkcpio $@ init=build/c/cdemo cdemo=build/c/cdemo cdemo-pie=build/c/cdemo-pie \
-	    exectest=build/c/exectest \
+	    exectest=build/c/exectest execfuzz=build/c/execfuzz \
+	    $(foreach f,$(wildcard build/c/fuzz/[0-9]*),fuzz/$(notdir $(f))=$(f)) \
 	    startup=build/c/startup utest=$(UTEST) notelf=build/c/notelf \
 	    x86elf=build/c/x86elf truncated=build/c/truncated noexec=build/c/startup:644
 
@@ -111,6 +127,10 @@ lint: user
 	$(CARGO) clippy -p forkos-lib -p forkos-tests --all-targets -- -D warnings
 	$(CARGO) clippy $(USER_CARGO_FLAGS) -- -D warnings
 	$(CARGO) clippy $(KERNEL_CARGO_FLAGS) -- -D warnings
+
+# The syscall fuzzer (user/src/bin/sysfuzz.rs) as pid 1; the seed is printed for replay.
+fuzz: $(IMG) qemu
+	$(QEMU) $(QEMU_ARGS) -append "init=/sysfuzz -- $(FUZZ_SEED) $(FUZZ_CALLS)"
 
 debug: $(IMG) qemu gdb
 	$(QEMU) $(QEMU_ARGS) -s -S & \

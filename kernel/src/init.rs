@@ -34,6 +34,10 @@ pub static PROGRAMS: &[(&str, &[u8])] = &[
         "utest",
         include_bytes!(concat!(env!("FORKOS_USER_DIR"), "/utest")),
     ),
+    (
+        "sysfuzz",
+        include_bytes!(concat!(env!("FORKOS_USER_DIR"), "/sysfuzz")),
+    ),
 ];
 
 /// The kernel command line, kept for init's arguments.

@@ -171,7 +171,14 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
         freq / 10_000 % 100,
         time::HZ
     );
-    drivers::arch_timer::init(timer_intid);
+    let tick_hz = cmdline::get(info.cmdline, "tick_hz")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(time::HZ)
+        .clamp(time::HZ, 100_000);
+    if tick_hz != time::HZ {
+        println!("  tick:    {tick_hz} timer interrupts a second (preemption points), time in 1/{} s jiffies", time::HZ);
+    }
+    drivers::arch_timer::init(timer_intid, tick_hz);
     println!(
         "  pages:   {} free of {} managed ({} KiB kernel image, heap {} KiB)",
         page_alloc::nr_free_pages(),

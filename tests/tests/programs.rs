@@ -140,3 +140,14 @@ fn initrd_that_is_neither_cpio_nor_elf_leaves_no_init() {
         .expect("Requested init /init failed (error 2)")
         .expect_status(101);
 }
+
+/// Corrupted copies of a program (`scripts/mutate`): execve refuses each with an errno
+/// or runs it, whatever it then does; the kernel lives on and no page is lost.
+#[test]
+fn corrupted_programs_are_refused_or_run() {
+    boot(ARCHIVE, "init=/execfuzz -- 64")
+        .expect("execfuzz: 64 files:")
+        .expect("refused with ENOEXEC")
+        .expect_status(0)
+        .expect_no_page_lost();
+}

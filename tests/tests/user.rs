@@ -186,4 +186,5 @@ user_tests!(
     stress_concurrent_children,
     stress_fork_tree,
     stress_threads,
+    stress_mixed,
 );

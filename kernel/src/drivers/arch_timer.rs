@@ -12,6 +12,9 @@ use crate::time;
 
 /// Counter ticks between two timer interrupts.
 static PERIOD: AtomicU64 = AtomicU64::new(0);
+/// Counter ticks in a jiffy (1/HZ s), and the counter value at which the next starts.
+static JIFFY: AtomicU64 = AtomicU64::new(0);
+static NEXT_JIFFY: AtomicU64 = AtomicU64::new(0);
 
 /// The counter frequency in Hz (CNTFRQ_EL0, set by firmware or QEMU).
 pub fn frequency() -> u64 {
@@ -30,7 +33,13 @@ fn set_next_event() {
 
 fn timer_interrupt() {
     set_next_event();
-    time::tick();
+    // Time moves in jiffies, however often the timer interrupts.
+    let now = counter();
+    let jiffy = JIFFY.load(Ordering::Relaxed);
+    while now >= NEXT_JIFFY.load(Ordering::Relaxed) {
+        NEXT_JIFFY.fetch_add(jiffy, Ordering::Relaxed);
+        time::tick();
+    }
     crate::sched::scheduler_tick();
     // Like Linux's magic SysRq: `p` on the console prints the process table.
     if crate::console::poll_input() == Some(b'p') {
@@ -40,8 +49,16 @@ fn timer_interrupt() {
 
 /// Start the periodic tick on interrupt `intid` (the virtual timer PPI from the device
 /// tree), and let EL0 read the virtual counter as Linux does (CNTKCTL_EL1.EL0VCTEN).
-pub fn init(intid: u32) {
-    PERIOD.store(frequency() / time::HZ, Ordering::Relaxed);
+///
+/// The timer interrupts `rate` times a second (at least `HZ`): each interrupt may
+/// preempt the running task, while time still advances in jiffies of 1/HZ. A rate above
+/// HZ (`tick_hz=` on the command line) preempts more often, to widen race windows in
+/// stress tests.
+pub fn init(intid: u32, rate: u64) {
+    let jiffy = frequency() / time::HZ;
+    JIFFY.store(jiffy, Ordering::Relaxed);
+    NEXT_JIFFY.store(counter() + jiffy, Ordering::Relaxed);
+    PERIOD.store(frequency() / rate.max(time::HZ), Ordering::Relaxed);
     CNTKCTL_EL1.write(CNTKCTL_EL1::EL0VCTEN::SET);
     set_next_event();
     CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR);

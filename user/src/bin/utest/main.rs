@@ -116,7 +116,7 @@ tests! {
         sigprocmask_rules, robust_list_round_trip;
     exhaust: fork_until_eagain_twice, oom_kills_the_hog;
     stress: sched_yield_pingpong, stress_fork_wait, stress_concurrent_children, stress_fork_tree,
-        stress_threads;
+        stress_threads, stress_mixed;
 }
 
 fn main(args: &[&str]) -> i32 {

@@ -123,3 +123,87 @@ pub fn sched_yield_pingpong() -> T {
     check!(s.get(0) >= END, "final counter {}", s.get(0));
     Ok(())
 }
+
+/// For one second, 6 processes at once each loop: fork a child that does one of exit
+/// at once, yield, dirty copy-on-write pages, fault (SIGSEGV), run a thread, or fork a
+/// grandchild; then reap it and check its status. Run with `tick_hz=` high, the timer
+/// preempts all of this at random points. Every status must be the expected one.
+pub fn stress_mixed() -> T {
+    const PROCS: usize = 6;
+    static mut DATA: [u8; 16 * 4096] = [0; 16 * 4096];
+    let deadline = crate::util::now_ns() + 1_000_000_000;
+    let mut pids = [0; PROCS];
+    for (w, p) in pids.iter_mut().enumerate() {
+        *p = child_code(move || {
+            let mut rounds = 0i32;
+            let mut k = w;
+            while crate::util::now_ns() < deadline {
+                k = k.wrapping_mul(31).wrapping_add(7);
+                let kind = k % 6;
+                let pid = sys::fork();
+                if pid == 0 {
+                    let code = match kind {
+                        0 => 0,
+                        1 => {
+                            for _ in 0..3 {
+                                sys::sched_yield();
+                            }
+                            1
+                        }
+                        2 => {
+                            for i in (0..16 * 4096).step_by(4096) {
+                                // SAFETY: our own copy of DATA, after fork.
+                                unsafe { core::ptr::addr_of_mut!(DATA[i]).write_volatile(2) };
+                            }
+                            2
+                        }
+                        3 => {
+                            // SAFETY: a deliberate fault: the child dies of SIGSEGV.
+                            unsafe { core::arch::asm!("str xzr, [{}]", in(reg) 16u64) };
+                            3
+                        }
+                        4 => {
+                            let f = || 0;
+                            let spawned = Thread::spawn(&f).map(drop).is_ok();
+                            if spawned {
+                                4
+                            } else {
+                                99
+                            }
+                        }
+                        _ => match child_code(|| 5) {
+                            Ok(g) => {
+                                let mut st = 0;
+                                sys::wait4(g, &mut st, 0);
+                                (st >> 8) & 0xff
+                            }
+                            Err(_) => 98,
+                        },
+                    };
+                    sys::exit_group(code as i32);
+                }
+                if pid < 0 {
+                    return 100;
+                }
+                let mut st = 0;
+                if sys::wait4(pid as i32, &mut st, 0) != pid {
+                    return 101;
+                }
+                let want = if kind == 3 { 11 } else { (kind as i32) << 8 };
+                if st != want {
+                    return 102;
+                }
+                rounds += 1;
+            }
+            if rounds > 0 {
+                0
+            } else {
+                103
+            }
+        })?;
+    }
+    for pid in pids {
+        expect_ok(pid)?;
+    }
+    Ok(())
+}

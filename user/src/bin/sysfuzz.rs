@@ -1,0 +1,220 @@
+//! `sysfuzz [SEED] [CALLS]`: a syscall fuzzer. Run as pid 1, it starts worker processes
+//! one after another; each issues a seeded, reproducible stream of syscalls with random
+//! numbers and arguments — pointers into the kernel, into unmapped space, into its own
+//! stack and memory; random clone flags; forks, exits, signals, mappings — until CALLS
+//! calls have been made. A worker that dies (it may unmap its own code, or install a
+//! handler at a random address) is simply replaced; one that blocks (a futex wait, a
+//! long sleep) is killed after a while. At the end every process is killed and reaped,
+//! and the kernel's closing line shows whether every page came back.
+//!
+//! It prints the seed first: `sysfuzz SEED CALLS` replays the same streams.
+#![no_std]
+#![no_main]
+
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use forkos_user::sys::{self, nr};
+use forkos_user::{entry, println};
+
+/// A small, fast, seeded generator (SplitMix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// The syscalls forkos implements, each several times so that they dominate; anything
+/// else is tried as a random number too.
+const CALLS: &[usize] = &[
+    nr::IOCTL,
+    nr::READLINKAT,
+    nr::NEWFSTATAT,
+    nr::FSTAT,
+    nr::READ,
+    nr::WRITE,
+    nr::WRITEV,
+    nr::EXIT,
+    nr::EXIT_GROUP,
+    nr::WAITID,
+    nr::SET_TID_ADDRESS,
+    nr::SET_ROBUST_LIST,
+    nr::GET_ROBUST_LIST,
+    nr::FUTEX,
+    nr::NANOSLEEP,
+    nr::CLOCK_GETTIME,
+    nr::CLOCK_NANOSLEEP,
+    nr::SCHED_YIELD,
+    nr::KILL,
+    nr::TKILL,
+    nr::TGKILL,
+    nr::RT_SIGACTION,
+    nr::RT_SIGPROCMASK,
+    nr::RT_SIGRETURN,
+    nr::UNAME,
+    nr::GETPID,
+    nr::GETPPID,
+    nr::GETTID,
+    nr::SYSINFO,
+    nr::BRK,
+    nr::MUNMAP,
+    nr::CLONE,
+    nr::EXECVE,
+    nr::MMAP,
+    nr::MPROTECT,
+    nr::MADVISE,
+    nr::WAIT4,
+    nr::PRLIMIT64,
+    nr::GETRANDOM,
+    nr::CLONE3,
+];
+
+/// Scratch memory the workers point syscalls at.
+static mut SCRATCH: [u64; 512] = [0; 512];
+
+/// Calls made by all workers (in a shared page, so workers' counts reach init).
+static mut COUNTER: *const AtomicU64 = core::ptr::null();
+
+/// A random argument: small numbers, -1, huge values, flags, and pointers of every kind.
+fn arg(r: &mut Rng, stack: usize) -> usize {
+    let scratch = core::ptr::addr_of_mut!(SCRATCH) as usize;
+    match r.below(12) {
+        0 => 0,
+        1 => r.below(16) as usize,
+        2 => usize::MAX,
+        3 => r.next() as usize,
+        4 => 1 << r.below(64),
+        5 => 0xffff_0000_0000_0000 + (r.below(1 << 30) as usize) * 8, // kernel space
+        6 => 0x10 + r.below(0x1000) as usize,                         // near NULL
+        7 => 0xdead_0000 + (r.below(0x1000) as usize & !7),           // unmapped
+        8 => (stack - r.below(4096) as usize) & !7,                   // own stack
+        9 => scratch + (r.below(4000) as usize & !7),                 // own data
+        10 => (1 << 47) + r.below(1 << 20) as usize,                  // high user space
+        _ => r.below(1 << 20) as usize,
+    }
+}
+
+/// One worker: `n` random syscalls from `seed`, counted in the shared page.
+fn worker(seed: u64, n: u64) -> ! {
+    let mut r = Rng(seed);
+    let local = 0u64;
+    let stack = &local as *const u64 as usize;
+    for _ in 0..n {
+        let nr = if r.below(16) == 0 {
+            r.below(460) as usize
+        } else {
+            r.pick(CALLS)
+        };
+        let mut a = [0usize; 6];
+        for x in a.iter_mut() {
+            *x = arg(&mut r, stack);
+        }
+        // Writing garbage to the console would bury the log: writes go to a closed fd.
+        if nr == nr::WRITE || nr == nr::WRITEV {
+            a[0] = 5;
+        }
+        // SAFETY: COUNTER points at the shared page, unless this worker unmapped it,
+        // in which case it dies of SIGSEGV, which is allowed.
+        unsafe { (*COUNTER).fetch_add(1, Relaxed) };
+        // SAFETY: fuzzing: the kernel must cope with any arguments; this process may
+        // well destroy itself, which is fine.
+        unsafe { sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]) };
+    }
+    sys::exit_group(0)
+}
+
+/// Kill every process but init and reap them all; returns how many.
+fn kill_and_reap_all() -> u64 {
+    sys::kill(-1, sys::SIGKILL);
+    let mut status = 0;
+    let mut reaped = 0;
+    while sys::wait4(-1, &mut status, sys::WALL) > 0 {
+        reaped += 1;
+    }
+    reaped
+}
+
+/// Wait for `pid` up to about `ms` milliseconds, then kill it; reap it either way, and
+/// any orphan reparented to us meanwhile.
+fn reap(pid: i32, ms: u64) {
+    let mut status = 0;
+    for _ in 0..ms {
+        if sys::wait4(pid, &mut status, sys::WALL | sys::WNOHANG) == pid as isize {
+            return;
+        }
+        while sys::wait4(-1, &mut status, sys::WALL | sys::WNOHANG) > 0 {}
+        sys::sleep_ms(1);
+    }
+    sys::kill(pid, sys::SIGKILL);
+    sys::wait4(pid, &mut status, sys::WALL);
+}
+
+fn main(args: &[&str]) -> i32 {
+    // The last two arguments are SEED and CALLS (Linux passes init unknown boot options
+    // first).
+    let nums: [u64; 2] = {
+        let mut v = [0xf0f0_1234u64, 20_000];
+        let tail = &args[args.len().saturating_sub(2)..];
+        let parsed: [Option<u64>; 2] = [
+            tail.first().and_then(|s| s.parse().ok()),
+            tail.get(1).and_then(|s| s.parse().ok()),
+        ];
+        if let [Some(a), Some(b)] = parsed {
+            v = [a, b];
+        }
+        v
+    };
+    let (seed, total) = (nums[0], nums[1]);
+    println!("sysfuzz: seed {seed}, {total} calls (replay: init=/sysfuzz -- {seed} {total})");
+    let page = sys::mmap(
+        0,
+        4096,
+        sys::PROT_READ | sys::PROT_WRITE,
+        sys::MAP_SHARED | sys::MAP_ANONYMOUS,
+        -1,
+        0,
+    );
+    if page < 0 {
+        println!("sysfuzz: no shared page ({page})");
+        return 1;
+    }
+    // SAFETY: a fresh shared page, zero-filled; AtomicU64 accepts zero.
+    unsafe { COUNTER = page as *const AtomicU64 };
+    // SAFETY: as above.
+    let count = || unsafe { (*COUNTER).load(Relaxed) };
+    let mut workers = 0u64;
+    while count() < total {
+        let wseed = Rng(seed ^ workers.wrapping_mul(0x1000_0000_01b3)).next();
+        workers += 1;
+        let pid = sys::fork();
+        if pid == 0 {
+            worker(wseed, 200);
+        }
+        if pid < 0 {
+            // Out of processes or memory for now (workers' children linger): clean up.
+            kill_and_reap_all();
+            continue;
+        }
+        reap(pid as i32, 200);
+    }
+    // Everything still alive (children and threads workers made) goes now.
+    let reaped = kill_and_reap_all();
+    println!(
+        "sysfuzz: seed {seed}: {} calls from {workers} workers; {reaped} stragglers reaped; all gone",
+        count()
+    );
+    0
+}
+
+entry!(main);
