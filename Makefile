@@ -96,6 +96,7 @@ $(INITRD_CPIO): $(C_PROGS) build/c/notelf build/c/x86elf build/c/truncated user 
 	    build/c/fuzz/stamp
 	scripts/mkcpio $@ init=build/c/cdemo cdemo=build/c/cdemo cdemo-pie=build/c/cdemo-pie \
 	    exectest=build/c/exectest execfuzz=build/c/execfuzz \
+	    errcheck=target/aarch64-unknown-none/release/errcheck \
 	    $(foreach f,$(wildcard build/c/fuzz/[0-9]*),fuzz/$(notdir $(f))=$(f)) \
 	    startup=build/c/startup utest=$(UTEST) notelf=build/c/notelf \
 	    x86elf=build/c/x86elf truncated=build/c/truncated noexec=build/c/startup:644

@@ -33,7 +33,9 @@ errnos!(
     EACCES,
     ENOTDIR,
     ENOTTY,
-    ENAMETOOLONG
+    ENAMETOOLONG,
+    ENODEV,
+    EOVERFLOW
 );
 
 /// What a syscall handler returns: a value for x0, or an error to negate.

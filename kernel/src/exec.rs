@@ -386,8 +386,10 @@ fn do_execve(filename: Vec<u8>, argv: Strings, envp: Strings) -> Result<(), Errn
         b.push_bytes(b"")?;
         b.argc = 1;
     }
+    // Then the file, as Linux 6.1's `bprm_execve` -> `do_open_execat` (after the
+    // strings: a bad argv is EFAULT even for a missing file). Only regular files with an
+    // execute bit run (Linux `may_open` + `path_noexec`).
     let inode = fs::lookup(&b.filename)?;
-    // Only regular files with an execute bit run (Linux `may_open` + `path_noexec`).
     if !inode.is_reg() || inode.mode & 0o111 == 0 {
         return Err(EACCES);
     }
@@ -427,6 +429,10 @@ fn do_execve(filename: Vec<u8>, argv: Strings, envp: Strings) -> Result<(), Errn
 /// to the old program: x0 is 0 and the task starts at the new entry point.
 pub fn sys_execve(filename: u64, argv: u64, envp: u64) -> SysResult {
     let filename = strndup_user(filename, PATH_MAX, ENAMETOOLONG)?;
+    // An empty path is refused as it is read (Linux `getname`).
+    if filename.is_empty() {
+        return Err(ENOENT);
+    }
     do_execve(filename, Strings::User(argv), Strings::User(envp))?;
     Ok(0)
 }

@@ -409,6 +409,33 @@ pub fn sys_wait4(upid: i64, stat_addr: u64, options: u64, ru: u64) -> SysResult 
 
 /// `waitid(idtype, id, infop, options, rusage)` (Linux `kernel_waitid`).
 pub fn sys_waitid(idtype: u64, id: u64, infop: u64, options: u64, ru: u64) -> SysResult {
+    let result = kernel_waitid(idtype, id, options);
+    if let (Ok(Some(_)), true) = (&result, ru != 0) {
+        crate::mm::uaccess::copy_to_user(ru, &[0u8; 144])?;
+    }
+    // Linux fills in the siginfo even when the wait failed (with zeroes): a bad infop
+    // is EFAULT whatever else went wrong.
+    if infop != 0 {
+        let (signo, code, pid, status) = match &result {
+            Ok(Some(r)) if r.status & 0x7f == 0 => {
+                (SIGCHLD, CLD_EXITED, r.pid, (r.status >> 8) & 0xff)
+            }
+            Ok(Some(r)) => (SIGCHLD, CLD_KILLED, r.pid, r.status & 0x7f),
+            _ => (0, 0, 0, 0),
+        };
+        let base = UserPtr::<i32>::new(infop);
+        base.write(&signo)?; // si_signo
+        base.add(1).write(&0)?; // si_errno
+        base.add(2).write(&code)?; // si_code
+        base.add(4).write(&pid)?; // si_pid
+        base.add(5).write(&0)?; // si_uid
+        base.add(6).write(&status)?; // si_status
+    }
+    result.map(|_| 0)
+}
+
+/// The wait itself (Linux `kernel_waitid`): `Ok(None)` when WNOHANG found nothing.
+fn kernel_waitid(idtype: u64, id: u64, options: u64) -> Result<Option<Reaped>, Errno> {
     let options = options as i32; // an int in Linux
     let allowed = WNOHANG | WNOWAIT | WEXITED | WSTOPPED | WCONTINUED | WNOTHREAD | WCLONE | WALL;
     if options & !allowed != 0 || options & (WEXITED | WSTOPPED | WCONTINUED) == 0 {
@@ -423,34 +450,15 @@ pub fn sys_waitid(idtype: u64, id: u64, infop: u64, options: u64, ru: u64) -> Sy
     };
     // Stopped and continued children do not exist in forkos, so only WEXITED can match;
     // without it, a wait can only find no child, return nothing (WNOHANG), or sleep.
-    let result = if options & WEXITED != 0 {
-        do_wait(who, options)?
-    } else {
-        if let Some(Err(e)) = scan_children(who, options | WNOWAIT) {
-            return Err(e);
-        }
-        if options & WNOHANG == 0 {
-            let _ = current().signal.wait_chldexit.wait_event(|| false, None);
-            return Err(crate::signal::ERESTARTSYS);
-        }
-        None
-    };
-    if infop != 0 {
-        let (signo, code, pid, status) = match &result {
-            Some(r) if r.status & 0x7f == 0 => (SIGCHLD, CLD_EXITED, r.pid, (r.status >> 8) & 0xff),
-            Some(r) => (SIGCHLD, CLD_KILLED, r.pid, r.status & 0x7f),
-            None => (0, 0, 0, 0),
-        };
-        let base = UserPtr::<i32>::new(infop);
-        base.write(&signo)?; // si_signo
-        base.add(1).write(&0)?; // si_errno
-        base.add(2).write(&code)?; // si_code
-        base.add(4).write(&pid)?; // si_pid
-        base.add(5).write(&0)?; // si_uid
-        base.add(6).write(&status)?; // si_status
+    if options & WEXITED != 0 {
+        return do_wait(who, options);
     }
-    if ru != 0 {
-        crate::mm::uaccess::copy_to_user(ru, &[0u8; 144])?;
+    if let Some(Err(e)) = scan_children(who, options | WNOWAIT) {
+        return Err(e);
     }
-    Ok(0)
+    if options & WNOHANG == 0 {
+        let _ = current().signal.wait_chldexit.wait_event(|| false, None);
+        return Err(crate::signal::ERESTARTSYS);
+    }
+    Ok(None)
 }

@@ -177,6 +177,8 @@ const AT_FDCWD: i32 = -100;
 const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
 const AT_NO_AUTOMOUNT: u64 = 0x800;
 const AT_EMPTY_PATH: u64 = 0x1000;
+/// `AT_STATX_FORCE_SYNC | AT_STATX_DONT_SYNC`: accepted, nothing to sync here.
+const AT_STATX_SYNC_TYPE: u64 = 0x6000;
 
 /// Is `fd` open? forkos has only the console, as fds 0, 1 and 2.
 fn console_fd(fd: u64) -> Result<(), Errno> {
@@ -216,7 +218,7 @@ fn stat_inode(i: &Inode) -> Stat {
 /// and an empty path, the open file `dirfd` (the console).
 pub fn sys_newfstatat(dirfd: u64, path: u64, statbuf: u64, flags: u64) -> SysResult {
     use crate::mm::uaccess::{strndup_user, UserPtr};
-    if flags & !(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH) != 0 {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE) != 0 {
         return Err(EINVAL);
     }
     let name = strndup_user(path, PATH_MAX, ENAMETOOLONG)?;
@@ -252,11 +254,15 @@ pub fn sys_fstat(fd: u64, statbuf: u64) -> SysResult {
 /// path gives `EINVAL` and a missing one `ENOENT` (there is no `/proc`, as in an
 /// initramfs where none is mounted).
 pub fn sys_readlinkat(dirfd: u64, path: u64, _buf: u64, size: u64) -> SysResult {
-    let name = crate::mm::uaccess::strndup_user(path, PATH_MAX, ENAMETOOLONG)?;
     if size as i32 <= 0 {
         return Err(EINVAL);
     }
+    let name = crate::mm::uaccess::strndup_user(path, PATH_MAX, ENAMETOOLONG)?;
+    // An empty path is looked up from dirfd (so a bad one is EBADF), then not found.
     if name.is_empty() {
+        if dirfd as i32 != AT_FDCWD {
+            console_fd(dirfd)?;
+        }
         return Err(ENOENT);
     }
     if name[0] != b'/' && dirfd as i32 != AT_FDCWD {

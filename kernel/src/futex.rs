@@ -41,11 +41,18 @@ pub fn reserve_waiters(n: usize) {
 
 /// The key of the futex word at `uaddr` in the current address space (Linux
 /// `get_futex_key`).
-fn futex_key(uaddr: u64) -> Result<FutexKey, Errno> {
+fn futex_key(uaddr: u64, private: bool) -> Result<FutexKey, Errno> {
     if !uaddr.is_multiple_of(4) {
         return Err(EINVAL);
     }
+    crate::mm::uaccess::access_ok(uaddr, 4)?;
     let mm = current().inner.lock().mm.clone().ok_or(EFAULT)?;
+    // A private futex is just an address of this mm (Linux does not even look at the
+    // memory for it); a shared one is named by what the page is, so that processes
+    // mapping the same object meet.
+    if private {
+        return Ok(FutexKey(Arc::as_ptr(&mm) as u64, uaddr));
+    }
     let inner = mm.inner.lock();
     let vma = inner.find_vma(uaddr).ok_or(EFAULT)?;
     Ok(match &vma.shared {
@@ -56,11 +63,17 @@ fn futex_key(uaddr: u64) -> Result<FutexKey, Errno> {
     })
 }
 
-fn futex_wait(uaddr: u64, val: u32, timeout: Option<u64>, bitset: u32) -> Result<i64, Errno> {
+fn futex_wait(
+    uaddr: u64,
+    private: bool,
+    val: u32,
+    timeout: Option<u64>,
+    bitset: u32,
+) -> Result<i64, Errno> {
     if bitset == 0 {
         return Err(EINVAL);
     }
-    let key = futex_key(uaddr)?;
+    let key = futex_key(uaddr, private)?;
     let waiter = Arc::new(Waiter {
         key,
         bitset,
@@ -116,7 +129,7 @@ fn wake_key(key: FutexKey, n: usize, bitset: u32) -> usize {
 /// Wake up to `n` waiters on the word at `uaddr` (Linux `futex_wake`); used by
 /// `CLONE_CHILD_CLEARTID` at thread exit too.
 pub fn futex_wake(uaddr: u64, n: usize) -> usize {
-    match futex_key(uaddr) {
+    match futex_key(uaddr, false) {
         Ok(key) => wake_key(key, n, FUTEX_BITSET_MATCH_ANY),
         Err(_) => 0,
     }
@@ -126,6 +139,7 @@ pub fn futex_wake(uaddr: u64, n: usize) -> usize {
 pub fn sys_futex(uaddr: u64, op: u64, val: u64, utime: u64, _uaddr2: u64, val3: u64) -> SysResult {
     let op = op as i32; // an int in Linux
     let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    let private = op & FUTEX_PRIVATE_FLAG != 0;
     if op & FUTEX_CLOCK_REALTIME != 0 && cmd != FUTEX_WAIT_BITSET {
         return Err(ENOSYS);
     }
@@ -150,7 +164,7 @@ pub fn sys_futex(uaddr: u64, op: u64, val: u64, utime: u64, _uaddr2: u64, val3: 
             } else {
                 val3 as u32
             };
-            futex_wait(uaddr, val as u32, timeout, bitset)
+            futex_wait(uaddr, private, val as u32, timeout, bitset)
         }
         FUTEX_WAKE | FUTEX_WAKE_BITSET => {
             let bitset = if cmd == FUTEX_WAKE {
@@ -161,7 +175,7 @@ pub fn sys_futex(uaddr: u64, op: u64, val: u64, utime: u64, _uaddr2: u64, val3: 
             if bitset == 0 {
                 return Err(EINVAL);
             }
-            let key = futex_key(uaddr)?;
+            let key = futex_key(uaddr, private)?;
             Ok(wake_key(key, val as u32 as usize, bitset) as i64)
         }
         _ => Err(ENOSYS),

@@ -126,9 +126,10 @@ pub fn idle_work() {
     println!("forkos: free pages before init started {before}, after it exited {after}");
     if before != after {
         println!(
-            "forkos: slab pages (object size, pages) before {:?}, after {:?}",
+            "forkos: slab pages (object size, pages) before {:?}, after {:?}; {} task structures exist",
             SLABS_AT_INIT.get(),
-            crate::mm::slab::pages_per_class()
+            crate::mm::slab::pages_per_class(),
+            crate::task::TASKS_ALLOCATED.load(Ordering::Relaxed)
         );
         for t in PID_TABLE.lock().all() {
             println!(

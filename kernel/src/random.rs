@@ -49,6 +49,8 @@ pub fn sys_getrandom(buf: u64, count: u64, flags: u64) -> SysResult {
         return Err(EINVAL);
     }
     let count = count.min(i32::MAX as u64);
+    // Linux checks the whole range first (`import_single_range`), even for 0 bytes.
+    crate::mm::uaccess::access_ok(buf, count)?;
     let mut done = 0u64;
     while done < count {
         let bytes = get_random_bytes::<64>();

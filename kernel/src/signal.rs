@@ -244,68 +244,59 @@ fn find_process(pid: Pid) -> Option<Arc<Task>> {
         .filter(|t| t.is_group_leader() && !t.kthread)
 }
 
-/// `kill(pid, sig)` (Linux `kill_something_info`).
+/// `kill(pid, sig)` (Linux `kill_something_info`). As in Linux, the targets are found
+/// first (`ESRCH` if there are none) and the signal number checked for each
+/// (`EINVAL`).
 pub fn sys_kill(pid: i64, sig: i64) -> SysResult {
     let (pid, sig) = (pid as i32, sig as i32);
+    let me = current().tgid;
+    let targets: Vec<Arc<Task>> = match pid {
+        p if p > 0 => find_process(p).into_iter().collect(),
+        // Every process but init and, for -1, the caller.
+        -1 => PID_TABLE
+            .lock()
+            .all()
+            .into_iter()
+            .filter(|t| t.is_group_leader() && !t.kthread && t.tgid != 1 && t.tgid != me)
+            .collect(),
+        // Process group 0 holds every process (forkos has no setpgid), the caller too.
+        0 => PID_TABLE
+            .lock()
+            .all()
+            .into_iter()
+            .filter(|t| t.is_group_leader() && !t.kthread && (t.tgid != 1 || me == 1))
+            .collect(),
+        // No other process group exists.
+        _ => Vec::new(),
+    };
+    if targets.is_empty() {
+        return Err(ESRCH);
+    }
     if !(0..=NSIG).contains(&sig) {
         return Err(EINVAL);
     }
-    match pid {
-        p if p > 0 => {
-            let t = find_process(p).ok_or(ESRCH)?;
-            send_signal_to_process(&t, sig);
-            Ok(0)
-        }
-        // Process group 0 (everyone's, as forkos has no setpgid), or -1: every process
-        // but init (and, for -1, the caller).
-        0 | -1 => {
-            let me = current().tgid;
-            let all = PID_TABLE.lock().all();
-            let mut found = false;
-            for t in all
-                .iter()
-                .filter(|t| t.is_group_leader() && !t.kthread && t.tgid != 1)
-            {
-                if pid == -1 && t.tgid == me {
-                    continue;
-                }
-                found = true;
-                send_signal_to_process(t, sig);
-            }
-            if pid == 0 && me != 1 {
-                found = true;
-                if let Some(t) = find_process(me) {
-                    send_signal_to_process(&t, sig);
-                }
-            }
-            if found {
-                Ok(0)
-            } else {
-                Err(ESRCH)
-            }
-        }
-        i32::MIN => Err(ESRCH),
-        _ => Err(ESRCH), // no process group other than 0 exists
+    for t in &targets {
+        send_signal_to_process(t, sig);
     }
+    Ok(0)
 }
 
 /// `tgkill(tgid, tid, sig)` and, with `tgid` -1, `tkill(tid, sig)` (Linux
 /// `do_tkill`): the signal is pending on that one thread.
 pub fn sys_tgkill(tgid: i64, tid: i64, sig: i64) -> SysResult {
     let (tgid, tid, sig) = (tgid as i32, tid as i32, sig as i32);
-    if tid <= 0 || (tgid != -1 && tgid <= 0) || !(0..=NSIG).contains(&sig) {
+    if tid <= 0 || (tgid != -1 && tgid <= 0) {
         return Err(EINVAL);
     }
     let t = PID_TABLE
         .lock()
         .find(tid)
         .filter(|t| !t.kthread)
+        .filter(|t| !matches!(t.state(), TaskState::Dead | TaskState::Zombie))
+        .filter(|t| tgid == -1 || t.tgid == tgid)
         .ok_or(ESRCH)?;
-    if tgid != -1 && t.tgid != tgid {
-        return Err(ESRCH);
-    }
-    if matches!(t.state(), TaskState::Dead | TaskState::Zombie) {
-        return Err(ESRCH);
+    if !(0..=NSIG).contains(&sig) {
+        return Err(EINVAL);
     }
     if sig != 0 {
         send_from_current(&t, sig, SI_TKILL, false);
@@ -533,25 +524,22 @@ fn check_sigsetsize(size: u64) -> Result<(), Errno> {
 pub fn sys_rt_sigaction(sig: u64, act: u64, oact: u64, sigsetsize: u64) -> SysResult {
     use crate::mm::uaccess::UserPtr;
     check_sigsetsize(sigsetsize)?;
-    let sig = sig as i32;
-    if !(1..=NSIG).contains(&sig) {
-        return Err(EINVAL);
-    }
+    // Linux copies the new action in before it looks at the signal number.
     let new = if act != 0 {
-        let mut a = UserPtr::<SigAction>::new(act).read()?;
-        if sigmask(sig) & UNBLOCKABLE != 0 {
-            return Err(EINVAL);
-        }
-        a.mask &= !UNBLOCKABLE;
-        Some(a)
+        Some(UserPtr::<SigAction>::new(act).read()?)
     } else {
         None
     };
+    let sig = sig as i32;
+    if !(1..=NSIG).contains(&sig) || (new.is_some() && sigmask(sig) & UNBLOCKABLE != 0) {
+        return Err(EINVAL);
+    }
     let t = current();
     let old = {
         let mut s = t.signal.inner.lock();
         let old = s.action[sig as usize - 1];
-        if let Some(a) = new {
+        if let Some(mut a) = new {
+            a.mask &= !UNBLOCKABLE;
             s.action[sig as usize - 1] = a;
         }
         old

@@ -162,11 +162,12 @@ fn sys_write(fd: u64, buf: u64, count: u64) -> SysResult {
 
 /// `writev(fd, iov, iovcnt)`.
 fn sys_writev(fd: u64, iov: u64, iovcnt: u64) -> SysResult {
-    if iovcnt > 1024 {
-        return Err(EINVAL);
-    }
+    // Linux looks the fd up first, then checks the vector (UIO_MAXIOV).
     if fd != 1 && fd != 2 {
         return Err(EBADF);
+    }
+    if iovcnt > 1024 {
+        return Err(EINVAL);
     }
     let mut total = 0i64;
     for i in 0..iovcnt {
@@ -287,16 +288,10 @@ pub const INIT_RLIMITS: [Rlimit; RLIM_NLIMITS] = {
 /// resource limits; children inherit them. forkos records them (so programs that ask
 /// see Linux's values) but enforces none of them yet.
 fn sys_prlimit64(pid: u64, resource: u64, new: u64, old: u64) -> SysResult {
-    let resource = resource as usize;
-    if resource >= RLIM_NLIMITS {
-        return Err(EINVAL);
-    }
+    // Linux's order: read the new limit, find the task, then check the resource and the
+    // values (`do_prlimit`), then write the old one.
     let new = if new != 0 {
-        let r = UserPtr::<Rlimit>::new(new).read()?;
-        if r.cur > r.max || (resource == RLIMIT_NOFILE && r.max > NR_OPEN) {
-            return Err(if r.cur > r.max { EINVAL } else { EPERM });
-        }
-        Some(r)
+        Some(UserPtr::<Rlimit>::new(new).read()?)
     } else {
         None
     };
@@ -310,6 +305,18 @@ fn sys_prlimit64(pid: u64, resource: u64, new: u64, old: u64) -> SysResult {
             .filter(|t| !t.kthread)
             .ok_or(ESRCH)?
     };
+    let resource = resource as u32 as usize; // an unsigned int in Linux
+    if resource >= RLIM_NLIMITS {
+        return Err(EINVAL);
+    }
+    if let Some(r) = new {
+        if r.cur > r.max {
+            return Err(EINVAL);
+        }
+        if resource == RLIMIT_NOFILE && r.max > NR_OPEN {
+            return Err(EPERM);
+        }
+    }
     let prev = {
         let mut s = target.signal.inner.lock();
         let prev = s.rlim[resource];

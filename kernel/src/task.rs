@@ -164,6 +164,16 @@ unsafe impl Sync for Task {}
 // SAFETY: as above; a task can be handed between CPUs.
 unsafe impl Send for Task {}
 
+/// Task structures that exist (created, not yet freed): shown when a leak check fails.
+pub static TASKS_ALLOCATED: core::sync::atomic::AtomicUsize =
+    core::sync::atomic::AtomicUsize::new(0);
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        TASKS_ALLOCATED.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 impl Task {
     /// A task that has never run, in state `state`, with no parent, children or mm yet.
     pub fn new(
@@ -175,6 +185,7 @@ impl Task {
         state: TaskState,
         comm: [u8; 16],
     ) -> Task {
+        TASKS_ALLOCATED.fetch_add(1, Ordering::Relaxed);
         Task {
             thread_info: ThreadInfo {
                 flags: AtomicU64::new(0),

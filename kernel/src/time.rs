@@ -97,11 +97,21 @@ pub fn sys_clock_nanosleep(clock: u64, flags: u64, req: u64, rem: u64) -> crate:
     use crate::errno::*;
     use crate::mm::uaccess::UserPtr;
     const TIMER_ABSTIME: u64 = 1;
-    match clock as i32 {
-        0 | 1 | 7 => {}
-        // MONOTONIC_RAW and the coarse clocks cannot time a sleep.
-        4..=6 => return Err(EOPNOTSUPP),
-        _ => return Err(EINVAL),
+    let kind = clock_kind(clock as i32)?;
+    if kind == ClockKind::NoSleep || kind == ClockKind::Fd {
+        return Err(EOPNOTSUPP);
+    }
+    if kind == ClockKind::CpuNoSleep {
+        // Sleeping on one's own thread's CPU time would never end (Linux refuses it in
+        // `posix_cpu_nsleep`, after reading the request).
+        UserPtr::<Timespec>::new(req).read()?;
+        return Err(EINVAL);
+    }
+    // The alarm clocks' sleep takes no flag but TIMER_ABSTIME (Linux
+    // `alarm_timer_nsleep`, after the request is read).
+    if matches!(clock as i32, 8 | 9) && flags & !TIMER_ABSTIME != 0 {
+        UserPtr::<Timespec>::new(req).read()?;
+        return Err(EINVAL);
     }
     if flags & TIMER_ABSTIME == 0 {
         return sys_nanosleep(req, rem);
@@ -123,6 +133,57 @@ pub fn sys_clock_nanosleep(clock: u64, flags: u64, req: u64, rem: u64) -> crate:
     Ok(0)
 }
 
+/// What a clock id names (Linux `clockid_to_kclock` and the CPU-clock encoding of
+/// negative ids: `~pid << 3 | perthread << 2 | which`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClockKind {
+    /// A clock one can read and sleep on. forkos has one time base (since boot), so
+    /// realtime, monotonic, boot-time and alarm clocks read the same; CPU-time clocks
+    /// are approximated by it too.
+    Sleepable,
+    /// Readable only: the thread CPU clock, MONOTONIC_RAW and the coarse clocks.
+    NoSleep,
+    /// A CPU-time clock one cannot sleep on: the calling thread's own, or one naming
+    /// no task (sleeping refuses it only after reading the request).
+    CpuNoSleep,
+    /// A clock file descriptor (none exist here).
+    Fd,
+}
+
+fn clock_kind(id: i32) -> Result<ClockKind, crate::errno::Errno> {
+    use crate::errno::EINVAL;
+    match id {
+        0 | 1 | 2 | 7 | 8 | 9 | 11 => return Ok(ClockKind::Sleepable),
+        3..=6 => return Ok(ClockKind::NoSleep),
+        i if i >= 0 => return Err(EINVAL), // 10 (SGI_CYCLE) is gone; 12.. never were
+        _ => {}
+    }
+    // Negative: a clock fd, or a task's CPU-time clock.
+    if id & 7 == 3 {
+        return Ok(ClockKind::Fd);
+    }
+    let pid = !(id >> 3);
+    let thread = id & 4 != 0;
+    let me = crate::task::current();
+    let exists = id & 3 != 3
+        && (pid == 0
+            || crate::task::PID_TABLE.lock().find(pid).is_some_and(|t| {
+                if thread {
+                    t.tgid == me.tgid
+                } else {
+                    t.is_group_leader()
+                }
+            }));
+    // One can sleep on a process's CPU time or another thread's, not on one's own
+    // thread's (it would never end) nor on a clock that names no task.
+    let own_thread = thread && (pid == 0 || pid == me.pid);
+    Ok(if exists && !own_thread {
+        ClockKind::Sleepable
+    } else {
+        ClockKind::CpuNoSleep
+    })
+}
+
 fn interrupted() -> bool {
     crate::task::current().signal_pending()
 }
@@ -130,11 +191,16 @@ fn interrupted() -> bool {
 /// `clock_gettime(clock, tp)`: CLOCK_REALTIME (0) starts at the epoch at boot, as forkos
 /// has no RTC driver; the monotonic clocks count from boot.
 pub fn sys_clock_gettime(clock: u64, tp: u64) -> crate::errno::SysResult {
-    use crate::errno::*;
-    // REALTIME, MONOTONIC, PROCESS/THREAD_CPUTIME (approximated), MONOTONIC_RAW,
-    // REALTIME_COARSE, MONOTONIC_COARSE, BOOTTIME.
-    if !matches!(clock as i32, 0..=7) {
-        return Err(EINVAL);
+    let id = clock as i32;
+    match clock_kind(id)? {
+        // No clock fds; a CPU clock naming no task (own thread's is fine).
+        ClockKind::Fd => return Err(crate::errno::EINVAL),
+        ClockKind::CpuNoSleep
+            if id & 3 == 3 || !(id >> 3) != 0 && !(id >> 3) != crate::task::current().pid =>
+        {
+            return Err(crate::errno::EINVAL)
+        }
+        _ => {}
     }
     let ns = ktime_get_ns();
     let ts = Timespec {

@@ -72,6 +72,8 @@ pub mod errno {
     pub const ENOTDIR: i32 = 20;
     pub const EINVAL: i32 = 22;
     pub const ENOTTY: i32 = 25;
+    pub const ENODEV: i32 = 19;
+    pub const EOVERFLOW: i32 = 75;
     pub const ENAMETOOLONG: i32 = 36;
     pub const ENOSYS: i32 = 38;
     pub const EOPNOTSUPP: i32 = 95;

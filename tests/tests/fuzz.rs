@@ -21,3 +21,34 @@ fn syscall_fuzzer_leaves_the_kernel_whole() {
         .expect_status(0)
         .expect_no_page_lost();
 }
+
+/// The differential check (`user/src/bin/errcheck.rs`): 6,000 seeded calls with bad
+/// pointers, flags and sizes must fail exactly as they failed on Linux 6.1, whose
+/// digests are in `tests/linux/errcheck-7-6000.txt` (recorded with
+/// `scripts/run-on-linux build/initrd.cpio init=/errcheck 7 6000`; record them again
+/// whenever errcheck changes; `scripts/errcheck-on-linux SEED` shows call by call where
+/// two runs part).
+#[test]
+fn syscall_errors_match_linux() {
+    let expected =
+        std::fs::read_to_string(forkos_tests::repo_root().join("tests/linux/errcheck-7-6000.txt"))
+            .expect("recorded digests");
+    let run = Boot {
+        append: "init=/errcheck -- 7 6000".into(),
+        initrd: Some("build/initrd.cpio".into()),
+        timeout: Duration::from_secs(120),
+        ..Boot::default()
+    }
+    .run();
+    run.expect_status(0);
+    let got: String = run
+        .output
+        .lines()
+        .filter(|l| l.starts_with("errcheck: "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(
+        got, expected,
+        "forkos's syscall results differ from Linux's"
+    );
+}

@@ -12,9 +12,9 @@ use crate::time;
 
 /// Counter ticks between two timer interrupts.
 static PERIOD: AtomicU64 = AtomicU64::new(0);
-/// Counter ticks in a jiffy (1/HZ s), and the counter value at which the next starts.
-static JIFFY: AtomicU64 = AtomicU64::new(0);
-static NEXT_JIFFY: AtomicU64 = AtomicU64::new(0);
+/// Timer interrupts per jiffy (1/HZ s), and how many have come since the last jiffy.
+static PER_JIFFY: AtomicU64 = AtomicU64::new(1);
+static SINCE_JIFFY: AtomicU64 = AtomicU64::new(0);
 
 /// The counter frequency in Hz (CNTFRQ_EL0, set by firmware or QEMU).
 pub fn frequency() -> u64 {
@@ -33,11 +33,11 @@ fn set_next_event() {
 
 fn timer_interrupt() {
     set_next_event();
-    // Time moves in jiffies, however often the timer interrupts.
-    let now = counter();
-    let jiffy = JIFFY.load(Ordering::Relaxed);
-    while now >= NEXT_JIFFY.load(Ordering::Relaxed) {
-        NEXT_JIFFY.fetch_add(jiffy, Ordering::Relaxed);
+    // Time moves in jiffies, however often the timer interrupts: one jiffy every
+    // PER_JIFFY interrupts. (Like Linux's jiffies, it may lag behind the counter when
+    // interrupts were masked, but never jumps: a sleep is never cut short.)
+    if SINCE_JIFFY.fetch_add(1, Ordering::Relaxed) + 1 >= PER_JIFFY.load(Ordering::Relaxed) {
+        SINCE_JIFFY.store(0, Ordering::Relaxed);
         time::tick();
     }
     crate::sched::scheduler_tick();
@@ -55,10 +55,9 @@ fn timer_interrupt() {
 /// HZ (`tick_hz=` on the command line) preempts more often, to widen race windows in
 /// stress tests.
 pub fn init(intid: u32, rate: u64) {
-    let jiffy = frequency() / time::HZ;
-    JIFFY.store(jiffy, Ordering::Relaxed);
-    NEXT_JIFFY.store(counter() + jiffy, Ordering::Relaxed);
-    PERIOD.store(frequency() / rate.max(time::HZ), Ordering::Relaxed);
+    let per_jiffy = (rate / time::HZ).max(1);
+    PER_JIFFY.store(per_jiffy, Ordering::Relaxed);
+    PERIOD.store(frequency() / (per_jiffy * time::HZ), Ordering::Relaxed);
     CNTKCTL_EL1.write(CNTKCTL_EL1::EL0VCTEN::SET);
     set_next_event();
     CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR);

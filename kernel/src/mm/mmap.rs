@@ -10,20 +10,29 @@ use crate::errno::*;
 use crate::task::current;
 
 pub use forkos_lib::uapi::mman::*;
-/// Flags Linux accepts (and forkos treats as hints it may ignore): MAP_GROWSDOWN,
-/// MAP_DENYWRITE, MAP_EXECUTABLE, MAP_LOCKED, MAP_NORESERVE, MAP_POPULATE, MAP_NONBLOCK,
-/// MAP_STACK, MAP_HUGETLB, MAP_SYNC, MAP_FIXED_NOREPLACE.
-const MAP_HINTS: u64 = 0x0100
-    | 0x0800
-    | 0x1000
-    | 0x2000
-    | 0x4000
-    | 0x8000
-    | 0x10000
-    | 0x20000
-    | 0x40000
-    | 0x80000
-    | 0x100000;
+
+/// `MAP_GROWSDOWN`.
+const MAP_GROWSDOWN: u64 = 0x0100;
+/// The bits that say what kind of mapping it is (Linux `MAP_TYPE`).
+const MAP_TYPE: u64 = 0x0f;
+/// The flags every kernel has known (Linux `LEGACY_MAP_MASK`); `MAP_SHARED_VALIDATE`
+/// refuses others for files.
+const LEGACY_MAP_MASK: u64 = 0x3 // MAP_SHARED | MAP_PRIVATE
+    | MAP_FIXED
+    | MAP_ANONYMOUS
+    | 0x0800 // MAP_DENYWRITE
+    | 0x1000 // MAP_EXECUTABLE
+    | 0x4000000 // MAP_UNINITIALIZED
+    | MAP_GROWSDOWN
+    | 0x2000 // MAP_LOCKED
+    | 0x4000 // MAP_NORESERVE
+    | 0x8000 // MAP_POPULATE
+    | 0x10000 // MAP_NONBLOCK
+    | 0x20000 // MAP_STACK
+    | 0x40000; // MAP_HUGETLB
+               // Other flags (MAP_DENYWRITE, MAP_EXECUTABLE, MAP_LOCKED, MAP_NORESERVE, MAP_POPULATE,
+               // MAP_NONBLOCK, MAP_STACK, MAP_HUGETLB, MAP_SYNC) are hints forkos may ignore: memory is
+               // always faulted in page by page, never locked, never huge.
 
 const PAGE: u64 = PAGE_SIZE as u64;
 /// Most mappings one address space may have (Linux's default `vm.max_map_count`).
@@ -118,32 +127,56 @@ pub fn unmap_range(mm: &Mm, inner: &mut MmInner, start: u64, end: u64) {
 }
 
 /// `mmap(addr, len, prot, flags, fd, offset)` for anonymous memory (Linux `do_mmap`).
-pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, _fd: u64, off: u64) -> SysResult {
-    if len == 0 {
-        return Err(EINVAL);
-    }
-    let len = page_align_up(len)
-        .filter(|&l| l <= TASK_SIZE)
-        .ok_or(ENOMEM)?;
+pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -> SysResult {
+    // The checks in Linux 6.1's order: arm64 `sys_mmap`, `ksys_mmap_pgoff`,
+    // `vm_mmap_pgoff`, then `do_mmap`.
     if !off.is_multiple_of(PAGE) {
         return Err(EINVAL);
     }
-    let kind = flags & MAP_SHARED_VALIDATE;
-    if kind == 0 {
-        return Err(EINVAL);
-    }
-    if kind == MAP_SHARED_VALIDATE
-        && flags & !(MAP_SHARED_VALIDATE | MAP_FIXED | MAP_ANONYMOUS | MAP_HINTS) != 0
-    {
-        return Err(EOPNOTSUPP);
-    }
-    if flags & MAP_ANONYMOUS == 0 {
-        // File mappings need files; forkos has none open, so the fd is bad.
+    // A file mapping needs an open file: the only ones are the console, fds 0-2.
+    let file = flags & MAP_ANONYMOUS == 0;
+    if file && ((fd as i32) < 0 || fd > 2) {
         return Err(EBADF);
     }
-    if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
+    if len == 0 {
         return Err(EINVAL);
     }
+    let len = page_align_up(len).ok_or(ENOMEM)?;
+    if (off / PAGE).checked_add(len / PAGE).is_none() {
+        return Err(EOVERFLOW);
+    }
+    if len > TASK_SIZE {
+        return Err(ENOMEM);
+    }
+    let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
+    if fixed && !addr.is_multiple_of(PAGE) {
+        return Err(EINVAL);
+    }
+    if fixed && addr.checked_add(len).is_none_or(|e| e > TASK_SIZE) {
+        return Err(ENOMEM);
+    }
+    if flags & MAP_FIXED_NOREPLACE != 0 {
+        let mm = current().inner.lock().mm.clone().ok_or(ENOMEM)?;
+        if mm.inner.lock().overlaps(addr, addr + len) {
+            return Err(EEXIST);
+        }
+    }
+    let kind = flags & MAP_TYPE;
+    if file {
+        // The console cannot be mapped (it has no `mmap` file operation).
+        return match kind {
+            MAP_SHARED_VALIDATE if flags & !LEGACY_MAP_MASK != 0 => Err(EOPNOTSUPP),
+            MAP_SHARED | MAP_SHARED_VALIDATE | MAP_PRIVATE => Err(ENODEV),
+            _ => Err(EINVAL),
+        };
+    }
+    // Anonymous memory is shared or private; MAP_SHARED_VALIDATE is for files.
+    match kind {
+        MAP_SHARED if flags & MAP_GROWSDOWN != 0 => return Err(EINVAL),
+        MAP_SHARED | MAP_PRIVATE => {}
+        _ => return Err(EINVAL),
+    }
+    // Last, so that every error Linux gives comes first.
     refuse_wx(prot)?;
     // Writable private and all shared mappings are accounted against memory.
     if (prot & PROT_WRITE != 0 || kind & MAP_SHARED != 0) && !vm_enough_memory(len) {
@@ -154,15 +187,8 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, _fd: u64, off: u64) 
     if inner.vmas.len() >= MAX_MAP_COUNT {
         return Err(ENOMEM);
     }
-    let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
     let start = if fixed {
-        if !addr.is_multiple_of(PAGE) {
-            return Err(EINVAL);
-        }
-        let end = addr
-            .checked_add(len)
-            .filter(|&e| e <= TASK_SIZE)
-            .ok_or(ENOMEM)?;
+        let end = addr + len;
         if flags & MAP_FIXED_NOREPLACE != 0 && inner.overlaps(addr, end) {
             return Err(EEXIST);
         }
@@ -292,28 +318,49 @@ fn split_at_edges(inner: &mut MmInner, start: u64, end: u64) -> Result<(), Errno
 pub fn sys_mprotect(addr: u64, len: u64, prot: u64) -> SysResult {
     const PROT_GROWSDOWN: u64 = 0x0100_0000;
     const PROT_GROWSUP: u64 = 0x0200_0000;
-    if !addr.is_multiple_of(PAGE) {
+    /// Accepted and meaningless on arm64 (Linux's `arch_validate_prot`).
+    const PROT_SEM: u64 = 0x8;
+    // In Linux 6.1's order (`do_mprotect_pkey`).
+    let grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
+    let prot = prot & !grows;
+    if grows == PROT_GROWSDOWN | PROT_GROWSUP || !addr.is_multiple_of(PAGE) {
         return Err(EINVAL);
     }
-    if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP) != 0
-        || prot & (PROT_GROWSDOWN | PROT_GROWSUP) == (PROT_GROWSDOWN | PROT_GROWSUP)
-    {
-        return Err(EINVAL);
-    }
-    refuse_wx(prot)?;
     if len == 0 {
         return Ok(0);
     }
-    let end = user_range_end(addr, len, ENOMEM)?;
+    let mut start = addr;
+    let end = page_align_up(len)
+        .and_then(|l| addr.checked_add(l))
+        .ok_or(ENOMEM)?;
+    if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM) != 0 {
+        return Err(EINVAL);
+    }
     let mm = current().inner.lock().mm.clone().ok_or(ENOMEM)?;
     let mut inner = mm.inner.lock();
-    split_at_edges(&mut inner, addr, end)?;
+    let first = inner.vmas.iter().find(|v| v.end > start).ok_or(ENOMEM)?;
+    if grows == PROT_GROWSDOWN {
+        // From the start of a stack mapping (Linux `VM_GROWSDOWN`).
+        if first.start >= end {
+            return Err(ENOMEM);
+        }
+        if !first.flags.contains(VmFlags::STACK) {
+            return Err(EINVAL);
+        }
+        start = first.start;
+    } else if first.start > start {
+        return Err(ENOMEM);
+    } else if grows == PROT_GROWSUP {
+        return Err(EINVAL); // no mapping grows up on arm64
+    }
+    split_at_edges(&mut inner, start, end)?;
+    refuse_wx(prot)?;
     let access = prot_to_flags(prot);
     let keep = VmFlags::SHARED | VmFlags::STACK | VmFlags::HEAP;
     for v in inner
         .vmas
         .iter_mut()
-        .filter(|v| v.start >= addr && v.end <= end)
+        .filter(|v| v.start >= start && v.end <= end)
     {
         v.flags = (v.flags & keep) | access;
         change_protection(&mm, v);

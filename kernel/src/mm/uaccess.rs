@@ -40,12 +40,9 @@ unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}
 /// Copy `len` bytes between the kernel buffer at `kbuf` and user address `uaddr` of the
 /// current task, page by page. `to_user` chooses the direction.
 fn copy_user(uaddr: u64, kbuf: *mut u8, len: usize, to_user: bool) -> Result<(), Errno> {
+    access_ok(uaddr, len as u64)?;
     if len == 0 {
         return Ok(());
-    }
-    let end = uaddr.checked_add(len as u64).ok_or(EFAULT)?;
-    if end > TASK_SIZE {
-        return Err(EFAULT);
     }
     let mm = current().inner.lock().mm.clone().ok_or(EFAULT)?;
     let inner = mm.inner.lock();
@@ -68,6 +65,15 @@ fn copy_user(uaddr: u64, kbuf: *mut u8, len: usize, to_user: bool) -> Result<(),
         done += in_page;
     }
     Ok(())
+}
+
+/// Does `[addr, addr + len)` lie in user space (Linux `access_ok`)? Even a zero-length
+/// access to a kernel address is `EFAULT`, as on Linux.
+pub fn access_ok(addr: u64, len: u64) -> Result<(), Errno> {
+    match addr.checked_add(len) {
+        Some(end) if end <= TASK_SIZE => Ok(()),
+        _ => Err(EFAULT),
+    }
 }
 
 /// Copy user memory at `src` into `dst` (Linux `copy_from_user`).

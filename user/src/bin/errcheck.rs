@@ -1,0 +1,394 @@
+//! `errcheck SEED N [verbose]`: a differential syscall fuzzer. One process issues N
+//! seeded random calls of the syscalls forkos implements, with arguments drawn from
+//! the classes that matter — NULL, kernel and unmapped pointers, misaligned ones, good
+//! buffers; valid, invalid and unknown flags; sizes that are zero, odd, huge — and only
+//! calls that leave the process as it was (no exit, no new program, no unmapping of
+//! itself). It prints a digest of the results (the errno, or just "success") every 250
+//! calls. The same binary run on Linux must print the same digests; `verbose` prints
+//! every call instead, to find where they part.
+//!
+//! `scripts/errcheck-on-linux` compares the two; the test suite compares forkos with
+//! digests recorded from Linux 6.1.
+#![no_std]
+#![no_main]
+
+use forkos_user::sys::{self, nr};
+use forkos_user::{entry, println};
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// Buffers the calls may read and write: 16 KiB of zeroes, refilled before every call.
+#[repr(C, align(4096))]
+struct Scratch([u8; 16384]);
+static mut SCRATCH: Scratch = Scratch([0; 16384]);
+
+fn scratch() -> usize {
+    core::ptr::addr_of_mut!(SCRATCH) as usize
+}
+
+/// Strings for path arguments, NUL-terminated, in the scratch area's last page.
+const PATHS: &[&[u8]] = &[
+    b"\0",
+    b"/errcheck\0",
+    b"/no/such/file\0",
+    b"/dev\0",
+    b"errcheck\0",
+    b"/errcheck/x\0",
+    b"//errcheck\0",
+    b"/dev/../errcheck\0",
+];
+
+/// A pointer argument.
+fn ptr(r: &mut Rng) -> usize {
+    match r.below(8) {
+        0 => 0,
+        1 => 0xffff_0000_0000_1000,                 // kernel
+        2 => 0x10,                                  // near NULL
+        3 => 0x7_0000_0000,                         // unmapped
+        4 => scratch() + 1,                         // misaligned
+        5 => usize::MAX - 7,                        // wraps around
+        _ => scratch() + 64 * r.below(16) as usize, // good
+    }
+}
+
+/// A path argument: one of PATHS, or a bad pointer.
+fn path(r: &mut Rng) -> usize {
+    if r.below(4) == 0 {
+        return ptr(r);
+    }
+    let i = r.below(PATHS.len() as u64) as usize;
+    let at = scratch() + 12288 + 64 * i;
+    // SAFETY: the last page of SCRATCH holds the paths, 64 bytes each.
+    unsafe { core::ptr::copy_nonoverlapping(PATHS[i].as_ptr(), at as *mut u8, PATHS[i].len()) };
+    at
+}
+
+/// A flags argument: 0, a small set, a random word, or all bits.
+fn flags(r: &mut Rng) -> usize {
+    match r.below(5) {
+        0 => 0,
+        1 => r.below(16) as usize,
+        2 => 1 << r.below(32),
+        3 => r.next() as usize,
+        _ => usize::MAX,
+    }
+}
+
+/// A size or count argument.
+fn size(r: &mut Rng) -> usize {
+    r.pick(&[
+        0,
+        1,
+        7,
+        8,
+        16,
+        24,
+        64,
+        88,
+        4096,
+        1 << 20,
+        usize::MAX,
+        0x8000_0000,
+    ])
+}
+
+/// A small integer (fds, signal numbers, clock ids, resources, "how").
+fn small(r: &mut Rng) -> usize {
+    (r.below(80) as i64 - 10) as usize
+}
+
+/// A pid argument (never one that names a real other process: there is none).
+fn pid(r: &mut Rng) -> usize {
+    r.pick(&[
+        0,
+        1,
+        99999,
+        (-99999i64) as usize,
+        0x7fff_ffff,
+        (-2i64) as usize,
+    ])
+}
+
+/// A timespec: {0, 0}, or an invalid one, or a bad pointer.
+fn timespec(r: &mut Rng) -> usize {
+    let t = scratch() + 8192;
+    let (s, ns): (i64, i64) = r.pick(&[(0, 0), (-1, 0), (0, 1_000_000_000), (0, -1)]);
+    // SAFETY: inside SCRATCH.
+    unsafe {
+        (t as *mut i64).write(s);
+        ((t + 8) as *mut i64).write(ns);
+    }
+    if r.below(4) == 0 {
+        ptr(r)
+    } else {
+        t
+    }
+}
+
+/// A mapping the calls may change: 4 pages at a fixed address.
+const AREA: usize = 0x60_0000_0000;
+
+/// One call: its number and arguments, or None to skip this draw.
+fn draw(r: &mut Rng) -> (usize, [usize; 6]) {
+    let mut a = [0usize; 6];
+    let n = r.pick(&[
+        nr::IOCTL,
+        nr::READLINKAT,
+        nr::NEWFSTATAT,
+        nr::FSTAT,
+        nr::READ,
+        nr::WRITE,
+        nr::WRITEV,
+        nr::WAITID,
+        nr::SET_ROBUST_LIST,
+        nr::GET_ROBUST_LIST,
+        nr::FUTEX,
+        nr::NANOSLEEP,
+        nr::CLOCK_GETTIME,
+        nr::CLOCK_NANOSLEEP,
+        nr::SCHED_YIELD,
+        nr::KILL,
+        nr::TGKILL,
+        nr::TKILL,
+        nr::RT_SIGACTION,
+        nr::RT_SIGPROCMASK,
+        nr::UNAME,
+        nr::SYSINFO,
+        nr::MMAP,
+        nr::MPROTECT,
+        nr::MADVISE,
+        nr::WAIT4,
+        nr::PRLIMIT64,
+        nr::GETRANDOM,
+        nr::CLONE3,
+        nr::EXECVE,
+        nr::GETPID,
+        nr::GETPPID,
+        nr::GETTID,
+    ]);
+    match n {
+        nr::IOCTL => {
+            a = [
+                small(r),
+                r.pick(&[0x5401, 0x5413, 0x5402, 0x1234, 0]),
+                ptr(r),
+                0,
+                0,
+                0,
+            ];
+            // Never change the console's settings (a zero termios would hang it up).
+            if a[1] == 0x5402 && a[0] <= 2 {
+                a[0] = 3;
+            }
+        }
+        nr::READLINKAT | nr::NEWFSTATAT => {
+            let dirfd = r.pick(&[(-100i64) as usize, 0, 1, 5, usize::MAX]);
+            a = [
+                dirfd,
+                path(r),
+                ptr(r),
+                r.pick(&[0, 0x1000, 0x100, 0x800, 1, 0x2000]),
+                0,
+                0,
+            ];
+            if n == nr::READLINKAT {
+                a[3] = size(r);
+            }
+        }
+        nr::FSTAT => a = [small(r), ptr(r), 0, 0, 0, 0],
+        // Not the console: a read would wait for input.
+        nr::READ => a = [3 + r.below(8) as usize, ptr(r), size(r), 0, 0, 0],
+        // Never to the console: the output would differ in the log, not in the digest.
+        nr::WRITE | nr::WRITEV => a = [3 + r.below(8) as usize, ptr(r), size(r), 0, 0, 0],
+        nr::WAITID => a = [small(r), pid(r), ptr(r), flags(r), ptr(r), 0],
+        nr::WAIT4 => a = [pid(r), ptr(r), flags(r), ptr(r), 0, 0],
+        // Not a head at the very top of memory: Linux's get_robust_list then answers
+        // oddly (it returned -8, the head, where EFAULT was due).
+        nr::SET_ROBUST_LIST => a = [ptr(r).min(1 << 48), size(r), 0, 0, 0, 0],
+        nr::GET_ROBUST_LIST => a = [pid(r), ptr(r), ptr(r), 0, 0, 0],
+        nr::FUTEX => {
+            // Never a wait that could block: the word is 0 and WAIT expects 1, or the
+            // timeout is zero or invalid.
+            // Not REQUEUE, WAKE_OP or the PI operations, which forkos lacks (ENOSYS).
+            let op = r.pick(&[0, 1, 9, 10, 128, 129, 137, 138, 256 + 9, 256 + 1, 99]);
+            a = [ptr(r), op, 1, timespec(r), ptr(r), flags(r)];
+        }
+        nr::NANOSLEEP => a = [timespec(r), ptr(r), 0, 0, 0, 0],
+        nr::CLOCK_GETTIME => a = [small(r), ptr(r), 0, 0, 0, 0],
+        nr::CLOCK_NANOSLEEP => {
+            a = [small(r), r.pick(&[0, 2, 3]), timespec(r), ptr(r), 0, 0];
+            // An absolute sleep to time 0 returns at once; any other clock's is refused.
+        }
+        nr::KILL => a = [pid(r), small(r), 0, 0, 0, 0],
+        nr::TGKILL => a = [pid(r), pid(r), small(r), 0, 0, 0],
+        nr::TKILL => a = [pid(r), small(r), 0, 0, 0, 0],
+        nr::RT_SIGACTION => {
+            // Only SIG_DFL or SIG_IGN as the new action: no handler ever runs.
+            let act = scratch() + 9216;
+            // SAFETY: inside SCRATCH.
+            unsafe {
+                (act as *mut u64).write(r.below(2));
+                ((act + 8) as *mut u64).write(r.next() & 0x0000_00ff);
+                ((act + 24) as *mut u64).write(r.next());
+            }
+            let new = if r.below(3) == 0 { ptr(r) } else { act };
+            a = [small(r), new, ptr(r), r.pick(&[8, 8, 8, 4, 16]), 0, 0];
+        }
+        nr::RT_SIGPROCMASK => a = [small(r), ptr(r), ptr(r), r.pick(&[8, 8, 4]), 0, 0],
+        nr::UNAME | nr::SYSINFO => a = [ptr(r), 0, 0, 0, 0, 0],
+        nr::MMAP => {
+            let prot = r.below(8) as usize;
+            // Not MAP_HUGETLB: Linux's hugetlbfs is not modelled.
+            let fl = flags(r) & 0x1f_ffff & !0x40000;
+            let fd = r.pick(&[usize::MAX, 3, 0]);
+            a = [
+                r.pick(&[0, AREA + 1, 1 << 40]),
+                size(r),
+                prot,
+                fl,
+                fd,
+                r.pick(&[0, 1, 4096]),
+            ];
+        }
+        nr::MPROTECT | nr::MADVISE => {
+            let at = AREA + r.pick(&[0, 1, 4096, 8192, 0x10000]);
+            // Not PROT_WRITE|PROT_EXEC, which forkos refuses on purpose, and only the
+            // madvise advice forkos knows (plus some that no kernel knows).
+            let third = if n == nr::MPROTECT {
+                r.pick(&[0, 1, 2, 3, 4, 5, 8, 0x1000000, 0x3000000])
+            } else {
+                r.pick(&[0, 1, 2, 3, 4, 8, 12, 13, 14, 15, 16, 17, 20, 21, 99, 1000])
+            };
+            a = [
+                at,
+                r.pick(&[0, 1, 4096, 12288, 16384, 1 << 30]),
+                third,
+                0,
+                0,
+                0,
+            ];
+        }
+        nr::PRLIMIT64 => {
+            let lim = scratch() + 10240;
+            // SAFETY: inside SCRATCH.
+            // Only limits that are refused (soft above hard): a limit that took effect
+            // would change what later calls do on Linux, which enforces them.
+            unsafe {
+                (lim as *mut u64).write(r.pick(&[4096, u64::MAX]));
+                ((lim + 8) as *mut u64).write(r.pick(&[0, 1024]));
+            }
+            let new = if r.below(2) == 0 { 0 } else { lim };
+            a = [pid(r), small(r), new, ptr(r), 0, 0];
+        }
+        nr::GETRANDOM => a = [ptr(r), r.pick(&[0, 1, 16, 4096]), flags(r) & 0xff, 0, 0, 0],
+        nr::CLONE3 => {
+            a = [
+                r.pick(&[0, 0x10, 0xffff_0000_0000_1000]),
+                size(r),
+                0,
+                0,
+                0,
+                0,
+            ]
+        }
+        nr::EXECVE => {
+            // Never a real program (that would replace this one): no path to /errcheck.
+            let mut p = path(r);
+            let area = scratch() + 12288;
+            if (area..area + 4096).contains(&p) && [1, 4, 6, 7].contains(&((p - area) / 64)) {
+                p = area + 64 * 2; // "/no/such/file"
+                                   // SAFETY: inside SCRATCH.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(PATHS[2].as_ptr(), p as *mut u8, PATHS[2].len())
+                };
+            }
+            a = [p, ptr(r), ptr(r), 0, 0, 0];
+        }
+        _ => {}
+    }
+    (n, a)
+}
+
+fn main(args: &[&str]) -> i32 {
+    let mut it = args.iter().skip_while(|a| a.parse::<u64>().is_err());
+    let seed: u64 = it.next().and_then(|s| s.parse().ok()).unwrap_or(1);
+    let count: u64 = it.next().and_then(|s| s.parse().ok()).unwrap_or(5000);
+    let verbose = args.last() == Some(&"verbose");
+    println!("errcheck: seed {seed}, {count} calls");
+    // The area mprotect and madvise work on.
+    let area = sys::mmap(
+        AREA,
+        4 * 4096,
+        sys::PROT_READ | sys::PROT_WRITE,
+        sys::MAP_PRIVATE | sys::MAP_ANONYMOUS | sys::MAP_FIXED,
+        -1,
+        0,
+    );
+    if area != AREA as isize {
+        println!("errcheck: cannot map the work area: {area}");
+        return 1;
+    }
+    let mut rng = Rng(seed);
+    let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
+    for i in 0..count {
+        // SAFETY: SCRATCH is ours; zero it so every call starts from the same bytes.
+        unsafe { core::ptr::write_bytes(core::ptr::addr_of_mut!(SCRATCH) as *mut u8, 0, 12288) };
+        let (n, a) = draw(&mut rng);
+        // SAFETY: fuzzing: the kernel must reject whatever is wrong; the calls drawn
+        // never end this process or unmap its own memory.
+        let ret = unsafe { sys::syscall6(n, a[0], a[1], a[2], a[3], a[4], a[5]) };
+        // Addresses and counts differ between kernels; errors must not.
+        let outcome = if ret < 0 { ret } else { 0 };
+        if n == nr::MMAP && ret > 0 && ret as usize != AREA {
+            sys::munmap(ret as usize, a[1]);
+        }
+        if n == nr::MPROTECT || n == nr::MADVISE {
+            // Put the area back as it was.
+            sys::mmap(
+                AREA,
+                4 * 4096,
+                sys::PROT_READ | sys::PROT_WRITE,
+                sys::MAP_PRIVATE | sys::MAP_ANONYMOUS | sys::MAP_FIXED,
+                -1,
+                0,
+            );
+        }
+        if n == nr::RT_SIGPROCMASK {
+            sys::sigprocmask(sys::SIG_SETMASK, Some(0), None);
+        }
+        if verbose {
+            println!(
+                "{i}: {n}({:#x}, {:#x}, {:#x}, {:#x}, {:#x}, {:#x}) = {outcome}",
+                a[0], a[1], a[2], a[3], a[4], a[5]
+            );
+        }
+        digest = (digest ^ (n as u64) ^ ((outcome as u64) << 16)).wrapping_mul(0x100_0000_01b3);
+        if (i + 1) % 250 == 0 {
+            println!(
+                "errcheck: calls {}-{}: digest {digest:016x}",
+                i - 248,
+                i + 1
+            );
+        }
+    }
+    println!("errcheck: done");
+    0
+}
+
+entry!(main);
