@@ -271,7 +271,17 @@ fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
         };
     }
     {
+        // A process that is dying (exit_group or a fatal signal arrived meanwhile)
+        // makes no new task that could outlive the kill (Linux: "fatal_signal_pending"
+        // in copy_process, -ERESTARTNOINTR; the caller dies before it could retry).
+        let parent_dying = cur.fatal_signal_pending();
         let mut s = p.signal.inner.lock();
+        if s.group_exit_code.is_some() || parent_dying {
+            drop(s);
+            p.inner.lock().mm = None;
+            PID_TABLE.lock().free(pid);
+            return Err(EINTR);
+        }
         s.live += 1;
         s.threads.push(Arc::downgrade(&p));
     }
