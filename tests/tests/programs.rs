@@ -151,3 +151,20 @@ fn corrupted_programs_are_refused_or_run() {
         .expect_status(0)
         .expect_no_page_lost();
 }
+
+/// An archive cut short in the middle of a member: the members before the cut are
+/// there, the rest are not, and nothing panics (init, the first program, still runs and
+/// finds its helper programs missing).
+#[test]
+fn truncated_archive_keeps_what_came_before_the_cut() {
+    let data = std::fs::read(repo_root().join(ARCHIVE)).expect("build/initrd.cpio");
+    let cut = std::env::temp_dir().join(format!("forkos-cut-{}.cpio", std::process::id()));
+    std::fs::write(&cut, &data[..1_000_000.min(data.len())]).expect("temp file");
+    let run = boot(cut.to_str().expect("utf-8 path"), "");
+    let _ = std::fs::remove_file(&cut);
+    run.expect("initrd: a cpio archive of")
+        .expect("posix_spawn: No such file or directory")
+        .expect("cdemo: done")
+        .expect_status(0)
+        .expect_no_page_lost();
+}
