@@ -5,6 +5,8 @@
 #   make test       host unit tests + every QEMU integration test (T=name runs the matching ones)
 #   make lint       cargo fmt --check and cargo clippy -D warnings, kernel and host crates
 #   make debug      boot under QEMU's GDB stub, stopped at the first instruction, with gdb-multiarch
+#   make bench      the fork-path benchmarks under deterministic instruction counting (and Linux's
+#                   with LINUX_IMAGE set); see scripts/bench
 #   make fuzz       run the syscall fuzzer for long (FUZZ_SEED=, FUZZ_CALLS=); `make test` runs it briefly
 #   make initrd     build the C programs (user/c) and build/initrd.cpio holding them and utest;
 #                   boot it with `make run INITRD=build/initrd.cpio` (its /init is cdemo)
@@ -40,7 +42,7 @@ INITRD_CPIO := build/initrd.cpio
 FUZZ_SEED  ?= $(shell date +%s)
 FUZZ_CALLS ?= 1000000
 
-.PHONY: all run test lint debug clean toolchain qemu gdb cc user initrd fuzz FORCE
+.PHONY: all run test lint debug clean toolchain qemu gdb cc user initrd fuzz bench FORCE
 
 all: $(IMG)
 
@@ -97,6 +99,7 @@ $(INITRD_CPIO): $(C_PROGS) build/c/notelf build/c/x86elf build/c/truncated user 
 	scripts/mkcpio $@ init=build/c/cdemo cdemo=build/c/cdemo cdemo-pie=build/c/cdemo-pie \
 	    exectest=build/c/exectest execfuzz=build/c/execfuzz \
 	    errcheck=target/aarch64-unknown-none/release/errcheck \
+	    bench=target/aarch64-unknown-none/release/bench \
 	    $(foreach f,$(wildcard build/c/fuzz/[0-9]*),fuzz/$(notdir $(f))=$(f)) \
 	    startup=build/c/startup utest=$(UTEST) notelf=build/c/notelf \
 	    x86elf=build/c/x86elf truncated=build/c/truncated noexec=build/c/startup:644
@@ -128,6 +131,10 @@ lint: user
 	$(CARGO) clippy -p forkos-lib -p forkos-tests --all-targets -- -D warnings
 	$(CARGO) clippy $(USER_CARGO_FLAGS) -- -D warnings
 	$(CARGO) clippy $(KERNEL_CARGO_FLAGS) -- -D warnings
+
+# Benchmarks (user/src/bin/bench.rs) under -icount: the same figures on every run.
+bench: $(IMG) $(INITRD_CPIO) qemu
+	scripts/bench
 
 # The syscall fuzzer (user/src/bin/sysfuzz.rs) as pid 1; the seed is printed for replay.
 fuzz: $(IMG) qemu
