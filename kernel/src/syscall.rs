@@ -120,15 +120,32 @@ const SYSCALLS: &[(usize, &str, Handler)] = &[
     }),
 ];
 
+/// One past the highest syscall number (Linux 6.1's `__NR_syscalls`).
+pub const NR_SYSCALLS: usize = 451;
+
+/// The handlers indexed by number, built from [`SYSCALLS`] at compile time (Linux's
+/// `sys_call_table`): dispatch is one bounds check and one load.
+static SYS_CALL_TABLE: [Option<Handler>; NR_SYSCALLS] = {
+    let mut table: [Option<Handler>; NR_SYSCALLS] = [None; NR_SYSCALLS];
+    let mut i = 0;
+    while i < SYSCALLS.len() {
+        table[SYSCALLS[i].0] = Some(SYSCALLS[i].2);
+        i += 1;
+    }
+    table
+};
+
 /// Call the handler for `scno` (Linux `invoke_syscall`).
 pub fn invoke_syscall(scno: u64, regs: &PtRegs) -> i64 {
-    let args: [u64; 6] = regs.regs[..6].try_into().expect("six argument registers");
     let scno = scno as u32 as usize; // Linux truncates the number to an int
-    match SYSCALLS.iter().find(|(n, _, _)| *n == scno) {
-        Some((_, _, handler)) => match handler(&args) {
-            Ok(v) => v,
-            Err(e) => -(e.0 as i64),
-        },
+    match SYS_CALL_TABLE.get(scno).copied().flatten() {
+        Some(handler) => {
+            let a = &regs.regs;
+            match handler(&[a[0], a[1], a[2], a[3], a[4], a[5]]) {
+                Ok(v) => v,
+                Err(e) => -(e.0 as i64),
+            }
+        }
         None => -(ENOSYS.0 as i64),
     }
 }
