@@ -53,12 +53,8 @@ pub enum Access {
 ///
 /// # Safety
 /// The caller holds the address space's lock.
-pub unsafe fn pte_slot<'a>(
-    pgd: PhysAddr,
-    va: u64,
-    alloc: bool,
-) -> Result<Option<&'a mut u64>, Fault> {
-    let mut t = pgd;
+pub unsafe fn pte_slot<'a>(mm: &Mm, va: u64, alloc: bool) -> Result<Option<&'a mut u64>, Fault> {
+    let mut t = mm.pgd;
     for level in LEVEL_PGD..LEVEL_PTE {
         // SAFETY: t is a table of this locked tree.
         let slot = &mut unsafe { table(t) }[table_index(va, level)];
@@ -67,6 +63,8 @@ pub unsafe fn pte_slot<'a>(
                 return Ok(None);
             }
             let new = page_alloc::alloc_zeroed_page().ok_or(Fault::Oom)?;
+            // Remember it, so that teardown frees the tables without searching for them.
+            mm.tables.lock().push(new);
             *slot = table_desc(new.0);
         }
         debug_assert!(is_table(*slot, level));
@@ -101,7 +99,7 @@ pub fn handle_mm_fault(
     }
     let page_va = va & !(PAGE_SIZE as u64 - 1);
     // SAFETY: the caller holds mm's lock (inner is its guarded data).
-    let slot = unsafe { pte_slot(mm.pgd, page_va, true)? }.expect("allocated");
+    let slot = unsafe { pte_slot(mm, page_va, true)? }.expect("allocated");
     if pte_present(*slot) {
         if access == Access::Write && !pte_writable(*slot) {
             return do_wp_page(mm, vma, page_va, slot);
@@ -135,13 +133,7 @@ fn do_wp_page(mm: &Mm, vma: &Vma, va: u64, slot: &mut u64) -> Result<PhysAddr, F
         let new = page_alloc::alloc_page().ok_or(Fault::Oom)?;
         // SAFETY: both are RAM pages, linear mapped; `new` is ours alone and `old` is
         // read-only to everyone while it is shared.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                phys_to_virt(old) as *const u8,
-                phys_to_virt(new) as *mut u8,
-                PAGE_SIZE,
-            )
-        };
+        unsafe { crate::arch::page::copy_page(phys_to_virt(new), phys_to_virt(old)) };
         page_alloc::put_page(old);
         new
     };
@@ -167,6 +159,26 @@ pub fn do_page_fault(va: u64, access: Access) -> Result<(), Fault> {
     Ok(())
 }
 
+/// The first non-zero entry of `entries` at or after `from`. Most entries of most user
+/// page tables are empty: whole cache lines of eight are skipped with one test.
+fn next_used(entries: &[u64], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i < entries.len() && !i.is_multiple_of(8) {
+        if entries[i] != 0 {
+            return Some(i);
+        }
+        i += 1;
+    }
+    if i < entries.len() {
+        let skip = entries[i..]
+            .chunks_exact(8)
+            .position(|c| (c[0] | c[1] | c[2] | c[3]) | (c[4] | c[5] | c[6] | c[7]) != 0)
+            .unwrap_or((entries.len() - i) / 8);
+        i += skip * 8;
+    }
+    (i..entries.len()).find(|&k| entries[k] != 0)
+}
+
 /// Call `f(va, pte)` for every present PTE in `[start, end)` of the tree at `pgd`,
 /// skipping empty tables whole (the walk of Linux's `zap_p4d_range` ... `zap_pte_range`).
 ///
@@ -188,16 +200,19 @@ unsafe fn for_each_pte<F: FnMut(u64, &mut u64) -> Result<(), Fault>>(
     ) -> Result<(), Fault> {
         let size = forkos_lib::pgtable::level_size(level);
         let first = table_index(start.max(base), level);
+        // The last entry of this table the range reaches.
+        let last = if end - 1 < base + 512 * size {
+            table_index(end - 1, level)
+        } else {
+            511
+        };
         // SAFETY: the caller of for_each_pte guarantees exclusive access to the tree.
         let entries = unsafe { table(t) };
-        for (i, e) in entries.iter_mut().enumerate().skip(first) {
-            let va = base + i as u64 * size;
-            if va >= end {
-                break;
-            }
-            if *e == 0 {
-                continue;
-            }
+        let mut i = first;
+        while let Some(j) = next_used(&entries[..=last], i) {
+            i = j + 1;
+            let va = base + j as u64 * size;
+            let e = &mut entries[j];
             if level == LEVEL_PTE {
                 if pte_present(*e) {
                     f(va, e)?;
@@ -213,16 +228,35 @@ unsafe fn for_each_pte<F: FnMut(u64, &mut u64) -> Result<(), Fault>>(
 
 /// Unmap every page in `[start, end)` and drop its reference (Linux `zap_page_range`).
 pub fn zap_page_range(mm: &Mm, start: u64, end: u64) {
+    zap_pages(mm, start, end);
+    // One flush for the whole range (Linux's `mmu_gather` batches the same way).
+    crate::arch::mmu_context::flush_tlb_mm(&mm.context);
+}
+
+/// Unmap and release every page in `[start, end)`, leaving the TLB to the caller.
+fn zap_pages(mm: &Mm, start: u64, end: u64) {
     // SAFETY: called with the mm locked, or on a dying mm nobody else can reach.
     let _ = unsafe {
-        for_each_pte(mm.pgd, start, end, &mut |va, pte| {
+        for_each_pte(mm.pgd, start, end, &mut |_, pte| {
             let pa = pte_pa(*pte);
             *pte = 0;
-            flush_tlb_page(&mm.context, va);
             page_alloc::put_page(pa);
             Ok(())
         })
     };
+}
+
+/// Tear down a whole address space (Linux `exit_mmap`): release every page, then free
+/// every page table, which the mm listed as it made them. No TLB maintenance per page:
+/// the caller retires the whole ASID.
+pub fn exit_mmap(mm: &Mm, vmas: &[Vma]) {
+    for v in vmas {
+        zap_pages(mm, v.start, v.end);
+    }
+    for t in core::mem::take(&mut *mm.tables.lock()) {
+        page_alloc::free_page(t);
+    }
+    page_alloc::free_page(mm.pgd);
 }
 
 /// Give the pages already mapped in `vma` the access its flags now allow (Linux
@@ -245,23 +279,6 @@ pub fn change_protection(mm: &Mm, vma: &Vma) {
     crate::arch::mmu_context::flush_tlb_mm(&mm.context);
 }
 
-/// Free every table of a user tree, and the top-level one (Linux `free_pgtables` +
-/// `pgd_free`).
-pub fn free_pgtables(pgd: PhysAddr) {
-    fn free_level(t: PhysAddr, level: usize) {
-        if level < LEVEL_PTE {
-            // SAFETY: the tree is being torn down; nobody else reaches it.
-            for &desc in unsafe { table(t) }.iter() {
-                if is_table(desc, level) {
-                    free_level(PhysAddr(desc & PHYS_MASK), level + 1);
-                }
-            }
-        }
-        page_alloc::free_page(t);
-    }
-    free_level(pgd, LEVEL_PGD);
-}
-
 /// Share the pages of one mapping between `src` and the new address space `dst` at
 /// fork (Linux `copy_page_range` -> `copy_pte_range` -> `copy_present_pte`), visiting
 /// only page tables that exist. Returns how many PTEs were copied and how many of them
@@ -276,6 +293,10 @@ pub fn free_pgtables(pgd: PhysAddr) {
 pub fn copy_page_range(dst: &Mm, src: &Mm, vma: &Vma) -> Result<(usize, usize), Fault> {
     let (mut copied, mut protected) = (0, 0);
     let cow = !vma.flags.contains(VmFlags::SHARED) && vma.flags.contains(VmFlags::WRITE);
+    // The child's PTE table for the 2 MiB the last PTE was in: found once per table,
+    // not once per page (Linux's `copy_pte_range` works table by table too).
+    let span = forkos_lib::pgtable::level_size(LEVEL_PTE - 1);
+    let mut cached: (u64, *mut u64) = (u64::MAX, core::ptr::null_mut());
     // SAFETY: the caller holds src's lock; dst is new and private to the caller.
     unsafe {
         for_each_pte(src.pgd, vma.start, vma.end, &mut |va, src_pte| {
@@ -283,10 +304,15 @@ pub fn copy_page_range(dst: &Mm, src: &Mm, vma: &Vma) -> Result<(usize, usize), 
                 *src_pte = pte_wrprotect(*src_pte);
                 protected += 1;
             }
-            let slot = match pte_slot(dst.pgd, va, true) {
-                Ok(Some(slot)) => slot,
-                _ => return Err(Fault::Oom),
-            };
+            let index = table_index(va, LEVEL_PTE);
+            if cached.0 != va & !(span - 1) {
+                let slot = match pte_slot(dst, va, true) {
+                    Ok(Some(slot)) => slot as *mut u64,
+                    _ => return Err(Fault::Oom),
+                };
+                cached = (va & !(span - 1), slot.sub(index));
+            }
+            let slot = &mut *cached.1.add(index);
             page_alloc::get_page(pte_pa(*src_pte));
             *slot = *src_pte;
             copied += 1;

@@ -176,6 +176,9 @@ pub struct Mm {
     /// The ASID.
     pub context: MmContext,
     pub inner: IrqSpinLock<MmInner>,
+    /// Every page table below the pgd, as it was allocated: teardown frees them without
+    /// walking the tree (Linux finds them through the VMAs in `free_pgtables`).
+    pub tables: IrqSpinLock<Vec<PhysAddr>>,
 }
 
 impl Mm {
@@ -189,6 +192,7 @@ impl Mm {
                 start_brk: 0,
                 brk: 0,
             }),
+            tables: IrqSpinLock::new(Vec::new()),
         })
     }
 }
@@ -198,12 +202,10 @@ impl Drop for Mm {
     /// ASID (Linux `mmput` -> `exit_mmap`: `unmap_vmas`, `free_pgtables`).
     fn drop(&mut self) {
         let vmas = core::mem::take(&mut self.inner.lock().vmas);
-        for v in &vmas {
-            memory::zap_page_range(self, v.start, v.end);
-        }
-        drop(vmas);
+        // The ASID goes first (flushing all of its TLB entries at once); then no entry
+        // of this address space can be in any TLB while its pages are freed.
         mmu_context::destroy_context(&self.context);
-        memory::free_pgtables(self.pgd);
+        memory::exit_mmap(self, &vmas);
     }
 }
 

@@ -156,7 +156,7 @@ pub fn alloc_page_reserve() -> Option<PhysAddr> {
 pub fn alloc_zeroed_page() -> Option<PhysAddr> {
     let pa = alloc_page()?;
     // SAFETY: the page was just allocated, so nothing else uses it; it is linear mapped.
-    unsafe { core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, 0, PAGE_SIZE) };
+    unsafe { crate::arch::page::clear_page(phys_to_virt(pa)) };
     Some(pa)
 }
 

@@ -160,9 +160,52 @@ fn fork_child_writes(iters: u64) {
     report("fork_child_writes_8m_exit_wait", ticks() - t0, iters);
 }
 
+/// Markers for `scripts/profile`, which counts the instructions executed between a
+/// call of the first and a call of the second (found by their addresses).
+#[no_mangle]
+#[inline(never)]
+extern "C" fn bench_profile_start() {
+    // SAFETY: an empty instruction; only the address of this function matters.
+    unsafe { core::arch::asm!("nop", options(nomem, nostack)) };
+}
+
+#[no_mangle]
+#[inline(never)]
+extern "C" fn bench_profile_end() {
+    // SAFETY: as above.
+    unsafe { core::arch::asm!("nop", options(nomem, nostack)) };
+}
+
+/// `bench profile FIGURE N`: run one figure between the markers.
+fn profile(figure: &str, n: u64) -> i32 {
+    if figure.contains("dirty") || figure.contains("writes") {
+        dirty(8 << 20);
+    }
+    bench_profile_start();
+    match figure {
+        "getpid" => getpid(n),
+        "fork_exit_wait" | "fork_exit_wait_8m_dirty" => fork_exit_wait(figure, n),
+        "vfork_exit_wait" => vfork_exit_wait(n),
+        "thread_create_exit_join" => thread_create_exit_join(n),
+        "yield_pingpong_per_switch" => yield_pingpong(n),
+        "fork_child_writes_8m_exit_wait" => fork_child_writes(n),
+        _ => {
+            println!("bench: no figure {figure}");
+            return 1;
+        }
+    }
+    bench_profile_end();
+    0
+}
+
 fn main(args: &[&str]) -> i32 {
     // The counter at pid 1's first instructions, counted from reset.
     let boot = ticks();
+    if let Some(i) = args.iter().position(|a| *a == "profile") {
+        let figure = args.get(i + 1).copied().unwrap_or("fork_exit_wait");
+        let n = args.get(i + 2).and_then(|s| s.parse().ok()).unwrap_or(20);
+        return profile(figure, n);
+    }
     let quick = args.last() == Some(&"quick");
     let n = |full: u64| if quick { full / 10 } else { full };
     println!("bench: boot_to_init ticks={boot}");

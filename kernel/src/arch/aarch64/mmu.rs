@@ -70,13 +70,7 @@ fn pgtable_alloc() -> Result<PhysAddr, MapError> {
     if page_alloc::is_ready() {
         let pa = page_alloc::alloc_page_reserve().ok_or(MapError::NoMemory)?;
         // SAFETY: the page was just allocated, so nothing else uses it; it is linear mapped.
-        unsafe {
-            core::ptr::write_bytes(
-                super::memory::phys_to_virt(pa) as *mut u8,
-                0,
-                forkos_lib::pgtable::PAGE_SIZE,
-            )
-        };
+        unsafe { super::page::clear_page(super::memory::phys_to_virt(pa)) };
         return Ok(pa);
     }
     let i = EARLY_POOL_USED.fetch_add(1, Ordering::Relaxed);

@@ -20,6 +20,7 @@ pub mod irqflags;
 pub mod memory;
 pub mod mmu;
 pub mod mmu_context;
+pub mod page;
 pub mod percpu;
 pub mod process;
 pub mod ptrace;
