@@ -27,5 +27,6 @@ pub mod ptrace;
 pub mod selftest;
 pub mod semihosting;
 pub mod signal;
+pub mod string;
 pub mod sysreg;
 pub mod traps;
