@@ -25,7 +25,16 @@ fn on() -> bool {
 }
 
 /// `svc` of a process-creating syscall: where kernel_entry saved the frame.
+/// Every syscall passes here: the check is inlined, the narration is not.
+#[inline(always)]
 pub fn syscall_enter(regs: &PtRegs, scno: u64) {
+    if on() {
+        syscall_enter_traced(regs, scno);
+    }
+}
+
+#[inline(never)]
+fn syscall_enter_traced(regs: &PtRegs, scno: u64) {
     if on()
         && matches!(
             scno as usize,

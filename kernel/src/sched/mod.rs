@@ -80,6 +80,7 @@ pub fn preempt_count() -> u32 {
 }
 
 /// Should the current task give up the CPU soon?
+#[inline(always)]
 pub fn need_resched() -> bool {
     current().test_flag(TIF_NEED_RESCHED)
 }

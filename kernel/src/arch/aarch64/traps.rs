@@ -156,6 +156,27 @@ extern "C" fn el1h_64_irq_handler(_regs: &mut PtRegs) {
 /// `do_notify_resume`).
 pub fn exit_to_user_mode() {
     let t = current();
+    // The fast path, taken by nearly every return: nothing to do.
+    if t.thread_info
+        .flags
+        .load(core::sync::atomic::Ordering::Relaxed)
+        & (crate::task::TIF_NEED_RESCHED | crate::task::TIF_SIGPENDING)
+        == 0
+    {
+        // SAFETY: as below; only two fields are read.
+        let regs = unsafe { &*t.pt_regs() };
+        if regs.syscallno == crate::arch::ptrace::NO_SYSCALL
+            || !crate::signal::is_restart_code(regs.regs[0])
+        {
+            return;
+        }
+    }
+    exit_to_user_mode_loop(t);
+}
+
+/// The slow path of [`exit_to_user_mode`] (Linux `exit_to_user_mode_loop`).
+#[inline(never)]
+fn exit_to_user_mode_loop(t: &crate::task::Task) {
     // SAFETY: on the way back to EL0, the pt_regs at the top of the current task's
     // kernel stack are the user context being returned to, and nothing else uses them.
     let regs = unsafe { &mut *t.pt_regs() };
