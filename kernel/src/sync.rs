@@ -26,6 +26,7 @@ impl<T> IrqSpinLock<T> {
     }
 
     /// Mask interrupts and take the lock.
+    #[inline]
     pub fn lock(&self) -> IrqSpinLockGuard<'_, T> {
         let flags = local_irq_save();
         IrqSpinLockGuard {
@@ -70,6 +71,7 @@ impl<T> DerefMut for IrqSpinLockGuard<'_, T> {
 }
 
 impl<T> Drop for IrqSpinLockGuard<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: the guard is dropped exactly once, here, and never used afterwards.
         unsafe { ManuallyDrop::drop(&mut self.guard) };
