@@ -31,11 +31,11 @@ fn page_alloc_counts_ram_minus_reservations() {
         .collect();
     let (free, managed, image_kib) = (nums[0], nums[1], nums[2]);
     let image_pages = image_kib / 4;
-    // Besides the image: the device tree (QEMU gives 1 MiB), the page reference counts
-    // (64 pages for 256 MiB) and the pages QEMU's loader keeps below the image are not
-    // managed; nothing else is missing.
+    // Besides the image: the device tree (QEMU gives 1 MiB), the per-page records (16
+    // bytes a page: 256 pages for 256 MiB) and the pages QEMU's loader keeps below the
+    // image are not managed; nothing else is missing.
     assert!(managed + image_pages <= 65536, "{line}");
-    assert!(managed + image_pages > 65536 - 400, "{line}");
+    assert!(managed + image_pages > 65536 - 600, "{line}");
     assert!(free <= managed, "{line}");
 }
 

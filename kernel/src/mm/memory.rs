@@ -56,22 +56,28 @@ pub enum Access {
 pub unsafe fn pte_slot<'a>(mm: &Mm, va: u64, alloc: bool) -> Result<Option<&'a mut u64>, Fault> {
     let mut t = mm.pgd;
     for level in LEVEL_PGD..LEVEL_PTE {
+        let index = table_index(va, level);
         // SAFETY: t is a table of this locked tree.
-        let slot = &mut unsafe { table(t) }[table_index(va, level)];
+        let slot = &mut unsafe { table(t) }[index];
         if *slot == 0 {
             if !alloc {
                 return Ok(None);
             }
             let new = page_alloc::alloc_zeroed_page().ok_or(Fault::Oom)?;
+            page_alloc::table_reset(new);
             // Remember it, so that teardown frees the tables without searching for them.
             mm.tables.lock().push(new);
+            page_alloc::table_mark(t, index);
             *slot = table_desc(new.0);
         }
         debug_assert!(is_table(*slot, level));
         t = PhysAddr(*slot & PHYS_MASK);
     }
+    // The caller is about to fill the PTE.
+    let index = table_index(va, LEVEL_PTE);
+    page_alloc::table_mark(t, index);
     // SAFETY: t is the last-level table of this locked tree.
-    Ok(Some(&mut unsafe { table(t) }[table_index(va, LEVEL_PTE)]))
+    Ok(Some(&mut unsafe { table(t) }[index]))
 }
 
 /// Does `flags` allow `access`?
@@ -159,24 +165,23 @@ pub fn do_page_fault(va: u64, access: Access) -> Result<(), Fault> {
     Ok(())
 }
 
-/// The first non-zero entry of `entries` at or after `from`. Most entries of most user
-/// page tables are empty: whole cache lines of eight are skipped with one test.
-fn next_used(entries: &[u64], from: usize) -> Option<usize> {
-    let mut i = from;
-    while i < entries.len() && !i.is_multiple_of(8) {
-        if entries[i] != 0 {
-            return Some(i);
+/// The first non-zero entry at or after `from`, looking only in the groups of eight
+/// entries whose bits are set in `groups`.
+fn next_in_groups(entries: &[u64], from: usize, groups: u64) -> Option<usize> {
+    let mut g = if from / 8 < 64 {
+        groups & (u64::MAX << (from / 8))
+    } else {
+        0
+    };
+    while g != 0 {
+        let k = g.trailing_zeros() as usize;
+        let (lo, hi) = ((k * 8).max(from), (k * 8 + 8).min(entries.len()));
+        if let Some(j) = (lo..hi).find(|&j| entries[j] != 0) {
+            return Some(j);
         }
-        i += 1;
+        g &= g - 1;
     }
-    if i < entries.len() {
-        let skip = entries[i..]
-            .chunks_exact(8)
-            .position(|c| (c[0] | c[1] | c[2] | c[3]) | (c[4] | c[5] | c[6] | c[7]) != 0)
-            .unwrap_or((entries.len() - i) / 8);
-        i += skip * 8;
-    }
-    (i..entries.len()).find(|&k| entries[k] != 0)
+    None
 }
 
 /// Call `f(va, pte)` for every present PTE in `[start, end)` of the tree at `pgd`,
@@ -208,8 +213,13 @@ unsafe fn for_each_pte<F: FnMut(u64, &mut u64) -> Result<(), Fault>>(
         };
         // SAFETY: the caller of for_each_pte guarantees exclusive access to the tree.
         let entries = unsafe { table(t) };
+        // Only the groups of eight entries ever used, within [first, last].
+        let mut groups = page_alloc::table_used(t);
+        if last / 8 < 63 {
+            groups &= (1 << (last / 8 + 1)) - 1;
+        }
         let mut i = first;
-        while let Some(j) = next_used(&entries[..=last], i) {
+        while let Some(j) = next_in_groups(&entries[..=last], i, groups) {
             i = j + 1;
             let va = base + j as u64 * size;
             let e = &mut entries[j];
@@ -313,6 +323,7 @@ pub fn copy_page_range(dst: &Mm, src: &Mm, vma: &Vma) -> Result<(usize, usize), 
                 cached = (va & !(span - 1), slot.sub(index));
             }
             let slot = &mut *cached.1.add(index);
+            page_alloc::table_mark(crate::arch::memory::virt_to_phys(cached.1 as u64), index);
             page_alloc::get_page(pte_pa(*src_pte));
             *slot = *src_pte;
             copied += 1;

@@ -184,8 +184,10 @@ pub struct Mm {
 impl Mm {
     /// An empty address space (Linux `mm_alloc` + `pgd_alloc`).
     pub fn new() -> Option<Mm> {
+        let pgd = page_alloc::alloc_zeroed_page()?;
+        page_alloc::table_reset(pgd);
         Some(Mm {
-            pgd: page_alloc::alloc_zeroed_page()?,
+            pgd,
             context: MmContext::default(),
             inner: IrqSpinLock::new(MmInner {
                 vmas: Vec::new(),

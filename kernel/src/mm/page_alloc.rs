@@ -44,20 +44,54 @@ static READY: AtomicBool = AtomicBool::new(false);
 
 /// First physical address the reference-count array covers.
 static MEM_MAP_BASE: AtomicU64 = AtomicU64::new(0);
-/// The reference-count array: one `AtomicU32` per page from `MEM_MAP_BASE`.
+/// What the kernel keeps about each physical page (Linux `struct page`, reduced).
+#[repr(C)]
+struct PageInfo {
+    /// References (Linux `_refcount`).
+    count: AtomicU32,
+    _pad: u32,
+    /// For a page used as a user page table: which groups of eight entries may be in
+    /// use, one bit each (set when an entry is made, never cleared while the table
+    /// lives), so that walks skip the empty rest of a table.
+    used: AtomicU64,
+}
+
+/// The array of [`PageInfo`], one per page from `MEM_MAP_BASE`.
 static MEM_MAP: AtomicU64 = AtomicU64::new(0);
 static MEM_MAP_PAGES: AtomicU64 = AtomicU64::new(0);
 
-fn page_ref(pa: PhysAddr) -> &'static AtomicU32 {
+fn page_info(pa: PhysAddr) -> &'static PageInfo {
     let idx = (pa.0 - MEM_MAP_BASE.load(Ordering::Relaxed)) / PAGE_SIZE as u64;
     assert!(
         idx < MEM_MAP_PAGES.load(Ordering::Relaxed),
         "page {:#x} outside RAM",
         pa.0
     );
-    // SAFETY: MEM_MAP points to MEM_MAP_PAGES counters in linear-mapped memory that the
+    // SAFETY: MEM_MAP points to MEM_MAP_PAGES entries in linear-mapped memory that the
     // allocator set aside for them at init and never frees.
-    unsafe { &*(MEM_MAP.load(Ordering::Relaxed) as *const AtomicU32).add(idx as usize) }
+    unsafe { &*(MEM_MAP.load(Ordering::Relaxed) as *const PageInfo).add(idx as usize) }
+}
+
+fn page_ref(pa: PhysAddr) -> &'static AtomicU32 {
+    &page_info(pa).count
+}
+
+/// The groups of eight entries of page table `pa` that may be in use (see
+/// [`PageInfo::used`]).
+pub fn table_used(pa: PhysAddr) -> u64 {
+    page_info(pa).used.load(Ordering::Relaxed)
+}
+
+/// Note that entry `index` of page table `pa` is (or may be) in use.
+pub fn table_mark(pa: PhysAddr, index: usize) {
+    page_info(pa)
+        .used
+        .fetch_or(1 << (index / 8), Ordering::Relaxed);
+}
+
+/// A fresh page table has no entry in use.
+pub fn table_reset(pa: PhysAddr) {
+    page_info(pa).used.store(0, Ordering::Relaxed);
 }
 
 /// Hand the allocator its memory (Linux `memblock_free_all`). The ranges must be page
@@ -73,7 +107,8 @@ pub fn init(free: &RangeSet<MAX_RANGES>) {
         _ => panic!("no free memory"),
     };
     let pages = (last - first) / PAGE_SIZE as u64;
-    let bytes = (pages * 4).div_ceil(PAGE_SIZE as u64) * PAGE_SIZE as u64;
+    let bytes = (pages * core::mem::size_of::<PageInfo>() as u64).div_ceil(PAGE_SIZE as u64)
+        * PAGE_SIZE as u64;
     let home = free
         .iter()
         .find(|r| r.size() >= bytes)
