@@ -39,6 +39,7 @@ FUZZ_FILES := 64
 UTEST      := target/aarch64-unknown-none/release/utest
 INITRD_CPIO := build/initrd.cpio
 
+BENCH_ARGS ?=
 FUZZ_SEED  ?= $(shell date +%s)
 FUZZ_CALLS ?= 1000000
 
@@ -134,7 +135,7 @@ lint: user
 
 # Benchmarks (user/src/bin/bench.rs) under -icount: the same figures on every run.
 bench: $(IMG) $(INITRD_CPIO) qemu
-	scripts/bench
+	scripts/bench $(BENCH_ARGS)
 
 # The syscall fuzzer (user/src/bin/sysfuzz.rs) as pid 1; the seed is printed for replay.
 fuzz: $(IMG) qemu
