@@ -14,7 +14,7 @@ use forkos_lib::pgtable::{
 };
 
 use super::{page_alloc, Mm, MmInner, VmFlags, Vma};
-use crate::arch::memory::{phys_to_virt, PhysAddr};
+use crate::arch::memory::{phys_to_virt, virt_to_phys, PhysAddr};
 use crate::arch::mmu_context::{
     flush_tlb_page, mk_user_pte, pte_pa, pte_present, pte_writable, pte_wrprotect,
 };
@@ -165,25 +165,6 @@ pub fn do_page_fault(va: u64, access: Access) -> Result<(), Fault> {
     Ok(())
 }
 
-/// The first non-zero entry at or after `from`, looking only in the groups of eight
-/// entries whose bits are set in `groups`.
-fn next_in_groups(entries: &[u64], from: usize, groups: u64) -> Option<usize> {
-    let mut g = if from / 8 < 64 {
-        groups & (u64::MAX << (from / 8))
-    } else {
-        0
-    };
-    while g != 0 {
-        let k = g.trailing_zeros() as usize;
-        let (lo, hi) = ((k * 8).max(from), (k * 8 + 8).min(entries.len()));
-        if let Some(j) = (lo..hi).find(|&j| entries[j] != 0) {
-            return Some(j);
-        }
-        g &= g - 1;
-    }
-    None
-}
-
 /// Call `f(va, pte)` for every present PTE in `[start, end)` of the tree at `pgd`,
 /// skipping empty tables whole (the walk of Linux's `zap_p4d_range` ... `zap_pte_range`).
 ///
@@ -214,21 +195,26 @@ unsafe fn for_each_pte<F: FnMut(u64, &mut u64) -> Result<(), Fault>>(
         // SAFETY: the caller of for_each_pte guarantees exclusive access to the tree.
         let entries = unsafe { table(t) };
         // Only the groups of eight entries ever used, within [first, last].
-        let mut groups = page_alloc::table_used(t);
+        let mut groups = page_alloc::table_used(t) & (u64::MAX << (first / 8));
         if last / 8 < 63 {
             groups &= (1 << (last / 8 + 1)) - 1;
         }
-        let mut i = first;
-        while let Some(j) = next_in_groups(&entries[..=last], i, groups) {
-            i = j + 1;
-            let va = base + j as u64 * size;
-            let e = &mut entries[j];
-            if level == LEVEL_PTE {
-                if pte_present(*e) {
-                    f(va, e)?;
+        while groups != 0 {
+            let k = groups.trailing_zeros() as usize;
+            groups &= groups - 1;
+            let (lo, hi) = ((k * 8).max(first), (k * 8 + 7).min(last));
+            for (j, e) in entries.iter_mut().enumerate().take(hi + 1).skip(lo) {
+                if *e == 0 {
+                    continue;
                 }
-            } else if is_table(*e, level) {
-                walk(PhysAddr(*e & PHYS_MASK), level + 1, va, start, end, f)?;
+                let va = base + j as u64 * size;
+                if level == LEVEL_PTE {
+                    if pte_present(*e) {
+                        f(va, e)?;
+                    }
+                } else if is_table(*e, level) {
+                    walk(PhysAddr(*e & PHYS_MASK), level + 1, va, start, end, f)?;
+                }
             }
         }
         Ok(())
@@ -321,9 +307,12 @@ pub fn copy_page_range(dst: &Mm, src: &Mm, vma: &Vma) -> Result<(usize, usize), 
                     _ => return Err(Fault::Oom),
                 };
                 cached = (va & !(span - 1), slot.sub(index));
+                // The child's table will hold entries where the parent's does: the same
+                // groups of entries are in use.
+                let src_table = src_pte as *mut u64 as u64 & !(PAGE_SIZE as u64 - 1);
+                page_alloc::table_copy_used(virt_to_phys(cached.1 as u64), virt_to_phys(src_table));
             }
             let slot = &mut *cached.1.add(index);
-            page_alloc::table_mark(crate::arch::memory::virt_to_phys(cached.1 as u64), index);
             page_alloc::get_page(pte_pa(*src_pte));
             *slot = *src_pte;
             copied += 1;

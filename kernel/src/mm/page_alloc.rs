@@ -89,6 +89,13 @@ pub fn table_mark(pa: PhysAddr, index: usize) {
         .fetch_or(1 << (index / 8), Ordering::Relaxed);
 }
 
+/// Page table `dst` is about to hold entries where `src` holds them.
+pub fn table_copy_used(dst: PhysAddr, src: PhysAddr) {
+    page_info(dst)
+        .used
+        .fetch_or(table_used(src), Ordering::Relaxed);
+}
+
 /// A fresh page table has no entry in use.
 pub fn table_reset(pa: PhysAddr) {
     page_info(pa).used.store(0, Ordering::Relaxed);
