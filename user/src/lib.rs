@@ -7,8 +7,10 @@
 //!   (`fork()` is `clone(CLONE_CHILD_SETTID|CLONE_CHILD_CLEARTID|SIGCHLD, 0, NULL, 0, &tid)`).
 //! - [`rt`]: `_start` (argc/argv from the initial stack), the panic handler.
 //! - [`print!`]/[`println!`]: formatted output to fd 1 through `write`.
+//! - [`rng`]: the fuzzers' seeded random numbers.
 #![no_std]
 
+pub mod rng;
 pub mod rt;
 pub mod sys;
 

@@ -452,3 +452,14 @@ pub fn sigprocmask(how: usize, set: Option<u64>, old: Option<&mut u64>) -> isize
 pub const fn sigbit(sig: i32) -> u64 {
     1 << (sig - 1)
 }
+
+/// The flags glibc's `pthread_create` passes to clone (0x3d0f00 with `CLONE_SETTLS`).
+pub const PTHREAD_FLAGS: u64 = CLONE_VM
+    | CLONE_FS
+    | CLONE_FILES
+    | CLONE_SIGHAND
+    | CLONE_THREAD
+    | CLONE_SYSVSEM
+    | CLONE_SETTLS
+    | CLONE_PARENT_SETTID
+    | CLONE_CHILD_CLEARTID;

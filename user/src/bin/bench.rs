@@ -99,15 +99,7 @@ fn thread_create_exit_join(iters: u64) {
     ) as usize;
     let tid = AtomicI32::new(0);
     let word = tid.as_ptr();
-    let flags = sys::CLONE_VM
-        | sys::CLONE_FS
-        | sys::CLONE_FILES
-        | sys::CLONE_SIGHAND
-        | sys::CLONE_THREAD
-        | sys::CLONE_SYSVSEM
-        | sys::CLONE_SETTLS
-        | sys::CLONE_PARENT_SETTID
-        | sys::CLONE_CHILD_CLEARTID;
+    let flags = sys::PTHREAD_FLAGS;
     let t0 = ticks();
     for _ in 0..iters {
         // SAFETY: the thread runs thread_fn on its own stack and exits at once; the

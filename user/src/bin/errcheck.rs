@@ -12,26 +12,9 @@
 #![no_std]
 #![no_main]
 
+use forkos_user::rng::Rng;
 use forkos_user::sys::{self, nr};
 use forkos_user::{entry, println};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
 
 /// Buffers the calls may read and write: 16 KiB of zeroes, refilled before every call.
 #[repr(C, align(4096))]
@@ -85,7 +68,7 @@ fn flags(r: &mut Rng) -> usize {
         0 => 0,
         1 => r.below(16) as usize,
         2 => 1 << r.below(32),
-        3 => r.next() as usize,
+        3 => r.next_u64() as usize,
         _ => usize::MAX,
     }
 }
@@ -244,8 +227,8 @@ fn draw(r: &mut Rng) -> (usize, [usize; 6]) {
             // SAFETY: inside SCRATCH.
             unsafe {
                 (act as *mut u64).write(r.below(2));
-                ((act + 8) as *mut u64).write(r.next() & 0x0000_00ff);
-                ((act + 24) as *mut u64).write(r.next());
+                ((act + 8) as *mut u64).write(r.next_u64() & 0x0000_00ff);
+                ((act + 24) as *mut u64).write(r.next_u64());
             }
             let new = if r.below(3) == 0 { ptr(r) } else { act };
             a = [small(r), new, ptr(r), r.pick(&[8, 8, 8, 4, 16]), 0, 0];

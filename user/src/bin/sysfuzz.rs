@@ -13,27 +13,9 @@
 
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use forkos_user::rng::Rng;
 use forkos_user::sys::{self, nr};
 use forkos_user::{entry, println};
-
-/// A small, fast, seeded generator (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
 
 /// The syscalls forkos implements, each several times so that they dominate; anything
 /// else is tried as a random number too.
@@ -93,7 +75,7 @@ fn arg(r: &mut Rng, stack: usize) -> usize {
         0 => 0,
         1 => r.below(16) as usize,
         2 => usize::MAX,
-        3 => r.next() as usize,
+        3 => r.next_u64() as usize,
         4 => 1 << r.below(64),
         5 => 0xffff_0000_0000_0000 + (r.below(1 << 30) as usize) * 8, // kernel space
         6 => 0x10 + r.below(0x1000) as usize,                         // near NULL
@@ -195,7 +177,7 @@ fn main(args: &[&str]) -> i32 {
     let count = || unsafe { (*COUNTER).load(Relaxed) };
     let mut workers = 0u64;
     while count() < total {
-        let wseed = Rng(seed ^ workers.wrapping_mul(0x1000_0000_01b3)).next();
+        let wseed = Rng(seed ^ workers.wrapping_mul(0x1000_0000_01b3)).next_u64();
         workers += 1;
         let pid = sys::fork();
         if pid == 0 {

@@ -227,16 +227,7 @@ impl Drop for Stack {
     }
 }
 
-/// The flags glibc's `pthread_create` passes to clone (0x3d0f00 with `CLONE_SETTLS`).
-pub const PTHREAD_FLAGS: u64 = sys::CLONE_VM
-    | sys::CLONE_FS
-    | sys::CLONE_FILES
-    | sys::CLONE_SIGHAND
-    | sys::CLONE_THREAD
-    | sys::CLONE_SYSVSEM
-    | sys::CLONE_SETTLS
-    | sys::CLONE_PARENT_SETTID
-    | sys::CLONE_CHILD_CLEARTID;
+pub use sys::PTHREAD_FLAGS;
 
 /// Wait until the tid word is 0 (`CLONE_CHILD_CLEARTID` at the thread's exit), sleeping
 /// in FUTEX_WAIT as glibc's `pthread_join` does.
