@@ -127,6 +127,21 @@ impl<const N: usize> RangeSet<N> {
     }
 
     /// Remove `r` from the set, splitting a range it falls inside (`memblock_remove`).
+    /// Take `size` bytes from the front of the lowest range, if there is one at least
+    /// that large (the page allocator's first touch of fresh memory, in O(1)).
+    pub fn take_front(&mut self, size: u64) -> Option<u64> {
+        if self.len == 0 || self.ranges[0].end - self.ranges[0].base < size {
+            return None;
+        }
+        let base = self.ranges[0].base;
+        self.ranges[0].base += size;
+        if self.ranges[0].base == self.ranges[0].end {
+            self.ranges.copy_within(1..self.len, 0);
+            self.len -= 1;
+        }
+        Some(base)
+    }
+
     pub fn remove(&mut self, r: Range) -> Result<(), Full> {
         if r.base >= r.end {
             return Ok(());
@@ -277,5 +292,17 @@ mod tests {
         assert_eq!(r.align_inward(0x1000), Range::new(0x2000, 0x1000));
         assert_eq!(r.align_outward(0x1000), Range::new(0x1000, 0x3000));
         assert_eq!(Range::new(0x1001, 0x10).align_inward(0x1000).size(), 0);
+    }
+
+    #[test]
+    fn take_front_walks_the_ranges_in_order() {
+        let mut s = RangeSet::<4>::new();
+        s.add(Range::new(0x1000, 0x2000)).unwrap();
+        s.add(Range::new(0x8000, 0x1000)).unwrap();
+        assert_eq!(s.take_front(0x1000), Some(0x1000));
+        assert_eq!(s.take_front(0x1000), Some(0x2000));
+        assert_eq!(s.take_front(0x1000), Some(0x8000));
+        assert_eq!(s.take_front(0x1000), None);
+        assert_eq!(s.total(), 0);
     }
 }

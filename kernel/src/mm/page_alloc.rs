@@ -181,12 +181,7 @@ pub fn alloc_page_reserve() -> Option<PhysAddr> {
         a.free_list = unsafe { *(phys_to_virt(PhysAddr(pa)) as *const u64) };
         pa
     } else {
-        let r = a.untouched.iter().next()?;
-        let pa = r.base;
-        a.untouched
-            .remove(forkos_lib::memblock::Range::new(pa, PAGE_SIZE as u64))
-            .expect("removing a range's first page never splits it");
-        pa
+        a.untouched.take_front(PAGE_SIZE as u64)?
     };
     a.nr_free -= 1;
     drop(a);
@@ -234,14 +229,14 @@ pub fn page_count(pa: PhysAddr) -> u32 {
 }
 
 fn free_page_locked(pa: PhysAddr) {
-    let mut a = PAGE_ALLOC.lock();
+    // Pages outside RAM fail page_ref's check, and pages never handed out (the kernel
+    // image, the device tree) have no references, which put_page and free_page check.
     assert!(
-        pa.0.is_multiple_of(PAGE_SIZE as u64)
-            && a.managed
-                .overlaps(forkos_lib::memblock::Range::new(pa.0, PAGE_SIZE as u64)),
-        "free_page: {:#x} is not an allocated page",
+        pa.0.is_multiple_of(PAGE_SIZE as u64),
+        "free_page: {:#x} is not a page address",
         pa.0
     );
+    let mut a = PAGE_ALLOC.lock();
     // SAFETY: the caller gives the page back, so the allocator owns it again; it is
     // linear mapped.
     unsafe { *(phys_to_virt(pa) as *mut u64) = a.free_list };
