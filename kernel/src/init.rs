@@ -121,6 +121,8 @@ pub fn idle_work() {
     // The idle task's list of children held init and the kernel thread: give its room
     // back too, as it was before they existed.
     current().inner.lock().children.shrink_to_fit();
+    // And the kernel stacks kept for reuse.
+    crate::mm::kstack::drain_cache();
     let before = PAGES_AT_INIT.load(Ordering::Relaxed);
     let after = page_alloc::nr_free_pages();
     println!("forkos: free pages before init started {before}, after it exited {after}");

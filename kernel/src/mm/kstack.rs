@@ -18,6 +18,28 @@ use crate::sync::IrqSpinLock;
 /// Free slot numbers (most recently freed last, so they are reused first).
 static FREE_SLOTS: IrqSpinLock<Vec<u32>> = IrqSpinLock::new(Vec::new());
 
+/// Stacks kept mapped after their task died, for the next fork (Linux's
+/// `cached_stacks`, `NR_CACHED_STACKS` of them per CPU): mapping four pages into a slot
+/// and unmapping them again is most of what a stack costs.
+const NR_CACHED_STACKS: usize = 2;
+static CACHED: IrqSpinLock<([u32; NR_CACHED_STACKS], usize)> =
+    IrqSpinLock::new(([0; NR_CACHED_STACKS], 0));
+
+/// Give the cached stacks' pages back (before the leak check counts free pages).
+pub fn drain_cache() {
+    loop {
+        let n = {
+            let mut c = CACHED.lock();
+            if c.1 == 0 {
+                return;
+            }
+            c.1 -= 1;
+            c.0[c.1]
+        };
+        release(n, THREAD_SIZE / PAGE_SIZE);
+    }
+}
+
 /// Create the page tables for every slot and fill the free list.
 pub fn init() {
     mmu::prealloc_kernel_tables(KSTACK_START, MAX_THREADS as u64 * KSTACK_SLOT)
@@ -41,6 +63,13 @@ fn slot_base(n: u32) -> u64 {
 impl KernelStack {
     /// A fresh stack, or `None` when slots or memory run out.
     pub fn alloc() -> Option<KernelStack> {
+        {
+            let mut c = CACHED.lock();
+            if c.1 > 0 {
+                c.1 -= 1;
+                return Some(KernelStack::Slot(c.0[c.1]));
+            }
+        }
         let n = FREE_SLOTS.lock().pop()?;
         let base = slot_base(n);
         for i in 0..THREAD_SIZE / PAGE_SIZE {
@@ -84,6 +113,15 @@ fn release(n: u32, pages: usize) {
 impl Drop for KernelStack {
     fn drop(&mut self) {
         if let KernelStack::Slot(n) = self {
+            {
+                let mut c = CACHED.lock();
+                if c.1 < NR_CACHED_STACKS {
+                    let i = c.1;
+                    c.0[i] = *n;
+                    c.1 += 1;
+                    return;
+                }
+            }
             release(*n, THREAD_SIZE / PAGE_SIZE);
         }
     }
