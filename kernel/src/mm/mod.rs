@@ -194,7 +194,8 @@ impl Mm {
                 start_brk: 0,
                 brk: 0,
             }),
-            tables: IrqSpinLock::new(Vec::new()),
+            // A small program needs about eight tables: no regrowth for those.
+            tables: IrqSpinLock::new(Vec::with_capacity(8)),
         })
     }
 }
