@@ -140,8 +140,9 @@ pub fn invoke_syscall(scno: u64, regs: &PtRegs) -> i64 {
     let scno = scno as u32 as usize; // Linux truncates the number to an int
     match SYS_CALL_TABLE.get(scno).copied().flatten() {
         Some(handler) => {
-            let a = &regs.regs;
-            match handler(&[a[0], a[1], a[2], a[3], a[4], a[5]]) {
+            // The arguments are x0-x5 as saved in pt_regs: passed in place, not copied.
+            let (args, _) = regs.regs.split_first_chunk::<6>().expect("31 registers");
+            match handler(args) {
                 Ok(v) => v,
                 Err(e) => -(e.0 as i64),
             }
