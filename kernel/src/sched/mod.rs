@@ -151,8 +151,12 @@ fn __schedule(preempt: bool) {
     let mut rq = this_rq().lock();
     let prev_running = preempt || prev.state() == TaskState::Running;
     let curr = rq.curr.take().expect("schedule before sched_init");
+    // Who keeps prev alive until we are off its stack: the run queue if it stays
+    // runnable, else `rq.prev` until `finish_task_switch` (a dead task's stack is freed
+    // there).
+    let mut keep = Some(curr);
     if prev_running && !is_idle(&rq, prev) {
-        rq.queue.push_back(curr.clone());
+        rq.queue.push_back(keep.take().expect("just set"));
     } else if !prev_running {
         prev.on_rq.store(false, Ordering::Relaxed);
     }
@@ -161,7 +165,7 @@ fn __schedule(preempt: bool) {
         None => {
             if prev_running {
                 // Nothing else to run: keep going.
-                rq.curr = Some(curr);
+                rq.curr = keep;
                 drop(rq);
                 local_irq_restore(flags);
                 return;
@@ -170,7 +174,7 @@ fn __schedule(preempt: bool) {
         }
     };
     if core::ptr::eq(&*next, prev) {
-        rq.curr = Some(curr);
+        rq.curr = Some(next);
         drop(rq);
         local_irq_restore(flags);
         return;
@@ -181,7 +185,7 @@ fn __schedule(preempt: bool) {
     let next_ptr: *const Task = Arc::as_ptr(&next);
     rq.curr = Some(next);
     debug_assert!(rq.prev.is_none());
-    rq.prev = Some(curr);
+    rq.prev = keep;
     drop(rq);
     // SAFETY: rq.curr keeps next alive while it runs, and it runs until it switches away.
     context_switch(prev, unsafe { &*next_ptr });
