@@ -126,23 +126,14 @@ fn dup_mmap(mm: &Mm, oldmm: &Mm) -> Result<(), Errno> {
     let mut new = mm.inner.lock();
     new.start_brk = old.start_brk;
     new.brk = old.brk;
-    let (mut ptes, mut protected) = (0, 0);
-    let mut result = Ok(());
-    for vma in &old.vmas {
-        // The VMA goes in first, so that if copying fails half-way, tearing the new mm
-        // down drops the references already taken.
-        new.vmas.push(vma.clone());
-        match copy_page_range(mm, oldmm, vma) {
-            Ok((n, p)) => {
-                ptes += n;
-                protected += p;
-            }
-            Err(_) => {
-                result = Err(ENOMEM);
-                break;
-            }
-        }
-    }
+    // The VMAs go in first, so that if copying fails half-way, tearing the new mm down
+    // drops the references already taken.
+    new.vmas = old.vmas.clone();
+    let (result, ptes, protected) = match copy_page_range(mm, oldmm, &old.vmas) {
+        Ok((n, p)) => (Ok(()), n, p),
+        // Some entries may have been write-protected already: flush anyway.
+        Err(_) => (Err(ENOMEM), 0, 1),
+    };
     // The parent's entries just lost write permission: drop them from the TLB, once for
     // the whole address space (Linux `flush_tlb_mm` at the end of `dup_mmap`).
     if protected > 0 {

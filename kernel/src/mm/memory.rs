@@ -246,8 +246,10 @@ fn zap_pages(mm: &Mm, start: u64, end: u64) {
 /// every page table, which the mm listed as it made them. No TLB maintenance per page:
 /// the caller retires the whole ASID.
 pub fn exit_mmap(mm: &Mm, vmas: &[Vma]) {
-    for v in vmas {
-        zap_pages(mm, v.start, v.end);
+    // Every present page goes, whichever mapping it belongs to: one walk of the whole
+    // tree rather than one per mapping.
+    if let (Some(first), Some(last)) = (vmas.first(), vmas.last()) {
+        zap_pages(mm, first.start, last.end);
     }
     for t in core::mem::take(&mut *mm.tables.lock()) {
         page_alloc::free_page(t);
@@ -275,7 +277,7 @@ pub fn change_protection(mm: &Mm, vma: &Vma) {
     crate::arch::mmu_context::flush_tlb_mm(&mm.context);
 }
 
-/// Share the pages of one mapping between `src` and the new address space `dst` at
+/// Share the pages of the mappings `vmas` between `src` and the new address space `dst` at
 /// fork (Linux `copy_page_range` -> `copy_pte_range` -> `copy_present_pte`), visiting
 /// only page tables that exist. Returns how many PTEs were copied and how many of them
 /// were write-protected.
@@ -286,16 +288,25 @@ pub fn change_protection(mm: &Mm, vma: &Vma) {
 /// a copy in [`do_wp_page`]. Shared and read-only mappings are mapped as they are. The
 /// caller flushes `src`'s TLB entries once, after the whole copy (as Linux's `dup_mmap`
 /// does with `flush_tlb_mm`).
-pub fn copy_page_range(dst: &Mm, src: &Mm, vma: &Vma) -> Result<(usize, usize), Fault> {
+pub fn copy_page_range(dst: &Mm, src: &Mm, vmas: &[Vma]) -> Result<(usize, usize), Fault> {
     let (mut copied, mut protected) = (0, 0);
-    let cow = !vma.flags.contains(VmFlags::SHARED) && vma.flags.contains(VmFlags::WRITE);
+    let (Some(first), Some(last)) = (vmas.first(), vmas.last()) else {
+        return Ok((0, 0));
+    };
+    // One walk over all the mappings (sorted), following along which one each page is in.
+    let mut v = 0;
     // The child's PTE table for the 2 MiB the last PTE was in: found once per table,
     // not once per page (Linux's `copy_pte_range` works table by table too).
     let span = forkos_lib::pgtable::level_size(LEVEL_PTE - 1);
     let mut cached: (u64, *mut u64) = (u64::MAX, core::ptr::null_mut());
     // SAFETY: the caller holds src's lock; dst is new and private to the caller.
     unsafe {
-        for_each_pte(src.pgd, vma.start, vma.end, &mut |va, src_pte| {
+        for_each_pte(src.pgd, first.start, last.end, &mut |va, src_pte| {
+            while vmas[v].end <= va {
+                v += 1;
+            }
+            let flags = vmas[v].flags;
+            let cow = !flags.contains(VmFlags::SHARED) && flags.contains(VmFlags::WRITE);
             if cow && pte_writable(*src_pte) {
                 *src_pte = pte_wrprotect(*src_pte);
                 protected += 1;
