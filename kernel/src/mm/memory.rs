@@ -294,7 +294,7 @@ pub fn copy_page_range(dst: &Mm, src: &Mm, vmas: &[Vma]) -> Result<(usize, usize
         return Ok((0, 0));
     };
     // One walk over all the mappings (sorted), following along which one each page is in.
-    let mut v = 0;
+    let (mut v, mut v_end, mut cow) = (0, 0, false);
     // The child's PTE table for the 2 MiB the last PTE was in: found once per table,
     // not once per page (Linux's `copy_pte_range` works table by table too).
     let span = forkos_lib::pgtable::level_size(LEVEL_PTE - 1);
@@ -302,11 +302,14 @@ pub fn copy_page_range(dst: &Mm, src: &Mm, vmas: &[Vma]) -> Result<(usize, usize
     // SAFETY: the caller holds src's lock; dst is new and private to the caller.
     unsafe {
         for_each_pte(src.pgd, first.start, last.end, &mut |va, src_pte| {
-            while vmas[v].end <= va {
-                v += 1;
+            if va >= v_end {
+                while vmas[v].end <= va {
+                    v += 1;
+                }
+                let flags = vmas[v].flags;
+                v_end = vmas[v].end;
+                cow = !flags.contains(VmFlags::SHARED) && flags.contains(VmFlags::WRITE);
             }
-            let flags = vmas[v].flags;
-            let cow = !flags.contains(VmFlags::SHARED) && flags.contains(VmFlags::WRITE);
             if cow && pte_writable(*src_pte) {
                 *src_pte = pte_wrprotect(*src_pte);
                 protected += 1;

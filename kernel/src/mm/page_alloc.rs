@@ -60,6 +60,7 @@ struct PageInfo {
 static MEM_MAP: AtomicU64 = AtomicU64::new(0);
 static MEM_MAP_PAGES: AtomicU64 = AtomicU64::new(0);
 
+#[inline]
 fn page_info(pa: PhysAddr) -> &'static PageInfo {
     let idx = (pa.0 - MEM_MAP_BASE.load(Ordering::Relaxed)) / PAGE_SIZE as u64;
     assert!(
@@ -72,17 +73,20 @@ fn page_info(pa: PhysAddr) -> &'static PageInfo {
     unsafe { &*(MEM_MAP.load(Ordering::Relaxed) as *const PageInfo).add(idx as usize) }
 }
 
+#[inline]
 fn page_ref(pa: PhysAddr) -> &'static AtomicU32 {
     &page_info(pa).count
 }
 
 /// The groups of eight entries of page table `pa` that may be in use (see
 /// [`PageInfo::used`]).
+#[inline]
 pub fn table_used(pa: PhysAddr) -> u64 {
     page_info(pa).used.load(Ordering::Relaxed)
 }
 
 /// Note that entry `index` of page table `pa` is (or may be) in use.
+#[inline]
 pub fn table_mark(pa: PhysAddr, index: usize) {
     page_info(pa)
         .used
@@ -209,12 +213,14 @@ pub fn free_page(pa: PhysAddr) {
 }
 
 /// Take another reference to an allocated page (Linux `get_page`).
+#[inline]
 pub fn get_page(pa: PhysAddr) {
     let old = page_ref(pa).fetch_add(1, Ordering::Relaxed);
     assert!(old > 0, "get_page: {:#x} is free", pa.0);
 }
 
 /// Drop a reference; the last one frees the page (Linux `put_page`).
+#[inline]
 pub fn put_page(pa: PhysAddr) {
     let old = page_ref(pa).fetch_sub(1, Ordering::AcqRel);
     assert!(old > 0, "put_page: {:#x} is free", pa.0);
@@ -224,6 +230,7 @@ pub fn put_page(pa: PhysAddr) {
 }
 
 /// References to a page (Linux `page_count`).
+#[inline]
 pub fn page_count(pa: PhysAddr) -> u32 {
     page_ref(pa).load(Ordering::Relaxed)
 }
