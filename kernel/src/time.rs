@@ -101,7 +101,7 @@ pub fn sys_clock_nanosleep(clock: u64, flags: u64, req: u64, rem: u64) -> crate:
     if kind == ClockKind::NoSleep || kind == ClockKind::Fd {
         return Err(EOPNOTSUPP);
     }
-    if kind == ClockKind::CpuNoSleep {
+    if kind == ClockKind::OwnThreadCpu || kind == ClockKind::NoTask {
         // Sleeping on one's own thread's CPU time would never end (Linux refuses it in
         // `posix_cpu_nsleep`, after reading the request).
         UserPtr::<Timespec>::new(req).read()?;
@@ -143,44 +143,47 @@ enum ClockKind {
     Sleepable,
     /// Readable only: the thread CPU clock, MONOTONIC_RAW and the coarse clocks.
     NoSleep,
-    /// A CPU-time clock one cannot sleep on: the calling thread's own, or one naming
-    /// no task (sleeping refuses it only after reading the request).
-    CpuNoSleep,
+    /// The calling thread's own CPU-time clock: readable; a sleep on it would never end.
+    OwnThreadCpu,
+    /// A CPU-time clock that names no task (or no valid kind of CPU time).
+    NoTask,
     /// A clock file descriptor (none exist here).
     Fd,
 }
 
 fn clock_kind(id: i32) -> Result<ClockKind, crate::errno::Errno> {
-    use crate::errno::EINVAL;
     match id {
         0 | 1 | 2 | 7 | 8 | 9 | 11 => return Ok(ClockKind::Sleepable),
         3..=6 => return Ok(ClockKind::NoSleep),
-        i if i >= 0 => return Err(EINVAL), // 10 (SGI_CYCLE) is gone; 12.. never were
+        // 10 (SGI_CYCLE) is gone; 12.. never were.
+        i if i >= 0 => return Err(crate::errno::EINVAL),
         _ => {}
     }
-    // Negative: a clock fd, or a task's CPU-time clock.
     if id & 7 == 3 {
         return Ok(ClockKind::Fd);
+    }
+    if id & 3 == 3 {
+        return Ok(ClockKind::NoTask);
     }
     let pid = !(id >> 3);
     let thread = id & 4 != 0;
     let me = crate::task::current();
-    let exists = id & 3 != 3
-        && (pid == 0
-            || crate::task::PID_TABLE.lock().find(pid).is_some_and(|t| {
-                if thread {
-                    t.tgid == me.tgid
-                } else {
-                    t.is_group_leader()
-                }
-            }));
-    // One can sleep on a process's CPU time or another thread's, not on one's own
-    // thread's (it would never end) nor on a clock that names no task.
-    let own_thread = thread && (pid == 0 || pid == me.pid);
-    Ok(if exists && !own_thread {
+    if thread && (pid == 0 || pid == me.pid) {
+        return Ok(ClockKind::OwnThreadCpu);
+    }
+    // A thread's clock only within one's own process; a process's clock by its pid.
+    let exists = pid == 0
+        || crate::task::PID_TABLE.lock().find(pid).is_some_and(|t| {
+            if thread {
+                t.tgid == me.tgid
+            } else {
+                t.is_group_leader()
+            }
+        });
+    Ok(if exists {
         ClockKind::Sleepable
     } else {
-        ClockKind::CpuNoSleep
+        ClockKind::NoTask
     })
 }
 
@@ -191,16 +194,8 @@ fn interrupted() -> bool {
 /// `clock_gettime(clock, tp)`: CLOCK_REALTIME (0) starts at the epoch at boot, as forkos
 /// has no RTC driver; the monotonic clocks count from boot.
 pub fn sys_clock_gettime(clock: u64, tp: u64) -> crate::errno::SysResult {
-    let id = clock as i32;
-    match clock_kind(id)? {
-        // No clock fds; a CPU clock naming no task (own thread's is fine).
-        ClockKind::Fd => return Err(crate::errno::EINVAL),
-        ClockKind::CpuNoSleep
-            if id & 3 == 3 || !(id >> 3) != 0 && !(id >> 3) != crate::task::current().pid =>
-        {
-            return Err(crate::errno::EINVAL)
-        }
-        _ => {}
+    if matches!(clock_kind(clock as i32)?, ClockKind::Fd | ClockKind::NoTask) {
+        return Err(crate::errno::EINVAL);
     }
     let ns = ktime_get_ns();
     let ts = Timespec {
