@@ -406,7 +406,7 @@ fn do_execve(filename: Vec<u8>, argv: Strings, envp: Strings) -> Result<(), Errn
     // Point of no return (Linux `begin_new_exec`): the other threads go (`de_thread`),
     // the new mm comes in (`exec_mmap`), releasing a vfork parent.
     let tsk = current();
-    crate::exit::de_thread(tsk);
+    crate::exit::de_thread(tsk)?;
     crate::exit::mm_release(tsk);
     let mm = Arc::new(b.mm);
     // The task must own the new mm before TTBR0 points at it: a preemption in between

@@ -54,25 +54,34 @@ pub fn mm_release(tsk: &Task) {
 ///
 /// Linux also gives an exec'ing non-leader thread the leader's pid; forkos leaves the
 /// thread its own tid (getpid still returns the tgid).
-pub fn de_thread(tsk: &Task) {
+pub fn de_thread(tsk: &Task) -> Result<(), Errno> {
     {
         let mut s = tsk.signal.inner.lock();
-        if s.live <= 1 || s.group_exit_code.is_some() {
-            return;
+        if s.live <= 1 {
+            return Ok(());
+        }
+        // The group is already dying, or another thread is in execve: this one goes
+        // instead (Linux returns -EAGAIN and the pending kill ends the thread).
+        if s.group_exit_code.is_some() || s.group_exec_task.is_some() {
+            return Err(EAGAIN);
         }
         s.group_exec_task = Some(tsk.pid);
     }
     crate::signal::zap_other_threads(tsk);
+    // Wait, killably, until the others are gone (they wake nobody: look every tick).
+    let wq = crate::sched::wait::WaitQueue::new();
     loop {
-        {
-            let s = tsk.signal.inner.lock();
-            if s.live <= 1 || s.group_exit_code.is_some() {
-                break;
-            }
+        let alone = || tsk.signal.inner.lock().live <= 1;
+        if alone() {
+            break;
         }
-        crate::sched::wait::sleep_ticks(1);
+        if wq.wait_event_killable_timeout(alone, 1).is_err() && tsk.fatal_signal_pending() {
+            tsk.signal.inner.lock().group_exec_task = None;
+            return Err(EAGAIN);
+        }
     }
     tsk.signal.inner.lock().group_exec_task = None;
+    Ok(())
 }
 
 /// Remove a dead task from everything that can find it (Linux `release_task`).

@@ -181,6 +181,7 @@ user_tests!(
     robust_list_round_trip,
     fork_until_eagain_twice,
     oom_kills_the_hog,
+    exec_from_two_threads_at_once,
     sched_yield_pingpong,
     stress_fork_wait,
     stress_concurrent_children,

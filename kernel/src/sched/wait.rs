@@ -75,6 +75,15 @@ impl WaitQueue {
         self.wait_event_common(cond, None, true)
     }
 
+    /// [`Self::wait_event_killable`] that also ends after `timeout` ticks.
+    pub fn wait_event_killable_timeout<F: FnMut() -> bool>(
+        &self,
+        cond: F,
+        timeout: u64,
+    ) -> Result<(), WaitError> {
+        self.wait_event_common(cond, Some(timeout), true)
+    }
+
     fn wait_event_common<F: FnMut() -> bool>(
         &self,
         mut cond: F,

@@ -40,6 +40,7 @@ macro_rules! check_eq {
 mod clone;
 mod clone3;
 mod cow;
+mod execs;
 mod exhaust;
 mod faults;
 mod fork;
@@ -115,11 +116,15 @@ tests! {
         madvise_dontneed, getrandom_works, prlimit_get_set_inherit, sigaction_ignore_and_rules,
         sigprocmask_rules, robust_list_round_trip;
     exhaust: fork_until_eagain_twice, oom_kills_the_hog;
+    execs: exec_from_two_threads_at_once;
     stress: sched_yield_pingpong, stress_fork_wait, stress_concurrent_children, stress_fork_tree,
         stress_threads, stress_mixed;
 }
 
 fn main(args: &[&str]) -> i32 {
+    if let Some(argv0) = args.first() {
+        util::set_self_path(argv0);
+    }
     // The test name is the last argument: Linux also passes init the unknown boot
     // options without `=` (e.g. `nokaslr`) before the ones after `--`.
     let name = if args.len() > 1 {

@@ -4,7 +4,7 @@
 use core::fmt;
 use core::marker::PhantomData;
 use core::ops::Deref;
-use core::sync::atomic::{AtomicI32, AtomicI64, Ordering::SeqCst};
+use core::sync::atomic::{AtomicI32, AtomicI64, AtomicUsize, Ordering::SeqCst};
 use forkos_user::{println, sys};
 
 /// A test's result: `Err` once a failure line was printed.
@@ -321,4 +321,26 @@ pub fn on_forkos() -> bool {
     // SAFETY: uname writes six 65-byte fields into buf.
     unsafe { sys::syscall6(sys::nr::UNAME, buf.as_mut_ptr() as usize, 0, 0, 0, 0, 0) };
     buf[130..195].windows(6).any(|w| w == b"forkos")
+}
+
+/// This program's path as it was started (argv[0]: `/utest` on forkos, `/init` when it
+/// runs as Linux's init), for tests that execve it again. argv[0] lies on the initial
+/// stack, NUL-terminated, for the whole life of the program.
+static SELF_PATH: (AtomicUsize, AtomicUsize) = (AtomicUsize::new(0), AtomicUsize::new(0));
+
+/// Remember argv[0] (it must be the program's argv[0], which lives on the initial stack).
+pub fn set_self_path(p: &str) {
+    SELF_PATH.0.store(p.as_ptr() as usize, SeqCst);
+    SELF_PATH.1.store(p.len(), SeqCst);
+}
+
+/// [`set_self_path`]'s path, with its NUL.
+pub fn self_path() -> &'static [u8] {
+    let (ptr, len) = (SELF_PATH.0.load(SeqCst), SELF_PATH.1.load(SeqCst));
+    if ptr == 0 {
+        return b"/utest\0";
+    }
+    // SAFETY: ptr..ptr+len+1 is argv[0] and the NUL the kernel put after it, on the
+    // initial stack, which is never freed.
+    unsafe { core::slice::from_raw_parts(ptr as *const u8, len + 1) }
 }
