@@ -10,8 +10,8 @@ fn exec_exit_7(env: usize) -> isize {
     let path = self_path();
     let argv: [*const u8; 4] = [
         path.as_ptr(),
-        c"exit".as_ptr() as *const u8,
-        c"7".as_ptr() as *const u8,
+        c"exit".as_ptr(),
+        c"7".as_ptr(),
         core::ptr::null(),
     ];
     let mut envp: [*const u8; 16] = [core::ptr::null(); 16];
