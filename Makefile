@@ -43,7 +43,7 @@ BENCH_ARGS ?=
 FUZZ_SEED  ?= $(shell date +%s)
 FUZZ_CALLS ?= 1000000
 
-.PHONY: all run test lint debug clean toolchain qemu gdb cc user initrd fuzz bench FORCE
+.PHONY: all run test lint debug clean toolchain qemu gdb python cc user initrd fuzz bench FORCE
 
 all: $(IMG)
 
@@ -58,6 +58,9 @@ gdb:
 
 cc:
 	@scripts/need cc
+
+python:
+	@scripts/need python
 
 # C programs: ordinary static Linux programs, built with Debian's cross compiler.
 build/c/startup: user/c/startup.c | cc
@@ -79,7 +82,7 @@ build/c/notelf:
 	@mkdir -p build/c
 	printf 'not a program\n' > $@
 
-build/c/x86elf: build/c/startup
+build/c/x86elf: build/c/startup | python
 	python3 -c 'import sys; d = bytearray(open(sys.argv[1], "rb").read()); d[18:20] = (62).to_bytes(2, "little"); open(sys.argv[2], "wb").write(d)' $< $@
 
 build/c/truncated: build/c/startup
@@ -90,13 +93,13 @@ build/c/tiny: user/c/tiny.c | cc
 	@mkdir -p build/c
 	$(CROSS_CC) $(C_FLAGS) -static -nostdlib -Wl,-z,max-page-size=4096 -Wl,--build-id=none -o $@ $<
 
-build/c/fuzz/stamp: build/c/tiny scripts/mutate
+build/c/fuzz/stamp: build/c/tiny scripts/mutate | python
 	scripts/mutate 1 $(FUZZ_FILES) $< build/c/fuzz
 	touch $@
 
 # The test and demo archive: /init is cdemo; the other programs can be execve'd.
 $(INITRD_CPIO): $(C_PROGS) build/c/notelf build/c/x86elf build/c/truncated user scripts/mkcpio \
-	    build/c/fuzz/stamp
+	    build/c/fuzz/stamp | python
 	scripts/mkcpio $@ init=build/c/cdemo cdemo=build/c/cdemo cdemo-pie=build/c/cdemo-pie \
 	    exectest=build/c/exectest execfuzz=build/c/execfuzz \
 	    errcheck=target/aarch64-unknown-none/release/errcheck \
@@ -134,7 +137,7 @@ lint: user
 	$(CARGO) clippy $(KERNEL_CARGO_FLAGS) -- -D warnings
 
 # Benchmarks (user/src/bin/bench.rs) under -icount: the same figures on every run.
-bench: $(IMG) $(INITRD_CPIO) qemu
+bench: $(IMG) $(INITRD_CPIO) qemu python
 	scripts/bench $(BENCH_ARGS)
 
 # The syscall fuzzer (user/src/bin/sysfuzz.rs) as pid 1; the seed is printed for replay.
