@@ -17,50 +17,8 @@ use forkos_user::rng::Rng;
 use forkos_user::sys::{self, nr};
 use forkos_user::{entry, println};
 
-/// The syscalls forkos implements, each several times so that they dominate; anything
-/// else is tried as a random number too.
-const CALLS: &[usize] = &[
-    nr::IOCTL,
-    nr::READLINKAT,
-    nr::NEWFSTATAT,
-    nr::FSTAT,
-    nr::READ,
-    nr::WRITE,
-    nr::WRITEV,
-    nr::EXIT,
-    nr::EXIT_GROUP,
-    nr::WAITID,
-    nr::SET_TID_ADDRESS,
-    nr::SET_ROBUST_LIST,
-    nr::GET_ROBUST_LIST,
-    nr::FUTEX,
-    nr::NANOSLEEP,
-    nr::CLOCK_GETTIME,
-    nr::CLOCK_NANOSLEEP,
-    nr::SCHED_YIELD,
-    nr::KILL,
-    nr::TKILL,
-    nr::TGKILL,
-    nr::RT_SIGACTION,
-    nr::RT_SIGPROCMASK,
-    nr::RT_SIGRETURN,
-    nr::UNAME,
-    nr::GETPID,
-    nr::GETPPID,
-    nr::GETTID,
-    nr::SYSINFO,
-    nr::BRK,
-    nr::MUNMAP,
-    nr::CLONE,
-    nr::EXECVE,
-    nr::MMAP,
-    nr::MPROTECT,
-    nr::MADVISE,
-    nr::WAIT4,
-    nr::PRLIMIT64,
-    nr::GETRANDOM,
-    nr::CLONE3,
-];
+/// The syscalls forkos implements; anything else is tried as a random number too.
+const CALLS: &[usize] = sys::IMPLEMENTED;
 
 /// Scratch memory the workers point syscalls at.
 static mut SCRATCH: [u64; 512] = [0; 512];
