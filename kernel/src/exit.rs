@@ -6,7 +6,7 @@
 //! children of the idle task (kernel threads), are reaped at once. Children of an exiting
 //! process are handed to another thread of its group, or to init (pid 1).
 
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 
 use crate::errno::*;
@@ -84,19 +84,41 @@ pub fn de_thread(tsk: &Task) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Remove a dead task from everything that can find it (Linux `release_task`).
+/// Remove a dead task from everything that can find it (Linux `release_task`). When it
+/// was the last thread besides a zombie leader, the leader's parent is told now.
 fn release_task(p: &Arc<Task>) {
     p.set_state(TaskState::Dead);
     if let Some(parent) = p.inner.lock().parent.upgrade() {
         parent.inner.lock().children.retain(|c| !Arc::ptr_eq(c, p));
     }
-    p.signal
-        .inner
-        .lock()
-        .threads
-        .retain(|t| t.upgrade().is_some_and(|t| !Arc::ptr_eq(&t, p)));
+    let zombie_leader = {
+        let mut s = p.signal.inner.lock();
+        s.threads
+            .retain(|t| t.upgrade().is_some_and(|t| !Arc::ptr_eq(&t, p)));
+        if p.is_group_leader() {
+            None
+        } else {
+            s.threads
+                .iter()
+                .filter_map(Weak::upgrade)
+                .find(|l| l.is_group_leader())
+                .filter(|l| l.state() == TaskState::Zombie && thread_group_empty(&s, l))
+        }
+    };
     PID_TABLE.lock().free(p.pid);
     crate::fork::release_thread_count();
+    if let Some(leader) = zombie_leader {
+        do_notify_parent(&leader);
+    }
+}
+
+/// No thread of the group but `leader` is still listed (Linux `thread_group_empty`).
+/// Read under the group's lock, which is what makes the leader's exit and its last
+/// thread's release agree on which of them tells the parent (Linux: `tasklist_lock`).
+fn thread_group_empty(s: &SignalInner, leader: &Task) -> bool {
+    s.threads
+        .iter()
+        .all(|t| t.upgrade().is_none_or(|t| core::ptr::eq(&*t, leader)))
 }
 
 /// The idle task reaps init when it has exited (forkos powers off then).
@@ -200,26 +222,22 @@ fn forget_original_parent(tsk: &Task) {
     }
 }
 
-/// Become a zombie, or disappear (Linux `exit_notify`).
-fn exit_notify(tsk: &Arc<Task>, group_dead: bool) {
+/// Become a zombie, or disappear (Linux `exit_notify`). A leader whose threads are all
+/// gone tells its parent; otherwise the last of them does, in `release_task`.
+fn exit_notify(tsk: &Arc<Task>) {
     forget_original_parent(tsk);
     if tsk.is_group_leader() {
-        tsk.set_state(TaskState::Zombie);
-        if group_dead {
+        let group_empty = {
+            let s = tsk.signal.inner.lock();
+            tsk.set_state(TaskState::Zombie);
+            thread_group_empty(&s, tsk)
+        };
+        if group_empty {
             do_notify_parent(tsk);
         }
     } else {
         // A thread: nobody waits for it.
         release_task(tsk);
-        if group_dead {
-            // The leader may be a zombie waiting for the group to empty.
-            let leader = PID_TABLE.lock().find(tsk.tgid);
-            if let Some(leader) = leader {
-                if leader.state() == TaskState::Zombie {
-                    do_notify_parent(&leader);
-                }
-            }
-        }
     }
 }
 
@@ -248,7 +266,7 @@ pub fn do_exit(code: i32) -> ! {
     if tsk.pid == 1 && group_dead {
         crate::init::init_exited(status);
     }
-    exit_notify(&tsk, group_dead);
+    exit_notify(&tsk);
     drop(tsk);
     // Linux do_task_dead: never to run again. A zombie stays Zombie; others are Dead.
     if current().state() != TaskState::Zombie {
@@ -315,10 +333,10 @@ fn eligible(p: &Task, who: Who, options: i32) -> bool {
     options & WALL != 0 || is_clone == (options & WCLONE != 0)
 }
 
-/// The group of `p` still has running threads: its zombie leader must wait (Linux
+/// The group of `p` still has threads: its zombie leader must wait (Linux
 /// `delay_group_leader`).
 fn delay_group_leader(p: &Task) -> bool {
-    p.is_group_leader() && p.signal.inner.lock().live > 0
+    p.is_group_leader() && !thread_group_empty(&p.signal.inner.lock(), p)
 }
 
 /// One pass over our children: `Some(Ok)` for a zombie, `Some(Err(ECHILD))` when none is

@@ -41,3 +41,8 @@ fn preempted_registers() {
 fn preempted_concurrent_children() {
     stress("stress_concurrent_children");
 }
+
+#[test]
+fn preempted_group_exit() {
+    stress("stress_group_exit");
+}

@@ -188,4 +188,5 @@ user_tests!(
     stress_fork_tree,
     stress_threads,
     stress_mixed,
+    stress_group_exit,
 );

@@ -28,6 +28,13 @@ pub fn local_irq_enable() {
     unsafe { core::arch::asm!("msr daifclr, #2", options(nomem, nostack)) };
 }
 
+/// Mask IRQs and FIQs (Linux `arch_local_irq_disable`).
+#[inline(always)]
+pub fn local_irq_disable() {
+    // SAFETY: setting DAIF.I and F only masks interrupts; it cannot break memory safety.
+    unsafe { core::arch::asm!("msr daifset, #3", options(nomem, nostack)) };
+}
+
 /// Wait for an interrupt (Linux `cpu_do_idle`).
 #[inline(always)]
 pub fn wfi() {

@@ -8,7 +8,7 @@
 use aarch64_cpu::registers::{Readable, ESR_EL1, FAR_EL1};
 use forkos_lib::esr::*;
 
-use super::irqflags::local_irq_enable;
+use super::irqflags::{local_irq_disable, local_irq_enable};
 use super::ptrace::PtRegs;
 use crate::mm::memory::{Access, Fault};
 use crate::signal::{
@@ -155,6 +155,9 @@ extern "C" fn el1h_64_irq_handler(_regs: &mut PtRegs) {
 /// settle a syscall a signal interrupted (Linux `exit_to_user_mode` ->
 /// `do_notify_resume`).
 pub fn exit_to_user_mode() {
+    // Look at the work flags with interrupts masked, so that no wake-up or signal lands
+    // between the look and the `eret` (Linux `exit_to_user_mode_prepare`).
+    local_irq_disable();
     let t = current();
     // The fast path, taken by nearly every return: nothing to do.
     if t.thread_info
@@ -188,7 +191,11 @@ fn exit_to_user_mode_loop(t: &crate::task::Task) {
         let restart = regs.syscallno != crate::arch::ptrace::NO_SYSCALL
             && crate::signal::is_restart_code(regs.regs[0]);
         if t.signal_pending() || restart {
+            // Signals are handled with interrupts on, as Linux's `do_notify_resume` does:
+            // a fatal one runs the whole of `do_exit` from here.
+            local_irq_enable();
             crate::signal::do_signal(regs);
+            local_irq_disable();
             continue;
         }
         break;

@@ -1,7 +1,8 @@
 //! Many processes and threads: nothing is lost, every status is right.
 
 use crate::util::{
-    child, child_code, exited, expect_ok, expect_status, spin_until, Shared, Status, Thread, T,
+    child, child_code, exited, expect_ok, expect_status, killed, spin_until, Shared, Status,
+    Thread, T,
 };
 use core::sync::atomic::{AtomicI64, Ordering::SeqCst};
 use forkos_user::sys;
@@ -204,6 +205,53 @@ pub fn stress_mixed() -> T {
     }
     for pid in pids {
         expect_ok(pid)?;
+    }
+    Ok(())
+}
+
+/// 100 times: a process with three spinning threads dies all at once — by SIGKILL to a
+/// thread, SIGKILL to the process, or `exit_group` from a thread — and its parent's
+/// `wait4` must see it. The leader and its last thread exit in either order (the one
+/// that goes last tells the parent); preempted at random points, none may be lost.
+pub fn stress_group_exit() -> T {
+    for round in 0..100 {
+        let s = Shared::new()?;
+        let pid = child(|| {
+            let spin = || -> i32 {
+                let tid = sys::gettid() as i64;
+                let slot = s[0].fetch_add(1, SeqCst) as usize + 1;
+                s.set(slot, tid);
+                if round % 3 == 2 && slot == 3 {
+                    sys::exit_group(7);
+                }
+                loop {
+                    core::hint::spin_loop();
+                }
+            };
+            for _ in 0..3 {
+                // The threads never return: the whole group dies under them.
+                core::mem::forget(Thread::spawn(&spin)?);
+            }
+            loop {
+                core::hint::spin_loop();
+            }
+        })?;
+        while (1..=3).any(|i| s.get(i) == 0) {
+            sys::sched_yield();
+        }
+        let expected = match round % 3 {
+            0 => {
+                let tid = s.get(1 + round / 3 % 3) as i32;
+                check_eq!(sys::tgkill(pid, tid, sys::SIGKILL), 0, "tgkill(SIGKILL)");
+                killed(sys::SIGKILL)
+            }
+            1 => {
+                check_eq!(sys::kill(pid, sys::SIGKILL), 0, "kill(SIGKILL)");
+                killed(sys::SIGKILL)
+            }
+            _ => exited(7),
+        };
+        expect_status(pid, expected)?;
     }
     Ok(())
 }
