@@ -129,17 +129,17 @@ fn dup_mmap(mm: &Mm, oldmm: &Mm) -> Result<(), Errno> {
     // The VMAs go in first, so that if copying fails half-way, tearing the new mm down
     // drops the references already taken.
     new.vmas = old.vmas.clone();
-    let (result, ptes, protected) = match copy_page_range(mm, oldmm, &old.vmas) {
-        Ok((n, p)) => (Ok(()), n, p),
+    let (result, ptes, cow) = match copy_page_range(mm, oldmm, &old.vmas) {
+        Ok((n, c)) => (Ok(()), n, c),
         // Some entries may have been write-protected already: flush anyway.
         Err(_) => (Err(ENOMEM), 0, 1),
     };
-    // The parent's entries just lost write permission: drop them from the TLB, once for
-    // the whole address space (Linux `flush_tlb_mm` at the end of `dup_mmap`).
-    if protected > 0 {
+    // The parent's entries may just have lost write permission: drop them from the TLB,
+    // once for the whole address space (Linux `flush_tlb_mm` at the end of `dup_mmap`).
+    if cow > 0 {
         flush_tlb_mm(&oldmm.context);
     }
-    trace::dup_mmap(old.vmas.len(), ptes, protected);
+    trace::dup_mmap(old.vmas.len(), ptes, cow);
     result
 }
 

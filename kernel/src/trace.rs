@@ -90,9 +90,9 @@ pub fn copy_mm_shared() {
     }
 }
 
-pub fn dup_mmap(vmas: usize, ptes: usize, protected: usize) {
+pub fn dup_mmap(vmas: usize, ptes: usize, cow: usize) {
     if on() {
-        println!("[trace]     copy_mm -> dup_mm -> dup_mmap: {vmas} VMAs, copy_page_range shared {ptes} pages, write-protected {protected} of them in both address spaces");
+        println!("[trace]     copy_mm -> dup_mm -> dup_mmap: {vmas} VMAs, copy_page_range shared {ptes} pages, {cow} of them copy-on-write (read-only in both address spaces)");
     }
 }
 

@@ -14,7 +14,7 @@ use forkos_lib::pgtable::{
 };
 
 use super::{page_alloc, Mm, MmInner, VmFlags, Vma};
-use crate::arch::memory::{phys_to_virt, virt_to_phys, PhysAddr};
+use crate::arch::memory::{phys_to_virt, PhysAddr};
 use crate::arch::mmu_context::{
     flush_tlb_page, mk_user_pte, pte_pa, pte_present, pte_writable, pte_wrprotect,
 };
@@ -48,21 +48,18 @@ pub enum Access {
     Exec,
 }
 
-/// The PTE slot for `va` in the tree at `pgd`, creating missing tables if `alloc` (Linux
-/// `pgd_offset` ... `pte_offset_map`, `__pte_alloc`).
+/// The last-level table for `va` in `mm`'s tree, creating missing tables on the way
+/// (Linux `pgd_offset` ... `pmd_offset` with `__pud_alloc`, `__pmd_alloc`, `__pte_alloc`).
 ///
 /// # Safety
 /// The caller holds the address space's lock.
-pub unsafe fn pte_slot<'a>(mm: &Mm, va: u64, alloc: bool) -> Result<Option<&'a mut u64>, Fault> {
+unsafe fn pte_alloc(mm: &Mm, va: u64) -> Result<PhysAddr, Fault> {
     let mut t = mm.pgd;
     for level in LEVEL_PGD..LEVEL_PTE {
         let index = table_index(va, level);
         // SAFETY: t is a table of this locked tree.
         let slot = &mut unsafe { table(t) }[index];
         if *slot == 0 {
-            if !alloc {
-                return Ok(None);
-            }
             let new = page_alloc::alloc_zeroed_page().ok_or(Fault::Oom)?;
             page_alloc::table_reset(new);
             // Remember it, so that teardown frees the tables without searching for them.
@@ -73,11 +70,21 @@ pub unsafe fn pte_slot<'a>(mm: &Mm, va: u64, alloc: bool) -> Result<Option<&'a m
         debug_assert!(is_table(*slot, level));
         t = PhysAddr(*slot & PHYS_MASK);
     }
-    // The caller is about to fill the PTE.
+    Ok(t)
+}
+
+/// The PTE slot for `va`, creating missing tables (Linux `pte_offset_map` after
+/// `__pte_alloc`). The caller is about to fill it.
+///
+/// # Safety
+/// The caller holds the address space's lock.
+unsafe fn pte_slot<'a>(mm: &Mm, va: u64) -> Result<&'a mut u64, Fault> {
+    // SAFETY: the caller holds the lock.
+    let t = unsafe { pte_alloc(mm, va)? };
     let index = table_index(va, LEVEL_PTE);
     page_alloc::table_mark(t, index);
     // SAFETY: t is the last-level table of this locked tree.
-    Ok(Some(&mut unsafe { table(t) }[index]))
+    Ok(&mut unsafe { table(t) }[index])
 }
 
 /// Does `flags` allow `access`?
@@ -105,7 +112,7 @@ pub fn handle_mm_fault(
     }
     let page_va = va & !(PAGE_SIZE as u64 - 1);
     // SAFETY: the caller holds mm's lock (inner is its guarded data).
-    let slot = unsafe { pte_slot(mm, page_va, true)? }.expect("allocated");
+    let slot = unsafe { pte_slot(mm, page_va)? };
     if pte_present(*slot) {
         if access == Access::Write && !pte_writable(*slot) {
             return do_wp_page(mm, vma, page_va, slot);
@@ -165,55 +172,50 @@ pub fn do_page_fault(va: u64, access: Access) -> Result<(), Fault> {
     Ok(())
 }
 
-/// Call `f(va, pte)` for every present PTE in `[start, end)` of the tree at `pgd`,
-/// skipping empty tables whole (the walk of Linux's `zap_p4d_range` ... `zap_pte_range`).
+/// Call `f(table, base, first, last)` for every last-level table that `[start, end)`
+/// reaches in the tree at `pgd`: `table` maps the 2 MiB from `base`, and entries
+/// `first..=last` of it are in the range. Missing tables are skipped whole, and so are
+/// the groups of entries an upper table never used (the walk of Linux's
+/// `zap_p4d_range` ... `zap_pmd_range`; `f` is the `zap_pte_range` part).
 ///
 /// # Safety
 /// The caller holds the address space's lock, or the tree is private to it.
-unsafe fn for_each_pte<F: FnMut(u64, &mut u64) -> Result<(), Fault>>(
-    pgd: PhysAddr,
-    start: u64,
-    end: u64,
-    f: &mut F,
-) -> Result<(), Fault> {
-    fn walk<F: FnMut(u64, &mut u64) -> Result<(), Fault>>(
+unsafe fn for_each_pte_table<F>(pgd: PhysAddr, start: u64, end: u64, f: &mut F) -> Result<(), Fault>
+where
+    F: FnMut(PhysAddr, u64, usize, usize) -> Result<(), Fault>,
+{
+    fn walk<F>(
         t: PhysAddr,
         level: usize,
         base: u64,
         start: u64,
         end: u64,
         f: &mut F,
-    ) -> Result<(), Fault> {
+    ) -> Result<(), Fault>
+    where
+        F: FnMut(PhysAddr, u64, usize, usize) -> Result<(), Fault>,
+    {
         let size = forkos_lib::pgtable::level_size(level);
         let first = table_index(start.max(base), level);
-        // The last entry of this table the range reaches.
-        let last = if end - 1 < base + 512 * size {
-            table_index(end - 1, level)
-        } else {
-            511
-        };
-        // SAFETY: the caller of for_each_pte guarantees exclusive access to the tree.
+        let last = last_index(base, end, level);
+        // SAFETY: the caller of for_each_pte_table guarantees exclusive access.
         let entries = unsafe { table(t) };
-        // Only the groups of eight entries ever used, within [first, last].
-        let mut groups = page_alloc::table_used(t) & (u64::MAX << (first / 8));
-        if last / 8 < 63 {
-            groups &= (1 << (last / 8 + 1)) - 1;
-        }
+        let mut groups = used_groups(t, first, last);
         while groups != 0 {
             let k = groups.trailing_zeros() as usize;
             groups &= groups - 1;
             let (lo, hi) = ((k * 8).max(first), (k * 8 + 7).min(last));
-            for (j, e) in entries.iter_mut().enumerate().take(hi + 1).skip(lo) {
-                if *e == 0 {
+            for (j, &e) in entries.iter().enumerate().take(hi + 1).skip(lo) {
+                if !is_table(e, level) {
                     continue;
                 }
                 let va = base + j as u64 * size;
-                if level == LEVEL_PTE {
-                    if pte_present(*e) {
-                        f(va, e)?;
-                    }
-                } else if is_table(*e, level) {
-                    walk(PhysAddr(*e & PHYS_MASK), level + 1, va, start, end, f)?;
+                let next = PhysAddr(e & PHYS_MASK);
+                if level + 1 == LEVEL_PTE {
+                    let first = table_index(start.max(va), LEVEL_PTE);
+                    f(next, va, first, last_index(va, end, LEVEL_PTE))?;
+                } else {
+                    walk(next, level + 1, va, start, end, f)?;
                 }
             }
         }
@@ -222,34 +224,117 @@ unsafe fn for_each_pte<F: FnMut(u64, &mut u64) -> Result<(), Fault>>(
     walk(pgd, LEVEL_PGD, 0, start, end, f)
 }
 
+/// The last entry of the level-`level` table mapping from `base` that `[.., end)` reaches.
+fn last_index(base: u64, end: u64, level: usize) -> usize {
+    if end - 1 < base + 512 * forkos_lib::pgtable::level_size(level) {
+        table_index(end - 1, level)
+    } else {
+        511
+    }
+}
+
+/// The groups of eight entries of table `t` that were ever used, within `first..=last`:
+/// one bit per group, from the page's record.
+fn used_groups(t: PhysAddr, first: usize, last: usize) -> u64 {
+    let mut groups = page_alloc::table_used(t) & (u64::MAX << (first / 8));
+    if last / 8 < 63 {
+        groups &= (1 << (last / 8 + 1)) - 1;
+    }
+    groups
+}
+
+/// `f(index, entry)` for each present entry of the eight in group `k` of a table,
+/// written out eight times: no loop counter, no bounds to check.
+macro_rules! present_in_group {
+    ($entries:expr, $k:expr, $f:expr) => {{
+        let k = $k;
+        let group: &mut [u64; 8] = (&mut $entries[k * 8..k * 8 + 8]).try_into().unwrap();
+        present_in_group!(@ group, k, $f, 0 1 2 3 4 5 6 7);
+    }};
+    (@ $g:ident, $k:ident, $f:expr, $($i:literal)*) => {$(
+        if pte_present($g[$i]) {
+            $f($k * 8 + $i, &mut $g[$i]);
+        }
+    )*};
+}
+
+/// Call `f(index, pte)` for each present entry `first..=last` of the PTE table `t`,
+/// looking only at groups of entries that were ever used. Inlined into each caller, so
+/// that every per-page loop is a tight one; a whole group is done in one unrolled run.
+///
+/// # Safety
+/// As for [`for_each_pte_table`].
+#[inline(always)]
+unsafe fn for_each_present_pte<F: FnMut(usize, &mut u64)>(
+    t: PhysAddr,
+    first: usize,
+    last: usize,
+    mut f: F,
+) {
+    // SAFETY: the caller guarantees exclusive access to the table.
+    let entries = unsafe { table(t) };
+    let mut groups = used_groups(t, first, last);
+    if groups == u64::MAX && first == 0 && last == 511 {
+        // A table in use all through (a big dirty mapping): straight through it.
+        for k in 0..64 {
+            present_in_group!(entries, k, f);
+        }
+        return;
+    }
+    while groups != 0 {
+        let k = groups.trailing_zeros() as usize;
+        groups &= groups - 1;
+        let (lo, hi) = ((k * 8).max(first), (k * 8 + 7).min(last));
+        if hi - lo == 7 {
+            present_in_group!(entries, k, f);
+        } else {
+            for (i, e) in entries[k * 8..k * 8 + 8]
+                .iter_mut()
+                .enumerate()
+                .take(hi - k * 8 + 1)
+                .skip(lo - k * 8)
+            {
+                if pte_present(*e) {
+                    f(k * 8 + i, e);
+                }
+            }
+        }
+    }
+}
+
 /// Unmap every page in `[start, end)` and drop its reference (Linux `zap_page_range`).
 pub fn zap_page_range(mm: &Mm, start: u64, end: u64) {
-    zap_pages(mm, start, end);
+    // SAFETY: the caller holds mm's lock.
+    let _ = unsafe {
+        for_each_pte_table(mm.pgd, start, end, &mut |t, _, first, last| {
+            let refs = page_alloc::PageRefs::get();
+            for_each_present_pte(t, first, last, |_, pte| {
+                let pa = pte_pa(*pte);
+                *pte = 0;
+                refs.put_page(pa);
+            });
+            Ok(())
+        })
+    };
     // One flush for the whole range (Linux's `mmu_gather` batches the same way).
     crate::arch::mmu_context::flush_tlb_mm(&mm.context);
 }
 
-/// Unmap and release every page in `[start, end)`, leaving the TLB to the caller.
-fn zap_pages(mm: &Mm, start: u64, end: u64) {
-    // SAFETY: called with the mm locked, or on a dying mm nobody else can reach.
-    let _ = unsafe {
-        for_each_pte(mm.pgd, start, end, &mut |_, pte| {
-            let pa = pte_pa(*pte);
-            *pte = 0;
-            page_alloc::put_page(pa);
-            Ok(())
-        })
-    };
-}
-
 /// Tear down a whole address space (Linux `exit_mmap`): release every page, then free
 /// every page table, which the mm listed as it made them. No TLB maintenance per page:
-/// the caller retires the whole ASID.
+/// the caller retires the whole ASID. The entries are not cleared: the tables go too.
 pub fn exit_mmap(mm: &Mm, vmas: &[Vma]) {
     // Every present page goes, whichever mapping it belongs to: one walk of the whole
     // tree rather than one per mapping.
     if let (Some(first), Some(last)) = (vmas.first(), vmas.last()) {
-        zap_pages(mm, first.start, last.end);
+        // SAFETY: a dying mm nobody else can reach.
+        let _ = unsafe {
+            for_each_pte_table(mm.pgd, first.start, last.end, &mut |t, _, first, last| {
+                let refs = page_alloc::PageRefs::get();
+                for_each_present_pte(t, first, last, |_, pte| refs.put_page(pte_pa(*pte)));
+                Ok(())
+            })
+        };
     }
     for t in core::mem::take(&mut *mm.tables.lock()) {
         page_alloc::free_page(t);
@@ -265,12 +350,14 @@ pub fn change_protection(mm: &Mm, vma: &Vma) {
     let private = !vma.flags.contains(VmFlags::SHARED);
     // SAFETY: the caller holds mm's lock.
     let _ = unsafe {
-        for_each_pte(mm.pgd, vma.start, vma.end, &mut |_, pte| {
-            let mut new = mk_user_pte(pte_pa(*pte), vma.flags);
-            if private && !pte_writable(*pte) {
-                new = pte_wrprotect(new);
-            }
-            *pte = new;
+        for_each_pte_table(mm.pgd, vma.start, vma.end, &mut |t, _, first, last| {
+            for_each_present_pte(t, first, last, |_, pte| {
+                let mut new = mk_user_pte(pte_pa(*pte), vma.flags);
+                if private && !pte_writable(*pte) {
+                    new = pte_wrprotect(new);
+                }
+                *pte = new;
+            });
             Ok(())
         })
     };
@@ -280,7 +367,7 @@ pub fn change_protection(mm: &Mm, vma: &Vma) {
 /// Share the pages of the mappings `vmas` between `src` and the new address space `dst` at
 /// fork (Linux `copy_page_range` -> `copy_pte_range` -> `copy_present_pte`), visiting
 /// only page tables that exist. Returns how many PTEs were copied and how many of them
-/// were write-protected.
+/// are copy-on-write (read-only in both trees now).
 ///
 /// No page is copied. Every present page gets one more reference and is mapped in `dst`.
 /// Pages of a private writable mapping are made read-only in *both* trees (Linux
@@ -293,45 +380,62 @@ pub fn copy_page_range(dst: &Mm, src: &Mm, vmas: &[Vma]) -> Result<(usize, usize
     let (Some(first), Some(last)) = (vmas.first(), vmas.last()) else {
         return Ok((0, 0));
     };
-    // One walk over all the mappings (sorted), following along which one each page is in.
-    let (mut v, mut v_end, mut cow) = (0, 0, false);
-    // The child's PTE table for the 2 MiB the last PTE was in: found once per table,
-    // not once per page (Linux's `copy_pte_range` works table by table too).
-    let span = forkos_lib::pgtable::level_size(LEVEL_PTE - 1);
-    let mut cached: (u64, *mut u64) = (u64::MAX, core::ptr::null_mut());
+    // One walk over all the mappings (sorted), table by table as Linux's
+    // `copy_pte_range` goes; within a table, one run of entries per mapping.
+    let mut v = 0;
     // SAFETY: the caller holds src's lock; dst is new and private to the caller.
     unsafe {
-        for_each_pte(src.pgd, first.start, last.end, &mut |va, src_pte| {
-            if va >= v_end {
-                while vmas[v].end <= va {
-                    v += 1;
+        for_each_pte_table(
+            src.pgd,
+            first.start,
+            last.end,
+            &mut |src_t, base, lo, hi| {
+                let dst_t = pte_alloc(dst, base)?;
+                // The child's table holds entries where the parent's does.
+                page_alloc::table_copy_used(dst_t, src_t);
+                let dst_entries = table(dst_t) as *mut u64;
+                let refs = page_alloc::PageRefs::get();
+                let mut j = lo;
+                while j <= hi {
+                    let va = base + (j * PAGE_SIZE) as u64;
+                    while v < vmas.len() && vmas[v].end <= va {
+                        v += 1;
+                    }
+                    let Some(vma) = vmas.get(v) else { break };
+                    // Entries outside every mapping hold nothing; skip to the next one.
+                    if vma.start > va {
+                        j = ((vma.start - base) / PAGE_SIZE as u64) as usize;
+                        continue;
+                    }
+                    let run_end = last_index(base, vma.end, LEVEL_PTE).min(hi);
+                    let cow =
+                        !vma.flags.contains(VmFlags::SHARED) && vma.flags.contains(VmFlags::WRITE);
+                    // Counted in a register, added up once per run.
+                    let mut n = 0;
+                    // Linux `copy_present_pte`: `ptep_set_wrprotect` in the parent,
+                    // `pte_wrprotect` in the child, `get_page`, `set_pte_at`. Two loops, so
+                    // that the choice is not made again for every page.
+                    let mut copy = |i: usize, pte: &mut u64, e: u64| {
+                        refs.get_page(pte_pa(e));
+                        // SAFETY: i < 512, an entry of the child's new table.
+                        *dst_entries.add(i) = e;
+                        *pte = e;
+                        n += 1;
+                    };
+                    if cow {
+                        for_each_present_pte(src_t, j, run_end, |i, pte| {
+                            copy(i, pte, pte_wrprotect(*pte))
+                        });
+                        protected += n;
+                    } else {
+                        for_each_present_pte(src_t, j, run_end, |i, pte| copy(i, pte, *pte));
+                    }
+                    copied += n;
+                    j = run_end + 1;
                 }
-                let flags = vmas[v].flags;
-                v_end = vmas[v].end;
-                cow = !flags.contains(VmFlags::SHARED) && flags.contains(VmFlags::WRITE);
-            }
-            if cow && pte_writable(*src_pte) {
-                *src_pte = pte_wrprotect(*src_pte);
-                protected += 1;
-            }
-            let index = table_index(va, LEVEL_PTE);
-            if cached.0 != va & !(span - 1) {
-                let slot = match pte_slot(dst, va, true) {
-                    Ok(Some(slot)) => slot as *mut u64,
-                    _ => return Err(Fault::Oom),
-                };
-                cached = (va & !(span - 1), slot.sub(index));
-                // The child's table will hold entries where the parent's does: the same
-                // groups of entries are in use.
-                let src_table = src_pte as *mut u64 as u64 & !(PAGE_SIZE as u64 - 1);
-                page_alloc::table_copy_used(virt_to_phys(cached.1 as u64), virt_to_phys(src_table));
-            }
-            let slot = &mut *cached.1.add(index);
-            page_alloc::get_page(pte_pa(*src_pte));
-            *slot = *src_pte;
-            copied += 1;
-            Ok(())
-        })?;
+                Ok(())
+            },
+        )?;
     }
     Ok((copied, protected))
 }

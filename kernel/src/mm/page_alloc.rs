@@ -62,15 +62,65 @@ static MEM_MAP_PAGES: AtomicU64 = AtomicU64::new(0);
 
 #[inline]
 fn page_info(pa: PhysAddr) -> &'static PageInfo {
-    let idx = (pa.0 - MEM_MAP_BASE.load(Ordering::Relaxed)) / PAGE_SIZE as u64;
-    assert!(
-        idx < MEM_MAP_PAGES.load(Ordering::Relaxed),
-        "page {:#x} outside RAM",
-        pa.0
-    );
-    // SAFETY: MEM_MAP points to MEM_MAP_PAGES entries in linear-mapped memory that the
-    // allocator set aside for them at init and never frees.
-    unsafe { &*(MEM_MAP.load(Ordering::Relaxed) as *const PageInfo).add(idx as usize) }
+    PageRefs::get().info(pa)
+}
+
+/// The page records, looked up once for a batch of pages (a page-table walk touches
+/// hundreds): `get_page`/`put_page` without reloading where the array is.
+#[derive(Clone, Copy)]
+pub struct PageRefs {
+    base: u64,
+    pages: u64,
+    map: *const PageInfo,
+}
+
+impl PageRefs {
+    #[inline(always)]
+    pub fn get() -> PageRefs {
+        PageRefs {
+            base: MEM_MAP_BASE.load(Ordering::Relaxed),
+            pages: MEM_MAP_PAGES.load(Ordering::Relaxed),
+            map: MEM_MAP.load(Ordering::Relaxed) as *const PageInfo,
+        }
+    }
+
+    #[inline(always)]
+    fn info(&self, pa: PhysAddr) -> &'static PageInfo {
+        let idx = pa.0.wrapping_sub(self.base) / PAGE_SIZE as u64;
+        if idx >= self.pages {
+            bad_page(pa, "outside RAM");
+        }
+        // SAFETY: MEM_MAP points to MEM_MAP_PAGES entries in linear-mapped memory that
+        // the allocator set aside for them at init and never frees.
+        unsafe { &*self.map.add(idx as usize) }
+    }
+
+    /// Take another reference to an allocated page (Linux `get_page`).
+    #[inline(always)]
+    pub fn get_page(&self, pa: PhysAddr) {
+        if self.info(pa).count.fetch_add(1, Ordering::Relaxed) == 0 {
+            bad_page(pa, "get_page of a free page");
+        }
+    }
+
+    /// Drop a reference; the last one frees the page (Linux `put_page`).
+    #[inline(always)]
+    pub fn put_page(&self, pa: PhysAddr) {
+        let old = self.info(pa).count.fetch_sub(1, Ordering::AcqRel);
+        if old <= 1 {
+            if old == 0 {
+                bad_page(pa, "put_page of a free page");
+            }
+            free_page_locked(pa);
+        }
+    }
+}
+
+/// A page record misused: a kernel bug that must not go unnoticed (Linux `bad_page`).
+#[cold]
+#[inline(never)]
+fn bad_page(pa: PhysAddr, what: &str) -> ! {
+    panic!("page {:#x}: {}", pa.0, what)
 }
 
 #[inline]
@@ -215,18 +265,13 @@ pub fn free_page(pa: PhysAddr) {
 /// Take another reference to an allocated page (Linux `get_page`).
 #[inline]
 pub fn get_page(pa: PhysAddr) {
-    let old = page_ref(pa).fetch_add(1, Ordering::Relaxed);
-    assert!(old > 0, "get_page: {:#x} is free", pa.0);
+    PageRefs::get().get_page(pa)
 }
 
 /// Drop a reference; the last one frees the page (Linux `put_page`).
 #[inline]
 pub fn put_page(pa: PhysAddr) {
-    let old = page_ref(pa).fetch_sub(1, Ordering::AcqRel);
-    assert!(old > 0, "put_page: {:#x} is free", pa.0);
-    if old == 1 {
-        free_page_locked(pa);
-    }
+    PageRefs::get().put_page(pa)
 }
 
 /// References to a page (Linux `page_count`).
