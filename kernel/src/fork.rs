@@ -349,6 +349,7 @@ pub fn user_mode_thread(f: extern "C" fn(u64) -> u64, arg: u64) -> Result<Pid, E
 /// `sys_clone` with CONFIG_CLONE_BACKWARDS). The legacy call checks neither unknown flag
 /// bits nor the signal number.
 pub fn sys_clone(flags: u64, newsp: u64, parent_tid: u64, tls: u64, child_tid: u64) -> SysResult {
+    trace::syscall_enter(forkos_lib::uapi::nr::CLONE as u64);
     let flags32 = flags & 0xffff_ffff;
     // The legacy call passes the pidfd pointer in parent_tid: both cannot be asked for.
     if flags32 & CLONE_PIDFD != 0 && flags32 & CLONE_PARENT_SETTID != 0 {
@@ -384,6 +385,7 @@ const CLONE_ARGS_SIZE_VER2: u64 = 88;
 /// `clone3(uargs, size)` (Linux `sys_clone3`: `copy_clone_args_from_user`,
 /// `clone3_args_valid`).
 pub fn sys_clone3(uargs: u64, size: u64) -> SysResult {
+    trace::syscall_enter(forkos_lib::uapi::nr::CLONE3 as u64);
     if size > forkos_lib::pgtable::PAGE_SIZE as u64 {
         return Err(E2BIG);
     }

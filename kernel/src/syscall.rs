@@ -13,12 +13,32 @@ use crate::mm::uaccess::{copy_from_user, copy_to_user, UserPtr};
 use crate::task::{current, current_arc, PID_TABLE};
 use crate::{exit, fork, futex, mm, signal, time};
 
-/// A syscall handler: the six argument registers in, the result out.
-type Handler = fn(&[u64; 6]) -> SysResult;
+/// A syscall handler: the six argument registers in, the value for x0 out.
+type Handler = fn(&[u64; 6]) -> i64;
 
-/// Numbers and handlers, as in `include/uapi/asm-generic/unistd.h`. Everything else
-/// returns `-ENOSYS`.
-const SYSCALLS: &[(usize, &str, Handler)] = &[
+/// A handler's result as the value for x0: the result, or `-errno`.
+#[inline(always)]
+fn ret(r: SysResult) -> i64 {
+    match r {
+        Ok(v) => v,
+        Err(e) => -(e.0 as i64),
+    }
+}
+
+/// The table of [`SYSCALLS`], each handler wrapped so that it hands back the register
+/// value itself (as Linux's `__SYSCALL_DEFINEx` wrappers return a `long`): a result
+/// in x0, not a `Result` in memory.
+macro_rules! syscalls {
+    ($(($nr:expr, $name:literal, |$a:pat_param| $body:expr)),* $(,)?) => {
+        const SYSCALLS: &[(usize, &str, Handler)] = &[
+            $(($nr, $name, |$a: &[u64; 6]| ret($body))),*
+        ];
+    };
+}
+
+// Numbers and handlers, as in `include/uapi/asm-generic/unistd.h`. Everything else
+// returns `-ENOSYS`.
+syscalls! {
     (nr::IOCTL, "ioctl", |a| {
         crate::fs::sys_ioctl(a[0], a[1], a[2])
     }),
@@ -118,37 +138,45 @@ const SYSCALLS: &[(usize, &str, Handler)] = &[
     (nr::GETRANDOM, "getrandom", |a| {
         crate::random::sys_getrandom(a[0], a[1], a[2])
     }),
-];
+}
 
 /// One past the highest syscall number (Linux 6.1's `__NR_syscalls`).
 pub const NR_SYSCALLS: usize = 451;
 
 /// The handlers indexed by number, built from [`SYSCALLS`] at compile time (Linux's
 /// `sys_call_table`): dispatch is one bounds check and one load.
-static SYS_CALL_TABLE: [Option<Handler>; NR_SYSCALLS] = {
-    let mut table: [Option<Handler>; NR_SYSCALLS] = [None; NR_SYSCALLS];
+static SYS_CALL_TABLE: [Handler; NR_SYSCALLS] = {
+    let mut table: [Handler; NR_SYSCALLS] = [sys_ni_syscall; NR_SYSCALLS];
     let mut i = 0;
     while i < SYSCALLS.len() {
-        table[SYSCALLS[i].0] = Some(SYSCALLS[i].2);
+        table[SYSCALLS[i].0] = SYSCALLS[i].2;
         i += 1;
     }
     table
 };
 
+/// A number with no syscall (Linux `sys_ni_syscall`).
+fn sys_ni_syscall(_: &[u64; 6]) -> i64 {
+    -(ENOSYS.0 as i64)
+}
+
+/// The handler of numbers past the table; kept off the path of real syscalls.
+#[cold]
+fn beyond_the_table() -> Handler {
+    sys_ni_syscall
+}
+
 /// Call the handler for `scno` (Linux `invoke_syscall`).
-pub fn invoke_syscall(scno: u64, regs: &PtRegs) -> i64 {
-    let scno = scno as u32 as usize; // Linux truncates the number to an int
-    match SYS_CALL_TABLE.get(scno).copied().flatten() {
-        Some(handler) => {
-            // The arguments are x0-x5 as saved in pt_regs: passed in place, not copied.
-            let (args, _) = regs.regs.split_first_chunk::<6>().expect("31 registers");
-            match handler(args) {
-                Ok(v) => v,
-                Err(e) => -(e.0 as i64),
-            }
-        }
-        None => -(ENOSYS.0 as i64),
-    }
+#[inline(always)]
+pub fn invoke_syscall(scno: u32, regs: &PtRegs) -> i64 {
+    let scno = scno as usize;
+    // The arguments are x0-x5 as saved in pt_regs: passed in place, not copied.
+    let (args, _) = regs.regs.split_first_chunk::<6>().expect("31 registers");
+    let handler = match SYS_CALL_TABLE.get(scno) {
+        Some(handler) => *handler,
+        None => beyond_the_table(),
+    };
+    handler(args)
 }
 
 /// The name of a syscall, for traces.

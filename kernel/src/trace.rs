@@ -24,24 +24,13 @@ fn on() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
-/// `svc` of a process-creating syscall: where kernel_entry saved the frame.
-/// Every syscall passes here: the check is inlined, the narration is not.
-#[inline(always)]
-pub fn syscall_enter(regs: &PtRegs, scno: u64) {
+/// `svc` of a process-creating syscall (`clone`, `clone3`, which call this first): where
+/// kernel_entry saved the frame. Other syscalls are not narrated and pay nothing.
+pub fn syscall_enter(scno: u64) {
     if on() {
-        syscall_enter_traced(regs, scno);
-    }
-}
-
-#[inline(never)]
-fn syscall_enter_traced(regs: &PtRegs, scno: u64) {
-    if on()
-        && matches!(
-            scno as usize,
-            forkos_lib::uapi::nr::CLONE | forkos_lib::uapi::nr::CLONE3
-        )
-    {
         let t = current();
+        // SAFETY: in a syscall, the current task's pt_regs hold its user context.
+        let regs = unsafe { &*t.pt_regs() };
         println!(
             "[trace] {}[{}]: svc #0 at pc {:#x}, x8 = {scno} ({}), x0 = {:#x}; kernel_entry saved pt_regs at {:#x}",
             Comm(t),

@@ -48,14 +48,15 @@
     add     x29, sp, #{S_STACKFRAME}
 
     stp     x22, x23, [sp, #{S_PC}]     // pc, pstate
-    str     xzr, [sp, #{S_ORIG_X0}]
-    mov     w21, #{NO_SYSCALL}          // el0_svc fills in the real number
+    mov     w21, #{NO_SYSCALL}          // el0_svc fills in the real number and orig_x0
     str     w21, [sp, #{S_SYSCALLNO}]
     .endm
 
 /* Restore the context from the pt_regs at sp and return to it (Linux kernel_exit). */
     .macro  kernel_exit, el
+    .if     \el == 1
     msr     daifset, #0xf               // no interrupt between here and eret
+    .endif                              // (to EL0: exit_to_user_mode masked them)
     ldp     x21, x22, [sp, #{S_PC}]     // pc, pstate
     .if     \el == 0
     ldr     x23, [sp, #{S_SP}]

@@ -13,7 +13,6 @@ core::arch::global_asm!(
     S_LR = const S_LR,
     S_SP = const S_SP,
     S_PC = const S_PC,
-    S_ORIG_X0 = const S_ORIG_X0,
     S_SYSCALLNO = const S_SYSCALLNO,
     S_STACKFRAME = const S_STACKFRAME,
     NO_SYSCALL = const NO_SYSCALL,

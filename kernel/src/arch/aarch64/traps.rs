@@ -153,36 +153,30 @@ extern "C" fn el1h_64_irq_handler(_regs: &mut PtRegs) {
 
 /// Work before returning to user space: reschedule if asked, take pending signals and
 /// settle a syscall a signal interrupted (Linux `exit_to_user_mode` ->
-/// `do_notify_resume`).
-pub fn exit_to_user_mode() {
+/// `do_notify_resume`). `regs` is the user context about to be restored.
+#[inline(always)]
+pub fn exit_to_user_mode(regs: &mut PtRegs) {
     // Look at the work flags with interrupts masked, so that no wake-up or signal lands
     // between the look and the `eret` (Linux `exit_to_user_mode_prepare`).
     local_irq_disable();
     let t = current();
-    // The fast path, taken by nearly every return: nothing to do.
-    if t.thread_info
+    let work = t
+        .thread_info
         .flags
         .load(core::sync::atomic::Ordering::Relaxed)
-        & (crate::task::TIF_NEED_RESCHED | crate::task::TIF_SIGPENDING)
-        == 0
-    {
-        // SAFETY: as below; only two fields are read.
-        let regs = unsafe { &*t.pt_regs() };
-        if regs.syscallno == crate::arch::ptrace::NO_SYSCALL
-            || !crate::signal::is_restart_code(regs.regs[0])
-        {
-            return;
-        }
+        & (crate::task::TIF_NEED_RESCHED | crate::task::TIF_SIGPENDING);
+    // The fast path, taken by nearly every return: nothing to do. A syscall returns an
+    // -ERESTART* code only when a signal interrupted it, so with TIF_SIGPENDING set,
+    // which only the task itself clears (in do_signal): the slow path settles those.
+    if work == 0 {
+        return;
     }
-    exit_to_user_mode_loop(t);
+    exit_to_user_mode_loop(t, regs);
 }
 
 /// The slow path of [`exit_to_user_mode`] (Linux `exit_to_user_mode_loop`).
 #[inline(never)]
-fn exit_to_user_mode_loop(t: &crate::task::Task) {
-    // SAFETY: on the way back to EL0, the pt_regs at the top of the current task's
-    // kernel stack are the user context being returned to, and nothing else uses them.
-    let regs = unsafe { &mut *t.pt_regs() };
+fn exit_to_user_mode_loop(t: &crate::task::Task, regs: &mut PtRegs) {
     loop {
         if crate::sched::need_resched() {
             crate::sched::preempt_schedule_irq();
@@ -202,19 +196,23 @@ fn exit_to_user_mode_loop(t: &crate::task::Task) {
     }
 }
 
-/// `ret_from_fork`'s way into [`exit_to_user_mode`].
+/// `ret_from_fork`'s way into [`exit_to_user_mode`], with the child's pt_regs.
 #[no_mangle]
-extern "C" fn asm_exit_to_user_mode(_regs: &mut PtRegs) {
-    exit_to_user_mode();
+extern "C" fn asm_exit_to_user_mode(regs: &mut PtRegs) {
+    exit_to_user_mode(regs);
 }
 
 /// A system call (Linux `el0_svc` -> `do_el0_svc` -> `el0_svc_common`).
+#[inline(always)]
 fn el0_svc(regs: &mut PtRegs) {
     regs.orig_x0 = regs.regs[0];
-    let scno = regs.regs[8];
+    // An int, as in Linux (`syscallno`, `invoke_syscall`'s `scno`): the low half of x8,
+    // loaded as such (a 32-bit load, which zero-extends for the table index).
+    // SAFETY: x8's slot in pt_regs is a u64 and its first four bytes are its low half
+    // (little-endian).
+    let scno = unsafe { core::ptr::read_volatile(&regs.regs[8] as *const u64 as *const u32) };
     regs.syscallno = scno as i32;
     local_irq_enable();
-    crate::trace::syscall_enter(regs, scno);
     let ret = crate::syscall::invoke_syscall(scno, regs);
     regs.regs[0] = ret as u64;
 }
@@ -264,12 +262,35 @@ fn el0_abort(regs: &mut PtRegs, esr: u64, instruction: bool) {
     }
 }
 
-/// Synchronous exception from user space (Linux `el0t_64_sync_handler`).
+/// Synchronous exception from user space (Linux `el0t_64_sync_handler`). System calls,
+/// by far the most frequent, are tested for first.
 #[no_mangle]
 extern "C" fn el0t_64_sync_handler(regs: &mut PtRegs) {
-    let esr = ESR_EL1.get();
+    let (esr, class): (u64, u64);
+    // SAFETY: reading ESR_EL1 has no side effects; ubfx extracts its class field.
+    unsafe {
+        core::arch::asm!(
+            "mrs {esr}, esr_el1",
+            "ubfx {class}, {esr}, #26, #6",
+            esr = out(reg) esr,
+            class = out(reg) class,
+            options(nomem, nostack, preserves_flags)
+        )
+    };
+    if class == ec::SVC64 as u64 {
+        el0_svc(regs);
+    } else {
+        el0_sync_fault(regs, esr);
+    }
+    exit_to_user_mode(regs);
+}
+
+/// Every other synchronous exception from user space: a fault or a trap. (Cold only in
+/// the sense of code layout: it keeps the syscall path straight.)
+#[cold]
+#[inline(never)]
+fn el0_sync_fault(regs: &mut PtRegs, esr: u64) {
     match esr_class(esr) {
-        ec::SVC64 => el0_svc(regs),
         ec::DABT_LOW => el0_abort(regs, esr, false),
         ec::IABT_LOW => el0_abort(regs, esr, true),
         ec::PC_ALIGN => force_sig_fault(SIGBUS, BUS_ADRALN, "pc alignment", regs.pc, regs.pc),
@@ -283,14 +304,13 @@ extern "C" fn el0t_64_sync_handler(regs: &mut PtRegs) {
             regs.pc,
         ),
     }
-    exit_to_user_mode();
 }
 
 /// IRQ taken while user space ran (Linux `el0t_64_irq_handler`).
 #[no_mangle]
-extern "C" fn el0t_64_irq_handler(_regs: &mut PtRegs) {
+extern "C" fn el0t_64_irq_handler(regs: &mut PtRegs) {
     irq::handle_irq();
-    exit_to_user_mode();
+    exit_to_user_mode(regs);
 }
 
 /// A vector forkos never expects: report which one and stop (Linux `__panic_unhandled`).
