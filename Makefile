@@ -5,6 +5,7 @@
 #   make test       host unit tests + every QEMU integration test (T=name runs the matching ones)
 #   make lint       cargo fmt --check and cargo clippy -D warnings, kernel and host crates
 #   make debug      boot under QEMU's GDB stub, stopped at the first instruction, with gdb-multiarch
+#                   and forkos's commands (fk-ps, fk-pt-regs, ...: scripts/forkos-gdb.py, docs/gdb.md)
 #   make bench      the fork-path benchmarks under deterministic instruction counting (and Linux's
 #                   with LINUX_IMAGE set); see scripts/bench
 #   make fuzz       run the syscall fuzzer for long (FUZZ_SEED=, FUZZ_CALLS=); `make test` runs it briefly
@@ -127,7 +128,7 @@ $(IMG): $(ELF)
 run: $(IMG) $(INITRD) qemu
 	$(QEMU) $(QEMU_ARGS)
 
-test: $(IMG) $(INITRD_CPIO) qemu
+test: $(IMG) $(INITRD_CPIO) qemu gdb
 	$(CARGO) test --no-fail-fast -p forkos-lib -p forkos-tests -- $(T)
 
 lint: user

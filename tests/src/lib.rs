@@ -29,6 +29,20 @@ pub fn image() -> PathBuf {
     path
 }
 
+/// The ELF of the image under test, with its symbols and debug info, for GDB:
+/// `$FORKOS_ELF`, or the `.elf` beside the image (`build/forkos.elf`).
+pub fn elf() -> PathBuf {
+    let path = std::env::var_os("FORKOS_ELF")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| image().with_extension("elf"));
+    assert!(
+        path.exists(),
+        "{} does not exist: run `make test` (or `make` first)",
+        path.display()
+    );
+    path
+}
+
 /// How to boot QEMU for one test.
 #[derive(Clone, Debug)]
 pub struct Boot {
@@ -137,6 +151,12 @@ impl Boot {
             cmd.arg("-initrd").arg(repo_root().join(initrd));
         }
         cmd
+    }
+
+    /// The QEMU command for this boot, for a test that adds options (a GDB stub) and
+    /// runs QEMU itself.
+    pub fn qemu(&self) -> Command {
+        self.command(&self.machine)
     }
 
     /// A boot whose pid 1 is the embedded EL0 test program `utest`, running test `name`

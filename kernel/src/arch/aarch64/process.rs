@@ -14,6 +14,7 @@ use core::mem::offset_of;
 
 use aarch64_cpu::registers::{Readable, Writeable, TPIDR_EL0};
 
+use super::memory::{KSTACK_SLOT, KSTACK_START, THREAD_SIZE};
 use super::ptrace::{PtRegs, PSR_MODE_EL0T, PSR_MODE_EL1H, PT_REGS_SIZE, S_STACKFRAME};
 use crate::task::Task;
 
@@ -177,6 +178,29 @@ const _: () = assert!(CPU_CONTEXT_SIZE == 104);
 pub fn task_pt_regs(task: &Task) -> *mut PtRegs {
     (task.stack.top() - PT_REGS_SIZE as u64) as *mut PtRegs
 }
+
+/// The numbers GDB needs to find a task's kernel stack, and so its `pt_regs`
+/// (`scripts/forkos-gdb.py`). Rust emits no debug info for `const`s, so they are kept
+/// here, in a static the debugger reads; struct layouts come from the debug info. Linux
+/// generates `scripts/gdb/linux/constants.py` from its headers for the same reason.
+#[repr(C)]
+pub struct GdbConstants {
+    /// `THREAD_SIZE`: a kernel stack's size.
+    pub thread_size: u64,
+    /// `KSTACK_START`: kernel stack slot `n` starts at `kstack_start + n * kstack_slot`
+    /// (`slot_base` in `mm/kstack.rs`).
+    pub kstack_start: u64,
+    /// `KSTACK_SLOT`: bytes of address space per stack slot.
+    pub kstack_slot: u64,
+}
+
+/// Read by GDB only; `#[used]` keeps it (and its debug info) in the image.
+#[used]
+pub static GDB_CONSTANTS: GdbConstants = GdbConstants {
+    thread_size: THREAD_SIZE as u64,
+    kstack_start: KSTACK_START,
+    kstack_slot: KSTACK_SLOT,
+};
 
 /// What the child of a fork should start with.
 pub enum ChildStart {
