@@ -160,10 +160,18 @@ fn sys_ni_syscall(_: &[u64; 6]) -> i64 {
     -(ENOSYS.0 as i64)
 }
 
-/// The handler of numbers past the table; kept off the path of real syscalls.
+/// The handler of numbers past the table; kept off the path of real syscalls. Only
+/// forkos's own [`nr::FORKOS_PS`] lives there.
 #[cold]
-fn beyond_the_table() -> Handler {
-    sys_ni_syscall
+fn beyond_the_table(scno: usize) -> Handler {
+    if scno == nr::FORKOS_PS {
+        |_| {
+            crate::task::show_tasks();
+            0
+        }
+    } else {
+        sys_ni_syscall
+    }
 }
 
 /// Call the handler for `scno` (Linux `invoke_syscall`).
@@ -174,13 +182,16 @@ pub fn invoke_syscall(scno: u32, regs: &PtRegs) -> i64 {
     let (args, _) = regs.regs.split_first_chunk::<6>().expect("31 registers");
     let handler = match SYS_CALL_TABLE.get(scno) {
         Some(handler) => *handler,
-        None => beyond_the_table(),
+        None => beyond_the_table(scno),
     };
     handler(args)
 }
 
 /// The name of a syscall, for traces.
 pub fn syscall_name(scno: u64) -> &'static str {
+    if scno == nr::FORKOS_PS as u64 {
+        return "forkos_ps";
+    }
     SYSCALLS
         .iter()
         .find(|(n, _, _)| *n as u64 == scno)

@@ -284,17 +284,22 @@ impl Task {
     }
 }
 
-/// Print every task: pid, tgid, parent, state, name, kernel stack, where it stopped in the
-/// kernel and, for user tasks, the user pc (Linux SysRq `t`, `show_state`). Runs from the
+/// Print every task: pid, tgid, parent, state, name, address space (the `Mm`, shared by
+/// threads and a vfork child; 0 for kernel threads), kernel stack, where it stopped in
+/// the kernel and, for user tasks, the user pc (Linux SysRq `t`, `show_state`). Runs from the
 /// timer interrupt, so it only takes locks that are never held with interrupts on.
 pub fn show_tasks() {
-    crate::println!("  pid  tgid  ppid state                comm             kernel stack       cpu_context.pc     user pc");
+    crate::println!("  pid  tgid  ppid state                comm             mm                 kernel stack       cpu_context.pc     user pc");
     let me = crate::arch::percpu::current_ptr();
     for t in PID_TABLE.lock().all() {
-        let (ppid, has_mm) = match t.inner.try_lock() {
-            Some(i) => (i.parent.upgrade().map_or(0, |p| p.tgid), i.mm.is_some()),
-            None => (-1, false),
+        let (ppid, mm) = match t.inner.try_lock() {
+            Some(i) => (
+                i.parent.upgrade().map_or(0, |p| p.tgid),
+                i.mm.as_ref().map_or(0, |m| Arc::as_ptr(m) as u64),
+            ),
+            None => (-1, 0),
         };
+        let has_mm = mm != 0;
         // SAFETY: a racy read of another task's saved context, for display only.
         let kpc = unsafe { (*t.thread.get()).cpu_context.pc };
         // The pt_regs of a user task hold its user pc while it is in the kernel or
@@ -311,12 +316,13 @@ pub fn show_tasks() {
             ""
         };
         crate::println!(
-            "{:5} {:5} {:5} {:<20} {:<16} {:#x} {:#x} {:#x}",
+            "{:5} {:5} {:5} {:<20} {:<16} {:<#18x} {:#x} {:#x} {:#x}",
             t.pid,
             t.tgid,
             ppid,
             alloc::format!("{:?}{}", t.state(), running),
             Comm(&t),
+            mm,
             t.stack.base(),
             kpc,
             upc
@@ -330,7 +336,7 @@ pub struct Comm<'a>(pub &'a Task);
 impl core::fmt::Display for Comm<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let (c, n) = self.0.comm();
-        f.write_str(core::str::from_utf8(&c[..n]).unwrap_or("?"))
+        f.pad(core::str::from_utf8(&c[..n]).unwrap_or("?"))
     }
 }
 

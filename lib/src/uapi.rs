@@ -50,6 +50,10 @@ pub mod nr {
     pub const GETRANDOM: usize = 278;
     pub const RSEQ: usize = 293;
     pub const CLONE3: usize = 435;
+    /// forkos only, far above Linux's numbers (where Linux answers `-ENOSYS`): print
+    /// the process table on the console, as the console's `p` key does (the teaching
+    /// demo calls it at the moments worth seeing).
+    pub const FORKOS_PS: usize = 1000;
 }
 
 /// Error numbers (`include/uapi/asm-generic/errno-base.h`, `errno.h`); a syscall

@@ -24,6 +24,12 @@ fn wait_child(pid: i32) -> i32 {
     status
 }
 
+/// Print the process table (forkos's own syscall; the console's `p` key does the same).
+fn ps(moment: &str) {
+    println!("  [process table: {moment}]");
+    sys::syscall(nr::FORKOS_PS, [0; 6]);
+}
+
 fn demo_fork() {
     println!("\n== fork(): one call, two returns");
     println!("init[{}]: calling fork() = clone(CLONE_CHILD_SETTID|CLONE_CHILD_CLEARTID|SIGCHLD, 0, NULL, 0, &tid)", sys::getpid());
@@ -36,6 +42,7 @@ fn demo_fork() {
             sys::getppid(),
             COUNTER.load(Ordering::Relaxed)
         );
+        ps("parent and child: two mms, two kernel stacks; the parent sleeps in wait4");
         sys::exit_group(42);
     }
     let status = wait_child(r as i32);
@@ -52,6 +59,7 @@ extern "C" fn vfork_child() -> ! {
         "  child:  pid {} runs in the parent's memory; the parent is asleep until this exits",
         sys::getpid()
     );
+    ps("the vfork child shares the parent's mm; the parent sleeps until it exits");
     sys::exit(7)
 }
 
@@ -74,6 +82,7 @@ extern "C" fn thread_fn(arg: usize) -> i32 {
         sys::gettid(),
         sys::getpid()
     );
+    ps("a thread: its own pid, the process's tgid, the same mm");
     0
 }
 
@@ -133,7 +142,7 @@ fn demo_reap() {
     if a == 0 {
         let b = sys::fork();
         if b == 0 {
-            sys::sleep_ms(20);
+            sys::sleep_ms(50);
             println!(
                 "  grandchild: pid {}, my parent exited, so getppid() = {} (init)",
                 sys::getpid(),
@@ -143,6 +152,9 @@ fn demo_reap() {
         }
         sys::exit_group(0);
     }
+    // Let the child exit: it stays a zombie until reaped.
+    sys::sleep_ms(10);
+    ps("the exited child is a zombie; its child now has init as parent");
     wait_child(a as i32);
     let mut status = 0;
     let g = sys::wait4(-1, &mut status, 0);
