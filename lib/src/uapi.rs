@@ -53,7 +53,7 @@ pub mod nr {
     /// forkos only, far above Linux's numbers (where Linux answers `-ENOSYS`): print
     /// the process table on the console, as the console's `p` key does (the teaching
     /// demo calls it at the moments worth seeing).
-    pub const FORKOS_PS: usize = 1000;
+    pub const FORKOS_PS: usize = 0x5053; // "PS"
 }
 
 /// Error numbers (`include/uapi/asm-generic/errno-base.h`, `errno.h`); a syscall
