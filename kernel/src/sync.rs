@@ -9,19 +9,19 @@ use crate::arch::irqflags::{local_irq_restore, local_irq_save, IrqFlags};
 
 /// A value behind a spinlock taken with interrupts masked.
 pub struct IrqSpinLock<T> {
-    inner: spin::Mutex<T>,
+    inner: spin::mutex::SpinMutex<T>,
 }
 
 /// Access to the locked value; dropping it unlocks, then restores the interrupt state.
 pub struct IrqSpinLockGuard<'a, T> {
-    guard: ManuallyDrop<spin::MutexGuard<'a, T>>,
+    guard: ManuallyDrop<spin::mutex::SpinMutexGuard<'a, T>>,
     flags: IrqFlags,
 }
 
 impl<T> IrqSpinLock<T> {
     pub const fn new(value: T) -> Self {
         IrqSpinLock {
-            inner: spin::Mutex::new(value),
+            inner: spin::mutex::SpinMutex::new(value),
         }
     }
 
@@ -48,6 +48,42 @@ impl<T> IrqSpinLock<T> {
                 None
             }
         }
+    }
+}
+
+impl<T> IrqSpinLock<T> {
+    /// The value of a lock handed over with [`IrqSpinLockGuard::hand_over`].
+    ///
+    /// # Safety
+    /// The lock is held, handed over to the caller, and nobody else uses the value.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn handed_over(&self) -> &mut T {
+        // SAFETY: the caller holds the lock in all but name.
+        unsafe { &mut *self.inner.as_mut_ptr() }
+    }
+
+    /// Release a lock handed over with [`IrqSpinLockGuard::hand_over`]; the interrupt
+    /// state is the caller's to restore.
+    ///
+    /// # Safety
+    /// The lock is held, handed over to the caller.
+    pub unsafe fn release_handed_over(&self) {
+        // SAFETY: as the caller guarantees.
+        unsafe { self.inner.force_unlock() }
+    }
+}
+
+impl<'a, T> IrqSpinLockGuard<'a, T> {
+    /// Keep the lock held (and interrupts masked) beyond this guard, for another context
+    /// to release with [`IrqSpinLock::release_handed_over`]: the scheduler holds the run
+    /// queue's lock across a context switch and the next task releases it (Linux
+    /// `finish_lock_switch`). The saved interrupt state is not restored.
+    pub fn hand_over(self) {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so the guard is taken out exactly once; the
+        // inner guard is leaked, which leaves the lock held.
+        let guard = unsafe { ManuallyDrop::take(&mut this.guard) };
+        spin::mutex::SpinMutexGuard::leak(guard);
     }
 }
 

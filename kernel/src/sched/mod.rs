@@ -186,7 +186,9 @@ fn __schedule(preempt: bool) {
     rq.curr = Some(next);
     debug_assert!(rq.prev.is_none());
     rq.prev = keep;
-    drop(rq);
+    // The run queue stays locked across the switch; whoever runs next unlocks it in
+    // finish_task_switch (as in Linux), so nothing sees it half-switched.
+    rq.hand_over();
     // SAFETY: rq.curr keeps next alive while it runs, and it runs until it switches away.
     context_switch(prev, unsafe { &*next_ptr });
     // We are prev again, switched back in by someone; finish their switch.
@@ -205,10 +207,15 @@ fn context_switch(prev: &Task, next: &Task) {
     unsafe { switch_to(prev, next) };
 }
 
-/// After a switch, on the new task's stack: drop the reference to the task we left
-/// (freeing it if it was dead and reaped) (Linux `finish_task_switch`).
+/// After a switch, on the new task's stack: unlock the run queue the previous task
+/// locked, and drop the reference to it (freeing it if it was dead and reaped) (Linux
+/// `finish_task_switch`, `finish_lock_switch`). Interrupts are still masked.
 fn finish_task_switch() {
-    let prev = this_rq().lock().prev.take();
+    let rq = this_rq();
+    // SAFETY: __schedule handed the run queue's lock over across the switch to us.
+    let prev = unsafe { rq.handed_over() }.prev.take();
+    // SAFETY: as above; the lock is ours to release.
+    unsafe { rq.release_handed_over() };
     drop(prev);
 }
 

@@ -47,6 +47,10 @@ struct AsidAllocator {
     next: usize,
 }
 
+/// The current ASID generation, also readable without the lock: `switch_mm`'s fast path
+/// (Linux `asid_generation`).
+static ASID_GENERATION: AtomicU64 = AtomicU64::new(1);
+
 static ASIDS: IrqSpinLock<AsidAllocator> = IrqSpinLock::new(AsidAllocator {
     generation: 1,
     bits: 0,
@@ -74,6 +78,7 @@ fn new_context(a: &mut AsidAllocator) -> u64 {
         }
         // Rollover: forget every assignment and flush all of them from the TLB.
         a.generation += 1;
+        ASID_GENERATION.store(a.generation, Ordering::Relaxed);
         a.used = [0; 1024];
         a.next = 1;
         // SAFETY: invalidating every EL1&0 TLB entry on all CPUs is always safe.
@@ -92,13 +97,17 @@ fn new_context(a: &mut AsidAllocator) -> u64 {
 /// Install the page tables at `pgd` with `ctx`'s ASID in TTBR0, giving it a fresh ASID
 /// if its generation is old (Linux `check_and_switch_context` + `cpu_switch_mm`).
 pub fn switch_mm(pgd: PhysAddr, ctx: &MmContext) {
-    let mut a = ASIDS.lock();
     let mut id = ctx.id.load(Ordering::Relaxed);
-    if id >> GEN_SHIFT != a.generation {
-        id = new_context(&mut a);
-        ctx.id.store(id, Ordering::Relaxed);
+    // The fast path, without the allocator's lock (Linux `check_and_switch_context`):
+    // the mm's ASID is of the current generation, so still its own.
+    if id >> GEN_SHIFT != ASID_GENERATION.load(Ordering::Relaxed) {
+        let mut a = ASIDS.lock();
+        id = ctx.id.load(Ordering::Relaxed);
+        if id >> GEN_SHIFT != a.generation {
+            id = new_context(&mut a);
+            ctx.id.store(id, Ordering::Relaxed);
+        }
     }
-    drop(a);
     TTBR0_EL1.set(pgd.0 | ((id & ASID_MASK) << 48));
     // SAFETY: an isb makes the new TTBR0 take effect; no memory is touched.
     unsafe { core::arch::asm!("isb", options(nostack)) };
