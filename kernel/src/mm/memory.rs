@@ -62,8 +62,14 @@ unsafe fn pte_alloc(mm: &Mm, va: u64) -> Result<PhysAddr, Fault> {
         if *slot == 0 {
             let new = page_alloc::alloc_zeroed_page().ok_or(Fault::Oom)?;
             page_alloc::table_reset(new);
-            // Remember it, so that teardown frees the tables without searching for them.
-            mm.tables.lock().push(new);
+            // Remember it, so that teardown finds the tables without searching for them.
+            let mut tables = mm.tables.lock();
+            if level + 1 == LEVEL_PTE {
+                tables.pte.push(new);
+            } else {
+                tables.upper.push(new);
+            }
+            drop(tables);
             page_alloc::table_mark(t, index);
             *slot = table_desc(new.0);
         }
@@ -321,22 +327,18 @@ pub fn zap_page_range(mm: &Mm, start: u64, end: u64) {
 }
 
 /// Tear down a whole address space (Linux `exit_mmap`): release every page, then free
-/// every page table, which the mm listed as it made them. No TLB maintenance per page:
+/// every page table. The mm listed its tables as it made them, so no walk from the pgd
+/// is needed: each last-level table drops the pages it maps. No TLB maintenance per page:
 /// the caller retires the whole ASID. The entries are not cleared: the tables go too.
-pub fn exit_mmap(mm: &Mm, vmas: &[Vma]) {
-    // Every present page goes, whichever mapping it belongs to: one walk of the whole
-    // tree rather than one per mapping.
-    if let (Some(first), Some(last)) = (vmas.first(), vmas.last()) {
+pub fn exit_mmap(mm: &Mm) {
+    let tables = core::mem::take(&mut *mm.tables.lock());
+    let refs = page_alloc::PageRefs::get();
+    for &t in &tables.pte {
         // SAFETY: a dying mm nobody else can reach.
-        let _ = unsafe {
-            for_each_pte_table(mm.pgd, first.start, last.end, &mut |t, _, first, last| {
-                let refs = page_alloc::PageRefs::get();
-                for_each_present_pte(t, first, last, |_, pte| refs.put_page(pte_pa(*pte)));
-                Ok(())
-            })
-        };
+        unsafe { for_each_present_pte(t, 0, 511, |_, pte| refs.put_page(pte_pa(*pte))) };
+        page_alloc::free_page(t);
     }
-    for t in core::mem::take(&mut *mm.tables.lock()) {
+    for &t in &tables.upper {
         page_alloc::free_page(t);
     }
     page_alloc::free_page(mm.pgd);

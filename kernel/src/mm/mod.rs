@@ -176,9 +176,18 @@ pub struct Mm {
     /// The ASID.
     pub context: MmContext,
     pub inner: IrqSpinLock<MmInner>,
-    /// Every page table below the pgd, as it was allocated: teardown frees them without
+    /// Every page table below the pgd, as it was allocated: teardown finds them without
     /// walking the tree (Linux finds them through the VMAs in `free_pgtables`).
-    pub tables: IrqSpinLock<Vec<PhysAddr>>,
+    pub tables: IrqSpinLock<PageTables>,
+}
+
+/// The page tables of an address space below its pgd.
+#[derive(Default)]
+pub struct PageTables {
+    /// Tables of the upper levels (pud, pmd).
+    pub upper: Vec<PhysAddr>,
+    /// Last-level tables, the ones that map pages.
+    pub pte: Vec<PhysAddr>,
 }
 
 impl Mm {
@@ -195,7 +204,10 @@ impl Mm {
                 brk: 0,
             }),
             // A small program needs about eight tables: no regrowth for those.
-            tables: IrqSpinLock::new(Vec::with_capacity(8)),
+            tables: IrqSpinLock::new(PageTables {
+                upper: Vec::with_capacity(4),
+                pte: Vec::with_capacity(4),
+            }),
         })
     }
 }
@@ -208,7 +220,9 @@ impl Drop for Mm {
         // The ASID goes first (flushing all of its TLB entries at once); then no entry
         // of this address space can be in any TLB while its pages are freed.
         mmu_context::destroy_context(&self.context);
-        memory::exit_mmap(self, &vmas);
+        memory::exit_mmap(self);
+        // The mappings go last: a shared one lets go of its object's pages.
+        drop(vmas);
     }
 }
 
