@@ -10,7 +10,7 @@
 //! is the only one left mapping it, makes it writable again (`wp_page_reuse`).
 
 use forkos_lib::pgtable::{
-    is_table, table_desc, table_index, LEVEL_PGD, LEVEL_PTE, PAGE_SIZE, PHYS_MASK,
+    is_table, level_size, table_desc, table_index, LEVEL_PGD, LEVEL_PTE, PAGE_SIZE, PHYS_MASK,
 };
 
 use super::{page_alloc, Mm, MmInner, VmFlags, Vma};
@@ -65,7 +65,10 @@ unsafe fn pte_alloc(mm: &Mm, va: u64) -> Result<PhysAddr, Fault> {
             // Remember it, so that teardown finds the tables without searching for them.
             let mut tables = mm.tables.lock();
             if level + 1 == LEVEL_PTE {
-                tables.pte.push(new);
+                // With the 2 MiB it maps, for fork's copy.
+                tables
+                    .pte
+                    .push((new, va & !(level_size(LEVEL_PTE - 1) - 1)));
             } else {
                 tables.upper.push(new);
             }
@@ -333,7 +336,7 @@ pub fn zap_page_range(mm: &Mm, start: u64, end: u64) {
 pub fn exit_mmap(mm: &Mm) {
     let tables = core::mem::take(&mut *mm.tables.lock());
     let refs = page_alloc::PageRefs::get();
-    for &t in &tables.pte {
+    for &(t, _) in &tables.pte {
         // SAFETY: a dying mm nobody else can reach.
         unsafe { for_each_present_pte(t, 0, 511, |_, pte| refs.put_page(pte_pa(*pte))) };
         page_alloc::free_page(t);
@@ -379,65 +382,83 @@ pub fn change_protection(mm: &Mm, vma: &Vma) {
 /// does with `flush_tlb_mm`).
 pub fn copy_page_range(dst: &Mm, src: &Mm, vmas: &[Vma]) -> Result<(usize, usize), Fault> {
     let (mut copied, mut protected) = (0, 0);
-    let (Some(first), Some(last)) = (vmas.first(), vmas.last()) else {
-        return Ok((0, 0));
-    };
-    // One walk over all the mappings (sorted), table by table as Linux's
-    // `copy_pte_range` goes; within a table, one run of entries per mapping.
-    let mut v = 0;
-    // SAFETY: the caller holds src's lock; dst is new and private to the caller.
-    unsafe {
-        for_each_pte_table(
-            src.pgd,
-            first.start,
-            last.end,
-            &mut |src_t, base, lo, hi| {
-                let dst_t = pte_alloc(dst, base)?;
-                // The child's table holds entries where the parent's does.
-                page_alloc::table_copy_used(dst_t, src_t);
-                let dst_entries = table(dst_t) as *mut u64;
-                let refs = page_alloc::PageRefs::get();
-                let mut j = lo;
-                while j <= hi {
-                    let va = base + (j * PAGE_SIZE) as u64;
-                    while v < vmas.len() && vmas[v].end <= va {
-                        v += 1;
-                    }
-                    let Some(vma) = vmas.get(v) else { break };
-                    // Entries outside every mapping hold nothing; skip to the next one.
-                    if vma.start > va {
-                        j = ((vma.start - base) / PAGE_SIZE as u64) as usize;
-                        continue;
-                    }
-                    let run_end = last_index(base, vma.end, LEVEL_PTE).min(hi);
-                    let cow =
-                        !vma.flags.contains(VmFlags::SHARED) && vma.flags.contains(VmFlags::WRITE);
-                    // Counted in a register, added up once per run.
-                    let mut n = 0;
-                    // Linux `copy_present_pte`: `ptep_set_wrprotect` in the parent,
-                    // `pte_wrprotect` in the child, `get_page`, `set_pte_at`. Two loops, so
-                    // that the choice is not made again for every page.
-                    let mut copy = |i: usize, pte: &mut u64, e: u64| {
-                        refs.get_page(pte_pa(e));
-                        // SAFETY: i < 512, an entry of the child's new table.
-                        *dst_entries.add(i) = e;
-                        *pte = e;
-                        n += 1;
-                    };
-                    if cow {
-                        for_each_present_pte(src_t, j, run_end, |i, pte| {
-                            copy(i, pte, pte_wrprotect(*pte))
-                        });
-                        protected += n;
-                    } else {
-                        for_each_present_pte(src_t, j, run_end, |i, pte| copy(i, pte, *pte));
-                    }
-                    copied += n;
-                    j = run_end + 1;
-                }
-                Ok(())
-            },
-        )?;
+    // Linux walks pgd -> pud -> pmd -> pte for each mapping. The mm lists its last-level
+    // tables (and where each maps), so forkos goes straight to them; within a table,
+    // `copy_pte_range`'s work: one run of entries per mapping. The list does not change
+    // meanwhile: tables are added only under the mm's lock, which the caller holds.
+    let n = src.tables.lock().pte.len();
+    for i in 0..n {
+        let (src_t, base) = src.tables.lock().pte[i];
+        // SAFETY: dst is new and private to the caller.
+        let dst_t = unsafe { pte_alloc(dst, base)? };
+        // The child's table holds entries where the parent's does.
+        page_alloc::table_copy_used(dst_t, src_t);
+        // SAFETY: the caller holds src's lock; dst is new and private to the caller.
+        let (n, cow) = unsafe { copy_pte_range(dst_t, src_t, base, vmas) };
+        copied += n;
+        protected += cow;
     }
     Ok((copied, protected))
+}
+
+/// Share the present entries of the parent's last-level table `src_t`, which maps the
+/// 2 MiB from `base`, into the child's `dst_t` (Linux `copy_pte_range`). Returns how many
+/// were copied and how many of them are copy-on-write.
+///
+/// # Safety
+/// The caller holds the parent's mm lock; `dst_t` is the child's and nobody else's.
+#[inline(never)]
+unsafe fn copy_pte_range(
+    dst_t: PhysAddr,
+    src_t: PhysAddr,
+    base: u64,
+    vmas: &[Vma],
+) -> (usize, usize) {
+    let (mut copied, mut protected) = (0, 0);
+    // SAFETY: the child's table is private to the caller.
+    let dst_entries = unsafe { table(dst_t) } as *mut u64;
+    let refs = page_alloc::PageRefs::get();
+    // The first mapping that reaches into this table.
+    let mut v = vmas.partition_point(|m| m.end <= base);
+    let mut j = 0;
+    while j <= 511 {
+        let va = base + (j * PAGE_SIZE) as u64;
+        while v < vmas.len() && vmas[v].end <= va {
+            v += 1;
+        }
+        let Some(vma) = vmas.get(v) else { break };
+        // Entries outside every mapping hold nothing; skip to the next one.
+        if vma.start > va {
+            j = ((vma.start - base) / PAGE_SIZE as u64) as usize;
+            continue;
+        }
+        let run_end = last_index(base, vma.end, LEVEL_PTE);
+        let cow = !vma.flags.contains(VmFlags::SHARED) && vma.flags.contains(VmFlags::WRITE);
+        // Counted in a register, added up once per run.
+        let mut n = 0;
+        // Linux `copy_present_pte`: `ptep_set_wrprotect` in the parent, `pte_wrprotect`
+        // in the child, `get_page`, `set_pte_at`. Two loops, so that the choice is not
+        // made again for every page.
+        let mut copy = |i: usize, pte: &mut u64, e: u64| {
+            refs.get_page(pte_pa(e));
+            // SAFETY: i < 512, an entry of the child's new table.
+            unsafe { *dst_entries.add(i) = e };
+            *pte = e;
+            n += 1;
+        };
+        // SAFETY: the caller holds the parent's lock.
+        unsafe {
+            if cow {
+                for_each_present_pte(src_t, j, run_end, |i, pte| {
+                    copy(i, pte, pte_wrprotect(*pte))
+                });
+                protected += n;
+            } else {
+                for_each_present_pte(src_t, j, run_end, |i, pte| copy(i, pte, *pte));
+            }
+        }
+        copied += n;
+        j = run_end + 1;
+    }
+    (copied, protected)
 }

@@ -186,8 +186,9 @@ pub struct Mm {
 pub struct PageTables {
     /// Tables of the upper levels (pud, pmd).
     pub upper: Vec<PhysAddr>,
-    /// Last-level tables, the ones that map pages.
-    pub pte: Vec<PhysAddr>,
+    /// Last-level tables, the ones that map pages, each with the first address of the
+    /// 2 MiB it maps.
+    pub pte: Vec<(PhysAddr, u64)>,
 }
 
 impl Mm {
