@@ -339,12 +339,39 @@ pub fn exit_mmap(mm: &Mm) {
     for &(t, _) in &tables.pte {
         // SAFETY: a dying mm nobody else can reach.
         unsafe { for_each_present_pte(t, 0, 511, |_, pte| refs.put_page(pte_pa(*pte))) };
-        page_alloc::free_page(t);
+        // SAFETY: as above; its pages are released.
+        unsafe { free_table(t) };
     }
-    for &t in &tables.upper {
-        page_alloc::free_page(t);
+    for &t in tables.upper.iter().chain([&mm.pgd]) {
+        // SAFETY: as above; the tables it points to are freed (or being freed) too.
+        unsafe { free_table(t) };
     }
-    page_alloc::free_page(mm.pgd);
+}
+
+/// Free a page table of a dying address space. If few of its entries were used, they
+/// are cleared first, and the page goes back known to be zero: the next page table is
+/// then allocated without clearing a whole page. (A table used all over is freed as it
+/// is: clearing it would cost more than clearing a page.)
+///
+/// # Safety
+/// Nobody else can reach the table.
+unsafe fn free_table(t: PhysAddr) {
+    let used = page_alloc::table_used(t);
+    if used.count_ones() > 16 {
+        page_alloc::free_page(t);
+        return;
+    }
+    // SAFETY: the caller guarantees exclusive access.
+    let entries = unsafe { table(t) };
+    let mut groups = used;
+    while groups != 0 {
+        let k = groups.trailing_zeros() as usize;
+        groups &= groups - 1;
+        entries[k * 8..k * 8 + 8].fill(0);
+    }
+    // Every entry outside the used groups was never written: the table is all zero.
+    debug_assert!(entries.iter().all(|&e| e == 0));
+    page_alloc::free_zeroed_page(t);
 }
 
 /// Give the pages already mapped in `vma` the access its flags now allow (Linux

@@ -27,6 +27,10 @@ pub const MAX_RANGES: usize = 16;
 struct PageAllocator {
     /// Physical address of the first page on the free list, 0 for none.
     free_list: u64,
+    /// Free pages known to be all zeroes but for the first word, which links them (page
+    /// tables whose entries were cleared as they were freed): `alloc_zeroed_page` takes
+    /// these first, and need not clear them again.
+    zero_list: u64,
     /// Not yet handed out, consumed from the front.
     untouched: RangeSet<MAX_RANGES>,
     /// Where the untouched ranges came from: every page this allocator owns.
@@ -36,6 +40,7 @@ struct PageAllocator {
 
 static PAGE_ALLOC: IrqSpinLock<PageAllocator> = IrqSpinLock::new(PageAllocator {
     free_list: 0,
+    zero_list: 0,
     untouched: RangeSet::new(),
     managed: RangeSet::new(),
     nr_free: 0,
@@ -229,13 +234,13 @@ pub fn alloc_page() -> Option<PhysAddr> {
 pub fn alloc_page_reserve() -> Option<PhysAddr> {
     let mut a = PAGE_ALLOC.lock();
     let pa = if a.free_list != 0 {
-        let pa = a.free_list;
-        // SAFETY: every page on the free list is free RAM owned by the allocator, linear
-        // mapped, and holds the next pointer in its first word.
-        a.free_list = unsafe { *(phys_to_virt(PhysAddr(pa)) as *const u64) };
+        pop(&mut a.free_list)
+    } else if let Some(pa) = a.untouched.take_front(PAGE_SIZE as u64) {
         pa
+    } else if a.zero_list != 0 {
+        pop(&mut a.zero_list)
     } else {
-        a.untouched.take_front(PAGE_SIZE as u64)?
+        return None;
     };
     a.nr_free -= 1;
     drop(a);
@@ -243,12 +248,48 @@ pub fn alloc_page_reserve() -> Option<PhysAddr> {
     Some(PhysAddr(pa))
 }
 
-/// Allocate one page filled with zeroes (Linux `get_zeroed_page`).
+/// Take the first page off a free list.
+fn pop(list: &mut u64) -> u64 {
+    let pa = *list;
+    // SAFETY: every page on a free list is free RAM owned by the allocator, linear
+    // mapped, and holds the next pointer in its first word.
+    *list = unsafe { *(phys_to_virt(PhysAddr(pa)) as *const u64) };
+    pa
+}
+
+/// Allocate one page filled with zeroes (Linux `get_zeroed_page`): one known to be zero
+/// if there is one, otherwise any page, cleared.
 pub fn alloc_zeroed_page() -> Option<PhysAddr> {
+    if nr_free_pages() <= reserve_pages() {
+        return None;
+    }
+    let mut a = PAGE_ALLOC.lock();
+    if a.zero_list != 0 {
+        let pa = pop(&mut a.zero_list);
+        a.nr_free -= 1;
+        drop(a);
+        // SAFETY: the page is ours now; only its first word, the list link, is not 0.
+        unsafe { *(phys_to_virt(PhysAddr(pa)) as *mut u64) = 0 };
+        page_ref(PhysAddr(pa)).store(1, Ordering::Relaxed);
+        return Some(PhysAddr(pa));
+    }
+    drop(a);
     let pa = alloc_page()?;
     // SAFETY: the page was just allocated, so nothing else uses it; it is linear mapped.
     unsafe { crate::arch::page::clear_page(phys_to_virt(pa)) };
     Some(pa)
+}
+
+/// Give back a page from [`alloc_page`] that is all zeroes again (a page table whose
+/// entries were cleared): [`alloc_zeroed_page`] hands it out without clearing it.
+pub fn free_zeroed_page(pa: PhysAddr) {
+    let r = page_ref(pa).swap(0, Ordering::AcqRel);
+    assert!(r == 1, "free_page: {:#x} has {} references", pa.0, r);
+    let mut a = PAGE_ALLOC.lock();
+    // SAFETY: the page is the allocator's again; linear mapped.
+    unsafe { *(phys_to_virt(pa) as *mut u64) = a.zero_list };
+    a.zero_list = pa.0;
+    a.nr_free += 1;
 }
 
 /// Give back a page from [`alloc_page`] (Linux `free_page`).
