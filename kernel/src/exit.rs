@@ -343,45 +343,54 @@ fn delay_group_leader(p: &Task) -> bool {
 /// eligible, `None` when some are but none has exited.
 fn scan_children(who: Who, options: i32) -> Option<Result<Reaped, Errno>> {
     let me = current();
-    let threads: Vec<Arc<Task>> = if options & WNOTHREAD != 0 {
-        alloc::vec![current_arc()]
-    } else {
-        me.signal.threads()
-    };
     let mut any = false;
-    for t in &threads {
-        let children: Vec<Arc<Task>> = t.inner.lock().children.clone();
-        for child in children {
-            if !eligible(&child, who, options) {
+    // The first reapable child of `t`, looked for under t's lock (taken out of the
+    // list only after the lock is dropped: release_task takes it again).
+    let mut scan = |t: &Task| -> Option<Arc<Task>> {
+        let inner = t.inner.lock();
+        for child in &inner.children {
+            if !eligible(child, who, options) {
                 continue;
             }
             any = true;
-            if child.state() != TaskState::Zombie || delay_group_leader(&child) {
-                continue;
+            if child.state() == TaskState::Zombie && !delay_group_leader(child) {
+                return Some(child.clone());
             }
-            let status = child
-                .signal
-                .inner
-                .lock()
-                .group_exit_code
-                .unwrap_or_else(|| {
-                    child
-                        .exit_status
-                        .load(core::sync::atomic::Ordering::Relaxed)
-                });
-            if options & WNOWAIT == 0 {
-                release_task(&child);
+        }
+        None
+    };
+    // Our own children, then (unless __WNOTHREAD) those of the other threads.
+    let mut found = scan(me);
+    if found.is_none() && options & WNOTHREAD == 0 && me.signal.inner.lock().threads.len() > 1 {
+        for t in me.signal.threads() {
+            if !core::ptr::eq(&*t, me) {
+                found = scan(&t);
+                if found.is_some() {
+                    break;
+                }
             }
-            return Some(Ok(Reaped {
-                pid: child.pid,
-                status,
-            }));
         }
     }
-    if !any {
-        return Some(Err(ECHILD));
+    let Some(child) = found else {
+        return (!any).then_some(Err(ECHILD));
+    };
+    let status = child
+        .signal
+        .inner
+        .lock()
+        .group_exit_code
+        .unwrap_or_else(|| {
+            child
+                .exit_status
+                .load(core::sync::atomic::Ordering::Relaxed)
+        });
+    if options & WNOWAIT == 0 {
+        release_task(&child);
     }
-    None
+    Some(Ok(Reaped {
+        pid: child.pid,
+        status,
+    }))
 }
 
 /// Wait for a child to exit (Linux `do_wait`). `Ok(None)`: WNOHANG and nothing yet.
