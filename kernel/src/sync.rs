@@ -35,6 +35,20 @@ impl<T> IrqSpinLock<T> {
         }
     }
 
+    /// Take the lock when interrupts are already masked (Linux `raw_spin_lock` under
+    /// `local_irq_disable`): the guard leaves them masked when it unlocks.
+    ///
+    /// # Safety
+    /// Interrupts are masked, and stay so while the guard lives.
+    #[inline]
+    pub unsafe fn lock_irqs_off(&self) -> IrqSpinLockGuard<'_, T> {
+        IrqSpinLockGuard {
+            guard: ManuallyDrop::new(self.inner.lock()),
+            // Unlocking "restores" the state as it is now: still masked.
+            flags: crate::arch::irqflags::local_irq_state(),
+        }
+    }
+
     /// Mask interrupts and take the lock if it is free.
     pub fn try_lock(&self) -> Option<IrqSpinLockGuard<'_, T>> {
         let flags = local_irq_save();

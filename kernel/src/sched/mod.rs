@@ -148,7 +148,8 @@ fn __schedule(preempt: bool) {
     let flags = local_irq_save();
     let prev = current();
     prev.clear_flag(TIF_NEED_RESCHED);
-    let mut rq = this_rq().lock();
+    // SAFETY: interrupts are masked until the end of this function.
+    let mut rq = unsafe { this_rq().lock_irqs_off() };
     let prev_running = preempt || prev.state() == TaskState::Running;
     let curr = rq.curr.take().expect("schedule before sched_init");
     // Who keeps prev alive until we are off its stack: the run queue if it stays
@@ -199,9 +200,11 @@ fn __schedule(preempt: bool) {
 /// Switch address space, then registers and stack (Linux `context_switch`).
 fn context_switch(prev: &Task, next: &Task) {
     // Not an Arc clone: nothing counted may stay in this frame across the switch.
-    let inner = next.inner.lock();
-    switch_mm(inner.mm.as_deref());
-    drop(inner);
+    // SAFETY: read without next's lock, as Linux reads `next->mm`: a task's mm is set
+    // before it first runs and changed only by the task itself (exec, exit), and next
+    // is not running; interrupts are masked.
+    let mm = unsafe { next.inner.handed_over() }.mm.as_deref();
+    switch_mm(mm);
     // SAFETY: interrupts are masked; next is runnable and not running (it was on the
     // queue, or is the idle task, which only runs when nothing else does).
     unsafe { switch_to(prev, next) };
