@@ -11,6 +11,8 @@
 #   make fuzz       run the syscall fuzzer for long (FUZZ_SEED=, FUZZ_CALLS=); `make test` runs it briefly
 #   make initrd     build the C programs (user/c) and build/initrd.cpio holding them and utest;
 #                   boot it with `make run INITRD=build/initrd.cpio` (its /init is cdemo)
+#   make exercise E=NAME  take exercise NAME's reference code out of the kernel (docs/exercises.md);
+#                   `make test T=exercise_NAME` checks your version; `git checkout -- kernel` restores
 #
 # Every target installs what is missing: the pinned Rust toolchain (rust-toolchain.toml)
 # through rustup, and QEMU / gdb-multiarch / the AArch64 C cross compiler through apt-get
@@ -44,7 +46,7 @@ BENCH_ARGS ?=
 FUZZ_SEED  ?= $(shell date +%s)
 FUZZ_CALLS ?= 1000000
 
-.PHONY: all run test lint debug clean toolchain qemu gdb python cc user initrd fuzz bench FORCE
+.PHONY: all run test lint debug clean toolchain qemu gdb python cc user initrd fuzz bench exercise FORCE
 
 all: $(IMG)
 
@@ -144,6 +146,10 @@ bench: $(IMG) $(INITRD_CPIO) qemu python
 # The syscall fuzzer (user/src/bin/sysfuzz.rs) as pid 1; the seed is printed for replay.
 fuzz: $(IMG) qemu
 	$(QEMU) $(QEMU_ARGS) -append "init=/sysfuzz -- $(FUZZ_SEED) $(FUZZ_CALLS)"
+
+# Exercises (docs/exercises.md): remove the reference code of exercise E from the kernel.
+exercise: python
+	@scripts/exercise $(E)
 
 debug: $(IMG) qemu gdb
 	$(QEMU) $(QEMU_ARGS) -s -S & \

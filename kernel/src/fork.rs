@@ -171,11 +171,13 @@ fn copy_mm(flags: u64, kthread: bool) -> Result<Option<Arc<Mm>>, Errno> {
 fn copy_process(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
     let flags = args.flags;
     check_clone_flags(flags)?;
+    // EXERCISE clone_parent: begin
     let cur = current();
     // The init process may not make siblings (Linux: SIGNAL_UNKILLABLE and CLONE_PARENT).
     if flags & CLONE_PARENT != 0 && cur.tgid == 1 {
         return Err(EINVAL);
     }
+    // EXERCISE clone_parent: end
     if flags & CLONE_NAMESPACES != 0 {
         return Err(EPERM);
     }
@@ -233,17 +235,22 @@ fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
     trace::copy_thread(&p);
 
     // From here on nothing can fail: link the child in (Linux: under tasklist_lock).
-    let parent_and_signal = if flags & (CLONE_PARENT | CLONE_THREAD) != 0 {
+    // The child's parent, and the signal it sends that parent at exit: the caller and
+    // the signal asked for, unless...
+    let mut parent_and_signal = (Arc::downgrade(&current_arc()), args.exit_signal);
+    // EXERCISE clone_parent: begin
+    // ... CLONE_PARENT or CLONE_THREAD re-use the caller's parent (Linux: "CLONE_PARENT
+    // re-uses the old parent").
+    if flags & (CLONE_PARENT | CLONE_THREAD) != 0 {
         let exit_signal = if flags & CLONE_THREAD != 0 {
             -1
         } else {
             // CLONE_PARENT: the group leader's exit signal, not the requested one.
             group_leader_exit_signal(cur)
         };
-        (cur.inner.lock().parent.clone(), exit_signal)
-    } else {
-        (Arc::downgrade(&current_arc()), args.exit_signal)
-    };
+        parent_and_signal = (cur.inner.lock().parent.clone(), exit_signal);
+    }
+    // EXERCISE clone_parent: end
     {
         let mut pi = p.inner.lock();
         pi.parent = parent_and_signal.0.clone();
@@ -305,19 +312,23 @@ pub fn do_fork(args: &KernelCloneArgs) -> Result<Pid, Errno> {
         // In the parent's memory; Linux ignores a bad pointer here.
         let _ = UserPtr::<i32>::new(args.parent_tid).write(&nr);
     }
+    // EXERCISE vfork: begin
     let vfork = (args.flags & CLONE_VFORK != 0).then(|| {
         let done = Arc::new(Completion::new());
         p.inner.lock().vfork_done = Some(done.clone());
         done
     });
+    // EXERCISE vfork: end
     wake_up_new_task(p);
     trace::wake_up_new_task(nr);
+    // EXERCISE vfork: begin
     if let Some(done) = vfork {
         trace::vfork_wait(nr);
         // Killable: a fatal signal ends the wait; the child goes on.
         let _ = done.wait();
         trace::vfork_done(nr);
     }
+    // EXERCISE vfork: end
     Ok(nr)
 }
 

@@ -145,23 +145,28 @@ pub fn handle_mm_fault(
 /// copy-on-write since a fork (Linux `do_wp_page`).
 fn do_wp_page(mm: &Mm, vma: &Vma, va: u64, slot: &mut u64) -> Result<PhysAddr, Fault> {
     let old = pte_pa(*slot);
-    let pa = if page_alloc::page_count(old) == 1 {
+    // EXERCISE cow_reuse: begin
+    if page_alloc::page_count(old) == 1 {
         // Nobody else maps it any more (the other side wrote or exited first): take it
-        // back as it is (Linux `wp_page_reuse`).
-        old
-    } else {
-        // Give this address space its own copy (Linux `wp_page_copy`). The other
-        // mappers keep the original, still write-protected.
-        let new = page_alloc::alloc_page().ok_or(Fault::Oom)?;
-        // SAFETY: both are RAM pages, linear mapped; `new` is ours alone and `old` is
-        // read-only to everyone while it is shared.
-        unsafe { crate::arch::page::copy_page(phys_to_virt(new), phys_to_virt(old)) };
-        page_alloc::put_page(old);
-        new
-    };
+        // back as it is, writable again (Linux `wp_page_reuse`).
+        *slot = mk_user_pte(old, vma.flags);
+        // The read-only entry may be cached in the TLB: drop it (arm64 Linux flushes
+        // it in `ptep_set_access_flags`).
+        flush_tlb_page(&mm.context, va);
+        crate::trace::cow_fault(va, old, old);
+        return Ok(old);
+    }
+    // EXERCISE cow_reuse: end
+    // Give this address space its own copy (Linux `wp_page_copy`). The other mappers
+    // keep the original, still write-protected.
+    let pa = page_alloc::alloc_page().ok_or(Fault::Oom)?;
+    // SAFETY: both are RAM pages, linear mapped; `pa` is ours alone and `old` is
+    // read-only to everyone while it is shared.
+    unsafe { crate::arch::page::copy_page(phys_to_virt(pa), phys_to_virt(old)) };
+    page_alloc::put_page(old);
     *slot = mk_user_pte(pa, vma.flags);
     // The read-only entry may be cached in the TLB: drop it (Linux flushes in
-    // `ptep_clear_flush` for a copy; arm64's `wp_page_reuse` relies on the same flush).
+    // `ptep_clear_flush`).
     flush_tlb_page(&mm.context, va);
     crate::trace::cow_fault(va, old, pa);
     Ok(pa)

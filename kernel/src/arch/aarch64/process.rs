@@ -229,13 +229,17 @@ pub unsafe fn copy_thread(p: &Task, start: ChildStart) {
             // context; childregs is the top of the child's unused stack.
             unsafe {
                 *childregs = *crate::task::current_pt_regs();
+                // EXERCISE copy_thread: begin
                 (*childregs).regs[0] = 0; // the child's fork() returns 0
                 if stack != 0 {
                     (*childregs).sp = stack;
                 }
+                // EXERCISE copy_thread: end
             }
+            // EXERCISE copy_thread: begin
             // The live TLS register, not a possibly stale saved copy.
             thread.tp_value = tls.unwrap_or_else(|| TPIDR_EL0.get());
+            // EXERCISE copy_thread: end
             // The child starts with the parent's FP/SIMD registers (Linux's
             // arch_dup_task_struct saves them first, then copies the task).
             // SAFETY: the state buffer is the child's own.
