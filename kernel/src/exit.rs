@@ -148,7 +148,7 @@ fn do_notify_parent(p: &Arc<Task>) {
     let mut reap = autoreap(p);
     if let (false, Some(parent)) = (reap, &parent) {
         if sig == SIGCHLD {
-            let a = parent.signal.inner.lock().action[SIGCHLD as usize - 1];
+            let a = parent.inner.lock().sighand.action.lock()[SIGCHLD as usize - 1];
             if a.handler == SIG_IGN || a.flags & SA_NOCLDWAIT != 0 {
                 reap = true;
                 if a.handler == SIG_IGN {

@@ -103,19 +103,12 @@ fn dup_task_struct(
     tgid: Pid,
     kthread: bool,
     signal: Arc<SignalStruct>,
+    sighand: Arc<SigHand>,
 ) -> Result<Arc<Task>, Errno> {
     let stack = KernelStack::alloc().ok_or(ENOMEM)?;
     let comm = *current().comm.lock();
     // TASK_NEW: not runnable until wake_up_new_task.
-    let task = Arc::new(Task::new(
-        pid,
-        tgid,
-        kthread,
-        stack,
-        signal,
-        TaskState::Uninterruptible,
-        comm,
-    ));
+    let task = Arc::new(Task::new(pid, tgid, kthread, stack, signal, sighand, comm));
     trace::dup_task_struct(&task);
     Ok(task)
 }
@@ -203,25 +196,32 @@ fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
         PID_TABLE.lock().free(pid);
         e
     };
+    // The signal actions (Linux `copy_sighand`): shared with CLONE_SIGHAND (always so for
+    // threads), else a copy of the parent's; CLONE_CLEAR_SIGHAND resets handlers, but
+    // not ignored signals.
+    let sighand = {
+        let parent = cur.inner.lock().sighand.clone();
+        if flags & CLONE_SIGHAND != 0 {
+            parent
+        } else {
+            let sighand = SigHand::copy_of(&parent);
+            if flags & CLONE_CLEAR_SIGHAND != 0 {
+                crate::signal::reset_handlers(&mut sighand.action.lock());
+            }
+            sighand
+        }
+    };
     let (tgid, signal) = if flags & CLONE_THREAD != 0 {
         (cur.tgid, cur.signal.clone())
     } else {
-        // A new process starts with its parent's signal actions (Linux
-        // `copy_sighand`); CLONE_CLEAR_SIGHAND resets handlers, but not ignored signals.
+        // A new process: its own group state, with the parent's resource limits
+        // (Linux `copy_signal`).
         let signal = SignalStruct::new();
-        let mut action = cur.signal.inner.lock().action;
-        if flags & CLONE_CLEAR_SIGHAND != 0 {
-            crate::signal::reset_handlers(&mut action);
-        }
         let rlim = cur.signal.inner.lock().rlim;
-        {
-            let mut s = signal.inner.lock();
-            s.action = action;
-            s.rlim = rlim;
-        }
+        signal.inner.lock().rlim = rlim;
         (pid, signal)
     };
-    let p = dup_task_struct(pid, tgid, args.kthread, signal).map_err(release_pid)?;
+    let p = dup_task_struct(pid, tgid, args.kthread, signal, sighand).map_err(release_pid)?;
     let mm = copy_mm(flags, args.kthread).map_err(release_pid)?;
     let start = match args.kthread_fn {
         Some((f, arg)) => ChildStart::KernelThread { f, arg },

@@ -225,7 +225,7 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
 
 /// Turn the boot context into the idle task, pid 0 (Linux `init_task` + `sched_init`).
 fn sched_init() {
-    use task::{SignalStruct, Task, TaskState};
+    use task::{SigHand, SignalStruct, Task, TaskState};
     let signal = SignalStruct::new();
     signal.inner.lock().live = 1;
     let idle = alloc::sync::Arc::new(Task::new(
@@ -234,9 +234,10 @@ fn sched_init() {
         true,
         mm::kstack::KernelStack::Init,
         signal,
-        TaskState::Running,
+        SigHand::new(),
         *b"swapper\0\0\0\0\0\0\0\0\0",
     ));
+    idle.set_state(TaskState::Running);
     sched::sched_init(idle);
 }
 

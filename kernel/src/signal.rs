@@ -101,7 +101,7 @@ pub fn is_restart_code(x0: u64) -> bool {
 }
 
 fn action_of(t: &Task, sig: i32) -> SigAction {
-    t.signal.inner.lock().action[sig as usize - 1]
+    t.inner.lock().sighand.action.lock()[sig as usize - 1]
 }
 
 fn blocks(t: &Task, sig: i32) -> bool {
@@ -170,12 +170,13 @@ pub fn send_signal(t: &Arc<Task>, info: KSigInfo, group: bool, forced: bool) {
         return;
     }
     if forced {
-        let mut s = t.signal.inner.lock();
-        let a = &mut s.action[sig as usize - 1];
-        let blocked = t.inner.lock().blocked & sigmask(sig) != 0;
+        let mut i = t.inner.lock();
+        let blocked = i.blocked & sigmask(sig) != 0;
+        let sighand = i.sighand.clone();
+        let a = &mut sighand.action.lock()[sig as usize - 1];
         if a.handler == SIG_IGN || blocked {
             a.handler = SIG_DFL;
-            t.inner.lock().blocked &= !sigmask(sig);
+            i.blocked &= !sigmask(sig);
         }
     } else {
         if sig_ignored(t, sig) {
@@ -436,7 +437,7 @@ fn handle_signal(t: &Task, regs: &mut PtRegs, info: &KSigInfo, action: &SigActio
     }
     t.inner.lock().blocked = (blocked | more) & !UNBLOCKABLE;
     if action.flags & SA_RESETHAND != 0 {
-        t.signal.inner.lock().action[sig as usize - 1] = SigAction::default();
+        t.inner.lock().sighand.action.lock()[sig as usize - 1] = SigAction::default();
     }
 }
 
@@ -507,8 +508,15 @@ pub fn reset_handlers(action: &mut [SigAction; NSIG as usize]) {
 }
 
 /// A new program keeps no handler of the old one (Linux `flush_signal_handlers`).
+/// A table shared with another process (`CLONE_SIGHAND` without `CLONE_THREAD`) is
+/// first replaced by a copy, so that the other keeps its handlers (Linux
+/// `unshare_sighand` in `de_thread`).
 pub fn flush_signal_handlers(tsk: &Task) {
-    reset_handlers(&mut tsk.signal.inner.lock().action);
+    let mut i = tsk.inner.lock();
+    if Arc::strong_count(&i.sighand) > 1 {
+        i.sighand = crate::task::SigHand::copy_of(&i.sighand);
+    }
+    reset_handlers(&mut i.sighand.action.lock());
 }
 
 /// Linux's sigset is 8 bytes on arm64; any other size is refused.
@@ -536,11 +544,12 @@ pub fn sys_rt_sigaction(sig: u64, act: u64, oact: u64, sigsetsize: u64) -> SysRe
     }
     let t = current();
     let old = {
-        let mut s = t.signal.inner.lock();
-        let old = s.action[sig as usize - 1];
+        let sighand = t.inner.lock().sighand.clone();
+        let mut action = sighand.action.lock();
+        let old = action[sig as usize - 1];
         if let Some(mut a) = new {
             a.mask &= !UNBLOCKABLE;
-            s.action[sig as usize - 1] = a;
+            action[sig as usize - 1] = a;
         }
         old
     };

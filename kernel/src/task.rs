@@ -70,8 +70,6 @@ pub struct SignalInner {
     pub group_exec_task: Option<Pid>,
     /// Signals sent to the whole process (Linux `shared_pending`).
     pub shared_pending: crate::signal::SigPending,
-    /// What each signal does, index `sig - 1` (Linux `sighand_struct.action`).
-    pub action: [crate::signal::SigAction; crate::signal::NSIG as usize],
     /// Resource limits, (soft, hard) (Linux `signal_struct.rlim`).
     pub rlim: [crate::syscall::Rlimit; crate::syscall::RLIM_NLIMITS],
 }
@@ -87,7 +85,6 @@ impl SignalStruct {
                 threads: Vec::new(),
                 group_exec_task: None,
                 shared_pending: crate::signal::SigPending::default(),
-                action: [crate::signal::SigAction::default(); crate::signal::NSIG as usize],
                 rlim: crate::syscall::INIT_RLIMITS,
             }),
         })
@@ -101,6 +98,39 @@ impl SignalStruct {
             .iter()
             .filter_map(Weak::upgrade)
             .collect()
+    }
+}
+
+/// What each signal does, shared by the tasks cloned with `CLONE_SIGHAND` (every thread
+/// of a process, and more) (Linux `struct sighand_struct`).
+pub struct SigHand {
+    /// Index `sig - 1` (Linux `sighand_struct.action`).
+    pub action: IrqSpinLock<[crate::signal::SigAction; crate::signal::NSIG as usize]>,
+}
+
+impl SigHand {
+    /// Every signal at its default action.
+    pub fn new() -> Arc<SigHand> {
+        Arc::new(SigHand {
+            action: IrqSpinLock::new(
+                [crate::signal::SigAction::default(); crate::signal::NSIG as usize],
+            ),
+        })
+    }
+
+    /// A copy of `src` (Linux `copy_sighand`'s `memcpy`): copied straight into the new
+    /// table, not through the stack.
+    pub fn copy_of(src: &SigHand) -> Arc<SigHand> {
+        let mut new = Arc::<SigHand>::new_uninit();
+        let action = src.action.lock();
+        Arc::get_mut(&mut new)
+            .expect("a new Arc has no other user")
+            .write(SigHand {
+                action: IrqSpinLock::new(*action),
+            });
+        drop(action);
+        // SAFETY: written just above.
+        unsafe { new.assume_init() }
     }
 }
 
@@ -128,6 +158,8 @@ pub struct TaskInner {
     pub pending: crate::signal::SigPending,
     /// The user's list of robust futexes (Linux `robust_list`, set by `set_robust_list`).
     pub robust_list: u64,
+    /// What each signal does (Linux `sighand`): replaced only by `execve` unsharing it.
+    pub sighand: Arc<SigHand>,
 }
 
 /// A task (Linux `struct task_struct`).
@@ -175,14 +207,15 @@ impl Drop for Task {
 }
 
 impl Task {
-    /// A task that has never run, in state `state`, with no parent, children or mm yet.
+    /// A task that has never run (Linux `TASK_NEW`: `Uninterruptible` until
+    /// `wake_up_new_task`), with no parent, children or mm yet.
     pub fn new(
         pid: Pid,
         tgid: Pid,
         kthread: bool,
         stack: KernelStack,
         signal: Arc<SignalStruct>,
-        state: TaskState,
+        sighand: Arc<SigHand>,
         comm: [u8; 16],
     ) -> Task {
         TASKS_ALLOCATED.fetch_add(1, Ordering::Relaxed);
@@ -197,7 +230,7 @@ impl Task {
             kthread,
             stack,
             signal,
-            state: AtomicU32::new(state as u32),
+            state: AtomicU32::new(TaskState::Uninterruptible as u32),
             on_rq: AtomicBool::new(false),
             exit_status: AtomicI32::new(0),
             comm: IrqSpinLock::new(comm),
@@ -213,6 +246,7 @@ impl Task {
                 blocked: 0,
                 pending: crate::signal::SigPending::default(),
                 robust_list: 0,
+                sighand,
             }),
         }
     }

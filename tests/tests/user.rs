@@ -67,6 +67,7 @@ user_tests!(
     vfork_without_vm,
     vfork_repeated,
     clone_vm_shares_memory,
+    clone_sighand_shares_actions,
     clone_parent,
     clone_parent_exit_signal,
     clone_parent_from_init,

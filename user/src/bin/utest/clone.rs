@@ -8,6 +8,45 @@ use core::ptr::null_mut;
 use core::sync::atomic::{AtomicI32, AtomicI64, Ordering::SeqCst};
 use forkos_user::sys::{self, ECHILD, EINVAL};
 
+/// CLONE_SIGHAND shares the signal actions even between two processes (with CLONE_VM,
+/// without CLONE_THREAD): the action the child sets is the parent's too. Without it the
+/// child changes only its own copy.
+pub fn clone_sighand_shares_actions() -> T {
+    let dfl = sys::SigAction::default();
+    for (share, expected) in [(true, sys::SIG_IGN), (false, sys::SIG_DFL)] {
+        check_eq!(
+            sys::sigaction(sys::SIGUSR2, Some(&dfl), None),
+            0,
+            "sigaction(SIGUSR2, SIG_DFL)"
+        );
+        let f = || {
+            let ign = sys::SigAction {
+                handler: sys::SIG_IGN,
+                ..Default::default()
+            };
+            (sys::sigaction(sys::SIGUSR2, Some(&ign), None) != 0) as i32
+        };
+        let sighand = if share { sys::CLONE_SIGHAND } else { 0 };
+        let flags = sys::CLONE_VM | sighand | sys::CLONE_CHILD_CLEARTID | sys::SIGCHLD as u64;
+        let t = Thread::spawn_flags(flags, 0, &f)?;
+        expect_ok(t.tid)?;
+        drop(t);
+        let mut now = sys::SigAction::default();
+        check_eq!(
+            sys::sigaction(sys::SIGUSR2, None, Some(&mut now)),
+            0,
+            "sigaction(SIGUSR2, NULL, &old)"
+        );
+        check_eq!(
+            now.handler,
+            expected,
+            "the parent's SIGUSR2 action after the child set SIG_IGN (CLONE_SIGHAND: {share})"
+        );
+    }
+    check_eq!(sys::sigaction(sys::SIGUSR2, Some(&dfl), None), 0, "reset");
+    Ok(())
+}
+
 /// A fork-like clone (no new stack, no CLONE_VM).
 fn clone_fork(flags: u64, ptid: *mut i32, tls: usize) -> isize {
     sys::clone(flags, 0, ptid, tls, null_mut())

@@ -79,7 +79,7 @@ tests! {
         registers_survive_preemption;
     vfork: vfork_suspends_parent, vfork_shares_memory, vfork_exit_status, vfork_child_killed,
         vfork_without_vm, vfork_repeated;
-    clone: clone_vm_shares_memory, clone_parent, clone_parent_exit_signal,
+    clone: clone_vm_shares_memory, clone_sighand_shares_actions, clone_parent, clone_parent_exit_signal,
         clone_parent_from_init, clone_parent_settid, clone_child_settid_cleartid,
         clone_child_cleartid_wakes, clone_settls, fork_inherits_tls, clone_exit_signal_zero,
         clone_exit_signal_other, clone_unchecked_bits, clone_invalid_flags;
