@@ -35,17 +35,17 @@ impl<T> IrqSpinLock<T> {
         }
     }
 
-    /// Take the lock when interrupts are already masked (Linux `raw_spin_lock` under
-    /// `local_irq_disable`): the guard leaves them masked when it unlocks.
+    /// Take the lock when interrupts are already masked, by a `local_irq_save` that
+    /// returned `flags`: unlocking restores them (Linux `raw_spin_lock` after
+    /// `local_irq_save`, undone by `raw_spin_unlock_irqrestore`).
     ///
     /// # Safety
-    /// Interrupts are masked, and stay so while the guard lives.
+    /// Interrupts are masked, and stay so until the guard goes.
     #[inline]
-    pub unsafe fn lock_irqs_off(&self) -> IrqSpinLockGuard<'_, T> {
+    pub unsafe fn lock_irqsaved(&self, flags: IrqFlags) -> IrqSpinLockGuard<'_, T> {
         IrqSpinLockGuard {
             guard: ManuallyDrop::new(self.inner.lock()),
-            // Unlocking "restores" the state as it is now: still masked.
-            flags: crate::arch::irqflags::local_irq_state(),
+            flags,
         }
     }
 

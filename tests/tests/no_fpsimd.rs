@@ -1,6 +1,7 @@
 //! The kernel never touches FP/SIMD registers, which belong to user tasks (Linux builds
 //! with `-mgeneral-regs-only`; forkos targets `aarch64-unknown-none-softfloat`). The only
-//! instructions naming them are in `fpsimd_save_state` and `fpsimd_load_state`, which
+//! instructions naming them are in `fpsimd_save_state`, `fpsimd_load_state` and
+//! `fpsimd_switch_state` (both at once, for a context switch), which
 //! save and restore user state at a context switch. This disassembles the kernel to check.
 
 use std::process::Command;
@@ -55,7 +56,10 @@ fn only_fpsimd_save_and_load_use_fp_registers() {
         }) || insn.to_ascii_lowercase().contains("fpsr")
             || insn.to_ascii_lowercase().contains("fpcr");
         if uses_fp {
-            if function == "fpsimd_save_state" || function == "fpsimd_load_state" {
+            if matches!(
+                function.as_str(),
+                "fpsimd_save_state" | "fpsimd_load_state" | "fpsimd_switch_state"
+            ) {
                 fp_in_save_load += 1;
             } else {
                 offenders.push(format!("{function}: {insn}"));

@@ -229,6 +229,7 @@ impl Drop for Mm {
 
 /// Install `mm` (or, for kernel threads, no user mappings at all) in TTBR0 (Linux
 /// `switch_mm`).
+#[inline]
 pub fn switch_mm(mm: Option<&Mm>) {
     match mm {
         Some(mm) => mmu_context::switch_mm(mm.pgd, &mm.context),

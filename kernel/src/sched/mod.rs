@@ -55,7 +55,13 @@ static RUNQUEUES: [IrqSpinLock<Rq>; NR_CPUS] = [const {
 }; NR_CPUS];
 
 fn this_rq() -> &'static IrqSpinLock<Rq> {
-    &RUNQUEUES[crate::arch::percpu::this_cpu().cpu]
+    if NR_CPUS == 1 {
+        return &RUNQUEUES[0];
+    }
+    let cpu = crate::arch::percpu::this_cpu().cpu;
+    debug_assert!(cpu < NR_CPUS);
+    // SAFETY: init_this_cpu gave every CPU an index below NR_CPUS.
+    unsafe { RUNQUEUES.get_unchecked(cpu) }
 }
 
 /// Make the boot context this CPU's idle task (Linux `init_idle`, `sched_init`).
@@ -68,8 +74,9 @@ pub fn sched_init(idle: Arc<Task>) {
 }
 
 /// Is `t` this CPU's idle task?
-fn is_idle(rq: &Rq, t: &Task) -> bool {
-    rq.idle.as_ref().is_some_and(|i| core::ptr::eq(&**i, t))
+/// Every CPU's idle task is pid 0, as in Linux.
+fn is_idle(t: &Task) -> bool {
+    t.pid == 0
 }
 
 /// The current task's preempt count: non-zero where it must not be preempted. Nothing
@@ -90,7 +97,7 @@ fn enqueue(rq: &mut Rq, t: Arc<Task>) {
     t.on_rq.store(true, Ordering::Relaxed);
     rq.queue.push_back(t);
     if let Some(curr) = &rq.curr {
-        if is_idle(rq, curr) {
+        if is_idle(curr) {
             curr.set_flag(TIF_NEED_RESCHED);
         }
     }
@@ -147,53 +154,45 @@ pub fn schedule() {
 fn __schedule(preempt: bool) {
     let flags = local_irq_save();
     let prev = current();
-    prev.clear_flag(TIF_NEED_RESCHED);
-    // SAFETY: interrupts are masked until the end of this function.
-    let mut rq = unsafe { this_rq().lock_irqs_off() };
-    let prev_running = preempt || prev.state() == TaskState::Running;
-    let curr = rq.curr.take().expect("schedule before sched_init");
-    // Who keeps prev alive until we are off its stack: the run queue if it stays
-    // runnable, else `rq.prev` until `finish_task_switch` (a dead task's stack is freed
-    // there).
-    let mut keep = Some(curr);
-    if prev_running && !is_idle(&rq, prev) {
-        rq.queue.push_back(keep.take().expect("just set"));
-    } else if !prev_running {
-        prev.on_rq.store(false, Ordering::Relaxed);
+    // Interrupts are masked: nobody on this CPU sets it between the test and the clear
+    // (and another CPU's set after the test would only cost one more pass here).
+    if prev.test_flag(TIF_NEED_RESCHED) {
+        prev.clear_flag(TIF_NEED_RESCHED);
     }
+    let rq_lock = this_rq();
+    // SAFETY: interrupts are masked until the end of this function; unlocking on the
+    // early return restores them, as the end does.
+    let mut rq = unsafe { rq_lock.lock_irqsaved(flags) };
+    // prev's own state, or a waker's, written under this lock: no ordering needed.
+    let prev_running = preempt || prev.state.load(Ordering::Relaxed) == TaskState::Running as u32;
     let next = match rq.queue.pop_front() {
-        Some(n) => n,
-        None => {
-            if prev_running {
-                // Nothing else to run: keep going.
-                rq.curr = keep;
-                drop(rq);
-                local_irq_restore(flags);
-                return;
-            }
-            rq.idle.clone().expect("no idle task")
-        }
+        Some(next) => next,
+        // Nothing else to run: prev goes on, or, if it sleeps, the idle task runs.
+        None if prev_running => return,
+        None => rq.idle.clone().expect("no idle task"),
     };
-    if core::ptr::eq(&*next, prev) {
-        rq.curr = Some(next);
-        drop(rq);
-        local_irq_restore(flags);
-        return;
-    }
     // No Arc may live in this stack frame across the switch: if prev is dead, this frame
-    // is never resumed and the count would leak. The run queue holds next, and prev until
-    // finish_task_switch.
+    // is never resumed and the count would leak. The run queue holds next, and prev:
+    // back in the queue if it stays runnable (the idle task never queues), else in
+    // `rq.prev` until finish_task_switch (a dead task's stack is freed there).
     let next_ptr: *const Task = Arc::as_ptr(&next);
-    rq.curr = Some(next);
-    debug_assert!(rq.prev.is_none());
-    rq.prev = keep;
+    let prev_arc = rq.curr.replace(next).expect("schedule before sched_init");
+    if prev_running && !is_idle(prev) {
+        rq.queue.push_back(prev_arc);
+    } else {
+        if !prev_running {
+            prev.on_rq.store(false, Ordering::Relaxed);
+        }
+        debug_assert!(rq.prev.is_none());
+        rq.prev = Some(prev_arc);
+    }
     // The run queue stays locked across the switch; whoever runs next unlocks it in
     // finish_task_switch (as in Linux), so nothing sees it half-switched.
     rq.hand_over();
     // SAFETY: rq.curr keeps next alive while it runs, and it runs until it switches away.
     context_switch(prev, unsafe { &*next_ptr });
     // We are prev again, switched back in by someone; finish their switch.
-    finish_task_switch();
+    finish_task_switch(rq_lock);
     local_irq_restore(flags);
 }
 
@@ -213,8 +212,7 @@ fn context_switch(prev: &Task, next: &Task) {
 /// After a switch, on the new task's stack: unlock the run queue the previous task
 /// locked, and drop the reference to it (freeing it if it was dead and reaped) (Linux
 /// `finish_task_switch`, `finish_lock_switch`). Interrupts are still masked.
-fn finish_task_switch() {
-    let rq = this_rq();
+fn finish_task_switch(rq: &IrqSpinLock<Rq>) {
     // SAFETY: __schedule handed the run queue's lock over across the switch to us.
     let prev = unsafe { rq.handed_over() }.prev.take();
     // SAFETY: as above; the lock is ours to release.
@@ -227,7 +225,7 @@ fn finish_task_switch() {
 /// `CLONE_CHILD_SETTID` in its own address space.
 #[no_mangle]
 extern "C" fn schedule_tail(_prev: *const Task) {
-    finish_task_switch();
+    finish_task_switch(this_rq());
     local_irq_enable();
     let t = current();
     let set_child_tid = t.inner.lock().set_child_tid;

@@ -6,12 +6,6 @@ use aarch64_cpu::registers::{Readable, Writeable, DAIF};
 #[derive(Clone, Copy)]
 pub struct IrqFlags(u64);
 
-/// The interrupt state as it is (Linux `arch_local_save_flags`).
-#[inline(always)]
-pub fn local_irq_state() -> IrqFlags {
-    IrqFlags(DAIF.get())
-}
-
 /// Mask IRQs and FIQs, returning the previous state (Linux `arch_local_irq_save`).
 #[inline(always)]
 pub fn local_irq_save() -> IrqFlags {

@@ -96,6 +96,7 @@ fn new_context(a: &mut AsidAllocator) -> u64 {
 
 /// Install the page tables at `pgd` with `ctx`'s ASID in TTBR0, giving it a fresh ASID
 /// if its generation is old (Linux `check_and_switch_context` + `cpu_switch_mm`).
+#[inline]
 pub fn switch_mm(pgd: PhysAddr, ctx: &MmContext) {
     let mut id = ctx.id.load(Ordering::Relaxed);
     // The fast path, without the allocator's lock (Linux `check_and_switch_context`):

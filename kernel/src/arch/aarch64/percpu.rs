@@ -38,6 +38,7 @@ pub fn this_cpu() -> &'static PerCpu {
 }
 
 /// Record the task that will run next on this CPU.
+#[inline]
 pub fn set_entry_task(task: &Task) {
     this_cpu()
         .entry_task

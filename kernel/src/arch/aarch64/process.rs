@@ -65,6 +65,8 @@ pub struct ThreadStruct {
 pub const THREAD_CPU_CONTEXT: usize =
     offset_of!(Task, thread) + offset_of!(ThreadStruct, cpu_context);
 const CPU_CONTEXT_SIZE: usize = core::mem::size_of::<CpuContext>();
+// cpu_switch_to adds it as an immediate.
+const _: () = assert!(THREAD_CPU_CONTEXT < 4096);
 const _: () = assert!(offset_of!(CpuContext, fp) == 80 && offset_of!(CpuContext, pc) == 96);
 
 extern "C" {
@@ -79,6 +81,7 @@ extern "C" {
     pub fn ret_from_fork();
     fn fpsimd_save_state(state: *mut FpsimdState);
     fn fpsimd_load_state(state: *const FpsimdState);
+    fn fpsimd_switch_state(save: *mut FpsimdState, load: *const FpsimdState);
 }
 
 core::arch::global_asm!(
@@ -86,8 +89,7 @@ core::arch::global_asm!(
     .text
     .global cpu_switch_to
 cpu_switch_to:
-    mov     x10, #{THREAD_CPU_CONTEXT}
-    add     x8, x0, x10
+    add     x8, x0, #{THREAD_CPU_CONTEXT}   // (Linux needs a mov first: its offset is large)
     mov     x9, sp
     stp     x19, x20, [x8], #16         // store callee-saved registers
     stp     x21, x22, [x8], #16
@@ -96,7 +98,7 @@ cpu_switch_to:
     stp     x27, x28, [x8], #16
     stp     x29, x9, [x8], #16          // fp, sp
     str     lr, [x8]                    // pc: resume after the call to cpu_switch_to
-    add     x8, x1, x10
+    add     x8, x1, #{THREAD_CPU_CONTEXT}
     ldp     x19, x20, [x8], #16         // restore callee-saved registers
     ldp     x21, x22, [x8], #16
     ldp     x23, x24, [x8], #16
@@ -118,60 +120,77 @@ ret_from_fork:
     bl      asm_exit_to_user_mode       // to run a user program (as Linux's init does)
     b       ret_to_user
 
-    // The only FP/SIMD instructions in the kernel: saving and loading user state.
+    // The only FP/SIMD instructions in the kernel: saving and loading user state (Linux
+    // `fpsimd_save` / `fpsimd_restore` in fpsimdmacros.h).
     .arch_extension fp
     .arch_extension simd
+    .macro  fpsimd_save state
+    stp     q0, q1, [\\state, #32 * 0]
+    stp     q2, q3, [\\state, #32 * 1]
+    stp     q4, q5, [\\state, #32 * 2]
+    stp     q6, q7, [\\state, #32 * 3]
+    stp     q8, q9, [\\state, #32 * 4]
+    stp     q10, q11, [\\state, #32 * 5]
+    stp     q12, q13, [\\state, #32 * 6]
+    stp     q14, q15, [\\state, #32 * 7]
+    stp     q16, q17, [\\state, #32 * 8]
+    stp     q18, q19, [\\state, #32 * 9]
+    stp     q20, q21, [\\state, #32 * 10]
+    stp     q22, q23, [\\state, #32 * 11]
+    stp     q24, q25, [\\state, #32 * 12]
+    stp     q26, q27, [\\state, #32 * 13]
+    stp     q28, q29, [\\state, #32 * 14]
+    stp     q30, q31, [\\state, #32 * 15]
+    mrs     x8, fpsr
+    str     w8, [\\state, #{FPSIMD_FPSR}]
+    mrs     x8, fpcr
+    str     w8, [\\state, #{FPSIMD_FPCR}]
+    .endm
+
+    .macro  fpsimd_restore state
+    ldp     q0, q1, [\\state, #32 * 0]
+    ldp     q2, q3, [\\state, #32 * 1]
+    ldp     q4, q5, [\\state, #32 * 2]
+    ldp     q6, q7, [\\state, #32 * 3]
+    ldp     q8, q9, [\\state, #32 * 4]
+    ldp     q10, q11, [\\state, #32 * 5]
+    ldp     q12, q13, [\\state, #32 * 6]
+    ldp     q14, q15, [\\state, #32 * 7]
+    ldp     q16, q17, [\\state, #32 * 8]
+    ldp     q18, q19, [\\state, #32 * 9]
+    ldp     q20, q21, [\\state, #32 * 10]
+    ldp     q22, q23, [\\state, #32 * 11]
+    ldp     q24, q25, [\\state, #32 * 12]
+    ldp     q26, q27, [\\state, #32 * 13]
+    ldp     q28, q29, [\\state, #32 * 14]
+    ldp     q30, q31, [\\state, #32 * 15]
+    ldr     w8, [\\state, #{FPSIMD_FPSR}]
+    msr     fpsr, x8
+    ldr     w8, [\\state, #{FPSIMD_FPCR}]
+    msr     fpcr, x8
+    .endm
+
     .global fpsimd_save_state
 fpsimd_save_state:
-    stp     q0, q1, [x0, #32 * 0]
-    stp     q2, q3, [x0, #32 * 1]
-    stp     q4, q5, [x0, #32 * 2]
-    stp     q6, q7, [x0, #32 * 3]
-    stp     q8, q9, [x0, #32 * 4]
-    stp     q10, q11, [x0, #32 * 5]
-    stp     q12, q13, [x0, #32 * 6]
-    stp     q14, q15, [x0, #32 * 7]
-    stp     q16, q17, [x0, #32 * 8]
-    stp     q18, q19, [x0, #32 * 9]
-    stp     q20, q21, [x0, #32 * 10]
-    stp     q22, q23, [x0, #32 * 11]
-    stp     q24, q25, [x0, #32 * 12]
-    stp     q26, q27, [x0, #32 * 13]
-    stp     q28, q29, [x0, #32 * 14]
-    stp     q30, q31, [x0, #32 * 15]
-    mrs     x8, fpsr
-    str     w8, [x0, #512]
-    mrs     x8, fpcr
-    str     w8, [x0, #516]
+    fpsimd_save x0
     ret
 
     .global fpsimd_load_state
 fpsimd_load_state:
-    ldp     q0, q1, [x0, #32 * 0]
-    ldp     q2, q3, [x0, #32 * 1]
-    ldp     q4, q5, [x0, #32 * 2]
-    ldp     q6, q7, [x0, #32 * 3]
-    ldp     q8, q9, [x0, #32 * 4]
-    ldp     q10, q11, [x0, #32 * 5]
-    ldp     q12, q13, [x0, #32 * 6]
-    ldp     q14, q15, [x0, #32 * 7]
-    ldp     q16, q17, [x0, #32 * 8]
-    ldp     q18, q19, [x0, #32 * 9]
-    ldp     q20, q21, [x0, #32 * 10]
-    ldp     q22, q23, [x0, #32 * 11]
-    ldp     q24, q25, [x0, #32 * 12]
-    ldp     q26, q27, [x0, #32 * 13]
-    ldp     q28, q29, [x0, #32 * 14]
-    ldp     q30, q31, [x0, #32 * 15]
-    ldr     w8, [x0, #512]
-    msr     fpsr, x8
-    ldr     w8, [x0, #516]
-    msr     fpcr, x8
+    fpsimd_restore x0
+    ret
+
+    // A context switch's: save the outgoing task's registers, load the incoming one's.
+    .global fpsimd_switch_state
+fpsimd_switch_state:
+    fpsimd_save x0
+    fpsimd_restore x1
     ret
 ",
     THREAD_CPU_CONTEXT = const THREAD_CPU_CONTEXT,
+    FPSIMD_FPSR = const offset_of!(FpsimdState, fpsr),
+    FPSIMD_FPCR = const offset_of!(FpsimdState, fpcr),
 );
-const _: () = assert!(offset_of!(FpsimdState, fpsr) == 512 && offset_of!(FpsimdState, fpcr) == 516);
 const _: () = assert!(CPU_CONTEXT_SIZE == 104);
 
 /// The `pt_regs` at the top of `task`'s kernel stack (Linux `task_pt_regs`).
@@ -305,9 +324,8 @@ pub unsafe fn switch_to(prev: &Task, next: &Task) -> *const Task {
         let p = &mut *prev.thread.get();
         let n = &*next.thread.get();
         p.tp_value = TPIDR_EL0.get();
-        fpsimd_save_state(&mut p.fpsimd_state);
         TPIDR_EL0.set(n.tp_value);
-        fpsimd_load_state(&n.fpsimd_state);
+        fpsimd_switch_state(&mut p.fpsimd_state, &n.fpsimd_state);
         super::percpu::set_entry_task(next);
         cpu_switch_to(
             prev as *const Task as *const core::ffi::c_void,
