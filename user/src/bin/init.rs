@@ -152,8 +152,10 @@ fn demo_reap() {
         }
         sys::exit_group(0);
     }
-    // Let the child exit: it stays a zombie until reaped.
-    sys::sleep_ms(10);
+    // Wait until the child has exited, without reaping it (WNOWAIT): it stays a zombie.
+    let mut info = sys::SigInfo::default();
+    let r = sys::waitid(P_PID, a as i32, &mut info, WEXITED | WNOWAIT);
+    assert_eq!(r, 0, "waitid(P_PID, {a}, WEXITED|WNOWAIT)");
     ps("the exited child is a zombie; its child now has init as parent");
     wait_child(a as i32);
     let mut status = 0;
