@@ -178,7 +178,7 @@ fn do_notify_parent(p: &Arc<Task>) {
             send_signal(parent, info, true, false);
         }
     }
-    if reap {
+    if reap && claim_zombie(p) {
         release_task(p);
     }
     if let Some(parent) = parent {
@@ -186,9 +186,22 @@ fn do_notify_parent(p: &Arc<Task>) {
     }
 }
 
+/// Take a zombie for reaping, unless a `wait` already took it (Linux's
+/// `EXIT_ZOMBIE -> EXIT_DEAD` exchange); under the task list lock, as `wait` does.
+fn claim_zombie(p: &Task) -> bool {
+    let _tasklist = TASKLIST_LOCK.lock();
+    p.state() == TaskState::Zombie && {
+        p.set_state(TaskState::Dead);
+        true
+    }
+}
+
 /// Give our children to a new parent (Linux `forget_original_parent`): another live
 /// thread of our group, else init.
 fn forget_original_parent(tsk: &Task) {
+    // A wait in another thread of the group must see the children either here or at
+    // their new parent, never nowhere (Linux holds tasklist_lock).
+    let _tasklist = TASKLIST_LOCK.lock();
     let children: Vec<Arc<Task>> = core::mem::take(&mut tsk.inner.lock().children);
     if children.is_empty() {
         return;
@@ -344,6 +357,10 @@ fn delay_group_leader(p: &Task) -> bool {
 fn scan_children(who: Who, options: i32) -> Option<Result<Reaped, Errno>> {
     let me = current();
     let mut any = false;
+    // No child moves between the lists while we look (forget_original_parent), and
+    // the zombie found is claimed before anyone else can (Linux: tasklist_lock, and
+    // wait_task_zombie's EXIT_ZOMBIE -> EXIT_DEAD exchange).
+    let tasklist = TASKLIST_LOCK.lock();
     // The first reapable child of `t`, looked for under t's lock (taken out of the
     // list only after the lock is dropped: release_task takes it again).
     let mut scan = |t: &Task| -> Option<Arc<Task>> {
@@ -374,6 +391,11 @@ fn scan_children(who: Who, options: i32) -> Option<Result<Reaped, Errno>> {
     let Some(child) = found else {
         return (!any).then_some(Err(ECHILD));
     };
+    if options & WNOWAIT == 0 {
+        // Ours to reap: nobody else can take it now (see claim_zombie).
+        child.set_state(TaskState::Dead);
+    }
+    drop(tasklist);
     let status = child
         .signal
         .inner

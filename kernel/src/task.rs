@@ -52,6 +52,10 @@ pub struct ThreadInfo {
     pub preempt_count: AtomicU32,
 }
 
+/// Held while children move between parents and while a `wait` looks for a zombie and
+/// claims it, so that neither sees the other half done (Linux `tasklist_lock`).
+pub static TASKLIST_LOCK: IrqSpinLock<()> = IrqSpinLock::new(());
+
 /// State shared by the threads of one process (Linux `struct signal_struct`).
 pub struct SignalStruct {
     /// Parents sleep here in `wait4` (Linux `wait_chldexit`).

@@ -46,3 +46,8 @@ fn preempted_concurrent_children() {
 fn preempted_group_exit() {
     stress("stress_group_exit");
 }
+
+#[test]
+fn preempted_thread_child_reparent() {
+    stress("stress_thread_child_reparent");
+}

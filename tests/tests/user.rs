@@ -190,4 +190,5 @@ user_tests!(
     stress_threads,
     stress_mixed,
     stress_group_exit,
+    stress_thread_child_reparent,
 );

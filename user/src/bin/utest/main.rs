@@ -118,7 +118,7 @@ tests! {
     exhaust: fork_until_eagain_twice, oom_kills_the_hog;
     execs: exec_from_two_threads_at_once;
     stress: sched_yield_pingpong, stress_fork_wait, stress_concurrent_children, stress_fork_tree,
-        stress_threads, stress_mixed, stress_group_exit;
+        stress_threads, stress_mixed, stress_group_exit, stress_thread_child_reparent;
 }
 
 fn main(args: &[&str]) -> i32 {

@@ -255,3 +255,27 @@ pub fn stress_group_exit() -> T {
     }
     Ok(())
 }
+
+/// 50 times: a thread forks a child and exits at once; the main thread joins it and
+/// waits for that child, which meanwhile moves from the exiting thread to another
+/// thread of the group. However the moves and the wait interleave, wait4 finds the
+/// child (never -ECHILD) and reaps it once.
+pub fn stress_thread_child_reparent() -> T {
+    for _ in 0..50 {
+        let pid = child(|| {
+            let cpid = AtomicI64::new(0);
+            let f = || {
+                let c = child_code(|| 5).unwrap_or(-1);
+                cpid.store(c as i64, SeqCst);
+                0
+            };
+            let t = Thread::spawn(&f)?;
+            drop(t); // joined: its exit may still be moving its child
+            let c = cpid.load(SeqCst) as i32;
+            check!(c > 0, "fork in the thread failed: {c}");
+            expect_status(c, exited(5))
+        })?;
+        expect_ok(pid)?;
+    }
+    Ok(())
+}
