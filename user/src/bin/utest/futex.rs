@@ -98,10 +98,13 @@ pub fn futex_wake_thread_private() -> T {
 pub fn futex_wake_count() -> T {
     let w = AtomicI32::new(0);
     let ready = AtomicI64::new(0);
+    // Each waits once: a woken thread must not wait again before the second wake, or
+    // that one would find it there too (preemption can run it in between).
     let f = || {
         ready.fetch_add(1, SeqCst);
+        sys::futex(w.as_ptr(), WAIT, 0, null());
         while w.load(SeqCst) == 0 {
-            sys::futex(w.as_ptr(), WAIT, 0, null());
+            sys::sleep_ms(1);
         }
         0
     };
