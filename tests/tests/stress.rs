@@ -1,7 +1,8 @@
-//! Stress under preemption: the stress tests of the EL0 suite again, with the timer
-//! interrupting 4000 times a second (`tick_hz=4000`, 16 times the normal tick) so that
-//! preemption lands at many more points of fork, exit, wait, faults and threads. Every
-//! status must come out right, every process reaped, every page back.
+//! Stress under preemption: the stress tests of the EL0 suite again, and then the whole
+//! suite in one boot, with the timer interrupting 4000 times a second (`tick_hz=4000`,
+//! 16 times the normal tick) so that preemption lands at many more points of fork, exit,
+//! wait, faults and threads. Every status must come out right, every process reaped,
+//! every page back.
 
 use forkos_tests::Boot;
 
@@ -50,4 +51,18 @@ fn preempted_group_exit() {
 #[test]
 fn preempted_thread_child_reparent() {
     stress("stress_thread_child_reparent");
+}
+
+/// The whole EL0 suite in one boot with the fast tick: every test, preempted anywhere.
+#[test]
+fn whole_suite_under_fast_preemption() {
+    let run = Boot {
+        append: "tick_hz=4000 init=/utest -- all".into(),
+        ..Boot::default()
+    }
+    .run();
+    run.expect("tick:    4000 timer interrupts a second")
+        .expect(" tests, 0 failed")
+        .expect_status(0)
+        .expect_no_page_lost();
 }
