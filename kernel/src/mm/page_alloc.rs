@@ -116,7 +116,7 @@ impl PageRefs {
             if old == 0 {
                 bad_page(pa, "put_page of a free page");
             }
-            free_page_locked(pa);
+            free_page_locked(pa, false);
         }
     }
 }
@@ -283,13 +283,8 @@ pub fn alloc_zeroed_page() -> Option<PhysAddr> {
 /// Give back a page from [`alloc_page`] that is all zeroes again (a page table whose
 /// entries were cleared): [`alloc_zeroed_page`] hands it out without clearing it.
 pub fn free_zeroed_page(pa: PhysAddr) {
-    let r = page_ref(pa).swap(0, Ordering::AcqRel);
-    assert!(r == 1, "free_page: {:#x} has {} references", pa.0, r);
-    let mut a = PAGE_ALLOC.lock();
-    // SAFETY: the page is the allocator's again; linear mapped.
-    unsafe { *(phys_to_virt(pa) as *mut u64) = a.zero_list };
-    a.zero_list = pa.0;
-    a.nr_free += 1;
+    drop_only_reference(pa);
+    free_page_locked(pa, true);
 }
 
 /// Give back a page from [`alloc_page`] (Linux `free_page`).
@@ -298,9 +293,14 @@ pub fn free_zeroed_page(pa: PhysAddr) {
 /// If `pa` is not a page this allocator manages: freeing memory one does not own is a
 /// kernel bug that must not go unnoticed.
 pub fn free_page(pa: PhysAddr) {
+    drop_only_reference(pa);
+    free_page_locked(pa, false);
+}
+
+/// The caller held the page's only reference: it has none now.
+fn drop_only_reference(pa: PhysAddr) {
     let r = page_ref(pa).swap(0, Ordering::AcqRel);
     assert!(r == 1, "free_page: {:#x} has {} references", pa.0, r);
-    free_page_locked(pa);
 }
 
 /// Take another reference to an allocated page (Linux `get_page`).
@@ -321,7 +321,9 @@ pub fn page_count(pa: PhysAddr) -> u32 {
     page_ref(pa).load(Ordering::Relaxed)
 }
 
-fn free_page_locked(pa: PhysAddr) {
+/// Put a page nobody references on a free list: the list of known-zero pages if
+/// `zeroed`.
+fn free_page_locked(pa: PhysAddr, zeroed: bool) {
     // Pages outside RAM fail page_ref's check, and pages never handed out (the kernel
     // image, the device tree) have no references, which put_page and free_page check.
     assert!(
@@ -330,10 +332,15 @@ fn free_page_locked(pa: PhysAddr) {
         pa.0
     );
     let mut a = PAGE_ALLOC.lock();
+    let list = if zeroed {
+        &mut a.zero_list
+    } else {
+        &mut a.free_list
+    };
     // SAFETY: the caller gives the page back, so the allocator owns it again; it is
     // linear mapped.
-    unsafe { *(phys_to_virt(pa) as *mut u64) = a.free_list };
-    a.free_list = pa.0;
+    unsafe { *(phys_to_virt(pa) as *mut u64) = *list };
+    *list = pa.0;
     a.nr_free += 1;
 }
 
