@@ -66,13 +66,15 @@ impl<T> IrqSpinLock<T> {
 }
 
 impl<T> IrqSpinLock<T> {
-    /// The value of a lock handed over with [`IrqSpinLockGuard::hand_over`].
+    /// The value, without taking the lock: that of a lock handed over with
+    /// [`IrqSpinLockGuard::hand_over`], or one that nothing can change meanwhile.
     ///
     /// # Safety
-    /// The lock is held, handed over to the caller, and nobody else uses the value.
+    /// Nobody else writes the value while the caller uses it (the caller holds the lock in
+    /// all but name, or every writer is known not to run).
     #[allow(clippy::mut_from_ref)]
-    pub unsafe fn handed_over(&self) -> &mut T {
-        // SAFETY: the caller holds the lock in all but name.
+    pub unsafe fn get_unlocked(&self) -> &mut T {
+        // SAFETY: as the caller guarantees.
         unsafe { &mut *self.inner.as_mut_ptr() }
     }
 

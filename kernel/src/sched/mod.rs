@@ -202,7 +202,7 @@ fn context_switch(prev: &Task, next: &Task) {
     // SAFETY: read without next's lock, as Linux reads `next->mm`: a task's mm is set
     // before it first runs and changed only by the task itself (exec, exit), and next
     // is not running; interrupts are masked.
-    let mm = unsafe { next.inner.handed_over() }.mm.as_deref();
+    let mm = unsafe { next.inner.get_unlocked() }.mm.as_deref();
     switch_mm(mm);
     // SAFETY: interrupts are masked; next is runnable and not running (it was on the
     // queue, or is the idle task, which only runs when nothing else does).
@@ -214,7 +214,7 @@ fn context_switch(prev: &Task, next: &Task) {
 /// `finish_task_switch`, `finish_lock_switch`). Interrupts are still masked.
 fn finish_task_switch(rq: &IrqSpinLock<Rq>) {
     // SAFETY: __schedule handed the run queue's lock over across the switch to us.
-    let prev = unsafe { rq.handed_over() }.prev.take();
+    let prev = unsafe { rq.get_unlocked() }.prev.take();
     // SAFETY: as above; the lock is ours to release.
     unsafe { rq.release_handed_over() };
     drop(prev);
