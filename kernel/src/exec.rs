@@ -18,7 +18,7 @@ use crate::errno::*;
 use crate::fs::{self, PATH_MAX};
 use crate::mm::memory::{handle_mm_fault, Access};
 use crate::mm::uaccess::{copy_from_user, strndup_user, UserPtr};
-use crate::mm::{Mm, VmFlags, Vma, STACK_SIZE, STACK_TOP, TASK_SIZE};
+use crate::mm::{Mm, VmFlags, Vma, STACK_EXPAND, STACK_SIZE, STACK_TOP, TASK_SIZE};
 use crate::task::current;
 
 const PAGE: u64 = PAGE_SIZE as u64;
@@ -59,12 +59,12 @@ const ARG_MAX: usize = (STACK_SIZE / 4) as usize;
 
 /// Write `bytes` at `va` of `mm`, which is not the current address space yet.
 fn write_to_mm(mm: &Mm, va: u64, bytes: &[u8]) -> Result<(), Errno> {
-    let inner = mm.inner.lock();
+    let mut inner = mm.inner.lock();
     let mut done = 0;
     while done < bytes.len() {
         let a = va + done as u64;
         let n = (PAGE_SIZE - (a % PAGE) as usize).min(bytes.len() - done);
-        let pa = handle_mm_fault(mm, &inner, a, Access::Read).map_err(|_| ENOMEM)?;
+        let pa = handle_mm_fault(mm, &mut inner, a, Access::Read).map_err(|_| ENOMEM)?;
         // SAFETY: pa is a page of the new mm, linear mapped, not yet visible to anyone.
         unsafe {
             core::ptr::copy_nonoverlapping(
@@ -355,11 +355,11 @@ fn create_elf_tables(b: &mut Bprm, l: &Loaded) -> Result<u64, Errno> {
 
 /// Length of the string at `va` in `mm` (not the current address space).
 fn string_len_in_mm(mm: &Mm, va: u64) -> Result<u64, Errno> {
-    let inner = mm.inner.lock();
+    let mut inner = mm.inner.lock();
     let mut len = 0;
     loop {
         let a = va + len;
-        let pa = handle_mm_fault(mm, &inner, a, Access::Read).map_err(|_| ENOMEM)?;
+        let pa = handle_mm_fault(mm, &mut inner, a, Access::Read).map_err(|_| ENOMEM)?;
         // SAFETY: pa is a page of mm, linear mapped; we read up to its end.
         let page = unsafe {
             core::slice::from_raw_parts(
@@ -402,7 +402,9 @@ fn do_execve(filename: Vec<u8>, argv: Strings, envp: Strings) -> Result<(), Errn
             inner.insert_vma(crate::mm::sigpage_vma());
         }
     }
+    let strings = b.p;
     let sp = create_elf_tables(&mut b, &loaded)?;
+    setup_arg_pages(&b.mm, strings, sp);
     // Point of no return (Linux `begin_new_exec`): the other threads go (`de_thread`),
     // the new mm comes in (`exec_mmap`), releasing a vfork parent.
     let tsk = current();
@@ -444,4 +446,33 @@ pub fn kernel_execve(filename: &str, argv: &[&str], envp: &[&str]) -> Result<(),
         Strings::Kernel(argv),
         Strings::Kernel(envp),
     )
+}
+
+/// Trim the new program's stack mapping to what Linux's `setup_arg_pages` leaves: the
+/// pages the argument and environment strings use (from `strings` up) and 128 KiB below
+/// them (`stack_expand`), or `RLIMIT_STACK` in all if that is less. Below that, the
+/// stack grows on demand ([`find_extend_vma`](crate::mm::mmap::find_extend_vma)). The
+/// pages `create_elf_tables` wrote, from `sp` up, always stay inside.
+fn setup_arg_pages(mm: &Mm, strings: u64, sp: u64) {
+    let rlim_stack =
+        current().signal.inner.lock().rlim[crate::syscall::RLIMIT_STACK].cur & !(PAGE - 1);
+    let mut inner = mm.inner.lock();
+    let Some(vma) = inner
+        .vmas
+        .iter_mut()
+        .find(|v| v.flags.contains(VmFlags::STACK))
+    else {
+        return;
+    };
+    let used_start = strings & !(PAGE - 1);
+    let stack_base = if (vma.end - used_start).saturating_add(STACK_EXPAND) > rlim_stack {
+        vma.end.saturating_sub(rlim_stack)
+    } else {
+        used_start - STACK_EXPAND
+    };
+    // Only ever shrink here; growing is left to faults, which check for neighbours.
+    let start = stack_base.min(sp & !(PAGE - 1));
+    if start > vma.start {
+        vma.start = start;
+    }
 }

@@ -21,7 +21,7 @@ use crate::arch::mmu_context::flush_tlb_mm;
 use crate::arch::process::{copy_thread, ChildStart};
 use crate::errno::*;
 use crate::mm::kstack::KernelStack;
-use crate::mm::memory::copy_page_range;
+use crate::mm::memory::{copy_page_range, CopyCount};
 use crate::mm::uaccess::UserPtr;
 use crate::mm::Mm;
 use crate::sched::wait::Completion;
@@ -122,17 +122,21 @@ fn dup_mmap(mm: &Mm, oldmm: &Mm) -> Result<(), Errno> {
     // The VMAs go in first, so that if copying fails half-way, tearing the new mm down
     // drops the references already taken.
     new.vmas = old.vmas.clone();
-    let (result, ptes, cow) = match copy_page_range(mm, oldmm, &old.vmas) {
-        Ok((n, c)) => (Ok(()), n, c),
-        // Some entries may have been write-protected already: flush anyway.
-        Err(_) => (Err(ENOMEM), 0, 1),
-    };
+    let mut count = CopyCount::default();
+    let mut result = Ok(());
+    for mpnt in &old.vmas {
+        if copy_page_range(mm, oldmm, mpnt, &mut count).is_err() {
+            result = Err(ENOMEM);
+            break;
+        }
+    }
     // The parent's entries may just have lost write permission: drop them from the TLB,
     // once for the whole address space (Linux `flush_tlb_mm` at the end of `dup_mmap`).
-    if cow > 0 {
+    // Some may have been write-protected before a failure too.
+    if count.cow > 0 || result.is_err() {
         flush_tlb_mm(&oldmm.context);
     }
-    trace::dup_mmap(old.vmas.len(), ptes, cow);
+    trace::dup_mmap(old.vmas.len(), count.ptes, count.cow);
     result
 }
 

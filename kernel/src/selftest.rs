@@ -264,7 +264,7 @@ fn test_pan() -> u32 {
             flags: VmFlags::READ | VmFlags::WRITE,
             shared: None,
         });
-        handle_mm_fault(&mm, &inner, va, Access::Write).expect("a user page");
+        handle_mm_fault(&mm, &mut inner, va, Access::Write).expect("a user page");
     }
     crate::mm::switch_mm(Some(&mm));
     let pan = crate::arch::cpufeature::pan_enabled();

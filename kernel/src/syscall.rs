@@ -308,6 +308,8 @@ unsafe impl crate::mm::uaccess::Pod for Rlimit {}
 
 pub const RLIM_NLIMITS: usize = 16;
 const RLIM_INFINITY: u64 = u64::MAX;
+/// The stack's limit (Linux `RLIMIT_STACK`).
+pub const RLIMIT_STACK: usize = 3;
 const RLIMIT_NOFILE: usize = 7;
 /// Linux's `sysctl_nr_open`: the highest hard limit on open files.
 const NR_OPEN: u64 = 1 << 20;

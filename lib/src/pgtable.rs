@@ -26,6 +26,10 @@ pub const PHYS_MASK: u64 = ((1 << 48) - 1) & !((PAGE_SIZE as u64) - 1);
 
 /// Lowest translation level with tables (pgd).
 pub const LEVEL_PGD: usize = 0;
+/// The level whose entries each map 1 GiB (pud).
+pub const LEVEL_PUD: usize = 1;
+/// The level whose entries each map 2 MiB (pmd).
+pub const LEVEL_PMD: usize = 2;
 /// Last translation level (pte).
 pub const LEVEL_PTE: usize = 3;
 
@@ -42,6 +46,26 @@ pub const fn level_size(level: usize) -> u64 {
 /// The index of `va` in a table at `level` (Linux `pgd_index`, `pud_index`, ...).
 pub const fn table_index(va: u64, level: usize) -> usize {
     ((va >> level_shift(level)) as usize) & (PTRS_PER_TABLE - 1)
+}
+
+/// Where the part of `[addr, end)` that one entry at `level` covers ends: the next
+/// boundary of an entry at that level, or `end` if it comes first (Linux `pgd_addr_end`,
+/// `pud_addr_end`, `pmd_addr_end`). An `end` of 0 stands for the top of the address space,
+/// so the comparison is made on `x - 1`, as Linux makes it.
+pub const fn addr_end(addr: u64, end: u64, level: usize) -> u64 {
+    let size = level_size(level);
+    let boundary = addr.wrapping_add(size) & !(size - 1);
+    if boundary.wrapping_sub(1) < end.wrapping_sub(1) {
+        boundary
+    } else {
+        end
+    }
+}
+
+/// The mask that rounds an address down to the start of what one entry at `level` maps
+/// (Linux `PGDIR_MASK`, `PUD_MASK`, `PMD_MASK`, `PAGE_MASK`).
+pub const fn level_mask(level: usize) -> u64 {
+    !(level_size(level) - 1)
 }
 
 /// Can one entry at `level` map `[va, va+len)` to `pa`? Only levels 1 to 3 may hold
@@ -191,6 +215,21 @@ mod tests {
         assert_eq!(level_size(1), 1 << 30);
         assert_eq!(level_size(2), 2 << 20);
         assert_eq!(level_size(3), 4096);
+    }
+
+    #[test]
+    fn addr_end_stops_at_the_next_entry_or_the_end() {
+        let m2 = 2u64 << 20;
+        // Within one pmd entry: the end itself.
+        assert_eq!(addr_end(0x1000, 0x5000, LEVEL_PMD), 0x5000);
+        // Across a boundary: the boundary.
+        assert_eq!(addr_end(0x1000, 3 * m2, LEVEL_PMD), m2);
+        assert_eq!(addr_end(m2, 3 * m2, LEVEL_PMD), 2 * m2);
+        // An end of 0 is the top of the address space: the boundary comes first, and
+        // at the very top the boundary wraps to 0, which is the end.
+        assert_eq!(addr_end(0x1000, 0, LEVEL_PGD), 1 << 39);
+        assert_eq!(addr_end(u64::MAX - 0xfff, 0, LEVEL_PTE), 0);
+        assert_eq!(level_mask(LEVEL_PUD), !((1u64 << 30) - 1));
     }
 
     #[test]

@@ -4,29 +4,48 @@
 //! the last level maps pages: user memory is mapped 4 KiB at a time, on first touch
 //! ([`handle_mm_fault`]).
 //!
+//! Every walk here has the shape of Linux's: for one mapping's range, a loop over the
+//! pgd entries the range reaches, inside it a loop over pud entries, then pmd entries,
+//! then PTEs, each loop stepping to the next entry's boundary with `*_addr_end` and
+//! skipping an empty upper entry whole (`pmd_none_or_clear_bad`). arm64 with four levels
+//! folds Linux's fifth level, the p4d, into the pgd: Linux's `*_p4d_range` loops run
+//! once there and are left out here.
+//!
 //! Fork copies no user page: [`copy_page_range`] makes parent and child map the same
 //! pages, write-protected in both. The first write to such a page faults, and
 //! [`do_wp_page`] either copies it (`wp_page_copy`) or, when the faulting address space
 //! is the only one left mapping it, makes it writable again (`wp_page_reuse`).
 
 use forkos_lib::pgtable::{
-    is_table, level_size, table_desc, table_index, LEVEL_PGD, LEVEL_PTE, PAGE_SIZE, PHYS_MASK,
+    addr_end, is_table, level_mask, level_size, table_index, LEVEL_PGD, LEVEL_PMD, LEVEL_PTE,
+    LEVEL_PUD, PAGE_SIZE, PHYS_MASK,
 };
 
-use super::{page_alloc, Mm, MmInner, VmFlags, Vma};
+use super::page_alloc::{self, PageRefs};
+use super::{Mm, MmInner, VmFlags, Vma};
 use crate::arch::memory::{phys_to_virt, PhysAddr};
 use crate::arch::mmu_context::{
-    flush_tlb_page, mk_user_pte, pte_pa, pte_present, pte_writable, pte_wrprotect,
+    clear_table_entry, flush_tlb_mm, flush_tlb_page, mk_user_pte, populate_table, pte_none, pte_pa,
+    pte_writable, pte_wrprotect, ptep_set_wrprotect, set_pte,
 };
 
-/// The 512 entries of a page table.
+/// One page table: 512 entries.
+type Table = [u64; 512];
+
+/// The page table at `pa`.
 ///
 /// # Safety
 /// `pa` must be a page table of an address space whose lock the caller holds (or that
-/// nobody else can reach).
-unsafe fn table<'a>(pa: PhysAddr) -> &'a mut [u64; 512] {
+/// nobody else can reach), and the caller must not hold another reference to it.
+unsafe fn table<'a>(pa: PhysAddr) -> &'a mut Table {
     // SAFETY: page tables are RAM, linear mapped; the caller guarantees exclusive access.
-    unsafe { &mut *(phys_to_virt(pa) as *mut [u64; 512]) }
+    unsafe { &mut *(phys_to_virt(pa) as *mut Table) }
+}
+
+/// The next-level table an upper entry points to (Linux `pud_offset`, `pmd_offset`,
+/// `pte_offset_map` before the index is added).
+fn entry_table(entry: u64) -> PhysAddr {
+    PhysAddr(entry & PHYS_MASK)
 }
 
 /// Why a page could not be mapped.
@@ -48,52 +67,53 @@ pub enum Access {
     Exec,
 }
 
-/// The last-level table for `va` in `mm`'s tree, creating missing tables on the way
-/// (Linux `pgd_offset` ... `pmd_offset` with `__pud_alloc`, `__pmd_alloc`, `__pte_alloc`).
-///
-/// # Safety
-/// The caller holds the address space's lock.
-unsafe fn pte_alloc(mm: &Mm, va: u64) -> Result<PhysAddr, Fault> {
-    let mut t = mm.pgd;
-    for level in LEVEL_PGD..LEVEL_PTE {
-        let index = table_index(va, level);
-        // SAFETY: t is a table of this locked tree.
-        let slot = &mut unsafe { table(t) }[index];
-        if *slot == 0 {
-            let new = page_alloc::alloc_zeroed_page().ok_or(Fault::Oom)?;
-            page_alloc::table_reset(new);
-            // Remember it, so that teardown finds the tables without searching for them.
-            let mut tables = mm.tables.lock();
-            if level + 1 == LEVEL_PTE {
-                // With the 2 MiB it maps, for fork's copy.
-                tables
-                    .pte
-                    .push((new, va & !(level_size(LEVEL_PTE - 1) - 1)));
-            } else {
-                tables.upper.push(new);
-            }
-            drop(tables);
-            page_alloc::table_mark(t, index);
-            *slot = table_desc(new.0);
-        }
-        debug_assert!(is_table(*slot, level));
-        t = PhysAddr(*slot & PHYS_MASK);
+/// Is the upper-level entry `entry` (at `level`) empty? One that holds something other
+/// than a table is a kernel bug: it is reported, cleared, and counts as empty (Linux
+/// `pgd_none_or_clear_bad`, `pud_none_or_clear_bad`, `pmd_none_or_clear_bad`).
+#[inline(always)]
+fn none_or_clear_bad(entry: &mut u64, level: usize) -> bool {
+    if pte_none(*entry) {
+        return true;
     }
-    Ok(t)
+    if !is_table(*entry, level) {
+        clear_bad(entry, level);
+        return true;
+    }
+    false
 }
 
-/// The PTE slot for `va`, creating missing tables (Linux `pte_offset_map` after
-/// `__pte_alloc`). The caller is about to fill it.
+/// Report and clear a corrupt upper-level entry (Linux `pgd_clear_bad` and friends).
+#[cold]
+fn clear_bad(entry: &mut u64, level: usize) {
+    let name = ["pgd", "pud", "pmd"][level];
+    crate::println!("forkos: bad {name} entry {:#x}, cleared", *entry);
+    clear_table_entry(entry);
+}
+
+/// The table below the upper entry `entry`, allocating an empty one first if there is
+/// none (Linux `pud_alloc`, `pmd_alloc`, `pte_alloc`).
+fn alloc_table(entry: &mut u64) -> Result<PhysAddr, Fault> {
+    if pte_none(*entry) {
+        let new = page_alloc::alloc_zeroed_page().ok_or(Fault::Oom)?;
+        populate_table(entry, new);
+    }
+    Ok(entry_table(*entry))
+}
+
+/// The PTE for `va` in `mm`, allocating the tables on the way (Linux `__handle_mm_fault`:
+/// `pgd_offset`, `pud_alloc`, `pmd_alloc`, then `pte_alloc` and `pte_offset_map`).
 ///
 /// # Safety
 /// The caller holds the address space's lock.
-unsafe fn pte_slot<'a>(mm: &Mm, va: u64) -> Result<&'a mut u64, Fault> {
-    // SAFETY: the caller holds the lock.
-    let t = unsafe { pte_alloc(mm, va)? };
-    let index = table_index(va, LEVEL_PTE);
-    page_alloc::table_mark(t, index);
-    // SAFETY: t is the last-level table of this locked tree.
-    Ok(&mut unsafe { table(t) }[index])
+unsafe fn pte_alloc_map<'a>(mm: &Mm, va: u64) -> Result<&'a mut u64, Fault> {
+    // SAFETY: each table belongs to mm's tree, whose lock the caller holds; one table of
+    // each level is borrowed at a time.
+    unsafe {
+        let pgd = &mut table(mm.pgd)[table_index(va, LEVEL_PGD)];
+        let pud = &mut table(alloc_table(pgd)?)[table_index(va, LEVEL_PUD)];
+        let pmd = &mut table(alloc_table(pud)?)[table_index(va, LEVEL_PMD)];
+        Ok(&mut table(alloc_table(pmd)?)[table_index(va, LEVEL_PTE)])
+    }
 }
 
 /// Does `flags` allow `access`?
@@ -106,50 +126,63 @@ fn vma_allows(flags: VmFlags, access: Access) -> bool {
 }
 
 /// Resolve a fault at `va` against the mappings (Linux `handle_mm_fault` ->
-/// `handle_pte_fault`): map a page if none is there yet (`do_anonymous_page` /
-/// `do_shared_fault`), or break copy-on-write for a write (`do_wp_page`). Returns the
-/// physical page mapped at `va`, which now allows `access`.
+/// `__handle_mm_fault`): find the mapping (growing the stack down to `va` if that is
+/// where it falls), check that it allows the access, walk to the PTE
+/// (making the tables on the way), and let [`handle_pte_fault`] map or copy the page.
+/// Returns the physical page mapped at `va`, which now allows `access`.
 pub fn handle_mm_fault(
     mm: &Mm,
-    inner: &MmInner,
+    inner: &mut MmInner,
     va: u64,
     access: Access,
 ) -> Result<PhysAddr, Fault> {
-    let vma = inner.find_vma(va).ok_or(Fault::NoVma)?;
+    let vma = super::mmap::find_extend_vma(inner, va).ok_or(Fault::NoVma)?;
     if !vma_allows(vma.flags, access) {
         return Err(Fault::Access);
     }
     let page_va = va & !(PAGE_SIZE as u64 - 1);
     // SAFETY: the caller holds mm's lock (inner is its guarded data).
-    let slot = unsafe { pte_slot(mm, page_va)? };
-    if pte_present(*slot) {
-        if access == Access::Write && !pte_writable(*slot) {
-            return do_wp_page(mm, vma, page_va, slot);
-        }
-        return Ok(pte_pa(*slot));
+    let pte = unsafe { pte_alloc_map(mm, page_va)? };
+    handle_pte_fault(mm, vma, page_va, pte, access)
+}
+
+/// The PTE level of a fault (Linux `handle_pte_fault`): no page yet, so map one
+/// (`do_anonymous_page` for private memory, the object's page for shared memory, as
+/// `do_shared_fault`); or a write to a write-protected page, so break copy-on-write
+/// (`do_wp_page`); or nothing to do (another thread mapped it first, or the walker saw
+/// the entry late).
+fn handle_pte_fault(
+    mm: &Mm,
+    vma: &Vma,
+    va: u64,
+    pte: &mut u64,
+    access: Access,
+) -> Result<PhysAddr, Fault> {
+    if pte_none(*pte) {
+        let pa = match &vma.shared {
+            Some((obj, pgoff)) => obj
+                .get_page(pgoff + (va - vma.start) / PAGE_SIZE as u64)
+                .ok_or(Fault::Oom)?,
+            None => page_alloc::alloc_zeroed_page().ok_or(Fault::Oom)?,
+        };
+        set_pte(pte, mk_user_pte(pa, vma.flags));
+        return Ok(pa);
     }
-    let pa = match &vma.shared {
-        Some((obj, pgoff)) => obj
-            .get_page(pgoff + (page_va - vma.start) / PAGE_SIZE as u64)
-            .ok_or(Fault::Oom)?,
-        None => page_alloc::alloc_zeroed_page().ok_or(Fault::Oom)?,
-    };
-    *slot = mk_user_pte(pa, vma.flags);
-    // The table walker must see the new entry before user space retries the access.
-    // SAFETY: a barrier only orders memory accesses.
-    unsafe { core::arch::asm!("dsb ishst", options(nostack)) };
-    Ok(pa)
+    if access == Access::Write && !pte_writable(*pte) {
+        return do_wp_page(mm, vma, va, pte);
+    }
+    Ok(pte_pa(*pte))
 }
 
 /// A write to a write-protected page of a writable private mapping: the page is shared
 /// copy-on-write since a fork (Linux `do_wp_page`).
-fn do_wp_page(mm: &Mm, vma: &Vma, va: u64, slot: &mut u64) -> Result<PhysAddr, Fault> {
-    let old = pte_pa(*slot);
+fn do_wp_page(mm: &Mm, vma: &Vma, va: u64, pte: &mut u64) -> Result<PhysAddr, Fault> {
+    let old = pte_pa(*pte);
     // EXERCISE cow_reuse: begin
     if page_alloc::page_count(old) == 1 {
         // Nobody else maps it any more (the other side wrote or exited first): take it
         // back as it is, writable again (Linux `wp_page_reuse`).
-        *slot = mk_user_pte(old, vma.flags);
+        set_pte(pte, mk_user_pte(old, vma.flags));
         // The read-only entry may be cached in the TLB: drop it (arm64 Linux flushes
         // it in `ptep_set_access_flags`).
         flush_tlb_page(&mm.context, va);
@@ -164,7 +197,7 @@ fn do_wp_page(mm: &Mm, vma: &Vma, va: u64, slot: &mut u64) -> Result<PhysAddr, F
     // read-only to everyone while it is shared.
     unsafe { crate::arch::page::copy_page(phys_to_virt(pa), phys_to_virt(old)) };
     page_alloc::put_page(old);
-    *slot = mk_user_pte(pa, vma.flags);
+    set_pte(pte, mk_user_pte(pa, vma.flags));
     // The read-only entry may be cached in the TLB: drop it (Linux flushes in
     // `ptep_clear_flush`).
     flush_tlb_page(&mm.context, va);
@@ -181,316 +214,595 @@ pub fn do_page_fault(va: u64, access: Access) -> Result<(), Fault> {
         .mm
         .clone()
         .ok_or(Fault::NoVma)?;
-    let inner = mm.inner.lock();
-    handle_mm_fault(&mm, &inner, va, access)?;
+    let mut inner = mm.inner.lock();
+    handle_mm_fault(&mm, &mut inner, va, access)?;
     Ok(())
 }
 
-/// Call `f(table, base, first, last)` for every last-level table that `[start, end)`
-/// reaches in the tree at `pgd`: `table` maps the 2 MiB from `base`, and entries
-/// `first..=last` of it are in the range. Missing tables are skipped whole, and so are
-/// the groups of entries an upper table never used (the walk of Linux's
-/// `zap_p4d_range` ... `zap_pmd_range`; `f` is the `zap_pte_range` part).
-///
-/// # Safety
-/// The caller holds the address space's lock, or the tree is private to it.
-unsafe fn for_each_pte_table<F>(pgd: PhysAddr, start: u64, end: u64, f: &mut F) -> Result<(), Fault>
-where
-    F: FnMut(PhysAddr, u64, usize, usize) -> Result<(), Fault>,
-{
-    fn walk<F>(
-        t: PhysAddr,
-        level: usize,
-        base: u64,
-        start: u64,
-        end: u64,
-        f: &mut F,
-    ) -> Result<(), Fault>
-    where
-        F: FnMut(PhysAddr, u64, usize, usize) -> Result<(), Fault>,
-    {
-        let size = forkos_lib::pgtable::level_size(level);
-        let first = table_index(start.max(base), level);
-        let last = last_index(base, end, level);
-        // SAFETY: the caller of for_each_pte_table guarantees exclusive access.
-        let entries = unsafe { table(t) };
-        let mut groups = used_groups(t, first, last);
-        while groups != 0 {
-            let k = groups.trailing_zeros() as usize;
-            groups &= groups - 1;
-            let (lo, hi) = ((k * 8).max(first), (k * 8 + 7).min(last));
-            for (j, &e) in entries.iter().enumerate().take(hi + 1).skip(lo) {
-                if !is_table(e, level) {
-                    continue;
-                }
-                let va = base + j as u64 * size;
-                let next = PhysAddr(e & PHYS_MASK);
-                if level + 1 == LEVEL_PTE {
-                    let first = table_index(start.max(va), LEVEL_PTE);
-                    f(next, va, first, last_index(va, end, LEVEL_PTE))?;
-                } else {
-                    walk(next, level + 1, va, start, end, f)?;
-                }
-            }
+/// Pages and page tables taken out of an address space but not freed yet: they go only
+/// once no TLB can hold a translation to them, so that no CPU writes to a freed page
+/// through a stale entry (Linux `struct mmu_gather`, `mm/mmu_gather.c`). For a whole
+/// address space going away (`fullmm`), the caller has already retired its ASID, and
+/// pages go at once.
+pub struct MmuGather<'a> {
+    mm: &'a Mm,
+    fullmm: bool,
+    refs: PageRefs,
+    pages: [PhysAddr; GATHER_PAGES],
+    nr_pages: usize,
+    tables: [PhysAddr; GATHER_TABLES],
+    nr_tables: usize,
+}
+
+/// Pages one [`MmuGather`] batch holds before it flushes (Linux `MAX_GATHER_BATCH` is a
+/// page of pointers; a smaller batch keeps this one on the kernel stack).
+const GATHER_PAGES: usize = 64;
+/// Page tables one batch holds before it flushes.
+const GATHER_TABLES: usize = 8;
+
+impl<'a> MmuGather<'a> {
+    /// Start unmapping part of `mm`, whose lock the caller holds (Linux
+    /// `tlb_gather_mmu`).
+    pub fn new(mm: &'a Mm) -> Self {
+        Self::with(mm, false)
+    }
+
+    /// Start tearing down all of `mm`, whose ASID is retired already (Linux
+    /// `tlb_gather_mmu_fullmm`).
+    pub fn fullmm(mm: &'a Mm) -> Self {
+        Self::with(mm, true)
+    }
+
+    fn with(mm: &'a Mm, fullmm: bool) -> Self {
+        MmuGather {
+            mm,
+            fullmm,
+            refs: PageRefs::get(),
+            pages: [PhysAddr(0); GATHER_PAGES],
+            nr_pages: 0,
+            tables: [PhysAddr(0); GATHER_TABLES],
+            nr_tables: 0,
         }
-        Ok(())
     }
-    walk(pgd, LEVEL_PGD, 0, start, end, f)
-}
 
-/// The last entry of the level-`level` table mapping from `base` that `[.., end)` reaches.
-fn last_index(base: u64, end: u64, level: usize) -> usize {
-    if end - 1 < base + 512 * forkos_lib::pgtable::level_size(level) {
-        table_index(end - 1, level)
-    } else {
-        511
-    }
-}
-
-/// The groups of eight entries of table `t` that were ever used, within `first..=last`:
-/// one bit per group, from the page's record.
-fn used_groups(t: PhysAddr, first: usize, last: usize) -> u64 {
-    let mut groups = page_alloc::table_used(t) & (u64::MAX << (first / 8));
-    if last / 8 < 63 {
-        groups &= (1 << (last / 8 + 1)) - 1;
-    }
-    groups
-}
-
-/// `f(index, entry)` for each present entry of the eight in group `k` of a table,
-/// written out eight times: no loop counter, no bounds to check.
-macro_rules! present_in_group {
-    ($entries:expr, $k:expr, $f:expr) => {{
-        let k = $k;
-        let group: &mut [u64; 8] = (&mut $entries[k * 8..k * 8 + 8]).try_into().unwrap();
-        present_in_group!(@ group, k, $f, 0 1 2 3 4 5 6 7);
-    }};
-    (@ $g:ident, $k:ident, $f:expr, $($i:literal)*) => {$(
-        if pte_present($g[$i]) {
-            $f($k * 8 + $i, &mut $g[$i]);
+    /// Drop the mapping's reference to `pa` once the TLB has forgotten it (Linux
+    /// `tlb_remove_page`).
+    #[inline(always)]
+    fn remove_page(&mut self, pa: PhysAddr) {
+        if self.fullmm {
+            self.refs.put_page(pa);
+            return;
         }
-    )*};
+        if self.nr_pages == GATHER_PAGES {
+            self.flush();
+        }
+        self.pages[self.nr_pages] = pa;
+        self.nr_pages += 1;
+    }
+
+    /// Free the page table `pa`, whose entries are all clear, once no table walker can
+    /// be using it (Linux `pte_free_tlb`, `pmd_free_tlb`, `pud_free_tlb`).
+    fn remove_table(&mut self, pa: PhysAddr) {
+        if self.nr_tables == GATHER_TABLES {
+            self.flush();
+        }
+        self.tables[self.nr_tables] = pa;
+        self.nr_tables += 1;
+    }
+
+    /// Flush the TLB, then free what was gathered (Linux `tlb_flush_mmu`).
+    fn flush(&mut self) {
+        if !self.fullmm {
+            flush_tlb_mm(&self.mm.context);
+        }
+        for &pa in &self.pages[..self.nr_pages] {
+            self.refs.put_page(pa);
+        }
+        // Every entry of a table was cleared before it was gathered: it goes back to
+        // the allocator known to be zero, ready to be a page table again.
+        for &pa in &self.tables[..self.nr_tables] {
+            page_alloc::free_zeroed_page(pa);
+        }
+        self.nr_pages = 0;
+        self.nr_tables = 0;
+    }
+
+    /// The end of the unmapping: flush and free the rest (Linux `tlb_finish_mmu`).
+    pub fn finish(mut self) {
+        self.flush();
+    }
 }
 
-/// Call `f(index, pte)` for each present entry `first..=last` of the PTE table `t`,
-/// looking only at groups of entries that were ever used. Inlined into each caller, so
-/// that every per-page loop is a tight one; a whole group is done in one unrolled run.
-///
-/// # Safety
-/// As for [`for_each_pte_table`].
-#[inline(always)]
-unsafe fn for_each_present_pte<F: FnMut(usize, &mut u64)>(
-    t: PhysAddr,
-    first: usize,
-    last: usize,
-    mut f: F,
-) {
-    // SAFETY: the caller guarantees exclusive access to the table.
-    let entries = unsafe { table(t) };
-    let mut groups = used_groups(t, first, last);
-    if groups == u64::MAX && first == 0 && last == 511 {
-        // A table in use all through (a big dirty mapping): straight through it.
-        for k in 0..64 {
-            present_in_group!(entries, k, f);
+/// Unmap every page in `[start, end)`, within one mapping, and drop its reference
+/// (Linux `unmap_page_range` -> `zap_pud_range` -> `zap_pmd_range` -> `zap_pte_range`).
+/// The page tables stay.
+fn unmap_page_range(tlb: &mut MmuGather, start: u64, end: u64) {
+    let (mut addr, pgd_pa) = (start, tlb.mm.pgd);
+    // SAFETY: the caller holds the mm's lock, or nobody else can reach it.
+    let pgd = unsafe { table(pgd_pa) };
+    loop {
+        let next = addr_end(addr, end, LEVEL_PGD);
+        let entry = &mut pgd[table_index(addr, LEVEL_PGD)];
+        if !none_or_clear_bad(entry, LEVEL_PGD) {
+            zap_pud_range(tlb, *entry, addr, next);
         }
-        return;
-    }
-    while groups != 0 {
-        let k = groups.trailing_zeros() as usize;
-        groups &= groups - 1;
-        let (lo, hi) = ((k * 8).max(first), (k * 8 + 7).min(last));
-        if hi - lo == 7 {
-            present_in_group!(entries, k, f);
-        } else {
-            for (i, e) in entries[k * 8..k * 8 + 8]
-                .iter_mut()
-                .enumerate()
-                .take(hi - k * 8 + 1)
-                .skip(lo - k * 8)
-            {
-                if pte_present(*e) {
-                    f(k * 8 + i, e);
-                }
-            }
+        addr = next;
+        if addr == end {
+            break;
         }
     }
 }
 
-/// Unmap every page in `[start, end)` and drop its reference (Linux `zap_page_range`).
+/// Linux `zap_pud_range`: the pud entries of `[addr, end)` under one pgd entry.
+fn zap_pud_range(tlb: &mut MmuGather, pgd: u64, mut addr: u64, end: u64) {
+    // SAFETY: as for unmap_page_range.
+    let pud = unsafe { table(entry_table(pgd)) };
+    loop {
+        let next = addr_end(addr, end, LEVEL_PUD);
+        let entry = &mut pud[table_index(addr, LEVEL_PUD)];
+        if !none_or_clear_bad(entry, LEVEL_PUD) {
+            zap_pmd_range(tlb, *entry, addr, next);
+        }
+        addr = next;
+        if addr == end {
+            break;
+        }
+    }
+}
+
+/// Linux `zap_pmd_range`: the pmd entries of `[addr, end)` under one pud entry.
+fn zap_pmd_range(tlb: &mut MmuGather, pud: u64, mut addr: u64, end: u64) {
+    // SAFETY: as for unmap_page_range.
+    let pmd = unsafe { table(entry_table(pud)) };
+    loop {
+        let next = addr_end(addr, end, LEVEL_PMD);
+        let entry = &mut pmd[table_index(addr, LEVEL_PMD)];
+        if !none_or_clear_bad(entry, LEVEL_PMD) {
+            zap_pte_range(tlb, *entry, addr, next);
+        }
+        addr = next;
+        if addr == end {
+            break;
+        }
+    }
+}
+
+/// Linux `zap_pte_range`: clear each PTE of `[addr, end)` in one table and hand its page
+/// to the gather (`ptep_get_and_clear_full`, `tlb_remove_page`).
+fn zap_pte_range(tlb: &mut MmuGather, pmd: u64, addr: u64, end: u64) {
+    // SAFETY: as for unmap_page_range.
+    let pte = unsafe { table(entry_table(pmd)) };
+    let (first, last) = (
+        table_index(addr, LEVEL_PTE),
+        table_index(end - 1, LEVEL_PTE),
+    );
+    for ptep in &mut pte[first..=last] {
+        let ptent = *ptep;
+        if pte_none(ptent) {
+            continue;
+        }
+        set_pte(ptep, 0);
+        tlb.remove_page(pte_pa(ptent));
+    }
+}
+
+/// Unmap every page in `[start, end)` of `mm`, whose lock the caller holds, and drop
+/// its references; the page tables stay (Linux `zap_page_range`, for `MADV_DONTNEED`).
 pub fn zap_page_range(mm: &Mm, start: u64, end: u64) {
-    // SAFETY: the caller holds mm's lock.
-    let _ = unsafe {
-        for_each_pte_table(mm.pgd, start, end, &mut |t, _, first, last| {
-            let refs = page_alloc::PageRefs::get();
-            for_each_present_pte(t, first, last, |_, pte| {
-                let pa = pte_pa(*pte);
-                *pte = 0;
-                refs.put_page(pa);
-            });
-            Ok(())
-        })
-    };
-    // One flush for the whole range (Linux's `mmu_gather` batches the same way).
-    crate::arch::mmu_context::flush_tlb_mm(&mm.context);
+    let mut tlb = MmuGather::new(mm);
+    unmap_page_range(&mut tlb, start, end);
+    tlb.finish();
 }
 
-/// Tear down a whole address space (Linux `exit_mmap`): release every page, then free
-/// every page table. The mm listed its tables as it made them, so no walk from the pgd
-/// is needed: each last-level table drops the pages it maps. No TLB maintenance per page:
-/// the caller retires the whole ASID. The entries are not cleared: the tables go too.
-pub fn exit_mmap(mm: &Mm) {
-    let tables = core::mem::take(&mut *mm.tables.lock());
-    let refs = page_alloc::PageRefs::get();
-    for &(t, _) in &tables.pte {
-        // SAFETY: a dying mm nobody else can reach.
-        unsafe { for_each_present_pte(t, 0, 511, |_, pte| refs.put_page(pte_pa(*pte))) };
-        // SAFETY: as above; its pages are released.
-        unsafe { free_table(t) };
+/// Take the removed mappings `vmas` out of the page tables of `mm`, whose lock the
+/// caller holds: their pages, then the page tables no mapping needs any more (Linux
+/// `unmap_region`). `floor` and `ceiling` are the end of the mapping before them and
+/// the start of the one after (0 for none): tables shared with those stay.
+pub fn unmap_region(mm: &Mm, vmas: &[Vma], floor: u64, ceiling: u64) {
+    let mut tlb = MmuGather::new(mm);
+    for vma in vmas {
+        unmap_page_range(&mut tlb, vma.start, vma.end); // Linux `unmap_vmas`
     }
-    for &t in tables.upper.iter().chain([&mm.pgd]) {
-        // SAFETY: as above; the tables it points to are freed (or being freed) too.
-        unsafe { free_table(t) };
+    free_pgtables(&mut tlb, vmas, floor, ceiling);
+    tlb.finish();
+}
+
+/// Tear down a whole address space (Linux `exit_mmap`): unmap every mapping's pages
+/// (`unmap_vmas`), then free every page table (`free_pgtables`). The caller retired the
+/// ASID first, so no TLB maintenance is needed; the pgd itself is freed by the caller.
+pub fn exit_mmap(mm: &Mm, vmas: &[Vma]) {
+    let mut tlb = MmuGather::fullmm(mm);
+    for vma in vmas {
+        unmap_page_range(&mut tlb, vma.start, vma.end);
+    }
+    free_pgtables(&mut tlb, vmas, FIRST_USER_ADDRESS, USER_PGTABLES_CEILING);
+    tlb.finish();
+}
+
+/// The lowest address a page table may be freed for (Linux `FIRST_USER_ADDRESS`).
+const FIRST_USER_ADDRESS: u64 = 0;
+/// The highest, 0 standing for the top of the address space (Linux
+/// `USER_PGTABLES_CEILING`).
+const USER_PGTABLES_CEILING: u64 = 0;
+
+/// Free the page tables under the mappings `vmas` (sorted), as far as no mapping outside
+/// `[floor, ceiling)` shares them (Linux `free_pgtables`). Mappings less than 2 MiB apart
+/// are freed in one call down, as Linux gathers them.
+fn free_pgtables(tlb: &mut MmuGather, vmas: &[Vma], floor: u64, ceiling: u64) {
+    let pmd_size = level_size(LEVEL_PMD);
+    let mut i = 0;
+    while i < vmas.len() {
+        let addr = vmas[i].start;
+        // Optimization: gather nearby vmas into one call down (Linux's words).
+        while i + 1 < vmas.len() && vmas[i + 1].start <= vmas[i].end + pmd_size {
+            i += 1;
+        }
+        let next_start = vmas.get(i + 1).map_or(ceiling, |n| n.start);
+        free_pgd_range(tlb, addr, vmas[i].end, floor, next_start);
+        i += 1;
     }
 }
 
-/// Free a page table of a dying address space. If few of its entries were used, they
-/// are cleared first, and the page goes back known to be zero: the next page table is
-/// then allocated without clearing a whole page. (A table used all over is freed as it
-/// is: clearing it would cost more than clearing a page.)
-///
-/// # Safety
-/// Nobody else can reach the table.
-unsafe fn free_table(t: PhysAddr) {
-    let used = page_alloc::table_used(t);
-    if used.count_ones() > 16 {
-        page_alloc::free_page(t);
+/// Free the page tables that map only `[addr, end)`, without going below `floor` or
+/// above `ceiling` (Linux `free_pgd_range`): first the range is narrowed to whole pmd
+/// entries inside the limits, then each level frees what lies wholly inside them.
+fn free_pgd_range(tlb: &mut MmuGather, mut addr: u64, mut end: u64, floor: u64, mut ceiling: u64) {
+    let (pmd_size, pmd_mask) = (level_size(LEVEL_PMD), level_mask(LEVEL_PMD));
+    addr &= pmd_mask;
+    if addr < floor {
+        addr = addr.wrapping_add(pmd_size);
+        if addr == 0 {
+            return;
+        }
+    }
+    if ceiling != 0 {
+        ceiling &= pmd_mask;
+        if ceiling == 0 {
+            return;
+        }
+    }
+    if end.wrapping_sub(1) > ceiling.wrapping_sub(1) {
+        end = end.wrapping_sub(pmd_size);
+    }
+    if addr > end.wrapping_sub(1) {
         return;
     }
-    // SAFETY: the caller guarantees exclusive access.
-    let entries = unsafe { table(t) };
-    let mut groups = used;
-    while groups != 0 {
-        let k = groups.trailing_zeros() as usize;
-        groups &= groups - 1;
-        entries[k * 8..k * 8 + 8].fill(0);
+    // SAFETY: the caller holds the mm's lock, or nobody else can reach it.
+    let pgd = unsafe { table(tlb.mm.pgd) };
+    loop {
+        let next = addr_end(addr, end, LEVEL_PGD);
+        let entry = &mut pgd[table_index(addr, LEVEL_PGD)];
+        if !none_or_clear_bad(entry, LEVEL_PGD) {
+            free_pud_range(tlb, entry, addr, next, floor, ceiling);
+        }
+        addr = next;
+        if addr == end {
+            break;
+        }
     }
-    // Every entry outside the used groups was never written: the table is all zero.
-    debug_assert!(entries.iter().all(|&e| e == 0));
-    page_alloc::free_zeroed_page(t);
+}
+
+/// Is `[start & mask, end)` inside `[floor, ceiling)`, so that the table covering it
+/// may go? (The tail of Linux's `free_pmd_range` and `free_pud_range`.)
+fn table_unshared(start: u64, end: u64, mask: u64, floor: u64, mut ceiling: u64) -> bool {
+    if start & mask < floor {
+        return false;
+    }
+    if ceiling != 0 {
+        ceiling &= mask;
+        if ceiling == 0 {
+            return false;
+        }
+    }
+    end.wrapping_sub(1) <= ceiling.wrapping_sub(1)
+}
+
+/// Linux `free_pud_range`: free the pmd tables under the pud entries of `[addr, end)`,
+/// then the pud table itself if no mapping outside the limits shares it.
+fn free_pud_range(
+    tlb: &mut MmuGather,
+    pgd: &mut u64,
+    addr: u64,
+    end: u64,
+    floor: u64,
+    ceiling: u64,
+) {
+    let start = addr;
+    let pud_pa = entry_table(*pgd);
+    // SAFETY: as for free_pgd_range.
+    let pud = unsafe { table(pud_pa) };
+    let mut addr = addr;
+    loop {
+        let next = addr_end(addr, end, LEVEL_PUD);
+        let entry = &mut pud[table_index(addr, LEVEL_PUD)];
+        if !none_or_clear_bad(entry, LEVEL_PUD) {
+            free_pmd_range(tlb, entry, addr, next, floor, ceiling);
+        }
+        addr = next;
+        if addr == end {
+            break;
+        }
+    }
+    if table_unshared(start, end, level_mask(LEVEL_PGD), floor, ceiling) {
+        clear_table_entry(pgd); // Linux `p4d_clear`: the p4d is the pgd entry on arm64
+        tlb.remove_table(pud_pa);
+    }
+}
+
+/// Linux `free_pmd_range`: free the PTE tables under the pmd entries of `[addr, end)`
+/// (`free_pte_range`), then the pmd table itself if no mapping outside the limits
+/// shares it.
+fn free_pmd_range(
+    tlb: &mut MmuGather,
+    pud: &mut u64,
+    addr: u64,
+    end: u64,
+    floor: u64,
+    ceiling: u64,
+) {
+    let start = addr;
+    let pmd_pa = entry_table(*pud);
+    // SAFETY: as for free_pgd_range.
+    let pmd = unsafe { table(pmd_pa) };
+    let mut addr = addr;
+    loop {
+        let next = addr_end(addr, end, LEVEL_PMD);
+        let entry = &mut pmd[table_index(addr, LEVEL_PMD)];
+        if !none_or_clear_bad(entry, LEVEL_PMD) {
+            // Linux `free_pte_range`.
+            let pte_pa = entry_table(*entry);
+            clear_table_entry(entry);
+            tlb.remove_table(pte_pa);
+        }
+        addr = next;
+        if addr == end {
+            break;
+        }
+    }
+    if table_unshared(start, end, level_mask(LEVEL_PUD), floor, ceiling) {
+        clear_table_entry(pud);
+        tlb.remove_table(pmd_pa);
+    }
 }
 
 /// Give the pages already mapped in `vma` the access its flags now allow (Linux
-/// `change_protection`, for `mprotect`). A private page that is read-only stays so even
-/// if the mapping became writable: it may be shared copy-on-write, and the first write
-/// will sort it out in [`do_wp_page`].
+/// `change_protection` -> `change_pud_range` -> `change_pmd_range` ->
+/// `change_pte_range`, for `mprotect`).
 pub fn change_protection(mm: &Mm, vma: &Vma) {
-    let private = !vma.flags.contains(VmFlags::SHARED);
+    let (mut addr, end) = (vma.start, vma.end);
     // SAFETY: the caller holds mm's lock.
-    let _ = unsafe {
-        for_each_pte_table(mm.pgd, vma.start, vma.end, &mut |t, _, first, last| {
-            for_each_present_pte(t, first, last, |_, pte| {
-                let mut new = mk_user_pte(pte_pa(*pte), vma.flags);
-                if private && !pte_writable(*pte) {
-                    new = pte_wrprotect(new);
-                }
-                *pte = new;
-            });
-            Ok(())
-        })
-    };
-    crate::arch::mmu_context::flush_tlb_mm(&mm.context);
+    let pgd = unsafe { table(mm.pgd) };
+    loop {
+        let next = addr_end(addr, end, LEVEL_PGD);
+        let entry = &mut pgd[table_index(addr, LEVEL_PGD)];
+        if !none_or_clear_bad(entry, LEVEL_PGD) {
+            change_pud_range(vma, *entry, addr, next);
+        }
+        addr = next;
+        if addr == end {
+            break;
+        }
+    }
+    // Linux `flush_tlb_range`; forkos flushes the whole ASID.
+    flush_tlb_mm(&mm.context);
 }
 
-/// Share the pages of the mappings `vmas` between `src` and the new address space `dst` at
-/// fork (Linux `copy_page_range` -> `copy_pte_range` -> `copy_present_pte`), visiting
-/// only page tables that exist. Returns how many PTEs were copied and how many of them
-/// are copy-on-write (read-only in both trees now).
+/// Linux `change_pud_range`.
+fn change_pud_range(vma: &Vma, pgd: u64, mut addr: u64, end: u64) {
+    // SAFETY: as for change_protection.
+    let pud = unsafe { table(entry_table(pgd)) };
+    loop {
+        let next = addr_end(addr, end, LEVEL_PUD);
+        let entry = &mut pud[table_index(addr, LEVEL_PUD)];
+        if !none_or_clear_bad(entry, LEVEL_PUD) {
+            change_pmd_range(vma, *entry, addr, next);
+        }
+        addr = next;
+        if addr == end {
+            break;
+        }
+    }
+}
+
+/// Linux `change_pmd_range`.
+fn change_pmd_range(vma: &Vma, pud: u64, mut addr: u64, end: u64) {
+    // SAFETY: as for change_protection.
+    let pmd = unsafe { table(entry_table(pud)) };
+    loop {
+        let next = addr_end(addr, end, LEVEL_PMD);
+        let entry = &mut pmd[table_index(addr, LEVEL_PMD)];
+        if !none_or_clear_bad(entry, LEVEL_PMD) {
+            change_pte_range(vma, *entry, addr, next);
+        }
+        addr = next;
+        if addr == end {
+            break;
+        }
+    }
+}
+
+/// Linux `change_pte_range`: each present PTE of `[addr, end)` gets the mapping's new
+/// access. A private page that is read-only stays so even if the mapping became
+/// writable: it may be shared copy-on-write, and the first write will sort it out in
+/// [`do_wp_page`].
+fn change_pte_range(vma: &Vma, pmd: u64, addr: u64, end: u64) {
+    let private = !vma.flags.contains(VmFlags::SHARED);
+    // SAFETY: as for change_protection.
+    let pte = unsafe { table(entry_table(pmd)) };
+    let (first, last) = (
+        table_index(addr, LEVEL_PTE),
+        table_index(end - 1, LEVEL_PTE),
+    );
+    for ptep in &mut pte[first..=last] {
+        let old = *ptep;
+        if pte_none(old) {
+            continue;
+        }
+        let mut new = mk_user_pte(pte_pa(old), vma.flags);
+        if private && !pte_writable(old) {
+            new = pte_wrprotect(new);
+        }
+        set_pte(ptep, new);
+    }
+}
+
+/// What [`copy_page_range`] copied, for the fork trace (Linux counts the child's pages
+/// in `rss[]` the same way, in `copy_present_pte`).
+#[derive(Default, Clone, Copy)]
+pub struct CopyCount {
+    /// PTEs copied into the child.
+    pub ptes: usize,
+    /// Of them, pages now shared copy-on-write (read-only in both address spaces).
+    pub cow: usize,
+}
+
+/// Is a mapping private, so that its pages are shared copy-on-write at fork (Linux
+/// `is_cow_mapping`)? forkos has no `VM_MAYWRITE`: any private mapping may be made
+/// writable, as any private anonymous one may on Linux.
+fn is_cow_mapping(flags: VmFlags) -> bool {
+    !flags.contains(VmFlags::SHARED)
+}
+
+/// Must fork copy this mapping's PTEs (Linux `vma_needs_copy`)? Not those of a shared
+/// mapping: the child's faults find the same pages in the shared object, so copying
+/// would only make fork slower. Private memory may hold pages nothing else can give
+/// back (Linux: the mapping has an `anon_vma`).
+fn vma_needs_copy(vma: &Vma) -> bool {
+    is_cow_mapping(vma.flags)
+}
+
+/// Share one mapping's pages between the parent's address space `src` and the child's
+/// `dst` at fork (Linux `copy_page_range` -> `copy_pud_range` -> `copy_pmd_range` ->
+/// `copy_pte_range` -> `copy_present_pte`).
 ///
 /// No page is copied. Every present page gets one more reference and is mapped in `dst`.
 /// Pages of a private writable mapping are made read-only in *both* trees (Linux
 /// `ptep_set_wrprotect` + `pte_wrprotect`): whoever writes first takes the fault and gets
-/// a copy in [`do_wp_page`]. Shared and read-only mappings are mapped as they are. The
-/// caller flushes `src`'s TLB entries once, after the whole copy (as Linux's `dup_mmap`
-/// does with `flush_tlb_mm`).
-pub fn copy_page_range(dst: &Mm, src: &Mm, vmas: &[Vma]) -> Result<(usize, usize), Fault> {
-    let (mut copied, mut protected) = (0, 0);
-    // Linux walks pgd -> pud -> pmd -> pte for each mapping. The mm lists its last-level
-    // tables (and where each maps), so forkos goes straight to them; within a table,
-    // `copy_pte_range`'s work: one run of entries per mapping. The list does not change
-    // meanwhile: tables are added only under the mm's lock, which the caller holds.
-    let n = src.tables.lock().pte.len();
-    for i in 0..n {
-        let (src_t, base) = src.tables.lock().pte[i];
-        // SAFETY: dst is new and private to the caller.
-        let dst_t = unsafe { pte_alloc(dst, base)? };
-        // The child's table holds entries where the parent's does.
-        page_alloc::table_copy_used(dst_t, src_t);
-        // SAFETY: the caller holds src's lock; dst is new and private to the caller.
-        let (n, cow) = unsafe { copy_pte_range(dst_t, src_t, base, vmas) };
-        copied += n;
-        protected += cow;
+/// a copy in [`do_wp_page`]. The caller holds `src`'s lock and flushes `src`'s TLB once,
+/// after every mapping is copied (as Linux's `dup_mmap` does with `flush_tlb_mm`).
+pub fn copy_page_range(dst: &Mm, src: &Mm, vma: &Vma, count: &mut CopyCount) -> Result<(), Fault> {
+    if !vma_needs_copy(vma) {
+        return Ok(());
     }
-    Ok((copied, protected))
+    let is_cow = is_cow_mapping(vma.flags);
+    let (mut addr, end) = (vma.start, vma.end);
+    // SAFETY: the caller holds src's lock; dst is new and private to the caller. The
+    // two trees are different pages.
+    let (dst_pgd, src_pgd) = unsafe { (table(dst.pgd), table(src.pgd)) };
+    loop {
+        let next = addr_end(addr, end, LEVEL_PGD);
+        let i = table_index(addr, LEVEL_PGD);
+        if !none_or_clear_bad(&mut src_pgd[i], LEVEL_PGD) {
+            copy_pud_range(&mut dst_pgd[i], src_pgd[i], addr, next, is_cow, count)?;
+        }
+        addr = next;
+        if addr == end {
+            break;
+        }
+    }
+    Ok(())
 }
 
-/// Share the present entries of the parent's last-level table `src_t`, which maps the
-/// 2 MiB from `base`, into the child's `dst_t` (Linux `copy_pte_range`). Returns how many
-/// were copied and how many of them are copy-on-write.
-///
-/// # Safety
-/// The caller holds the parent's mm lock; `dst_t` is the child's and nobody else's.
-#[inline(never)]
-unsafe fn copy_pte_range(
-    dst_t: PhysAddr,
-    src_t: PhysAddr,
-    base: u64,
-    vmas: &[Vma],
-) -> (usize, usize) {
-    let (mut copied, mut protected) = (0, 0);
-    // SAFETY: the child's table is private to the caller.
-    let dst_entries = unsafe { table(dst_t) } as *mut u64;
-    let refs = page_alloc::PageRefs::get();
-    // The first mapping that reaches into this table.
-    let mut v = vmas.partition_point(|m| m.end <= base);
-    let mut j = 0;
-    while j <= 511 {
-        let va = base + (j * PAGE_SIZE) as u64;
-        while v < vmas.len() && vmas[v].end <= va {
-            v += 1;
+/// Linux `copy_pud_range`: allocate the child's pud table, copy the parent's entries of
+/// `[addr, end)` below.
+fn copy_pud_range(
+    dst_pgd: &mut u64,
+    src_pgd: u64,
+    mut addr: u64,
+    end: u64,
+    is_cow: bool,
+    count: &mut CopyCount,
+) -> Result<(), Fault> {
+    // SAFETY: as for copy_page_range.
+    let (dst_pud, src_pud) = unsafe { (table(alloc_table(dst_pgd)?), table(entry_table(src_pgd))) };
+    loop {
+        let next = addr_end(addr, end, LEVEL_PUD);
+        let i = table_index(addr, LEVEL_PUD);
+        if !none_or_clear_bad(&mut src_pud[i], LEVEL_PUD) {
+            copy_pmd_range(&mut dst_pud[i], src_pud[i], addr, next, is_cow, count)?;
         }
-        let Some(vma) = vmas.get(v) else { break };
-        // Entries outside every mapping hold nothing; skip to the next one.
-        if vma.start > va {
-            j = ((vma.start - base) / PAGE_SIZE as u64) as usize;
+        addr = next;
+        if addr == end {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Linux `copy_pmd_range`.
+fn copy_pmd_range(
+    dst_pud: &mut u64,
+    src_pud: u64,
+    mut addr: u64,
+    end: u64,
+    is_cow: bool,
+    count: &mut CopyCount,
+) -> Result<(), Fault> {
+    // SAFETY: as for copy_page_range.
+    let (dst_pmd, src_pmd) = unsafe { (table(alloc_table(dst_pud)?), table(entry_table(src_pud))) };
+    loop {
+        let next = addr_end(addr, end, LEVEL_PMD);
+        let i = table_index(addr, LEVEL_PMD);
+        if !none_or_clear_bad(&mut src_pmd[i], LEVEL_PMD) {
+            copy_pte_range(&mut dst_pmd[i], src_pmd[i], addr, next, is_cow, count)?;
+        }
+        addr = next;
+        if addr == end {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Linux `copy_pte_range`: allocate the child's PTE table and copy every present PTE of
+/// `[addr, end)` into it.
+fn copy_pte_range(
+    dst_pmd: &mut u64,
+    src_pmd: u64,
+    addr: u64,
+    end: u64,
+    is_cow: bool,
+    count: &mut CopyCount,
+) -> Result<(), Fault> {
+    // SAFETY: as for copy_page_range.
+    let (dst_pte, src_pte) = unsafe { (table(alloc_table(dst_pmd)?), table(entry_table(src_pmd))) };
+    let refs = PageRefs::get();
+    let (first, last) = (
+        table_index(addr, LEVEL_PTE),
+        table_index(end - 1, LEVEL_PTE),
+    );
+    let pairs = dst_pte[first..=last]
+        .iter_mut()
+        .zip(&mut src_pte[first..=last]);
+    for (dst, src) in pairs {
+        if pte_none(*src) {
             continue;
         }
-        let run_end = last_index(base, vma.end, LEVEL_PTE);
-        let cow = !vma.flags.contains(VmFlags::SHARED) && vma.flags.contains(VmFlags::WRITE);
-        // Counted in a register, added up once per run.
-        let mut n = 0;
-        // Linux `copy_present_pte`: `ptep_set_wrprotect` in the parent, `pte_wrprotect`
-        // in the child, `get_page`, `set_pte_at`. Two loops, so that the choice is not
-        // made again for every page.
-        let mut copy = |i: usize, pte: &mut u64, e: u64| {
-            refs.get_page(pte_pa(e));
-            // SAFETY: i < 512, an entry of the child's new table.
-            unsafe { *dst_entries.add(i) = e };
-            *pte = e;
-            n += 1;
-        };
-        // SAFETY: the caller holds the parent's lock.
-        unsafe {
-            if cow {
-                for_each_present_pte(src_t, j, run_end, |i, pte| {
-                    copy(i, pte, pte_wrprotect(*pte))
-                });
-                protected += n;
-            } else {
-                for_each_present_pte(src_t, j, run_end, |i, pte| copy(i, pte, *pte));
-            }
-        }
-        copied += n;
-        j = run_end + 1;
+        copy_present_pte(dst, src, is_cow, refs, count);
     }
-    (copied, protected)
+    Ok(())
+}
+
+/// Linux `copy_present_pte`: one more reference to the page (`get_page`); in a private
+/// mapping, write-protect it in the parent (`ptep_set_wrprotect`) and the child
+/// (`pte_wrprotect`); then the child's entry (`set_pte_at`).
+#[inline(always)]
+fn copy_present_pte(
+    dst: &mut u64,
+    src: &mut u64,
+    is_cow: bool,
+    refs: PageRefs,
+    count: &mut CopyCount,
+) {
+    let mut pte = *src;
+    refs.get_page(pte_pa(pte));
+    if is_cow {
+        if pte_writable(pte) {
+            ptep_set_wrprotect(src);
+            pte = pte_wrprotect(pte);
+        }
+        count.cow += 1;
+    }
+    set_pte(dst, pte);
+    count.ptes += 1;
 }

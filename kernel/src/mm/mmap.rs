@@ -4,8 +4,8 @@ use alloc::sync::Arc;
 
 use forkos_lib::pgtable::PAGE_SIZE;
 
-use super::memory::{change_protection, zap_page_range};
-use super::{Mm, MmInner, ShmObject, VmFlags, Vma, MMAP_BASE, TASK_SIZE};
+use super::memory::{change_protection, unmap_region, zap_page_range};
+use super::{Mm, MmInner, ShmObject, VmFlags, Vma, MMAP_BASE, MMAP_MIN_ADDR, TASK_SIZE};
 use crate::errno::*;
 use crate::task::current;
 
@@ -103,6 +103,7 @@ fn get_unmapped_area(inner: &MmInner, len: u64) -> Option<u64> {
 /// pages (Linux `do_vmi_munmap`).
 pub fn unmap_range(mm: &Mm, inner: &mut MmInner, start: u64, end: u64) {
     let mut kept = alloc::vec::Vec::with_capacity(inner.vmas.len() + 1);
+    let mut removed = alloc::vec::Vec::new();
     for v in core::mem::take(&mut inner.vmas) {
         if v.end <= start || v.start >= end {
             kept.push(v);
@@ -121,9 +122,27 @@ pub fn unmap_range(mm: &Mm, inner: &mut MmInner, start: u64, end: u64) {
             right.start = end;
             kept.push(right);
         }
-        zap_page_range(mm, v.start.max(start), v.end.min(end));
+        let mut gone = v;
+        if let Some((obj, pgoff)) = &gone.shared {
+            gone.shared = Some((
+                obj.clone(),
+                pgoff + (start.max(gone.start) - gone.start) / PAGE,
+            ));
+        }
+        gone.start = gone.start.max(start);
+        gone.end = gone.end.min(end);
+        removed.push(gone);
     }
     inner.vmas = kept;
+    if removed.is_empty() {
+        return;
+    }
+    // The neighbours' page tables stay (Linux `unmap_region` with `prev->vm_end` and
+    // `next->vm_start`).
+    let i = inner.vmas.partition_point(|v| v.end <= start);
+    let floor = if i > 0 { inner.vmas[i - 1].end } else { 0 };
+    let ceiling = inner.vmas.get(i).map_or(0, |v| v.start);
+    unmap_region(mm, &removed, floor, ceiling);
 }
 
 /// `mmap(addr, len, prot, flags, fd, offset)` for anonymous memory (Linux `do_mmap`).
@@ -398,4 +417,52 @@ pub fn sys_madvise(addr: u64, len: u64, advice: u64) -> SysResult {
         return Err(ENOMEM);
     }
     Ok(0)
+}
+
+/// The gap kept free below a stack that grows down, so that it never grows into the
+/// mapping beneath it (Linux `stack_guard_gap`: 256 pages).
+pub const STACK_GUARD_GAP: u64 = 256 * PAGE;
+
+/// The mapping containing `addr`, after growing a stack down to it when `addr` lies
+/// below a stack mapping (Linux `find_extend_vma`; arm64's `__do_page_fault` does the
+/// same for faults). `None` if no mapping holds `addr` and no stack may grow to it.
+pub fn find_extend_vma(inner: &mut MmInner, addr: u64) -> Option<&Vma> {
+    let i = inner.vmas.partition_point(|v| v.end <= addr);
+    let vma = inner.vmas.get(i)?;
+    if vma.start > addr {
+        if !vma.flags.contains(VmFlags::STACK) {
+            return None;
+        }
+        expand_downwards(inner, i, addr).ok()?;
+    }
+    inner.vmas.get(i)
+}
+
+/// Grow the stack mapping `inner.vmas[i]` down to the page of `address` (Linux
+/// `expand_downwards` and `acct_stack_growth`): never below `mmap_min_addr`, never into
+/// the guard gap above an accessible mapping beneath it, never beyond `RLIMIT_STACK`.
+fn expand_downwards(inner: &mut MmInner, i: usize, address: u64) -> Result<(), Errno> {
+    let address = address & !(PAGE - 1);
+    if address < MMAP_MIN_ADDR {
+        return Err(EPERM);
+    }
+    // The mapping below ends at or below `address` (it would hold `address` otherwise).
+    if let Some(prev) = i.checked_sub(1).map(|p| &inner.vmas[p]) {
+        let accessible = prev
+            .flags
+            .intersects(VmFlags::READ | VmFlags::WRITE | VmFlags::EXEC);
+        if !prev.flags.contains(VmFlags::STACK)
+            && accessible
+            && address - prev.end < STACK_GUARD_GAP
+        {
+            return Err(ENOMEM);
+        }
+    }
+    let limit = current().signal.inner.lock().rlim[crate::syscall::RLIMIT_STACK].cur;
+    let vma = &mut inner.vmas[i];
+    if vma.end - address > limit {
+        return Err(ENOMEM);
+    }
+    vma.start = address;
+    Ok(())
 }

@@ -32,6 +32,12 @@ pub const TASK_SIZE: u64 = 1 << 48;
 pub const STACK_TOP: u64 = TASK_SIZE - 0x1000;
 /// Size of the stack area (Linux's default `RLIMIT_STACK`, 8 MiB).
 pub const STACK_SIZE: u64 = 8 << 20;
+/// How far below its arguments a new program's stack mapping reaches at first; below
+/// that it grows on demand (Linux `setup_arg_pages`'s `stack_expand`).
+pub const STACK_EXPAND: u64 = 128 << 10;
+/// The lowest address a mapping may start at (Linux `mmap_min_addr`, with its default
+/// `CONFIG_DEFAULT_MMAP_MIN_ADDR`).
+pub const MMAP_MIN_ADDR: u64 = 4096;
 /// `mmap` places mappings top-down below this (Linux `mmap_base`: a 128 MiB gap below
 /// the stack).
 pub const MMAP_BASE: u64 = STACK_TOP - (128 << 20);
@@ -84,7 +90,8 @@ bitflags! {
         const EXEC = 1 << 2;
         /// Writes are seen by every address space mapping it, even across fork.
         const SHARED = 1 << 3;
-        /// The stack (Linux `VM_GROWSDOWN`; forkos reserves the whole 8 MiB up front).
+        /// The stack, which grows down when a fault lands just below it (Linux
+        /// `VM_GROWSDOWN`).
         const STACK = 1 << 8;
         /// The heap that `brk` moves.
         const HEAP = 1 << 9;
@@ -176,26 +183,12 @@ pub struct Mm {
     /// The ASID.
     pub context: MmContext,
     pub inner: IrqSpinLock<MmInner>,
-    /// Every page table below the pgd, as it was allocated: teardown finds them without
-    /// walking the tree (Linux finds them through the VMAs in `free_pgtables`).
-    pub tables: IrqSpinLock<PageTables>,
-}
-
-/// The page tables of an address space below its pgd.
-#[derive(Default)]
-pub struct PageTables {
-    /// Tables of the upper levels (pud, pmd).
-    pub upper: Vec<PhysAddr>,
-    /// Last-level tables, the ones that map pages, each with the first address of the
-    /// 2 MiB it maps.
-    pub pte: Vec<(PhysAddr, u64)>,
 }
 
 impl Mm {
     /// An empty address space (Linux `mm_alloc` + `pgd_alloc`).
     pub fn new() -> Option<Mm> {
         let pgd = page_alloc::alloc_zeroed_page()?;
-        page_alloc::table_reset(pgd);
         Some(Mm {
             pgd,
             context: MmContext::default(),
@@ -203,11 +196,6 @@ impl Mm {
                 vmas: Vec::new(),
                 start_brk: 0,
                 brk: 0,
-            }),
-            // A small program needs about eight tables: no regrowth for those.
-            tables: IrqSpinLock::new(PageTables {
-                upper: Vec::with_capacity(4),
-                pte: Vec::with_capacity(4),
             }),
         })
     }
@@ -221,7 +209,9 @@ impl Drop for Mm {
         // The ASID goes first (flushing all of its TLB entries at once); then no entry
         // of this address space can be in any TLB while its pages are freed.
         mmu_context::destroy_context(&self.context);
-        memory::exit_mmap(self);
+        memory::exit_mmap(self, &vmas);
+        // Every pgd entry was cleared as the tables below it went (Linux `pgd_free`).
+        page_alloc::free_zeroed_page(self.pgd);
         // The mappings go last: a shared one lets go of its object's pages.
         drop(vmas);
     }

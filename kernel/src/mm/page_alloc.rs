@@ -54,11 +54,6 @@ static MEM_MAP_BASE: AtomicU64 = AtomicU64::new(0);
 struct PageInfo {
     /// References (Linux `_refcount`).
     count: AtomicU32,
-    _pad: u32,
-    /// For a page used as a user page table: which groups of eight entries may be in
-    /// use, one bit each (set when an entry is made, never cleared while the table
-    /// lives), so that walks skip the empty rest of a table.
-    used: AtomicU64,
 }
 
 /// The array of [`PageInfo`], one per page from `MEM_MAP_BASE`.
@@ -131,33 +126,6 @@ fn bad_page(pa: PhysAddr, what: &str) -> ! {
 #[inline]
 fn page_ref(pa: PhysAddr) -> &'static AtomicU32 {
     &page_info(pa).count
-}
-
-/// The groups of eight entries of page table `pa` that may be in use (see
-/// [`PageInfo::used`]).
-#[inline]
-pub fn table_used(pa: PhysAddr) -> u64 {
-    page_info(pa).used.load(Ordering::Relaxed)
-}
-
-/// Note that entry `index` of page table `pa` is (or may be) in use.
-#[inline]
-pub fn table_mark(pa: PhysAddr, index: usize) {
-    page_info(pa)
-        .used
-        .fetch_or(1 << (index / 8), Ordering::Relaxed);
-}
-
-/// Page table `dst` is about to hold entries where `src` holds them.
-pub fn table_copy_used(dst: PhysAddr, src: PhysAddr) {
-    page_info(dst)
-        .used
-        .fetch_or(table_used(src), Ordering::Relaxed);
-}
-
-/// A fresh page table has no entry in use.
-pub fn table_reset(pa: PhysAddr) {
-    page_info(pa).used.store(0, Ordering::Relaxed);
 }
 
 /// Hand the allocator its memory (Linux `memblock_free_all`). The ranges must be page

@@ -45,13 +45,13 @@ fn copy_user(uaddr: u64, kbuf: *mut u8, len: usize, to_user: bool) -> Result<(),
         return Ok(());
     }
     let mm = current().inner.lock().mm.clone().ok_or(EFAULT)?;
-    let inner = mm.inner.lock();
+    let mut inner = mm.inner.lock();
     let access = if to_user { Access::Write } else { Access::Read };
     let mut done = 0usize;
     while done < len {
         let va = uaddr + done as u64;
         let in_page = (PAGE_SIZE - (va as usize % PAGE_SIZE)).min(len - done);
-        let pa = handle_mm_fault(&mm, &inner, va, access).map_err(|_| EFAULT)?;
+        let pa = handle_mm_fault(&mm, &mut inner, va, access).map_err(|_| EFAULT)?;
         let kva = (phys_to_virt(pa) + va % PAGE_SIZE as u64) as *mut u8;
         // SAFETY: kva..+in_page lies in one user page, now mapped and linear mapped; the
         // caller guarantees kbuf..+len is valid kernel memory.

@@ -197,3 +197,44 @@ pub fn pte_wrprotect(pte: u64) -> u64 {
 pub fn pte_present(pte: u64) -> bool {
     pte & Pte::VALID.bits() != 0
 }
+
+/// Is this entry empty (Linux `pte_none`, `pmd_none`, `pud_none`)?
+#[inline(always)]
+pub fn pte_none(pte: u64) -> bool {
+    pte == 0
+}
+
+/// Write a user PTE (Linux arm64 `set_pte`). No barrier: a walker that still sees the
+/// old, invalid entry faults, and the fault finds the page mapped (a spurious fault), as
+/// on Linux, which only orders stores to kernel entries here.
+#[inline(always)]
+pub fn set_pte(ptep: &mut u64, pte: u64) {
+    // SAFETY: ptep is a valid, exclusive reference; the volatile store only keeps the
+    // compiler from tearing or eliding it, since the MMU's table walker reads it too.
+    unsafe { core::ptr::write_volatile(ptep, pte) };
+}
+
+/// Make the parent's PTE read-only in place (Linux `ptep_set_wrprotect`).
+#[inline(always)]
+pub fn ptep_set_wrprotect(ptep: &mut u64) {
+    set_pte(ptep, pte_wrprotect(*ptep));
+}
+
+/// Point an upper-level entry (pgd, pud or pmd) at the next-level table at `table`
+/// (Linux `pgd_populate`, `pud_populate`, `pmd_populate` -> `set_pud`, `set_pmd`): the
+/// zeroed table must be visible to the table walker before the entry that leads to it.
+pub fn populate_table(entry: &mut u64, table: PhysAddr) {
+    // SAFETY: a barrier only orders memory accesses; `table` was zeroed by the caller.
+    unsafe { core::arch::asm!("dsb ishst", options(nostack, preserves_flags)) };
+    set_pte(entry, forkos_lib::pgtable::table_desc(table.0));
+    // SAFETY: as above (Linux's `set_pmd` ends with `dsb(ishst); isb()`).
+    unsafe { core::arch::asm!("dsb ishst", "isb", options(nostack, preserves_flags)) };
+}
+
+/// Clear an upper-level entry (Linux `pud_clear`, `pmd_clear`, `p4d_clear`).
+pub fn clear_table_entry(entry: &mut u64) {
+    set_pte(entry, 0);
+    // SAFETY: a barrier only orders memory accesses (Linux's `set_pmd` of an invalid
+    // entry issues the same).
+    unsafe { core::arch::asm!("dsb ishst", "isb", options(nostack, preserves_flags)) };
+}

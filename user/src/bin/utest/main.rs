@@ -51,6 +51,7 @@ mod misc;
 mod orphans;
 mod regs;
 mod signals;
+mod stack;
 mod stress;
 mod sysmisc;
 mod threads;
@@ -110,6 +111,8 @@ tests! {
         fault_exec_stack, fault_exec_mmap, fault_undefined_instruction, fault_brk_instruction,
         fault_misaligned_pc, unaligned_access_allowed, fault_kernel_address,
         fault_protections, fault_in_thread_kills_process;
+    stack: stack_grows_on_demand, stack_grows_for_the_kernel, stack_limited_by_rlimit,
+        stack_guard_gap;
     cow: cow_fork_copies_nothing, cow_parent_child_write_different_pages, cow_three_generations,
         cow_reuse_after_child_exit, cow_kernel_write_copies;
     sysmisc: mprotect_none_read_write, mprotect_split_and_errors, mprotect_after_fork_keeps_cow,
