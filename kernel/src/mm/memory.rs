@@ -223,7 +223,7 @@ pub fn do_page_fault(va: u64, access: Access) -> Result<(), Fault> {
 /// once no TLB can hold a translation to them, so that no CPU writes to a freed page
 /// through a stale entry (Linux `struct mmu_gather`, `mm/mmu_gather.c`). For a whole
 /// address space going away (`fullmm`), the caller has already retired its ASID, and
-/// pages go at once.
+/// [`zap_pte_range`] lets pages go at once.
 pub struct MmuGather<'a> {
     mm: &'a Mm,
     fullmm: bool,
@@ -269,10 +269,6 @@ impl<'a> MmuGather<'a> {
     /// `tlb_remove_page`).
     #[inline(always)]
     fn remove_page(&mut self, pa: PhysAddr) {
-        if self.fullmm {
-            self.refs.put_page(pa);
-            return;
-        }
         if self.nr_pages == GATHER_PAGES {
             self.flush();
         }
@@ -376,13 +372,20 @@ fn zap_pte_range(tlb: &mut MmuGather, pmd: u64, addr: u64, end: u64) {
         table_index(addr, LEVEL_PTE),
         table_index(end - 1, LEVEL_PTE),
     );
+    // Read once, not again after every page's reference-count atomics.
+    let (fullmm, refs) = (tlb.fullmm, tlb.refs);
     for ptep in &mut pte[first..=last] {
         let ptent = *ptep;
         if pte_none(ptent) {
             continue;
         }
         set_pte(ptep, 0);
-        tlb.remove_page(pte_pa(ptent));
+        if fullmm {
+            // Nothing can use the retired ASID: the reference goes now.
+            refs.put_page(pte_pa(ptent));
+        } else {
+            tlb.remove_page(pte_pa(ptent));
+        }
     }
 }
 
@@ -774,12 +777,17 @@ fn copy_pte_range(
     let pairs = dst_pte[first..=last]
         .iter_mut()
         .zip(&mut src_pte[first..=last]);
+    // Counted here and added up once per table, as Linux's `rss[]` and
+    // `add_mm_rss_vec`.
+    let mut rss = CopyCount::default();
     for (dst, src) in pairs {
         if pte_none(*src) {
             continue;
         }
-        copy_present_pte(dst, src, is_cow, refs, count);
+        copy_present_pte(dst, src, is_cow, refs, &mut rss);
     }
+    count.ptes += rss.ptes;
+    count.cow += rss.cow;
     Ok(())
 }
 
