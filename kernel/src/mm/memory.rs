@@ -655,7 +655,8 @@ fn change_pte_range(vma: &Vma, pmd: u64, addr: u64, end: u64) {
 pub struct CopyCount {
     /// PTEs copied into the child.
     pub ptes: usize,
-    /// Of them, pages now shared copy-on-write (read-only in both address spaces).
+    /// Of them, pages of writable private mappings, now shared copy-on-write (read-only
+    /// in both address spaces).
     pub cow: usize,
 }
 
@@ -687,7 +688,6 @@ pub fn copy_page_range(dst: &Mm, src: &Mm, vma: &Vma, count: &mut CopyCount) -> 
     if !vma_needs_copy(vma) {
         return Ok(());
     }
-    let is_cow = is_cow_mapping(vma.flags);
     let (mut addr, end) = (vma.start, vma.end);
     // SAFETY: the caller holds src's lock; dst is new and private to the caller. The
     // two trees are different pages.
@@ -696,7 +696,7 @@ pub fn copy_page_range(dst: &Mm, src: &Mm, vma: &Vma, count: &mut CopyCount) -> 
         let next = addr_end(addr, end, LEVEL_PGD);
         let i = table_index(addr, LEVEL_PGD);
         if !none_or_clear_bad(&mut src_pgd[i], LEVEL_PGD) {
-            copy_pud_range(&mut dst_pgd[i], src_pgd[i], addr, next, is_cow, count)?;
+            copy_pud_range(vma, &mut dst_pgd[i], src_pgd[i], addr, next, count)?;
         }
         addr = next;
         if addr == end {
@@ -709,11 +709,11 @@ pub fn copy_page_range(dst: &Mm, src: &Mm, vma: &Vma, count: &mut CopyCount) -> 
 /// Linux `copy_pud_range`: allocate the child's pud table, copy the parent's entries of
 /// `[addr, end)` below.
 fn copy_pud_range(
+    vma: &Vma,
     dst_pgd: &mut u64,
     src_pgd: u64,
     mut addr: u64,
     end: u64,
-    is_cow: bool,
     count: &mut CopyCount,
 ) -> Result<(), Fault> {
     // SAFETY: as for copy_page_range.
@@ -722,7 +722,7 @@ fn copy_pud_range(
         let next = addr_end(addr, end, LEVEL_PUD);
         let i = table_index(addr, LEVEL_PUD);
         if !none_or_clear_bad(&mut src_pud[i], LEVEL_PUD) {
-            copy_pmd_range(&mut dst_pud[i], src_pud[i], addr, next, is_cow, count)?;
+            copy_pmd_range(vma, &mut dst_pud[i], src_pud[i], addr, next, count)?;
         }
         addr = next;
         if addr == end {
@@ -734,11 +734,11 @@ fn copy_pud_range(
 
 /// Linux `copy_pmd_range`.
 fn copy_pmd_range(
+    vma: &Vma,
     dst_pud: &mut u64,
     src_pud: u64,
     mut addr: u64,
     end: u64,
-    is_cow: bool,
     count: &mut CopyCount,
 ) -> Result<(), Fault> {
     // SAFETY: as for copy_page_range.
@@ -747,7 +747,7 @@ fn copy_pmd_range(
         let next = addr_end(addr, end, LEVEL_PMD);
         let i = table_index(addr, LEVEL_PMD);
         if !none_or_clear_bad(&mut src_pmd[i], LEVEL_PMD) {
-            copy_pte_range(&mut dst_pmd[i], src_pmd[i], addr, next, is_cow, count)?;
+            copy_pte_range(vma, &mut dst_pmd[i], src_pmd[i], addr, next, count)?;
         }
         addr = next;
         if addr == end {
@@ -760,11 +760,11 @@ fn copy_pmd_range(
 /// Linux `copy_pte_range`: allocate the child's PTE table and copy every present PTE of
 /// `[addr, end)` into it.
 fn copy_pte_range(
+    vma: &Vma,
     dst_pmd: &mut u64,
     src_pmd: u64,
     addr: u64,
     end: u64,
-    is_cow: bool,
     count: &mut CopyCount,
 ) -> Result<(), Fault> {
     // SAFETY: as for copy_page_range.
@@ -780,11 +780,12 @@ fn copy_pte_range(
     // Counted here and added up once per table, as Linux's `rss[]` and
     // `add_mm_rss_vec`.
     let mut rss = CopyCount::default();
+    let vm_flags = vma.flags;
     for (dst, src) in pairs {
         if pte_none(*src) {
             continue;
         }
-        copy_present_pte(dst, src, is_cow, refs, &mut rss);
+        copy_present_pte(vm_flags, dst, src, refs, &mut rss);
     }
     count.ptes += rss.ptes;
     count.cow += rss.cow;
@@ -796,19 +797,19 @@ fn copy_pte_range(
 /// (`pte_wrprotect`); then the child's entry (`set_pte_at`).
 #[inline(always)]
 fn copy_present_pte(
+    vm_flags: VmFlags,
     dst: &mut u64,
     src: &mut u64,
-    is_cow: bool,
     refs: PageRefs,
     count: &mut CopyCount,
 ) {
     let mut pte = *src;
     refs.get_page(pte_pa(pte));
-    if is_cow {
-        if pte_writable(pte) {
-            ptep_set_wrprotect(src);
-            pte = pte_wrprotect(pte);
-        }
+    if is_cow_mapping(vm_flags) && pte_writable(pte) {
+        ptep_set_wrprotect(src);
+        pte = pte_wrprotect(pte);
+    }
+    if is_cow_mapping(vm_flags) && vm_flags.contains(VmFlags::WRITE) {
         count.cow += 1;
     }
     set_pte(dst, pte);
