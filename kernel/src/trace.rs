@@ -136,21 +136,30 @@ pub fn mm_release_vfork(pid: Pid) {
     }
 }
 
+/// `schedule_tail` has finished the switch to a new task; `ret_from_fork` tests x19 next.
 pub fn ret_from_fork(t: &Task) {
     if on() {
-        // SAFETY: the task is running its first instructions; its thread struct is its own.
-        let x19 = unsafe { (*t.thread.get()).cpu_context.x19 };
-        let regs = task_pt_regs(t);
-        // SAFETY: the pt_regs at the top of our own stack.
-        let (pc, x0) = unsafe { ((*regs).pc, (*regs).regs[0]) };
-        if x19 != 0 {
-            println!("[trace] pid {}: ret_from_fork -> schedule_tail; x19 = {x19:#x}: a kernel-mode function runs first", t.pid);
+        println!("[trace] pid {}: ret_from_fork -> schedule_tail", t.pid);
+    }
+}
+
+/// `ret_from_fork` found x19 = 0 (or, with `x19` the function of a kernel thread, that
+/// function returned, having exec'd a program) and is about to run `kernel_exit`: what
+/// it will restore, read from the live `pt_regs` frame.
+#[no_mangle]
+extern "C" fn trace_ret_from_fork_to_user(regs: &PtRegs, x19: u64) {
+    if on() {
+        let how: alloc::string::String = if x19 == 0 {
+            "x19 = 0".into()
         } else {
-            println!(
-                "[trace] pid {}: ret_from_fork -> schedule_tail; x19 = 0: ret_to_user, kernel_exit erets to pc {pc:#x} with x0 = {x0}",
-                t.pid
-            );
-        }
+            alloc::format!("the function in x19 ({x19:#x}) returned")
+        };
+        println!(
+            "[trace] pid {}: ret_from_fork: {how} -> ret_to_user -> kernel_exit, which erets to pc {:#x} with x0 = {}",
+            current().pid,
+            regs.pc,
+            regs.regs[0]
+        );
     }
 }
 

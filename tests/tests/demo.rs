@@ -120,7 +120,7 @@ fn fork_trace_narrates_the_path() {
         .expect("copy_mm: CLONE_VM, sharing the parent's mm")
         .expect("copy_thread: childregs at")
         .expect("regs[0] = 0")
-        .expect("x19 = 0: ret_to_user")
+        .expect("x19 = 0 -> ret_to_user -> kernel_exit")
         .expect("with x0 = 0")
         .expect("CLONE_VFORK: parent sleeps on its completion")
         .expect("completes vfork_done, waking its parent");
@@ -168,6 +168,9 @@ fn fork_trace_fresh_stack_and_order() {
         "copy_thread: childregs at",
         "wake_up_new_task(3)",
         "[trace] pid 3: ret_from_fork -> schedule_tail",
+        // Printed by ret_from_fork itself after its test of x19, from the live frame.
+        "[trace] pid 3: ret_from_fork: x19 = 0 -> ret_to_user -> kernel_exit, which erets to pc 0x",
+        " with x0 = 0\n",
     ] {
         let at = out[from..].find(step).unwrap_or_else(|| {
             panic!("{step:?} missing or out of order after byte {from} of the trace:\n{out}")

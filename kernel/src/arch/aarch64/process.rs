@@ -118,6 +118,9 @@ ret_from_fork:
     blr     x19                         // kernel thread: fn(arg)
 1:  mov     x0, sp                      // a user task, or a kernel thread that returned
     bl      asm_exit_to_user_mode       // to run a user program (as Linux's init does)
+    mov     x0, sp
+    mov     x1, x19                     // callee-saved: still fn, or 0
+    bl      trace_ret_from_fork_to_user // the fork trace: the frame kernel_exit restores
     b       ret_to_user
 
     // The only FP/SIMD instructions in the kernel: saving and loading user state (Linux
