@@ -37,6 +37,9 @@ pub enum TaskState {
     Zombie = 3,
     /// Reaped or self-reaped; never runs again (`EXIT_DEAD`/`TASK_DEAD`).
     Dead = 4,
+    /// Made by `copy_process`, not started yet: only `wake_up_new_task` makes it
+    /// runnable, no other wakeup (Linux `TASK_NEW`).
+    New = 5,
 }
 
 /// `thread_info.flags` bit: the scheduler should run soon (Linux `TIF_NEED_RESCHED`).
@@ -211,8 +214,8 @@ impl Drop for Task {
 }
 
 impl Task {
-    /// A task that has never run (Linux `TASK_NEW`: `Uninterruptible` until
-    /// `wake_up_new_task`), with no parent, children or mm yet.
+    /// A task that has never run ([`TaskState::New`] until `wake_up_new_task`), with no
+    /// parent, children or mm yet.
     pub fn new(
         pid: Pid,
         tgid: Pid,
@@ -234,7 +237,7 @@ impl Task {
             kthread,
             stack,
             signal,
-            state: AtomicU32::new(TaskState::Uninterruptible as u32),
+            state: AtomicU32::new(TaskState::New as u32),
             on_rq: AtomicBool::new(false),
             exit_status: AtomicI32::new(0),
             comm: IrqSpinLock::new(comm),
@@ -261,7 +264,8 @@ impl Task {
             1 => TaskState::Interruptible,
             2 => TaskState::Uninterruptible,
             3 => TaskState::Zombie,
-            _ => TaskState::Dead,
+            4 => TaskState::Dead,
+            _ => TaskState::New,
         }
     }
 
