@@ -93,6 +93,11 @@ pub fn check_clone_flags(flags: u64) -> Result<(), Errno> {
     if flags & CLONE_PIDFD != 0 && flags & (CLONE_DETACHED | CLONE_THREAD) != 0 {
         return Err(EINVAL);
     }
+    // A pidfd is a file descriptor, and forkos has no file table to put one in yet:
+    // refused, where ignoring it would leave the caller's pidfd unwritten.
+    if flags & CLONE_PIDFD != 0 {
+        return Err(EINVAL);
+    }
     Ok(())
 }
 
