@@ -33,6 +33,14 @@ fn default_ignored(sig: i32) -> bool {
     )
 }
 
+/// Does `handler` ignore `sig`: `SIG_IGN`, or `SIG_DFL` for a signal whose default is to
+/// do nothing (Linux `sig_handler_ignored` with `sig_kernel_ignore`: SIGCONT, SIGCHLD,
+/// SIGWINCH and SIGURG; the stop signals stop, and are not in it).
+fn sig_handler_ignored(handler: u64, sig: i32) -> bool {
+    handler == SIG_IGN
+        || (handler == SIG_DFL && matches!(sig, SIGCONT | SIGCHLD | SIGWINCH | SIGURG))
+}
+
 /// What the receiver learns about one signal (Linux `kernel_siginfo`, the fields forkos
 /// fills).
 #[derive(Clone, Copy, Debug, Default)]
@@ -74,6 +82,12 @@ impl SigPending {
             self.set |= m;
             self.queue.push(info);
         }
+    }
+
+    /// Discard `sig` if it is pending (Linux `flush_sigqueue_mask` for one signal).
+    fn flush(&mut self, sig: i32) {
+        self.set &= !sigmask(sig);
+        self.queue.retain(|q| q.signo != sig);
     }
 
     /// Take the lowest pending signal not in `blocked` (Linux `__dequeue_signal`).
@@ -553,6 +567,15 @@ pub fn sys_rt_sigaction(sig: u64, act: u64, oact: u64, sigsetsize: u64) -> SysRe
         }
         old
     };
+    // POSIX: an action that ignores the signal discards it where it is pending, blocked
+    // or not: on the process and on every thread.
+    if new.is_some_and(|a| sig_handler_ignored(a.handler, sig)) {
+        t.signal.inner.lock().shared_pending.flush(sig);
+        for th in t.signal.threads() {
+            th.inner.lock().pending.flush(sig);
+        }
+        recalc_sigpending(t);
+    }
     if oact != 0 {
         UserPtr::<SigAction>::new(oact).write(&old)?;
     }

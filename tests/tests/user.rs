@@ -134,6 +134,8 @@ user_tests!(
     sigchld_ignored_reaps_children,
     sigreturn_restores_registers,
     handler_returns_without_restorer,
+    sigaction_ignore_discards_pending,
+    sigaction_ignore_discards_other_threads_pending,
     futex_wait_value_mismatch,
     futex_wait_timeout,
     futex_wake_nobody,

@@ -100,7 +100,8 @@ tests! {
     handlers: handler_runs_on_kill, blocked_signal_runs_when_unblocked, sa_resethand_runs_once,
         handler_interrupts_wait4, segv_handler_skips_fault, sigchld_handler_gets_status,
         sigchld_ignored_reaps_children, sigreturn_restores_registers,
-        handler_returns_without_restorer;
+        handler_returns_without_restorer, sigaction_ignore_discards_pending,
+        sigaction_ignore_discards_other_threads_pending;
     futex: futex_wait_value_mismatch, futex_wait_timeout, futex_wake_nobody, futex_wake_thread,
         futex_wake_thread_private, futex_wake_count, futex_shared_between_processes,
         futex_errors;
