@@ -94,6 +94,8 @@ user_tests!(
     clone3_bad_pointer,
     clone3_bad_exit_signal,
     clone3_bad_flags,
+    clone3_checks_tail_before_struct,
+    clone3_set_tid,
     wait4_specific_pid,
     wait4_any_child,
     wait4_blocks_until_exit,

@@ -88,7 +88,8 @@ tests! {
         thread_exit_group_kills_all, leader_exit_waits_for_threads,
         thread_children_belong_to_group;
     clone3: clone3_fork, clone3_settid, clone3_exit_signal_zero, clone3_thread,
-        clone3_size_rules, clone3_bad_pointer, clone3_bad_exit_signal, clone3_bad_flags;
+        clone3_size_rules, clone3_bad_pointer, clone3_bad_exit_signal, clone3_bad_flags,
+        clone3_checks_tail_before_struct, clone3_set_tid;
     wait: wait4_specific_pid, wait4_any_child, wait4_blocks_until_exit, wait4_wnohang,
         wait4_exit_status, wait4_killed_status, wait4_no_children, wait4_not_a_child,
         wait4_reaps_once, wait4_bad_options, wait4_int_min, wait4_bad_status_pointer,
