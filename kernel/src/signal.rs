@@ -456,7 +456,9 @@ fn handle_signal(t: &Task, regs: &mut PtRegs, info: &KSigInfo, action: &SigActio
 }
 
 /// `rt_sigreturn()`: back from a handler to the interrupted context, saved in the frame
-/// at the user sp (Linux `sys_rt_sigreturn`). A damaged frame kills with SIGSEGV.
+/// at the user sp (Linux `sys_rt_sigreturn`). A bad frame gets SIGSEGV at the sp, as a
+/// fault does (Linux `arm64_notify_segfault`): catchable, with whatever of the frame was
+/// already read in place.
 pub fn sys_rt_sigreturn() -> SysResult {
     let t = current();
     // SAFETY: in a syscall, the current task's pt_regs are its user context.
@@ -464,16 +466,29 @@ pub fn sys_rt_sigreturn() -> SysResult {
     // Whatever x0 holds now must not look like a syscall to restart.
     regs.syscallno = NO_SYSCALL;
     match crate::arch::signal::restore_sigframe(regs) {
-        Ok(mask) => {
-            t.inner.lock().blocked = mask & !UNBLOCKABLE;
-            recalc_sigpending(t);
-            Ok(regs.regs[0] as i64)
-        }
+        Ok(()) => Ok(regs.regs[0] as i64),
         Err(_) => {
-            crate::println!("{}[{}]: bad frame in rt_sigreturn: SIGSEGV", Comm(t), t.pid);
-            do_group_exit(SIGSEGV)
+            let addr = regs.sp;
+            // SEGV_MAPERR if no mapping lies at or above the address (Linux `find_vma`).
+            let mapped = t
+                .inner
+                .lock()
+                .mm
+                .as_ref()
+                .is_some_and(|mm| mm.inner.lock().vmas.iter().any(|v| v.end > addr));
+            let code = if mapped { SEGV_ACCERR } else { SEGV_MAPERR };
+            force_sig_fault(SIGSEGV, code, "bad frame in rt_sigreturn", addr, regs.pc);
+            Ok(0)
         }
     }
+}
+
+/// Set the current thread's blocked signals (Linux `set_current_blocked`): never
+/// SIGKILL or SIGSTOP; a signal just unblocked is taken on the way out.
+pub fn set_current_blocked(set: u64) {
+    let t = current();
+    t.inner.lock().blocked = set & !UNBLOCKABLE;
+    recalc_sigpending(t);
 }
 
 /// `sa_flags` (Linux `include/uapi/asm-generic/signal-defs.h`).

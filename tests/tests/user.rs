@@ -138,6 +138,8 @@ user_tests!(
     handler_returns_without_restorer,
     sigaction_ignore_discards_pending,
     sigaction_ignore_discards_other_threads_pending,
+    sigreturn_parses_records,
+    sigreturn_reads_only_what_it_needs,
     futex_wait_value_mismatch,
     futex_wait_timeout,
     futex_wake_nobody,

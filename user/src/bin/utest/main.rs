@@ -51,6 +51,7 @@ mod mem;
 mod misc;
 mod orphans;
 mod regs;
+mod sigframe;
 mod signals;
 mod stress;
 mod sysmisc;
@@ -104,6 +105,7 @@ tests! {
         sigchld_ignored_reaps_children, sigreturn_restores_registers,
         handler_returns_without_restorer, sigaction_ignore_discards_pending,
         sigaction_ignore_discards_other_threads_pending;
+    sigframe: sigreturn_parses_records, sigreturn_reads_only_what_it_needs;
     futex: futex_wait_value_mismatch, futex_wait_timeout, futex_wake_nobody, futex_wake_thread,
         futex_wake_thread_private, futex_wake_count, futex_shared_between_processes,
         futex_errors;
