@@ -43,8 +43,6 @@ const AT_SECURE: u64 = 23;
 const AT_RANDOM: u64 = 25;
 const AT_HWCAP2: u64 = 26;
 const AT_EXECFN: u64 = 31;
-/// HWCAP_FP | HWCAP_ASIMD: every CPU forkos runs on has them.
-const ELF_HWCAP: u64 = 0b11;
 /// Where a static-pie (ET_DYN) program is placed (Linux `ELF_ET_DYN_BASE` on arm64,
 /// without randomisation).
 const ELF_ET_DYN_BASE: u64 = 2 * TASK_SIZE / 3;
@@ -330,7 +328,7 @@ fn create_elf_tables(b: &mut Bprm, l: &Loaded) -> Result<u64, Errno> {
     let random = sp;
     write_to_mm(&b.mm, random, &crate::random::get_random_bytes::<16>())?;
     let auxv = [
-        (AT_HWCAP, ELF_HWCAP),
+        (AT_HWCAP, crate::arch::cpufeature::elf_hwcap()),
         (AT_PAGESZ, PAGE),
         (AT_CLKTCK, crate::time::HZ),
         (AT_PHDR, l.phdr),

@@ -40,6 +40,7 @@ macro_rules! check_eq {
 mod clone;
 mod clone3;
 mod cow;
+mod cpuid;
 mod execargs;
 mod execs;
 mod exhaust;
@@ -106,6 +107,7 @@ tests! {
         handler_returns_without_restorer, sigaction_ignore_discards_pending,
         sigaction_ignore_discards_other_threads_pending;
     sigframe: sigreturn_parses_records, sigreturn_reads_only_what_it_needs;
+    cpuid: wfi_wfe_at_el0_continue, mrs_id_registers_emulated, at_hwcap_has_cpuid;
     futex: futex_wait_value_mismatch, futex_wait_timeout, futex_wake_nobody, futex_wake_thread,
         futex_wake_thread_private, futex_wake_count, futex_shared_between_processes,
         futex_errors;
