@@ -419,18 +419,18 @@ const CLONE_ARGS_SIZE_VER2: u64 = 88;
 /// `MAX_PID_NS_LEVEL`).
 const MAX_PID_NS_LEVEL: u64 = 32;
 
-/// Read a `struct clone_args` of `usize` bytes at `src` into `dst` (Linux
+/// Read a `struct clone_args` of `user_size` bytes at `src` into `dst` (Linux
 /// `copy_struct_from_user`): bytes beyond what this kernel knows are checked first and
 /// must be zero (`E2BIG`), then only the known part is read; a shorter struct leaves
 /// the fields it lacks zero.
-fn copy_struct_from_user(dst: &mut [u8], src: u64, usize: u64) -> Result<(), Errno> {
+fn copy_struct_from_user(dst: &mut [u8], src: u64, user_size: u64) -> Result<(), Errno> {
     let ksize = dst.len() as u64;
-    if usize > ksize {
+    if user_size > ksize {
         // Linux `check_zeroed_user`.
         let mut buf = [0u8; 64];
         let mut at = ksize;
-        while at < usize {
-            let n = (usize - at).min(buf.len() as u64) as usize;
+        while at < user_size {
+            let n = (user_size - at).min(buf.len() as u64) as usize;
             crate::mm::uaccess::copy_from_user(&mut buf[..n], src.checked_add(at).ok_or(EFAULT)?)?;
             if buf[..n].iter().any(|&b| b != 0) {
                 return Err(E2BIG);
@@ -438,7 +438,7 @@ fn copy_struct_from_user(dst: &mut [u8], src: u64, usize: u64) -> Result<(), Err
             at += n as u64;
         }
     }
-    let size = usize.min(ksize) as usize;
+    let size = user_size.min(ksize) as usize;
     crate::mm::uaccess::copy_from_user(&mut dst[..size], src)
 }
 
