@@ -43,8 +43,6 @@ const AT_SECURE: u64 = 23;
 const AT_RANDOM: u64 = 25;
 const AT_HWCAP2: u64 = 26;
 const AT_EXECFN: u64 = 31;
-/// HWCAP_FP | HWCAP_ASIMD: every CPU forkos runs on has them.
-const ELF_HWCAP: u64 = 0b11;
 /// Where a static-pie (ET_DYN) program is placed (Linux `ELF_ET_DYN_BASE` on arm64,
 /// without randomisation).
 const ELF_ET_DYN_BASE: u64 = 2 * TASK_SIZE / 3;
@@ -53,9 +51,12 @@ const ELF_ET_DYN_BASE: u64 = 2 * TASK_SIZE / 3;
 const MAX_ARG_STRLEN: usize = 32 * PAGE_SIZE;
 /// Most arguments plus environment strings (Linux `MAX_ARG_STRINGS`).
 const MAX_ARG_STRINGS: usize = 0x7fff_ffff;
-/// Strings and pointers together may use a quarter of the 8 MiB stack (Linux
-/// `bprm_stack_limits` with the default `RLIMIT_STACK`).
-const ARG_MAX: usize = (STACK_SIZE / 4) as usize;
+/// Arguments may always use 32 pages, however small the stack limit (Linux `ARG_MAX`).
+const ARG_MAX: u64 = 32 * PAGE;
+/// Linux's default stack limit (`_STK_LIM`); arguments use at most 3/4 of a quarter of it.
+const STK_LIM: u64 = 8 << 20;
+/// `RLIMIT_STACK` in `struct signal_struct.rlim`.
+const RLIMIT_STACK: usize = 3;
 
 /// Write `bytes` at `va` of `mm`, which is not the current address space yet.
 fn write_to_mm(mm: &Mm, va: u64, bytes: &[u8]) -> Result<(), Errno> {
@@ -175,7 +176,7 @@ enum Strings<'a> {
 }
 
 impl Bprm {
-    /// A new address space with its stack mapping, and the path copied to its top.
+    /// A new address space with its stack mapping (Linux `alloc_bprm` -> `bprm_mm_init`).
     fn new(filename: Vec<u8>) -> Result<Bprm, Errno> {
         let mm = Mm::new().ok_or(ENOMEM)?;
         mm.inner.lock().insert_vma(Vma {
@@ -186,24 +187,37 @@ impl Bprm {
         });
         // Linux leaves one NULL word at the very top.
         let top = STACK_TOP - 8;
-        let mut b = Bprm {
+        Ok(Bprm {
             mm,
             p: top,
-            argmin: top - ARG_MAX as u64,
+            argmin: top,
             argc: 0,
             envc: 0,
             execfn: 0,
             filename,
-        };
-        let name = core::mem::take(&mut b.filename);
-        b.push_bytes(&name)?;
-        b.execfn = b.p;
-        b.filename = name;
-        Ok(b)
+        })
     }
 
-    /// Copy one string and its NUL below `p`.
+    /// How low the strings may reach (Linux `bprm_stack_limits`): a quarter of the
+    /// caller's `RLIMIT_STACK`, at most 3/4 of a quarter of the default 8 MiB, at least
+    /// `ARG_MAX`, less room for the argv and envp pointers, and with no argument at
+    /// all, for the one pointer to the empty `argv[0]` added later.
+    fn stack_limits(&mut self) -> Result<(), Errno> {
+        let rlim_stack = current().signal.inner.lock().rlim[RLIMIT_STACK].cur;
+        let limit = (STK_LIM / 4 * 3).min(rlim_stack / 4).max(ARG_MAX);
+        let ptr_size = (self.argc.max(1) + self.envc) * 8;
+        if limit <= ptr_size {
+            return Err(E2BIG);
+        }
+        self.argmin = self.p - (limit - ptr_size);
+        Ok(())
+    }
+
+    /// Copy one string and its NUL below `p` (Linux `copy_string_kernel`).
     fn push_bytes(&mut self, bytes: &[u8]) -> Result<(), Errno> {
+        if bytes.len() + 1 > MAX_ARG_STRLEN {
+            return Err(E2BIG);
+        }
         let p = self.p - bytes.len() as u64 - 1;
         if p < self.argmin {
             return Err(E2BIG);
@@ -233,41 +247,48 @@ impl Bprm {
         Ok(())
     }
 
-    /// Copy an argv- or envp-style list (Linux `count` + `copy_strings`): last string
-    /// first, so that they end up in order. Returns how many there were.
-    fn copy_strings(&mut self, strings: Strings) -> Result<u64, Errno> {
-        match strings {
+    /// Copy `n` strings of an argv- or envp-style list (Linux `copy_strings`): last
+    /// string first, so that they end up in order.
+    fn copy_strings(&mut self, strings: &Strings, n: u64) -> Result<(), Errno> {
+        match *strings {
             Strings::Kernel(list) => {
                 for s in list.iter().rev() {
                     self.push_bytes(s.as_bytes())?;
                 }
-                Ok(list.len() as u64)
             }
-            Strings::User(0) => Ok(0),
             Strings::User(array) => {
-                // Count first, checking every pointer, as Linux's `count` does.
-                let mut n = 0u64;
-                loop {
-                    let ptr = UserPtr::<u64>::new(array.wrapping_add(n * 8)).read()?;
-                    if ptr == 0 {
-                        break;
-                    }
-                    n += 1;
-                    if n as usize > MAX_ARG_STRINGS {
-                        return Err(E2BIG);
-                    }
-                    // Every pointer also takes room on the new stack.
-                    self.argmin += 8;
-                    if self.argmin > self.p {
-                        return Err(E2BIG);
-                    }
-                }
                 for i in (0..n).rev() {
                     let ptr = UserPtr::<u64>::new(array + i * 8).read()?;
                     let len = strnlen_user(ptr, MAX_ARG_STRLEN)?;
                     self.push_user(ptr, len)?;
                 }
-                Ok(n)
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How many strings an argv- or envp-style list holds, every pointer read (Linux
+/// `count`): `EFAULT` if the array cannot be read.
+fn count(strings: &Strings) -> Result<u64, Errno> {
+    match *strings {
+        Strings::Kernel(list) => Ok(list.len() as u64),
+        Strings::User(0) => Ok(0),
+        Strings::User(array) => {
+            let mut n = 0u64;
+            loop {
+                let ptr = UserPtr::<u64>::new(array.wrapping_add(n * 8)).read()?;
+                if ptr == 0 {
+                    return Ok(n);
+                }
+                if n as usize >= MAX_ARG_STRINGS {
+                    return Err(E2BIG);
+                }
+                n += 1;
+                // A long list may take a while: a fatal signal ends the count.
+                if current().fatal_signal_pending() {
+                    return Err(crate::signal::ERESTARTNOHAND);
+                }
             }
         }
     }
@@ -307,7 +328,7 @@ fn create_elf_tables(b: &mut Bprm, l: &Loaded) -> Result<u64, Errno> {
     let random = sp;
     write_to_mm(&b.mm, random, &crate::random::get_random_bytes::<16>())?;
     let auxv = [
-        (AT_HWCAP, ELF_HWCAP),
+        (AT_HWCAP, crate::arch::cpufeature::elf_hwcap()),
         (AT_PAGESZ, PAGE),
         (AT_CLKTCK, crate::time::HZ),
         (AT_PHDR, l.phdr),
@@ -378,9 +399,18 @@ fn string_len_in_mm(mm: &Mm, va: u64) -> Result<u64, Errno> {
 /// `bprm_execve` -> `load_elf_binary`).
 fn do_execve(filename: Vec<u8>, argv: Strings, envp: Strings) -> Result<(), Errno> {
     let mut b = Bprm::new(filename)?;
-    // Linux copies the environment first, then the arguments, below the path.
-    b.envc = b.copy_strings(envp)?;
-    b.argc = b.copy_strings(argv)?;
+    // Linux 6.1's order, which decides which error a call with two wrong things gets:
+    // count the arguments, then the environment; set the limit; then copy the path, the
+    // environment and the arguments.
+    b.argc = count(&argv)?;
+    b.envc = count(&envp)?;
+    b.stack_limits()?;
+    let name = core::mem::take(&mut b.filename);
+    b.push_bytes(&name)?;
+    b.execfn = b.p;
+    b.filename = name;
+    b.copy_strings(&envp, b.envc)?;
+    b.copy_strings(&argv, b.argc)?;
     // Linux 6.1 gives a program started with no arguments an empty argv[0].
     if b.argc == 0 {
         b.push_bytes(b"")?;

@@ -14,7 +14,6 @@
 //! ```
 
 use alloc::sync::Arc;
-use alloc::vec;
 
 use crate::arch::memory::MAX_THREADS;
 use crate::arch::mmu_context::flush_tlb_mm;
@@ -57,6 +56,11 @@ pub struct KernelCloneArgs {
     pub kthread_fn: Option<(extern "C" fn(u64) -> u64, u64)>,
     /// A kernel thread (never runs user code).
     pub kthread: bool,
+    /// clone3's `set_tid`: the pid to give the child in each pid namespace from the
+    /// innermost out; forkos has one, so only the first is read.
+    pub set_tid: [Pid; 1],
+    /// How many `set_tid` entries the caller gave (0: allocate as usual).
+    pub set_tid_size: u64,
 }
 
 /// Count of tasks, for the thread limit (Linux `nr_threads`).
@@ -200,7 +204,7 @@ fn copy_process(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
 fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
     let flags = args.flags;
     let cur = current();
-    let pid = PID_TABLE.lock().alloc().ok_or(EAGAIN)?;
+    let pid = alloc_pid(args)?;
     let release_pid = |e| {
         PID_TABLE.lock().free(pid);
         e
@@ -299,6 +303,25 @@ fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
     }
     PID_TABLE.lock().attach(pid, &p);
     Ok(p)
+}
+
+/// The child's pid (Linux `alloc_pid`): the next free one, or the one clone3's
+/// `set_tid` chose — which must be in `1..pid_max` (`EINVAL`) and free (`EEXIST`).
+/// forkos has only the initial pid namespace (level 0), so `set_tid` names one pid.
+fn alloc_pid(args: &KernelCloneArgs) -> Result<Pid, Errno> {
+    if args.set_tid_size > 1 {
+        return Err(EINVAL);
+    }
+    let mut table = PID_TABLE.lock();
+    if args.set_tid_size == 0 {
+        return table.alloc().ok_or(EAGAIN);
+    }
+    let tid = args.set_tid[0];
+    if !(1..PID_MAX).contains(&tid) {
+        return Err(EINVAL);
+    }
+    // Choosing a pid needs CAP_CHECKPOINT_RESTORE, which root (all forkos runs as) has.
+    table.alloc_nr(tid).ok_or(EEXIST)
 }
 
 /// The exit signal of `t`'s thread-group leader.
@@ -401,39 +424,54 @@ pub fn sys_vfork() -> SysResult {
 /// `struct clone_args` sizes: VER0 (through tls) and what Linux 6.1 knows (VER2).
 const CLONE_ARGS_SIZE_VER0: u64 = 64;
 const CLONE_ARGS_SIZE_VER2: u64 = 88;
+/// The most nested pid namespaces, and so the longest `set_tid` (Linux
+/// `MAX_PID_NS_LEVEL`).
+const MAX_PID_NS_LEVEL: u64 = 32;
+
+/// Read a `struct clone_args` of `user_size` bytes at `src` into `dst` (Linux
+/// `copy_struct_from_user`): bytes beyond what this kernel knows are checked first and
+/// must be zero (`E2BIG`), then only the known part is read; a shorter struct leaves
+/// the fields it lacks zero.
+fn copy_struct_from_user(dst: &mut [u8], src: u64, user_size: u64) -> Result<(), Errno> {
+    let ksize = dst.len() as u64;
+    if user_size > ksize {
+        // Linux `check_zeroed_user`.
+        let mut buf = [0u8; 64];
+        let mut at = ksize;
+        while at < user_size {
+            let n = (user_size - at).min(buf.len() as u64) as usize;
+            crate::mm::uaccess::copy_from_user(&mut buf[..n], src.checked_add(at).ok_or(EFAULT)?)?;
+            if buf[..n].iter().any(|&b| b != 0) {
+                return Err(E2BIG);
+            }
+            at += n as u64;
+        }
+    }
+    let size = user_size.min(ksize) as usize;
+    crate::mm::uaccess::copy_from_user(&mut dst[..size], src)
+}
 
 /// `clone3(uargs, size)` (Linux `sys_clone3`: `copy_clone_args_from_user`,
-/// `clone3_args_valid`).
+/// `clone3_args_valid`, then `kernel_clone`).
 pub fn sys_clone3(uargs: u64, size: u64) -> SysResult {
     trace::syscall_enter(forkos_lib::uapi::nr::CLONE3 as u64);
+    // copy_clone_args_from_user
     if size > forkos_lib::pgtable::PAGE_SIZE as u64 {
         return Err(E2BIG);
     }
     if size < CLONE_ARGS_SIZE_VER0 {
         return Err(EINVAL);
     }
-    let mut raw = vec![0u8; size as usize];
-    crate::mm::uaccess::copy_from_user(&mut raw, uargs)?;
-    // Bytes beyond what this kernel knows must be zero (copy_struct_from_user).
-    if raw
-        .iter()
-        .skip(CLONE_ARGS_SIZE_VER2 as usize)
-        .any(|&b| b != 0)
-    {
-        return Err(E2BIG);
-    }
+    let mut raw = [0u8; CLONE_ARGS_SIZE_VER2 as usize];
+    copy_struct_from_user(&mut raw, uargs, size)?;
     let field = |i: usize| -> u64 {
-        let off = i * 8;
-        if off + 8 > raw.len() {
-            return 0;
-        }
-        u64::from_le_bytes(raw[off..off + 8].try_into().expect("8 bytes"))
+        u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().expect("8 bytes"))
     };
     let (flags, _pidfd, child_tid, parent_tid, exit_signal) =
         (field(0), field(1), field(2), field(3), field(4));
     let (stack, stack_size, tls, set_tid, set_tid_size, cgroup) =
         (field(5), field(6), field(7), field(8), field(9), field(10));
-    if set_tid_size > 32 || (set_tid == 0) != (set_tid_size == 0) {
+    if set_tid_size > MAX_PID_NS_LEVEL || (set_tid == 0) != (set_tid_size == 0) {
         return Err(EINVAL);
     }
     if exit_signal & !CSIGNAL != 0 || exit_signal > 64 {
@@ -441,6 +479,11 @@ pub fn sys_clone3(uargs: u64, size: u64) -> SysResult {
     }
     if flags & CLONE_INTO_CGROUP != 0 && (cgroup > i32::MAX as u64 || size < CLONE_ARGS_SIZE_VER2) {
         return Err(EINVAL);
+    }
+    // The whole set_tid array is read, though only its first pid can be used here.
+    let mut kset_tid = [0u8; 4 * MAX_PID_NS_LEVEL as usize];
+    if set_tid != 0 {
+        crate::mm::uaccess::copy_from_user(&mut kset_tid[..4 * set_tid_size as usize], set_tid)?;
     }
     // clone3_args_valid
     if flags & !(0xffff_ffff | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP) != 0 {
@@ -467,9 +510,6 @@ pub fn sys_clone3(uargs: u64, size: u64) -> SysResult {
     } else {
         0
     };
-    if set_tid != 0 {
-        return Err(EPERM); // choosing pids needs CAP_CHECKPOINT_RESTORE
-    }
     if flags & CLONE_INTO_CGROUP != 0 {
         return Err(EBADF); // no cgroup file descriptors exist
     }
@@ -480,6 +520,10 @@ pub fn sys_clone3(uargs: u64, size: u64) -> SysResult {
         parent_tid,
         child_tid,
         tls,
+        set_tid: [i32::from_le_bytes(
+            kset_tid[..4].try_into().expect("4 bytes"),
+        )],
+        set_tid_size,
         ..Default::default()
     })
     .map(i64::from)

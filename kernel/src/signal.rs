@@ -33,6 +33,14 @@ fn default_ignored(sig: i32) -> bool {
     )
 }
 
+/// Does `handler` ignore `sig`: `SIG_IGN`, or `SIG_DFL` for a signal whose default is to
+/// do nothing (Linux `sig_handler_ignored` with `sig_kernel_ignore`: SIGCONT, SIGCHLD,
+/// SIGWINCH and SIGURG; the stop signals stop, and are not in it).
+fn sig_handler_ignored(handler: u64, sig: i32) -> bool {
+    handler == SIG_IGN
+        || (handler == SIG_DFL && matches!(sig, SIGCONT | SIGCHLD | SIGWINCH | SIGURG))
+}
+
 /// What the receiver learns about one signal (Linux `kernel_siginfo`, the fields forkos
 /// fills).
 #[derive(Clone, Copy, Debug, Default)]
@@ -74,6 +82,12 @@ impl SigPending {
             self.set |= m;
             self.queue.push(info);
         }
+    }
+
+    /// Discard `sig` if it is pending (Linux `flush_sigqueue_mask` for one signal).
+    fn flush(&mut self, sig: i32) {
+        self.set &= !sigmask(sig);
+        self.queue.retain(|q| q.signo != sig);
     }
 
     /// Take the lowest pending signal not in `blocked` (Linux `__dequeue_signal`).
@@ -442,7 +456,9 @@ fn handle_signal(t: &Task, regs: &mut PtRegs, info: &KSigInfo, action: &SigActio
 }
 
 /// `rt_sigreturn()`: back from a handler to the interrupted context, saved in the frame
-/// at the user sp (Linux `sys_rt_sigreturn`). A damaged frame kills with SIGSEGV.
+/// at the user sp (Linux `sys_rt_sigreturn`). A bad frame gets SIGSEGV at the sp, as a
+/// fault does (Linux `arm64_notify_segfault`): catchable, with whatever of the frame was
+/// already read in place.
 pub fn sys_rt_sigreturn() -> SysResult {
     let t = current();
     // SAFETY: in a syscall, the current task's pt_regs are its user context.
@@ -450,16 +466,25 @@ pub fn sys_rt_sigreturn() -> SysResult {
     // Whatever x0 holds now must not look like a syscall to restart.
     regs.syscallno = NO_SYSCALL;
     match crate::arch::signal::restore_sigframe(regs) {
-        Ok(mask) => {
-            t.inner.lock().blocked = mask & !UNBLOCKABLE;
-            recalc_sigpending(t);
-            Ok(regs.regs[0] as i64)
-        }
+        Ok(()) => Ok(regs.regs[0] as i64),
         Err(_) => {
-            crate::println!("{}[{}]: bad frame in rt_sigreturn: SIGSEGV", Comm(t), t.pid);
-            do_group_exit(SIGSEGV)
+            let addr = regs.sp;
+            // SEGV_MAPERR if no mapping lies at or above the address (Linux `find_vma`).
+            let mm = t.inner.lock().mm.clone();
+            let mapped = mm.is_some_and(|mm| mm.inner.lock().vmas.iter().any(|v| v.end > addr));
+            let code = if mapped { SEGV_ACCERR } else { SEGV_MAPERR };
+            force_sig_fault(SIGSEGV, code, "bad frame in rt_sigreturn", addr, regs.pc);
+            Ok(0)
         }
     }
+}
+
+/// Set the current thread's blocked signals (Linux `set_current_blocked`): never
+/// SIGKILL or SIGSTOP; a signal just unblocked is taken on the way out.
+pub fn set_current_blocked(set: u64) {
+    let t = current();
+    t.inner.lock().blocked = set & !UNBLOCKABLE;
+    recalc_sigpending(t);
 }
 
 /// `sa_flags` (Linux `include/uapi/asm-generic/signal-defs.h`).
@@ -553,6 +578,15 @@ pub fn sys_rt_sigaction(sig: u64, act: u64, oact: u64, sigsetsize: u64) -> SysRe
         }
         old
     };
+    // POSIX: an action that ignores the signal discards it where it is pending, blocked
+    // or not: on the process and on every thread.
+    if new.is_some_and(|a| sig_handler_ignored(a.handler, sig)) {
+        t.signal.inner.lock().shared_pending.flush(sig);
+        for th in t.signal.threads() {
+            th.inner.lock().pending.flush(sig);
+        }
+        recalc_sigpending(t);
+    }
     if oact != 0 {
         UserPtr::<SigAction>::new(oact).write(&old)?;
     }

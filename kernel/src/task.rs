@@ -444,6 +444,16 @@ impl PidTable {
         None
     }
 
+    /// Take exactly `nr` if it is free (Linux `idr_alloc` for a `set_tid`): unlike
+    /// [`alloc`](Self::alloc) it leaves where the next allocation starts.
+    pub fn alloc_nr(&mut self, nr: Pid) -> Option<Pid> {
+        if self.tasks.contains_key(&nr) {
+            return None;
+        }
+        self.tasks.insert(nr, Weak::new());
+        Some(nr)
+    }
+
     /// Make `pid` find `task` (Linux `attach_pid`).
     pub fn attach(&mut self, pid: Pid, task: &Arc<Task>) {
         self.tasks.insert(pid, Arc::downgrade(task));

@@ -15,6 +15,7 @@ pub const ESR_ELX_IL: u64 = 1 << 25;
 /// Exception classes (EC values) that forkos handles by name.
 pub mod ec {
     pub const UNKNOWN: u8 = 0x00;
+    pub const WFX: u8 = 0x01;
     pub const FP_ASIMD: u8 = 0x07;
     pub const ILL: u8 = 0x0e;
     pub const SVC64: u8 = 0x15;
@@ -41,6 +42,10 @@ pub const ESR_ELX_CM: u64 = 1 << 8;
 pub const ESR_ELX_FNV: u64 = 1 << 10;
 /// BRK: the 16-bit immediate of the `brk` instruction.
 pub const ESR_ELX_BRK64_ISS_COMMENT_MASK: u64 = 0xffff;
+/// WFx: set for WFE, clear for WFI (the low bit of TI).
+pub const ESR_ELX_WFX_ISS_TI: u64 = 1;
+/// MSR/MRS: the access was a read (MRS).
+pub const ESR_ELX_SYS64_ISS_DIR_READ: u64 = 1;
 
 /// The exception class of an ESR value.
 pub const fn esr_class(esr: u64) -> u8 {

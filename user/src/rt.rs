@@ -29,11 +29,41 @@ _start:
     start = sym start,
 );
 
+/// The stack pointer the program started with, for [`getauxval`].
+static INITIAL_SP: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// The value of entry `ty` of the auxiliary vector the kernel gave the program (as
+/// glibc's `getauxval`), found past argv and envp on the initial stack.
+pub fn getauxval(ty: usize) -> Option<usize> {
+    let sp = INITIAL_SP.load(core::sync::atomic::Ordering::Relaxed) as *const usize;
+    if sp.is_null() {
+        return None;
+    }
+    // SAFETY: the initial stack holds argc, argv[], NULL, envp[], NULL, then (type,
+    // value) pairs up to AT_NULL (Linux's ABI); it lives as long as the program.
+    unsafe {
+        let argc = *sp;
+        let mut p = sp.add(1 + argc + 1);
+        while *p != 0 {
+            p = p.add(1);
+        }
+        p = p.add(1);
+        while *p != 0 {
+            if *p == ty {
+                return Some(*p.add(1));
+            }
+            p = p.add(2);
+        }
+    }
+    None
+}
+
 /// Read argc/argv from the initial stack and run `main`.
 ///
 /// # Safety
 /// `sp` must be the initial stack pointer the kernel gave the program.
 unsafe extern "C" fn start(sp: *const usize) -> ! {
+    INITIAL_SP.store(sp as usize, core::sync::atomic::Ordering::Relaxed);
     // SAFETY: the kernel's initial stack starts with argc and argc argv pointers to
     // NUL-terminated strings (Linux's ABI).
     let argc = unsafe { *sp };

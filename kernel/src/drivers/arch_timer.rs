@@ -4,7 +4,8 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use aarch64_cpu::registers::{
-    Readable, Writeable, CNTFRQ_EL0, CNTKCTL_EL1, CNTVCT_EL0, CNTV_CTL_EL0, CNTV_CVAL_EL0,
+    ReadWriteable, Readable, Writeable, CNTFRQ_EL0, CNTKCTL_EL1, CNTVCT_EL0, CNTV_CTL_EL0,
+    CNTV_CVAL_EL0,
 };
 
 use crate::irq;
@@ -58,8 +59,41 @@ pub fn init(intid: u32, rate: u64) {
     let per_jiffy = (rate / time::HZ).max(1);
     PER_JIFFY.store(per_jiffy, Ordering::Relaxed);
     PERIOD.store(frequency() / (per_jiffy * time::HZ), Ordering::Relaxed);
-    CNTKCTL_EL1.write(CNTKCTL_EL1::EL0VCTEN::SET);
+    CNTKCTL_EL1.write(CNTKCTL_EL1::EL0VCTEN::SET + CNTKCTL_EL1::EVNTI.val(evtstrm_divider()));
+    arch_timer_evtstrm_enable();
     set_next_event();
     CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR);
     irq::request_irq(intid, timer_interrupt);
+}
+
+/// How often the event stream wakes a `wfe` (Linux `ARCH_TIMER_EVT_STREAM_FREQ`).
+const ARCH_TIMER_EVT_STREAM_FREQ: u64 = 10_000;
+
+static EVTSTRM: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// The counter bit whose flips make the events (Linux `arch_timer_configure_evtstream`):
+/// the power of two closest to half the counter rate over the stream's frequency.
+fn evtstrm_divider() -> u64 {
+    let div = frequency() / ARCH_TIMER_EVT_STREAM_FREQ / 2;
+    if div == 0 {
+        return 0;
+    }
+    let mut lsb = 63 - div.leading_zeros() as u64;
+    if lsb > 0 && div & (1 << (lsb - 1)) != 0 {
+        lsb += 1;
+    }
+    lsb.min(15)
+}
+
+/// Turn on the event stream, so that a `wfe` in user space (which does not trap) ends
+/// within 100 us even if nothing signals an event (Linux `arch_timer_evtstrm_enable`,
+/// which then advertises `HWCAP_EVTSTRM`).
+fn arch_timer_evtstrm_enable() {
+    CNTKCTL_EL1.modify(CNTKCTL_EL1::EVNTEN::SET);
+    EVTSTRM.store(true, Ordering::Relaxed);
+}
+
+/// Is the event stream on?
+pub fn evtstrm_enabled() -> bool {
+    EVTSTRM.load(Ordering::Relaxed)
 }

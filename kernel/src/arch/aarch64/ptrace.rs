@@ -39,6 +39,15 @@ pub const PSR_MODE_EL0T: u64 = 0b0000;
 pub const PSR_MODE_EL1H: u64 = 0b0101;
 /// Mask of the mode field of `pstate`.
 pub const PSR_MODE_MASK: u64 = 0b1111;
+/// The execution state bit: set for AArch32 (`PSR_MODE32_BIT`).
+pub const PSR_MODE32_BIT: u64 = 1 << 4;
+/// The branch target type of a pending BTI check (`PSR_BTYPE_MASK`).
+pub const PSR_BTYPE_MASK: u64 = 0b11 << 10;
+/// PSTATE bits that are RES0 for AArch64 EL0 (`SPSR_EL1_AARCH64_RES0_BITS`).
+pub const SPSR_EL1_AARCH64_RES0_BITS: u64 =
+    (0xffff_ffff << 32) | (0b11 << 26) | (0b11 << 22) | (0xff << 13) | (1 << 5);
+/// The software step bit (`DBG_SPSR_SS`).
+pub const DBG_SPSR_SS: u64 = 1 << 21;
 /// D, A, I, F masked (`PSR_D_BIT | PSR_A_BIT | PSR_I_BIT | PSR_F_BIT`).
 pub const PSR_DAIF_MASK: u64 = 0b1111 << 6;
 

@@ -10,7 +10,9 @@
 use alloc::boxed::Box;
 
 use super::process::{fpsimd_load_current, fpsimd_save_current, FpsimdState};
-use super::ptrace::{PtRegs, PSR_DAIF_MASK, PSR_MODE_MASK};
+use super::ptrace::{
+    PtRegs, DBG_SPSR_SS, PSR_DAIF_MASK, PSR_MODE32_BIT, PSR_MODE_MASK, SPSR_EL1_AARCH64_RES0_BITS,
+};
 use crate::errno::*;
 use crate::mm::uaccess::{copy_from_user, copy_to_user};
 use crate::signal::{KSigInfo, SigAction, SA_RESTORER};
@@ -148,40 +150,203 @@ pub fn setup_rt_frame(
     Ok(())
 }
 
-/// Read the frame at the user sp back into the registers and the FP/SIMD unit, for
-/// `rt_sigreturn` (Linux `restore_sigframe`). Returns the saved signal mask. A
-/// misaligned sp, an unreadable frame, a pstate that is not plain EL0, or a missing
-/// FP/SIMD record is an error: the caller kills the task with SIGSEGV.
-pub fn restore_sigframe(regs: &mut PtRegs) -> Result<u64, Errno> {
-    if !regs.sp.is_multiple_of(16) {
-        return Err(EFAULT);
+/// Records in `__reserved` other than FP/SIMD (Linux `include/uapi/asm/sigcontext.h`):
+/// the fault's ESR, which a returning handler may leave and which is skipped, and a
+/// pointer to more records beyond `__reserved`. The SVE and SME records are unknown
+/// to forkos, as to Linux on a CPU without SVE or SME: they make the frame invalid.
+const ESR_MAGIC: u32 = 0x4553_5201;
+const EXTRA_MAGIC: u32 = 0x4558_5401;
+/// `struct _aarch64_ctx`, the header of every record: magic and size.
+const CTX_HEAD_SIZE: u64 = 8;
+/// `struct extra_context`: head, `datap`, `size` and padding.
+const EXTRA_CONTEXT_SIZE: u64 = 32;
+/// The terminator after an `extra_context` record, rounded up (Linux `TERMINATOR_SIZE`).
+const TERMINATOR_SIZE: u64 = 16;
+/// The most a frame with its extra records may span (Linux `SIGFRAME_MAXSZ`).
+const SIGFRAME_MAXSZ: u64 = 64 * 1024;
+
+/// Where the frame's records are (Linux `struct user_ctxs`, the part forkos uses).
+struct UserCtxs {
+    /// The user address of the `fpsimd_context` record.
+    fpsimd: Option<u64>,
+}
+
+/// Read a little-endian u32 and u64 of user memory.
+fn get_user_u32(addr: u64) -> Result<u32, Errno> {
+    let mut b = [0u8; 4];
+    copy_from_user(&mut b, addr)?;
+    Ok(u32::from_le_bytes(b))
+}
+
+fn get_user_u64(addr: u64) -> Result<u64, Errno> {
+    let mut b = [0u8; 8];
+    copy_from_user(&mut b, addr)?;
+    Ok(u64::from_le_bytes(b))
+}
+
+/// Walk the records of the frame at `sf` (Linux `parse_user_sigframe`): in any order,
+/// each 16-byte aligned with a size of at least its header, within `__reserved` (or
+/// the `extra_context` area), up to a terminator of magic 0 and size 0. At most one
+/// FP/SIMD record (of at least its size) and one `extra_context`; ESR records are
+/// skipped; any other magic is invalid. Reads only the headers it walks.
+fn parse_user_sigframe(sf: u64) -> Result<UserCtxs, Errno> {
+    let mut user = UserCtxs { fpsimd: None };
+    let mut base = sf
+        + (core::mem::offset_of!(RtSigframe, uc)
+            + core::mem::offset_of!(Ucontext, uc_mcontext)
+            + core::mem::offset_of!(Sigcontext, reserved)) as u64;
+    let mut offset = 0u64;
+    let mut limit = core::mem::size_of::<[u8; 4096]>() as u64;
+    let mut have_extra_context = false;
+    loop {
+        if limit - offset < CTX_HEAD_SIZE || !offset.is_multiple_of(16) {
+            return Err(EINVAL);
+        }
+        let head = base + offset;
+        let magic = get_user_u32(head)?;
+        let size = get_user_u32(head + 4)? as u64;
+        if limit - offset < size {
+            return Err(EINVAL);
+        }
+        match magic {
+            0 if size == 0 => return Ok(user),
+            0 => return Err(EINVAL),
+            FPSIMD_MAGIC => {
+                if user.fpsimd.is_some() || size < FPSIMD_SIZE as u64 {
+                    return Err(EINVAL);
+                }
+                user.fpsimd = Some(head);
+            }
+            ESR_MAGIC => {}
+            EXTRA_MAGIC => {
+                if have_extra_context || size < EXTRA_CONTEXT_SIZE {
+                    return Err(EINVAL);
+                }
+                let extra_datap = get_user_u64(head + 8)?;
+                let extra_size = get_user_u32(head + 16)? as u64;
+                // A terminator must follow the record in __reserved ...
+                if limit - offset - size < TERMINATOR_SIZE {
+                    return Err(EINVAL);
+                }
+                let end = head + size;
+                if get_user_u32(end)? != 0 || get_user_u32(end + 4)? != 0 {
+                    return Err(EINVAL);
+                }
+                let userp = end + TERMINATOR_SIZE;
+                have_extra_context = true;
+                // ... and the extra records start right after it.
+                base = extra_datap;
+                if !base.is_multiple_of(16) || !extra_size.is_multiple_of(16) || base != userp {
+                    return Err(EINVAL);
+                }
+                if extra_size > sf + SIGFRAME_MAXSZ - userp {
+                    return Err(EINVAL);
+                }
+                offset = 0;
+                limit = extra_size;
+                if base
+                    .checked_add(limit)
+                    .is_none_or(|e| e > crate::mm::TASK_SIZE)
+                {
+                    return Err(EINVAL);
+                }
+                continue;
+            }
+            _ => return Err(EINVAL),
+        }
+        if size < CTX_HEAD_SIZE || limit - offset < size {
+            return Err(EINVAL);
+        }
+        offset += size;
     }
-    // SAFETY: as in setup_rt_frame.
-    let mut f: Box<RtSigframe> = unsafe { Box::new_zeroed().assume_init() };
-    copy_from_user(as_bytes(&mut f), regs.sp)?;
-    let mc = &f.uc.uc_mcontext;
-    // Only an AArch64 EL0 state with interrupts unmasked may be returned to (Linux
-    // `valid_user_regs`).
-    if mc.pstate & (PSR_MODE_MASK | (1 << 4) | PSR_DAIF_MASK) != 0 {
+}
+
+/// Load the FP/SIMD registers from the record at `ctx` (Linux
+/// `restore_fpsimd_context`): its size must be exactly the record's.
+fn restore_fpsimd_context(ctx: u64) -> Result<(), Errno> {
+    if get_user_u32(ctx)? != FPSIMD_MAGIC || get_user_u32(ctx + 4)? as usize != FPSIMD_SIZE {
         return Err(EINVAL);
     }
-    let word = |o: usize| u32::from_le_bytes(mc.reserved[o..o + 4].try_into().expect("4 bytes"));
-    if word(0) != FPSIMD_MAGIC || word(4) as usize != FPSIMD_SIZE {
-        return Err(EINVAL);
-    }
+    let mut bytes = [0u8; FPSIMD_SIZE - 8];
+    copy_from_user(&mut bytes, ctx + 8)?;
+    let word = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
     let mut fp = FpsimdState {
-        fpsr: word(8),
-        fpcr: word(12),
+        fpsr: word(0),
+        fpcr: word(4),
         ..FpsimdState::default()
     };
     for (i, v) in fp.vregs.iter_mut().enumerate() {
-        let o = 16 + i * 16;
-        *v = u128::from_le_bytes(mc.reserved[o..o + 16].try_into().expect("16 bytes"));
+        let o = 8 + i * 16;
+        *v = u128::from_le_bytes(bytes[o..o + 16].try_into().expect("16 bytes"));
     }
-    regs.regs = mc.regs;
-    regs.sp = mc.sp;
-    regs.pc = mc.pc;
-    regs.pstate = mc.pstate & 0xf000_0000; // NZCV; everything else as EL0 entry sets it
     fpsimd_load_current(&fp);
-    Ok(f.uc.uc_sigmask)
+    Ok(())
+}
+
+/// Only an AArch64 EL0 state with D, A, I and F clear may be returned to; any other
+/// is forced to EL0t with just its condition flags, and refused (Linux
+/// `valid_native_regs`).
+fn valid_user_regs(regs: &mut PtRegs) -> bool {
+    // Not single-stepping (Linux `user_regs_reset_single_step`).
+    regs.pstate &= !(SPSR_EL1_AARCH64_RES0_BITS | DBG_SPSR_SS);
+    if regs.pstate & (PSR_MODE_MASK | PSR_MODE32_BIT | PSR_DAIF_MASK) == 0 {
+        return true;
+    }
+    regs.pstate &= 0xf000_0000;
+    false
+}
+
+/// Read the frame at the user sp back, for `rt_sigreturn` (Linux `restore_sigframe`):
+/// the signal mask, the registers, then the records (`parse_user_sigframe`), of which
+/// the FP/SIMD one must be there. Only the fields it needs are read. On an error the
+/// mask and registers read so far stay, as in Linux; the caller sends SIGSEGV.
+pub fn restore_sigframe(regs: &mut PtRegs) -> Result<(), Errno> {
+    let sf = regs.sp;
+    if !sf.is_multiple_of(16)
+        || sf
+            .checked_add(core::mem::size_of::<RtSigframe>() as u64)
+            .is_none_or(|e| e > crate::mm::TASK_SIZE)
+    {
+        return Err(EFAULT);
+    }
+    let uc = sf + core::mem::offset_of!(RtSigframe, uc) as u64;
+    let mc = uc + core::mem::offset_of!(Ucontext, uc_mcontext) as u64;
+    let mut ok = match get_user_u64(uc + core::mem::offset_of!(Ucontext, uc_sigmask) as u64) {
+        Ok(set) => {
+            crate::signal::set_current_blocked(set);
+            true
+        }
+        Err(_) => false,
+    };
+    // regs[0..31], sp, pc and pstate follow each other in both structs.
+    let mut gprs = [0u8; 34 * 8];
+    match copy_from_user(
+        &mut gprs,
+        mc + core::mem::offset_of!(Sigcontext, regs) as u64,
+    ) {
+        Ok(()) => {
+            let w = |i: usize| u64::from_le_bytes(gprs[i * 8..i * 8 + 8].try_into().expect("8"));
+            for (i, r) in regs.regs.iter_mut().enumerate() {
+                *r = w(i);
+            }
+            regs.sp = w(31);
+            regs.pc = w(32);
+            regs.pstate = w(33);
+        }
+        Err(_) => ok = false,
+    }
+    ok &= valid_user_regs(regs);
+    if !ok {
+        return Err(EFAULT);
+    }
+    let user = parse_user_sigframe(sf)?;
+    restore_fpsimd_context(user.fpsimd.ok_or(EINVAL)?)?;
+    // The alternate signal stack settings, which forkos does not model, are read
+    // (Linux `restore_altstack`) and ignored.
+    let mut stack = [0u8; 24];
+    copy_from_user(
+        &mut stack,
+        uc + core::mem::offset_of!(Ucontext, ss_sp) as u64,
+    )?;
+    Ok(())
 }

@@ -9,7 +9,7 @@ use aarch64_cpu::registers::{Readable, ESR_EL1, FAR_EL1};
 use forkos_lib::esr::*;
 
 use super::irqflags::{local_irq_disable, local_irq_enable};
-use super::ptrace::PtRegs;
+use super::ptrace::{PtRegs, PSR_BTYPE_MASK};
 use crate::mm::memory::{Access, Fault};
 use crate::signal::{
     force_sig_fault, BUS_ADRALN, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPERR, SIGBUS, SIGILL, SIGKILL,
@@ -296,6 +296,8 @@ fn el0_sync_fault(regs: &mut PtRegs, esr: u64) {
         ec::PC_ALIGN => force_sig_fault(SIGBUS, BUS_ADRALN, "pc alignment", regs.pc, regs.pc),
         ec::SP_ALIGN => force_sig_fault(SIGBUS, BUS_ADRALN, "sp alignment", regs.sp, regs.pc),
         ec::BRK64 => force_sig_fault(SIGTRAP, TRAP_BRKPT, "brk", regs.pc, regs.pc),
+        ec::WFX | ec::SYS64 => do_el0_sys(regs, esr),
+        ec::UNKNOWN => do_el0_undef(regs, esr),
         _ => force_sig_fault(
             SIGILL,
             ILL_ILLOPC,
@@ -304,6 +306,86 @@ fn el0_sync_fault(regs: &mut PtRegs, esr: u64) {
             regs.pc,
         ),
     }
+}
+
+/// Step over the instruction that trapped, which has been emulated (Linux
+/// `arm64_skip_faulting_instruction`): the next one runs with no branch target
+/// pending.
+fn arm64_skip_faulting_instruction(regs: &mut PtRegs) {
+    regs.pc += 4;
+    regs.pstate &= !PSR_BTYPE_MASK;
+}
+
+/// An instruction EL0 may not run: SIGILL at its address (Linux
+/// `force_signal_inject(SIGILL, ILL_ILLOPC, ...)`).
+fn el0_sigill(regs: &PtRegs, esr: u64) {
+    force_sig_fault(
+        SIGILL,
+        ILL_ILLOPC,
+        esr_class_str(esr_class(esr)),
+        regs.pc,
+        regs.pc,
+    );
+}
+
+/// Give EL0 the value of the system register `sys_reg` in `rt`, or SIGILL if that
+/// read is not emulated (Linux `do_emulate_mrs`). `sys_reg` holds op0, op1, CRn, CRm
+/// and op2 as an `mrs` instruction's bits 20:5 do.
+fn do_emulate_mrs(regs: &mut PtRegs, sys_reg: u32, rt: usize, esr: u64) {
+    let (op0, op1) = ((sys_reg >> 14) & 3, (sys_reg >> 11) & 7);
+    let (crn, crm, op2) = ((sys_reg >> 7) & 0xf, (sys_reg >> 3) & 0xf, sys_reg & 7);
+    let value = if op0 == 3 {
+        super::cpufeature::emulate_sys_reg(op1, crn, crm, op2)
+    } else {
+        None
+    };
+    match value {
+        Some(v) => {
+            if rt != 31 {
+                regs.regs[rt] = v;
+            }
+            arm64_skip_faulting_instruction(regs);
+        }
+        None => el0_sigill(regs, esr),
+    }
+}
+
+/// A trapped system instruction from EL0 (Linux `do_el0_sys` and its `sys64_hooks`):
+/// `wfi` is skipped (`wfi_handler`: user space may not idle the CPU, and need not),
+/// an `mrs` of an ID register (trapped as such with FEAT_IDST) is emulated
+/// (`mrs_handler`); anything else is an undefined instruction.
+fn do_el0_sys(regs: &mut PtRegs, esr: u64) {
+    let iss = esr_iss(esr);
+    match esr_class(esr) {
+        ec::WFX if iss & ESR_ELX_WFX_ISS_TI == 0 => arm64_skip_faulting_instruction(regs),
+        ec::SYS64 if iss & ESR_ELX_SYS64_ISS_DIR_READ != 0 => {
+            // ISS: op0 21:20, op2 19:17, op1 16:14, CRn 13:10, Rt 9:5, CRm 4:1.
+            let field = |shift: u32, bits: u32| ((iss >> shift) as u32) & ((1 << bits) - 1);
+            let sys_reg = (field(20, 2) << 14)
+                | (field(14, 3) << 11)
+                | (field(10, 4) << 7)
+                | (field(1, 4) << 3)
+                | field(17, 3);
+            do_emulate_mrs(regs, sys_reg, field(5, 5) as usize, esr);
+        }
+        _ => el0_sigill(regs, esr),
+    }
+}
+
+/// An undefined instruction from EL0 (Linux `do_el0_undef` -> `call_undef_hook`):
+/// an `mrs` of an ID register, undefined at EL0 without FEAT_IDST, is emulated
+/// (`emulate_mrs`); anything else, or an instruction that cannot be read, is SIGILL.
+fn do_el0_undef(regs: &mut PtRegs, esr: u64) {
+    let mut insn = [0u8; 4];
+    if crate::mm::uaccess::copy_from_user(&mut insn, regs.pc).is_err() {
+        return el0_sigill(regs, esr);
+    }
+    let insn = u32::from_le_bytes(insn);
+    // mrs Xt, S3_0_<Cn>_<Cm>_<op2> (Linux `mrs_hook`).
+    if insn & 0xffff_0000 == 0xd538_0000 {
+        return do_emulate_mrs(regs, (insn >> 5) & 0xffff, (insn & 0x1f) as usize, esr);
+    }
+    el0_sigill(regs, esr)
 }
 
 /// IRQ taken while user space ran (Linux `el0t_64_irq_handler`).

@@ -5,7 +5,7 @@ use crate::util::{
 };
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicI32, AtomicI64, Ordering::SeqCst};
-use forkos_user::sys::{self, CloneArgs, E2BIG, ECHILD, EFAULT, EINVAL};
+use forkos_user::sys::{self, CloneArgs, E2BIG, ECHILD, EEXIST, EFAULT, EINVAL};
 
 const SIZE: usize = core::mem::size_of::<CloneArgs>();
 
@@ -281,4 +281,121 @@ pub fn clone3_bad_flags() -> T {
         expect_err(&args, SIZE, EINVAL, what)?;
     }
     Ok(())
+}
+
+/// clone3 checks the bytes beyond the struct it knows before it reads the struct
+/// (Linux `copy_struct_from_user`): a non-zero tail is E2BIG even when the struct
+/// itself cannot be read; a zero tail then gets EFAULT for the struct.
+pub fn clone3_checks_tail_before_struct() -> T {
+    let buf = map(2 * PAGE, RW, sys::MAP_PRIVATE)?;
+    check_eq!(sys::munmap(buf, PAGE), 0, "munmap of the first page");
+    // The struct fills the end of the unmapped page; its 8-byte tail starts the mapped one.
+    let p = (buf + PAGE - SIZE) as *const CloneArgs;
+    expect_err(p, SIZE + 8, EFAULT, "unreadable struct, zero tail")?;
+    // SAFETY: the first byte of the mapped page.
+    unsafe { ((buf + PAGE) as *mut u8).write(1) };
+    expect_err(p, SIZE + 8, E2BIG, "unreadable struct, non-zero tail")?;
+    sys::munmap(buf + PAGE, PAGE);
+    Ok(())
+}
+
+/// A pid no other test uses, free at the start of the test on Linux and forkos.
+const CHOSEN: i32 = 5000;
+
+fn set_tid_args(tids: &[i32], size: u64) -> CloneArgs {
+    CloneArgs {
+        set_tid: tids.as_ptr() as u64,
+        set_tid_size: size,
+        ..fork_args()
+    }
+}
+
+/// The child of a set_tid clone3 exits 0 if getpid() is the pid it was given.
+extern "C" fn is_chosen(pid: usize) -> i32 {
+    (sys::getpid() != pid as isize) as i32
+}
+
+/// clone3's set_tid chooses the child's pid (Linux `alloc_pid`, root has
+/// CAP_CHECKPOINT_RESTORE): the pid must be in 1..pid_max (32768), else EINVAL, and free,
+/// else EEXIST (a zombie's pid is not); in the one (initial) pid namespace only one pid
+/// can be given (set_tid_size 2 is EINVAL, above 32 too); set_tid and set_tid_size
+/// must come together; the array is read (EFAULT) before the flags are checked, and
+/// the flags before the pid. Choosing a pid does not move where the next fork's pid
+/// comes from.
+pub fn clone3_set_tid() -> T {
+    let before = sys::fork();
+    if before == 0 {
+        sys::exit_group(0);
+    }
+    check!(
+        before > 0 && before < CHOSEN as isize - 100,
+        "fork: pid {before}"
+    );
+    expect_status(before as i32, exited(0))?;
+    for (tid, err, what) in [
+        (0, EINVAL, "pid 0"),
+        (-1, EINVAL, "pid -1"),
+        (32768, EINVAL, "pid_max"),
+        (1, EEXIST, "init's pid"),
+    ] {
+        expect_err(&set_tid_args(&[tid], 1), SIZE, err, what)?;
+    }
+    let two = [CHOSEN, CHOSEN + 1];
+    expect_err(&set_tid_args(&two, 2), SIZE, EINVAL, "two pids")?;
+    expect_err(&set_tid_args(&[CHOSEN; 33], 33), SIZE, EINVAL, "33 pids")?;
+    expect_err(&set_tid_args(&[CHOSEN], 0), SIZE, EINVAL, "set_tid, size 0")?;
+    let no_array = CloneArgs {
+        set_tid_size: 1,
+        ..fork_args()
+    };
+    expect_err(&no_array, SIZE, EINVAL, "NULL set_tid, size 1")?;
+    let bad = CloneArgs {
+        set_tid: 16,
+        set_tid_size: 1,
+        flags: sys::CLONE_SIGHAND | sys::CLONE_CLEAR_SIGHAND,
+        ..fork_args()
+    };
+    expect_err(&bad, SIZE, EFAULT, "unreadable set_tid, bad flags")?;
+    let bad_flags = CloneArgs {
+        flags: sys::CLONE_SIGHAND,
+        ..set_tid_args(&[1], 1)
+    };
+    expect_err(&bad_flags, SIZE, EINVAL, "pid in use, bad flags")?;
+
+    for pid in [CHOSEN, 32767] {
+        // SAFETY: the child runs is_chosen and exits.
+        let r = unsafe { sys::clone3_run(&set_tid_args(&[pid], 1), SIZE, is_chosen, pid as usize) };
+        check_eq!(r, pid as isize, "clone3(set_tid [{pid}])");
+        // Exited but not reaped: its pid stays taken.
+        let mut info = sys::SigInfo::default();
+        let w = sys::waitid(sys::P_PID, pid, &mut info, sys::WEXITED | sys::WNOWAIT);
+        check_eq!(w, 0, "waitid(WNOWAIT) for {pid}");
+        expect_err(&set_tid_args(&[pid], 1), SIZE, EEXIST, "a zombie's pid")?;
+        expect_status(pid, exited(0))?;
+    }
+    // Free again once reaped.
+    // SAFETY: as above.
+    let r = unsafe {
+        sys::clone3_run(
+            &set_tid_args(&[CHOSEN], 1),
+            SIZE,
+            is_chosen,
+            CHOSEN as usize,
+        )
+    };
+    check_eq!(
+        r,
+        CHOSEN as isize,
+        "clone3(set_tid [{CHOSEN}]) after the reap"
+    );
+    expect_status(CHOSEN, exited(0))?;
+    let after = sys::fork();
+    if after == 0 {
+        sys::exit_group(0);
+    }
+    check!(
+        after > before && after < CHOSEN as isize,
+        "fork after set_tid: pid {after} (before: {before})"
+    );
+    expect_status(after as i32, exited(0))
 }

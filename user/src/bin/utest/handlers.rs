@@ -2,7 +2,7 @@
 //! blocking, interrupted syscalls (`SA_RESTART`), fault signals, and SIGCHLD. Each test
 //! runs in a child, so that init's own actions stay the defaults.
 
-use crate::util::{child, exited, expect_ok, expect_status, wait, T};
+use crate::util::{child, child_code, exited, expect_ok, expect_status, wait, T};
 use core::sync::atomic::{AtomicI32, AtomicU64, Ordering::SeqCst};
 use forkos_user::sys::{self, sigbit, SIGCHLD, SIGSEGV, SIGUSR1, SIGUSR2};
 
@@ -277,6 +277,102 @@ pub fn handler_returns_without_restorer() -> T {
         check_eq!(sys::sigaction(SIGUSR1, Some(&act), None), 0, "rt_sigaction");
         sys::kill(sys::getpid() as i32, SIGUSR1);
         check_eq!(COUNT.load(SeqCst), 1, "handler ran and returned");
+        Ok(())
+    })?)
+}
+
+/// Set `sig`'s action to `handler` (`SIG_IGN`, `SIG_DFL` or the recording handler).
+fn set_action(sig: i32, handler: usize) -> T {
+    let h = if handler > 1 {
+        record as *const () as usize
+    } else {
+        handler
+    };
+    let r = sys::set_handler(sig, h, sys::SA_SIGINFO);
+    check_eq!(r, 0, "rt_sigaction({sig}, {handler:#x})");
+    Ok(())
+}
+
+/// Make `sig` pending, blocked, on the process (kill) and on this thread (tgkill).
+fn make_pending(sig: i32) -> T {
+    sys::sigprocmask(sys::SIG_BLOCK, Some(sigbit(sig)), None);
+    let me = sys::getpid() as i32;
+    check_eq!(sys::kill(me, sig), 0, "kill(self, {sig})");
+    check_eq!(
+        sys::tgkill(me, sys::gettid() as i32, sig),
+        0,
+        "tgkill(self, {sig})"
+    );
+    Ok(())
+}
+
+/// Setting a signal's action to SIG_IGN discards it where it is pending, blocked or
+/// not (POSIX; Linux `do_sigaction`), and so does SIG_DFL for a signal whose default is
+/// to be ignored (SIGURG). SIG_DFL for a stop signal (SIGTSTP) or a handler keeps it:
+/// the handler then runs, once for the process's instance and once for the thread's.
+pub fn sigaction_ignore_discards_pending() -> T {
+    let cases: [(i32, usize, i32); 5] = [
+        (SIGUSR1, sys::SIG_IGN, 0),
+        (SIGUSR1, 2, 2),
+        (sys::SIGURG, sys::SIG_DFL, 0),
+        (sys::SIGURG, 2, 2),
+        (sys::SIGTSTP, sys::SIG_DFL, 2),
+    ];
+    for (sig, action, runs) in cases {
+        let pid = child_code(|| {
+            let r: T = (|| {
+                make_pending(sig)?;
+                set_action(sig, action)?;
+                set_action(sig, 2)?;
+                sys::sigprocmask(sys::SIG_UNBLOCK, Some(sigbit(sig)), None);
+                Ok(())
+            })();
+            if r.is_err() {
+                return 100;
+            }
+            COUNT.load(SeqCst)
+        })?;
+        check_eq!(
+            wait(pid)?,
+            exited(runs),
+            "handler runs after signal {sig} was pending and its action set to {action:#x}"
+        );
+    }
+    Ok(())
+}
+
+/// SIG_IGN discards the signal from every thread's own pending set too, not only the
+/// caller's: another thread that blocked it never runs the handler once it unblocks.
+pub fn sigaction_ignore_discards_other_threads_pending() -> T {
+    static STEP: AtomicI32 = AtomicI32::new(0);
+    expect_ok(child(|| {
+        install(SIGUSR2, 0)?;
+        sys::sigprocmask(sys::SIG_BLOCK, Some(sigbit(SIGUSR2)), None);
+        let body = || {
+            // Pending on this thread only, and blocked (the mask came from the creator).
+            let me = sys::getpid() as i32;
+            sys::tgkill(me, sys::gettid() as i32, SIGUSR2);
+            STEP.store(1, SeqCst);
+            while STEP.load(SeqCst) != 2 {
+                sys::sched_yield();
+            }
+            sys::sigprocmask(sys::SIG_UNBLOCK, Some(sigbit(SIGUSR2)), None);
+            STEP.store(3, SeqCst);
+            0
+        };
+        let mut t = crate::util::Thread::spawn(&body)?;
+        while STEP.load(SeqCst) != 1 {
+            sys::sched_yield();
+        }
+        // One more on the process, which every thread blocks.
+        sys::kill(sys::getpid() as i32, SIGUSR2);
+        set_action(SIGUSR2, sys::SIG_IGN)?;
+        set_action(SIGUSR2, 2)?;
+        STEP.store(2, SeqCst);
+        t.join();
+        check_eq!(STEP.load(SeqCst), 3, "the thread unblocked SIGUSR2");
+        sys::sigprocmask(sys::SIG_UNBLOCK, Some(sigbit(SIGUSR2)), None);
+        check_eq!(COUNT.load(SeqCst), 0, "handler runs");
         Ok(())
     })?)
 }
