@@ -20,8 +20,6 @@
 //! in order.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
-#![deny(clippy::undocumented_unsafe_blocks)]
 
 extern crate alloc;
 

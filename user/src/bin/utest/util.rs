@@ -157,9 +157,8 @@ impl Shared {
         let p = map(PAGE, RW, sys::MAP_SHARED)?;
         // SAFETY: p is a fresh, zero-filled, page-aligned RW page that lives until Drop;
         // AtomicI64 has the alignment and size of i64 and zero is a valid value.
-        Ok(Shared {
-            words: unsafe { &*(p as *const [AtomicI64; PAGE / 8]) },
-        })
+        let words = unsafe { &*(p as *const [AtomicI64; PAGE / 8]) };
+        Ok(Shared { words })
     }
     /// The address of word `i`.
     pub fn addr(&self, i: usize) -> usize {
