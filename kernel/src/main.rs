@@ -51,7 +51,7 @@ use forkos_lib::memblock::{Memblock, Range};
 use forkos_lib::pgtable::PAGE_SIZE;
 
 use arch::memory::{kernel_layout, pa_symbol, phys_to_virt, PhysAddr};
-use arch::{head, mmu, semihosting};
+use arch::{mmu, semihosting};
 use dtb::GicInfo;
 use mm::page_alloc;
 
@@ -266,10 +266,3 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     }
     semihosting::exit(EXIT_PANIC)
 }
-
-// Keep the boot stack symbol referenced so the linker keeps its section.
-#[used]
-static INIT_STACK_REF: &head::InitStack = {
-    // SAFETY: only the address is taken; the stack itself is used by head.S.
-    unsafe { &*core::ptr::addr_of!(head::init_stack) }
-};

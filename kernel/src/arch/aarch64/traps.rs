@@ -206,11 +206,8 @@ extern "C" fn asm_exit_to_user_mode(regs: &mut PtRegs) {
 #[inline(always)]
 fn el0_svc(regs: &mut PtRegs) {
     regs.orig_x0 = regs.regs[0];
-    // An int, as in Linux (`syscallno`, `invoke_syscall`'s `scno`): the low half of x8,
-    // loaded as such (a 32-bit load, which zero-extends for the table index).
-    // SAFETY: x8's slot in pt_regs is a u64 and its first four bytes are its low half
-    // (little-endian).
-    let scno = unsafe { core::ptr::read_volatile(&regs.regs[8] as *const u64 as *const u32) };
+    // An int, as in Linux (`syscallno`, `invoke_syscall`'s `scno`): the low half of x8.
+    let scno = regs.regs[8] as u32;
     regs.syscallno = scno as i32;
     local_irq_enable();
     let ret = crate::syscall::invoke_syscall(scno, regs);
