@@ -112,8 +112,9 @@ fn pan_stops_kernel_access_to_user_memory() {
 }
 
 /// The whole EL0 suite with PAN on: no kernel path touches user memory directly.
+/// (`all_`: the longest boot here starts first, as tests start in name order.)
 #[test]
-fn user_suite_with_pan_on() {
+fn all_el0_tests_with_pan_on() {
     let run = Boot {
         cpu: "max".into(),
         ..Boot::utest("all")
