@@ -13,6 +13,7 @@
 #                   boot it with `make run INITRD=build/initrd.cpio` (its /init is cdemo)
 #   make exercise E=NAME  take exercise NAME's reference code out of the kernel (docs/exercises.md);
 #                   `make test T=exercise_NAME` checks your version; `git checkout -- kernel` restores
+#                   the reference code, and `make` rebuilds the kernel with it
 #
 # Every target installs what is missing: the pinned Rust toolchain (rust-toolchain.toml)
 # through rustup, and QEMU / gdb-multiarch / the AArch64 C cross compiler through apt-get

@@ -66,6 +66,8 @@ impl Default for Boot {
             mem: "256M".into(),
             append: String::new(),
             initrd: None,
+            // The longest boot with it, the whole EL0 suite, takes 7 s on a 2-core CI
+            // machine; the rest is room for a slower or busier one.
             timeout: Duration::from_secs(60),
         }
     }
@@ -210,9 +212,9 @@ impl Boot {
         let output = String::from_utf8_lossy(&reader.join().unwrap_or_default()).replace('\r', "");
         let Some(status) = status else {
             panic!(
-                "QEMU did not finish within {:?} (a hang?); output so far, ending with the \
-                 process table:\n{output}",
-                self.timeout
+                "QEMU did not finish within {:?} (a hang?), booted with -append {:?}; output \
+                 so far, ending with the process table:\n{output}",
+                self.timeout, self.append
             );
         };
         Run {

@@ -84,16 +84,25 @@ fn panic_prints_message_and_location() {
 
 #[test]
 fn console_p_prints_the_process_table() {
-    // The harness sends `p` to a run that outlives its timeout; here the timeout is
-    // shorter than the sleeping test, so the table must show the sleeping init.
+    // The harness sends `p` to a run that outlives its timeout. One second is long
+    // enough for the kernel to start init (a tenth of that here), and the whole EL0
+    // suite runs for seconds more, so init is alive when the table is printed.
     let boot = Boot {
-        timeout: std::time::Duration::from_millis(60),
-        ..Boot::utest("stress_fork_wait")
+        timeout: std::time::Duration::from_secs(1),
+        ..Boot::utest("all")
     };
     let msg = std::panic::catch_unwind(|| boot.run()).expect_err("the run must time out");
     let msg = msg.downcast_ref::<String>().cloned().unwrap_or_default();
-    assert!(msg.contains("  pid  tgid  ppid state"), "{msg}");
-    assert!(msg.contains("utest"), "{msg}");
+    let (_, table) = msg
+        .split_once("  pid  tgid  ppid state")
+        .unwrap_or_else(|| panic!("no process table in:\n{msg}"));
+    // Init's row: pid 1, tgid 1, parent 0, running utest.
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("    1     1     0 ") && l.contains(" utest ")),
+        "{msg}"
+    );
 }
 
 /// With PAN (QEMU's `-cpu max` has it), a kernel read of a user page is an oops that
@@ -112,8 +121,9 @@ fn pan_stops_kernel_access_to_user_memory() {
 }
 
 /// The whole EL0 suite with PAN on: no kernel path touches user memory directly.
+/// (`all_`: the longest boot here starts first, as tests start in name order.)
 #[test]
-fn user_suite_with_pan_on() {
+fn all_el0_tests_with_pan_on() {
     let run = Boot {
         cpu: "max".into(),
         ..Boot::utest("all")

@@ -10,19 +10,29 @@
 //! trace instead.
 
 use forkos_tests::{Boot, Run};
+use std::io::Write as _;
 use std::time::Duration;
 
-/// Long enough for any of these tests (each takes well under a second); what is left
-/// out of the kernel can make one hang, and then it fails after this.
-const TIMEOUT: Duration = Duration::from_secs(30);
+/// What is left out of the kernel can make a test hang; it fails after this. The
+/// slowest of these boots (`cow_reuse_after_child_exit` with the trace) takes 0.2 s on
+/// a 2-core CI machine, so 5 s is room for a 25 times slower one without a long wait.
+const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Boot with `init=/utest -- name` (and `extra` before it on the command line).
+/// Boot with `init=/utest -- name` (and `extra` before it on the command line), saying
+/// on the terminal which boot the check waits for: the test harness shows a test's own
+/// output only once it has failed, and a hang takes the whole timeout to fail.
 fn boot(name: &str, extra: &str) -> Run {
     let mut boot = Boot::utest(name);
     if !extra.is_empty() {
         boot.append = format!("{extra} {}", boot.append);
     }
     boot.timeout = TIMEOUT;
+    // Straight to stderr: the harness captures only print! and eprint!.
+    let _ = writeln!(
+        std::io::stderr(),
+        "exercise check: waiting for the boot `{}` (at most {TIMEOUT:?})",
+        boot.append
+    );
     boot.run()
 }
 
@@ -116,6 +126,8 @@ mod exercise_cow_reuse {
             .lines()
             .filter(|l| l.contains("[trace] pid 1: write fault") && l.contains("wp_page_copy"))
             .count();
+        // Today 1 copy (a stack page written while the child lived); 64 is room for
+        // more such pages and still 3% of the 2048 copies that a missing reuse makes.
         assert!(
             copies < 64,
             "pid 1 copied {copies} pages on write faults (do_wp_page -> wp_page_copy) \

@@ -66,6 +66,7 @@ fn only_fpsimd_save_and_load_use_fp_registers() {
             }
         }
     }
+    // One save and one load at least: 16 stp (ldp) of q0-q31, FPSR and FPCR, each way.
     assert!(
         fp_in_save_load >= 36,
         "the save/restore routines were not found"

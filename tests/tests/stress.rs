@@ -54,8 +54,9 @@ fn preempted_thread_child_reparent() {
 }
 
 /// The whole EL0 suite in one boot with the fast tick: every test, preempted anywhere.
+/// (`all_`: the longest boot here starts first, as tests start in name order.)
 #[test]
-fn whole_suite_under_fast_preemption() {
+fn all_el0_tests_under_fast_preemption() {
     let run = Boot {
         append: "tick_hz=4000 init=/utest -- all".into(),
         ..Boot::default()

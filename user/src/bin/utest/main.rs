@@ -64,7 +64,8 @@ mod wait;
 
 use util::T;
 
-/// Declares the test table: `module: name, ...;` per module, in run order.
+/// Declares the test table: `module: name, ...;` per module, in run order. It is the one
+/// list of EL0 tests: `tests/build.rs` reads it and makes each name a host test too.
 macro_rules! tests {
     ($($module:ident: $($name:ident),+ $(,)?;)*) => {
         static TESTS: &[(&str, fn() -> T)] = &[$($((stringify!($name), $module::$name),)+)*];
