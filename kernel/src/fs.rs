@@ -273,6 +273,33 @@ pub fn sys_readlinkat(dirfd: u64, path: u64, _buf: u64, size: u64) -> SysResult 
     Err(EINVAL)
 }
 
+/// How much of a write the console takes at a time (Linux `iterate_tty_write`'s
+/// default chunk).
+const TTY_WRITE_CHUNK: usize = 2048;
+
+/// Write the bytes of `from` to the console (Linux `tty_write` / `iterate_tty_write`),
+/// a chunk of [`TTY_WRITE_CHUNK`] bytes at a time, each copied whole before any of it
+/// is printed. A chunk that cannot be read whole ends the write: nothing of it is
+/// printed, and the call returns the bytes of the chunks before it, or `EFAULT` if
+/// there were none.
+pub fn tty_write(from: &mut crate::iov_iter::IovIter) -> SysResult {
+    let mut buf = [0u8; TTY_WRITE_CHUNK];
+    let mut written = 0i64;
+    while from.count() > 0 {
+        let size = (from.count() as usize).min(TTY_WRITE_CHUNK);
+        if from.copy_from_iter(&mut buf[..size]) != size {
+            return if written > 0 {
+                Ok(written)
+            } else {
+                Err(EFAULT)
+            };
+        }
+        crate::console::write_bytes(&buf[..size]);
+        written += size as i64;
+    }
+    Ok(written)
+}
+
 /// The console's terminal settings (Linux `tty_std_termios`: `ICRNL|IXON`,
 /// `OPOST|ONLCR`, `B38400|CS8|CREAD|HUPCL`, `ISIG|ICANON|ECHO|ECHOE|ECHOK|ECHOCTL|
 /// ECHOKE|IEXTEN`, and the usual control characters).

@@ -36,6 +36,7 @@ pub mod fork;
 pub mod fs;
 pub mod futex;
 pub mod init;
+pub mod iov_iter;
 pub mod irq;
 pub mod mm;
 pub mod random;

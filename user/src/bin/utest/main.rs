@@ -54,6 +54,7 @@ mod signals;
 mod stress;
 mod sysmisc;
 mod threads;
+mod uaccess;
 mod util;
 mod vfork;
 mod wait;
@@ -117,6 +118,8 @@ tests! {
         sigprocmask_rules, robust_list_round_trip;
     exhaust: fork_until_eagain_twice, oom_kills_the_hog;
     execs: exec_from_two_threads_at_once;
+    uaccess: write_checks_whole_range, writev_checks_every_iovec_first, getrandom_partial_buffer,
+        copy_to_user_straddling, readlinkat_size_is_an_int;
     stress: sched_yield_pingpong, stress_fork_wait, stress_concurrent_children, stress_fork_tree,
         stress_threads, stress_mixed, stress_group_exit, stress_thread_child_reparent;
 }
