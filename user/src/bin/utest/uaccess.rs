@@ -1,14 +1,17 @@
 //! What the kernel does with user memory it is handed: a whole buffer is checked before
 //! anything moves (zero bytes included), an iovec array is read and checked whole
 //! before any of it is written, counts are cut where Linux cuts them, a buffer that
-//! runs into an unmapped page part way gives Linux's result.
+//! runs into an unmapped page part way gives Linux's result, and futex timeouts are
+//! read first.
 //!
 //! The figures are Linux 6.1's: a terminal takes a write 2048 bytes at a time and drops
 //! a chunk it cannot read whole; `getrandom` returns the bytes it wrote before a bad
 //! page; `copy_to_user` leaves what it wrote before the fault.
 
-use crate::util::{map, Fail, PAGE, RW, T};
-use forkos_user::sys::{self, nr, EBADF, EFAULT, EINVAL, ENOENT};
+use crate::util::{map, now_ns, Fail, PAGE, RW, T};
+use forkos_user::sys::{
+    self, nr, Timespec, EAGAIN, EBADF, EFAULT, EINVAL, ENOENT, ENOSYS, ETIMEDOUT,
+};
 
 /// An address in the kernel half.
 const KERNEL: usize = 0xffff_0000_0000_1000;
@@ -291,5 +294,204 @@ pub fn readlinkat_size_is_an_int() -> T {
         -ENOENT,
         "readlinkat(size 1<<32 + 5)"
     );
+    Ok(())
+}
+
+const WAIT: usize = 0;
+const WAKE: usize = 1;
+const LOCK_PI: usize = 6;
+const WAIT_BITSET: usize = 9;
+const WAKE_BITSET: usize = 10;
+const WAIT_REQUEUE_PI: usize = 11;
+const LOCK_PI2: usize = 13;
+const PRIVATE: usize = 128;
+const REALTIME: usize = 256;
+
+fn futex(uaddr: usize, op: usize, val: usize, ts: usize) -> isize {
+    call(nr::FUTEX, [uaddr, op, val, ts, 0, u32::MAX as usize])
+}
+
+/// futex reads and checks its timeout before anything else, for every operation that
+/// has one: before the futex address, before FUTEX_CLOCK_REALTIME is refused, before
+/// the operation itself.
+pub fn futex_timeout_read_first() -> T {
+    let e = edge()?;
+    let word = e - PAGE;
+    put(word, 0);
+    let bad = e - PAGE + 64; // {-1, 0}
+    put(bad, usize::MAX);
+    put(bad + 8, 0);
+    let badns = e - PAGE + 128; // {0, -1}
+    put(badns, 0);
+    put(badns + 8, usize::MAX);
+    check_eq!(
+        futex(word, WAIT | REALTIME, 1, badns),
+        -EINVAL,
+        "WAIT|CLOCK_REALTIME, bad timeout"
+    );
+    check_eq!(
+        futex(word, WAIT | REALTIME, 1, KERNEL),
+        -EFAULT,
+        "WAIT|CLOCK_REALTIME, kernel timeout"
+    );
+    check_eq!(
+        futex(word, WAIT | REALTIME, 1, 0),
+        -ENOSYS,
+        "WAIT|CLOCK_REALTIME, no timeout"
+    );
+    check_eq!(
+        futex(word, WAKE | REALTIME, 1, KERNEL),
+        -ENOSYS,
+        "WAKE|CLOCK_REALTIME (no timeout read)"
+    );
+    check_eq!(
+        futex(KERNEL, WAIT, 1, bad),
+        -EINVAL,
+        "WAIT at a kernel address, bad timeout"
+    );
+    check_eq!(
+        futex(KERNEL, WAIT, 1, KERNEL),
+        -EFAULT,
+        "WAIT at a kernel address, kernel timeout"
+    );
+    check_eq!(
+        futex(word + 1, WAIT, 1, KERNEL),
+        -EFAULT,
+        "WAIT misaligned, kernel timeout"
+    );
+    check_eq!(
+        futex(word, WAIT, 1, e - 8),
+        -EFAULT,
+        "WAIT, timeout straddling the hole"
+    );
+    check_eq!(
+        futex(word, WAIT, 1, bad),
+        -EINVAL,
+        "WAIT, timeout {{-1, 0}}"
+    );
+    check_eq!(
+        futex(word, LOCK_PI, 1, KERNEL),
+        -EFAULT,
+        "LOCK_PI, kernel timeout"
+    );
+    check_eq!(
+        futex(word, LOCK_PI, 1, badns),
+        -EINVAL,
+        "LOCK_PI, bad timeout"
+    );
+    check_eq!(
+        futex(word, LOCK_PI2 | REALTIME, 1, badns),
+        -EINVAL,
+        "LOCK_PI2|CLOCK_REALTIME, bad timeout"
+    );
+    check_eq!(
+        futex(word, WAIT_REQUEUE_PI | REALTIME, 1, badns),
+        -EINVAL,
+        "WAIT_REQUEUE_PI|CLOCK_REALTIME, bad timeout"
+    );
+    check_eq!(
+        futex(word, 99, 1, KERNEL),
+        -ENOSYS,
+        "op 99, kernel timeout (not read)"
+    );
+    check_eq!(
+        call(nr::FUTEX, [word, WAIT_BITSET, 1, badns, 0, 0]),
+        -EINVAL,
+        "WAIT_BITSET with bitset 0 and a bad timeout"
+    );
+    Ok(())
+}
+
+/// FUTEX_WAIT_BITSET|FUTEX_CLOCK_REALTIME waits until an absolute CLOCK_REALTIME
+/// deadline; one in the past times out at once.
+pub fn futex_clock_realtime_deadline() -> T {
+    let word = 0u32;
+    let w = &word as *const u32 as usize;
+    let mut now = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    check_eq!(
+        sys::clock_gettime(0, &mut now),
+        0,
+        "clock_gettime(REALTIME)"
+    );
+    for op in [WAIT_BITSET | REALTIME, WAIT_BITSET | REALTIME | PRIVATE] {
+        let t0 = now_ns();
+        check_eq!(
+            futex(w, op, 0, &now as *const Timespec as usize),
+            -ETIMEDOUT,
+            "op {op:#x} until a past realtime deadline"
+        );
+        let dt = now_ns() - t0;
+        check!(
+            dt < 100_000_000,
+            "op {op:#x}: a past deadline waited {dt} ns"
+        );
+    }
+    check_eq!(
+        sys::clock_gettime(0, &mut now),
+        0,
+        "clock_gettime(REALTIME)"
+    );
+    let mut deadline = now;
+    deadline.tv_nsec += 20_000_000;
+    if deadline.tv_nsec >= 1_000_000_000 {
+        deadline.tv_nsec -= 1_000_000_000;
+        deadline.tv_sec += 1;
+    }
+    let t0 = now_ns();
+    check_eq!(
+        futex(
+            w,
+            WAIT_BITSET | REALTIME | PRIVATE,
+            0,
+            &deadline as *const Timespec as usize
+        ),
+        -ETIMEDOUT,
+        "WAIT_BITSET|CLOCK_REALTIME until now + 20 ms"
+    );
+    let dt = now_ns() - t0;
+    check!(
+        (15_000_000..2_000_000_000).contains(&dt),
+        "WAIT_BITSET|CLOCK_REALTIME until now + 20 ms returned after {dt} ns"
+    );
+    Ok(())
+}
+
+/// Which pages a futex may be on: a private futex is only an address (a wake looks at
+/// no memory; a wait reads the word); a shared one needs the page, and a read-only
+/// page of private memory is refused (EFAULT) since it can never change, while a
+/// read-only shared page is fine.
+pub fn futex_page_access() -> T {
+    let ro = map(PAGE, sys::PROT_READ, sys::MAP_PRIVATE)?;
+    let none = map(PAGE, sys::PROT_NONE, sys::MAP_PRIVATE)?;
+    let sro = map(PAGE, sys::PROT_READ, sys::MAP_SHARED)?;
+    let gone = map(PAGE, RW, sys::MAP_PRIVATE)?;
+    check_eq!(sys::munmap(gone, PAGE), 0, "munmap");
+    let cases: [(&str, usize, [isize; 5]); 4] = [
+        // WAIT, WAIT|PRIVATE, WAKE, WAKE|PRIVATE, WAKE_BITSET
+        (
+            "private read-only",
+            ro,
+            [-EFAULT, -EAGAIN, -EFAULT, 0, -EFAULT],
+        ),
+        ("PROT_NONE", none, [-EFAULT, -EFAULT, -EFAULT, 0, -EFAULT]),
+        ("shared read-only", sro, [-EAGAIN, -EAGAIN, 0, 0, 0]),
+        ("unmapped", gone, [-EFAULT, -EFAULT, -EFAULT, 0, -EFAULT]),
+    ];
+    for (what, a, want) in cases {
+        let ops = [WAIT, WAIT | PRIVATE, WAKE, WAKE | PRIVATE, WAKE_BITSET];
+        for (op, want) in ops.iter().zip(want) {
+            check_eq!(
+                futex(a, *op, 1, 0),
+                want,
+                "futex op {op:#x} on a {what} page"
+            );
+        }
+    }
+    for a in [ro, none, sro] {
+        sys::munmap(a, PAGE);
+    }
     Ok(())
 }
