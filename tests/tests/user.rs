@@ -191,6 +191,7 @@ user_tests!(
     futex_timeout_read_first,
     futex_clock_realtime_deadline,
     futex_page_access,
+    stat_ino_not_a_kernel_address,
     sched_yield_pingpong,
     stress_fork_wait,
     stress_concurrent_children,

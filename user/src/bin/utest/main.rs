@@ -120,7 +120,7 @@ tests! {
     execs: exec_from_two_threads_at_once;
     uaccess: write_checks_whole_range, writev_checks_every_iovec_first, getrandom_partial_buffer,
         copy_to_user_straddling, readlinkat_size_is_an_int, futex_timeout_read_first,
-        futex_clock_realtime_deadline, futex_page_access;
+        futex_clock_realtime_deadline, futex_page_access, stat_ino_not_a_kernel_address;
     stress: sched_yield_pingpong, stress_fork_wait, stress_concurrent_children, stress_fork_tree,
         stress_threads, stress_mixed, stress_group_exit, stress_thread_child_reparent;
 }

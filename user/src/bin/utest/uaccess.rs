@@ -1,8 +1,8 @@
 //! What the kernel does with user memory it is handed: a whole buffer is checked before
 //! anything moves (zero bytes included), an iovec array is read and checked whole
 //! before any of it is written, counts are cut where Linux cuts them, a buffer that
-//! runs into an unmapped page part way gives Linux's result, and futex timeouts are
-//! read first.
+//! runs into an unmapped page part way gives Linux's result, futex timeouts are read
+//! first, and nothing the kernel writes back holds a kernel address.
 //!
 //! The figures are Linux 6.1's: a terminal takes a write 2048 bytes at a time and drops
 //! a chunk it cannot read whole; `getrandom` returns the bytes it wrote before a bad
@@ -493,5 +493,52 @@ pub fn futex_page_access() -> T {
     for a in [ro, none, sro] {
         sys::munmap(a, PAGE);
     }
+    Ok(())
+}
+
+/// `struct stat` as arm64 lays it out, as far as st_ino.
+fn stat_ino(path: &[u8]) -> Result<u64, Fail> {
+    let mut st = [0u64; 16];
+    check_eq!(
+        call(
+            nr::NEWFSTATAT,
+            [
+                (-100isize) as usize,
+                path.as_ptr() as usize,
+                st.as_mut_ptr() as usize,
+                0,
+                0,
+                0
+            ]
+        ),
+        0,
+        "newfstatat({:?})",
+        core::str::from_utf8(path).unwrap_or("?")
+    );
+    Ok(st[1])
+}
+
+/// Inode numbers are small numbers, the same for every stat of one file, different
+/// for different files: never a kernel address.
+pub fn stat_ino_not_a_kernel_address() -> T {
+    let me = crate::util::self_path();
+    let a = stat_ino(me)?;
+    let b = stat_ino(me)?;
+    let root = stat_ino(b"/\0")?;
+    check_eq!(a, b, "st_ino of one file, twice");
+    for (what, ino) in [("this program", a), ("/", root)] {
+        check!(
+            ino != 0 && ino < 1 << 32,
+            "st_ino of {what} is {ino:#x}: not a small number"
+        );
+    }
+    check!(a != root, "this program and / share st_ino {a}");
+    let mut st = [0u64; 16];
+    check_eq!(
+        call(nr::FSTAT, [1, st.as_mut_ptr() as usize, 0, 0, 0, 0]),
+        0,
+        "fstat(1)"
+    );
+    check!(st[1] < 1 << 32, "fstat(1)'s st_ino is {:#x}", st[1]);
     Ok(())
 }
