@@ -156,6 +156,7 @@ pub mod wait {
     pub const P_ALL: i32 = 0;
     pub const P_PID: i32 = 1;
     pub const P_PGID: i32 = 2;
+    pub const P_PIDFD: i32 = 3;
     pub const CLD_EXITED: i32 = 1;
     pub const CLD_KILLED: i32 = 2;
 }
