@@ -37,15 +37,16 @@ pub fn get_random_bytes<const N: usize>() -> [u8; N] {
     out
 }
 
-const GRND_NONBLOCK: u64 = 1;
-const GRND_RANDOM: u64 = 2;
-const GRND_INSECURE: u64 = 4;
+const GRND_NONBLOCK: u32 = 1;
+const GRND_RANDOM: u32 = 2;
+const GRND_INSECURE: u32 = 4;
 
 /// `getrandom(buf, count, flags)` (Linux `sys_getrandom`): the flags, then the buffer
 /// ([`import_single_range`]: the count clamped to `MAX_RW_COUNT`, the whole range
 /// checked, zero bytes included), then the bytes. Never blocks: the generator is
 /// always ready.
 pub fn sys_getrandom(buf: u64, count: u64, flags: u64) -> SysResult {
+    let flags = flags as u32; // an unsigned int in Linux
     if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0
         || flags & (GRND_RANDOM | GRND_INSECURE) == (GRND_RANDOM | GRND_INSECURE)
     {

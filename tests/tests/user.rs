@@ -187,6 +187,8 @@ user_tests!(
     writev_checks_every_iovec_first,
     getrandom_partial_buffer,
     copy_to_user_straddling,
+    getrandom_flags_unsigned_int,
+    nanosleep_interrupted_bad_rem,
     readlinkat_size_is_an_int,
     futex_timeout_read_first,
     futex_clock_realtime_deadline,

@@ -8,7 +8,7 @@
 //! a chunk it cannot read whole; `getrandom` returns the bytes it wrote before a bad
 //! page; `copy_to_user` leaves what it wrote before the fault.
 
-use crate::util::{map, now_ns, Fail, PAGE, RW, T};
+use crate::util::{child, expect_ok, map, now_ns, Fail, PAGE, RW, T};
 use forkos_user::sys::{
     self, nr, Timespec, EAGAIN, EBADF, EFAULT, EINVAL, ENOENT, ENOSYS, ETIMEDOUT,
 };
@@ -263,6 +263,67 @@ pub fn copy_to_user_straddling() -> T {
         0,
         "prlimit64(CORE) put back"
     );
+    Ok(())
+}
+
+/// getrandom's flags are an unsigned int: bits above 31 are not looked at.
+pub fn getrandom_flags_unsigned_int() -> T {
+    let mut buf = [0u8; 8];
+    let p = buf.as_mut_ptr() as usize;
+    check_eq!(
+        call(nr::GETRANDOM, [p, 8, 1 << 32, 0, 0, 0]),
+        8,
+        "getrandom(flags 1<<32)"
+    );
+    check_eq!(
+        call(nr::GETRANDOM, [p, 8, (1 << 32) | 8, 0, 0, 0]),
+        -EINVAL,
+        "getrandom(flags 1<<32 | 8)"
+    );
+    Ok(())
+}
+
+extern "C" fn on_signal(_sig: i32) {}
+
+/// A sleep cut short by a handler writes the time left to `rem`; when `rem` cannot be
+/// written the call fails with EFAULT instead of EINTR (Linux `nanosleep_copyout`).
+pub fn nanosleep_interrupted_bad_rem() -> T {
+    let e = edge()?;
+    for (call_nr, rem) in [
+        (nr::NANOSLEEP, KERNEL),
+        (nr::NANOSLEEP, e - 8),
+        (nr::CLOCK_NANOSLEEP, e - 8),
+    ] {
+        expect_ok(child(|| {
+            check_eq!(
+                sys::set_handler(sys::SIGUSR1, on_signal as *const () as usize, 0),
+                0,
+                "sigaction(SIGUSR1)"
+            );
+            let me = sys::getpid() as i32;
+            let sender = child(|| {
+                sys::sleep_ms(50);
+                sys::kill(me, sys::SIGUSR1);
+                Ok(())
+            })?;
+            let req = Timespec {
+                tv_sec: 5,
+                tv_nsec: 0,
+            };
+            let req = &req as *const Timespec as usize;
+            let args = if call_nr == nr::NANOSLEEP {
+                [req, rem, 0, 0, 0, 0]
+            } else {
+                [1, 0, req, rem, 0, 0]
+            };
+            check_eq!(
+                call(call_nr, args),
+                -EFAULT,
+                "syscall {call_nr} interrupted, rem at {rem:#x}"
+            );
+            expect_ok(sender)
+        })?)?;
+    }
     Ok(())
 }
 
