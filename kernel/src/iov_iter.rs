@@ -40,9 +40,25 @@ pub struct Iovec {
 // SAFETY: two u64s, no padding.
 unsafe impl Pod for Iovec {}
 
+/// What an [`IovIter`] walks (Linux's iterator types): one user buffer, held in place
+/// (`ITER_UBUF`), or a vector of them read from user memory (`ITER_IOVEC`).
+enum Segments {
+    Ubuf(Iovec),
+    Iovec(Vec<Iovec>),
+}
+
+impl Segments {
+    fn as_slice(&self) -> &[Iovec] {
+        match self {
+            Segments::Ubuf(v) => core::slice::from_ref(v),
+            Segments::Iovec(v) => v,
+        }
+    }
+}
+
 /// A position in a list of user segments (Linux `struct iov_iter`).
 pub struct IovIter {
-    iov: Vec<Iovec>,
+    iov: Segments,
     /// The segment the next byte comes from, and the offset in it.
     seg: usize,
     off: u64,
@@ -56,10 +72,10 @@ pub fn import_single_range(buf: u64, len: u64) -> Result<IovIter, Errno> {
     let len = len.min(MAX_RW_COUNT);
     access_ok(buf, len)?;
     Ok(IovIter {
-        iov: alloc::vec![Iovec {
+        iov: Segments::Ubuf(Iovec {
             iov_base: buf,
             iov_len: len,
-        }],
+        }),
         seg: 0,
         off: 0,
         count: len,
@@ -106,7 +122,7 @@ pub fn import_iovec(uvec: u64, nr_segs: u64) -> Result<IovIter, Errno> {
         total += v.iov_len;
     }
     Ok(IovIter {
-        iov,
+        iov: Segments::Iovec(iov),
         seg: 0,
         off: 0,
         count: total,
@@ -128,7 +144,7 @@ impl IovIter {
         let want = (len as u64).min(self.count) as usize;
         let mut done = 0;
         while done < want {
-            let v = self.iov[self.seg];
+            let v = self.iov.as_slice()[self.seg];
             let n = ((v.iov_len - self.off) as usize).min(want - done);
             let left = step(v.iov_base + self.off, done, n);
             let moved = n - left;
