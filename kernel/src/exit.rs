@@ -504,6 +504,8 @@ fn kernel_waitid(idtype: u64, id: u64, options: u64) -> Result<Option<Reaped>, E
         P_ALL => Who::Any,
         P_PID if id > 0 => Who::Pid(id),
         P_PGID if id >= 0 => Who::Pgrp(id),
+        // forkos has no pidfds, so no fd is one (Linux `pidfd_get_pid`: EBADF).
+        P_PIDFD if id >= 0 => return Err(EBADF),
         _ => return Err(EINVAL),
     };
     // Stopped and continued children do not exist in forkos, so only WEXITED can match;

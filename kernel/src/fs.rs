@@ -25,12 +25,19 @@ pub const S_IFCHR: u32 = 0o020000;
 /// Longest path a syscall accepts, with its NUL (Linux `PATH_MAX`).
 pub const PATH_MAX: usize = 4096;
 
-/// A file of the root file system (Linux `struct inode`, reduced to what exec needs).
+/// A file of the root file system (Linux `struct inode`, reduced to what exec and
+/// stat need).
 #[derive(Clone, Copy)]
 pub struct Inode {
+    /// The inode number: small, and given in order when `/` is filled, as a real file
+    /// system numbers its inodes (never derived from a kernel address).
+    pub ino: u64,
     pub mode: u32,
     pub data: &'static [u8],
 }
+
+/// The root directory's inode number (as on Linux's rootfs).
+const ROOT_INO: u64 = 1;
 
 impl Inode {
     pub fn is_dir(&self) -> bool {
@@ -60,6 +67,7 @@ pub fn populate_rootfs(initrd: Option<&'static [u8]>, builtin: &[(&str, &'static
                     files.insert(
                         String::from(*name),
                         Inode {
+                            ino: 0,
                             mode: S_IFREG | 0o755,
                             data,
                         },
@@ -70,6 +78,7 @@ pub fn populate_rootfs(initrd: Option<&'static [u8]>, builtin: &[(&str, &'static
                 files.insert(
                     String::from("init"),
                     Inode {
+                        ino: 0,
                         mode: S_IFREG | 0o755,
                         data,
                     },
@@ -79,7 +88,7 @@ pub fn populate_rootfs(initrd: Option<&'static [u8]>, builtin: &[(&str, &'static
             Some(data) => {
                 for (name, mode, data) in forkos_lib::initramfs::members(data) {
                     if let Some(name) = archive_name(name) {
-                        files.insert(name, Inode { mode, data });
+                        files.insert(name, Inode { ino: 0, mode, data });
                     }
                 }
                 if files.is_empty() {
@@ -93,8 +102,33 @@ pub fn populate_rootfs(initrd: Option<&'static [u8]>, builtin: &[(&str, &'static
                 }
             }
         }
+        number_inodes(&mut files);
         files
     });
+}
+
+/// Give every file a directory entry for each directory above it that the archive does
+/// not list, then number all inodes in path order, the root being [`ROOT_INO`] (Linux
+/// gives each new inode the next number, `get_next_ino`).
+fn number_inodes(files: &mut BTreeMap<String, Inode>) {
+    let dirs: Vec<String> = files
+        .keys()
+        .flat_map(|name| {
+            name.match_indices('/')
+                .map(|(i, _)| String::from(&name[..i]))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for d in dirs {
+        files.entry(d).or_insert(Inode {
+            ino: 0,
+            mode: S_IFDIR | 0o755,
+            data: &[],
+        });
+    }
+    for (ino, inode) in (ROOT_INO + 1..).zip(files.values_mut()) {
+        inode.ino = ino;
+    }
 }
 
 /// Look `path` up from `/` (Linux `path_lookupat`; the working directory of every
@@ -107,24 +141,15 @@ pub fn lookup(path: &[u8]) -> Result<Inode, Errno> {
     let path = core::str::from_utf8(path).map_err(|_| ENOENT)?;
     let mut parts: Vec<&str> = Vec::new();
     let components: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-    let dir = Inode {
-        mode: S_IFDIR | 0o755,
-        data: &[],
-    };
     let stat = |parts: &[&str]| -> Option<Inode> {
         if parts.is_empty() {
-            return Some(dir);
+            return Some(Inode {
+                ino: ROOT_INO,
+                mode: S_IFDIR | 0o755,
+                data: &[],
+            });
         }
-        let name = parts.join("/");
-        if let Some(i) = root.get(&name) {
-            return Some(*i);
-        }
-        // A directory the archive does not list but whose files it has.
-        let prefix = name + "/";
-        root.range(prefix.clone()..)
-            .next()
-            .filter(|(k, _)| k.starts_with(&prefix))
-            .map(|_| dir)
+        root.get(&parts.join("/")).copied()
     };
     for (i, c) in components.iter().enumerate() {
         match *c {
@@ -203,7 +228,7 @@ fn stat_console() -> Stat {
 fn stat_inode(i: &Inode) -> Stat {
     Stat {
         st_dev: 1,
-        st_ino: i.data.as_ptr() as u64 >> 4,
+        st_ino: i.ino,
         st_mode: i.mode,
         st_nlink: if i.is_dir() { 2 } else { 1 },
         st_size: i.data.len() as i64,
@@ -271,6 +296,33 @@ pub fn sys_readlinkat(dirfd: u64, path: u64, _buf: u64, size: u64) -> SysResult 
     }
     lookup(&name)?;
     Err(EINVAL)
+}
+
+/// How much of a write the console takes at a time (Linux `iterate_tty_write`'s
+/// default chunk).
+const TTY_WRITE_CHUNK: usize = 2048;
+
+/// Write the bytes of `from` to the console (Linux `tty_write` / `iterate_tty_write`),
+/// a chunk of [`TTY_WRITE_CHUNK`] bytes at a time, each copied whole before any of it
+/// is printed. A chunk that cannot be read whole ends the write: nothing of it is
+/// printed, and the call returns the bytes of the chunks before it, or `EFAULT` if
+/// there were none.
+pub fn tty_write(from: &mut crate::iov_iter::IovIter) -> SysResult {
+    let mut buf = [0u8; TTY_WRITE_CHUNK];
+    let mut written = 0i64;
+    while from.count() > 0 {
+        let size = (from.count() as usize).min(TTY_WRITE_CHUNK);
+        if from.copy_from_iter(&mut buf[..size]) != size {
+            return if written > 0 {
+                Ok(written)
+            } else {
+                Err(EFAULT)
+            };
+        }
+        crate::console::write_bytes(&buf[..size]);
+        written += size as i64;
+    }
+    Ok(written)
 }
 
 /// The console's terminal settings (Linux `tty_std_termios`: `ICRNL|IXON`,

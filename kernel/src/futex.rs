@@ -11,6 +11,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::errno::*;
+use crate::mm::memory::{handle_mm_fault, Access};
 use crate::mm::uaccess::UserPtr;
 use crate::sched::wait::{WaitError, WaitQueue};
 use crate::sync::IrqSpinLock;
@@ -40,25 +41,33 @@ pub fn reserve_waiters(n: usize) {
 }
 
 /// The key of the futex word at `uaddr` in the current address space (Linux
-/// `get_futex_key`).
+/// `get_futex_key` with `FUTEX_READ`: every operation here only reads the word):
+/// `EINVAL` if misaligned, `EFAULT` outside user space. A private futex is just an
+/// address of this mm (Linux does not even look at the memory); a shared one is named
+/// by what the page is, so that processes mapping the same object meet, and the page
+/// must be there: Linux faults it in for writing, else for reading, and refuses
+/// (`EFAULT`) a page it cannot get, or a read-only page of private memory, which "will
+/// never change".
 fn futex_key(uaddr: u64, private: bool) -> Result<FutexKey, Errno> {
     if !uaddr.is_multiple_of(4) {
         return Err(EINVAL);
     }
     crate::mm::uaccess::access_ok(uaddr, 4)?;
     let mm = current().inner.lock().mm.clone().ok_or(EFAULT)?;
-    // A private futex is just an address of this mm (Linux does not even look at the
-    // memory for it); a shared one is named by what the page is, so that processes
-    // mapping the same object meet.
     if private {
         return Ok(FutexKey(Arc::as_ptr(&mm) as u64, uaddr));
     }
     let inner = mm.inner.lock();
+    let writable = handle_mm_fault(&mm, &inner, uaddr, Access::Write).is_ok();
+    if !writable && handle_mm_fault(&mm, &inner, uaddr, Access::Read).is_err() {
+        return Err(EFAULT);
+    }
     let vma = inner.find_vma(uaddr).ok_or(EFAULT)?;
     Ok(match &vma.shared {
         Some((obj, pgoff)) => {
             FutexKey(Arc::as_ptr(obj) as u64, (pgoff << 12) + (uaddr - vma.start))
         }
+        None if !writable => return Err(EFAULT),
         None => FutexKey(Arc::as_ptr(&mm) as u64, uaddr),
     })
 }
@@ -135,48 +144,78 @@ pub fn futex_wake(uaddr: u64, n: usize) -> usize {
     }
 }
 
-/// `futex(uaddr, op, val, timeout, uaddr2, val3)` for WAIT, WAKE and their BITSET forms.
-pub fn sys_futex(uaddr: u64, op: u64, val: u64, utime: u64, _uaddr2: u64, val3: u64) -> SysResult {
+/// Does the operation take a timeout in `utime` (Linux `futex_cmd_has_timeout`)?
+fn futex_cmd_has_timeout(cmd: i32) -> bool {
+    matches!(
+        cmd,
+        FUTEX_WAIT | FUTEX_LOCK_PI | FUTEX_LOCK_PI2 | FUTEX_WAIT_BITSET | FUTEX_WAIT_REQUEUE_PI
+    )
+}
+
+/// Check a timeout and turn it into ticks from now (Linux `futex_init_timeout`): a
+/// `FUTEX_WAIT` timeout is relative; the others are absolute, on `CLOCK_REALTIME` with
+/// `FUTEX_CLOCK_REALTIME`, else on `CLOCK_MONOTONIC`.
+fn futex_init_timeout(cmd: i32, op: i32, ts: &Timespec) -> Result<u64, Errno> {
+    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+        return Err(EINVAL);
+    }
+    Ok(if cmd == FUTEX_WAIT {
+        timespec_to_ticks(ts)
+    } else {
+        crate::time::abs_timespec_to_ticks(ts, op & FUTEX_CLOCK_REALTIME != 0)
+    })
+}
+
+/// `futex(uaddr, op, val, timeout, uaddr2, val3)` (Linux `sys_futex`): for an operation
+/// that has one, the timeout is read and checked before anything else, then the
+/// operation runs ([`do_futex`]).
+pub fn sys_futex(uaddr: u64, op: u64, val: u64, utime: u64, uaddr2: u64, val3: u64) -> SysResult {
     let op = op as i32; // an int in Linux
-    let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    let cmd = op & FUTEX_CMD_MASK;
+    let mut timeout = None;
+    if utime != 0 && futex_cmd_has_timeout(cmd) {
+        let ts = UserPtr::<Timespec>::new(utime).read()?;
+        timeout = Some(futex_init_timeout(cmd, op, &ts)?);
+    }
+    do_futex(uaddr, op, val as u32, timeout, uaddr2, val3 as u32)
+}
+
+/// Run one futex operation (Linux `do_futex`): WAIT, WAKE and their BITSET forms.
+/// `FUTEX_CLOCK_REALTIME` is for the operations with an absolute timeout only
+/// (`ENOSYS` otherwise); the requeue, wake-op and priority-inheritance operations are
+/// not implemented (`ENOSYS`).
+fn do_futex(
+    uaddr: u64,
+    op: i32,
+    val: u32,
+    timeout: Option<u64>,
+    _uaddr2: u64,
+    val3: u32,
+) -> SysResult {
+    let cmd = op & FUTEX_CMD_MASK;
     let private = op & FUTEX_PRIVATE_FLAG != 0;
-    if op & FUTEX_CLOCK_REALTIME != 0 && cmd != FUTEX_WAIT_BITSET {
+    if op & FUTEX_CLOCK_REALTIME != 0
+        && !matches!(
+            cmd,
+            FUTEX_WAIT_BITSET | FUTEX_WAIT_REQUEUE_PI | FUTEX_LOCK_PI2
+        )
+    {
         return Err(ENOSYS);
     }
     match cmd {
-        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
-            let timeout = if utime != 0 {
-                let ts = UserPtr::<Timespec>::new(utime).read()?;
-                if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
-                    return Err(EINVAL);
-                }
-                Some(if cmd == FUTEX_WAIT {
-                    timespec_to_ticks(&ts)
-                } else {
-                    // BITSET timeouts are absolute on the chosen clock.
-                    crate::time::abs_timespec_to_ticks(&ts, op & FUTEX_CLOCK_REALTIME != 0)
-                })
-            } else {
-                None
-            };
-            let bitset = if cmd == FUTEX_WAIT {
-                FUTEX_BITSET_MATCH_ANY
-            } else {
-                val3 as u32
-            };
-            futex_wait(uaddr, private, val as u32, timeout, bitset)
-        }
+        FUTEX_WAIT => futex_wait(uaddr, private, val, timeout, FUTEX_BITSET_MATCH_ANY),
+        FUTEX_WAIT_BITSET => futex_wait(uaddr, private, val, timeout, val3),
         FUTEX_WAKE | FUTEX_WAKE_BITSET => {
             let bitset = if cmd == FUTEX_WAKE {
                 FUTEX_BITSET_MATCH_ANY
             } else {
-                val3 as u32
+                val3
             };
             if bitset == 0 {
                 return Err(EINVAL);
             }
             let key = futex_key(uaddr, private)?;
-            Ok(wake_key(key, val as u32 as usize, bitset) as i64)
+            Ok(wake_key(key, val as usize, bitset) as i64)
         }
         _ => Err(ENOSYS),
     }

@@ -9,6 +9,7 @@
 //! | `boot/head.S` (repository root) | `arch/arm64/kernel/head.S` | first instructions, MMU on |
 //! | [`arch::aarch64`] | `arch/arm64/` | everything AArch64-specific; see its table |
 //! | [`mm`] | `mm/` | page allocator, kernel heap |
+//! | [`iov_iter`] | `lib/iov_iter.c` | user buffers and iovecs, checked whole before a transfer |
 //! | [`irq`], [`time`] | `kernel/irq/`, `kernel/time/` | interrupt dispatch, the tick |
 //! | [`drivers`] | `drivers/` | PL011 UART, GIC, arch timer |
 //! | [`dtb`] | `drivers/of/fdt.c` | reading the device tree |
@@ -34,6 +35,7 @@ pub mod fork;
 pub mod fs;
 pub mod futex;
 pub mod init;
+pub mod iov_iter;
 pub mod irq;
 pub mod mm;
 pub mod random;

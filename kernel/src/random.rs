@@ -8,7 +8,8 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::errno::*;
-use crate::mm::uaccess::copy_to_user;
+use crate::iov_iter::{import_single_range, IovIter};
+use forkos_lib::pgtable::PAGE_SIZE;
 
 static STATE: AtomicU64 = AtomicU64::new(0);
 
@@ -36,29 +37,47 @@ pub fn get_random_bytes<const N: usize>() -> [u8; N] {
     out
 }
 
-const GRND_NONBLOCK: u64 = 1;
-const GRND_RANDOM: u64 = 2;
-const GRND_INSECURE: u64 = 4;
+const GRND_NONBLOCK: u32 = 1;
+const GRND_RANDOM: u32 = 2;
+const GRND_INSECURE: u32 = 4;
 
-/// `getrandom(buf, count, flags)`: fill `buf`; never blocks (the generator is always
-/// ready). Linux caps one call at `INT_MAX` bytes.
+/// `getrandom(buf, count, flags)` (Linux `sys_getrandom`): the flags, then the buffer
+/// ([`import_single_range`]: the count clamped to `MAX_RW_COUNT`, the whole range
+/// checked, zero bytes included), then the bytes. Never blocks: the generator is
+/// always ready.
 pub fn sys_getrandom(buf: u64, count: u64, flags: u64) -> SysResult {
+    let flags = flags as u32; // an unsigned int in Linux
     if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0
         || flags & (GRND_RANDOM | GRND_INSECURE) == (GRND_RANDOM | GRND_INSECURE)
     {
         return Err(EINVAL);
     }
-    let count = count.min(i32::MAX as u64);
-    // Linux checks the whole range first (`import_single_range`), even for 0 bytes.
-    crate::mm::uaccess::access_ok(buf, count)?;
-    let mut done = 0u64;
-    while done < count {
-        let bytes = get_random_bytes::<64>();
-        let n = (count - done).min(64) as usize;
-        if let Err(e) = copy_to_user(buf.wrapping_add(done), &bytes[..n]) {
-            return if done > 0 { Ok(done as i64) } else { Err(e) };
-        }
-        done += n as u64;
+    let mut iter = import_single_range(buf, count)?;
+    get_random_bytes_user(&mut iter)
+}
+
+/// Fill `iter` with random bytes (Linux `get_random_bytes_user`), a 64-byte block at a
+/// time; at a page that cannot be written, stop and return the bytes written before
+/// it, or `EFAULT` if there were none.
+fn get_random_bytes_user(iter: &mut IovIter) -> SysResult {
+    if iter.count() == 0 {
+        return Ok(0);
     }
-    Ok(done as i64)
+    let mut ret = 0usize;
+    loop {
+        let block = get_random_bytes::<64>();
+        let copied = iter.copy_to_iter(&block);
+        ret += copied;
+        if iter.count() == 0 || copied != block.len() {
+            break;
+        }
+        if ret.is_multiple_of(PAGE_SIZE) && crate::task::current().signal_pending() {
+            break;
+        }
+    }
+    if ret == 0 {
+        Err(EFAULT)
+    } else {
+        Ok(ret as i64)
+    }
 }

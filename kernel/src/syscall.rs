@@ -9,7 +9,8 @@ use forkos_lib::uapi::nr;
 
 use crate::arch::ptrace::PtRegs;
 use crate::errno::*;
-use crate::mm::uaccess::{copy_from_user, copy_to_user, UserPtr};
+use crate::iov_iter::{import_iovec, import_single_range};
+use crate::mm::uaccess::{access_ok, copy_to_user, UserPtr};
 use crate::task::{current, current_arc, PID_TABLE};
 use crate::{exit, fork, futex, mm, signal, time};
 
@@ -198,44 +199,32 @@ pub fn syscall_name(scno: u64) -> &'static str {
         .map_or("unknown", |(_, name, _)| name)
 }
 
-/// `write(fd, buf, count)`: fds 1 and 2 are the console.
+/// `write(fd, buf, count)` (Linux `ksys_write` / `vfs_write`): fds 1 and 2 are the
+/// console. The fd first, then the whole buffer (`access_ok`, even for zero bytes),
+/// then the count clamped to `MAX_RW_COUNT`, then the terminal's write.
 fn sys_write(fd: u64, buf: u64, count: u64) -> SysResult {
     if fd != 1 && fd != 2 {
         return Err(EBADF);
     }
-    let count = count.min(i32::MAX as u64 & !0xfff) as usize;
-    let mut chunk = [0u8; 256];
-    let mut done = 0;
-    while done < count {
-        let n = (count - done).min(chunk.len());
-        if let Err(e) = copy_from_user(&mut chunk[..n], buf + done as u64) {
-            return if done > 0 { Ok(done as i64) } else { Err(e) };
-        }
-        crate::console::write_bytes(&chunk[..n]);
-        done += n;
-    }
-    Ok(done as i64)
+    // The whole count, before it is clamped: a buffer reaching past user space is
+    // refused, not cut.
+    access_ok(buf, count)?;
+    let mut from = import_single_range(buf, count)?;
+    crate::fs::tty_write(&mut from)
 }
 
-/// `writev(fd, iov, iovcnt)`.
+/// `writev(fd, iov, iovcnt)` (Linux `do_writev` / `vfs_writev`): the fd first, then
+/// the whole vector read and checked ([`import_iovec`]), then the write, which writes
+/// nothing for a total of zero.
 fn sys_writev(fd: u64, iov: u64, iovcnt: u64) -> SysResult {
-    // Linux looks the fd up first, then checks the vector (UIO_MAXIOV).
     if fd != 1 && fd != 2 {
         return Err(EBADF);
     }
-    if iovcnt > 1024 {
-        return Err(EINVAL);
+    let mut from = import_iovec(iov, iovcnt)?;
+    if from.count() == 0 {
+        return Ok(0);
     }
-    let mut total = 0i64;
-    for i in 0..iovcnt {
-        let base = UserPtr::<u64>::new(iov + i * 16).read()?;
-        let len = UserPtr::<u64>::new(iov + i * 16 + 8).read()?;
-        if len > i64::MAX as u64 {
-            return Err(EINVAL);
-        }
-        total += sys_write(fd, base, len)?;
-    }
-    Ok(total)
+    crate::fs::tty_write(&mut from)
 }
 
 /// `set_tid_address(tidptr)`: remember where to clear and wake at exit; returns the tid.

@@ -77,13 +77,15 @@ pub fn sys_nanosleep(req: u64, rem: u64) -> crate::errno::SysResult {
         .saturating_add(ts.tv_nsec as u64);
     let left = crate::sched::wait::sleep_ticks(timespec_to_ticks(&ts));
     if left > 0 && interrupted() {
+        // The time left goes to `rem`; one that cannot be written turns the EINTR into
+        // EFAULT (Linux `nanosleep_copyout`).
         if rem != 0 {
             let done = ktime_get_ns() - start;
             let r = want.saturating_sub(done);
-            let _ = UserPtr::<Timespec>::new(rem).write(&Timespec {
+            UserPtr::<Timespec>::new(rem).write(&Timespec {
                 tv_sec: (r / NSEC_PER_SEC) as i64,
                 tv_nsec: (r % NSEC_PER_SEC) as i64,
-            });
+            })?;
         }
         return Err(EINTR);
     }

@@ -156,6 +156,7 @@ pub mod wait {
     pub const P_ALL: i32 = 0;
     pub const P_PID: i32 = 1;
     pub const P_PGID: i32 = 2;
+    pub const P_PIDFD: i32 = 3;
     pub const CLD_EXITED: i32 = 1;
     pub const CLD_KILLED: i32 = 2;
 }
@@ -164,10 +165,15 @@ pub mod wait {
 pub mod futex {
     pub const FUTEX_WAIT: i32 = 0;
     pub const FUTEX_WAKE: i32 = 1;
+    pub const FUTEX_LOCK_PI: i32 = 6;
+    pub const FUTEX_WAIT_REQUEUE_PI: i32 = 11;
+    pub const FUTEX_LOCK_PI2: i32 = 13;
     pub const FUTEX_WAIT_BITSET: i32 = 9;
     pub const FUTEX_WAKE_BITSET: i32 = 10;
     pub const FUTEX_PRIVATE_FLAG: i32 = 128;
     pub const FUTEX_CLOCK_REALTIME: i32 = 256;
+    /// The operation without its flags (Linux `FUTEX_CMD_MASK`).
+    pub const FUTEX_CMD_MASK: i32 = !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
 }
 
 /// `mmap` protections and flags (`include/uapi/asm-generic/mman-common.h`).

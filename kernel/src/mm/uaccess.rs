@@ -37,21 +37,27 @@ unsafe impl Pod for u8 {}
 // SAFETY: arrays of Pod are Pod.
 unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}
 
-/// Copy `len` bytes between the kernel buffer at `kbuf` and user address `uaddr` of the
-/// current task, page by page. `to_user` chooses the direction.
-fn copy_user(uaddr: u64, kbuf: *mut u8, len: usize, to_user: bool) -> Result<(), Errno> {
-    access_ok(uaddr, len as u64)?;
+/// Copy up to `len` bytes between the kernel buffer at `kbuf` and user address `uaddr`
+/// of the current task, page by page, stopping at the first page that cannot be
+/// reached; returns how many bytes were *not* copied (Linux `raw_copy_{from,to}_user`).
+/// `to_user` chooses the direction. The caller has checked the range with
+/// [`access_ok`].
+fn raw_copy_user(uaddr: u64, kbuf: *mut u8, len: usize, to_user: bool) -> usize {
     if len == 0 {
-        return Ok(());
+        return 0;
     }
-    let mm = current().inner.lock().mm.clone().ok_or(EFAULT)?;
+    let Some(mm) = current().inner.lock().mm.clone() else {
+        return len;
+    };
     let mut inner = mm.inner.lock();
     let access = if to_user { Access::Write } else { Access::Read };
     let mut done = 0usize;
     while done < len {
         let va = uaddr + done as u64;
         let in_page = (PAGE_SIZE - (va as usize % PAGE_SIZE)).min(len - done);
-        let pa = handle_mm_fault(&mm, &mut inner, va, access).map_err(|_| EFAULT)?;
+        let Ok(pa) = handle_mm_fault(&mm, &mut inner, va, access) else {
+            break;
+        };
         let kva = (phys_to_virt(pa) + va % PAGE_SIZE as u64) as *mut u8;
         // SAFETY: kva..+in_page lies in one user page, now mapped and linear mapped; the
         // caller guarantees kbuf..+len is valid kernel memory.
@@ -64,7 +70,30 @@ fn copy_user(uaddr: u64, kbuf: *mut u8, len: usize, to_user: bool) -> Result<(),
         }
         done += in_page;
     }
-    Ok(())
+    len - done
+}
+
+/// Copy all `len` bytes or fail with `EFAULT` (Linux `copy_from_user`/`copy_to_user`):
+/// the whole range is checked first, even for zero bytes; a fault part way leaves
+/// what was copied before it, as on Linux.
+fn copy_user(uaddr: u64, kbuf: *mut u8, len: usize, to_user: bool) -> Result<(), Errno> {
+    access_ok(uaddr, len as u64)?;
+    match raw_copy_user(uaddr, kbuf, len, to_user) {
+        0 => Ok(()),
+        _ => Err(EFAULT),
+    }
+}
+
+/// Copy as much of `dst.len()` bytes from user `src` as can be reached, in order;
+/// returns the bytes not copied (Linux `raw_copy_from_user`, after `access_ok`).
+pub fn raw_copy_from_user(dst: &mut [u8], src: u64) -> usize {
+    raw_copy_user(src, dst.as_mut_ptr(), dst.len(), false)
+}
+
+/// Copy as much of `src` to user `dst` as can be reached, in order; returns the bytes
+/// not copied (Linux `raw_copy_to_user`, after `access_ok`).
+pub fn raw_copy_to_user(dst: u64, src: &[u8]) -> usize {
+    raw_copy_user(dst, src.as_ptr() as *mut u8, src.len(), true)
 }
 
 /// Does `[addr, addr + len)` lie in user space (Linux `access_ok`)? Even a zero-length

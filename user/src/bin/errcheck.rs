@@ -129,6 +129,9 @@ const AREA: usize = 0x60_0000_0000;
 
 /// One call: its number and arguments, or None to skip this draw.
 fn draw(r: &mut Rng) -> (usize, [usize; 6]) {
+    if r.below(6) == 0 {
+        return draw_uaccess(r);
+    }
     let mut a = [0usize; 6];
     // Any implemented call but those that would end or unmake this process.
     let n = loop {
@@ -289,6 +292,166 @@ fn draw(r: &mut Rng) -> (usize, [usize; 6]) {
         _ => {}
     }
     (n, a)
+}
+
+/// The first byte past [`AREA`]: the page there is never mapped, so a buffer ending
+/// past it runs into a hole part way.
+const EDGE: usize = AREA + 4 * 4096;
+
+/// Bytes the console may print: a transfer that succeeds on fd 1 prints only empty
+/// lines, which leave the digest lines alone.
+static NEWLINES: [u8; 256] = [b'\n'; 256];
+
+/// A pointer that is bad whatever the length: NULL, near NULL, a kernel address,
+/// unmapped, or one whose range wraps around.
+fn bad_ptr(r: &mut Rng) -> usize {
+    r.pick(&[
+        0,
+        0x10,
+        0xffff_0000_0000_1000,
+        0x7_0000_0000,
+        usize::MAX - 7,
+    ])
+}
+
+/// A user buffer and a length, for a transfer that is wholly good (at most 64 of the
+/// empty lines), has a bad pointer (with lengths from zero to past user space), runs
+/// into the hole after [`EDGE`], or reaches past user space from a good start. None of
+/// them prints anything but empty lines, whichever kernel and address layout.
+fn ubuf(r: &mut Rng) -> (usize, usize) {
+    let good = NEWLINES.as_ptr() as usize;
+    match r.below(4) {
+        0 => (good + r.below(64) as usize, r.pick(&[0, 1, 8, 64])),
+        1 => (
+            bad_ptr(r),
+            r.pick(&[0, 1, 8, 4096, 1 << 47, 1 << 62, usize::MAX]),
+        ),
+        2 => {
+            let back = r.pick(&[1, 8, 100]);
+            (EDGE - back, back + r.pick(&[0, 1, 100]))
+        }
+        _ => (good, r.pick(&[1 << 48, 1 << 62, usize::MAX])),
+    }
+}
+
+/// Calls about the ranges of user memory (issue 11): write and writev to the console
+/// with good, bad, straddling and huge buffers and iovec arrays and odd iovec counts,
+/// zero-length transfers with bad pointers, getrandom into a buffer that runs into a
+/// hole, result buffers straddling the hole, and futex timeouts that are bad in every
+/// way (never a valid one for the PI operations, which forkos lacks: Linux would run
+/// them).
+fn draw_uaccess(r: &mut Rng) -> (usize, [usize; 6]) {
+    // The last page of AREA holds the console's empty lines too, in case a write
+    // reads it.
+    // SAFETY: AREA is mapped read-write whenever a call is drawn (mprotect and madvise
+    // calls put it back at once).
+    unsafe { core::ptr::write_bytes((EDGE - 4096) as *mut u8, b'\n', 4096) };
+    match r.below(5) {
+        0 => {
+            let (buf, len) = ubuf(r);
+            (nr::WRITE, [1, buf, len, 0, 0, 0])
+        }
+        1 => {
+            // Up to four iovecs in the scratch area (zeroed before every call).
+            let n = r.below(5) as usize;
+            let vec = scratch() + 11264;
+            for i in 0..n {
+                let (mut base, mut len) = ubuf(r);
+                if r.below(6) == 0 {
+                    // Negative as a ssize_t.
+                    len = r.pick(&[usize::MAX, 1 << 63]);
+                }
+                if r.below(6) == 0 {
+                    len = 0;
+                    base = r.pick(&[base, 0]);
+                }
+                // SAFETY: inside SCRATCH, 16 bytes per iovec.
+                unsafe {
+                    ((vec + 16 * i) as *mut usize).write(base);
+                    ((vec + 16 * i + 8) as *mut usize).write(len);
+                }
+            }
+            let iov = match r.below(6) {
+                0 => bad_ptr(r),
+                1 => {
+                    // An array whose second iovec is in the hole.
+                    // SAFETY: inside AREA, mapped read-write.
+                    unsafe {
+                        ((EDGE - 16) as *mut usize).write(NEWLINES.as_ptr() as usize);
+                        ((EDGE - 8) as *mut usize).write(8);
+                    }
+                    EDGE - 16
+                }
+                _ => vec,
+            };
+            let count = r.pick(&[n, n, n, 0, 1025, (1 << 32) | n, usize::MAX, 1 << 32]);
+            (nr::WRITEV, [1, iov, count, 0, 0, 0])
+        }
+        2 => {
+            let (buf, len) = if r.below(2) == 0 {
+                (bad_ptr(r), 0)
+            } else {
+                let back = r.pick(&[1, 8, 40, 64]);
+                (EDGE - back, back + r.pick(&[0, 1, 64]))
+            };
+            (nr::GETRANDOM, [buf, len, 0, 0, 0, 0])
+        }
+        3 => {
+            // A result buffer running into the hole, a byte to a page before it.
+            let at = EDGE - r.pick(&[1, 8, 20, 64, 100]);
+            match r.below(7) {
+                0 => (nr::UNAME, [at, 0, 0, 0, 0, 0]),
+                1 => (nr::SYSINFO, [at, 0, 0, 0, 0, 0]),
+                2 => (nr::CLOCK_GETTIME, [r.below(2) as usize, at, 0, 0, 0, 0]),
+                3 => (nr::FSTAT, [1, at, 0, 0, 0, 0]),
+                4 => (nr::IOCTL, [1, r.pick(&[0x5401, 0x5413]), at, 0, 0, 0]),
+                5 => (nr::PRLIMIT64, [0, r.below(16) as usize, 0, at, 0, 0]),
+                _ => {
+                    let p = scratch() + 12288 + 64;
+                    // SAFETY: the last page of SCRATCH holds the paths.
+                    unsafe {
+                        core::ptr::copy_nonoverlapping(
+                            PATHS[1].as_ptr(),
+                            p as *mut u8,
+                            PATHS[1].len(),
+                        )
+                    };
+                    (nr::NEWFSTATAT, [(-100i64) as usize, p, at, 0, 0, 0])
+                }
+            }
+        }
+        _ => {
+            const RT: usize = 256;
+            let op = r.pick(&[0, RT, 9, 9 | RT, 6, 13, 13 | RT, 11, 11 | RT, 1 | RT, 99])
+                | r.pick(&[0, 128]);
+            // A timeout that is never valid, or (for WAIT and WAIT_BITSET only, which
+            // cannot block: the word is 0 and they expect 1) a valid {0, 0}.
+            let t = scratch() + 8192;
+            let (s, ns): (i64, i64) = r.pick(&[(-1, 0), (0, 1_000_000_000), (0, -1), (0, 0)]);
+            let blocks = [6, 13, 11].contains(&(op & 15));
+            let (s, ns) = if blocks && (s, ns) == (0, 0) {
+                (-1, 0)
+            } else {
+                (s, ns)
+            };
+            // SAFETY: inside SCRATCH.
+            unsafe {
+                (t as *mut i64).write(s);
+                ((t + 8) as *mut i64).write(ns);
+            }
+            let ts = match r.below(4) {
+                0 => r.pick(&[0xffff_0000_0000_1000, EDGE - 8, 0x10]),
+                1 if !blocks => 0,
+                _ => t,
+            };
+            let word = scratch() + 9000;
+            let uaddr = if r.below(3) == 0 { bad_ptr(r) } else { word };
+            (
+                nr::FUTEX,
+                [uaddr, op, 1, ts, 0, r.pick(&[0, u32::MAX as usize])],
+            )
+        }
+    }
 }
 
 fn main(args: &[&str]) -> i32 {

@@ -58,6 +58,7 @@ mod stack;
 mod stress;
 mod sysmisc;
 mod threads;
+mod uaccess;
 mod util;
 mod vfork;
 mod wait;
@@ -129,6 +130,10 @@ tests! {
     exhaust: fork_until_eagain_twice, oom_kills_the_hog;
     execs: exec_from_two_threads_at_once;
     execargs: exec_error_order, exec_limit_follows_rlimit_stack, exec_empty_argv_reserves_argv0;
+    uaccess: write_checks_whole_range, writev_checks_every_iovec_first, getrandom_partial_buffer,
+        copy_to_user_straddling, getrandom_flags_unsigned_int,
+        nanosleep_interrupted_bad_rem, readlinkat_size_is_an_int, futex_timeout_read_first,
+        futex_clock_realtime_deadline, futex_page_access, stat_ino_not_a_kernel_address;
     stress: sched_yield_pingpong, stress_fork_wait, stress_concurrent_children, stress_fork_tree,
         stress_threads, stress_mixed, stress_group_exit, stress_thread_child_reparent;
 }
