@@ -85,30 +85,40 @@ pub fn de_thread(tsk: &Task) -> Result<(), Errno> {
 }
 
 /// Remove a dead task from everything that can find it (Linux `release_task`). When it
-/// was the last thread besides a zombie leader, the leader's parent is told now.
+/// was the last thread besides a zombie leader, the leader's parent is told now, and if
+/// the parent wants no zombie, the leader goes the same way.
 fn release_task(p: &Arc<Task>) {
-    p.set_state(TaskState::Dead);
-    if let Some(parent) = p.inner.lock().parent.upgrade() {
-        parent.inner.lock().children.retain(|c| !Arc::ptr_eq(c, p));
-    }
-    let zombie_leader = {
-        let mut s = p.signal.inner.lock();
-        s.threads
-            .retain(|t| t.upgrade().is_some_and(|t| !Arc::ptr_eq(&t, p)));
-        if p.is_group_leader() {
-            None
-        } else {
-            s.threads
-                .iter()
-                .filter_map(Weak::upgrade)
-                .find(|l| l.is_group_leader())
-                .filter(|l| l.state() == TaskState::Zombie && thread_group_empty(&s, l))
+    let mut p = p.clone();
+    loop {
+        p.set_state(TaskState::Dead);
+        let tasklist = TASKLIST_LOCK.lock();
+        if let Some(parent) = p.inner.lock().parent.upgrade() {
+            parent.inner.lock().children.retain(|c| !Arc::ptr_eq(c, &p));
         }
-    };
-    PID_TABLE.lock().free(p.pid);
-    crate::fork::release_thread_count();
-    if let Some(leader) = zombie_leader {
-        do_notify_parent(&leader);
+        let zombie_leader = {
+            let mut s = p.signal.inner.lock();
+            s.threads
+                .retain(|t| t.upgrade().is_some_and(|t| !Arc::ptr_eq(&t, &p)));
+            if p.is_group_leader() {
+                None
+            } else {
+                s.threads
+                    .iter()
+                    .filter_map(Weak::upgrade)
+                    .find(|l| l.is_group_leader())
+                    .filter(|l| l.state() == TaskState::Zombie && thread_group_empty(&s, l))
+            }
+        };
+        // Linux's `zap_leader`: told under the lock, reaped after it.
+        let zap_leader =
+            zombie_leader.filter(|leader| do_notify_parent(leader, &tasklist) && claim(leader));
+        drop(tasklist);
+        PID_TABLE.lock().free(p.pid);
+        crate::fork::release_thread_count();
+        match zap_leader {
+            Some(leader) => p = leader,
+            None => break,
+        }
     }
 }
 
@@ -137,9 +147,11 @@ fn autoreap(p: &Task) -> bool {
 }
 
 /// Tell the parent a child can be reaped (Linux `do_notify_parent`): send it the exit
-/// signal with the child's status, and wake its `wait4`. If the parent ignores SIGCHLD
-/// (or set `SA_NOCLDWAIT`), no zombie is left: the child is reaped at once.
-fn do_notify_parent(p: &Arc<Task>) {
+/// signal with the child's status, and wake its `wait4`, all under the task-list lock,
+/// so that a `wait` that finds the zombie finds the signal already sent. Returns whether
+/// the child is to be reaped at once, leaving no zombie: the parent ignores SIGCHLD (or
+/// set `SA_NOCLDWAIT`), or nobody waits for this kind of task.
+fn do_notify_parent(p: &Arc<Task>, _tasklist: &TasklistGuard) -> bool {
     use crate::signal::{send_signal, KSigInfo, SA_NOCLDWAIT, SIG_IGN};
     let (mut sig, parent) = {
         let i = p.inner.lock();
@@ -178,18 +190,16 @@ fn do_notify_parent(p: &Arc<Task>) {
             send_signal(parent, info, true, false);
         }
     }
-    if reap && claim_zombie(p) {
-        release_task(p);
-    }
     if let Some(parent) = parent {
         parent.signal.wait_chldexit.wake_up_all();
     }
+    reap
 }
 
 /// Take a zombie for reaping, unless a `wait` already took it (Linux's
-/// `EXIT_ZOMBIE -> EXIT_DEAD` exchange); under the task list lock, as `wait` does.
-fn claim_zombie(p: &Task) -> bool {
-    let _tasklist = TASKLIST_LOCK.lock();
+/// `EXIT_ZOMBIE -> EXIT_DEAD` exchange, made under the task-list lock, as `wait`
+/// makes it).
+fn claim(p: &Task) -> bool {
     p.state() == TaskState::Zombie && {
         p.set_state(TaskState::Dead);
         true
@@ -198,10 +208,9 @@ fn claim_zombie(p: &Task) -> bool {
 
 /// Give our children to a new parent (Linux `forget_original_parent`): another live
 /// thread of our group, else init.
-fn forget_original_parent(tsk: &Task) {
+fn forget_original_parent(tsk: &Task, _tasklist: &TasklistGuard) {
     // A wait in another thread of the group must see the children either here or at
-    // their new parent, never nowhere (Linux holds tasklist_lock).
-    let _tasklist = TASKLIST_LOCK.lock();
+    // their new parent, never nowhere: hence the task-list lock.
     let children: Vec<Arc<Task>> = core::mem::take(&mut tsk.inner.lock().children);
     if children.is_empty() {
         return;
@@ -238,18 +247,20 @@ fn forget_original_parent(tsk: &Task) {
 /// Become a zombie, or disappear (Linux `exit_notify`). A leader whose threads are all
 /// gone tells its parent; otherwise the last of them does, in `release_task`.
 fn exit_notify(tsk: &Arc<Task>) {
-    forget_original_parent(tsk);
-    if tsk.is_group_leader() {
-        let group_empty = {
-            let s = tsk.signal.inner.lock();
-            tsk.set_state(TaskState::Zombie);
-            thread_group_empty(&s, tsk)
-        };
-        if group_empty {
-            do_notify_parent(tsk);
-        }
+    let tasklist = TASKLIST_LOCK.lock();
+    forget_original_parent(tsk, &tasklist);
+    tsk.set_state(TaskState::Zombie);
+    let autoreap = if tsk.is_group_leader() {
+        let group_empty = thread_group_empty(&tsk.signal.inner.lock(), tsk);
+        group_empty && do_notify_parent(tsk, &tasklist)
     } else {
-        // A thread: nobody waits for it.
+        true // a thread: nobody waits for it
+    };
+    if autoreap {
+        tsk.set_state(TaskState::Dead);
+    }
+    drop(tasklist);
+    if autoreap {
         release_task(tsk);
     }
 }

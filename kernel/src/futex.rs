@@ -57,9 +57,9 @@ fn futex_key(uaddr: u64, private: bool) -> Result<FutexKey, Errno> {
     if private {
         return Ok(FutexKey(Arc::as_ptr(&mm) as u64, uaddr));
     }
-    let inner = mm.inner.lock();
-    let writable = handle_mm_fault(&mm, &inner, uaddr, Access::Write).is_ok();
-    if !writable && handle_mm_fault(&mm, &inner, uaddr, Access::Read).is_err() {
+    let mut inner = mm.inner.lock();
+    let writable = handle_mm_fault(&mm, &mut inner, uaddr, Access::Write).is_ok();
+    if !writable && handle_mm_fault(&mm, &mut inner, uaddr, Access::Read).is_err() {
         return Err(EFAULT);
     }
     let vma = inner.find_vma(uaddr).ok_or(EFAULT)?;

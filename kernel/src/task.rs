@@ -55,9 +55,19 @@ pub struct ThreadInfo {
     pub preempt_count: AtomicU32,
 }
 
-/// Held while children move between parents and while a `wait` looks for a zombie and
-/// claims it, so that neither sees the other half done (Linux `tasklist_lock`).
-pub static TASKLIST_LOCK: IrqSpinLock<()> = IrqSpinLock::new(());
+/// Held while children move between parents, while a task becomes a zombie and its
+/// parent is told, and while a `wait` looks for a zombie and claims it, so that none
+/// sees another half done (Linux `tasklist_lock`). Lock order: this lock, then a task's
+/// or its group's own locks, then the run queue.
+pub static TASKLIST_LOCK: IrqSpinLock<Tasklist> = IrqSpinLock::new(Tasklist(()));
+
+/// What [`TASKLIST_LOCK`] guards: nothing but the right to change who is whose child and
+/// who is a zombie. Only that lock makes one, so a `&TasklistGuard` parameter proves the
+/// caller holds it.
+pub struct Tasklist(());
+
+/// Proof that [`TASKLIST_LOCK`] is held.
+pub type TasklistGuard<'a> = crate::sync::IrqSpinLockGuard<'a, Tasklist>;
 
 /// State shared by the threads of one process (Linux `struct signal_struct`).
 pub struct SignalStruct {
