@@ -86,22 +86,22 @@ syscalls! {
         Ok(0)
     }),
     (nr::KILL, "kill", |a| {
-        signal::sys_kill(a[0] as i64, a[1] as i64)
+        signal::syscalls::sys_kill(a[0] as i64, a[1] as i64)
     }),
     (nr::TKILL, "tkill", |a| {
-        signal::sys_tkill(a[0] as i64, a[1] as i64)
+        signal::syscalls::sys_tkill(a[0] as i64, a[1] as i64)
     }),
     (nr::TGKILL, "tgkill", |a| {
-        signal::sys_tgkill(a[0] as i64, a[1] as i64, a[2] as i64)
+        signal::syscalls::sys_tgkill(a[0] as i64, a[1] as i64, a[2] as i64)
     }),
     (nr::RT_SIGACTION, "rt_sigaction", |a| {
-        signal::sys_rt_sigaction(a[0], a[1], a[2], a[3])
+        signal::syscalls::sys_rt_sigaction(a[0], a[1], a[2], a[3])
     }),
     (nr::RT_SIGPROCMASK, "rt_sigprocmask", |a| {
-        signal::sys_rt_sigprocmask(a[0], a[1], a[2], a[3])
+        signal::syscalls::sys_rt_sigprocmask(a[0], a[1], a[2], a[3])
     }),
     (nr::RT_SIGRETURN, "rt_sigreturn", |_| {
-        signal::sys_rt_sigreturn()
+        crate::arch::signal::sys_rt_sigreturn()
     }),
     (nr::UNAME, "uname", |a| sys_uname(a[0])),
     (nr::GETPID, "getpid", |_| Ok(current().tgid as i64)),

@@ -6,16 +6,25 @@
 //! x1 = `&frame.info`, x2 = `&frame.uc`, and x30 = the `sa_restorer` trampoline, which
 //! calls `rt_sigreturn`. That syscall reads the frame back ([`restore_sigframe`]): the
 //! handler returns to exactly where the signal interrupted.
+//!
+//! Also the arm64 half of taking a signal ([`do_signal`]): restarting the syscall it
+//! interrupted, or making it fail with `EINTR`.
 
 use alloc::boxed::Box;
 
 use super::process::{fpsimd_load_current, fpsimd_save_current, FpsimdState};
 use super::ptrace::{
-    PtRegs, DBG_SPSR_SS, PSR_DAIF_MASK, PSR_MODE32_BIT, PSR_MODE_MASK, SPSR_EL1_AARCH64_RES0_BITS,
+    PtRegs, DBG_SPSR_SS, NO_SYSCALL, PSR_DAIF_MASK, PSR_MODE32_BIT, PSR_MODE_MASK,
+    SPSR_EL1_AARCH64_RES0_BITS,
 };
 use crate::errno::*;
 use crate::mm::uaccess::{copy_from_user, copy_to_user};
-use crate::signal::{KSigInfo, SigAction, SA_RESTORER};
+use crate::signal::{
+    force_sig_fault, force_sigsegv, get_signal, recalc_sigpending, signal_setup_done, KSigInfo,
+    SigAction, ERESTARTNOHAND, ERESTARTSYS, SA_RESTART, SA_RESTORER, SEGV_ACCERR, SEGV_MAPERR,
+    SIGSEGV,
+};
+use crate::task::{current, Task, TIF_SIGPENDING};
 
 /// `struct sigcontext`: the registers, then `__reserved` for records such as FP/SIMD.
 #[repr(C, align(16))]
@@ -349,4 +358,73 @@ pub fn restore_sigframe(regs: &mut PtRegs) -> Result<(), Errno> {
         uc + core::mem::offset_of!(Ucontext, ss_sp) as u64,
     )?;
     Ok(())
+}
+
+/// On the way back to user space: restart or fail an interrupted syscall, and take
+/// pending signals, running a handler if one is set (Linux arm64 `do_signal`; the
+/// generic half is [`get_signal`]).
+pub fn do_signal(regs: &mut PtRegs) {
+    let t = current();
+    let taken = if t.test_flag(TIF_SIGPENDING) {
+        get_signal(t)
+    } else {
+        None
+    };
+    // A syscall that a signal interrupted.
+    if regs.syscallno != NO_SYSCALL {
+        let r = regs.regs[0] as i64;
+        let restart = if r == -(ERESTARTSYS.0 as i64) {
+            taken.is_none_or(|(_, a)| a.flags & SA_RESTART != 0)
+        } else if r == -(ERESTARTNOHAND.0 as i64) {
+            taken.is_none()
+        } else {
+            false
+        };
+        if restart {
+            // Run the svc again: x0 as it came in, pc back on the svc instruction.
+            regs.regs[0] = regs.orig_x0;
+            regs.pc -= 4;
+        } else if r == -(ERESTARTSYS.0 as i64) || r == -(ERESTARTNOHAND.0 as i64) {
+            regs.regs[0] = -(EINTR.0 as i64) as u64;
+        }
+        regs.syscallno = NO_SYSCALL;
+    }
+    if let Some((info, action)) = taken {
+        handle_signal(t, regs, &info, &action);
+    }
+    recalc_sigpending(t);
+}
+
+/// Run the handler for `info` (Linux arm64 `handle_signal`): build the frame, then let
+/// the generic code block what the handler's run blocks.
+fn handle_signal(t: &Task, regs: &mut PtRegs, info: &KSigInfo, action: &SigAction) {
+    let blocked = t.inner.lock().blocked;
+    if setup_rt_frame(regs, info, action, blocked).is_err() {
+        force_sigsegv(t, regs.sp);
+    }
+    signal_setup_done(t, info.signo, action);
+}
+
+/// `rt_sigreturn()`: back from a handler to the interrupted context, saved in the frame
+/// at the user sp (Linux `sys_rt_sigreturn`). A bad frame gets SIGSEGV at the sp, as a
+/// fault does (Linux `arm64_notify_segfault`): catchable, with whatever of the frame was
+/// already read in place.
+pub fn sys_rt_sigreturn() -> SysResult {
+    let t = current();
+    // SAFETY: in a syscall, the current task's pt_regs are its user context.
+    let regs = unsafe { &mut *t.pt_regs() };
+    // Whatever x0 holds now must not look like a syscall to restart.
+    regs.syscallno = NO_SYSCALL;
+    match restore_sigframe(regs) {
+        Ok(()) => Ok(regs.regs[0] as i64),
+        Err(_) => {
+            let addr = regs.sp;
+            // SEGV_MAPERR if no mapping lies at or above the address (Linux `find_vma`).
+            let mm = t.inner.lock().mm.clone();
+            let mapped = mm.is_some_and(|mm| mm.inner.lock().vmas.iter().any(|v| v.end > addr));
+            let code = if mapped { SEGV_ACCERR } else { SEGV_MAPERR };
+            force_sig_fault(SIGSEGV, code, "bad frame in rt_sigreturn", addr, regs.pc);
+            Ok(0)
+        }
+    }
 }

@@ -188,7 +188,7 @@ fn exit_to_user_mode_loop(t: &crate::task::Task, regs: &mut PtRegs) {
             // Signals are handled with interrupts on, as Linux's `do_notify_resume` does:
             // a fatal one runs the whole of `do_exit` from here.
             local_irq_enable();
-            crate::signal::do_signal(regs);
+            super::signal::do_signal(regs);
             local_irq_disable();
             continue;
         }

@@ -17,13 +17,14 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use crate::arch::ptrace::{PtRegs, NO_SYSCALL};
 use crate::errno::*;
 use crate::exit::do_group_exit;
 use crate::sched::try_to_wake_up;
 use crate::task::*;
 
 pub use forkos_lib::uapi::signal::*;
+
+pub mod syscalls;
 
 /// Is the default action of `sig` to do nothing (here including stop/continue)?
 fn default_ignored(sig: i32) -> bool {
@@ -234,95 +235,6 @@ pub fn send_signal(t: &Arc<Task>, info: KSigInfo, group: bool, forced: bool) {
     signal_wake_up(&taker);
 }
 
-/// Send `sig` from the current task to the process `leader` leads.
-fn send_from_current(leader: &Arc<Task>, sig: i32, code: i32, group: bool) {
-    let info = KSigInfo {
-        signo: sig,
-        code,
-        pid: current().tgid,
-        ..KSigInfo::default()
-    };
-    send_signal(leader, info, group, false);
-}
-
-fn send_signal_to_process(leader: &Arc<Task>, sig: i32) {
-    if sig != 0 {
-        send_from_current(leader, sig, SI_USER, true);
-    }
-}
-
-/// The leader of process `pid`, if it exists (zombies count, as in Linux).
-fn find_process(pid: Pid) -> Option<Arc<Task>> {
-    PID_TABLE
-        .lock()
-        .find(pid)
-        .filter(|t| t.is_group_leader() && !t.kthread)
-}
-
-/// `kill(pid, sig)` (Linux `kill_something_info`). As in Linux, the targets are found
-/// first (`ESRCH` if there are none) and the signal number checked for each
-/// (`EINVAL`).
-pub fn sys_kill(pid: i64, sig: i64) -> SysResult {
-    let (pid, sig) = (pid as i32, sig as i32);
-    let me = current().tgid;
-    let targets: Vec<Arc<Task>> = match pid {
-        p if p > 0 => find_process(p).into_iter().collect(),
-        // Every process but init and, for -1, the caller.
-        -1 => PID_TABLE
-            .lock()
-            .all()
-            .into_iter()
-            .filter(|t| t.is_group_leader() && !t.kthread && t.tgid != 1 && t.tgid != me)
-            .collect(),
-        // Process group 0 holds every process (forkos has no setpgid), the caller too.
-        0 => PID_TABLE
-            .lock()
-            .all()
-            .into_iter()
-            .filter(|t| t.is_group_leader() && !t.kthread && (t.tgid != 1 || me == 1))
-            .collect(),
-        // No other process group exists.
-        _ => Vec::new(),
-    };
-    if targets.is_empty() {
-        return Err(ESRCH);
-    }
-    if !(0..=NSIG).contains(&sig) {
-        return Err(EINVAL);
-    }
-    for t in &targets {
-        send_signal_to_process(t, sig);
-    }
-    Ok(0)
-}
-
-/// `tgkill(tgid, tid, sig)` and, with `tgid` -1, `tkill(tid, sig)` (Linux
-/// `do_tkill`): the signal is pending on that one thread.
-pub fn sys_tgkill(tgid: i64, tid: i64, sig: i64) -> SysResult {
-    let (tgid, tid, sig) = (tgid as i32, tid as i32, sig as i32);
-    if tid <= 0 || (tgid != -1 && tgid <= 0) {
-        return Err(EINVAL);
-    }
-    let t = PID_TABLE
-        .lock()
-        .find(tid)
-        .filter(|t| !t.kthread)
-        .filter(|t| !matches!(t.state(), TaskState::Dead | TaskState::Zombie))
-        .filter(|t| tgid == -1 || t.tgid == tgid)
-        .ok_or(ESRCH)?;
-    if !(0..=NSIG).contains(&sig) {
-        return Err(EINVAL);
-    }
-    if sig != 0 {
-        send_from_current(&t, sig, SI_TKILL, false);
-    }
-    Ok(0)
-}
-
-pub fn sys_tkill(tid: i64, sig: i64) -> SysResult {
-    sys_tgkill(-1, tid, sig)
-}
-
 /// A name for the fault report line.
 fn signame(sig: i32) -> &'static str {
     match sig {
@@ -365,7 +277,7 @@ pub fn force_sig_fault(sig: i32, code: i32, what: &str, addr: u64, pc: u64) {
 /// Take the next signal that needs doing something: a handler to run, or a default
 /// action that kills (which does not return). Ignored signals are dropped on the way
 /// (Linux `get_signal`).
-fn get_signal(t: &Task) -> Option<(KSigInfo, SigAction)> {
+pub fn get_signal(t: &Task) -> Option<(KSigInfo, SigAction)> {
     loop {
         if t.fatal_signal_pending() {
             let (code, exec) = {
@@ -396,55 +308,11 @@ fn get_signal(t: &Task) -> Option<(KSigInfo, SigAction)> {
     }
 }
 
-/// On the way back to user space: restart or fail an interrupted syscall, and take
-/// pending signals, running a handler if one is set (Linux `do_signal`).
-pub fn do_signal(regs: &mut PtRegs) {
-    let t = current();
-    let taken = if t.test_flag(TIF_SIGPENDING) {
-        get_signal(t)
-    } else {
-        None
-    };
-    // A syscall that a signal interrupted (Linux arm64 `do_signal`).
-    if regs.syscallno != NO_SYSCALL {
-        let r = regs.regs[0] as i64;
-        let restart = if r == -(ERESTARTSYS.0 as i64) {
-            taken.is_none_or(|(_, a)| a.flags & SA_RESTART != 0)
-        } else if r == -(ERESTARTNOHAND.0 as i64) {
-            taken.is_none()
-        } else {
-            false
-        };
-        if restart {
-            // Run the svc again: x0 as it came in, pc back on the svc instruction.
-            regs.regs[0] = regs.orig_x0;
-            regs.pc -= 4;
-        } else if r == -(ERESTARTSYS.0 as i64) || r == -(ERESTARTNOHAND.0 as i64) {
-            regs.regs[0] = -(EINTR.0 as i64) as u64;
-        }
-        regs.syscallno = NO_SYSCALL;
-    }
-    if let Some((info, action)) = taken {
-        handle_signal(t, regs, &info, &action);
-    }
-    recalc_sigpending(t);
-}
-
-/// Run the handler for `info` (Linux `handle_signal`): build the frame, then block the
-/// handler's mask and, unless `SA_NODEFER`, the signal itself while it runs.
-fn handle_signal(t: &Task, regs: &mut PtRegs, info: &KSigInfo, action: &SigAction) {
-    let sig = info.signo;
+/// A handler's frame is on the user stack: block the handler's mask and, unless
+/// `SA_NODEFER`, the signal itself while it runs; forget a one-shot handler (Linux
+/// `signal_setup_done` -> `signal_delivered`).
+pub fn signal_setup_done(t: &Task, sig: i32, action: &SigAction) {
     let blocked = t.inner.lock().blocked;
-    if crate::arch::signal::setup_rt_frame(regs, info, action, blocked).is_err() {
-        // No room for the frame: Linux's `force_sigsegv`.
-        crate::println!(
-            "{}[{}]: cannot write a signal frame at sp {:#x}: SIGSEGV",
-            Comm(t),
-            t.pid,
-            regs.sp
-        );
-        do_group_exit(SIGSEGV);
-    }
     let mut more = action.mask;
     if action.flags & SA_NODEFER == 0 {
         more |= sigmask(sig);
@@ -455,28 +323,15 @@ fn handle_signal(t: &Task, regs: &mut PtRegs, info: &KSigInfo, action: &SigActio
     }
 }
 
-/// `rt_sigreturn()`: back from a handler to the interrupted context, saved in the frame
-/// at the user sp (Linux `sys_rt_sigreturn`). A bad frame gets SIGSEGV at the sp, as a
-/// fault does (Linux `arm64_notify_segfault`): catchable, with whatever of the frame was
-/// already read in place.
-pub fn sys_rt_sigreturn() -> SysResult {
-    let t = current();
-    // SAFETY: in a syscall, the current task's pt_regs are its user context.
-    let regs = unsafe { &mut *t.pt_regs() };
-    // Whatever x0 holds now must not look like a syscall to restart.
-    regs.syscallno = NO_SYSCALL;
-    match crate::arch::signal::restore_sigframe(regs) {
-        Ok(()) => Ok(regs.regs[0] as i64),
-        Err(_) => {
-            let addr = regs.sp;
-            // SEGV_MAPERR if no mapping lies at or above the address (Linux `find_vma`).
-            let mm = t.inner.lock().mm.clone();
-            let mapped = mm.is_some_and(|mm| mm.inner.lock().vmas.iter().any(|v| v.end > addr));
-            let code = if mapped { SEGV_ACCERR } else { SEGV_MAPERR };
-            force_sig_fault(SIGSEGV, code, "bad frame in rt_sigreturn", addr, regs.pc);
-            Ok(0)
-        }
-    }
+/// No room on the user stack for a handler's frame: the process dies of SIGSEGV (Linux
+/// `force_sigsegv` from `signal_setup_done`).
+pub fn force_sigsegv(t: &Task, sp: u64) -> ! {
+    crate::println!(
+        "{}[{}]: cannot write a signal frame at sp {sp:#x}: SIGSEGV",
+        Comm(t),
+        t.pid
+    );
+    do_group_exit(SIGSEGV)
 }
 
 /// Set the current thread's blocked signals (Linux `set_current_blocked`): never
@@ -542,82 +397,4 @@ pub fn flush_signal_handlers(tsk: &Task) {
         i.sighand = crate::task::SigHand::copy_of(&i.sighand);
     }
     reset_handlers(&mut i.sighand.action.lock());
-}
-
-/// Linux's sigset is 8 bytes on arm64; any other size is refused.
-fn check_sigsetsize(size: u64) -> Result<(), Errno> {
-    if size != 8 {
-        return Err(EINVAL);
-    }
-    Ok(())
-}
-
-/// `rt_sigaction(sig, act, oact, sigsetsize)` (Linux `do_sigaction`): read and set what
-/// a signal does. SIGKILL and SIGSTOP cannot be changed.
-pub fn sys_rt_sigaction(sig: u64, act: u64, oact: u64, sigsetsize: u64) -> SysResult {
-    use crate::mm::uaccess::UserPtr;
-    check_sigsetsize(sigsetsize)?;
-    // Linux copies the new action in before it looks at the signal number.
-    let new = if act != 0 {
-        Some(UserPtr::<SigAction>::new(act).read()?)
-    } else {
-        None
-    };
-    let sig = sig as i32;
-    if !(1..=NSIG).contains(&sig) || (new.is_some() && sigmask(sig) & UNBLOCKABLE != 0) {
-        return Err(EINVAL);
-    }
-    let t = current();
-    let old = {
-        let sighand = t.inner.lock().sighand.clone();
-        let mut action = sighand.action.lock();
-        let old = action[sig as usize - 1];
-        if let Some(mut a) = new {
-            a.mask &= !UNBLOCKABLE;
-            action[sig as usize - 1] = a;
-        }
-        old
-    };
-    // POSIX: an action that ignores the signal discards it where it is pending, blocked
-    // or not: on the process and on every thread.
-    if new.is_some_and(|a| sig_handler_ignored(a.handler, sig)) {
-        t.signal.inner.lock().shared_pending.flush(sig);
-        for th in t.signal.threads() {
-            th.inner.lock().pending.flush(sig);
-        }
-        recalc_sigpending(t);
-    }
-    if oact != 0 {
-        UserPtr::<SigAction>::new(oact).write(&old)?;
-    }
-    Ok(0)
-}
-
-const SIG_BLOCK: u64 = 0;
-const SIG_UNBLOCK: u64 = 1;
-const SIG_SETMASK: u64 = 2;
-
-/// `rt_sigprocmask(how, set, oset, sigsetsize)` (Linux `sigprocmask`): read and change
-/// the calling thread's blocked signals. SIGKILL and SIGSTOP are never blocked.
-pub fn sys_rt_sigprocmask(how: u64, set: u64, oset: u64, sigsetsize: u64) -> SysResult {
-    use crate::mm::uaccess::UserPtr;
-    check_sigsetsize(sigsetsize)?;
-    let t = current();
-    let old = t.inner.lock().blocked;
-    if set != 0 {
-        let s = UserPtr::<u64>::new(set).read()?;
-        let new = match how {
-            SIG_BLOCK => old | s,
-            SIG_UNBLOCK => old & !s,
-            SIG_SETMASK => s,
-            _ => return Err(EINVAL),
-        };
-        t.inner.lock().blocked = new & !UNBLOCKABLE;
-        // A signal just unblocked is taken on the way out of this syscall.
-        recalc_sigpending(t);
-    }
-    if oset != 0 {
-        UserPtr::<u64>::new(oset).write(&old)?;
-    }
-    Ok(0)
 }
