@@ -18,7 +18,7 @@ use crate::errno::*;
 use crate::fs::{self, PATH_MAX};
 use crate::mm::memory::{handle_mm_fault, Access};
 use crate::mm::uaccess::{copy_from_user, strndup_user, UserPtr};
-use crate::mm::{Mm, VmFlags, Vma, STACK_SIZE, STACK_TOP, TASK_SIZE};
+use crate::mm::{Mm, VmFlags, Vma, VmaBacking, STACK_SIZE, STACK_TOP, TASK_SIZE};
 use crate::task::current;
 
 const PAGE: u64 = PAGE_SIZE as u64;
@@ -136,8 +136,8 @@ fn load_elf(mm: &Mm, image: &[u8]) -> Result<Loaded, Errno> {
                 start: s,
                 end: e,
                 flags: f,
-                shared: None,
-            });
+                data: VmaBacking::Anon,
+            })?;
         }
         let bytes = &image[seg.file_offset..seg.file_offset + seg.filesz];
         write_to_mm(mm, seg.vaddr, bytes)?;
@@ -182,8 +182,8 @@ impl Bprm {
             start: STACK_TOP - STACK_SIZE,
             end: STACK_TOP,
             flags: VmFlags::READ | VmFlags::WRITE | VmFlags::STACK,
-            shared: None,
-        });
+            data: VmaBacking::Anon,
+        })?;
         // Linux leaves one NULL word at the very top.
         let top = STACK_TOP - 8;
         let mut b = Bprm {
@@ -399,7 +399,7 @@ fn do_execve(filename: Vec<u8>, argv: Strings, envp: Strings) -> Result<(), Errn
         inner.start_brk = loaded.brk;
         inner.brk = loaded.brk;
         if !inner.overlaps(crate::mm::SIGPAGE, crate::mm::SIGPAGE + PAGE) {
-            inner.insert_vma(crate::mm::sigpage_vma());
+            inner.insert_vma(crate::mm::sigpage_vma())?;
         }
     }
     let sp = create_elf_tables(&mut b, &loaded)?;

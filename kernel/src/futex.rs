@@ -55,11 +55,11 @@ fn futex_key(uaddr: u64, private: bool) -> Result<FutexKey, Errno> {
     }
     let inner = mm.inner.lock();
     let vma = inner.find_vma(uaddr).ok_or(EFAULT)?;
-    Ok(match &vma.shared {
-        Some((obj, pgoff)) => {
+    Ok(match &vma.data {
+        crate::mm::VmaBacking::Shm { obj, pgoff } => {
             FutexKey(Arc::as_ptr(obj) as u64, (pgoff << 12) + (uaddr - vma.start))
         }
-        None => FutexKey(Arc::as_ptr(&mm) as u64, uaddr),
+        _ => FutexKey(Arc::as_ptr(&mm) as u64, uaddr),
     })
 }
 

@@ -106,9 +106,9 @@ fn vma_allows(flags: VmFlags, access: Access) -> bool {
 }
 
 /// Resolve a fault at `va` against the mappings (Linux `handle_mm_fault` ->
-/// `handle_pte_fault`): map a page if none is there yet (`do_anonymous_page` /
-/// `do_shared_fault`), or break copy-on-write for a write (`do_wp_page`). Returns the
-/// physical page mapped at `va`, which now allows `access`.
+/// `handle_pte_fault`): map a page if none is there yet ([`do_pte_missing`]), or break
+/// copy-on-write for a write ([`do_wp_page`]). Returns the physical page mapped at `va`,
+/// which now allows `access`.
 pub fn handle_mm_fault(
     mm: &Mm,
     inner: &MmInner,
@@ -128,23 +128,63 @@ pub fn handle_mm_fault(
         }
         return Ok(pte_pa(*slot));
     }
-    let pa = match &vma.shared {
-        Some((obj, pgoff)) => obj
-            .get_page(pgoff + (page_va - vma.start) / PAGE_SIZE as u64)
-            .ok_or(Fault::Oom)?,
-        None => page_alloc::alloc_zeroed_page().ok_or(Fault::Oom)?,
-    };
-    *slot = mk_user_pte(pa, vma.flags);
+    let (pa, pte) = do_pte_missing(vma, page_va, access)?;
+    *slot = pte;
     // The table walker must see the new entry before user space retries the access.
     // SAFETY: a barrier only orders memory accesses.
     unsafe { core::arch::asm!("dsb ishst", options(nostack)) };
     Ok(pa)
 }
 
-/// A write to a write-protected page of a writable private mapping: the page is shared
-/// copy-on-write since a fork (Linux `do_wp_page`).
+/// What to map at `va`, where nothing is mapped yet, and how (Linux `do_pte_missing`):
+/// a fresh zeroed page for anonymous memory (`do_anonymous_page`); the object's page
+/// for a shared mapping, with the mapping's access (`do_shared_fault`); for a private
+/// mapping of an object or of kernel pages, the page itself read-only on a read or
+/// exec (`do_read_fault`) and a private copy on a write (`do_cow_fault`). So a page
+/// shared between address spaces is writable only through a writable `MAP_SHARED`
+/// mapping, and a kernel-owned page never.
+fn do_pte_missing(vma: &Vma, va: u64, access: Access) -> Result<(PhysAddr, u64), Fault> {
+    let index = (va - vma.start) / PAGE_SIZE as u64;
+    let Some(page) = vma.data.fault_page(index) else {
+        let pa = page_alloc::alloc_zeroed_page().ok_or(Fault::Oom)?;
+        return Ok((pa, mk_user_pte(pa, vma.flags)));
+    };
+    let page = page?;
+    if vma.flags.contains(VmFlags::SHARED) {
+        return Ok((page, mk_user_pte(page, vma.flags)));
+    }
+    if access != Access::Write {
+        return Ok((page, pte_wrprotect(mk_user_pte(page, vma.flags))));
+    }
+    let Some(copy) = page_alloc::alloc_page() else {
+        page_alloc::put_page(page);
+        return Err(Fault::Oom);
+    };
+    // SAFETY: both are RAM pages, linear mapped; `copy` is ours alone and `page` is
+    // only ever read.
+    unsafe { crate::arch::page::copy_page(phys_to_virt(copy), phys_to_virt(page)) };
+    page_alloc::put_page(page);
+    Ok((copy, mk_user_pte(copy, vma.flags)))
+}
+
+/// A write to a write-protected page of a writable mapping (Linux `do_wp_page`). In a
+/// shared mapping the page is the object's, made writable in place (`wp_page_shared`).
+/// In a private one it is shared copy-on-write since a fork, or it is the page of the
+/// mapping's object or kernel pages: only an anonymous page may be taken back without a
+/// copy, and only by its last user (`wp_page_reuse`); anything else is copied
+/// ([`wp_page_copy`]).
 fn do_wp_page(mm: &Mm, vma: &Vma, va: u64, slot: &mut u64) -> Result<PhysAddr, Fault> {
     let old = pte_pa(*slot);
+    if vma.flags.contains(VmFlags::SHARED) {
+        *slot = mk_user_pte(old, vma.flags);
+        flush_tlb_page(&mm.context, va);
+        return Ok(old);
+    }
+    // Linux checks `PageAnon`: a page the mapping's object or the kernel owns is never
+    // reused, whatever its reference count says.
+    if vma.data.owns_page((va - vma.start) / PAGE_SIZE as u64, old) {
+        return wp_page_copy(mm, vma, va, slot);
+    }
     // EXERCISE cow_reuse: begin
     if page_alloc::page_count(old) == 1 {
         // Nobody else maps it any more (the other side wrote or exited first): take it
@@ -157,8 +197,13 @@ fn do_wp_page(mm: &Mm, vma: &Vma, va: u64, slot: &mut u64) -> Result<PhysAddr, F
         return Ok(old);
     }
     // EXERCISE cow_reuse: end
-    // Give this address space its own copy (Linux `wp_page_copy`). The other mappers
-    // keep the original, still write-protected.
+    wp_page_copy(mm, vma, va, slot)
+}
+
+/// Give this address space its own copy of the page mapped read-only at `va` (Linux
+/// `wp_page_copy`). The other mappers keep the original, still write-protected.
+fn wp_page_copy(mm: &Mm, vma: &Vma, va: u64, slot: &mut u64) -> Result<PhysAddr, Fault> {
+    let old = pte_pa(*slot);
     let pa = page_alloc::alloc_page().ok_or(Fault::Oom)?;
     // SAFETY: both are RAM pages, linear mapped; `pa` is ours alone and `old` is
     // read-only to everyone while it is shared.
