@@ -200,6 +200,7 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
         semihosting::exit(code)
     }
     trace::init(info.cmdline);
+    mm::debug_vm::init(info.cmdline);
     random::init();
     mm::sigpage_init();
     // Lists that hold every task at worst get their full size now: they never grow

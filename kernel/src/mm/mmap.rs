@@ -3,14 +3,15 @@
 //!
 //! What these calls do to the list of mappings is [`forkos_lib::vma`]'s (pure, and
 //! property-tested on the host); this file checks the arguments in Linux's order,
-//! updates the page tables for what the list changed.
-//! forkos has no `mremap`.
+//! updates the page tables for what the list changed, and checks the result
+//! ([`super::debug_vm::validate_mm`]). forkos has no `mremap`.
 
 use alloc::sync::Arc;
 
 use forkos_lib::pgtable::PAGE_SIZE;
 use forkos_lib::vma::VmaError;
 
+use super::debug_vm::validate_mm;
 use super::memory::{change_protection, zap_page_range};
 use super::{Mm, MmInner, ShmObject, VmFlags, Vma, VmaBacking, MMAP_BASE, TASK_SIZE};
 use crate::errno::*;
@@ -205,6 +206,8 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -
     }
     let mm = current().inner.lock().mm.clone().ok_or(ENOMEM)?;
     let mut inner = mm.inner.lock();
+    // As the faults since the last call left it, then as this call leaves it.
+    validate_mm(&mm, &inner);
     if inner.vmas.len() >= MAX_MAP_COUNT {
         return Err(ENOMEM);
     }
@@ -234,6 +237,7 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -
         flags: vflags,
         data,
     })?;
+    validate_mm(&mm, &inner);
     Ok(start as i64)
 }
 
@@ -245,7 +249,9 @@ pub fn sys_munmap(addr: u64, len: u64) -> SysResult {
     let end = user_range_end(addr, len, EINVAL)?;
     let mm = current().inner.lock().mm.clone().ok_or(EINVAL)?;
     let mut inner = mm.inner.lock();
+    validate_mm(&mm, &inner);
     unmap_range(&mm, &mut inner, addr, end)?;
+    validate_mm(&mm, &inner);
     Ok(0)
 }
 
@@ -260,6 +266,7 @@ pub fn sys_brk(addr: u64) -> SysResult {
     let mm = task.inner.lock().mm.clone().ok_or(ENOMEM)?;
     let data_limit = task.signal.inner.lock().rlim[RLIMIT_DATA].cur;
     let mut inner = mm.inner.lock();
+    validate_mm(&mm, &inner);
     let (start_brk, old) = (inner.start_brk, inner.brk);
     // Linux `check_data_rlimit` (forkos counts the heap only, not the data segment).
     if addr.saturating_sub(start_brk) > data_limit {
@@ -277,6 +284,7 @@ pub fn sys_brk(addr: u64) -> SysResult {
         |_, from, to| zap_page_range(&mm, from, to),
     );
     inner.brk = new;
+    validate_mm(&mm, &inner);
     Ok(new as i64)
 }
 
@@ -307,6 +315,7 @@ pub fn sys_mprotect(addr: u64, len: u64, prot: u64) -> SysResult {
     }
     let mm = current().inner.lock().mm.clone().ok_or(ENOMEM)?;
     let mut inner = mm.inner.lock();
+    validate_mm(&mm, &inner);
     let first = inner.vmas.find_vma(start).ok_or(ENOMEM)?;
     if grows == PROT_GROWSDOWN {
         // From the start of a stack mapping (Linux `VM_GROWSDOWN`).
@@ -333,6 +342,7 @@ pub fn sys_mprotect(addr: u64, len: u64, prot: u64) -> SysResult {
         |v| refuse_wx(prot).map(|()| (v.flags & keep) | access),
         |v| change_protection(&mm, v),
     );
+    validate_mm(&mm, inner);
     match result {
         Ok(()) => Ok(0),
         Err(VmaError::NoMem) => Err(ENOMEM),
@@ -357,6 +367,7 @@ pub fn sys_madvise(addr: u64, len: u64, advice: u64) -> SysResult {
     }
     let mm = current().inner.lock().mm.clone().ok_or(ENOMEM)?;
     let inner = mm.inner.lock();
+    validate_mm(&mm, &inner);
     let mut covered = addr;
     let mut hole = false;
     for v in inner.vmas.iter().filter(|v| v.end > addr && v.start < end) {
@@ -366,6 +377,7 @@ pub fn sys_madvise(addr: u64, len: u64, advice: u64) -> SysResult {
             zap_page_range(&mm, v.start.max(addr), v.end.min(end));
         }
     }
+    validate_mm(&mm, &inner);
     if hole || covered < end {
         return Err(ENOMEM);
     }

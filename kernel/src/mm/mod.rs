@@ -6,9 +6,10 @@
 //!   (Linux `struct vm_area_struct`);
 //! - [`memory`]: page faults and page-table walking, `copy_page_range`, teardown;
 //! - [`mmap`]: `mmap`, `munmap`, `mprotect`, `madvise`, `brk` (the list logic is
-//!   [`forkos_lib::vma`]);
+//!   [`forkos_lib::vma`]); [`debug_vm`]: the checks of Linux `validate_mm`;
 //! - [`uaccess`]: checked copies to and from user space.
 
+pub mod debug_vm;
 pub mod heap;
 pub mod kstack;
 pub mod memory;
