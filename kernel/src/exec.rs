@@ -57,13 +57,20 @@ const MAX_ARG_STRINGS: usize = 0x7fff_ffff;
 /// `bprm_stack_limits` with the default `RLIMIT_STACK`).
 const ARG_MAX: usize = (STACK_SIZE / 4) as usize;
 
-/// Write `bytes` at `va` of `mm`, which is not the current address space yet.
+/// Write `bytes` at `va` of `mm`, which is not the current address space yet. Only into
+/// its private anonymous memory (segments, stack): the page a read fault maps there is
+/// the new program's own, even where the mapping is read-only; a shared or kernel page
+/// is never written this way.
 fn write_to_mm(mm: &Mm, va: u64, bytes: &[u8]) -> Result<(), Errno> {
     let inner = mm.inner.lock();
     let mut done = 0;
     while done < bytes.len() {
         let a = va + done as u64;
         let n = (PAGE_SIZE - (a % PAGE) as usize).min(bytes.len() - done);
+        let vma = inner.find_vma(a).ok_or(ENOMEM)?;
+        if !matches!(vma.data, VmaBacking::Anon) || vma.flags.contains(VmFlags::SHARED) {
+            return Err(ENOMEM);
+        }
         let pa = handle_mm_fault(mm, &inner, a, Access::Read).map_err(|_| ENOMEM)?;
         // SAFETY: pa is a page of the new mm, linear mapped, not yet visible to anyone.
         unsafe {
