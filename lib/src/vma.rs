@@ -381,7 +381,8 @@ impl<D: VmaData> VmaList<D> {
                 && prev.flags == heap_flags
                 && prev.data.is_anonymous()
         };
-        if !grow && self.vmas.len() >= self.max_map_count {
+        // Linux `do_brk_flags` refuses only once the count is passed (`>`), as `do_mmap`.
+        if !grow && self.vmas.len() > self.max_map_count {
             return cur_brk;
         }
         if !may_grow(len) {

@@ -208,7 +208,8 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -
     let mut inner = mm.inner.lock();
     // As the faults since the last call left it, then as this call leaves it.
     validate_mm(&mm, &inner);
-    if inner.vmas.len() >= MAX_MAP_COUNT {
+    // Linux `do_mmap`: refused only once the count is passed.
+    if inner.vmas.len() > MAX_MAP_COUNT {
         return Err(ENOMEM);
     }
     let start = if fixed {
