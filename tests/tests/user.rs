@@ -183,6 +183,7 @@ user_tests!(
     sigpage_write_stays_private,
     brk_stops_below_next_mapping,
     brk_after_munmap_of_heap,
+    brk_respects_rlimit_data,
     mprotect_partial_then_enomem,
     mmap_hint_honoured,
     mmap_hugetlb_fails,

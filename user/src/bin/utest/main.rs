@@ -117,6 +117,7 @@ tests! {
         madvise_dontneed, getrandom_works, prlimit_get_set_inherit, sigaction_ignore_and_rules,
         sigprocmask_rules, robust_list_round_trip;
     vm: sigpage_write_stays_private, brk_stops_below_next_mapping, brk_after_munmap_of_heap,
+        brk_respects_rlimit_data,
         mprotect_partial_then_enomem, mmap_hint_honoured, mmap_hugetlb_fails;
     exhaust: fork_until_eagain_twice, oom_kills_the_hog;
     execs: exec_from_two_threads_at_once;

@@ -367,6 +367,51 @@ pub fn brk_after_munmap_of_heap() -> T {
     })?)
 }
 
+/// `RLIMIT_DATA` bounds the heap: with a 16 MiB limit the break may grow by 64 KiB but
+/// not by 32 MiB; with 0 it may not grow at all (Linux's `check_data_rlimit`; Linux also
+/// counts the rest of the private writable memory, `data_vm`, here this program's
+/// 8.5 MiB of .bss, which forkos does not).
+pub fn brk_respects_rlimit_data() -> T {
+    const RLIMIT_DATA: usize = 2;
+    expect_ok(child(|| {
+        let set = |cur: u64| {
+            let lim = [cur, u64::MAX];
+            // SAFETY: prlimit64 reads the two words of lim.
+            unsafe {
+                sys::syscall6(
+                    nr::PRLIMIT64,
+                    0,
+                    RLIMIT_DATA,
+                    lim.as_ptr() as usize,
+                    0,
+                    0,
+                    0,
+                )
+            }
+        };
+        let b = sys::brk(0) as usize;
+        check_eq!(set(16 << 20), 0, "prlimit64(RLIMIT_DATA, 16 MiB)");
+        check_eq!(
+            sys::brk(b + (64 << 10)) as usize,
+            b + (64 << 10),
+            "brk(+64 KiB)"
+        );
+        check_eq!(
+            sys::brk(b + (32 << 20)) as usize,
+            b + (64 << 10),
+            "brk(+32 MiB)"
+        );
+        check_eq!(sys::brk(b) as usize, b, "brk(back)");
+        check_eq!(set(0), 0, "prlimit64(RLIMIT_DATA, 0)");
+        check_eq!(
+            sys::brk(b + PAGE) as usize,
+            b,
+            "brk(+1 page) with no data allowed"
+        );
+        Ok(())
+    })?)
+}
+
 /// `mprotect` over a range that ends in a hole changes the mapped part and then fails
 /// with ENOMEM, as Linux's does; one that starts in a hole changes nothing.
 pub fn mprotect_partial_then_enomem() -> T {
