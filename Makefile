@@ -144,9 +144,10 @@ lint: user
 bench: $(IMG) $(INITRD_CPIO) qemu python
 	scripts/bench $(BENCH_ARGS)
 
-# The syscall fuzzer (user/src/bin/sysfuzz.rs) as pid 1; the seed is printed for replay.
+# The syscall fuzzer (user/src/bin/sysfuzz.rs) as pid 1, every address space checked after
+# every memory call (debug_vm); the seed is printed for replay.
 fuzz: $(IMG) qemu
-	$(QEMU) $(QEMU_ARGS) -append "init=/sysfuzz -- $(FUZZ_SEED) $(FUZZ_CALLS)"
+	$(QEMU) $(QEMU_ARGS) -append "debug_vm init=/sysfuzz -- $(FUZZ_SEED) $(FUZZ_CALLS)"
 
 # Exercises (docs/exercises.md): remove the reference code of exercise E from the kernel.
 exercise: python

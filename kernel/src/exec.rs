@@ -18,7 +18,7 @@ use crate::errno::*;
 use crate::fs::{self, PATH_MAX};
 use crate::mm::memory::{handle_mm_fault, Access};
 use crate::mm::uaccess::{copy_from_user, strndup_user, UserPtr};
-use crate::mm::{Mm, VmFlags, Vma, STACK_EXPAND, STACK_SIZE, STACK_TOP, TASK_SIZE};
+use crate::mm::{Mm, VmFlags, Vma, VmaBacking, STACK_EXPAND, STACK_SIZE, STACK_TOP, TASK_SIZE};
 use crate::task::current;
 
 const PAGE: u64 = PAGE_SIZE as u64;
@@ -58,13 +58,20 @@ const STK_LIM: u64 = 8 << 20;
 /// `RLIMIT_STACK` in `struct signal_struct.rlim`.
 const RLIMIT_STACK: usize = 3;
 
-/// Write `bytes` at `va` of `mm`, which is not the current address space yet.
+/// Write `bytes` at `va` of `mm`, which is not the current address space yet. Only into
+/// its private anonymous memory (segments, stack): the page a read fault maps there is
+/// the new program's own, even where the mapping is read-only; a shared or kernel page
+/// is never written this way.
 fn write_to_mm(mm: &Mm, va: u64, bytes: &[u8]) -> Result<(), Errno> {
     let mut inner = mm.inner.lock();
     let mut done = 0;
     while done < bytes.len() {
         let a = va + done as u64;
         let n = (PAGE_SIZE - (a % PAGE) as usize).min(bytes.len() - done);
+        let vma = inner.find_vma(a).ok_or(ENOMEM)?;
+        if !matches!(vma.data, VmaBacking::Anon) || vma.flags.contains(VmFlags::SHARED) {
+            return Err(ENOMEM);
+        }
         let pa = handle_mm_fault(mm, &mut inner, a, Access::Read).map_err(|_| ENOMEM)?;
         // SAFETY: pa is a page of the new mm, linear mapped, not yet visible to anyone.
         unsafe {
@@ -137,8 +144,8 @@ fn load_elf(mm: &Mm, image: &[u8]) -> Result<Loaded, Errno> {
                 start: s,
                 end: e,
                 flags: f,
-                shared: None,
-            });
+                data: VmaBacking::Anon,
+            })?;
         }
         let bytes = &image[seg.file_offset..seg.file_offset + seg.filesz];
         write_to_mm(mm, seg.vaddr, bytes)?;
@@ -183,8 +190,8 @@ impl Bprm {
             start: STACK_TOP - STACK_SIZE,
             end: STACK_TOP,
             flags: VmFlags::READ | VmFlags::WRITE | VmFlags::STACK,
-            shared: None,
-        });
+            data: VmaBacking::Anon,
+        })?;
         // Linux leaves one NULL word at the very top.
         let top = STACK_TOP - 8;
         Ok(Bprm {
@@ -429,7 +436,7 @@ fn do_execve(filename: Vec<u8>, argv: Strings, envp: Strings) -> Result<(), Errn
         inner.start_brk = loaded.brk;
         inner.brk = loaded.brk;
         if !inner.overlaps(crate::mm::SIGPAGE, crate::mm::SIGPAGE + PAGE) {
-            inner.insert_vma(crate::mm::sigpage_vma());
+            inner.insert_vma(crate::mm::sigpage_vma())?;
         }
     }
     let strings = b.p;
@@ -487,22 +494,23 @@ fn setup_arg_pages(mm: &Mm, strings: u64, sp: u64) {
     let rlim_stack =
         current().signal.inner.lock().rlim[crate::syscall::RLIMIT_STACK].cur & !(PAGE - 1);
     let mut inner = mm.inner.lock();
-    let Some(vma) = inner
+    let Some(i) = inner
         .vmas
-        .iter_mut()
-        .find(|v| v.flags.contains(VmFlags::STACK))
+        .iter()
+        .position(|v| v.flags.contains(VmFlags::STACK))
     else {
         return;
     };
+    let (vm_start, vm_end) = (inner.vmas[i].start, inner.vmas[i].end);
     let used_start = strings & !(PAGE - 1);
-    let stack_base = if (vma.end - used_start).saturating_add(STACK_EXPAND) > rlim_stack {
-        vma.end.saturating_sub(rlim_stack)
+    let stack_base = if (vm_end - used_start).saturating_add(STACK_EXPAND) > rlim_stack {
+        vm_end.saturating_sub(rlim_stack)
     } else {
         used_start - STACK_EXPAND
     };
     // Only ever shrink here; growing is left to faults, which check for neighbours.
     let start = stack_base.min(sp & !(PAGE - 1));
-    if start > vma.start {
-        vma.start = start;
+    if start > vm_start {
+        inner.vmas.move_start(i, start);
     }
 }

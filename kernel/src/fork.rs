@@ -133,7 +133,7 @@ fn dup_mmap(mm: &Mm, oldmm: &Mm) -> Result<(), Errno> {
     new.vmas = old.vmas.clone();
     let mut count = CopyCount::default();
     let mut result = Ok(());
-    for mpnt in &old.vmas {
+    for mpnt in old.vmas.iter() {
         if copy_page_range(mm, oldmm, mpnt, &mut count).is_err() {
             result = Err(ENOMEM);
             break;

@@ -63,12 +63,12 @@ fn futex_key(uaddr: u64, private: bool) -> Result<FutexKey, Errno> {
         return Err(EFAULT);
     }
     let vma = inner.find_vma(uaddr).ok_or(EFAULT)?;
-    Ok(match &vma.shared {
-        Some((obj, pgoff)) => {
+    Ok(match &vma.data {
+        crate::mm::VmaBacking::Shm { obj, pgoff } => {
             FutexKey(Arc::as_ptr(obj) as u64, (pgoff << 12) + (uaddr - vma.start))
         }
-        None if !writable => return Err(EFAULT),
-        None => FutexKey(Arc::as_ptr(&mm) as u64, uaddr),
+        _ if !writable => return Err(EFAULT),
+        _ => FutexKey(Arc::as_ptr(&mm) as u64, uaddr),
     })
 }
 

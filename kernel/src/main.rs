@@ -200,6 +200,7 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
         semihosting::exit(code)
     }
     trace::init(info.cmdline);
+    mm::debug_vm::init(info.cmdline);
     random::init();
     mm::sigpage_init();
     // Lists that hold every task at worst get their full size now: they never grow
@@ -208,6 +209,7 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
     sched::reserve_runqueues(n);
     sched::wait::reserve_timers(n);
     futex::reserve_waiters(n);
+    task::PID_TABLE.lock().reserve();
     // 6. The root file system: the initrd's files, or the built-in programs.
     let initrd = info.initrd.map(|r| {
         // SAFETY: the initrd is RAM, linear mapped, and reserved from the page allocator

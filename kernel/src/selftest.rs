@@ -253,17 +253,19 @@ fn test_dabort() -> ! {
 /// (exit status 102); without it, the read goes through, which the test reports.
 fn test_pan() -> u32 {
     use crate::mm::memory::{handle_mm_fault, Access};
-    use crate::mm::{Mm, VmFlags, Vma};
+    use crate::mm::{Mm, VmFlags, Vma, VmaBacking};
     let va = 0x40_0000u64;
     let mm = Mm::new().expect("memory for an address space");
     {
         let mut inner = mm.inner.lock();
-        inner.insert_vma(Vma {
-            start: va,
-            end: va + 4096,
-            flags: VmFlags::READ | VmFlags::WRITE,
-            shared: None,
-        });
+        inner
+            .insert_vma(Vma {
+                start: va,
+                end: va + 4096,
+                flags: VmFlags::READ | VmFlags::WRITE,
+                data: VmaBacking::Anon,
+            })
+            .expect("an empty address space");
         handle_mm_fault(&mm, &mut inner, va, Access::Write).expect("a user page");
     }
     crate::mm::switch_mm(Some(&mm));

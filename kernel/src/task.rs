@@ -479,6 +479,14 @@ impl PidTable {
         self.tasks.get(&pid)?.upgrade()
     }
 
+    /// Allocate the table's first node now, at boot: an empty map keeps it, so the
+    /// memory of the pids a workload takes comes back when they are freed (init's pid
+    /// never is).
+    pub fn reserve(&mut self) {
+        self.tasks.insert(0, Weak::new());
+        self.tasks.remove(&0);
+    }
+
     /// How many pids are in use.
     pub fn count(&self) -> usize {
         self.tasks.len()

@@ -15,8 +15,14 @@
 //! - [`uapi`]: Linux's user-space ABI numbers, shared by the kernel and user programs.
 //! - [`elf`]: checking an ELF program before `execve` loads it (Linux `binfmt_elf.c`).
 //! - [`initramfs`]: reading the initrd's cpio archive (Linux `init/initramfs.c`).
+//! - [`vma`]: the list of an address space's mappings and what `mmap`, `munmap`,
+//!   `mprotect` and `brk` do to it (Linux `mm/mmap.c`, `mm/mprotect.c`).
 #![no_std]
 #![forbid(unsafe_code)]
+
+/// The `alloc` feature (the kernel's) brings in what needs a heap: [`vma`].
+#[cfg(any(test, feature = "alloc"))]
+extern crate alloc;
 
 #[cfg(test)]
 extern crate std;
@@ -29,3 +35,5 @@ pub mod initramfs;
 pub mod memblock;
 pub mod pgtable;
 pub mod uapi;
+#[cfg(any(test, feature = "alloc"))]
+pub mod vma;

@@ -162,10 +162,11 @@ impl Boot {
     }
 
     /// A boot whose pid 1 is the embedded EL0 test program `utest`, running test `name`
-    /// (`init=/utest -- name`: arguments after `--` become init's argv, as on Linux).
+    /// (`init=/utest -- name`: arguments after `--` become init's argv, as on Linux),
+    /// with the address space checked after every memory call (`debug_vm`).
     pub fn utest(name: &str) -> Boot {
         Boot {
-            append: format!("init=/utest -- {name}"),
+            append: format!("debug_vm init=/utest -- {name}"),
             ..Boot::default()
         }
     }

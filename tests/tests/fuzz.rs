@@ -1,7 +1,9 @@
 //! The syscall fuzzer (`user/src/bin/sysfuzz.rs`): tens of thousands of random syscalls
 //! from disposable worker processes, with pointers into the kernel and unmapped memory,
 //! random clone flags, forks, exits and signals. The kernel must still be running at
-//! the end, every process reaped, every page back. `make fuzz` runs it for longer.
+//! the end, every process reaped, every page back; and the kernel checks every address
+//! space after every memory call (`debug_vm`: `validate_mm`), so that a broken mapping
+//! list or page table stops it at once. `make fuzz` runs it for longer.
 
 use std::time::Duration;
 
@@ -11,7 +13,7 @@ use forkos_tests::Boot;
 fn syscall_fuzzer_leaves_the_kernel_whole() {
     let seed = 20261123;
     let run = Boot {
-        append: format!("init=/sysfuzz -- {seed} 20000"),
+        append: format!("debug_vm init=/sysfuzz -- {seed} 20000"),
         // 20,000 calls take 13 s on a 2-core CI machine; 240 s is room for one 18 times
         // slower, where the harness's usual 60 s would be only 4 times.
         timeout: Duration::from_secs(240),

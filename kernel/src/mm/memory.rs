@@ -16,6 +16,8 @@
 //! [`do_wp_page`] either copies it (`wp_page_copy`) or, when the faulting address space
 //! is the only one left mapping it, makes it writable again (`wp_page_reuse`).
 
+use core::ops::Range;
+
 use forkos_lib::pgtable::{
     addr_end, is_table, level_mask, level_size, table_index, LEVEL_PGD, LEVEL_PMD, LEVEL_PTE,
     LEVEL_PUD, PAGE_SIZE, PHYS_MASK,
@@ -127,9 +129,9 @@ fn vma_allows(flags: VmFlags, access: Access) -> bool {
 
 /// Resolve a fault at `va` against the mappings (Linux `handle_mm_fault` ->
 /// `__handle_mm_fault`): find the mapping (growing the stack down to `va` if that is
-/// where it falls), check that it allows the access, walk to the PTE
-/// (making the tables on the way), and let [`handle_pte_fault`] map or copy the page.
-/// Returns the physical page mapped at `va`, which now allows `access`.
+/// where it falls), check that it allows the access, walk to the PTE (making the tables
+/// on the way), and let [`handle_pte_fault`] map or copy the page. Returns the physical
+/// page mapped at `va`, which now allows `access`.
 pub fn handle_mm_fault(
     mm: &Mm,
     inner: &mut MmInner,
@@ -147,9 +149,8 @@ pub fn handle_mm_fault(
 }
 
 /// The PTE level of a fault (Linux `handle_pte_fault`): no page yet, so map one
-/// (`do_anonymous_page` for private memory, the object's page for shared memory, as
-/// `do_shared_fault`); or a write to a write-protected page, so break copy-on-write
-/// (`do_wp_page`); or nothing to do (another thread mapped it first, or the walker saw
+/// ([`do_pte_missing`]); or a write to a write-protected page, so break copy-on-write
+/// ([`do_wp_page`]); or nothing to do (another thread mapped it first, or the walker saw
 /// the entry late).
 fn handle_pte_fault(
     mm: &Mm,
@@ -159,13 +160,8 @@ fn handle_pte_fault(
     access: Access,
 ) -> Result<PhysAddr, Fault> {
     if pte_none(*pte) {
-        let pa = match &vma.shared {
-            Some((obj, pgoff)) => obj
-                .get_page(pgoff + (va - vma.start) / PAGE_SIZE as u64)
-                .ok_or(Fault::Oom)?,
-            None => page_alloc::alloc_zeroed_page().ok_or(Fault::Oom)?,
-        };
-        set_pte(pte, mk_user_pte(pa, vma.flags));
+        let (pa, entry) = do_pte_missing(vma, va, access)?;
+        set_pte(pte, entry);
         return Ok(pa);
     }
     if access == Access::Write && !pte_writable(*pte) {
@@ -174,10 +170,55 @@ fn handle_pte_fault(
     Ok(pte_pa(*pte))
 }
 
-/// A write to a write-protected page of a writable private mapping: the page is shared
-/// copy-on-write since a fork (Linux `do_wp_page`).
+/// What to map at `va`, where nothing is mapped yet, and how (Linux `do_pte_missing`):
+/// a fresh zeroed page for anonymous memory (`do_anonymous_page`); the object's page
+/// for a shared mapping, with the mapping's access (`do_shared_fault`); for a private
+/// mapping of an object or of kernel pages, the page itself read-only on a read or
+/// exec (`do_read_fault`) and a private copy on a write (`do_cow_fault`). So a page
+/// shared between address spaces is writable only through a writable `MAP_SHARED`
+/// mapping, and a kernel-owned page never.
+fn do_pte_missing(vma: &Vma, va: u64, access: Access) -> Result<(PhysAddr, u64), Fault> {
+    let index = (va - vma.start) / PAGE_SIZE as u64;
+    let Some(page) = vma.data.fault_page(index) else {
+        let pa = page_alloc::alloc_zeroed_page().ok_or(Fault::Oom)?;
+        return Ok((pa, mk_user_pte(pa, vma.flags)));
+    };
+    let page = page?;
+    if vma.flags.contains(VmFlags::SHARED) {
+        return Ok((page, mk_user_pte(page, vma.flags)));
+    }
+    if access != Access::Write {
+        return Ok((page, pte_wrprotect(mk_user_pte(page, vma.flags))));
+    }
+    let Some(copy) = page_alloc::alloc_page() else {
+        page_alloc::put_page(page);
+        return Err(Fault::Oom);
+    };
+    // SAFETY: both are RAM pages, linear mapped; `copy` is ours alone and `page` is
+    // only ever read.
+    unsafe { crate::arch::page::copy_page(phys_to_virt(copy), phys_to_virt(page)) };
+    page_alloc::put_page(page);
+    Ok((copy, mk_user_pte(copy, vma.flags)))
+}
+
+/// A write to a write-protected page of a writable mapping (Linux `do_wp_page`). In a
+/// shared mapping the page is the object's, made writable in place (`wp_page_shared`).
+/// In a private one it is shared copy-on-write since a fork, or it is the page of the
+/// mapping's object or kernel pages: only an anonymous page may be taken back without a
+/// copy, and only by its last user (`wp_page_reuse`); anything else is copied
+/// ([`wp_page_copy`]).
 fn do_wp_page(mm: &Mm, vma: &Vma, va: u64, pte: &mut u64) -> Result<PhysAddr, Fault> {
     let old = pte_pa(*pte);
+    if vma.flags.contains(VmFlags::SHARED) {
+        set_pte(pte, mk_user_pte(old, vma.flags));
+        flush_tlb_page(&mm.context, va);
+        return Ok(old);
+    }
+    // Linux checks `PageAnon`: a page the mapping's object or the kernel owns is never
+    // reused, whatever its reference count says.
+    if vma.data.owns_page((va - vma.start) / PAGE_SIZE as u64, old) {
+        return wp_page_copy(mm, vma, va, pte);
+    }
     // EXERCISE cow_reuse: begin
     if page_alloc::page_count(old) == 1 {
         // Nobody else maps it any more (the other side wrote or exited first): take it
@@ -190,8 +231,13 @@ fn do_wp_page(mm: &Mm, vma: &Vma, va: u64, pte: &mut u64) -> Result<PhysAddr, Fa
         return Ok(old);
     }
     // EXERCISE cow_reuse: end
-    // Give this address space its own copy (Linux `wp_page_copy`). The other mappers
-    // keep the original, still write-protected.
+    wp_page_copy(mm, vma, va, pte)
+}
+
+/// Give this address space its own copy of the page mapped read-only at `va` (Linux
+/// `wp_page_copy`). The other mappers keep the original, still write-protected.
+fn wp_page_copy(mm: &Mm, vma: &Vma, va: u64, pte: &mut u64) -> Result<PhysAddr, Fault> {
+    let old = pte_pa(*pte);
     let pa = page_alloc::alloc_page().ok_or(Fault::Oom)?;
     // SAFETY: both are RAM pages, linear mapped; `pa` is ours alone and `old` is
     // read-only to everyone while it is shared.
@@ -401,13 +447,38 @@ pub fn zap_page_range(mm: &Mm, start: u64, end: u64) {
 /// caller holds: their pages, then the page tables no mapping needs any more (Linux
 /// `unmap_region`). `floor` and `ceiling` are the end of the mapping before them and
 /// the start of the one after (0 for none): tables shared with those stay.
-pub fn unmap_region(mm: &Mm, vmas: &[Vma], floor: u64, ceiling: u64) {
+pub fn unmap_region(mm: &Mm, vmas: &[Range<u64>], floor: u64, ceiling: u64) {
     let mut tlb = MmuGather::new(mm);
     for vma in vmas {
         unmap_page_range(&mut tlb, vma.start, vma.end); // Linux `unmap_vmas`
     }
     free_pgtables(&mut tlb, vmas, floor, ceiling);
     tlb.finish();
+}
+
+/// An address range: a mapping, or what a mapping covered before it was removed (what
+/// [`free_pgtables`] needs of Linux's VMAs).
+trait Extent {
+    fn start(&self) -> u64;
+    fn end(&self) -> u64;
+}
+
+impl Extent for Vma {
+    fn start(&self) -> u64 {
+        self.start
+    }
+    fn end(&self) -> u64 {
+        self.end
+    }
+}
+
+impl Extent for Range<u64> {
+    fn start(&self) -> u64 {
+        self.start
+    }
+    fn end(&self) -> u64 {
+        self.end
+    }
 }
 
 /// Tear down a whole address space (Linux `exit_mmap`): unmap every mapping's pages
@@ -431,17 +502,17 @@ const USER_PGTABLES_CEILING: u64 = 0;
 /// Free the page tables under the mappings `vmas` (sorted), as far as no mapping outside
 /// `[floor, ceiling)` shares them (Linux `free_pgtables`). Mappings less than 2 MiB apart
 /// are freed in one call down, as Linux gathers them.
-fn free_pgtables(tlb: &mut MmuGather, vmas: &[Vma], floor: u64, ceiling: u64) {
+fn free_pgtables<V: Extent>(tlb: &mut MmuGather, vmas: &[V], floor: u64, ceiling: u64) {
     let pmd_size = level_size(LEVEL_PMD);
     let mut i = 0;
     while i < vmas.len() {
-        let addr = vmas[i].start;
+        let addr = vmas[i].start();
         // Optimization: gather nearby vmas into one call down (Linux's words).
-        while i + 1 < vmas.len() && vmas[i + 1].start <= vmas[i].end + pmd_size {
+        while i + 1 < vmas.len() && vmas[i + 1].start() <= vmas[i].end() + pmd_size {
             i += 1;
         }
-        let next_start = vmas.get(i + 1).map_or(ceiling, |n| n.start);
-        free_pgd_range(tlb, addr, vmas[i].end, floor, next_start);
+        let next_start = vmas.get(i + 1).map_or(ceiling, |n| n.start());
+        free_pgd_range(tlb, addr, vmas[i].end(), floor, next_start);
         i += 1;
     }
 }

@@ -1,11 +1,21 @@
-//! `mmap`, `munmap` and `brk` for anonymous memory (Linux `mm/mmap.c`).
+//! `mmap`, `munmap`, `mprotect`, `madvise` and `brk` for anonymous memory (Linux
+//! `mm/mmap.c`, `mm/mprotect.c`, `mm/madvise.c`).
+//!
+//! What these calls do to the list of mappings is [`forkos_lib::vma`]'s (pure, and
+//! property-tested on the host); this file checks the arguments in Linux's order,
+//! updates the page tables for what the list changed, and checks the result
+//! ([`super::debug_vm::validate_mm`]). forkos has no `mremap`.
 
 use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::ops::Range;
 
 use forkos_lib::pgtable::PAGE_SIZE;
+use forkos_lib::vma::{VmaError, STACK_GUARD_GAP};
 
+use super::debug_vm::validate_mm;
 use super::memory::{change_protection, unmap_region, zap_page_range};
-use super::{Mm, MmInner, ShmObject, VmFlags, Vma, MMAP_BASE, MMAP_MIN_ADDR, TASK_SIZE};
+use super::{Mm, MmInner, ShmObject, VmFlags, Vma, VmaBacking, MMAP_BASE, TASK_SIZE};
 use crate::errno::*;
 use crate::task::current;
 
@@ -29,14 +39,32 @@ const LEGACY_MAP_MASK: u64 = 0x3 // MAP_SHARED | MAP_PRIVATE
     | 0x8000 // MAP_POPULATE
     | 0x10000 // MAP_NONBLOCK
     | 0x20000 // MAP_STACK
-    | 0x40000; // MAP_HUGETLB
-               // Other flags (MAP_DENYWRITE, MAP_EXECUTABLE, MAP_LOCKED, MAP_NORESERVE, MAP_POPULATE,
-               // MAP_NONBLOCK, MAP_STACK, MAP_HUGETLB, MAP_SYNC) are hints forkos may ignore: memory is
-               // always faulted in page by page, never locked, never huge.
+    | MAP_HUGETLB;
+// Other flags (MAP_DENYWRITE, MAP_EXECUTABLE, MAP_LOCKED, MAP_NORESERVE, MAP_POPULATE,
+// MAP_NONBLOCK, MAP_STACK, MAP_SYNC) are hints forkos may ignore: memory is always
+// faulted in page by page, never locked. MAP_HUGETLB fails as on a Linux with no huge
+// pages reserved.
+
+/// `MAP_HUGETLB`: memory from the huge page pool.
+const MAP_HUGETLB: u64 = 0x40000;
+/// Where `MAP_HUGETLB` takes the log2 of the huge page size (`MAP_HUGE_SHIFT`,
+/// `MAP_HUGE_MASK`).
+const MAP_HUGE_SHIFT: u64 = 26;
+const MAP_HUGE_MASK: u64 = 0x3f;
+/// The huge page sizes arm64 Linux knows with 4 KiB pages (contiguous PTEs, PMD,
+/// contiguous PMDs, PUD), as log2.
+const HUGE_PAGE_SHIFTS: [u64; 4] = [16, 21, 25, 30];
+
+/// The lowest address `mmap` hands out or takes as a hint (Linux `mmap_min_addr`:
+/// Debian's `CONFIG_LSM_MMAP_MIN_ADDR`, 32 KiB, which wins over the 4 KiB default).
+pub const MMAP_MIN_ADDR: u64 = 0x8000;
+
+/// `RLIMIT_DATA`, which bounds the heap.
+const RLIMIT_DATA: usize = 2;
 
 const PAGE: u64 = PAGE_SIZE as u64;
 /// Most mappings one address space may have (Linux's default `vm.max_map_count`).
-pub const MAX_MAP_COUNT: usize = 65530;
+pub const MAX_MAP_COUNT: usize = forkos_lib::vma::DEFAULT_MAX_MAP_COUNT;
 
 fn page_align_up(x: u64) -> Option<u64> {
     x.checked_add(PAGE - 1).map(|v| v & !(PAGE - 1))
@@ -83,66 +111,48 @@ pub fn prot_to_flags(prot: u64) -> VmFlags {
     f
 }
 
-/// The highest free gap of `len` bytes below `MMAP_BASE` (Linux
-/// `arch_get_unmapped_area_topdown`).
-fn get_unmapped_area(inner: &MmInner, len: u64) -> Option<u64> {
-    let mut top = MMAP_BASE;
-    for v in inner.vmas.iter().rev() {
-        if v.start >= top {
-            continue;
-        }
-        if v.end <= top && top - v.end >= len {
-            return Some(top - len);
-        }
-        top = top.min(v.start);
+/// Where a new mapping of `len` bytes goes (Linux `round_hint_to_min` and
+/// `arch_get_unmapped_area_topdown`): at the hint, page-aligned down and raised to
+/// [`MMAP_MIN_ADDR`], if it is free with Linux's gaps to its neighbours; else in the
+/// highest free gap below `MMAP_BASE`.
+fn get_unmapped_area(inner: &MmInner, hint: u64, len: u64) -> Option<u64> {
+    let hint = match hint & !(PAGE - 1) {
+        0 => 0,
+        h => h.max(MMAP_MIN_ADDR),
+    };
+    if hint != 0 && inner.vmas.hint_fits(hint, len, MMAP_MIN_ADDR, TASK_SIZE) {
+        return Some(hint);
     }
-    top.checked_sub(len).filter(|&a| a >= PAGE * 16)
+    inner
+        .vmas
+        .unmapped_area_topdown(len, MMAP_MIN_ADDR.max(PAGE), MMAP_BASE)
 }
 
 /// Remove `[start, end)` from the address space: split mappings at the edges, unmap the
-/// pages (Linux `do_vmi_munmap`).
-pub fn unmap_range(mm: &Mm, inner: &mut MmInner, start: u64, end: u64) {
-    let mut kept = alloc::vec::Vec::with_capacity(inner.vmas.len() + 1);
-    let mut removed = alloc::vec::Vec::new();
-    for v in core::mem::take(&mut inner.vmas) {
-        if v.end <= start || v.start >= end {
-            kept.push(v);
-            continue;
-        }
-        if v.start < start {
-            let mut left = v.clone();
-            left.end = start;
-            kept.push(left);
-        }
-        if v.end > end {
-            let mut right = v.clone();
-            if let Some((obj, pgoff)) = &v.shared {
-                right.shared = Some((obj.clone(), pgoff + (end - v.start) / PAGE));
-            }
-            right.start = end;
-            kept.push(right);
-        }
-        let mut gone = v;
-        if let Some((obj, pgoff)) = &gone.shared {
-            gone.shared = Some((
-                obj.clone(),
-                pgoff + (start.max(gone.start) - gone.start) / PAGE,
-            ));
-        }
-        gone.start = gone.start.max(start);
-        gone.end = gone.end.min(end);
-        removed.push(gone);
-    }
-    inner.vmas = kept;
-    if removed.is_empty() {
+/// pages (Linux `do_vmi_munmap`). `ENOMEM` if a mapping would be split in two and the
+/// address space has its most mappings already.
+pub fn unmap_range(mm: &Mm, inner: &mut MmInner, start: u64, end: u64) -> Result<(), Errno> {
+    let mut removed = Vec::new();
+    inner
+        .vmas
+        .munmap(start, end, |_, from, to| removed.push(from..to))
+        .map_err(|_| ENOMEM)?;
+    unmap_removed(mm, inner, &removed);
+    Ok(())
+}
+
+/// The list let go of the mappings `removed` (in address order): unmap their pages,
+/// then free the page tables no other mapping needs (Linux `unmap_region`, with the end
+/// of the mapping before them as the floor and the start of the one after as the
+/// ceiling, so that tables shared with those stay).
+fn unmap_removed(mm: &Mm, inner: &MmInner, removed: &[Range<u64>]) {
+    let Some(first) = removed.first() else {
         return;
-    }
-    // The neighbours' page tables stay (Linux `unmap_region` with `prev->vm_end` and
-    // `next->vm_start`).
-    let i = inner.vmas.partition_point(|v| v.end <= start);
-    let floor = if i > 0 { inner.vmas[i - 1].end } else { 0 };
+    };
+    let i = inner.vmas.partition_point(|v| v.end <= first.start);
+    let floor = i.checked_sub(1).map_or(0, |p| inner.vmas[p].end);
     let ceiling = inner.vmas.get(i).map_or(0, |v| v.start);
-    unmap_region(mm, &removed, floor, ceiling);
+    unmap_region(mm, removed, floor, ceiling);
 }
 
 /// `mmap(addr, len, prot, flags, fd, offset)` for anonymous memory (Linux `do_mmap`).
@@ -156,6 +166,18 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -
     let file = flags & MAP_ANONYMOUS == 0;
     if file && ((fd as i32) < 0 || fd > 2) {
         return Err(EBADF);
+    }
+    if file && flags & MAP_HUGETLB != 0 {
+        return Err(EINVAL); // the console is not a hugetlbfs file
+    }
+    if !file && flags & MAP_HUGETLB != 0 {
+        // Linux `ksys_mmap_pgoff`: the size must be one the kernel has (`hstate_sizelog`);
+        // then reserving huge pages fails, as none are reserved (`hugetlb_reserve_pages`).
+        let shift = (flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
+        if shift != 0 && !HUGE_PAGE_SHIFTS.contains(&shift) {
+            return Err(EINVAL);
+        }
+        return Err(ENOMEM);
     }
     if len == 0 {
         return Err(EINVAL);
@@ -203,7 +225,10 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -
     }
     let mm = current().inner.lock().mm.clone().ok_or(ENOMEM)?;
     let mut inner = mm.inner.lock();
-    if inner.vmas.len() >= MAX_MAP_COUNT {
+    // As the faults since the last call left it, then as this call leaves it.
+    validate_mm(&mm, &inner);
+    // Linux `do_mmap`: refused only once the count is passed.
+    if inner.vmas.len() > MAX_MAP_COUNT {
         return Err(ENOMEM);
     }
     let start = if fixed {
@@ -211,33 +236,28 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -
         if flags & MAP_FIXED_NOREPLACE != 0 && inner.overlaps(addr, end) {
             return Err(EEXIST);
         }
-        unmap_range(&mm, &mut inner, addr, end);
+        unmap_range(&mm, &mut inner, addr, end)?;
         addr
     } else {
-        let hint = addr & !(PAGE - 1);
-        let hint_ok = hint >= PAGE * 16
-            && hint
-                .checked_add(len)
-                .is_some_and(|e| e <= MMAP_BASE && !inner.overlaps(hint, e));
-        if hint_ok {
-            hint
-        } else {
-            get_unmapped_area(&inner, len).ok_or(ENOMEM)?
-        }
+        get_unmapped_area(&inner, addr, len).ok_or(ENOMEM)?
     };
     let mut vflags = prot_to_flags(prot);
-    let shared = if kind & MAP_SHARED != 0 && kind != MAP_PRIVATE {
+    let data = if kind & MAP_SHARED != 0 && kind != MAP_PRIVATE {
         vflags |= VmFlags::SHARED;
-        Some((Arc::new(ShmObject::default()), 0))
+        VmaBacking::Shm {
+            obj: Arc::new(ShmObject::default()),
+            pgoff: 0,
+        }
     } else {
-        None
+        VmaBacking::Anon
     };
     inner.insert_vma(Vma {
         start,
         end: start + len,
         flags: vflags,
-        shared,
-    });
+        data,
+    })?;
+    validate_mm(&mm, &inner);
     Ok(start as i64)
 }
 
@@ -249,91 +269,51 @@ pub fn sys_munmap(addr: u64, len: u64) -> SysResult {
     let end = user_range_end(addr, len, EINVAL)?;
     let mm = current().inner.lock().mm.clone().ok_or(EINVAL)?;
     let mut inner = mm.inner.lock();
-    // Unmapping the middle of a mapping splits it in two.
-    if inner.vmas.len() >= MAX_MAP_COUNT {
-        return Err(ENOMEM);
-    }
-    unmap_range(&mm, &mut inner, addr, end);
+    validate_mm(&mm, &inner);
+    unmap_range(&mm, &mut inner, addr, end)?;
+    validate_mm(&mm, &inner);
     Ok(0)
 }
 
-/// `brk(addr)`: move the end of the heap; returns the new break, or the old one when the
-/// request is refused (Linux never returns an error here).
+/// `brk(addr)`: move the end of the heap (Linux 6.1 `sys_brk`, `do_brk_munmap`,
+/// `do_brk_flags`). Only the heap grows or shrinks: growing never reaches within a page
+/// of the next mapping, shrinking unmaps `[PAGE_ALIGN(addr), PAGE_ALIGN(brk))`. Returns
+/// the new break, or the old one when the request is refused (a break below the heap's
+/// start, over `RLIMIT_DATA`, into another mapping, or beyond memory): Linux's `brk`
+/// never returns an error.
 pub fn sys_brk(addr: u64) -> SysResult {
-    let mm = current().inner.lock().mm.clone().ok_or(ENOMEM)?;
+    let task = current();
+    let mm = task.inner.lock().mm.clone().ok_or(ENOMEM)?;
+    let data_limit = task.signal.inner.lock().rlim[RLIMIT_DATA].cur;
     let mut inner = mm.inner.lock();
-    let old = inner.brk;
-    if addr < inner.start_brk {
+    validate_mm(&mm, &inner);
+    let (start_brk, old) = (inner.start_brk, inner.brk);
+    // Linux `check_data_rlimit` (forkos counts the heap only, not the data segment).
+    if addr.saturating_sub(start_brk) > data_limit {
         return Ok(old as i64);
     }
-    let (Some(new_end), Some(old_end)) = (page_align_up(addr), page_align_up(old)) else {
-        return Ok(old as i64);
-    };
-    if new_end > old_end {
-        if new_end > MMAP_BASE
-            || inner.overlaps(old_end, new_end)
-            || !vm_enough_memory(new_end - old_end)
-        {
-            return Ok(old as i64);
-        }
-        let start_brk = inner.start_brk;
-        let i = inner
-            .vmas
-            .iter()
-            .position(|v| v.flags.contains(VmFlags::HEAP));
-        match i {
-            Some(i) => inner.vmas[i].end = new_end,
-            None => inner.insert_vma(Vma {
-                start: start_brk,
-                end: new_end,
-                flags: VmFlags::READ | VmFlags::WRITE | VmFlags::HEAP,
-                shared: None,
-            }),
-        }
-    } else if new_end < old_end {
-        // Splits the heap mapping at new_end and unmaps the rest.
-        unmap_range(&mm, &mut inner, new_end, old_end);
-    }
-    inner.brk = addr;
-    Ok(addr as i64)
-}
-
-/// Split the mappings so that none straddles `start` or `end`, and check that
-/// `[start, end)` is mapped without holes (Linux `split_vma` over the range, as
-/// `mprotect` and `madvise` need). `ENOMEM` if part of the range is unmapped.
-fn split_at_edges(inner: &mut MmInner, start: u64, end: u64) -> Result<(), Errno> {
-    let mut covered = start;
-    for v in inner.vmas.iter().filter(|v| v.end > start && v.start < end) {
-        if v.start > covered {
-            return Err(ENOMEM);
-        }
-        covered = v.end;
-    }
-    if covered < end {
-        return Err(ENOMEM);
-    }
-    if inner.vmas.len() + 2 > MAX_MAP_COUNT {
-        return Err(ENOMEM);
-    }
-    for at in [start, end] {
-        let i = inner.vmas.partition_point(|v| v.end <= at);
-        let Some(v) = inner.vmas.get(i) else { continue };
-        if v.start < at && at < v.end {
-            let mut right = v.clone();
-            if let Some((obj, pgoff)) = &v.shared {
-                right.shared = Some((obj.clone(), pgoff + (at - v.start) / PAGE));
-            }
-            right.start = at;
-            inner.vmas[i].end = at;
-            inner.vmas.insert(i + 1, right);
-        }
-    }
-    Ok(())
+    let heap = VmFlags::READ | VmFlags::WRITE | VmFlags::HEAP;
+    let mut removed = Vec::new();
+    let new = inner.vmas.brk(
+        start_brk,
+        old,
+        addr,
+        TASK_SIZE,
+        heap,
+        VmaBacking::Anon,
+        vm_enough_memory,
+        |_, from, to| removed.push(from..to),
+    );
+    unmap_removed(&mm, &inner, &removed);
+    inner.brk = new;
+    validate_mm(&mm, &inner);
+    Ok(new as i64)
 }
 
 /// `mprotect(addr, len, prot)` (Linux `do_mprotect_pkey`): change the access of every
 /// mapping in the range, splitting them at its edges, and of the pages already mapped
-/// (Linux `change_protection`).
+/// (Linux `change_protection`). A hole in the range stops it with `ENOMEM`, after the
+/// mappings before the hole changed, as in Linux.
 pub fn sys_mprotect(addr: u64, len: u64, prot: u64) -> SysResult {
     const PROT_GROWSDOWN: u64 = 0x0100_0000;
     const PROT_GROWSUP: u64 = 0x0200_0000;
@@ -357,7 +337,8 @@ pub fn sys_mprotect(addr: u64, len: u64, prot: u64) -> SysResult {
     }
     let mm = current().inner.lock().mm.clone().ok_or(ENOMEM)?;
     let mut inner = mm.inner.lock();
-    let first = inner.vmas.iter().find(|v| v.end > start).ok_or(ENOMEM)?;
+    validate_mm(&mm, &inner);
+    let first = inner.vmas.find_vma(start).ok_or(ENOMEM)?;
     if grows == PROT_GROWSDOWN {
         // From the start of a stack mapping (Linux `VM_GROWSDOWN`).
         if first.start >= end {
@@ -372,19 +353,23 @@ pub fn sys_mprotect(addr: u64, len: u64, prot: u64) -> SysResult {
     } else if grows == PROT_GROWSUP {
         return Err(EINVAL); // no mapping grows up on arm64
     }
-    split_at_edges(&mut inner, start, end)?;
-    refuse_wx(prot)?;
+    // Linux asks the security module for each mapping in turn; forkos's refusal is
+    // the same for all of them, so it comes at the first.
     let access = prot_to_flags(prot);
     let keep = VmFlags::SHARED | VmFlags::STACK | VmFlags::HEAP;
-    for v in inner
-        .vmas
-        .iter_mut()
-        .filter(|v| v.start >= start && v.end <= end)
-    {
-        v.flags = (v.flags & keep) | access;
-        change_protection(&mm, v);
+    let inner = &mut *inner;
+    let result = inner.vmas.mprotect(
+        start,
+        end,
+        |v| refuse_wx(prot).map(|()| (v.flags & keep) | access),
+        |v| change_protection(&mm, v),
+    );
+    validate_mm(&mm, inner);
+    match result {
+        Ok(()) => Ok(0),
+        Err(VmaError::NoMem) => Err(ENOMEM),
+        Err(VmaError::Refused(e)) => Err(e),
     }
-    Ok(0)
 }
 
 /// `madvise(addr, len, advice)` (Linux `do_madvise`). `MADV_DONTNEED` drops the pages
@@ -404,6 +389,7 @@ pub fn sys_madvise(addr: u64, len: u64, advice: u64) -> SysResult {
     }
     let mm = current().inner.lock().mm.clone().ok_or(ENOMEM)?;
     let inner = mm.inner.lock();
+    validate_mm(&mm, &inner);
     let mut covered = addr;
     let mut hole = false;
     for v in inner.vmas.iter().filter(|v| v.end > addr && v.start < end) {
@@ -413,15 +399,12 @@ pub fn sys_madvise(addr: u64, len: u64, advice: u64) -> SysResult {
             zap_page_range(&mm, v.start.max(addr), v.end.min(end));
         }
     }
+    validate_mm(&mm, &inner);
     if hole || covered < end {
         return Err(ENOMEM);
     }
     Ok(0)
 }
-
-/// The gap kept free below a stack that grows down, so that it never grows into the
-/// mapping beneath it (Linux `stack_guard_gap`: 256 pages).
-pub const STACK_GUARD_GAP: u64 = 256 * PAGE;
 
 /// The mapping containing `addr`, after growing a stack down to it when `addr` lies
 /// below a stack mapping (Linux `find_extend_vma`; arm64's `__do_page_fault` does the
@@ -448,21 +431,19 @@ fn expand_downwards(inner: &mut MmInner, i: usize, address: u64) -> Result<(), E
     }
     // The mapping below ends at or below `address` (it would hold `address` otherwise).
     if let Some(prev) = i.checked_sub(1).map(|p| &inner.vmas[p]) {
-        let accessible = prev
-            .flags
-            .intersects(VmFlags::READ | VmFlags::WRITE | VmFlags::EXEC);
         if !prev.flags.contains(VmFlags::STACK)
-            && accessible
+            && prev.flags.intersects(VmFlags::ACCESS)
             && address - prev.end < STACK_GUARD_GAP
         {
             return Err(ENOMEM);
         }
     }
     let limit = current().signal.inner.lock().rlim[crate::syscall::RLIMIT_STACK].cur;
-    let vma = &mut inner.vmas[i];
-    if vma.end - address > limit {
+    if inner.vmas[i].end - address > limit {
         return Err(ENOMEM);
     }
-    vma.start = address;
+    if !inner.vmas.move_start(i, address) {
+        return Err(ENOMEM);
+    }
     Ok(())
 }

@@ -5,8 +5,11 @@
 //! - this file: user address spaces, [`Mm`] (Linux `struct mm_struct`) made of [`Vma`]s
 //!   (Linux `struct vm_area_struct`);
 //! - [`memory`]: page faults and page-table walking, `copy_page_range`, teardown;
-//! - [`mmap`]: `mmap`, `munmap`, `brk`; [`uaccess`]: checked copies to and from user space.
+//! - [`mmap`]: `mmap`, `munmap`, `mprotect`, `madvise`, `brk` (the list logic is
+//!   [`forkos_lib::vma`]); [`debug_vm`]: the checks of Linux `validate_mm`;
+//! - [`uaccess`]: checked copies to and from user space.
 
+pub mod debug_vm;
 pub mod heap;
 pub mod kstack;
 pub mod memory;
@@ -15,16 +18,13 @@ pub mod page_alloc;
 pub mod slab;
 pub mod uaccess;
 
-use alloc::collections::BTreeMap;
-use alloc::sync::Arc;
-use alloc::vec::Vec;
-
-use bitflags::bitflags;
-
 use crate::arch::memory::PhysAddr;
 use crate::arch::mmu::cpu_set_reserved_ttbr0;
 use crate::arch::mmu_context::{self, MmContext};
 use crate::sync::IrqSpinLock;
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use forkos_lib::vma::VmaList;
 
 /// User addresses are below this (48-bit VAs, Linux `TASK_SIZE`).
 pub const TASK_SIZE: u64 = 1 << 48;
@@ -35,9 +35,7 @@ pub const STACK_SIZE: u64 = 8 << 20;
 /// How far below its arguments a new program's stack mapping reaches at first; below
 /// that it grows on demand (Linux `setup_arg_pages`'s `stack_expand`).
 pub const STACK_EXPAND: u64 = 128 << 10;
-/// The lowest address a mapping may start at (Linux `mmap_min_addr`, with its default
-/// `CONFIG_DEFAULT_MMAP_MIN_ADDR`).
-pub const MMAP_MIN_ADDR: u64 = 4096;
+
 /// `mmap` places mappings top-down below this (Linux `mmap_base`: a 128 MiB gap below
 /// the stack).
 pub const MMAP_BASE: u64 = STACK_TOP - (128 << 20);
@@ -45,56 +43,129 @@ pub const MMAP_BASE: u64 = STACK_TOP - (128 << 20);
 /// page just above the mmap area (Linux maps it as part of the vDSO).
 pub const SIGPAGE: u64 = MMAP_BASE;
 
-/// The one physical page holding the signal trampoline, shared by every program.
-static SIGPAGE_OBJ: spin::Once<Arc<ShmObject>> = spin::Once::new();
+/// The signal trampoline: one kernel page mapped into every program (Linux's arm64
+/// vDSO text holds `__kernel_rt_sigreturn`; its 32-bit `[sigpage]` is the same idea).
+pub static SIGPAGE_MAPPING: SpecialMapping = SpecialMapping::new("[sigpage]");
 
 /// Fill the trampoline page (at boot, so its page is not counted against init).
 pub fn sigpage_init() {
-    SIGPAGE_OBJ.call_once(|| {
-        let obj = Arc::new(ShmObject::default());
-        let pa = obj
-            .get_page(0)
-            .expect("no memory for the signal trampoline");
-        let code = crate::arch::signal::SIGTRAMP_CODE;
-        // SAFETY: pa is a fresh page of ours, linear mapped; nobody maps it yet.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                code.as_ptr() as *const u8,
-                crate::arch::memory::phys_to_virt(pa) as *mut u8,
-                core::mem::size_of_val(&code),
-            )
-        };
-        page_alloc::put_page(pa); // the object keeps its own reference
-        obj
-    });
+    let pa = page_alloc::alloc_zeroed_page().expect("no memory for the signal trampoline");
+    let code = crate::arch::signal::SIGTRAMP_CODE;
+    // SAFETY: pa is a fresh page of ours, linear mapped; nobody maps it yet.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            code.as_ptr() as *const u8,
+            crate::arch::memory::phys_to_virt(pa) as *mut u8,
+            core::mem::size_of_val(&code),
+        )
+    };
+    // The mapping keeps the allocation's reference for ever.
+    SIGPAGE_MAPPING.page.call_once(|| pa);
 }
 
 /// The mapping of the trampoline page for a new program (Linux
-/// `_install_special_mapping` of the vDSO). Private, so that a program that makes it
-/// writable and writes it gets its own copy.
+/// `_install_special_mapping` of the vDSO). Private: a program that makes it writable
+/// and writes it gets its own copy; the kernel's page is never mapped writable.
 pub fn sigpage_vma() -> Vma {
     Vma {
         start: SIGPAGE,
         end: SIGPAGE + forkos_lib::pgtable::PAGE_SIZE as u64,
         flags: VmFlags::READ | VmFlags::EXEC,
-        shared: Some((SIGPAGE_OBJ.get().expect("sigpage_init").clone(), 0)),
+        data: VmaBacking::Special {
+            mapping: &SIGPAGE_MAPPING,
+            pgoff: 0,
+        },
     }
 }
 
-bitflags! {
-    /// What a mapping allows (Linux `VM_READ`, `VM_WRITE`, `VM_EXEC`, `VM_SHARED`).
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub struct VmFlags: u32 {
-        const READ = 1 << 0;
-        const WRITE = 1 << 1;
-        const EXEC = 1 << 2;
-        /// Writes are seen by every address space mapping it, even across fork.
-        const SHARED = 1 << 3;
-        /// The stack, which grows down when a fault lands just below it (Linux
-        /// `VM_GROWSDOWN`).
-        const STACK = 1 << 8;
-        /// The heap that `brk` moves.
-        const HEAP = 1 << 9;
+pub use forkos_lib::vma::VmFlags;
+
+/// Kernel-owned pages mapped into user address spaces (Linux `struct
+/// vm_special_mapping`): user space may read and run them; a write reaches only a
+/// private copy.
+pub struct SpecialMapping {
+    pub name: &'static str,
+    /// The one page (Linux's `pages` array), set at boot.
+    page: spin::Once<PhysAddr>,
+}
+
+impl SpecialMapping {
+    pub const fn new(name: &'static str) -> SpecialMapping {
+        SpecialMapping {
+            name,
+            page: spin::Once::new(),
+        }
+    }
+
+    /// The kernel page at `pgoff` in the mapping, if there is one (the lookup of Linux
+    /// `special_mapping_fault`).
+    pub fn page(&self, pgoff: u64) -> Option<PhysAddr> {
+        self.page.get().copied().filter(|_| pgoff == 0)
+    }
+}
+
+/// What a mapping is backed by (Linux's `vm_file`, `vm_ops` and `vm_private_data`).
+#[derive(Clone)]
+pub enum VmaBacking {
+    /// Anonymous memory: zero-filled pages of its own.
+    Anon,
+    /// Shared anonymous memory: the object and the page index of `start` in it.
+    Shm { obj: Arc<ShmObject>, pgoff: u64 },
+    /// Kernel-owned pages (Linux `special_mapping_vmops`), and the page index of
+    /// `start` among them.
+    Special {
+        mapping: &'static SpecialMapping,
+        pgoff: u64,
+    },
+}
+
+impl VmaBacking {
+    /// The page a fault at page index `index` of the mapping maps from its object or
+    /// special mapping, with a reference for the mapping (Linux `vma->vm_ops->fault`);
+    /// `None` for anonymous memory, `Some(Err)` when there is none.
+    pub fn fault_page(&self, index: u64) -> Option<Result<PhysAddr, memory::Fault>> {
+        match self {
+            VmaBacking::Anon => None,
+            VmaBacking::Shm { obj, pgoff } => {
+                Some(obj.get_page(pgoff + index).ok_or(memory::Fault::Oom))
+            }
+            VmaBacking::Special { mapping, pgoff } => Some(
+                mapping
+                    .page(pgoff + index)
+                    .inspect(|&pa| page_alloc::get_page(pa))
+                    .ok_or(memory::Fault::NoVma),
+            ),
+        }
+    }
+
+    /// Is `pa` the page this backing holds at page index `index` (rather than an
+    /// anonymous copy)? Linux asks `PageAnon`.
+    pub fn owns_page(&self, index: u64, pa: PhysAddr) -> bool {
+        match self {
+            VmaBacking::Anon => false,
+            VmaBacking::Shm { obj, pgoff } => obj.find_page(pgoff + index) == Some(pa),
+            VmaBacking::Special { mapping, pgoff } => mapping.page(pgoff + index) == Some(pa),
+        }
+    }
+}
+
+impl forkos_lib::vma::VmaData for VmaBacking {
+    fn offset(&self, pages: u64) -> Self {
+        match self {
+            VmaBacking::Anon => VmaBacking::Anon,
+            VmaBacking::Shm { obj, pgoff } => VmaBacking::Shm {
+                obj: obj.clone(),
+                pgoff: pgoff + pages,
+            },
+            VmaBacking::Special { mapping, pgoff } => VmaBacking::Special {
+                mapping,
+                pgoff: pgoff + pages,
+            },
+        }
+    }
+
+    fn is_anonymous(&self) -> bool {
+        matches!(self, VmaBacking::Anon)
     }
 }
 
@@ -121,6 +192,11 @@ impl ShmObject {
         page_alloc::get_page(pa);
         Some(pa)
     }
+
+    /// The page at `index` if it exists (Linux `find_get_page`, without the reference).
+    pub fn find_page(&self, index: u64) -> Option<PhysAddr> {
+        self.pages.lock().get(&index).copied()
+    }
 }
 
 impl Drop for ShmObject {
@@ -132,46 +208,32 @@ impl Drop for ShmObject {
 }
 
 /// One mapped range of an address space (Linux `struct vm_area_struct`).
-#[derive(Clone)]
-pub struct Vma {
-    pub start: u64,
-    pub end: u64,
-    pub flags: VmFlags,
-    /// For shared anonymous memory: the object and the page index of `start` in it.
-    pub shared: Option<(Arc<ShmObject>, u64)>,
-}
-
-impl Vma {
-    pub fn contains(&self, va: u64) -> bool {
-        self.start <= va && va < self.end
-    }
-}
+pub type Vma = forkos_lib::vma::Vma<VmaBacking>;
 
 /// The mutable part of an address space, behind its lock (Linux `mmap_lock`).
 pub struct MmInner {
-    /// Sorted, non-overlapping.
-    pub vmas: Vec<Vma>,
+    /// Sorted, non-overlapping, page-aligned ([`forkos_lib::vma`] keeps it so).
+    pub vmas: VmaList<VmaBacking>,
     /// Where the heap starts and the current break (Linux `start_brk`, `brk`).
     pub start_brk: u64,
     pub brk: u64,
 }
 
 impl MmInner {
-    /// The mapping containing `va` (Linux `find_vma` + a containment check).
+    /// The mapping containing `va` (Linux `vma_lookup`).
     pub fn find_vma(&self, va: u64) -> Option<&Vma> {
-        let i = self.vmas.partition_point(|v| v.end <= va);
-        self.vmas.get(i).filter(|v| v.contains(va))
+        self.vmas.vma_lookup(va)
     }
 
-    /// Insert a mapping that overlaps none (Linux `insert_vm_struct`).
-    pub fn insert_vma(&mut self, vma: Vma) {
-        let i = self.vmas.partition_point(|v| v.start < vma.start);
-        self.vmas.insert(i, vma);
+    /// Insert a mapping that overlaps none (Linux `insert_vm_struct`); `ENOMEM` if it
+    /// would overlap one, as Linux's fails.
+    pub fn insert_vma(&mut self, vma: Vma) -> Result<(), crate::errno::Errno> {
+        self.vmas.insert(vma).map_err(|_| crate::errno::ENOMEM)
     }
 
     /// Does any mapping overlap `[start, end)`?
     pub fn overlaps(&self, start: u64, end: u64) -> bool {
-        self.vmas.iter().any(|v| v.start < end && start < v.end)
+        self.vmas.find_vma_intersection(start, end).is_some()
     }
 }
 
@@ -193,7 +255,7 @@ impl Mm {
             pgd,
             context: MmContext::default(),
             inner: IrqSpinLock::new(MmInner {
-                vmas: Vec::new(),
+                vmas: VmaList::default(),
                 start_brk: 0,
                 brk: 0,
             }),
@@ -205,7 +267,7 @@ impl Drop for Mm {
     /// The last user is gone: unmap everything, free every page table, and release the
     /// ASID (Linux `mmput` -> `exit_mmap`: `unmap_vmas`, `free_pgtables`).
     fn drop(&mut self) {
-        let vmas = core::mem::take(&mut self.inner.lock().vmas);
+        let vmas = self.inner.lock().vmas.take_all();
         // The ASID goes first (flushing all of its TLB entries at once); then no entry
         // of this address space can be in any TLB while its pages are freed.
         mmu_context::destroy_context(&self.context);

@@ -7,11 +7,18 @@
 //! long sleep) is killed after a while. At the end every process is killed and reaped,
 //! and the kernel's closing line shows whether every page came back.
 //!
+//! One worker in four is a memory worker ([`mm_worker`]): sequences of `brk`, `mmap`,
+//! `mprotect`, `madvise` and `munmap` over its heap, the mappings around it and the
+//! signal trampoline page, with writes by hand and by the kernel, and forks in between.
+//! The fuzz test boots with `debug_vm`, so the kernel checks each address space at every
+//! such call; and init checks at the end that its own trampoline still returns from a
+//! handler and holds the same code, whatever the workers did to theirs.
+//!
 //! It prints the seed first: `sysfuzz SEED CALLS` replays the same streams.
 #![no_std]
 #![no_main]
 
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use forkos_user::rng::Rng;
 use forkos_user::sys::{self, nr};
@@ -74,6 +81,153 @@ fn worker(seed: u64, n: u64) -> ! {
     sys::exit_group(0)
 }
 
+const PAGE: usize = 4096;
+
+/// A memory call's argument: a page (or a byte) in the worker's playground.
+struct Playground {
+    /// The break when the worker started: its heap grows from here.
+    heap: usize,
+    /// The signal trampoline's page.
+    tramp: usize,
+}
+
+impl Playground {
+    /// An address near the heap, near the trampoline (where `mmap` puts things without
+    /// a hint), or the trampoline page itself.
+    fn addr(&self, r: &mut Rng) -> usize {
+        match r.below(8) {
+            0..=3 => self.heap + r.below(256) as usize * PAGE,
+            4..=5 => self.tramp - r.below(64) as usize * PAGE,
+            6 => self.tramp,
+            _ => self.heap - r.below(16) as usize * PAGE, // its own data, even
+        }
+    }
+
+    fn len(r: &mut Rng) -> usize {
+        let most = if r.below(4) == 0 { 64 } else { 4 };
+        (1 + r.below(most) as usize) * PAGE
+    }
+}
+
+/// One memory worker: `n` calls that reshape its address space and write into it.
+fn mm_worker(seed: u64, n: u64) -> ! {
+    let mut r = Rng(seed);
+    let p = Playground {
+        heap: sys::brk(0) as usize,
+        tramp: TRAMPOLINE.load(Relaxed) & !(PAGE - 1),
+    };
+    let prots = [
+        sys::PROT_NONE,
+        sys::PROT_READ,
+        sys::PROT_READ | sys::PROT_WRITE,
+        sys::PROT_READ | sys::PROT_EXEC,
+    ];
+    for _ in 0..n {
+        let (a, len) = (p.addr(&mut r), Playground::len(&mut r));
+        let mut args = [a, len, 0, 0, 0, 0];
+        let nr = match r.below(9) {
+            0 => {
+                args[0] = p.heap + r.below(300 * PAGE as u64) as usize;
+                nr::BRK
+            }
+            1 | 2 => {
+                let fixed = if r.below(3) == 0 { sys::MAP_FIXED } else { 0 };
+                let kind = if r.below(4) == 0 {
+                    sys::MAP_SHARED
+                } else {
+                    sys::MAP_PRIVATE
+                };
+                args[2] = r.pick(&prots);
+                args[3] = kind | sys::MAP_ANONYMOUS | fixed;
+                args[4] = usize::MAX; // fd -1
+                nr::MMAP
+            }
+            3 | 4 => {
+                args[2] = r.pick(&prots);
+                nr::MPROTECT
+            }
+            5 => {
+                args[2] = 4; // MADV_DONTNEED
+                nr::MADVISE
+            }
+            6 => nr::MUNMAP,
+            7 => {
+                // The kernel writes there (copy_to_user), or fails with EFAULT.
+                args[1] = 1 + r.below(64) as usize;
+                nr::GETRANDOM
+            }
+            _ => {
+                if r.below(8) == 0 {
+                    // A fork now and then: copy-on-write over all of it.
+                    sys::fork();
+                } else if r.below(2) == 0 {
+                    // A write by hand, which may well kill this worker.
+                    // SAFETY: fuzzing: a fault kills only this disposable process.
+                    unsafe { (a as *mut u8).write_volatile(r.next_u64() as u8) };
+                }
+                // SAFETY: COUNTER points at the shared page unless this worker unmapped it.
+                unsafe { (*COUNTER).fetch_add(1, Relaxed) };
+                continue;
+            }
+        };
+        // SAFETY: as in worker.
+        unsafe { (*COUNTER).fetch_add(1, Relaxed) };
+        // SAFETY: fuzzing: the kernel must cope; this process may destroy itself.
+        unsafe { sys::syscall6(nr, args[0], args[1], args[2], args[3], args[4], args[5]) };
+    }
+    sys::exit_group(0)
+}
+
+/// The trampoline's address, as the last handler that ran saw it.
+static TRAMPOLINE: AtomicUsize = AtomicUsize::new(0);
+/// How many times init's handler ran.
+static HITS: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn on_signal(_sig: i32) {
+    HITS.fetch_add(1, Relaxed);
+}
+
+extern "C" {
+    /// A handler that records x30 (the trampoline it returns through) and goes on as
+    /// [`on_signal`].
+    fn sysfuzz_trampoline_probe();
+}
+
+core::arch::global_asm!(
+    ".text",
+    ".global sysfuzz_trampoline_probe",
+    "sysfuzz_trampoline_probe:",
+    "adrp x9, {slot}",
+    "add x9, x9, :lo12:{slot}",
+    "str x30, [x9]",
+    "b {body}",
+    slot = sym TRAMPOLINE,
+    body = sym on_signal,
+);
+
+/// Take SIGUSR1 through the trampoline (no SA_RESTORER) and return its two
+/// instructions, or `None` if the handler did not run and return.
+fn trampoline_round_trip() -> Option<[u32; 2]> {
+    let act = sys::SigAction {
+        handler: sysfuzz_trampoline_probe as *const () as usize,
+        ..Default::default()
+    };
+    sys::sigaction(sys::SIGUSR1, Some(&act), None);
+    let before = HITS.load(Relaxed);
+    sys::kill(sys::getpid() as i32, sys::SIGUSR1);
+    let lr = TRAMPOLINE.load(Relaxed);
+    if HITS.load(Relaxed) != before + 1 || lr == 0 {
+        return None;
+    }
+    // SAFETY: the trampoline is mapped readable in every program.
+    Some(unsafe {
+        [
+            (lr as *const u32).read_volatile(),
+            ((lr + 4) as *const u32).read_volatile(),
+        ]
+    })
+}
+
 /// Kill every process but init and reap them all; returns how many.
 fn kill_and_reap_all() -> u64 {
     sys::kill(-1, sys::SIGKILL);
@@ -117,8 +271,14 @@ fn main(args: &[&str]) -> i32 {
     };
     let (seed, total) = (nums[0], nums[1]);
     println!("sysfuzz: seed {seed}, {total} calls (replay: init=/sysfuzz -- {seed} {total})");
+    let Some(tramp_code) = trampoline_round_trip() else {
+        println!("sysfuzz: no signal through the trampoline");
+        return 1;
+    };
+    // Far from where memory workers play (their heap, and below the trampoline where
+    // mmap puts what has no hint), so that they cannot scribble over the count.
     let page = sys::mmap(
-        0,
+        0x5000_0000_0000,
         4096,
         sys::PROT_READ | sys::PROT_WRITE,
         sys::MAP_SHARED | sys::MAP_ANONYMOUS,
@@ -139,6 +299,9 @@ fn main(args: &[&str]) -> i32 {
         workers += 1;
         let pid = sys::fork();
         if pid == 0 {
+            if wseed.is_multiple_of(4) {
+                mm_worker(wseed, 200);
+            }
             worker(wseed, 200);
         }
         if pid < 0 {
@@ -150,6 +313,12 @@ fn main(args: &[&str]) -> i32 {
     }
     // Everything still alive (children and threads workers made) goes now.
     let reaped = kill_and_reap_all();
+    // Whatever the workers did to their trampolines, init's is the kernel's still.
+    let now = trampoline_round_trip();
+    if now != Some(tramp_code) {
+        println!("sysfuzz: the trampoline changed: {tramp_code:x?} -> {now:x?}");
+        return 1;
+    }
     println!(
         "sysfuzz: seed {seed}: {} calls from {workers} workers; {reaped} stragglers reaped; all gone",
         count()

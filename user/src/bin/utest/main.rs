@@ -61,6 +61,7 @@ mod threads;
 mod uaccess;
 mod util;
 mod vfork;
+mod vm;
 mod wait;
 
 use util::T;
@@ -127,6 +128,9 @@ tests! {
     sysmisc: mprotect_none_read_write, mprotect_split_and_errors, mprotect_after_fork_keeps_cow,
         madvise_dontneed, getrandom_works, prlimit_get_set_inherit, sigaction_ignore_and_rules,
         sigprocmask_rules, robust_list_round_trip;
+    vm: sigpage_write_stays_private, brk_stops_below_next_mapping, brk_after_munmap_of_heap,
+        brk_respects_rlimit_data,
+        mprotect_partial_then_enomem, mmap_hint_honoured, mmap_hugetlb_fails;
     exhaust: fork_until_eagain_twice, oom_kills_the_hog;
     execs: exec_from_two_threads_at_once;
     execargs: exec_error_order, exec_limit_follows_rlimit_stack, exec_empty_argv_reserves_argv0;
@@ -157,6 +161,10 @@ fn main(args: &[&str]) -> i32 {
     // Not tests: ways for the host tests to end init with a given status.
     if args.len() > 2 && args[args.len() - 2] == "exit" {
         return name.parse().unwrap_or(1);
+    }
+    // The exec'd halves of sigpage_write_stays_private: `sigpage MODE ADDR`.
+    if args.len() > 3 && args[args.len() - 3] == "sigpage" {
+        return vm::sigpage_helper(args[args.len() - 2], name);
     }
     if name == "segv" {
         // SAFETY: a load from the unmapped address 8, in assembly so that no Rust
