@@ -1,13 +1,26 @@
-//! The docs stay true to the code (issue 12): every Markdown link in `README.md` and
-//! `docs/*.md` to a repository file points at a file that exists, every `#anchor` into a
-//! Markdown file at a heading it has, and a link whose text is a code name in backticks
-//! (`` [`copy_thread`](../kernel/...) ``) at a file that defines that name: a Rust item,
-//! an assembly label or macro, a Python `def`, a Makefile target. Host-side, no QEMU.
+//! The docs stay true to the code and to the build (issue 12; STYLE.md, "Docs quote the
+//! build"):
+//!
+//! 1. every Markdown link in `README.md` and `docs/*.md` to a repository file points at a
+//!    file that exists, every `#anchor` into a Markdown file at a heading it has, and a
+//!    link whose text is a code name in backticks (`` [`copy_thread`](../kernel/...) ``)
+//!    at a file that defines that name: a Rust item, an assembly label or macro, a Python
+//!    `def`, a Makefile target. Host-side, no QEMU;
+//! 2. every quoted transcript marked `<!-- output of: COMMAND -->` is what today's build
+//!    prints for that command, once hexadecimal numbers (addresses, which move with
+//!    every build) are masked: each console line must be printed by a boot, and a
+//!    disassembly must be a run of `llvm-objdump`'s lines. `...` or `…` in a quoted line
+//!    stands for any text; a line of just `...` for lines left out.
+//!
+//! Every fenced block with a fork-trace line must carry such a mark, so no excerpt of the
+//! trace escapes the check.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use forkos_tests::repo_root;
+use std::process::Command;
+
+use forkos_tests::{repo_root, Boot};
 
 /// The Markdown files whose links and transcripts are checked.
 fn markdown_files() -> Vec<PathBuf> {
@@ -310,4 +323,300 @@ fn docs_link_checker_knows_each_kind_of_definition() {
             "[{text}]({target}): {verdict:?}"
         );
     }
+}
+
+/// One quoted transcript: the command that printed it and its lines.
+struct Quote {
+    file: PathBuf,
+    line: usize,
+    command: String,
+    lines: Vec<String>,
+}
+
+const MARK: &str = "<!-- output of: ";
+
+/// Every fenced block preceded by `<!-- output of: COMMAND -->` (a blank line between
+/// allowed); fails for a fenced block holding a `[trace]` line without the mark.
+fn quotes() -> Vec<Quote> {
+    let mut out = Vec::new();
+    let mut unmarked = Vec::new();
+    for md in markdown_files() {
+        let text = read(&md);
+        let lines: Vec<&str> = text.lines().collect();
+        let mut i = 0;
+        let mut pending: Option<String> = None;
+        while i < lines.len() {
+            let t = lines[i].trim();
+            if let Some(c) = t.strip_prefix(MARK).and_then(|r| r.strip_suffix("-->")) {
+                pending = Some(c.trim().to_string());
+            } else if t.starts_with("```") {
+                let start = i + 1;
+                let mut end = start;
+                while end < lines.len() && !lines[end].trim_start().starts_with("```") {
+                    end += 1;
+                }
+                let body: Vec<String> = lines[start..end].iter().map(|l| l.to_string()).collect();
+                match pending.take() {
+                    Some(command) => out.push(Quote {
+                        file: md.clone(),
+                        line: start,
+                        command,
+                        lines: body,
+                    }),
+                    None if body.iter().any(|l| l.trim_start().starts_with("[trace]")) => {
+                        unmarked.push(format!("{}:{start}", shown(&md)))
+                    }
+                    None => {}
+                }
+                i = end;
+            } else if !t.is_empty() {
+                pending = None;
+            }
+            i += 1;
+        }
+    }
+    assert!(
+        unmarked.is_empty(),
+        "fork-trace excerpts without a `{MARK}COMMAND -->` line before them: {}",
+        unmarked.join(", ")
+    );
+    out
+}
+
+/// A line made comparable across builds: `// comments` of a disassembly dropped, every
+/// hexadecimal number `0x…`, runs of blanks one space.
+fn masked(line: &str, strip_comment: bool) -> String {
+    let line = if strip_comment {
+        line.split("//").next().unwrap_or("")
+    } else {
+        line
+    };
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(at) = rest.find("0x") {
+        let digits = rest[at + 2..]
+            .chars()
+            .take_while(char::is_ascii_hexdigit)
+            .count();
+        out.push_str(&rest[..at]);
+        if digits > 0 {
+            out.push_str("0x…");
+        } else {
+            out.push_str("0x");
+        }
+        rest = &rest[at + 2 + digits..];
+    }
+    out.push_str(rest);
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether the quoted line (`...` or `…` standing for any text) matches the output line.
+fn matches(quoted: &str, printed: &str) -> bool {
+    let quoted = quoted.replace("0x…", "\u{1}").replace("...", "…");
+    let parts: Vec<String> = quoted
+        .split('…')
+        .map(|p| p.replace('\u{1}', "0x…"))
+        .collect();
+    if parts.len() == 1 {
+        return parts[0] == printed;
+    }
+    let (first, last) = (&parts[0], &parts[parts.len() - 1]);
+    if !printed.starts_with(first.as_str()) || !printed[first.len()..].ends_with(last.as_str()) {
+        return false;
+    }
+    let mut at = first.len();
+    let end = printed.len() - last.len();
+    for p in &parts[1..parts.len() - 1] {
+        match printed[at..end].find(p.as_str()) {
+            Some(i) => at += i + p.len(),
+            None => return false,
+        }
+    }
+    true
+}
+
+fn boot_output(command: &str) -> String {
+    let boot = match command {
+        "make run" => Boot::default(),
+        "make run TRACE=fork" => Boot {
+            append: "trace=fork".into(),
+            ..Boot::default()
+        },
+        "make run INITRD=build/initrd.cpio TRACE=fork" => {
+            let initrd = repo_root().join("build/initrd.cpio");
+            assert!(
+                initrd.exists(),
+                "{} missing: run `make test`, which builds it",
+                initrd.display()
+            );
+            Boot {
+                append: "trace=fork".into(),
+                initrd: Some("build/initrd.cpio".into()),
+                ..Boot::default()
+            }
+        }
+        _ => panic!("no way to run {command:?} for a quoted transcript"),
+    };
+    let run = boot.run();
+    run.expect_status(0);
+    run.output
+}
+
+fn disassembly(program: &str) -> String {
+    let objdump = String::from_utf8(
+        Command::new(repo_root().join("scripts/need"))
+            .arg("objcopy")
+            .output()
+            .expect("scripts/need objcopy")
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .replace("llvm-objcopy", "llvm-objdump");
+    let binary = repo_root()
+        .join("target/aarch64-unknown-none/release")
+        .join(program);
+    assert!(
+        binary.exists(),
+        "{} missing: run `make test`",
+        binary.display()
+    );
+    let out = Command::new(&objdump)
+        .args(["-d", "-C", "--no-show-raw-insn", "--print-imm-hex"])
+        .arg(&binary)
+        .output()
+        .expect("llvm-objdump");
+    assert!(out.status.success(), "{objdump} failed: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Lines of a disassembly as `ADDR: insn operands <symbol>` (objdump's own layout is
+/// `  ADDR:  \tinsn\toperands`); Rust's hashes dropped from symbols (`::h0123…`).
+fn disassembly_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| {
+            let (addr, insn) = l.split_once(':')?;
+            let addr = addr.trim();
+            (!addr.is_empty() && addr.chars().all(|c| c.is_ascii_hexdigit()))
+                .then(|| format!("{addr}: {}", drop_hashes(insn)))
+        })
+        .collect()
+}
+
+/// A disassembly line made comparable: its address masked like any other hex number.
+fn insn_line(line: &str) -> String {
+    match line.split_once(':') {
+        Some((addr, insn))
+            if !addr.trim().is_empty() && addr.trim().chars().all(|c| c.is_ascii_hexdigit()) =>
+        {
+            format!("0x…: {}", masked(insn, true))
+        }
+        _ => masked(line, true),
+    }
+}
+
+fn drop_hashes(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(at) = rest.find("::h") {
+        let digits = rest[at + 3..]
+            .chars()
+            .take_while(char::is_ascii_hexdigit)
+            .count();
+        out.push_str(&rest[..at]);
+        if digits != 16 {
+            out.push_str(&rest[at..at + 3 + digits]);
+        }
+        rest = &rest[at + 3 + digits..];
+    }
+    out + rest
+}
+
+/// Every console line quoted from a boot is printed by a boot of today's build, and every
+/// quoted disassembly is a run of today's. A parent and its child do not run in the same
+/// order on every boot (a timer tick can fall anywhere), so a line missing from one boot
+/// is looked for in up to two more.
+#[test]
+fn docs_transcripts_are_printed_by_the_build() {
+    let quotes = quotes();
+    assert!(
+        quotes.iter().any(|q| q.command == "make run TRACE=fork"),
+        "no quoted fork trace found: are the `{MARK}...-->` marks gone?"
+    );
+    let mut failures = Vec::new();
+    // For each command: how many boots so far, and the lines they printed.
+    let mut outputs: std::collections::HashMap<String, (usize, Vec<String>)> = Default::default();
+    for q in &quotes {
+        let at = format!("{}:{} ({})", shown(&q.file), q.line, q.command);
+        if let Some(program) = q.command.strip_prefix("llvm-objdump -d ").map(str::trim) {
+            let printed: Vec<String> = disassembly_lines(&disassembly(program))
+                .iter()
+                .map(|l| insn_line(l))
+                .collect();
+            let wanted: Vec<String> = q
+                .lines
+                .iter()
+                .map(|l| insn_line(l))
+                .filter(|l| !l.is_empty())
+                .collect();
+            let found = printed
+                .windows(wanted.len())
+                .any(|w| w.iter().zip(&wanted).all(|(p, q)| matches(q, p)));
+            if !found {
+                failures.push(format!(
+                    "{at}: this run of instructions is not in today's `{program}`:\n  {}",
+                    wanted.join("\n  ")
+                ));
+            }
+            continue;
+        }
+        for quoted in &q.lines {
+            let wanted = masked(quoted, false);
+            if wanted.is_empty() || wanted == "..." || wanted == "…" {
+                continue;
+            }
+            let (boots, printed) = outputs.entry(q.command.clone()).or_default();
+            while !printed.iter().any(|p| matches(&wanted, p)) {
+                if *boots >= 3 {
+                    failures.push(format!("{at}: not printed by today's build:\n  {quoted}"));
+                    break;
+                }
+                *boots += 1;
+                printed.extend(boot_output(&q.command).lines().map(|l| masked(l, false)));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} quoted lines differ from today's build (hex numbers are masked; update the \
+         quote from `{{command}}`'s output):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn docs_transcript_masking_and_wildcards() {
+    let printed = masked(
+        "[trace] pid 3: ret_from_fork: x19 = 0 -> ret_to_user -> kernel_exit, which erets to pc 0x400390 with x0 = 0",
+        false,
+    );
+    for quoted in [
+        "[trace] pid 3: ret_from_fork: x19 = 0 -> ret_to_user -> kernel_exit, which erets to pc 0x4002ac with x0 = 0",
+        "[trace] pid 3: ret_from_fork: x19 = 0 -> ... with x0 = 0",
+        "[trace] pid 3: ret_from_fork: …",
+    ] {
+        assert!(matches(&masked(quoted, false), &printed), "{quoted}");
+    }
+    for quoted in [
+        "[trace] pid 4: ret_from_fork: x19 = 0 -> ret_to_user -> kernel_exit, which erets to pc 0x4002ac with x0 = 0",
+        "[trace] pid 3: ret_from_fork: x19 = 0",
+        "... with x0 = 1",
+    ] {
+        assert!(!matches(&masked(quoted, false), &printed), "{quoted}");
+    }
+    assert_eq!(
+        insn_line("  40038c:      \tsvc\t#0x0    // the svc"),
+        "0x…: svc #0x…"
+    );
 }
