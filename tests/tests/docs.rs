@@ -147,8 +147,9 @@ fn defines(file: &Path, text: &str, name: &str) -> bool {
         let l = l.trim().trim_start_matches('"');
         l.strip_prefix(name).is_some_and(|r| r.starts_with(':'))
             || [".macro", ".global", ".globl"].iter().any(|d| {
-                l.strip_prefix(d)
-                    .is_some_and(|r| r.trim_start().split([' ', ',', '\t']).next() == Some(name))
+                l.strip_prefix(d).is_some_and(|r| {
+                    r.trim_start().split([' ', ',', '\t', '"']).next() == Some(name)
+                })
             })
     });
     match ext {
@@ -202,6 +203,17 @@ fn has_type(text: &str, ty: &str) -> bool {
         })
 }
 
+/// `entry.S`, `tests/tests/demo.rs`, `user/src/bin/utest/`: a path, or a name with a
+/// short extension (not a Rust path like `Mm::new`).
+fn looks_like_a_file_name(code: &str) -> bool {
+    let extension = code.rsplit_once('.').map(|(_, e)| e);
+    code.contains('/')
+        || (!code.contains("::")
+            && extension.is_some_and(|e| {
+                (1..=3).contains(&e.len()) && e.chars().all(|c| c.is_ascii_alphabetic())
+            }))
+}
+
 /// What is wrong with one link, if anything.
 fn check_link(md: &Path, text: &str, target: &str) -> Option<String> {
     if target.contains("://") || target.starts_with("mailto:") {
@@ -231,11 +243,7 @@ fn check_link(md: &Path, text: &str, target: &str) -> Option<String> {
         return None;
     }
     // A file name names the file: it must be the link's own.
-    if code.contains('/')
-        || code.rsplit_once('.').is_some_and(|(_, e)| {
-            e.len() <= 3 && !e.is_empty() && e.chars().all(|c| c.is_ascii_alphabetic())
-        }) && !code.contains("::")
-    {
+    if looks_like_a_file_name(code) {
         let wanted = code.trim_end_matches('/');
         return (!target.trim_end_matches('/').ends_with(wanted))
             .then(|| format!("the text names {code}, the link {target}"));
