@@ -10,7 +10,8 @@
 //!    prints for that command, once hexadecimal numbers (addresses, which move with
 //!    every build) are masked: each console line must be printed by a boot, and a
 //!    disassembly must be a run of `llvm-objdump`'s lines. `...` or `…` in a quoted line
-//!    stands for any text; a line of just `...` for lines left out.
+//!    stands for any text; a line of just `...` for lines left out. A block marked
+//!    `<!-- output of: source FILE -->` quotes source code: a run of FILE's lines.
 //!
 //! Every fenced block with a fork-trace line must carry such a mark, so no excerpt of the
 //! trace escapes the check.
@@ -573,6 +574,22 @@ fn docs_transcripts_are_printed_by_the_build() {
             if !found {
                 failures.push(format!(
                     "{at}: this run of instructions is not in today's `{program}`:\n  {}",
+                    wanted.join("\n  ")
+                ));
+            }
+            continue;
+        }
+        if let Some(file) = q.command.strip_prefix("source ").map(str::trim) {
+            // Source quoted as it is in the file, up to blanks: a run of its lines.
+            let text = read(&repo_root().join(file));
+            let printed: Vec<String> = text.lines().map(|l| masked(l, false)).collect();
+            let wanted: Vec<String> = q.lines.iter().map(|l| masked(l, false)).collect();
+            if !printed
+                .windows(wanted.len())
+                .any(|w| w == wanted.as_slice())
+            {
+                failures.push(format!(
+                    "{at}: these lines are not in {file}:\n  {}",
                     wanted.join("\n  ")
                 ));
             }
