@@ -27,7 +27,7 @@ import gdb
 TASK_TYPE = "forkos::task::Task"
 TASK_STATE_TYPE = "forkos::task::TaskState"
 PT_REGS_TYPE = "forkos::arch::aarch64::ptrace::PtRegs"
-PID_TABLE = "forkos::task::PID_TABLE"
+PID_TABLE = "forkos::pid::PID_TABLE"
 RUNQUEUES = "forkos::sched::RUNQUEUES"
 PER_CPU = "forkos::arch::aarch64::percpu::PER_CPU"
 GDB_CONSTANTS = "forkos::arch::aarch64::process::GDB_CONSTANTS"
@@ -391,7 +391,7 @@ Columns: pid, thread group id, parent's tgid, state (`*` marks the running task)
 the task's address, the base of its kernel stack (THREAD_SIZE bytes), where it stopped
 in the kernel (cpu_context.pc: where cpu_switch_to resumes it; stale for the running
 task) and, for tasks with user memory, the user pc saved in its pt_regs. The tasks are
-the idle task (pid 0) and everything in PID_TABLE (kernel/src/task.rs); a task that
+the idle task (pid 0) and everything in PID_TABLE (kernel/src/pid.rs); a task that
 copy_process is still building is listed from attach_pid on."""
 
     def __init__(self):

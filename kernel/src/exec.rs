@@ -19,7 +19,9 @@ use crate::fs::{self, PATH_MAX};
 use crate::mm::memory::{handle_mm_fault, Access};
 use crate::mm::uaccess::{copy_from_user, strndup_user, UserPtr};
 use crate::mm::{Mm, VmFlags, Vma, VmaBacking, STACK_EXPAND, STACK_SIZE, STACK_TOP, TASK_SIZE};
+use crate::resource::RLIMIT_STACK;
 use crate::task::current;
+use crate::task::Task;
 
 const PAGE: u64 = PAGE_SIZE as u64;
 
@@ -55,8 +57,6 @@ const MAX_ARG_STRINGS: usize = 0x7fff_ffff;
 const ARG_MAX: u64 = 32 * PAGE;
 /// Linux's default stack limit (`_STK_LIM`); arguments use at most 3/4 of a quarter of it.
 const STK_LIM: u64 = 8 << 20;
-/// `RLIMIT_STACK` in `struct signal_struct.rlim`.
-const RLIMIT_STACK: usize = 3;
 
 /// Write `bytes` at `va` of `mm`, which is not the current address space yet. Only into
 /// its private anonymous memory (segments, stack): the page a read fault maps there is
@@ -445,8 +445,8 @@ fn do_execve(filename: Vec<u8>, argv: Strings, envp: Strings) -> Result<(), Errn
     // Point of no return (Linux `begin_new_exec`): the other threads go (`de_thread`),
     // the new mm comes in (`exec_mmap`), releasing a vfork parent.
     let tsk = current();
-    crate::exit::de_thread(tsk)?;
-    crate::exit::mm_release(tsk);
+    de_thread(tsk)?;
+    crate::fork::mm_release(tsk);
     let mm = Arc::new(b.mm);
     // The task must own the new mm before TTBR0 points at it: a preemption in between
     // would otherwise switch back to the old one, and the program's first instruction
@@ -491,8 +491,7 @@ pub fn kernel_execve(filename: &str, argv: &[&str], envp: &[&str]) -> Result<(),
 /// stack grows on demand ([`find_extend_vma`](crate::mm::mmap::find_extend_vma)). The
 /// pages `create_elf_tables` wrote, from `sp` up, always stay inside.
 fn setup_arg_pages(mm: &Mm, strings: u64, sp: u64) {
-    let rlim_stack =
-        current().signal.inner.lock().rlim[crate::syscall::RLIMIT_STACK].cur & !(PAGE - 1);
+    let rlim_stack = current().signal.inner.lock().rlim[RLIMIT_STACK].cur & !(PAGE - 1);
     let mut inner = mm.inner.lock();
     let Some(i) = inner
         .vmas
@@ -513,4 +512,39 @@ fn setup_arg_pages(mm: &Mm, strings: u64, sp: u64) {
     if start > vm_start {
         inner.vmas.move_start(i, start);
     }
+}
+
+/// Before `execve` replaces the program, every other thread of the group must exit
+/// (Linux `de_thread`): they are told to go and the caller waits until it is alone.
+///
+/// Linux also gives an exec'ing non-leader thread the leader's pid; forkos leaves the
+/// thread its own tid (getpid still returns the tgid).
+pub fn de_thread(tsk: &Task) -> Result<(), Errno> {
+    {
+        let mut s = tsk.signal.inner.lock();
+        if s.live <= 1 {
+            return Ok(());
+        }
+        // The group is already dying, or another thread is in execve: this one goes
+        // instead (Linux returns -EAGAIN and the pending kill ends the thread).
+        if s.group_exit_code.is_some() || s.group_exec_task.is_some() {
+            return Err(EAGAIN);
+        }
+        s.group_exec_task = Some(tsk.pid);
+    }
+    crate::signal::zap_other_threads(tsk);
+    // Wait, killably, until the others are gone (they wake nobody: look every tick).
+    let wq = crate::sched::wait::WaitQueue::new();
+    loop {
+        let alone = || tsk.signal.inner.lock().live <= 1;
+        if alone() {
+            break;
+        }
+        if wq.wait_event_killable_timeout(alone, 1).is_err() && tsk.fatal_signal_pending() {
+            tsk.signal.inner.lock().group_exec_task = None;
+            return Err(EAGAIN);
+        }
+    }
+    tsk.signal.inner.lock().group_exec_task = None;
+    Ok(())
 }

@@ -11,6 +11,7 @@ use alloc::vec::Vec;
 
 use crate::errno::*;
 use crate::mm::uaccess::UserPtr;
+use crate::pid::PID_TABLE;
 use crate::sched::schedule;
 use crate::signal::{zap_other_threads, SIGCHLD};
 use crate::task::*;
@@ -18,70 +19,6 @@ use crate::task::*;
 /// `exit(code)` as a wait status: `(code & 0xff) << 8`.
 pub fn exit_status(code: i32) -> i32 {
     (code & 0xff) << 8
-}
-
-/// Let go of the address space (Linux `exit_mm` -> `mm_release`): clear and wake the
-/// `CLONE_CHILD_CLEARTID` word, release a vfork parent, drop our reference.
-pub fn mm_release(tsk: &Task) {
-    // Robust mutexes the thread still holds are marked as orphaned (Linux
-    // `futex_exit_release`).
-    let robust = core::mem::take(&mut tsk.inner.lock().robust_list);
-    crate::futex::exit_robust_list(robust, tsk.pid as u32);
-    let (clear_tid, vfork_done, mm_users) = {
-        let mut i = tsk.inner.lock();
-        let users = i.mm.as_ref().map_or(0, Arc::strong_count);
-        (
-            core::mem::take(&mut i.clear_child_tid),
-            i.vfork_done.take(),
-            users,
-        )
-    };
-    // Only if others still use the memory (Linux checks mm_users > 1).
-    if clear_tid != 0 && mm_users > 1 {
-        let p = UserPtr::<i32>::new(clear_tid);
-        if p.write(&0).is_ok() {
-            crate::futex::futex_wake(clear_tid, 1);
-        }
-    }
-    if let Some(done) = vfork_done {
-        crate::trace::mm_release_vfork(tsk.pid);
-        done.complete();
-    }
-}
-
-/// Before `execve` replaces the program, every other thread of the group must exit
-/// (Linux `de_thread`): they are told to go and the caller waits until it is alone.
-///
-/// Linux also gives an exec'ing non-leader thread the leader's pid; forkos leaves the
-/// thread its own tid (getpid still returns the tgid).
-pub fn de_thread(tsk: &Task) -> Result<(), Errno> {
-    {
-        let mut s = tsk.signal.inner.lock();
-        if s.live <= 1 {
-            return Ok(());
-        }
-        // The group is already dying, or another thread is in execve: this one goes
-        // instead (Linux returns -EAGAIN and the pending kill ends the thread).
-        if s.group_exit_code.is_some() || s.group_exec_task.is_some() {
-            return Err(EAGAIN);
-        }
-        s.group_exec_task = Some(tsk.pid);
-    }
-    crate::signal::zap_other_threads(tsk);
-    // Wait, killably, until the others are gone (they wake nobody: look every tick).
-    let wq = crate::sched::wait::WaitQueue::new();
-    loop {
-        let alone = || tsk.signal.inner.lock().live <= 1;
-        if alone() {
-            break;
-        }
-        if wq.wait_event_killable_timeout(alone, 1).is_err() && tsk.fatal_signal_pending() {
-            tsk.signal.inner.lock().group_exec_task = None;
-            return Err(EAGAIN);
-        }
-    }
-    tsk.signal.inner.lock().group_exec_task = None;
-    Ok(())
 }
 
 /// Remove a dead task from everything that can find it (Linux `release_task`). When it
@@ -282,7 +219,7 @@ pub fn do_exit(code: i32) -> ! {
     tsk.inner.lock().exit_code = code;
     tsk.exit_status
         .store(status, core::sync::atomic::Ordering::Relaxed);
-    mm_release(&tsk);
+    crate::fork::mm_release(&tsk);
     let mm = tsk.inner.lock().mm.take();
     // Kernel threads borrow no mm; user tasks switch TTBR0 away before it may be freed.
     crate::mm::switch_mm(None);

@@ -23,6 +23,7 @@ use crate::mm::kstack::KernelStack;
 use crate::mm::memory::{copy_page_range, CopyCount};
 use crate::mm::uaccess::UserPtr;
 use crate::mm::Mm;
+use crate::pid::{PID_MAX, PID_TABLE};
 use crate::sched::wait::Completion;
 use crate::sched::wake_up_new_task;
 use crate::signal::SIGCHLD;
@@ -533,4 +534,40 @@ pub fn sys_clone3(uargs: u64, size: u64) -> SysResult {
 pub fn release_thread_count() {
     let mut n = NR_THREADS.lock();
     *n = n.saturating_sub(1);
+}
+
+/// Let go of the address space (Linux `exit_mm` -> `mm_release`): clear and wake the
+/// `CLONE_CHILD_CLEARTID` word, release a vfork parent, drop our reference.
+pub fn mm_release(tsk: &Task) {
+    // Robust mutexes the thread still holds are marked as orphaned (Linux
+    // `futex_exit_release`).
+    let robust = core::mem::take(&mut tsk.inner.lock().robust_list);
+    crate::futex::exit_robust_list(robust, tsk.pid as u32);
+    let (clear_tid, vfork_done, mm_users) = {
+        let mut i = tsk.inner.lock();
+        let users = i.mm.as_ref().map_or(0, Arc::strong_count);
+        (
+            core::mem::take(&mut i.clear_child_tid),
+            i.vfork_done.take(),
+            users,
+        )
+    };
+    // Only if others still use the memory (Linux checks mm_users > 1).
+    if clear_tid != 0 && mm_users > 1 {
+        let p = UserPtr::<i32>::new(clear_tid);
+        if p.write(&0).is_ok() {
+            crate::futex::futex_wake(clear_tid, 1);
+        }
+    }
+    if let Some(done) = vfork_done {
+        crate::trace::mm_release_vfork(tsk.pid);
+        done.complete();
+    }
+}
+
+/// `set_tid_address(tidptr)`: remember where to clear and wake at exit; returns the tid.
+pub fn sys_set_tid_address(tidptr: u64) -> SysResult {
+    let t = current();
+    t.inner.lock().clear_child_tid = tidptr;
+    Ok(t.pid as i64)
 }

@@ -15,6 +15,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::errno::*;
+use crate::iov_iter::{import_iovec, import_single_range};
+use crate::mm::uaccess::access_ok;
 use crate::println;
 
 /// File type bits of a mode (Linux `S_IFMT`, `S_IFREG`, `S_IFDIR`, `S_IFCHR`).
@@ -375,4 +377,32 @@ pub fn sys_ioctl(fd: u64, cmd: u64, arg: u64) -> SysResult {
         _ => return Err(ENOTTY),
     }
     Ok(0)
+}
+
+/// `write(fd, buf, count)` (Linux `ksys_write` / `vfs_write`): fds 1 and 2 are the
+/// console. The fd first, then the whole buffer (`access_ok`, even for zero bytes),
+/// then the count clamped to `MAX_RW_COUNT`, then the terminal's write.
+pub fn sys_write(fd: u64, buf: u64, count: u64) -> SysResult {
+    if fd != 1 && fd != 2 {
+        return Err(EBADF);
+    }
+    // The whole count, before it is clamped: a buffer reaching past user space is
+    // refused, not cut.
+    access_ok(buf, count)?;
+    let mut from = import_single_range(buf, count)?;
+    crate::fs::tty_write(&mut from)
+}
+
+/// `writev(fd, iov, iovcnt)` (Linux `do_writev` / `vfs_writev`): the fd first, then
+/// the whole vector read and checked ([`import_iovec`]), then the write, which writes
+/// nothing for a total of zero.
+pub fn sys_writev(fd: u64, iov: u64, iovcnt: u64) -> SysResult {
+    if fd != 1 && fd != 2 {
+        return Err(EBADF);
+    }
+    let mut from = import_iovec(iov, iovcnt)?;
+    if from.count() == 0 {
+        return Ok(0);
+    }
+    crate::fs::tty_write(&mut from)
 }

@@ -245,10 +245,7 @@ pub fn sys_get_robust_list(pid: u64, head_ptr: u64, len_ptr: u64) -> SysResult {
     let head = if pid == 0 {
         current().inner.lock().robust_list
     } else {
-        let t = crate::task::PID_TABLE
-            .lock()
-            .find(pid as i32)
-            .ok_or(ESRCH)?;
+        let t = crate::pid::PID_TABLE.lock().find(pid as i32).ok_or(ESRCH)?;
         let h = t.inner.lock().robust_list;
         h
     };

@@ -19,9 +19,10 @@ use crate::arch::semihosting;
 use crate::exec::kernel_execve;
 use crate::fork::{kernel_thread, user_mode_thread};
 use crate::mm::page_alloc;
+use crate::pid::PID_TABLE;
 use crate::println;
 use crate::sched::cpu_idle;
-use crate::task::{current, PID_TABLE};
+use crate::task::current;
 
 /// The user programs built into the kernel image (from the `user/` crate): the root file
 /// system when there is no initrd.

@@ -38,11 +38,14 @@ pub mod init;
 pub mod iov_iter;
 pub mod irq;
 pub mod mm;
+pub mod pid;
 pub mod random;
+pub mod resource;
 pub mod sched;
 pub mod selftest;
 pub mod signal;
 pub mod sync;
+pub mod sys;
 pub mod syscall;
 pub mod task;
 pub mod time;
@@ -209,7 +212,7 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
     sched::reserve_runqueues(n);
     sched::wait::reserve_timers(n);
     futex::reserve_waiters(n);
-    task::PID_TABLE.lock().reserve();
+    pid::PID_TABLE.lock().reserve();
     // 6. The root file system: the initrd's files, or the built-in programs.
     let initrd = info.initrd.map(|r| {
         // SAFETY: the initrd is RAM, linear mapped, and reserved from the page allocator

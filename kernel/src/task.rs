@@ -9,7 +9,6 @@
 //! Fields that never change after creation are plain; the rest are behind locks or atomics,
 //! so it is clear from the type what needs a lock.
 
-use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
@@ -88,7 +87,7 @@ pub struct SignalInner {
     /// Signals sent to the whole process (Linux `shared_pending`).
     pub shared_pending: crate::signal::SigPending,
     /// Resource limits, (soft, hard) (Linux `signal_struct.rlim`).
-    pub rlim: [crate::syscall::Rlimit; crate::syscall::RLIM_NLIMITS],
+    pub rlim: [crate::resource::Rlimit; crate::resource::RLIM_NLIMITS],
 }
 
 impl SignalStruct {
@@ -102,7 +101,7 @@ impl SignalStruct {
                 threads: Vec::new(),
                 group_exec_task: None,
                 shared_pending: crate::signal::SigPending::default(),
-                rlim: crate::syscall::INIT_RLIMITS,
+                rlim: crate::resource::INIT_RLIMITS,
             }),
         })
     }
@@ -343,7 +342,7 @@ impl Task {
 pub fn show_tasks() {
     crate::println!("  pid  tgid  ppid state                comm             mm                 kernel stack       cpu_context.pc     user pc");
     let me = crate::arch::percpu::current_ptr();
-    for t in PID_TABLE.lock().all() {
+    for t in crate::pid::PID_TABLE.lock().all() {
         let (ppid, mm) = match t.inner.try_lock() {
             Some(i) => (
                 i.parent.upgrade().map_or(0, |p| p.tgid),
@@ -415,85 +414,4 @@ pub fn current_arc() -> Arc<Task> {
 /// The running task's `pt_regs` (Linux `current_pt_regs`).
 pub fn current_pt_regs() -> *mut PtRegs {
     current().pt_regs()
-}
-
-/// Allocates pids, and finds tasks by pid (Linux `kernel/pid.c`).
-pub struct PidTable {
-    /// The last pid handed out; allocation goes up from here and wraps (Linux
-    /// `idr_alloc_cyclic`).
-    last: Pid,
-    tasks: BTreeMap<Pid, Weak<Task>>,
-}
-
-/// Pids run from 1 to `PID_MAX - 1` (Linux's default `pid_max` is 32768).
-pub const PID_MAX: Pid = 32768;
-/// After wrapping, pids restart here: low pids are for early daemons (`RESERVED_PIDS`).
-pub const RESERVED_PIDS: Pid = 300;
-
-pub static PID_TABLE: IrqSpinLock<PidTable> = IrqSpinLock::new(PidTable {
-    last: 0,
-    tasks: BTreeMap::new(),
-});
-
-impl PidTable {
-    /// A free pid, or `None` when all are in use (Linux `alloc_pid`).
-    pub fn alloc(&mut self) -> Option<Pid> {
-        let mut candidate = self.last + 1;
-        for _ in 0..PID_MAX {
-            if candidate >= PID_MAX {
-                candidate = RESERVED_PIDS;
-            }
-            if !self.tasks.contains_key(&candidate) {
-                self.last = candidate;
-                // Held until attach() or free().
-                self.tasks.insert(candidate, Weak::new());
-                return Some(candidate);
-            }
-            candidate += 1;
-        }
-        None
-    }
-
-    /// Take exactly `nr` if it is free (Linux `idr_alloc` for a `set_tid`): unlike
-    /// [`alloc`](Self::alloc) it leaves where the next allocation starts.
-    pub fn alloc_nr(&mut self, nr: Pid) -> Option<Pid> {
-        if self.tasks.contains_key(&nr) {
-            return None;
-        }
-        self.tasks.insert(nr, Weak::new());
-        Some(nr)
-    }
-
-    /// Make `pid` find `task` (Linux `attach_pid`).
-    pub fn attach(&mut self, pid: Pid, task: &Arc<Task>) {
-        self.tasks.insert(pid, Arc::downgrade(task));
-    }
-
-    /// Release `pid` at reap time (Linux `free_pid`).
-    pub fn free(&mut self, pid: Pid) {
-        self.tasks.remove(&pid);
-    }
-
-    /// The task with this pid, if it has not been reaped (Linux `find_task_by_vpid`).
-    pub fn find(&self, pid: Pid) -> Option<Arc<Task>> {
-        self.tasks.get(&pid)?.upgrade()
-    }
-
-    /// Allocate the table's first node now, at boot: an empty map keeps it, so the
-    /// memory of the pids a workload takes comes back when they are freed (init's pid
-    /// never is).
-    pub fn reserve(&mut self) {
-        self.tasks.insert(0, Weak::new());
-        self.tasks.remove(&0);
-    }
-
-    /// How many pids are in use.
-    pub fn count(&self) -> usize {
-        self.tasks.len()
-    }
-
-    /// Every live task, for the process view.
-    pub fn all(&self) -> Vec<Arc<Task>> {
-        self.tasks.values().filter_map(Weak::upgrade).collect()
-    }
 }

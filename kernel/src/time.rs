@@ -175,7 +175,7 @@ fn clock_kind(id: i32) -> Result<ClockKind, crate::errno::Errno> {
     }
     // A thread's clock only within one's own process; a process's clock by its pid.
     let exists = pid == 0
-        || crate::task::PID_TABLE.lock().find(pid).is_some_and(|t| {
+        || crate::pid::PID_TABLE.lock().find(pid).is_some_and(|t| {
             if thread {
                 t.tgid == me.tgid
             } else {

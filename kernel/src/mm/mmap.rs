@@ -17,6 +17,7 @@ use super::debug_vm::validate_mm;
 use super::memory::{change_protection, unmap_region, zap_page_range};
 use super::{Mm, MmInner, ShmObject, VmFlags, Vma, VmaBacking, MMAP_BASE, TASK_SIZE};
 use crate::errno::*;
+use crate::resource::{RLIMIT_DATA, RLIMIT_STACK};
 use crate::task::current;
 
 pub use forkos_lib::uapi::mman::*;
@@ -58,9 +59,6 @@ const HUGE_PAGE_SHIFTS: [u64; 4] = [16, 21, 25, 30];
 /// The lowest address `mmap` hands out or takes as a hint (Linux `mmap_min_addr`:
 /// Debian's `CONFIG_LSM_MMAP_MIN_ADDR`, 32 KiB, which wins over the 4 KiB default).
 pub const MMAP_MIN_ADDR: u64 = 0x8000;
-
-/// `RLIMIT_DATA`, which bounds the heap.
-const RLIMIT_DATA: usize = 2;
 
 const PAGE: u64 = PAGE_SIZE as u64;
 /// Most mappings one address space may have (Linux's default `vm.max_map_count`).
@@ -438,7 +436,7 @@ fn expand_downwards(inner: &mut MmInner, i: usize, address: u64) -> Result<(), E
             return Err(ENOMEM);
         }
     }
-    let limit = current().signal.inner.lock().rlim[crate::syscall::RLIMIT_STACK].cur;
+    let limit = current().signal.inner.lock().rlim[RLIMIT_STACK].cur;
     if inner.vmas[i].end - address > limit {
         return Err(ENOMEM);
     }

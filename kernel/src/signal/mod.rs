@@ -19,6 +19,7 @@ use alloc::vec::Vec;
 
 use crate::errno::*;
 use crate::exit::do_group_exit;
+use crate::pid::PID_TABLE;
 use crate::sched::try_to_wake_up;
 use crate::task::*;
 

@@ -1,0 +1,91 @@
+//! Process ids (Linux `kernel/pid.c`): the table from a pid to its task, and the
+//! allocator that hands pids out in increasing order, wrapping past `pid_max`.
+
+use alloc::collections::BTreeMap;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+
+use crate::sync::IrqSpinLock;
+use crate::task::{Pid, Task};
+
+/// Allocates pids, and finds tasks by pid (Linux `kernel/pid.c`).
+pub struct PidTable {
+    /// The last pid handed out; allocation goes up from here and wraps (Linux
+    /// `idr_alloc_cyclic`).
+    last: Pid,
+    tasks: BTreeMap<Pid, Weak<Task>>,
+}
+
+/// Pids run from 1 to `PID_MAX - 1` (Linux's default `pid_max` is 32768).
+pub const PID_MAX: Pid = 32768;
+
+/// After wrapping, pids restart here: low pids are for early daemons (`RESERVED_PIDS`).
+pub const RESERVED_PIDS: Pid = 300;
+
+pub static PID_TABLE: IrqSpinLock<PidTable> = IrqSpinLock::new(PidTable {
+    last: 0,
+    tasks: BTreeMap::new(),
+});
+
+impl PidTable {
+    /// A free pid, or `None` when all are in use (Linux `alloc_pid`).
+    pub fn alloc(&mut self) -> Option<Pid> {
+        let mut candidate = self.last + 1;
+        for _ in 0..PID_MAX {
+            if candidate >= PID_MAX {
+                candidate = RESERVED_PIDS;
+            }
+            if !self.tasks.contains_key(&candidate) {
+                self.last = candidate;
+                // Held until attach() or free().
+                self.tasks.insert(candidate, Weak::new());
+                return Some(candidate);
+            }
+            candidate += 1;
+        }
+        None
+    }
+
+    /// Take exactly `nr` if it is free (Linux `idr_alloc` for a `set_tid`): unlike
+    /// [`alloc`](Self::alloc) it leaves where the next allocation starts.
+    pub fn alloc_nr(&mut self, nr: Pid) -> Option<Pid> {
+        if self.tasks.contains_key(&nr) {
+            return None;
+        }
+        self.tasks.insert(nr, Weak::new());
+        Some(nr)
+    }
+
+    /// Make `pid` find `task` (Linux `attach_pid`).
+    pub fn attach(&mut self, pid: Pid, task: &Arc<Task>) {
+        self.tasks.insert(pid, Arc::downgrade(task));
+    }
+
+    /// Release `pid` at reap time (Linux `free_pid`).
+    pub fn free(&mut self, pid: Pid) {
+        self.tasks.remove(&pid);
+    }
+
+    /// The task with this pid, if it has not been reaped (Linux `find_task_by_vpid`).
+    pub fn find(&self, pid: Pid) -> Option<Arc<Task>> {
+        self.tasks.get(&pid)?.upgrade()
+    }
+
+    /// Allocate the table's first node now, at boot: an empty map keeps it, so the
+    /// memory of the pids a workload takes comes back when they are freed (init's pid
+    /// never is).
+    pub fn reserve(&mut self) {
+        self.tasks.insert(0, Weak::new());
+        self.tasks.remove(&0);
+    }
+
+    /// How many pids are in use.
+    pub fn count(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Every live task, for the process view.
+    pub fn all(&self) -> Vec<Arc<Task>> {
+        self.tasks.values().filter_map(Weak::upgrade).collect()
+    }
+}

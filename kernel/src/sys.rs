@@ -1,0 +1,106 @@
+//! Small syscalls about the system and the process (Linux `kernel/sys.c`): `getppid`,
+//! `uname`, `sysinfo`, `prlimit64`.
+
+use crate::errno::*;
+use crate::mm::uaccess::{copy_to_user, UserPtr};
+use crate::pid::PID_TABLE;
+use crate::resource::*;
+use crate::task::{current, current_arc};
+use crate::{mm, time};
+
+/// `getppid()`: the thread group id of the real parent; 0 for init.
+pub fn sys_getppid() -> i64 {
+    let me = current();
+    // Threads share the leader's parent.
+    let leader = if me.is_group_leader() {
+        None
+    } else {
+        PID_TABLE.lock().find(me.tgid)
+    };
+    let parent = match &leader {
+        Some(l) => l.inner.lock().parent.upgrade(),
+        None => me.inner.lock().parent.upgrade(),
+    };
+    parent.map_or(0, |p| p.tgid as i64)
+}
+
+/// `uname(buf)`: six 65-byte fields.
+pub fn sys_uname(buf: u64) -> SysResult {
+    let fields = [
+        "Linux",
+        "forkos",
+        "6.1.0-forkos",
+        "#1 forkos",
+        "aarch64",
+        "(none)",
+    ];
+    let mut out = [0u8; 65 * 6];
+    for (i, f) in fields.iter().enumerate() {
+        out[i * 65..i * 65 + f.len()].copy_from_slice(f.as_bytes());
+    }
+    copy_to_user(buf, &out)?;
+    Ok(0)
+}
+
+/// `sysinfo(info)`: uptime, memory (free RAM is the page allocator's free count) and the
+/// number of tasks.
+pub fn sys_sysinfo(info: u64) -> SysResult {
+    let page = forkos_lib::pgtable::PAGE_SIZE as u64;
+    let mut words = [0u64; 14]; // struct sysinfo is 112 bytes on arm64
+    words[0] = time::ktime_get_ns() / 1_000_000_000;
+    words[4] = mm::page_alloc::nr_managed_pages() as u64 * page;
+    words[5] = mm::page_alloc::nr_free_pages() as u64 * page;
+    let procs = PID_TABLE.lock().count() as u64;
+    words[10] = procs & 0xffff; // procs (u16) at offset 80
+    words[13] = 1; // mem_unit at offset 104
+    let bytes: alloc::vec::Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    copy_to_user(info, &bytes)?;
+    Ok(0)
+}
+
+/// `prlimit64(pid, resource, new, old)` (Linux `do_prlimit`): read and set a process's
+/// resource limits; children inherit them. forkos records them (so programs that ask
+/// see Linux's values) but enforces none of them yet.
+pub fn sys_prlimit64(pid: u64, resource: u64, new: u64, old: u64) -> SysResult {
+    // Linux's order: read the new limit, find the task, then check the resource and the
+    // values (`do_prlimit`), then write the old one.
+    let new = if new != 0 {
+        Some(UserPtr::<Rlimit>::new(new).read()?)
+    } else {
+        None
+    };
+    let pid = pid as i32;
+    let target = if pid == 0 {
+        current_arc()
+    } else {
+        PID_TABLE
+            .lock()
+            .find(pid)
+            .filter(|t| !t.kthread)
+            .ok_or(ESRCH)?
+    };
+    let resource = resource as u32 as usize; // an unsigned int in Linux
+    if resource >= RLIM_NLIMITS {
+        return Err(EINVAL);
+    }
+    if let Some(r) = new {
+        if r.cur > r.max {
+            return Err(EINVAL);
+        }
+        if resource == RLIMIT_NOFILE && r.max > NR_OPEN {
+            return Err(EPERM);
+        }
+    }
+    let prev = {
+        let mut s = target.signal.inner.lock();
+        let prev = s.rlim[resource];
+        if let Some(r) = new {
+            s.rlim[resource] = r;
+        }
+        prev
+    };
+    if old != 0 {
+        UserPtr::<Rlimit>::new(old).write(&prev)?;
+    }
+    Ok(0)
+}
