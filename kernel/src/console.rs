@@ -42,6 +42,14 @@ pub fn poll_input() -> Option<u8> {
     CONSOLE.try_lock()?.uart.as_ref()?.getc()
 }
 
+/// Act on a key typed on the console, as Linux's magic SysRq does (`sysrq-t` lists the
+/// tasks): `p` prints the process table.
+pub fn handle_sysrq() {
+    if poll_input() == Some(b'p') {
+        crate::task::show_tasks();
+    }
+}
+
 /// Write raw bytes (from user space) to the console.
 pub fn write_bytes(bytes: &[u8]) {
     let c = CONSOLE.lock();

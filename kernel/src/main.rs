@@ -2,23 +2,35 @@
 //!
 //! # Where things are
 //! The layout follows Linux, so that someone who knows where a function lives in Linux
-//! finds ours in the matching place under the same name:
+//! finds ours in the matching place under the same name. Read in this order:
 //!
 //! | here | Linux | what |
 //! |---|---|---|
-//! | `boot/head.S` (repository root) | `arch/arm64/kernel/head.S` | first instructions, MMU on |
-//! | [`arch::aarch64`] | `arch/arm64/` | everything AArch64-specific; see its table |
-//! | [`mm`] | `mm/` | page allocator, kernel heap |
-//! | [`iov_iter`] | `lib/iov_iter.c` | user buffers and iovecs, checked whole before a transfer |
-//! | [`irq`], [`time`] | `kernel/irq/`, `kernel/time/` | interrupt dispatch, the tick |
+//! | [`start_kernel`] (this file), `boot/head.S` | `init/main.c`, `arch/arm64/kernel/head.S` | boot, in order |
+//! | [`arch`] | `arch/arm64/` | everything AArch64-specific, behind a short list (see it) |
+//! | [`task`], [`pid`] | `include/linux/sched.h`, `kernel/pid.c` | `Task` (`task_struct`), pids |
+//! | [`fork`] | `kernel/fork.c` | `do_fork` -> `copy_process` -> `dup_task_struct` / `copy_mm` / `copy_thread` |
+//! | [`exec`] | `fs/exec.c`, `fs/binfmt_elf.c` | `execve`, `de_thread`, the new stack |
+//! | [`exit`] | `kernel/exit.c` | `do_exit`, zombies, `wait4` / `waitid` |
+//! | [`sched`] | `kernel/sched/` | run queue, `schedule`, `schedule_tail`, wait queues |
+//! | [`signal`] | `kernel/signal.c` | sending and taking signals; its syscalls |
+//! | [`futex`] | `kernel/futex/` | futexes, robust lists |
+//! | [`mm`] | `mm/` | pages, address spaces, faults, `copy_page_range`, `mmap`, user copies |
+//! | [`syscall`] | `arch/arm64/kernel/syscall.c`, `sys.c` | the syscall table and dispatch |
+//! | [`sys`], [`resource`] | `kernel/sys.c`, `include/linux/resource.h` | `uname`, `sysinfo`, rlimits |
+//! | [`fs`], [`iov_iter`] | `init/initramfs.c`, `fs/`, `lib/iov_iter.c` | the initrd's files, the console, user buffers |
+//! | [`init`] | `init/main.c` | pid 1 and the idle task's work |
+//! | [`irq`], [`time`] | `kernel/irq/`, `kernel/time/` | interrupt dispatch, the tick, sleeping |
 //! | [`drivers`] | `drivers/` | PL011 UART, GIC, arch timer |
 //! | [`dtb`] | `drivers/of/fdt.c` | reading the device tree |
 //! | [`console`] | `kernel/printk/` | `print!`, `println!` |
+//! | [`trace`] | — | the fork trace (`trace=fork`) |
+//! | [`sync`], [`random`], [`errno`] | `include/linux/spinlock.h`, `drivers/char/random.c` | locks, random bytes, error numbers |
 //! | [`selftest`] | — | boot self-tests the QEMU tests drive |
 //!
-//! Pure logic (page-table geometry, ESR decoding, memory ranges) is in the `forkos-lib`
-//! crate so the host can unit-test it. Read [`start_kernel`] first: it is the boot path,
-//! in order.
+//! Pure logic (page-table geometry, the list of mappings, ESR decoding, ELF and cpio
+//! parsing, memory ranges, uapi numbers) is in the `forkos-lib` crate so the host can
+//! unit-test it.
 #![no_std]
 #![no_main]
 

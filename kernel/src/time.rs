@@ -9,9 +9,31 @@ pub const HZ: u64 = 250;
 #[no_mangle]
 pub static jiffies: AtomicU64 = AtomicU64::new(0);
 
-/// Called from the timer interrupt.
-pub fn tick() {
-    jiffies.fetch_add(1, Ordering::Relaxed);
+/// Timer interrupts per jiffy (1/HZ s), and how many have come since the last jiffy.
+static PER_JIFFY: AtomicU64 = AtomicU64::new(1);
+static SINCE_JIFFY: AtomicU64 = AtomicU64::new(0);
+
+/// The timer will interrupt `rate` times a second (at least [`HZ`]); returns how many
+/// interrupts make a jiffy.
+pub fn set_tick_rate(rate: u64) -> u64 {
+    let per_jiffy = (rate / HZ).max(1);
+    PER_JIFFY.store(per_jiffy, Ordering::Relaxed);
+    per_jiffy
+}
+
+/// One timer interrupt (Linux `tick_handle_periodic` -> `tick_periodic`): time moves in
+/// jiffies, one every `PER_JIFFY` interrupts (like Linux's, jiffies may lag behind the
+/// counter when interrupts were masked, but never jump: a sleep is never cut short);
+/// the scheduler's tick may preempt the running task (`update_process_times` ->
+/// `scheduler_tick`); and the console is polled for its one key (Linux's magic SysRq
+/// comes with the UART's receive interrupt, which forkos does not use yet).
+pub fn tick_handle_periodic() {
+    if SINCE_JIFFY.fetch_add(1, Ordering::Relaxed) + 1 >= PER_JIFFY.load(Ordering::Relaxed) {
+        SINCE_JIFFY.store(0, Ordering::Relaxed);
+        jiffies.fetch_add(1, Ordering::Relaxed);
+    }
+    crate::sched::scheduler_tick();
+    crate::console::handle_sysrq();
 }
 
 /// Ticks so far.

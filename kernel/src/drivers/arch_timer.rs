@@ -13,9 +13,6 @@ use crate::time;
 
 /// Counter ticks between two timer interrupts.
 static PERIOD: AtomicU64 = AtomicU64::new(0);
-/// Timer interrupts per jiffy (1/HZ s), and how many have come since the last jiffy.
-static PER_JIFFY: AtomicU64 = AtomicU64::new(1);
-static SINCE_JIFFY: AtomicU64 = AtomicU64::new(0);
 
 /// The counter frequency in Hz (CNTFRQ_EL0, set by firmware or QEMU).
 pub fn frequency() -> u64 {
@@ -32,20 +29,11 @@ fn set_next_event() {
     CNTV_CVAL_EL0.set(counter() + PERIOD.load(Ordering::Relaxed));
 }
 
+/// The timer's interrupt: program the next one, then hand the tick to the generic time
+/// code (Linux's clock event `event_handler`).
 fn timer_interrupt() {
     set_next_event();
-    // Time moves in jiffies, however often the timer interrupts: one jiffy every
-    // PER_JIFFY interrupts. (Like Linux's jiffies, it may lag behind the counter when
-    // interrupts were masked, but never jumps: a sleep is never cut short.)
-    if SINCE_JIFFY.fetch_add(1, Ordering::Relaxed) + 1 >= PER_JIFFY.load(Ordering::Relaxed) {
-        SINCE_JIFFY.store(0, Ordering::Relaxed);
-        time::tick();
-    }
-    crate::sched::scheduler_tick();
-    // Like Linux's magic SysRq: `p` on the console prints the process table.
-    if crate::console::poll_input() == Some(b'p') {
-        crate::task::show_tasks();
-    }
+    time::tick_handle_periodic();
 }
 
 /// Start the periodic tick on interrupt `intid` (the virtual timer PPI from the device
@@ -56,8 +44,7 @@ fn timer_interrupt() {
 /// HZ (`tick_hz=` on the command line) preempts more often, to widen race windows in
 /// stress tests.
 pub fn init(intid: u32, rate: u64) {
-    let per_jiffy = (rate / time::HZ).max(1);
-    PER_JIFFY.store(per_jiffy, Ordering::Relaxed);
+    let per_jiffy = time::set_tick_rate(rate);
     PERIOD.store(frequency() / (per_jiffy * time::HZ), Ordering::Relaxed);
     CNTKCTL_EL1.write(CNTKCTL_EL1::EL0VCTEN::SET + CNTKCTL_EL1::EVNTI.val(evtstrm_divider()));
     arch_timer_evtstrm_enable();

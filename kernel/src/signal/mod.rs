@@ -5,10 +5,12 @@
 //! process ignores it. Then a thread that does not block it is woken with
 //! `TIF_SIGPENDING` set (Linux `complete_signal`); a signal whose default action kills
 //! ends the whole process at once. On its way back to user space, the thread takes the
-//! signal ([`do_signal`] -> `get_signal`): ignored, default action, or a handler, run
-//! through a frame on the user stack (`arch/aarch64/signal.rs`) and left with
-//! `rt_sigreturn`. A syscall that a signal interrupted is restarted or fails with
-//! `EINTR`, as `SA_RESTART` says.
+//! signal (the arm64 `do_signal` in `arch/aarch64/signal.rs` calls [`get_signal`]):
+//! ignored, default action, or a handler, run through a frame on the user stack and left
+//! with `rt_sigreturn`. A syscall that a signal interrupted is restarted or fails with
+//! `EINTR`, as `SA_RESTART` says (also in the arm64 half).
+//!
+//! The syscalls that send signals and set actions and masks are in [`syscalls`].
 //!
 //! Not modelled: stopping and continuing (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT
 //! are accepted and otherwise ignored), real-time signal queues (one instance of each

@@ -1,5 +1,5 @@
 //! Assembles `entry.S` (the vectors, `kernel_entry` and `kernel_exit`) with the `pt_regs`
-//! offsets of [`PtRegs`](super::ptrace::PtRegs).
+//! offsets of [`PtRegs`].
 
 use super::memory::THREAD_SHIFT;
 use super::percpu::PERCPU_ENTRY_TASK;
