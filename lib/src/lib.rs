@@ -15,6 +15,8 @@
 //! - [`uapi`]: Linux's user-space ABI numbers, shared by the kernel and user programs.
 //! - [`elf`]: checking an ELF program before `execve` loads it (Linux `binfmt_elf.c`).
 //! - [`initramfs`]: reading the initrd's cpio archive (Linux `init/initramfs.c`).
+//! - [`icount_markers`]: the `hint` instructions the instruction-counting QEMU plugin
+//!   (`tools/icount-plugin/`) acts on.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -25,6 +27,7 @@ pub mod cmdline;
 pub mod elf;
 pub mod esr;
 pub mod fdt_irq;
+pub mod icount_markers;
 pub mod initramfs;
 pub mod memblock;
 pub mod pgtable;
