@@ -44,10 +44,12 @@ UTEST      := target/aarch64-unknown-none/release/utest
 INITRD_CPIO := build/initrd.cpio
 
 BENCH_ARGS ?=
+PLUGIN     := build/icount.so
 FUZZ_SEED  ?= $(shell date +%s)
 FUZZ_CALLS ?= 1000000
 
-.PHONY: all run test lint debug clean toolchain qemu gdb python cc user initrd fuzz bench exercise FORCE
+.PHONY: all run test lint debug clean toolchain qemu gdb python cc hostcc user initrd fuzz bench exercise \
+	FORCE
 
 all: $(IMG)
 
@@ -62,6 +64,9 @@ gdb:
 
 cc:
 	@scripts/need cc
+
+hostcc:
+	@scripts/need hostcc
 
 python:
 	@scripts/need python
@@ -139,6 +144,13 @@ lint: user
 	$(CARGO) clippy -p forkos-lib -p forkos-tests --all-targets -- -D warnings
 	$(CARGO) clippy $(USER_CARGO_FLAGS) -- -D warnings
 	$(CARGO) clippy $(KERNEL_CARGO_FLAGS) -- -D warnings
+
+# The QEMU plugin that counts each vCPU's instructions between marker instructions
+# (tools/icount-plugin/README.md), built for the host.
+$(PLUGIN): tools/icount-plugin/icount.c tools/icount-plugin/markers.h \
+	    tools/icount-plugin/qemu-plugin-api.h | hostcc
+	@mkdir -p build
+	gcc -shared -fPIC -O2 -Wall -Wextra -Werror -o $@ $<
 
 # Benchmarks (user/src/bin/bench.rs) under -icount: the same figures on every run.
 bench: $(IMG) $(INITRD_CPIO) qemu python
