@@ -2,10 +2,12 @@
 //! C compiler, loaded into a deterministic boot of `bench smp 1 N` (the run of
 //! `scripts/smpbench`), it must count the same instructions on two runs, and as many per
 //! fork_exit_wait as the benchmark's own CNTVCT figure says (16 instructions a tick).
-//! Its marker list must be the one in `lib/src/icount_markers.rs`.
+//! On a two-CPU guest whose counts are known, it must give each vCPU and lock class exactly
+//! its instructions. Its marker list must be the one in `lib/src/icount_markers.rs`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use forkos_lib::icount_markers as m;
@@ -13,20 +15,26 @@ use forkos_tests::{repo_root, Boot};
 
 const ITERS: u64 = 200;
 
-/// Builds `icount.so` as the Makefile does, into the test's scratch directory.
+/// Builds `icount.so` as the Makefile does, into the test's scratch directory, once for
+/// all the tests here (which run in parallel).
 fn plugin() -> PathBuf {
-    let src = repo_root().join("tools/icount-plugin/icount.c");
-    let so = Path::new(env!("CARGO_TARGET_TMPDIR")).join("icount.so");
-    let status = Command::new("gcc")
-        .args([
-            "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", "-o",
-        ])
-        .arg(&so)
-        .arg(&src)
-        .status()
-        .expect("cannot run gcc: `make test` installs it (scripts/need hostcc)");
-    assert!(status.success(), "building the plugin failed");
-    so
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let src = repo_root().join("tools/icount-plugin/icount.c");
+            let so = Path::new(env!("CARGO_TARGET_TMPDIR")).join("icount.so");
+            let status = Command::new("gcc")
+                .args([
+                    "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", "-o",
+                ])
+                .arg(&so)
+                .arg(&src)
+                .status()
+                .expect("cannot run gcc: `make test` installs it (scripts/need hostcc)");
+            assert!(status.success(), "building the plugin failed");
+            so
+        })
+        .clone()
 }
 
 /// One boot of `bench smp 1 ITERS` under -icount and the plugin: the console output and
@@ -112,6 +120,65 @@ fn icount_plugin_counts_fork_exit_wait_as_cntvct_does_and_twice_the_same() {
     assert!(
         !counts.contains("icount lock="),
         "no lock class is marked yet:\n{counts}"
+    );
+}
+
+/// Two vCPUs running `tools/icount-plugin/selftest.S`, a bare-metal guest whose counts
+/// are known instruction by instruction: each vCPU gets exactly its own instructions, the
+/// region stays open until the last start is stopped, and a lock class is charged exactly
+/// the instructions between its markers, on each vCPU.
+#[test]
+fn icount_plugin_attributes_two_vcpus_and_lock_holds_exactly() {
+    let so = plugin();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let elf = dir.join("icount-selftest.elf");
+    let status = Command::new("aarch64-linux-gnu-gcc")
+        .args([
+            "-nostdlib",
+            "-static",
+            "-Wl,-Ttext=0x40200000",
+            "-Wl,--build-id=none",
+        ])
+        .arg("-o")
+        .arg(&elf)
+        .arg(repo_root().join("tools/icount-plugin/selftest.S"))
+        .status()
+        .expect("cannot run aarch64-linux-gnu-gcc: `make test` installs it");
+    assert!(status.success(), "assembling selftest.S failed");
+    let out = Command::new("qemu-system-aarch64")
+        .args([
+            "-M",
+            "virt",
+            "-cpu",
+            "cortex-a72",
+            "-smp",
+            "2",
+            "-nographic",
+            "-nic",
+            "none",
+        ])
+        .args(["-icount", "shift=0,sleep=off", "-kernel"])
+        .arg(&elf)
+        .arg("-plugin")
+        .arg(&so)
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot start qemu-system-aarch64");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let dump: Vec<&str> = err.lines().filter(|l| l.starts_with("icount ")).collect();
+    assert_eq!(
+        dump,
+        [
+            "icount dump=1 vcpus=2 starts=2",
+            // CPU 0: 2210 instructions up to the poll, the poll's load and branch (CPU 1
+            // ran to its wfi when CPU 0's hvc started it), the stop marker; in total also
+            // the 3 before the start marker, the start marker and the dump marker.
+            "icount vcpu=0 region=2213 total=2218",
+            "icount vcpu=1 region=1113 total=1113",
+            "icount lock=3 held=304 held_max=202 acquired=2",
+            "icount end dump=1",
+        ],
+        "{err}"
     );
 }
 
