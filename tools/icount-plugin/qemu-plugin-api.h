@@ -1,9 +1,10 @@
 /*
  * The part of QEMU's TCG plugin API that icount.c uses, declared here because Debian
  * packages QEMU 7.2 without its header. The names, types and enum values follow QEMU's
- * include/qemu/qemu-plugin.h at API version 1 (QEMU 4.2 to 8.1): the ABI is fixed per
- * version, QEMU refuses a plugin whose exported qemu_plugin_version it does not support,
- * and qemu_plugin_install checks the version range QEMU reports.
+ * include/qemu/qemu-plugin.h at API version 1, the version QEMU 7.2 implements: the ABI is
+ * fixed per version, QEMU refuses a plugin whose exported qemu_plugin_version it does not
+ * support (9.0 and later require 2 or more), and qemu_plugin_install checks the version
+ * range QEMU reports.
  */
 #ifndef QEMU_PLUGIN_API_H
 #define QEMU_PLUGIN_API_H
