@@ -7,7 +7,9 @@
 #   make debug      boot under QEMU's GDB stub, stopped at the first instruction, with gdb-multiarch
 #                   and forkos's commands (fk-ps, fk-pt-regs, ...: scripts/forkos-gdb.py, docs/gdb.md)
 #   make bench      the fork-path benchmarks under deterministic instruction counting (and Linux's
-#                   with LINUX_IMAGE set); see scripts/bench
+#                   with LINUX_IMAGE set), then the SMP figures; see scripts/bench, scripts/smpbench
+#   make smpbench   only the SMP figures of fork+exit+wait, counted per CPU by the QEMU plugin
+#                   tools/icount-plugin (SMP="1 4" runs K=1 and K=4 and prints the speed-up bound)
 #   make fuzz       run the syscall fuzzer for long (FUZZ_SEED=, FUZZ_CALLS=); `make test` runs it briefly
 #   make initrd     build the C programs (user/c) and build/initrd.cpio holding them and utest;
 #                   boot it with `make run INITRD=build/initrd.cpio` (its /init is cdemo)
@@ -44,10 +46,13 @@ UTEST      := target/aarch64-unknown-none/release/utest
 INITRD_CPIO := build/initrd.cpio
 
 BENCH_ARGS ?=
+SMP        ?= 1
+PLUGIN     := build/icount.so
 FUZZ_SEED  ?= $(shell date +%s)
 FUZZ_CALLS ?= 1000000
 
-.PHONY: all run test lint debug clean toolchain qemu gdb python cc user initrd fuzz bench exercise FORCE
+.PHONY: all run test lint debug clean toolchain qemu gdb python cc hostcc user initrd fuzz bench smpbench \
+	exercise FORCE
 
 all: $(IMG)
 
@@ -62,6 +67,9 @@ gdb:
 
 cc:
 	@scripts/need cc
+
+hostcc:
+	@scripts/need hostcc
 
 python:
 	@scripts/need python
@@ -131,7 +139,7 @@ $(IMG): $(ELF)
 run: $(IMG) $(INITRD) qemu
 	$(QEMU) $(QEMU_ARGS)
 
-test: $(IMG) $(INITRD_CPIO) qemu gdb
+test: $(IMG) $(INITRD_CPIO) qemu gdb hostcc
 	$(CARGO) test --no-fail-fast -p forkos-lib -p forkos-tests -- $(T)
 
 lint: user
@@ -140,9 +148,21 @@ lint: user
 	$(CARGO) clippy $(USER_CARGO_FLAGS) -- -D warnings
 	$(CARGO) clippy $(KERNEL_CARGO_FLAGS) -- -D warnings
 
+# The QEMU plugin that counts each vCPU's instructions between marker instructions
+# (tools/icount-plugin/README.md), built for the host.
+$(PLUGIN): tools/icount-plugin/icount.c tools/icount-plugin/markers.h \
+	    tools/icount-plugin/qemu-plugin-api.h | hostcc
+	@mkdir -p build
+	gcc -shared -fPIC -O2 -Wall -Wextra -Werror -o $@ $<
+
 # Benchmarks (user/src/bin/bench.rs) under -icount: the same figures on every run.
-bench: $(IMG) $(INITRD_CPIO) qemu python
+bench: $(IMG) $(INITRD_CPIO) $(PLUGIN) qemu python
 	scripts/bench $(BENCH_ARGS)
+	@echo
+	scripts/smpbench $(SMP)
+
+smpbench: $(IMG) $(INITRD_CPIO) $(PLUGIN) qemu python
+	scripts/smpbench $(SMP)
 
 # The syscall fuzzer (user/src/bin/sysfuzz.rs) as pid 1, every address space checked after
 # every memory call (debug_vm); the seed is printed for replay.

@@ -17,6 +17,8 @@
 //! - [`initramfs`]: reading the initrd's cpio archive (Linux `init/initramfs.c`).
 //! - [`vma`]: the list of an address space's mappings and what `mmap`, `munmap`,
 //!   `mprotect` and `brk` do to it (Linux `mm/mmap.c`, `mm/mprotect.c`).
+//! - [`icount_markers`]: the `hint` instructions the instruction-counting QEMU plugin
+//!   (`tools/icount-plugin/`) acts on.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -31,6 +33,7 @@ pub mod cmdline;
 pub mod elf;
 pub mod esr;
 pub mod fdt_irq;
+pub mod icount_markers;
 pub mod initramfs;
 pub mod memblock;
 pub mod pgtable;

@@ -8,8 +8,10 @@
 //! - [`rt`]: `_start` (argc/argv from the initial stack), the panic handler.
 //! - [`print!`]/[`println!`]: formatted output to fd 1 through `write`.
 //! - [`rng`]: the fuzzers' seeded random numbers.
+//! - [`icount`]: marker instructions for the instruction-counting QEMU plugin.
 #![no_std]
 
+pub mod icount;
 pub mod rng;
 pub mod rt;
 pub mod sys;

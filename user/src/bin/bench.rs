@@ -3,14 +3,16 @@
 //! nanosecond, and `CNTVCT_EL0` at 62.5 MHz ticks once every 16 instructions), it times
 //! each operation with the counter over many iterations and prints one line per figure:
 //! `bench NAME ticks_per_iter=T` (T with two decimals). The same binary runs on Linux
-//! (`scripts/run-on-linux`), which gives the comparison column.
+//! (`scripts/run-on-linux`), which gives the comparison column. `bench smp K N` is the
+//! run of `scripts/smpbench`: K parents doing fork_exit_wait at once, counted per CPU by
+//! the instruction-counting QEMU plugin (`tools/icount-plugin/`).
 #![no_std]
 #![no_main]
 
 use core::sync::atomic::{AtomicI32, Ordering::SeqCst};
 
 use forkos_user::sys::{self, nr};
-use forkos_user::{entry, println};
+use forkos_user::{entry, icount, println};
 
 /// The virtual counter.
 fn ticks() -> u64 {
@@ -57,8 +59,11 @@ fn getpid(iters: u64) {
     report("getpid", ticks() - t0, iters);
 }
 
-fn fork_exit_wait(name: &str, iters: u64) {
+/// `iters` times fork, exit and wait, inside the instruction-counting plugin's region
+/// (tools/icount-plugin; its markers are NOPs otherwise); returns the ticks it took.
+fn fork_exit_wait_loop(iters: u64) -> u64 {
     let t0 = ticks();
+    icount::region_start();
     for _ in 0..iters {
         let pid = sys::syscall(nr::CLONE, [sys::SIGCHLD as usize, 0, 0, 0, 0, 0]);
         if pid == 0 {
@@ -66,7 +71,56 @@ fn fork_exit_wait(name: &str, iters: u64) {
         }
         wait(pid);
     }
-    report(name, ticks() - t0, iters);
+    icount::region_stop();
+    ticks() - t0
+}
+
+/// A fork_exit_wait figure; the plugin, when loaded, prints its counts for it too.
+fn fork_exit_wait(name: &str, iters: u64) {
+    report(name, fork_exit_wait_loop(iters), iters);
+    icount::dump();
+}
+
+/// `bench smp K N` (scripts/smpbench): K parents, released together, each do N
+/// fork_exit_wait; then the plugin's counts cover the K * N of them, on however many
+/// CPUs ran them. Each parent prints its own figure.
+fn smp(parents: usize, iters: u64) -> i32 {
+    let page = sys::mmap(
+        0,
+        4096,
+        sys::PROT_READ | sys::PROT_WRITE,
+        sys::MAP_SHARED | sys::MAP_ANONYMOUS,
+        -1,
+        0,
+    );
+    // SAFETY: a fresh shared page, zero-filled.
+    let go = unsafe { &*(page as *const AtomicI32) };
+    for _ in 0..parents {
+        let pid = sys::fork();
+        if pid == 0 {
+            while go.load(SeqCst) == 0 {
+                sys::futex(go.as_ptr(), sys::FUTEX_WAIT, 0, core::ptr::null());
+            }
+            let t = fork_exit_wait_loop(iters);
+            println!("bench: smp_fork_exit_wait ticks={t} iters={iters}");
+            report("smp_fork_exit_wait", t, iters);
+            sys::exit(0);
+        }
+        if pid < 0 {
+            println!("bench: fork failed: {pid}");
+            return 1;
+        }
+    }
+    go.store(1, SeqCst);
+    sys::futex(go.as_ptr(), sys::FUTEX_WAKE, i32::MAX, core::ptr::null());
+    let mut status = 0;
+    let mut failed = 0;
+    while sys::wait4(-1, &mut status, 0) > 0 {
+        failed |= status;
+    }
+    icount::dump();
+    println!("bench: smp parents={parents} iters={iters} done");
+    (failed != 0) as i32
 }
 
 extern "C" fn vfork_child() -> ! {
@@ -197,6 +251,11 @@ fn main(args: &[&str]) -> i32 {
         let figure = args.get(i + 1).copied().unwrap_or("fork_exit_wait");
         let n = args.get(i + 2).and_then(|s| s.parse().ok()).unwrap_or(20);
         return profile(figure, n);
+    }
+    if let Some(i) = args.iter().position(|a| *a == "smp") {
+        let parents = args.get(i + 1).and_then(|s| s.parse().ok()).unwrap_or(1);
+        let n = args.get(i + 2).and_then(|s| s.parse().ok()).unwrap_or(100);
+        return smp(parents, n);
     }
     let quick = args.last() == Some(&"quick");
     let n = |full: u64| if quick { full / 10 } else { full };
