@@ -4,11 +4,11 @@
 use core::arch::asm;
 
 // The numbers come from forkos-lib's `uapi`, shared with the kernel.
-pub use forkos_lib::uapi::clock::*;
 pub use forkos_lib::uapi::clone::*;
 pub use forkos_lib::uapi::futex::*;
 pub use forkos_lib::uapi::nr;
 pub use forkos_lib::uapi::signal::*;
+pub use forkos_lib::uapi::time::*;
 pub use forkos_lib::uapi::wait::*;
 use forkos_lib::uapi::{errno, mman};
 
