@@ -62,7 +62,7 @@ core::arch::global_asm!(
 /// Install the probe for SIGUSR1 without SA_RESTORER (as glibc does on arm64).
 fn install_probe() -> T {
     let act = sys::SigAction {
-        handler: utest_trampoline_probe as *const () as usize,
+        handler: utest_trampoline_probe as *const () as u64,
         ..Default::default()
     };
     check_eq!(sys::sigaction(SIGUSR1, Some(&act), None), 0, "rt_sigaction");
