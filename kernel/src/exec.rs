@@ -22,29 +22,11 @@ use crate::mm::{Mm, VmFlags, Vma, VmaBacking, STACK_EXPAND, STACK_SIZE, STACK_TO
 use crate::resource::RLIMIT_STACK;
 use crate::task::current;
 use crate::task::Task;
+// Auxiliary vector types.
+use forkos_lib::uapi::auxvec::*;
 
 const PAGE: u64 = PAGE_SIZE as u64;
 
-// Auxiliary vector types (Linux include/uapi/linux/auxvec.h).
-const AT_NULL: u64 = 0;
-const AT_PHDR: u64 = 3;
-const AT_PHENT: u64 = 4;
-const AT_PHNUM: u64 = 5;
-const AT_PAGESZ: u64 = 6;
-const AT_BASE: u64 = 7;
-const AT_FLAGS: u64 = 8;
-const AT_ENTRY: u64 = 9;
-const AT_UID: u64 = 11;
-const AT_EUID: u64 = 12;
-const AT_GID: u64 = 13;
-const AT_EGID: u64 = 14;
-const AT_PLATFORM: u64 = 15;
-const AT_HWCAP: u64 = 16;
-const AT_CLKTCK: u64 = 17;
-const AT_SECURE: u64 = 23;
-const AT_RANDOM: u64 = 25;
-const AT_HWCAP2: u64 = 26;
-const AT_EXECFN: u64 = 31;
 /// Where a static-pie (ET_DYN) program is placed (Linux `ELF_ET_DYN_BASE` on arm64,
 /// without randomisation).
 const ELF_ET_DYN_BASE: u64 = 2 * TASK_SIZE / 3;

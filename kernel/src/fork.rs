@@ -422,9 +422,6 @@ pub fn sys_vfork() -> SysResult {
     sys_clone(CLONE_VM | CLONE_VFORK | SIGCHLD as u64, 0, 0, 0, 0)
 }
 
-/// `struct clone_args` sizes: VER0 (through tls) and what Linux 6.1 knows (VER2).
-const CLONE_ARGS_SIZE_VER0: u64 = 64;
-const CLONE_ARGS_SIZE_VER2: u64 = 88;
 /// The most nested pid namespaces, and so the longest `set_tid` (Linux
 /// `MAX_PID_NS_LEVEL`).
 const MAX_PID_NS_LEVEL: u64 = 32;
@@ -460,25 +457,34 @@ pub fn sys_clone3(uargs: u64, size: u64) -> SysResult {
     if size > forkos_lib::pgtable::PAGE_SIZE as u64 {
         return Err(E2BIG);
     }
-    if size < CLONE_ARGS_SIZE_VER0 {
+    if size < CLONE_ARGS_SIZE_VER0 as u64 {
         return Err(EINVAL);
     }
-    let mut raw = [0u8; CLONE_ARGS_SIZE_VER2 as usize];
+    // `struct clone_args` as big as Linux 6.1 knows it (VER2).
+    let mut raw = [0u8; CLONE_ARGS_SIZE_VER2];
     copy_struct_from_user(&mut raw, uargs, size)?;
-    let field = |i: usize| -> u64 {
-        u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().expect("8 bytes"))
-    };
-    let (flags, _pidfd, child_tid, parent_tid, exit_signal) =
-        (field(0), field(1), field(2), field(3), field(4));
-    let (stack, stack_size, tls, set_tid, set_tid_size, cgroup) =
-        (field(5), field(6), field(7), field(8), field(9), field(10));
+    let CloneArgs {
+        flags,
+        pidfd: _,
+        child_tid,
+        parent_tid,
+        exit_signal,
+        stack,
+        stack_size,
+        tls,
+        set_tid,
+        set_tid_size,
+        cgroup,
+    } = CloneArgs::from_bytes(&raw);
     if set_tid_size > MAX_PID_NS_LEVEL || (set_tid == 0) != (set_tid_size == 0) {
         return Err(EINVAL);
     }
     if exit_signal & !CSIGNAL != 0 || exit_signal > 64 {
         return Err(EINVAL);
     }
-    if flags & CLONE_INTO_CGROUP != 0 && (cgroup > i32::MAX as u64 || size < CLONE_ARGS_SIZE_VER2) {
+    if flags & CLONE_INTO_CGROUP != 0
+        && (cgroup > i32::MAX as u64 || size < CLONE_ARGS_SIZE_VER2 as u64)
+    {
         return Err(EINVAL);
     }
     // The whole set_tid array is read, though only its first pid can be used here.

@@ -18,12 +18,11 @@ use crate::errno::*;
 use crate::iov_iter::{import_iovec, import_single_range};
 use crate::mm::uaccess::access_ok;
 use crate::println;
+use forkos_lib::uapi::fcntl::*;
+use forkos_lib::uapi::ioctls::*;
+/// File type bits of a mode (`S_IFMT`, `S_IFREG`, ...) and `struct stat`.
+pub use forkos_lib::uapi::stat::*;
 
-/// File type bits of a mode (Linux `S_IFMT`, `S_IFREG`, `S_IFDIR`, `S_IFCHR`).
-pub const S_IFMT: u32 = 0o170000;
-pub const S_IFREG: u32 = 0o100000;
-pub const S_IFDIR: u32 = 0o040000;
-pub const S_IFCHR: u32 = 0o020000;
 /// Longest path a syscall accepts, with its NUL (Linux `PATH_MAX`).
 pub const PATH_MAX: usize = 4096;
 
@@ -175,37 +174,11 @@ pub fn lookup(path: &[u8]) -> Result<Inode, Errno> {
     Ok(node)
 }
 
-/// `struct stat` as arm64 lays it out (asm-generic `stat`).
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-pub struct Stat {
-    pub st_dev: u64,
-    pub st_ino: u64,
-    pub st_mode: u32,
-    pub st_nlink: u32,
-    pub st_uid: u32,
-    pub st_gid: u32,
-    pub st_rdev: u64,
-    pub pad1: u64,
-    pub st_size: i64,
-    pub st_blksize: i32,
-    pub pad2: i32,
-    pub st_blocks: i64,
-    pub times: [i64; 6],
-    pub unused: [u32; 2],
-}
-
-// SAFETY: integers only, laid out without padding (128 bytes, as Linux's).
+// SAFETY: `struct stat` is integers only, laid out without padding (128 bytes, as Linux's).
 unsafe impl crate::mm::uaccess::Pod for Stat {}
 
 /// The console's device number, 5:1 (`/dev/console`).
 const CONSOLE_RDEV: u64 = (5 << 8) | 1;
-const AT_FDCWD: i32 = -100;
-const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
-const AT_NO_AUTOMOUNT: u64 = 0x800;
-const AT_EMPTY_PATH: u64 = 0x1000;
-/// `AT_STATX_FORCE_SYNC | AT_STATX_DONT_SYNC`: accepted, nothing to sync here.
-const AT_STATX_SYNC_TYPE: u64 = 0x6000;
 
 /// Is `fd` open? forkos has only the console, as fds 0, 1 and 2.
 fn console_fd(fd: u64) -> Result<(), Errno> {
@@ -245,6 +218,7 @@ fn stat_inode(i: &Inode) -> Stat {
 /// and an empty path, the open file `dirfd` (the console).
 pub fn sys_newfstatat(dirfd: u64, path: u64, statbuf: u64, flags: u64) -> SysResult {
     use crate::mm::uaccess::{strndup_user, UserPtr};
+    // The statx sync flags are accepted: there is nothing to sync here.
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE) != 0 {
         return Err(EINVAL);
     }
@@ -350,12 +324,6 @@ static TERMIOS: spin::Mutex<[u8; 36]> = spin::Mutex::new({
     }
     t
 });
-
-const TCGETS: u64 = 0x5401;
-const TCSETS: u64 = 0x5402;
-const TCSETSW: u64 = 0x5403;
-const TCSETSF: u64 = 0x5404;
-const TIOCGWINSZ: u64 = 0x5413;
 
 /// `ioctl(fd, cmd, arg)` on the console, a terminal (Linux `tty_ioctl`): get and set
 /// its termios (which is how `isatty` asks), and its window size (unknown: zeroes, as a

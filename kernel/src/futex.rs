@@ -19,7 +19,6 @@ use crate::task::current;
 use crate::time::{timespec_to_ticks, Timespec};
 
 use forkos_lib::uapi::futex::*;
-const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
 
 /// Identifies one futex word across address spaces (Linux `union futex_key`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -223,11 +222,6 @@ fn do_futex(
 
 /// Size of `struct robust_list_head` (Linux checks it in `set_robust_list`).
 const ROBUST_LIST_HEAD_SIZE: u64 = 24;
-/// Bits of a robust futex word (Linux `FUTEX_WAITERS`, `FUTEX_OWNER_DIED`,
-/// `FUTEX_TID_MASK`).
-const FUTEX_WAITERS: u32 = 0x8000_0000;
-const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
-const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
 /// Longest list walked at exit (Linux `ROBUST_LIST_LIMIT`).
 const ROBUST_LIST_LIMIT: usize = 2048;
 

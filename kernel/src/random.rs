@@ -10,6 +10,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use crate::errno::*;
 use crate::iov_iter::{import_single_range, IovIter};
 use forkos_lib::pgtable::PAGE_SIZE;
+use forkos_lib::uapi::random::*;
 
 static STATE: AtomicU64 = AtomicU64::new(0);
 
@@ -36,10 +37,6 @@ pub fn get_random_bytes<const N: usize>() -> [u8; N] {
     }
     out
 }
-
-const GRND_NONBLOCK: u32 = 1;
-const GRND_RANDOM: u32 = 2;
-const GRND_INSECURE: u32 = 4;
 
 /// `getrandom(buf, count, flags)` (Linux `sys_getrandom`): the flags, then the buffer
 /// ([`import_single_range`]: the count clamped to `MAX_RW_COUNT`, the whole range

@@ -3,29 +3,17 @@
 //! They live in the thread group's signal state (`SignalInner::rlim`, as in Linux's
 //! `signal_struct`); `prlimit64` reads and sets them ([`crate::sys`]).
 
-/// One resource limit (Linux `struct rlimit64`).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rlimit {
-    pub cur: u64,
-    pub max: u64,
-}
+/// One resource limit (`struct rlimit64`), the resource numbers and `RLIM_INFINITY`.
+/// forkos acts on three of the resources and keeps and inherits the others only:
+/// `RLIMIT_DATA`, the heap, which `brk` grows (Linux counts all private writable
+/// memory); `RLIMIT_STACK`, the stack, which grows on demand, and `execve`'s room for
+/// arguments; `RLIMIT_NOFILE`, open files (checked by `prlimit64` against [`NR_OPEN`]).
+pub use forkos_lib::uapi::resource::{
+    Rlimit, RLIMIT_DATA, RLIMIT_NOFILE, RLIMIT_STACK, RLIM_INFINITY, RLIM_NLIMITS,
+};
 
-// SAFETY: two u64s, no padding.
+// SAFETY: `struct rlimit64` is two u64s, no padding.
 unsafe impl crate::mm::uaccess::Pod for Rlimit {}
-
-/// How many limits there are (Linux `RLIM_NLIMITS`).
-pub const RLIM_NLIMITS: usize = 16;
-/// No limit.
-pub const RLIM_INFINITY: u64 = u64::MAX;
-
-/// The resources forkos acts on (the others are kept and inherited only).
-/// The heap, which `brk` grows (Linux counts all private writable memory).
-pub const RLIMIT_DATA: usize = 2;
-/// The stack, which grows on demand, and `execve`'s room for arguments.
-pub const RLIMIT_STACK: usize = 3;
-/// Open files (checked by `prlimit64` against [`NR_OPEN`]).
-pub const RLIMIT_NOFILE: usize = 7;
 
 /// Linux's `sysctl_nr_open`: the highest hard limit on open files.
 pub const NR_OPEN: u64 = 1 << 20;

@@ -2,11 +2,18 @@
 //! `uname`, `sysinfo`, `prlimit64`.
 
 use crate::errno::*;
-use crate::mm::uaccess::{copy_to_user, UserPtr};
+use crate::mm::uaccess::UserPtr;
 use crate::pid::PID_TABLE;
 use crate::resource::*;
 use crate::task::{current, current_arc};
 use crate::{mm, time};
+use forkos_lib::uapi::sysinfo::Sysinfo;
+use forkos_lib::uapi::utsname::NewUtsname;
+
+// SAFETY: `struct new_utsname` is byte arrays only: no padding, any bytes are valid.
+unsafe impl crate::mm::uaccess::Pod for NewUtsname {}
+// SAFETY: `struct sysinfo` is integers with its padding written out as fields.
+unsafe impl crate::mm::uaccess::Pod for Sysinfo {}
 
 /// `getppid()`: the thread group id of the real parent; 0 for init.
 pub fn sys_getppid() -> i64 {
@@ -26,19 +33,19 @@ pub fn sys_getppid() -> i64 {
 
 /// `uname(buf)`: six 65-byte fields.
 pub fn sys_uname(buf: u64) -> SysResult {
+    let mut u = NewUtsname::default();
     let fields = [
-        "Linux",
-        "forkos",
-        "6.1.0-forkos",
-        "#1 forkos",
-        "aarch64",
-        "(none)",
+        (&mut u.sysname, "Linux"),
+        (&mut u.nodename, "forkos"),
+        (&mut u.release, "6.1.0-forkos"),
+        (&mut u.version, "#1 forkos"),
+        (&mut u.machine, "aarch64"),
+        (&mut u.domainname, "(none)"),
     ];
-    let mut out = [0u8; 65 * 6];
-    for (i, f) in fields.iter().enumerate() {
-        out[i * 65..i * 65 + f.len()].copy_from_slice(f.as_bytes());
+    for (field, f) in fields {
+        field[..f.len()].copy_from_slice(f.as_bytes());
     }
-    copy_to_user(buf, &out)?;
+    UserPtr::<NewUtsname>::new(buf).write(&u)?;
     Ok(0)
 }
 
@@ -46,15 +53,15 @@ pub fn sys_uname(buf: u64) -> SysResult {
 /// number of tasks.
 pub fn sys_sysinfo(info: u64) -> SysResult {
     let page = forkos_lib::pgtable::PAGE_SIZE as u64;
-    let mut words = [0u64; 14]; // struct sysinfo is 112 bytes on arm64
-    words[0] = time::ktime_get_ns() / 1_000_000_000;
-    words[4] = mm::page_alloc::nr_managed_pages() as u64 * page;
-    words[5] = mm::page_alloc::nr_free_pages() as u64 * page;
-    let procs = PID_TABLE.lock().count() as u64;
-    words[10] = procs & 0xffff; // procs (u16) at offset 80
-    words[13] = 1; // mem_unit at offset 104
-    let bytes: alloc::vec::Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-    copy_to_user(info, &bytes)?;
+    let s = Sysinfo {
+        uptime: (time::ktime_get_ns() / 1_000_000_000) as i64,
+        totalram: mm::page_alloc::nr_managed_pages() as u64 * page,
+        freeram: mm::page_alloc::nr_free_pages() as u64 * page,
+        procs: PID_TABLE.lock().count() as u16,
+        mem_unit: 1,
+        ..Sysinfo::default()
+    };
+    UserPtr::<Sysinfo>::new(info).write(&s)?;
     Ok(0)
 }
 

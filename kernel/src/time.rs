@@ -41,15 +41,9 @@ pub fn get_jiffies() -> u64 {
     jiffies.load(Ordering::Relaxed)
 }
 
-/// `struct timespec` (arm64: two 64-bit fields).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Timespec {
-    pub tv_sec: i64,
-    pub tv_nsec: i64,
-}
+pub use forkos_lib::uapi::time::Timespec;
 
-// SAFETY: two integers, no padding.
+// SAFETY: `struct timespec` is two integers, no padding.
 unsafe impl crate::mm::uaccess::Pod for Timespec {}
 
 const NSEC_PER_SEC: u64 = 1_000_000_000;
@@ -120,7 +114,7 @@ pub fn sys_nanosleep(req: u64, rem: u64) -> crate::errno::SysResult {
 pub fn sys_clock_nanosleep(clock: u64, flags: u64, req: u64, rem: u64) -> crate::errno::SysResult {
     use crate::errno::*;
     use crate::mm::uaccess::UserPtr;
-    const TIMER_ABSTIME: u64 = 1;
+    use forkos_lib::uapi::time::TIMER_ABSTIME;
     let kind = clock_kind(clock as i32)?;
     if kind == ClockKind::NoSleep || kind == ClockKind::Fd {
         return Err(EOPNOTSUPP);

@@ -12,7 +12,8 @@
 //! - [`memblock`]: RAM and reserved ranges, and what is left free (Linux `mm/memblock.c`).
 //! - [`cmdline`]: the kernel command line (Linux `lib/cmdline.c`).
 //! - [`fdt_irq`]: turning device-tree interrupt specifiers into GIC interrupt ids.
-//! - [`uapi`]: Linux's user-space ABI numbers, shared by the kernel and user programs.
+//! - [`uapi`]: Linux's user-space ABI, numbers and struct layouts, shared by the kernel
+//!   and user programs (Linux `include/uapi/`).
 //! - [`elf`]: checking an ELF program before `execve` loads it (Linux `binfmt_elf.c`).
 //! - [`initramfs`]: reading the initrd's cpio archive (Linux `init/initramfs.c`).
 //! - [`vma`]: the list of an address space's mappings and what `mmap`, `munmap`,

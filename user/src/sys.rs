@@ -3,12 +3,19 @@
 
 use core::arch::asm;
 
-// The numbers come from forkos-lib's `uapi`, shared with the kernel.
-pub use forkos_lib::uapi::clock::*;
+// The numbers and structs come from forkos-lib's `uapi`, shared with the kernel.
 pub use forkos_lib::uapi::clone::*;
+pub use forkos_lib::uapi::fcntl::*;
 pub use forkos_lib::uapi::futex::*;
+pub use forkos_lib::uapi::ioctls::*;
 pub use forkos_lib::uapi::nr;
+pub use forkos_lib::uapi::resource::*;
+pub use forkos_lib::uapi::siginfo::*;
 pub use forkos_lib::uapi::signal::*;
+pub use forkos_lib::uapi::stat::Stat;
+pub use forkos_lib::uapi::sysinfo::Sysinfo;
+pub use forkos_lib::uapi::time::*;
+pub use forkos_lib::uapi::utsname::NewUtsname;
 pub use forkos_lib::uapi::wait::*;
 use forkos_lib::uapi::{errno, mman};
 
@@ -24,7 +31,7 @@ retyped!(errno as isize: EPERM, ENOENT, ESRCH, EINTR, E2BIG, EBADF, ECHILD, EAGA
     EFAULT, EEXIST, EINVAL, ENOSYS, ETIMEDOUT);
 // mmap arguments as `usize`.
 retyped!(mman as usize: PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC, MAP_SHARED, MAP_PRIVATE,
-    MAP_FIXED, MAP_ANONYMOUS);
+    MAP_FIXED, MAP_ANONYMOUS, MAP_FIXED_NOREPLACE, MAP_HUGETLB, MAP_HUGE_SHIFT, MADV_DONTNEED);
 
 /// Raw system call with six arguments.
 ///
@@ -121,32 +128,16 @@ pub fn wait4(pid: i32, status: *mut i32, options: i32) -> isize {
     )
 }
 
-/// `struct siginfo` as waitid fills it (128 bytes; the fields waitid sets).
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct SigInfo {
-    pub si_signo: i32,
-    pub si_errno: i32,
-    pub si_code: i32,
-    _pad: i32,
-    pub si_pid: i32,
-    pub si_uid: u32,
-    pub si_status: i32,
-    _rest: [u32; 25],
-}
-
-impl Default for SigInfo {
-    fn default() -> Self {
-        SigInfo {
-            si_signo: -1,
-            si_errno: -1,
-            si_code: -1,
-            _pad: 0,
-            si_pid: -1,
-            si_uid: u32::MAX,
-            si_status: -1,
-            _rest: [0; 25],
-        }
+/// A siginfo whose fields waitid sets all hold -1, to see which it wrote.
+pub fn siginfo_unset() -> SigInfo {
+    SigInfo {
+        si_signo: -1,
+        si_errno: -1,
+        si_code: -1,
+        si_pid: -1,
+        si_uid: u32::MAX,
+        si_status: -1,
+        ..SigInfo::default()
     }
 }
 
@@ -162,13 +153,6 @@ pub fn waitid(idtype: i32, id: i32, info: *mut SigInfo, options: i32) -> isize {
             0,
         ],
     )
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
-pub struct Timespec {
-    pub tv_sec: i64,
-    pub tv_nsec: i64,
 }
 
 pub fn nanosleep(req: &Timespec, rem: *mut Timespec) -> isize {
@@ -215,26 +199,6 @@ pub fn mmap(addr: usize, len: usize, prot: usize, flags: usize, fd: i32, off: us
 
 pub fn munmap(addr: usize, len: usize) -> isize {
     syscall(nr::MUNMAP, [addr, len, 0, 0, 0, 0])
-}
-
-/// `struct sysinfo` (arm64 layout).
-#[repr(C)]
-#[derive(Clone, Copy, Default, Debug)]
-pub struct Sysinfo {
-    pub uptime: i64,
-    pub loads: [u64; 3],
-    pub totalram: u64,
-    pub freeram: u64,
-    pub sharedram: u64,
-    pub bufferram: u64,
-    pub totalswap: u64,
-    pub freeswap: u64,
-    pub procs: u16,
-    pub pad: u16,
-    pub totalhigh: u64,
-    pub freehigh: u64,
-    pub mem_unit: u32,
-    pub _f: [u8; 4],
 }
 
 pub fn sysinfo(info: *mut Sysinfo) -> isize {
@@ -285,23 +249,6 @@ pub fn fork_tid() -> i32 {
     unsafe { core::ptr::addr_of!(FORK_TID).read_volatile() }
 }
 
-/// `struct clone_args` for clone3.
-#[repr(C)]
-#[derive(Clone, Copy, Default, Debug)]
-pub struct CloneArgs {
-    pub flags: u64,
-    pub pidfd: u64,
-    pub child_tid: u64,
-    pub parent_tid: u64,
-    pub exit_signal: u64,
-    pub stack: u64,
-    pub stack_size: u64,
-    pub tls: u64,
-    pub set_tid: u64,
-    pub set_tid_size: u64,
-    pub cgroup: u64,
-}
-
 /// `clone3(args, size)` for fork-like use (no new stack, no CLONE_VM).
 pub fn clone3(args: *const CloneArgs, size: usize) -> isize {
     syscall(nr::CLONE3, [args as usize, size, 0, 0, 0, 0])
@@ -339,12 +286,12 @@ core::arch::global_asm!(
     .global vfork_run
 vfork_run:
     mov     x9, x0
-    mov     x0, #0x4111             // CLONE_VM | CLONE_VFORK | SIGCHLD
+    mov     x0, #{vfork_flags}
     mov     x1, sp
     mov     x2, xzr
     mov     x3, xzr
     mov     x4, xzr
-    mov     x8, #220
+    mov     x8, #{clone}
     svc     #0
     cbnz    x0, 1f
     mov     x29, xzr                // child: on the parent's stack, never returns
@@ -356,13 +303,13 @@ vfork_run:
 clone_run:                          // x0 flags, x1 stack, x2 ptid, x3 tls, x4 ctid, x5 f, x6 arg
     mov     x10, x5
     mov     x11, x6
-    mov     x8, #220
+    mov     x8, #{clone}
     svc     #0
     cbnz    x0, 1f
     mov     x29, xzr                // child: new stack; run f(arg) then exit(result)
     mov     x0, x11
     blr     x10
-    mov     x8, #93
+    mov     x8, #{exit}
     svc     #0
     brk     #1
 1:  ret
@@ -371,40 +318,22 @@ clone_run:                          // x0 flags, x1 stack, x2 ptid, x3 tls, x4 c
 clone3_run:                         // x0 args, x1 size, x2 f, x3 arg
     mov     x10, x2
     mov     x11, x3
-    mov     x8, #435
+    mov     x8, #{clone3}
     svc     #0
     cbnz    x0, 1f
     mov     x29, xzr                // child: run f(arg) then exit(result)
     mov     x0, x11
     blr     x10
-    mov     x8, #93
+    mov     x8, #{exit}
     svc     #0
     brk     #1
 1:  ret
-"
+",
+    vfork_flags = const CLONE_VM | CLONE_VFORK | SIGCHLD as u64,
+    clone = const nr::CLONE,
+    clone3 = const nr::CLONE3,
+    exit = const nr::EXIT,
 );
-
-/// `struct sigaction` as the arm64 kernel reads it.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SigAction {
-    pub handler: usize,
-    pub flags: u64,
-    pub restorer: usize,
-    pub mask: u64,
-}
-
-pub const SIG_DFL: usize = 0;
-pub const SIG_IGN: usize = 1;
-pub const SA_NOCLDWAIT: u64 = 0x2;
-pub const SA_SIGINFO: u64 = 0x4;
-pub const SA_RESTORER: u64 = 0x0400_0000;
-pub const SA_RESTART: u64 = 0x1000_0000;
-pub const SA_NODEFER: u64 = 0x4000_0000;
-pub const SA_RESETHAND: u64 = 0x8000_0000;
-pub const SIG_BLOCK: usize = 0;
-pub const SIG_UNBLOCK: usize = 1;
-pub const SIG_SETMASK: usize = 2;
 
 extern "C" {
     /// The `sa_restorer` every handler returns through: `rt_sigreturn` (glibc's
@@ -417,9 +346,10 @@ core::arch::global_asm!(
     .text
     .global sigreturn_trampoline
 sigreturn_trampoline:
-    mov     x8, #139                // rt_sigreturn
+    mov     x8, #{rt_sigreturn}
     svc     #0
-"
+",
+    rt_sigreturn = const nr::RT_SIGRETURN,
 );
 
 /// `rt_sigaction(sig, act, oact, 8)`.
@@ -433,19 +363,19 @@ pub fn sigaction(sig: i32, act: Option<&SigAction>, old: Option<&mut SigAction>)
 /// `sigaction` does.
 pub fn set_handler(sig: i32, handler: usize, flags: u64) -> isize {
     let act = SigAction {
-        handler,
+        handler: handler as u64,
         flags: flags | SA_RESTORER,
-        restorer: sigreturn_trampoline as *const () as usize,
+        restorer: sigreturn_trampoline as *const () as u64,
         mask: 0,
     };
     sigaction(sig, Some(&act), None)
 }
 
 /// `rt_sigprocmask(how, set, oset, 8)`.
-pub fn sigprocmask(how: usize, set: Option<u64>, old: Option<&mut u64>) -> isize {
+pub fn sigprocmask(how: u64, set: Option<u64>, old: Option<&mut u64>) -> isize {
     let s = set.as_ref().map_or(0, |s| s as *const u64 as usize);
     let o = old.map_or(0, |o| o as *mut u64 as usize);
-    syscall(nr::RT_SIGPROCMASK, [how, s, o, 8, 0, 0])
+    syscall(nr::RT_SIGPROCMASK, [how as usize, s, o, 8, 0, 0])
 }
 
 /// The bit of `sig` in a signal set.

@@ -22,10 +22,6 @@ use crate::task::current;
 
 pub use forkos_lib::uapi::mman::*;
 
-/// `MAP_GROWSDOWN`.
-const MAP_GROWSDOWN: u64 = 0x0100;
-/// The bits that say what kind of mapping it is (Linux `MAP_TYPE`).
-const MAP_TYPE: u64 = 0x0f;
 /// The flags every kernel has known (Linux `LEGACY_MAP_MASK`); `MAP_SHARED_VALIDATE`
 /// refuses others for files.
 const LEGACY_MAP_MASK: u64 = 0x3 // MAP_SHARED | MAP_PRIVATE
@@ -46,12 +42,6 @@ const LEGACY_MAP_MASK: u64 = 0x3 // MAP_SHARED | MAP_PRIVATE
 // faulted in page by page, never locked. MAP_HUGETLB fails as on a Linux with no huge
 // pages reserved.
 
-/// `MAP_HUGETLB`: memory from the huge page pool.
-const MAP_HUGETLB: u64 = 0x40000;
-/// Where `MAP_HUGETLB` takes the log2 of the huge page size (`MAP_HUGE_SHIFT`,
-/// `MAP_HUGE_MASK`).
-const MAP_HUGE_SHIFT: u64 = 26;
-const MAP_HUGE_MASK: u64 = 0x3f;
 /// The huge page sizes arm64 Linux knows with 4 KiB pages (contiguous PTEs, PMD,
 /// contiguous PMDs, PUD), as log2.
 const HUGE_PAGE_SHIFTS: [u64; 4] = [16, 21, 25, 30];
@@ -313,10 +303,6 @@ pub fn sys_brk(addr: u64) -> SysResult {
 /// (Linux `change_protection`). A hole in the range stops it with `ENOMEM`, after the
 /// mappings before the hole changed, as in Linux.
 pub fn sys_mprotect(addr: u64, len: u64, prot: u64) -> SysResult {
-    const PROT_GROWSDOWN: u64 = 0x0100_0000;
-    const PROT_GROWSUP: u64 = 0x0200_0000;
-    /// Accepted and meaningless on arm64 (Linux's `arch_validate_prot`).
-    const PROT_SEM: u64 = 0x8;
     // In Linux 6.1's order (`do_mprotect_pkey`).
     let grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
     let prot = prot & !grows;
@@ -330,6 +316,7 @@ pub fn sys_mprotect(addr: u64, len: u64, prot: u64) -> SysResult {
     let end = page_align_up(len)
         .and_then(|l| addr.checked_add(l))
         .ok_or(ENOMEM)?;
+    // PROT_SEM is accepted and meaningless on arm64 (Linux's `arch_validate_prot`).
     if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM) != 0 {
         return Err(EINVAL);
     }

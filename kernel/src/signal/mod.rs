@@ -25,6 +25,7 @@ use crate::pid::PID_TABLE;
 use crate::sched::try_to_wake_up;
 use crate::task::*;
 
+pub use forkos_lib::uapi::siginfo::*;
 pub use forkos_lib::uapi::signal::*;
 
 pub mod syscalls;
@@ -60,15 +61,6 @@ pub struct KSigInfo {
     pub uid: u32,
     pub status: i32,
 }
-
-/// `si_code`s (Linux `include/uapi/asm-generic/siginfo.h`).
-pub const SI_USER: i32 = 0;
-pub const SI_TKILL: i32 = -6;
-pub const ILL_ILLOPC: i32 = 1;
-pub const SEGV_MAPERR: i32 = 1;
-pub const SEGV_ACCERR: i32 = 2;
-pub const BUS_ADRALN: i32 = 1;
-pub const TRAP_BRKPT: i32 = 1;
 
 /// Signals waiting to be taken (Linux `struct sigpending`): a set, and the siginfo of
 /// each (one instance per signal).
@@ -345,16 +337,6 @@ pub fn set_current_blocked(set: u64) {
     recalc_sigpending(t);
 }
 
-/// `sa_flags` (Linux `include/uapi/asm-generic/signal-defs.h`).
-pub const SA_RESTORER: u64 = 0x0400_0000;
-pub const SA_RESTART: u64 = 0x1000_0000;
-pub const SA_NODEFER: u64 = 0x4000_0000;
-pub const SA_RESETHAND: u64 = 0x8000_0000;
-pub const SA_NOCLDWAIT: u64 = 0x0000_0002;
-
-/// `sa_handler` values that are not functions.
-pub const SIG_DFL: u64 = 0;
-pub const SIG_IGN: u64 = 1;
 /// The signals no one can catch, block or ignore.
 const UNBLOCKABLE: u64 = sigmask(SIGKILL) | sigmask(SIGSTOP);
 
@@ -363,17 +345,7 @@ pub const fn sigmask(sig: i32) -> u64 {
     1 << (sig - 1)
 }
 
-/// What a signal does (Linux `struct sigaction` as arm64's `rt_sigaction` passes it).
-#[repr(C)]
-#[derive(Clone, Copy, Default, Debug)]
-pub struct SigAction {
-    pub handler: u64,
-    pub flags: u64,
-    pub restorer: u64,
-    pub mask: u64,
-}
-
-// SAFETY: four u64 fields, no padding; every bit pattern is valid.
+// SAFETY: `struct sigaction` is four u64 fields, no padding; every bit pattern is valid.
 unsafe impl crate::mm::uaccess::Pod for SigAction {}
 
 /// Handlers go back to the default action; ignored signals stay ignored (Linux

@@ -6,10 +6,6 @@ use alloc::sync::Arc;
 
 use super::*;
 
-const SIG_BLOCK: u64 = 0;
-const SIG_UNBLOCK: u64 = 1;
-const SIG_SETMASK: u64 = 2;
-
 /// Send `sig` from the current task to the process `leader` leads.
 fn send_from_current(leader: &Arc<Task>, sig: i32, code: i32, group: bool) {
     let info = KSigInfo {

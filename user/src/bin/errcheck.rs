@@ -14,6 +14,15 @@
 
 use forkos_user::rng::Rng;
 use forkos_user::sys::{self, nr};
+
+/// The terminal requests, the `*at` directory and flags, as the `usize` arguments are.
+const TCGETS: usize = sys::TCGETS as usize;
+const TCSETS: usize = sys::TCSETS as usize;
+const TIOCGWINSZ: usize = sys::TIOCGWINSZ as usize;
+const AT_FDCWD: usize = sys::AT_FDCWD as usize;
+const AT_SYMLINK_NOFOLLOW: usize = sys::AT_SYMLINK_NOFOLLOW as usize;
+const AT_NO_AUTOMOUNT: usize = sys::AT_NO_AUTOMOUNT as usize;
+const AT_EMPTY_PATH: usize = sys::AT_EMPTY_PATH as usize;
 use forkos_user::{entry, println};
 
 /// Buffers the calls may read and write: 16 KiB of zeroes, refilled before every call.
@@ -154,24 +163,31 @@ fn draw(r: &mut Rng) -> (usize, [usize; 6]) {
         nr::IOCTL => {
             a = [
                 small(r),
-                r.pick(&[0x5401, 0x5413, 0x5402, 0x1234, 0]),
+                r.pick(&[TCGETS, TIOCGWINSZ, TCSETS, 0x1234, 0]),
                 ptr(r),
                 0,
                 0,
                 0,
             ];
             // Never change the console's settings (a zero termios would hang it up).
-            if a[1] == 0x5402 && a[0] <= 2 {
+            if a[1] == TCSETS && a[0] <= 2 {
                 a[0] = 3;
             }
         }
         nr::READLINKAT | nr::NEWFSTATAT => {
-            let dirfd = r.pick(&[(-100i64) as usize, 0, 1, 5, usize::MAX]);
+            let dirfd = r.pick(&[AT_FDCWD, 0, 1, 5, usize::MAX]);
             a = [
                 dirfd,
                 path(r),
                 ptr(r),
-                r.pick(&[0, 0x1000, 0x100, 0x800, 1, 0x2000]),
+                r.pick(&[
+                    0,
+                    AT_EMPTY_PATH,
+                    AT_SYMLINK_NOFOLLOW,
+                    AT_NO_AUTOMOUNT,
+                    1,
+                    0x2000,
+                ]),
                 0,
                 0,
             ];
@@ -224,7 +240,7 @@ fn draw(r: &mut Rng) -> (usize, [usize; 6]) {
             // Not PROT_WRITE|PROT_EXEC, which forkos refuses on purpose.
             let prot = r.pick(&[0, 1, 2, 3, 4, 5, 8]);
             // Not MAP_HUGETLB: Linux's hugetlbfs is not modelled.
-            let fl = flags(r) & 0x1f_ffff & !0x40000;
+            let fl = flags(r) & 0x1f_ffff & !sys::MAP_HUGETLB;
             let fd = r.pick(&[usize::MAX, 3, 0]);
             a = [
                 r.pick(&[0, AREA + 1, 1 << 40]),
@@ -404,8 +420,11 @@ fn draw_uaccess(r: &mut Rng) -> (usize, [usize; 6]) {
                 1 => (nr::SYSINFO, [at, 0, 0, 0, 0, 0]),
                 2 => (nr::CLOCK_GETTIME, [r.below(2) as usize, at, 0, 0, 0, 0]),
                 3 => (nr::FSTAT, [1, at, 0, 0, 0, 0]),
-                4 => (nr::IOCTL, [1, r.pick(&[0x5401, 0x5413]), at, 0, 0, 0]),
-                5 => (nr::PRLIMIT64, [0, r.below(16) as usize, 0, at, 0, 0]),
+                4 => (nr::IOCTL, [1, r.pick(&[TCGETS, TIOCGWINSZ]), at, 0, 0, 0]),
+                5 => (
+                    nr::PRLIMIT64,
+                    [0, r.below(sys::RLIM_NLIMITS as u64) as usize, 0, at, 0, 0],
+                ),
                 _ => {
                     let p = scratch() + 12288 + 64;
                     // SAFETY: the last page of SCRATCH holds the paths.
@@ -416,7 +435,7 @@ fn draw_uaccess(r: &mut Rng) -> (usize, [usize; 6]) {
                             PATHS[1].len(),
                         )
                     };
-                    (nr::NEWFSTATAT, [(-100i64) as usize, p, at, 0, 0, 0])
+                    (nr::NEWFSTATAT, [AT_FDCWD, p, at, 0, 0, 0])
                 }
             }
         }

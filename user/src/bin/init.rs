@@ -153,7 +153,7 @@ fn demo_reap() {
         sys::exit_group(0);
     }
     // Wait until the child has exited, without reaping it (WNOWAIT): it stays a zombie.
-    let mut info = sys::SigInfo::default();
+    let mut info = sys::siginfo_unset();
     let r = sys::waitid(P_PID, a as i32, &mut info, WEXITED | WNOWAIT);
     assert_eq!(r, 0, "waitid(P_PID, {a}, WEXITED|WNOWAIT)");
     ps("the exited child is a zombie; its child now has init as parent");

@@ -209,7 +209,7 @@ core::arch::global_asm!(
 /// instructions, or `None` if the handler did not run and return.
 fn trampoline_round_trip() -> Option<[u32; 2]> {
     let act = sys::SigAction {
-        handler: sysfuzz_trampoline_probe as *const () as usize,
+        handler: sysfuzz_trampoline_probe as *const () as u64,
         ..Default::default()
     };
     sys::sigaction(sys::SIGUSR1, Some(&act), None);

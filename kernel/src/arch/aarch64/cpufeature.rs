@@ -160,11 +160,8 @@ pub fn emulate_sys_reg(op1: u32, crn: u32, crm: u32, op2: u32) -> Option<u64> {
     }
 }
 
-/// `AT_HWCAP` bits (Linux `include/uapi/asm/hwcap.h`).
-pub const HWCAP_FP: u64 = 1 << 0;
-pub const HWCAP_ASIMD: u64 = 1 << 1;
-pub const HWCAP_EVTSTRM: u64 = 1 << 2;
-pub const HWCAP_CPUID: u64 = 1 << 11;
+/// `AT_HWCAP` bits.
+pub use forkos_lib::uapi::hwcap::*;
 
 /// What the CPU offers user space, for `AT_HWCAP` (Linux `arm64_elf_hwcaps`, the
 /// capabilities that need nothing of the kernel but saving the FP/SIMD registers, plus

@@ -25,46 +25,21 @@ use crate::signal::{
     SIGSEGV,
 };
 use crate::task::{current, Task, TIF_SIGPENDING};
-
-/// `struct sigcontext`: the registers, then `__reserved` for records such as FP/SIMD.
-#[repr(C, align(16))]
-#[derive(Clone, Copy)]
-struct Sigcontext {
-    fault_address: u64,
-    regs: [u64; 31],
-    sp: u64,
-    pc: u64,
-    pstate: u64,
-    _pad: u64,
-    reserved: [u8; 4096],
-}
-
-/// `struct ucontext` (arm64 layout).
-#[repr(C, align(16))]
-#[derive(Clone, Copy)]
-struct Ucontext {
-    uc_flags: u64,
-    uc_link: u64,
-    ss_sp: u64,
-    ss_flags: i32,
-    _ss_pad: i32,
-    ss_size: u64,
-    uc_sigmask: u64,
-    _unused: [u8; 120],
-    _pad: u64,
-    uc_mcontext: Sigcontext,
-}
+// `struct ucontext`, `struct sigcontext` and the records in its `__reserved` (the
+// FP/SIMD one is `FPSIMD_CONTEXT_SIZE` bytes).
+use forkos_lib::uapi::sigcontext::{
+    Sigcontext, Ucontext, ESR_MAGIC, EXTRA_MAGIC, FPSIMD_CONTEXT_SIZE as FPSIMD_SIZE, FPSIMD_MAGIC,
+};
+use forkos_lib::uapi::siginfo::SigInfo;
 
 /// `struct rt_sigframe`: the siginfo the handler gets in x1, then the ucontext in x2.
 #[repr(C, align(16))]
 #[derive(Clone, Copy)]
 struct RtSigframe {
-    info: [u8; 128],
+    info: SigInfo,
     uc: Ucontext,
 }
 
-const _: () = assert!(core::mem::size_of::<Sigcontext>() == 4384);
-const _: () = assert!(core::mem::offset_of!(Ucontext, uc_mcontext) == 176);
 const _: () = assert!(core::mem::size_of::<RtSigframe>() == 4688);
 
 /// The return trampoline handlers go back through when they have no `SA_RESTORER`
@@ -73,14 +48,11 @@ const _: () = assert!(core::mem::size_of::<RtSigframe>() == 4688);
 /// [`crate::mm::SIGPAGE`].
 pub const SIGTRAMP_CODE: [u32; 2] = [0xd280_1168, 0xd400_0001];
 
-/// The FP/SIMD record in `__reserved` (Linux `struct fpsimd_context`).
-const FPSIMD_MAGIC: u32 = 0x4650_8001;
-const FPSIMD_SIZE: usize = 16 + 32 * 16;
-
 /// The frame's bytes.
 fn as_bytes(f: &mut RtSigframe) -> &mut [u8] {
     // SAFETY: RtSigframe is plain integers and byte arrays with no implicit padding (the
-    // asserts above pin the layout), so any byte pattern is a valid value.
+    // assert above and forkos-lib's on `SigInfo`, `Ucontext` and `Sigcontext` pin the
+    // layout), so any byte pattern is a valid value.
     unsafe {
         core::slice::from_raw_parts_mut(
             f as *mut RtSigframe as *mut u8,
@@ -89,21 +61,23 @@ fn as_bytes(f: &mut RtSigframe) -> &mut [u8] {
     }
 }
 
-/// The siginfo bytes the handler sees (Linux `copy_siginfo_to_user`): signo, errno,
+/// The siginfo the handler sees (Linux `copy_siginfo_to_user`): signo, errno,
 /// code, then the union: the fault address for faults; sender pid and uid otherwise;
 /// and for SIGCHLD the child's status.
-fn siginfo_bytes(info: &KSigInfo) -> [u8; 128] {
-    let mut b = [0u8; 128];
-    b[0..4].copy_from_slice(&info.signo.to_le_bytes());
-    b[8..12].copy_from_slice(&info.code.to_le_bytes());
+fn siginfo(info: &KSigInfo) -> SigInfo {
+    let mut s = SigInfo {
+        si_signo: info.signo,
+        si_code: info.code,
+        ..SigInfo::default()
+    };
     if info.fault {
-        b[16..24].copy_from_slice(&info.addr.to_le_bytes());
+        s.set_si_addr(info.addr);
     } else {
-        b[16..20].copy_from_slice(&info.pid.to_le_bytes());
-        b[20..24].copy_from_slice(&info.uid.to_le_bytes());
-        b[24..28].copy_from_slice(&info.status.to_le_bytes());
+        s.si_pid = info.pid;
+        s.si_uid = info.uid;
+        s.si_status = info.status;
     }
-    b
+    s
 }
 
 /// Build the signal frame below the interrupted sp and set the registers to run the
@@ -121,7 +95,7 @@ pub fn setup_rt_frame(
     let frame = record.wrapping_sub(size) & !15;
     // SAFETY: all-zero bytes are a valid RtSigframe (integers and byte arrays).
     let mut f: Box<RtSigframe> = unsafe { Box::new_zeroed().assume_init() };
-    f.info = siginfo_bytes(info);
+    f.info = siginfo(info);
     f.uc.uc_sigmask = blocked;
     let mc = &mut f.uc.uc_mcontext;
     mc.fault_address = if info.fault { info.addr } else { 0 };
@@ -159,12 +133,11 @@ pub fn setup_rt_frame(
     Ok(())
 }
 
-/// Records in `__reserved` other than FP/SIMD (Linux `include/uapi/asm/sigcontext.h`):
-/// the fault's ESR, which a returning handler may leave and which is skipped, and a
-/// pointer to more records beyond `__reserved`. The SVE and SME records are unknown
-/// to forkos, as to Linux on a CPU without SVE or SME: they make the frame invalid.
-const ESR_MAGIC: u32 = 0x4553_5201;
-const EXTRA_MAGIC: u32 = 0x4558_5401;
+// Records in `__reserved` other than FP/SIMD: the fault's ESR (`ESR_MAGIC`), which a
+// returning handler may leave and which is skipped, and a pointer to more records
+// beyond `__reserved` (`EXTRA_MAGIC`). The SVE and SME records are unknown to forkos,
+// as to Linux on a CPU without SVE or SME: they make the frame invalid.
+
 /// `struct _aarch64_ctx`, the header of every record: magic and size.
 const CTX_HEAD_SIZE: u64 = 8;
 /// `struct extra_context`: head, `datap`, `size` and padding.

@@ -367,7 +367,7 @@ pub fn clone3_set_tid() -> T {
         let r = unsafe { sys::clone3_run(&set_tid_args(&[pid], 1), SIZE, is_chosen, pid as usize) };
         check_eq!(r, pid as isize, "clone3(set_tid [{pid}])");
         // Exited but not reaped: its pid stays taken.
-        let mut info = sys::SigInfo::default();
+        let mut info = sys::siginfo_unset();
         let w = sys::waitid(sys::P_PID, pid, &mut info, sys::WEXITED | sys::WNOWAIT);
         check_eq!(w, 0, "waitid(WNOWAIT) for {pid}");
         expect_err(&set_tid_args(&[pid], 1), SIZE, EEXIST, "a zombie's pid")?;

@@ -3,14 +3,10 @@
 //! `HWCAP_CPUID` (bit 11): "the ID registers can be read".
 
 use crate::util::{child_code, exited, expect_killed_by, wait, T};
+use forkos_lib::uapi::auxvec::{AT_HWCAP, AT_HWCAP2};
+use forkos_lib::uapi::hwcap::{HWCAP_ASIMD, HWCAP_CPUID, HWCAP_FP};
 use forkos_user::rt::getauxval;
 use forkos_user::sys::SIGILL;
-
-const AT_HWCAP: usize = 16;
-const AT_HWCAP2: usize = 26;
-const HWCAP_FP: usize = 1 << 0;
-const HWCAP_ASIMD: usize = 1 << 1;
-const HWCAP_CPUID: usize = 1 << 11;
 
 /// `mrs` of a system register named by its encoding.
 macro_rules! mrs {
@@ -120,14 +116,18 @@ pub fn mrs_id_registers_emulated() -> T {
 /// `AT_HWCAP` says FP, ASIMD and CPUID; on QEMU's cortex-a72 it is exactly Linux
 /// 6.1's (fp asimd evtstrm aes pmull sha1 sha2 crc32 cpuid), and `AT_HWCAP2` is 0.
 pub fn at_hwcap_has_cpuid() -> T {
-    let hwcap = getauxval(AT_HWCAP);
+    let hwcap = getauxval(AT_HWCAP as usize);
     check!(hwcap.is_some(), "no AT_HWCAP in the auxiliary vector");
     let hwcap = hwcap.unwrap_or(0);
-    let want = HWCAP_FP | HWCAP_ASIMD | HWCAP_CPUID;
+    let want = (HWCAP_FP | HWCAP_ASIMD | HWCAP_CPUID) as usize;
     check_eq!(hwcap & want, want, "AT_HWCAP {hwcap:#x}: FP, ASIMD, CPUID");
     if mrs!("midr_el1") == 0x410f_d083 {
         check_eq!(hwcap, 0x8ff, "AT_HWCAP on cortex-a72");
-        check_eq!(getauxval(AT_HWCAP2), Some(0), "AT_HWCAP2 on cortex-a72");
+        check_eq!(
+            getauxval(AT_HWCAP2 as usize),
+            Some(0),
+            "AT_HWCAP2 on cortex-a72"
+        );
     }
     Ok(())
 }

@@ -2,18 +2,27 @@
 //! count argv, count envp, `bprm_stack_limits`, copy the path, envp, argv).
 
 use crate::util::{child_code, exited, map, self_path, wait, RW, T};
-use forkos_user::sys::{self, nr, E2BIG, EFAULT};
+use forkos_user::sys::{self, nr, E2BIG, EFAULT, RLIMIT_STACK};
 
-const RLIMIT_STACK: usize = 3;
 /// An address no test maps: reading through it faults.
 const BAD: usize = 16;
 
 /// Set this process's `RLIMIT_STACK` soft limit (the hard one stays infinite).
 fn set_stack_limit(bytes: u64) -> T {
-    let lim = [bytes, u64::MAX];
+    let lim = sys::Rlimit {
+        cur: bytes,
+        max: sys::RLIM_INFINITY,
+    };
     let r = sys::syscall(
         nr::PRLIMIT64,
-        [0, RLIMIT_STACK, lim.as_ptr() as usize, 0, 0, 0],
+        [
+            0,
+            RLIMIT_STACK,
+            &lim as *const sys::Rlimit as usize,
+            0,
+            0,
+            0,
+        ],
     );
     check_eq!(r, 0, "prlimit64(RLIMIT_STACK, {bytes})");
     Ok(())

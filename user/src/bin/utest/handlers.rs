@@ -3,7 +3,9 @@
 //! runs in a child, so that init's own actions stay the defaults.
 
 use crate::util::{child, child_code, exited, expect_ok, expect_status, wait, T};
+use core::mem::offset_of;
 use core::sync::atomic::{AtomicI32, AtomicU64, Ordering::SeqCst};
+use forkos_lib::uapi::sigcontext::{Sigcontext, Ucontext};
 use forkos_user::sys::{self, sigbit, SIGCHLD, SIGSEGV, SIGUSR1, SIGUSR2};
 
 static COUNT: AtomicI32 = AtomicI32::new(0);
@@ -15,15 +17,14 @@ static ADDR: AtomicU64 = AtomicU64::new(0);
 static MASK_IN_HANDLER: AtomicU64 = AtomicU64::new(0);
 
 /// Record what the handler was given: the signal in x0, the siginfo in x1.
-extern "C" fn record(sig: i32, info: *const u8, _uc: *mut u8) {
-    // SAFETY: the kernel passes a siginfo of 128 bytes in x1.
-    let word = |o: usize| unsafe { (info.add(o) as *const i32).read() };
+extern "C" fn record(sig: i32, info: *const sys::SigInfo, _uc: *mut u8) {
+    // SAFETY: the kernel passes a siginfo of 128 bytes in x1, on the handler's frame.
+    let info = unsafe { info.read() };
     SIGNO.store(sig, SeqCst);
-    CODE.store(word(8), SeqCst);
-    PID.store(word(16), SeqCst);
-    STATUS.store(word(24), SeqCst);
-    // SAFETY: as above; si_addr is 8 bytes at offset 16.
-    ADDR.store(unsafe { (info.add(16) as *const u64).read() }, SeqCst);
+    CODE.store(info.si_code, SeqCst);
+    PID.store(info.si_pid, SeqCst);
+    STATUS.store(info.si_status, SeqCst);
+    ADDR.store(info.si_addr(), SeqCst);
     let mut m = 0;
     sys::sigprocmask(sys::SIG_BLOCK, None, Some(&mut m));
     MASK_IN_HANDLER.store(m, SeqCst);
@@ -46,7 +47,7 @@ pub fn handler_runs_on_kill() -> T {
         check_eq!(sys::kill(me, SIGUSR1), 0, "kill(self, SIGUSR1)");
         check_eq!(COUNT.load(SeqCst), 1, "handler runs");
         check_eq!(SIGNO.load(SeqCst), SIGUSR1, "x0 = signal");
-        check_eq!(CODE.load(SeqCst), 0, "si_code SI_USER");
+        check_eq!(CODE.load(SeqCst), sys::SI_USER, "si_code SI_USER");
         check_eq!(PID.load(SeqCst), me, "si_pid");
         check!(
             MASK_IN_HANDLER.load(SeqCst) & sigbit(SIGUSR1) != 0,
@@ -58,7 +59,7 @@ pub fn handler_runs_on_kill() -> T {
         // tgkill says SI_TKILL.
         sys::tgkill(me, sys::gettid() as i32, SIGUSR1);
         check_eq!(COUNT.load(SeqCst), 2, "handler runs for tgkill");
-        check_eq!(CODE.load(SeqCst), -6, "si_code SI_TKILL");
+        check_eq!(CODE.load(SeqCst), sys::SI_TKILL, "si_code SI_TKILL");
         Ok(())
     })?)
 }
@@ -129,11 +130,11 @@ pub fn handler_interrupts_wait4() -> T {
 /// A SIGSEGV handler gets the fault address and SEGV_MAPERR; moving the saved pc past
 /// the faulting instruction in the ucontext lets the program go on.
 pub fn segv_handler_skips_fault() -> T {
-    extern "C" fn skip(sig: i32, info: *const u8, uc: *mut u8) {
+    extern "C" fn skip(sig: i32, info: *const sys::SigInfo, uc: *mut u8) {
         record(sig, info, uc);
-        // uc_mcontext is at 176 in the ucontext; pc at 264 in it.
+        let pc = offset_of!(Ucontext, uc_mcontext) + offset_of!(Sigcontext, pc);
         // SAFETY: x2 points at the ucontext in the signal frame.
-        unsafe { *(uc.add(176 + 264) as *mut u64) += 4 };
+        unsafe { *(uc.add(pc) as *mut u64) += 4 };
     }
     expect_ok(child(|| {
         check_eq!(
@@ -150,7 +151,7 @@ pub fn segv_handler_skips_fault() -> T {
         check_eq!(v, 7, "register after the skipped load");
         check_eq!(COUNT.load(SeqCst), 1, "handler ran");
         check_eq!(SIGNO.load(SeqCst), SIGSEGV, "signal");
-        check_eq!(CODE.load(SeqCst), 1, "si_code SEGV_MAPERR");
+        check_eq!(CODE.load(SeqCst), sys::SEGV_MAPERR, "si_code SEGV_MAPERR");
         check_eq!(ADDR.load(SeqCst), 0x10, "si_addr");
         Ok(())
     })?)
@@ -163,7 +164,7 @@ pub fn sigchld_handler_gets_status() -> T {
         let kid = crate::util::child_code(|| 5)?;
         expect_status(kid, exited(5))?;
         check_eq!(COUNT.load(SeqCst), 1, "SIGCHLD handler ran");
-        check_eq!(CODE.load(SeqCst), 1, "si_code CLD_EXITED");
+        check_eq!(CODE.load(SeqCst), sys::CLD_EXITED, "si_code CLD_EXITED");
         check_eq!(PID.load(SeqCst), kid, "si_pid");
         check_eq!(STATUS.load(SeqCst), 5, "si_status");
         Ok(())
@@ -225,11 +226,12 @@ pub fn sigreturn_restores_registers() -> T {
                 "ldr x5, [x3, #40]", "ldr x6, [x3, #48]", "ldr x7, [x3, #56]", "ldr x9, [x3, #72]", "ldr x10, [x3, #80]", "ldr x11, [x3, #88]", "ldr x12, [x3, #96]", "ldr x13, [x3, #104]", "ldr x14, [x3, #112]", "ldr x15, [x3, #120]", "ldr x20, [x3, #160]", "ldr x21, [x3, #168]", "ldr x22, [x3, #176]", "ldr x23, [x3, #184]", "ldr x24, [x3, #192]", "ldr x25, [x3, #200]", "ldr x26, [x3, #208]", "ldr x27, [x3, #216]", "ldr x28, [x3, #224]",
                 "add x16, x3, #240",
                 "ld1 {{v0.2d-v3.2d}}, [x16], #64", "ld1 {{v4.2d-v7.2d}}, [x16], #64", "ld1 {{v8.2d-v11.2d}}, [x16], #64", "ld1 {{v12.2d-v15.2d}}, [x16], #64", "ld1 {{v16.2d-v19.2d}}, [x16], #64", "ld1 {{v20.2d-v23.2d}}, [x16], #64", "ld1 {{v24.2d-v27.2d}}, [x16], #64", "ld1 {{v28.2d-v31.2d}}, [x16], #64",
-                "mov x8, #129", // kill(pid, SIGUSR1): the handler runs on the way out
+                "mov x8, #{kill}", // kill(pid, SIGUSR1): the handler runs on the way out
                 "svc #0",
                 "str x5, [x4, #40]", "str x6, [x4, #48]", "str x7, [x4, #56]", "str x9, [x4, #72]", "str x10, [x4, #80]", "str x11, [x4, #88]", "str x12, [x4, #96]", "str x13, [x4, #104]", "str x14, [x4, #112]", "str x15, [x4, #120]", "str x20, [x4, #160]", "str x21, [x4, #168]", "str x22, [x4, #176]", "str x23, [x4, #184]", "str x24, [x4, #192]", "str x25, [x4, #200]", "str x26, [x4, #208]", "str x27, [x4, #216]", "str x28, [x4, #224]",
                 "add x16, x4, #240",
                 "st1 {{v0.2d-v3.2d}}, [x16], #64", "st1 {{v4.2d-v7.2d}}, [x16], #64", "st1 {{v8.2d-v11.2d}}, [x16], #64", "st1 {{v12.2d-v15.2d}}, [x16], #64", "st1 {{v16.2d-v19.2d}}, [x16], #64", "st1 {{v20.2d-v23.2d}}, [x16], #64", "st1 {{v24.2d-v27.2d}}, [x16], #64", "st1 {{v28.2d-v31.2d}}, [x16], #64",
+                kill = const sys::nr::KILL,
                 inout("x0") pid => _, in("x1") SIGUSR1 as usize, in("x3") inp.as_ptr(),
                 in("x4") out.as_mut_ptr(),
                 out("x5") _, out("x6") _, out("x7") _, out("x8") _, out("x9") _,
@@ -270,7 +272,7 @@ pub fn sigreturn_restores_registers() -> T {
 pub fn handler_returns_without_restorer() -> T {
     expect_ok(child(|| {
         let act = sys::SigAction {
-            handler: record as *const () as usize,
+            handler: record as *const () as u64,
             flags: sys::SA_SIGINFO,
             ..Default::default()
         };
@@ -282,11 +284,11 @@ pub fn handler_returns_without_restorer() -> T {
 }
 
 /// Set `sig`'s action to `handler` (`SIG_IGN`, `SIG_DFL` or the recording handler).
-fn set_action(sig: i32, handler: usize) -> T {
+fn set_action(sig: i32, handler: u64) -> T {
     let h = if handler > 1 {
         record as *const () as usize
     } else {
-        handler
+        handler as usize
     };
     let r = sys::set_handler(sig, h, sys::SA_SIGINFO);
     check_eq!(r, 0, "rt_sigaction({sig}, {handler:#x})");
@@ -311,7 +313,7 @@ fn make_pending(sig: i32) -> T {
 /// to be ignored (SIGURG). SIG_DFL for a stop signal (SIGTSTP) or a handler keeps it:
 /// the handler then runs, once for the process's instance and once for the thread's.
 pub fn sigaction_ignore_discards_pending() -> T {
-    let cases: [(i32, usize, i32); 5] = [
+    let cases: [(i32, u64, i32); 5] = [
         (SIGUSR1, sys::SIG_IGN, 0),
         (SIGUSR1, 2, 2),
         (sys::SIGURG, sys::SIG_DFL, 0),

@@ -3,7 +3,7 @@
 
 use crate::util::{child, child_code, exited, expect_ok, expect_status, Shared, T};
 use core::ptr::null_mut;
-use forkos_user::sys::{self, SigInfo};
+use forkos_user::sys;
 
 /// A grandchild whose parent exited sees getppid() become 1, and init reaps it.
 pub fn orphan_reparented_to_init() -> T {
@@ -46,7 +46,7 @@ pub fn orphan_zombie_reaped_by_init() -> T {
     let c = child(|| {
         let g = child_code(|| 9)?;
         s.set(0, g as i64);
-        let mut info = SigInfo::default();
+        let mut info = sys::siginfo_unset();
         let r = sys::waitid(sys::P_PID, g, &mut info, sys::WEXITED | sys::WNOWAIT);
         check_eq!(r, 0, "waitid(grandchild, WNOWAIT)");
         Ok(())

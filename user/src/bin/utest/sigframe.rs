@@ -4,15 +4,17 @@
 //! else (or a malformed record) SIGSEGV; and only the bytes it needs are read.
 
 use crate::util::{child_code, exited, killed, map, wait, PAGE, RW, T};
+use core::mem::{offset_of, size_of};
 use core::sync::atomic::{AtomicU32, Ordering::SeqCst};
+use forkos_lib::uapi::sigcontext::{
+    Sigcontext, Ucontext, ESR_MAGIC, EXTRA_MAGIC, FPSIMD_CONTEXT_SIZE as FPSIMD_SIZE, FPSIMD_MAGIC,
+    UC_RESERVED_OFFSET as RESERVED,
+};
 use forkos_user::sys::{self, SIGSEGV, SIGUSR1};
 
-const FPSIMD_MAGIC: u32 = 0x4650_8001;
-const FPSIMD_SIZE: usize = 528;
-const ESR_MAGIC: u32 = 0x4553_5201;
-const EXTRA_MAGIC: u32 = 0x4558_5401;
-/// `uc_mcontext.__reserved` within the ucontext the handler gets in x2.
-const RESERVED: usize = 176 + 288;
+/// Where `uc_mcontext` is in arm64's `struct rt_sigframe`: the siginfo, then the ucontext.
+const MCONTEXT: usize = size_of::<sys::SigInfo>() + offset_of!(Ucontext, uc_mcontext);
+
 /// What v16 holds when the signal comes, and what the handler puts in its saved copy.
 const OLD: u8 = 0x11;
 const NEW: u8 = 0x22;
@@ -186,19 +188,20 @@ pub fn sigreturn_reads_only_what_it_needs() -> T {
                 return 60;
             };
             sys::munmap(buf + PAGE, PAGE);
-            // The registers end at 592 + 528 (FP/SIMD) + 8 (terminator) = 1128 bytes
-            // into the frame.
+            // The records start at MCONTEXT + __reserved (592); the FP/SIMD one (528)
+            // and the terminator (8) end 1128 bytes into the frame.
             let frame = buf + PAGE - 1136 + shift;
+            let records = frame + MCONTEXT + offset_of!(Sigcontext, reserved);
             // SAFETY: frame..frame+1136-shift is mapped and ours; the fresh page is zero,
             // so the mask, the alternate stack settings and the terminator are 0.
-            unsafe { head((frame + 592) as *mut u8, FPSIMD_MAGIC, FPSIMD_SIZE as u32) };
+            unsafe { head(records as *mut u8, FPSIMD_MAGIC, FPSIMD_SIZE as u32) };
             let ret: u64;
             // SAFETY: every register is stored in the frame and comes back from it; sp
             // too, and pc is the label after the svc. x8-x10 and the FP/SIMD registers
             // (loaded as zeros) are declared clobbered.
             unsafe {
                 core::arch::asm!(
-                    "add x10, x0, #312",
+                    "add x10, x0, #{regs}",
                     "stp x0, x1, [x10, #0]", "stp x2, x3, [x10, #16]",
                     "stp x4, x5, [x10, #32]", "stp x6, x7, [x10, #48]",
                     "stp x8, x9, [x10, #64]", "stp x10, x11, [x10, #80]",
@@ -207,13 +210,17 @@ pub fn sigreturn_reads_only_what_it_needs() -> T {
                     "stp x20, x21, [x10, #160]", "stp x22, x23, [x10, #176]",
                     "stp x24, x25, [x10, #192]", "stp x26, x27, [x10, #208]",
                     "stp x28, x29, [x10, #224]", "str x30, [x10, #240]",
-                    "mov x9, sp", "str x9, [x0, #560]",
-                    "adr x9, 2f", "str x9, [x0, #568]",
+                    "mov x9, sp", "str x9, [x0, #{sp}]",
+                    "adr x9, 2f", "str x9, [x0, #{pc}]",
                     "mov x9, #0x1234", "str x9, [x10, #0]",
-                    "mov x8, #139",
+                    "mov x8, #{rt_sigreturn}",
                     "mov sp, x0",
                     "svc #0",
                     "2:",
+                    regs = const MCONTEXT + offset_of!(Sigcontext, regs),
+                    sp = const MCONTEXT + offset_of!(Sigcontext, sp),
+                    pc = const MCONTEXT + offset_of!(Sigcontext, pc),
+                    rt_sigreturn = const sys::nr::RT_SIGRETURN,
                     inlateout("x0") frame => ret,
                     out("x8") _, out("x9") _, out("x10") _,
                     out("v0") _, out("v1") _, out("v2") _, out("v3") _, out("v4") _,

@@ -2,7 +2,7 @@
 
 use crate::util::{child, expect_ok, expect_status, killed, Shared, Thread, T};
 use core::ptr::null_mut;
-use forkos_user::sys::{self, SigInfo, EINVAL, ESRCH};
+use forkos_user::sys::{self, EINVAL, ESRCH};
 
 fn sleeper() -> Result<i32, crate::util::Fail> {
     child(|| {
@@ -36,7 +36,7 @@ pub fn kill_zero_probe() -> T {
     })?;
     check_eq!(sys::kill(pid, 0), 0, "kill(live child, 0)");
     s.set(0, 1);
-    let mut info = SigInfo::default();
+    let mut info = sys::siginfo_unset();
     check_eq!(
         sys::waitid(sys::P_PID, pid, &mut info, sys::WEXITED | sys::WNOWAIT),
         0,

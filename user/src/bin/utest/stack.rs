@@ -6,7 +6,7 @@
 use core::arch::asm;
 
 use crate::util::{child_code, expect_killed_by, expect_ok, PAGE, RW, T};
-use forkos_user::sys::{self, nr, Timespec, SIGSEGV};
+use forkos_user::sys::{self, nr, Timespec, RLIMIT_STACK, SIGSEGV};
 
 /// The stack pointer of the caller, roughly.
 fn sp() -> usize {
@@ -29,15 +29,22 @@ fn store_load(addr: usize, v: u64) -> u64 {
     got
 }
 
-const RLIMIT_STACK: usize = 3;
-const MAP_FIXED_NOREPLACE: usize = forkos_lib::uapi::mman::MAP_FIXED_NOREPLACE as usize;
-
 /// Set the soft and hard `RLIMIT_STACK` of this process.
 fn set_stack_limit(bytes: u64) -> isize {
-    let lim = [bytes, bytes];
+    let lim = sys::Rlimit {
+        cur: bytes,
+        max: bytes,
+    };
     sys::syscall(
         nr::PRLIMIT64,
-        [0, RLIMIT_STACK, lim.as_ptr() as usize, 0, 0, 0],
+        [
+            0,
+            RLIMIT_STACK,
+            &lim as *const sys::Rlimit as usize,
+            0,
+            0,
+            0,
+        ],
     )
 }
 
@@ -78,7 +85,7 @@ pub fn stack_guard_gap() -> T {
     // A page 6 MiB below sp; its end is `below`.
     let place = || -> Option<usize> {
         let m = (sp() - (6 << 20)) & !(PAGE - 1);
-        let flags = sys::MAP_PRIVATE | sys::MAP_ANONYMOUS | MAP_FIXED_NOREPLACE;
+        let flags = sys::MAP_PRIVATE | sys::MAP_ANONYMOUS | sys::MAP_FIXED_NOREPLACE;
         (sys::mmap(m, PAGE, RW, flags, -1, 0) == m as isize).then_some(m + PAGE)
     };
     let pid = child_code(|| match place() {

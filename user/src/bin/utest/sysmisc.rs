@@ -2,7 +2,10 @@
 //! madvise, getrandom, prlimit64, rt_sigaction, rt_sigprocmask, set_robust_list.
 
 use crate::util::{child, expect_killed_by, expect_ok, map, PAGE, RW, T};
-use forkos_user::sys::{self, nr, EFAULT, EINVAL, ENOMEM, SIGSEGV, SIGTERM};
+use forkos_user::sys::{
+    self, nr, Rlimit, EFAULT, EINVAL, ENOMEM, MADV_DONTNEED, RLIMIT_NOFILE, RLIMIT_STACK,
+    RLIM_INFINITY, SIGSEGV, SIGTERM, SIG_IGN,
+};
 
 fn call(n: usize, a: [usize; 4]) -> isize {
     // SAFETY: the callers pass pointers to their own live buffers, or bad pointers the
@@ -98,7 +101,6 @@ pub fn mprotect_after_fork_keeps_cow() -> T {
 /// MADV_DONTNEED drops private pages (they read back as zero) but not the contents of
 /// shared memory; unknown advice is EINVAL.
 pub fn madvise_dontneed() -> T {
-    const MADV_DONTNEED: usize = 4;
     let p = map(2 * PAGE, RW, sys::MAP_PRIVATE)?;
     let s = map(PAGE, RW, sys::MAP_SHARED)?;
     poke(p, 9);
@@ -145,38 +147,38 @@ pub fn getrandom_works() -> T {
 /// prlimit64 reads Linux's defaults, sets a limit, refuses soft > hard, and children
 /// inherit what the parent set.
 pub fn prlimit_get_set_inherit() -> T {
-    const RLIMIT_STACK: usize = 3;
-    const RLIMIT_NOFILE: usize = 7;
-    let mut old = [0u64; 2];
+    let rlim = |cur, max| Rlimit { cur, max };
+    let ptr = |r: &Rlimit| r as *const Rlimit as usize;
+    let mut old = rlim(0, 0);
     check_eq!(
         call(
             nr::PRLIMIT64,
-            [0, RLIMIT_STACK, 0, old.as_mut_ptr() as usize]
+            [0, RLIMIT_STACK, 0, &mut old as *mut _ as usize]
         ),
         0,
         "get STACK"
     );
-    check_eq!(old, [8 << 20, u64::MAX], "RLIMIT_STACK");
-    let new = [512u64, 1024];
+    check_eq!(old, rlim(8 << 20, RLIM_INFINITY), "RLIMIT_STACK");
+    let new = rlim(512, 1024);
     check_eq!(
-        call(nr::PRLIMIT64, [0, RLIMIT_NOFILE, new.as_ptr() as usize, 0]),
+        call(nr::PRLIMIT64, [0, RLIMIT_NOFILE, ptr(&new), 0]),
         0,
         "set NOFILE"
     );
-    let bad = [2048u64, 1024];
+    let bad = rlim(2048, 1024);
     check_eq!(
-        call(nr::PRLIMIT64, [0, RLIMIT_NOFILE, bad.as_ptr() as usize, 0]),
+        call(nr::PRLIMIT64, [0, RLIMIT_NOFILE, ptr(&bad), 0]),
         -EINVAL,
         "soft above hard"
     );
     check_eq!(call(nr::PRLIMIT64, [0, 99, 0, 0]), -EINVAL, "resource 99");
     let pid = child(|| {
-        let mut got = [0u64; 2];
+        let mut got = rlim(0, 0);
         call(
             nr::PRLIMIT64,
-            [0, RLIMIT_NOFILE, 0, got.as_mut_ptr() as usize],
+            [0, RLIMIT_NOFILE, 0, &mut got as *mut _ as usize],
         );
-        check_eq!(got, [512, 1024], "child's NOFILE");
+        check_eq!(got, rlim(512, 1024), "child's NOFILE");
         Ok(())
     })?;
     expect_ok(pid)
@@ -185,7 +187,6 @@ pub fn prlimit_get_set_inherit() -> T {
 /// rt_sigaction: SIGKILL's action cannot change, the set size must be 8; an ignored
 /// SIGTERM does not kill; a child inherits the ignored action.
 pub fn sigaction_ignore_and_rules() -> T {
-    const SIG_IGN: u64 = 1;
     let ign = [SIG_IGN, 0, 0, 0u64];
     let mut old = [7u64; 4];
     let p = ign.as_ptr() as usize;

@@ -202,7 +202,7 @@ pub fn copy_to_user_straddling() -> T {
         -EFAULT,
         "sysinfo"
     );
-    for clock in [0, 1] {
+    for clock in [sys::CLOCK_REALTIME, sys::CLOCK_MONOTONIC].map(|c| c as usize) {
         check_eq!(
             call(nr::CLOCK_GETTIME, [clock, e - 8, 0, 0, 0, 0]),
             -EFAULT,
@@ -214,7 +214,7 @@ pub fn copy_to_user_straddling() -> T {
         call(
             nr::NEWFSTATAT,
             [
-                (-100isize) as usize,
+                sys::AT_FDCWD as usize,
                 root.as_ptr() as usize,
                 e - 64,
                 0,
@@ -231,12 +231,12 @@ pub fn copy_to_user_straddling() -> T {
         "fstat(1)"
     );
     check_eq!(
-        call(nr::IOCTL, [1, 0x5401, e - 20, 0, 0, 0]),
+        call(nr::IOCTL, [1, sys::TCGETS as usize, e - 20, 0, 0, 0]),
         -EFAULT,
         "ioctl(1, TCGETS)"
     );
     // RLIMIT_CORE: set {4096, inf} with the old value's buffer straddling the hole.
-    const CORE: usize = 4;
+    const CORE: usize = sys::RLIMIT_CORE;
     let lim = e - PAGE;
     put(lim, 4096);
     put(lim + 8, usize::MAX);
@@ -335,7 +335,7 @@ pub fn readlinkat_size_is_an_int() -> T {
         call(
             nr::READLINKAT,
             [
-                (-100isize) as usize,
+                sys::AT_FDCWD as usize,
                 path.as_ptr() as usize,
                 buf.as_mut_ptr() as usize,
                 size,
@@ -358,15 +358,16 @@ pub fn readlinkat_size_is_an_int() -> T {
     Ok(())
 }
 
-const WAIT: usize = 0;
-const WAKE: usize = 1;
-const LOCK_PI: usize = 6;
-const WAIT_BITSET: usize = 9;
-const WAKE_BITSET: usize = 10;
-const WAIT_REQUEUE_PI: usize = 11;
-const LOCK_PI2: usize = 13;
-const PRIVATE: usize = 128;
-const REALTIME: usize = 256;
+// The futex operations and flags, as the `usize` arguments `call` takes.
+const WAIT: usize = sys::FUTEX_WAIT as usize;
+const WAKE: usize = sys::FUTEX_WAKE as usize;
+const LOCK_PI: usize = sys::FUTEX_LOCK_PI as usize;
+const WAIT_BITSET: usize = sys::FUTEX_WAIT_BITSET as usize;
+const WAKE_BITSET: usize = sys::FUTEX_WAKE_BITSET as usize;
+const WAIT_REQUEUE_PI: usize = sys::FUTEX_WAIT_REQUEUE_PI as usize;
+const LOCK_PI2: usize = sys::FUTEX_LOCK_PI2 as usize;
+const PRIVATE: usize = sys::FUTEX_PRIVATE_FLAG as usize;
+const REALTIME: usize = sys::FUTEX_CLOCK_REALTIME as usize;
 
 fn futex(uaddr: usize, op: usize, val: usize, ts: usize) -> isize {
     call(nr::FUTEX, [uaddr, op, val, ts, 0, u32::MAX as usize])
@@ -557,16 +558,16 @@ pub fn futex_page_access() -> T {
     Ok(())
 }
 
-/// `struct stat` as arm64 lays it out, as far as st_ino.
+/// The `st_ino` `newfstatat` reports for `path`.
 fn stat_ino(path: &[u8]) -> Result<u64, Fail> {
-    let mut st = [0u64; 16];
+    let mut st = sys::Stat::default();
     check_eq!(
         call(
             nr::NEWFSTATAT,
             [
-                (-100isize) as usize,
+                sys::AT_FDCWD as usize,
                 path.as_ptr() as usize,
-                st.as_mut_ptr() as usize,
+                &mut st as *mut sys::Stat as usize,
                 0,
                 0,
                 0
@@ -576,7 +577,7 @@ fn stat_ino(path: &[u8]) -> Result<u64, Fail> {
         "newfstatat({:?})",
         core::str::from_utf8(path).unwrap_or("?")
     );
-    Ok(st[1])
+    Ok(st.st_ino)
 }
 
 /// Inode numbers are small numbers, the same for every stat of one file, different
@@ -594,12 +595,15 @@ pub fn stat_ino_not_a_kernel_address() -> T {
         );
     }
     check!(a != root, "this program and / share st_ino {a}");
-    let mut st = [0u64; 16];
+    let mut st = sys::Stat::default();
     check_eq!(
-        call(nr::FSTAT, [1, st.as_mut_ptr() as usize, 0, 0, 0, 0]),
+        call(
+            nr::FSTAT,
+            [1, &mut st as *mut sys::Stat as usize, 0, 0, 0, 0]
+        ),
         0,
         "fstat(1)"
     );
-    check!(st[1] < 1 << 32, "fstat(1)'s st_ino is {:#x}", st[1]);
+    check!(st.st_ino < 1 << 32, "fstat(1)'s st_ino is {:#x}", st.st_ino);
     Ok(())
 }

@@ -316,10 +316,10 @@ impl Drop for Thread<'_> {
 /// Is this forkos (rather than Linux, where the suite also runs)? For the few rules
 /// where forkos is deliberately stricter; the uname release says.
 pub fn on_forkos() -> bool {
-    let mut buf = [0u8; 65 * 6];
-    // SAFETY: uname writes six 65-byte fields into buf.
-    unsafe { sys::syscall6(sys::nr::UNAME, buf.as_mut_ptr() as usize, 0, 0, 0, 0, 0) };
-    buf[130..195].windows(6).any(|w| w == b"forkos")
+    let mut u = sys::NewUtsname::default();
+    // SAFETY: uname writes a `struct new_utsname` into u.
+    unsafe { sys::syscall6(sys::nr::UNAME, &mut u as *mut _ as usize, 0, 0, 0, 0, 0) };
+    u.release.windows(6).any(|w| w == b"forkos")
 }
 
 /// This program's path as it was started (argv[0]: `/utest` on forkos, `/init` when it

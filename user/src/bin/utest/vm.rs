@@ -7,7 +7,9 @@ use core::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::util::{
     child, child_code, exited, expect_ok, expect_status, self_path, Shared, PAGE, RW, T,
 };
-use forkos_user::sys::{self, nr, EINVAL, ENOMEM, SIGUSR1};
+use forkos_user::sys::{
+    self, nr, EINVAL, ENOMEM, MADV_DONTNEED, MAP_HUGETLB, MAP_HUGE_SHIFT, RLIMIT_DATA, SIGUSR1,
+};
 
 /// `syscall(nr, a, b, c)`.
 fn call(nr: usize, a: usize, b: usize, c: usize) -> isize {
@@ -19,8 +21,6 @@ fn call(nr: usize, a: usize, b: usize, c: usize) -> isize {
 fn mprotect(addr: usize, len: usize, prot: usize) -> isize {
     call(nr::MPROTECT, addr, len, prot)
 }
-
-const MADV_DONTNEED: usize = 4;
 
 fn peek(addr: usize) -> u8 {
     // SAFETY: callers pass mapped, readable addresses (or run in a child a fault may kill).
@@ -62,7 +62,7 @@ core::arch::global_asm!(
 /// Install the probe for SIGUSR1 without SA_RESTORER (as glibc does on arm64).
 fn install_probe() -> T {
     let act = sys::SigAction {
-        handler: utest_trampoline_probe as *const () as usize,
+        handler: utest_trampoline_probe as *const () as u64,
         ..Default::default()
     };
     check_eq!(sys::sigaction(SIGUSR1, Some(&act), None), 0, "rt_sigaction");
@@ -372,17 +372,19 @@ pub fn brk_after_munmap_of_heap() -> T {
 /// counts the rest of the private writable memory, `data_vm`, here this program's
 /// 8.5 MiB of .bss, which forkos does not).
 pub fn brk_respects_rlimit_data() -> T {
-    const RLIMIT_DATA: usize = 2;
     expect_ok(child(|| {
         let set = |cur: u64| {
-            let lim = [cur, u64::MAX];
-            // SAFETY: prlimit64 reads the two words of lim.
+            let lim = sys::Rlimit {
+                cur,
+                max: sys::RLIM_INFINITY,
+            };
+            // SAFETY: prlimit64 reads lim.
             unsafe {
                 sys::syscall6(
                     nr::PRLIMIT64,
                     0,
                     RLIMIT_DATA,
-                    lim.as_ptr() as usize,
+                    &lim as *const sys::Rlimit as usize,
                     0,
                     0,
                     0,
@@ -481,8 +483,6 @@ pub fn mmap_hint_honoured() -> T {
 /// `MAP_HUGETLB` without huge pages reserved (Linux's default, and forkos has none)
 /// fails with ENOMEM; an unsupported huge page size is EINVAL.
 pub fn mmap_hugetlb_fails() -> T {
-    const MAP_HUGETLB: usize = 0x40000;
-    const MAP_HUGE_SHIFT: usize = 26;
     let anon = sys::MAP_PRIVATE | sys::MAP_ANONYMOUS;
     let len = 2 << 20;
     for (flags, want, what) in [

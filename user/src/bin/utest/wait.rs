@@ -276,7 +276,7 @@ pub fn wait4_wclone_skips_sigchld_child() -> T {
 }
 
 fn waitid(idtype: i32, id: i32, options: i32) -> (isize, SigInfo) {
-    let mut info = SigInfo::default();
+    let mut info = sys::siginfo_unset();
     let r = sys::waitid(idtype, id, &mut info, options);
     (r, info)
 }
