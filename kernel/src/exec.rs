@@ -16,7 +16,7 @@ use crate::arch::memory::phys_to_virt;
 use crate::arch::process::{flush_thread, start_thread};
 use crate::errno::*;
 use crate::fs::{self, PATH_MAX};
-use crate::mm::memory::{handle_mm_fault, Access};
+use crate::mm::memory::Access;
 use crate::mm::uaccess::{copy_from_user, strndup_user, UserPtr};
 use crate::mm::{Mm, VmFlags, Vma, VmaBacking, STACK_EXPAND, STACK_SIZE, STACK_TOP, TASK_SIZE};
 use crate::resource::RLIMIT_STACK;
@@ -63,7 +63,7 @@ const STK_LIM: u64 = 8 << 20;
 /// the new program's own, even where the mapping is read-only; a shared or kernel page
 /// is never written this way.
 fn write_to_mm(mm: &Mm, va: u64, bytes: &[u8]) -> Result<(), Errno> {
-    let mut inner = mm.inner.lock();
+    let mut inner = mm.lock();
     let mut done = 0;
     while done < bytes.len() {
         let a = va + done as u64;
@@ -72,7 +72,7 @@ fn write_to_mm(mm: &Mm, va: u64, bytes: &[u8]) -> Result<(), Errno> {
         if !matches!(vma.data, VmaBacking::Anon) || vma.flags.contains(VmFlags::SHARED) {
             return Err(ENOMEM);
         }
-        let pa = handle_mm_fault(mm, &mut inner, a, Access::Read).map_err(|_| ENOMEM)?;
+        let pa = inner.handle_mm_fault(a, Access::Read).map_err(|_| ENOMEM)?;
         // SAFETY: pa is a page of the new mm, linear mapped, not yet visible to anyone.
         unsafe {
             core::ptr::copy_nonoverlapping(
@@ -126,7 +126,7 @@ fn load_elf(mm: &Mm, image: &[u8]) -> Result<Loaded, Errno> {
         {
             // Segments may share a page (data and bss usually do): merge them into one
             // mapping with both permissions, as long as that is not writable+executable.
-            let mut inner = mm.inner.lock();
+            let mut inner = mm.lock();
             let (mut s, mut e, mut f) = (start, vend, flags);
             inner.vmas.retain(|v| {
                 let overlap = v.start < vend && start < v.end;
@@ -186,7 +186,7 @@ impl Bprm {
     /// A new address space with its stack mapping (Linux `alloc_bprm` -> `bprm_mm_init`).
     fn new(filename: Vec<u8>) -> Result<Bprm, Errno> {
         let mm = Mm::new().ok_or(ENOMEM)?;
-        mm.inner.lock().insert_vma(Vma {
+        mm.lock().insert_vma(Vma {
             start: STACK_TOP - STACK_SIZE,
             end: STACK_TOP,
             flags: VmFlags::READ | VmFlags::WRITE | VmFlags::STACK,
@@ -383,11 +383,11 @@ fn create_elf_tables(b: &mut Bprm, l: &Loaded) -> Result<u64, Errno> {
 
 /// Length of the string at `va` in `mm` (not the current address space).
 fn string_len_in_mm(mm: &Mm, va: u64) -> Result<u64, Errno> {
-    let mut inner = mm.inner.lock();
+    let mut inner = mm.lock();
     let mut len = 0;
     loop {
         let a = va + len;
-        let pa = handle_mm_fault(mm, &mut inner, a, Access::Read).map_err(|_| ENOMEM)?;
+        let pa = inner.handle_mm_fault(a, Access::Read).map_err(|_| ENOMEM)?;
         // SAFETY: pa is a page of mm, linear mapped; we read up to its end.
         let page = unsafe {
             core::slice::from_raw_parts(
@@ -432,7 +432,7 @@ fn do_execve(filename: Vec<u8>, argv: Strings, envp: Strings) -> Result<(), Errn
     }
     let loaded = load_elf(&b.mm, inode.data)?;
     {
-        let mut inner = b.mm.inner.lock();
+        let mut inner = b.mm.lock();
         inner.start_brk = loaded.brk;
         inner.brk = loaded.brk;
         if !inner.overlaps(crate::mm::SIGPAGE, crate::mm::SIGPAGE + PAGE) {
@@ -492,7 +492,7 @@ pub fn kernel_execve(filename: &str, argv: &[&str], envp: &[&str]) -> Result<(),
 /// pages `create_elf_tables` wrote, from `sp` up, always stay inside.
 fn setup_arg_pages(mm: &Mm, strings: u64, sp: u64) {
     let rlim_stack = current().signal.inner.lock().rlim[RLIMIT_STACK].cur & !(PAGE - 1);
-    let mut inner = mm.inner.lock();
+    let mut inner = mm.lock();
     let Some(i) = inner
         .vmas
         .iter()

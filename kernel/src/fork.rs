@@ -125,8 +125,8 @@ fn dup_task_struct(
 
 /// Copy every mapping of `oldmm` into a new address space (Linux `dup_mmap`).
 fn dup_mmap(mm: &Mm, oldmm: &Mm) -> Result<(), Errno> {
-    let old = oldmm.inner.lock();
-    let mut new = mm.inner.lock();
+    let old = oldmm.lock();
+    let mut new = mm.lock();
     new.start_brk = old.start_brk;
     new.brk = old.brk;
     // The VMAs go in first, so that if copying fails half-way, tearing the new mm down

@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::errno::*;
-use crate::mm::memory::{handle_mm_fault, Access};
+use crate::mm::memory::Access;
 use crate::mm::uaccess::UserPtr;
 use crate::sched::wait::{WaitError, WaitQueue};
 use crate::sync::IrqSpinLock;
@@ -57,12 +57,12 @@ fn futex_key(uaddr: u64, private: bool) -> Result<FutexKey, Errno> {
     if private {
         return Ok(FutexKey(Arc::as_ptr(&mm) as u64, uaddr));
     }
-    let mut inner = mm.inner.lock();
-    let writable = handle_mm_fault(&mm, &mut inner, uaddr, Access::Write).is_ok();
-    if !writable && handle_mm_fault(&mm, &mut inner, uaddr, Access::Read).is_err() {
+    let mut locked = mm.lock();
+    let writable = locked.handle_mm_fault(uaddr, Access::Write).is_ok();
+    if !writable && locked.handle_mm_fault(uaddr, Access::Read).is_err() {
         return Err(EFAULT);
     }
-    let vma = inner.find_vma(uaddr).ok_or(EFAULT)?;
+    let vma = locked.find_vma(uaddr).ok_or(EFAULT)?;
     Ok(match &vma.data {
         crate::mm::VmaBacking::Shm { obj, pgoff } => {
             FutexKey(Arc::as_ptr(obj) as u64, (pgoff << 12) + (uaddr - vma.start))

@@ -12,7 +12,7 @@ use core::marker::PhantomData;
 
 use forkos_lib::pgtable::PAGE_SIZE;
 
-use super::memory::{handle_mm_fault, Access};
+use super::memory::Access;
 use super::TASK_SIZE;
 use crate::arch::memory::phys_to_virt;
 use crate::errno::{Errno, EFAULT};
@@ -49,13 +49,13 @@ fn raw_copy_user(uaddr: u64, kbuf: *mut u8, len: usize, to_user: bool) -> usize 
     let Some(mm) = current().inner.lock().mm.clone() else {
         return len;
     };
-    let mut inner = mm.inner.lock();
+    let mut inner = mm.lock();
     let access = if to_user { Access::Write } else { Access::Read };
     let mut done = 0usize;
     while done < len {
         let va = uaddr + done as u64;
         let in_page = (PAGE_SIZE - (va as usize % PAGE_SIZE)).min(len - done);
-        let Ok(pa) = handle_mm_fault(&mm, &mut inner, va, access) else {
+        let Ok(pa) = inner.handle_mm_fault(va, access) else {
             break;
         };
         let kva = (phys_to_virt(pa) + va % PAGE_SIZE as u64) as *mut u8;

@@ -421,7 +421,7 @@ pub fn sys_rt_sigreturn() -> SysResult {
             let addr = regs.sp;
             // SEGV_MAPERR if no mapping lies at or above the address (Linux `find_vma`).
             let mm = t.inner.lock().mm.clone();
-            let mapped = mm.is_some_and(|mm| mm.inner.lock().vmas.iter().any(|v| v.end > addr));
+            let mapped = mm.is_some_and(|mm| mm.lock().vmas.iter().any(|v| v.end > addr));
             let code = if mapped { SEGV_ACCERR } else { SEGV_MAPERR };
             force_sig_fault(SIGSEGV, code, "bad frame in rt_sigreturn", addr, regs.pc);
             Ok(0)
