@@ -8,16 +8,18 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::ops::ControlFlow;
 
 use forkos_lib::elf::{self, ElfError};
 use forkos_lib::pgtable::PAGE_SIZE;
 
-use crate::arch::memory::phys_to_virt;
 use crate::arch::process::{flush_thread, start_thread};
 use crate::errno::*;
 use crate::fs::{self, PATH_MAX};
 use crate::mm::memory::Access;
-use crate::mm::uaccess::{copy_from_user, strndup_user, UserPtr};
+use crate::mm::uaccess::{
+    copy_from_user, scan_user_string, strndup_user, strnlen_user, walk_user_pages, UserPtr,
+};
 use crate::mm::{Mm, VmFlags, Vma, VmaBacking, STACK_EXPAND, STACK_SIZE, STACK_TOP, TASK_SIZE};
 use crate::resource::RLIMIT_STACK;
 use crate::task::current;
@@ -63,25 +65,26 @@ const STK_LIM: u64 = 8 << 20;
 /// the new program's own, even where the mapping is read-only; a shared or kernel page
 /// is never written this way.
 fn write_to_mm(mm: &Mm, va: u64, bytes: &[u8]) -> Result<(), Errno> {
-    let mut inner = mm.lock();
-    let mut done = 0;
-    while done < bytes.len() {
-        let a = va + done as u64;
-        let n = (PAGE_SIZE - (a % PAGE) as usize).min(bytes.len() - done);
-        let vma = inner.find_vma(a).ok_or(ENOMEM)?;
+    let mut mm = mm.lock();
+    let end = va + bytes.len() as u64;
+    let mut a = va;
+    while a < end {
+        let vma = mm.find_vma(a).ok_or(ENOMEM)?;
         if !matches!(vma.data, VmaBacking::Anon) || vma.flags.contains(VmFlags::SHARED) {
             return Err(ENOMEM);
         }
-        let pa = inner.handle_mm_fault(a, Access::Read).map_err(|_| ENOMEM)?;
-        // SAFETY: pa is a page of the new mm, linear mapped, not yet visible to anyone.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                bytes[done..].as_ptr(),
-                (phys_to_virt(pa) + a % PAGE) as *mut u8,
-                n,
-            )
-        };
+        a = vma.end;
+    }
+    let mut done = 0;
+    let written = walk_user_pages(&mut mm, va, bytes.len(), Access::Read, |kva, n| {
+        // SAFETY: kva..+n is a page of the new mm, as walk_user_pages hands it, not yet
+        // visible to anyone; done + n <= bytes.len().
+        unsafe { core::ptr::copy_nonoverlapping(bytes[done..].as_ptr(), kva, n) };
         done += n;
+        ControlFlow::Continue(())
+    });
+    if written < bytes.len() {
+        return Err(ENOMEM);
     }
     Ok(())
 }
@@ -266,7 +269,7 @@ impl Bprm {
             Strings::User(array) => {
                 for i in (0..n).rev() {
                     let ptr = UserPtr::<u64>::new(array + i * 8).read()?;
-                    let len = strnlen_user(ptr, MAX_ARG_STRLEN)?;
+                    let len = strnlen_user(ptr, MAX_ARG_STRLEN, E2BIG)?;
                     self.push_user(ptr, len)?;
                 }
             }
@@ -297,26 +300,6 @@ fn count(strings: &Strings) -> Result<u64, Errno> {
                     return Err(crate::signal::ERESTARTNOHAND);
                 }
             }
-        }
-    }
-}
-
-/// Length of the user string at `addr` without its NUL; `E2BIG` if it does not end
-/// within `max` bytes, NUL included (Linux `strnlen_user` + `valid_arg_len`).
-fn strnlen_user(addr: u64, max: usize) -> Result<usize, Errno> {
-    let mut len = 0usize;
-    let mut buf = [0u8; 64];
-    loop {
-        let a = addr.checked_add(len as u64).ok_or(EFAULT)?;
-        let n = buf.len().min((PAGE - a % PAGE) as usize);
-        copy_from_user(&mut buf[..n], a)?;
-        if let Some(z) = buf[..n].iter().position(|&b| b == 0) {
-            len += z;
-            return if len < max { Ok(len) } else { Err(E2BIG) };
-        }
-        len += n;
-        if len >= max {
-            return Err(E2BIG);
         }
     }
 }
@@ -383,22 +366,9 @@ fn create_elf_tables(b: &mut Bprm, l: &Loaded) -> Result<u64, Errno> {
 
 /// Length of the string at `va` in `mm` (not the current address space).
 fn string_len_in_mm(mm: &Mm, va: u64) -> Result<u64, Errno> {
-    let mut inner = mm.lock();
-    let mut len = 0;
-    loop {
-        let a = va + len;
-        let pa = inner.handle_mm_fault(a, Access::Read).map_err(|_| ENOMEM)?;
-        // SAFETY: pa is a page of mm, linear mapped; we read up to its end.
-        let page = unsafe {
-            core::slice::from_raw_parts(
-                (phys_to_virt(pa) + a % PAGE) as *const u8,
-                (PAGE - a % PAGE) as usize,
-            )
-        };
-        match page.iter().position(|&c| c == 0) {
-            Some(z) => return Ok(len + z as u64),
-            None => len += page.len() as u64,
-        }
+    match scan_user_string(&mut mm.lock(), va, usize::MAX, |_, _| {}) {
+        Ok(len) => Ok(len as u64),
+        Err(_) => Err(ENOMEM),
     }
 }
 
