@@ -414,14 +414,14 @@ fn do_execve(filename: Vec<u8>, argv: Strings, envp: Strings) -> Result<(), Errn
     setup_arg_pages(&b.mm, strings, sp);
     // Point of no return (Linux `begin_new_exec`): the other threads go (`de_thread`),
     // the new mm comes in (`exec_mmap`), releasing a vfork parent.
-    let tsk = current();
+    let tsk = &current();
     de_thread(tsk)?;
     crate::fork::mm_release(tsk);
     let mm = Arc::new(b.mm);
     // The task must own the new mm before TTBR0 points at it: a preemption in between
     // would otherwise switch back to the old one, and the program's first instruction
     // would fault for ever.
-    let old = tsk.inner.lock().mm.replace(mm.clone());
+    let old = tsk.set_mm(Some(mm.clone()));
     crate::mm::switch_mm(Some(&mm));
     drop(old);
     crate::signal::flush_signal_handlers(tsk);

@@ -220,7 +220,7 @@ pub fn do_exit(code: i32) -> ! {
     tsk.exit_status
         .store(status, core::sync::atomic::Ordering::Relaxed);
     crate::fork::mm_release(&tsk);
-    let mm = tsk.inner.lock().mm.take();
+    let mm = current().set_mm(None);
     // Kernel threads borrow no mm; user tasks switch TTBR0 away before it may be freed.
     crate::mm::switch_mm(None);
     drop(mm);
@@ -239,7 +239,7 @@ pub fn do_exit(code: i32) -> ! {
 
 /// End the whole thread group (Linux `do_group_exit`): the first caller's status wins.
 pub fn do_group_exit(code: i32) -> ! {
-    let tsk = current();
+    let tsk = &current();
     let code = {
         let mut s = tsk.signal.inner.lock();
         match s.group_exit_code {
@@ -303,7 +303,7 @@ fn delay_group_leader(p: &Task) -> bool {
 /// One pass over our children: `Some(Ok)` for a zombie, `Some(Err(ECHILD))` when none is
 /// eligible, `None` when some are but none has exited.
 fn scan_children(who: Who, options: i32) -> Option<Result<Reaped, Errno>> {
-    let me = current();
+    let me: &Task = &current();
     let mut any = false;
     // No child moves between the lists while we look (forget_original_parent), and
     // the zombie found is claimed before anyone else can (Linux: tasklist_lock, and
@@ -365,7 +365,7 @@ fn scan_children(who: Who, options: i32) -> Option<Result<Reaped, Errno>> {
 
 /// Wait for a child to exit (Linux `do_wait`). `Ok(None)`: WNOHANG and nothing yet.
 fn do_wait(who: Who, options: i32) -> Result<Option<Reaped>, Errno> {
-    let me = current();
+    let me = &current();
     let mut outcome = None;
     let waited = me.signal.wait_chldexit.wait_event(
         || {

@@ -161,7 +161,7 @@ fn dup_mm(oldmm: &Mm) -> Result<Arc<Mm>, Errno> {
 /// The child's address space (Linux `copy_mm`): none for a kernel thread, the parent's
 /// own with `CLONE_VM` (one more user), otherwise a copy.
 fn copy_mm(flags: u64, kthread: bool) -> Result<Option<Arc<Mm>>, Errno> {
-    let Some(oldmm) = current().inner.lock().mm.clone() else {
+    let Some(oldmm) = current().get_task_mm() else {
         return Ok(None); // from a kernel thread
     };
     if kthread {
@@ -179,7 +179,7 @@ fn copy_process(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
     let flags = args.flags;
     check_clone_flags(flags)?;
     // EXERCISE clone_parent: begin
-    let cur = current();
+    let cur = &current();
     // The init process may not make siblings (Linux: SIGNAL_UNKILLABLE and CLONE_PARENT).
     if flags & CLONE_PARENT != 0 && cur.tgid == 1 {
         return Err(EINVAL);
@@ -204,7 +204,7 @@ fn copy_process(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
 
 fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
     let flags = args.flags;
-    let cur = current();
+    let cur = &current();
     let pid = alloc_pid(args)?;
     let release_pid = |e| {
         PID_TABLE.lock().free(pid);
@@ -265,11 +265,11 @@ fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
         parent_and_signal = (cur.inner.lock().parent.clone(), exit_signal);
     }
     // EXERCISE clone_parent: end
+    p.set_new_task_mm(mm);
     {
         let mut pi = p.inner.lock();
         pi.parent = parent_and_signal.0.clone();
         pi.exit_signal = parent_and_signal.1;
-        pi.mm = mm;
         pi.blocked = cur.inner.lock().blocked;
         pi.set_child_tid = if flags & CLONE_CHILD_SETTID != 0 {
             args.child_tid
@@ -290,7 +290,7 @@ fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
         let mut s = p.signal.inner.lock();
         if s.group_exit_code.is_some() || parent_dying {
             drop(s);
-            p.inner.lock().mm = None;
+            p.set_new_task_mm(None);
             PID_TABLE.lock().free(pid);
             return Err(EINTR);
         }
@@ -545,7 +545,7 @@ pub fn mm_release(tsk: &Task) {
     crate::futex::exit_robust_list(robust, tsk.pid as u32);
     let (clear_tid, vfork_done, mm_users) = {
         let mut i = tsk.inner.lock();
-        let users = i.mm.as_ref().map_or(0, Arc::strong_count);
+        let users = i.mm().map_or(0, Arc::strong_count);
         (
             core::mem::take(&mut i.clear_child_tid),
             i.vfork_done.take(),
@@ -567,7 +567,7 @@ pub fn mm_release(tsk: &Task) {
 
 /// `set_tid_address(tidptr)`: remember where to clear and wake at exit; returns the tid.
 pub fn sys_set_tid_address(tidptr: u64) -> SysResult {
-    let t = current();
+    let t = &current();
     t.inner.lock().clear_child_tid = tidptr;
     Ok(t.pid as i64)
 }

@@ -53,7 +53,7 @@ fn futex_key(uaddr: u64, private: bool) -> Result<FutexKey, Errno> {
         return Err(EINVAL);
     }
     crate::mm::uaccess::access_ok(uaddr, 4)?;
-    let mm = current().inner.lock().mm.clone().ok_or(EFAULT)?;
+    let mm = current().get_task_mm().ok_or(EFAULT)?;
     if private {
         return Ok(FutexKey(Arc::as_ptr(&mm) as u64, uaddr));
     }

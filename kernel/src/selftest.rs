@@ -298,7 +298,7 @@ fn test_stack_overflow() -> ! {
         core::hint::black_box(&mut frame);
         frame[0] + deeper(n + 1) + frame[63]
     }
-    let t = crate::task::current();
+    let t = &crate::task::current();
     println!(
         "selftest stack_overflow: recursing on the stack [{:#x}..{:#x}]",
         t.stack.base(),

@@ -10,7 +10,7 @@ use crate::{mm, time};
 
 /// `getppid()`: the thread group id of the real parent; 0 for init.
 pub fn sys_getppid() -> i64 {
-    let me = current();
+    let me = &current();
     // Threads share the leader's parent.
     let leader = if me.is_group_leader() {
         None

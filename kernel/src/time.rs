@@ -191,7 +191,7 @@ fn clock_kind(id: i32) -> Result<ClockKind, crate::errno::Errno> {
     }
     let pid = !(id >> 3);
     let thread = id & 4 != 0;
-    let me = crate::task::current();
+    let me = &crate::task::current();
     if thread && (pid == 0 || pid == me.pid) {
         return Ok(ClockKind::OwnThreadCpu);
     }

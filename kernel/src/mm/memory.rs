@@ -254,12 +254,7 @@ fn wp_page_copy(mm: &Mm, vma: &Vma, va: u64, pte: &mut u64) -> Result<PhysAddr, 
 /// A user-mode fault at `va` (Linux `do_page_fault`): map the page, or copy it on write,
 /// if the mapping allows the access.
 pub fn do_page_fault(va: u64, access: Access) -> Result<(), Fault> {
-    let mm = crate::task::current()
-        .inner
-        .lock()
-        .mm
-        .clone()
-        .ok_or(Fault::NoVma)?;
+    let mm = crate::task::current().get_task_mm().ok_or(Fault::NoVma)?;
     mm.lock().handle_mm_fault(va, access)?;
     Ok(())
 }

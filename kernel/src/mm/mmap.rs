@@ -194,7 +194,7 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -
         return Err(ENOMEM);
     }
     if flags & MAP_FIXED_NOREPLACE != 0 {
-        let mm = current().inner.lock().mm.clone().ok_or(ENOMEM)?;
+        let mm = current().get_task_mm().ok_or(ENOMEM)?;
         if mm.lock().overlaps(addr, addr + len) {
             return Err(EEXIST);
         }
@@ -220,7 +220,7 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -
     if (prot & PROT_WRITE != 0 || kind & MAP_SHARED != 0) && !vm_enough_memory(len) {
         return Err(ENOMEM);
     }
-    let mm = current().inner.lock().mm.clone().ok_or(ENOMEM)?;
+    let mm = current().get_task_mm().ok_or(ENOMEM)?;
     let mut mm = mm.lock();
     // As the faults since the last call left it, then as this call leaves it.
     validate_mm(&mm);
@@ -264,7 +264,7 @@ pub fn sys_munmap(addr: u64, len: u64) -> SysResult {
         return Err(EINVAL);
     }
     let end = user_range_end(addr, len, EINVAL)?;
-    let mm = current().inner.lock().mm.clone().ok_or(EINVAL)?;
+    let mm = current().get_task_mm().ok_or(EINVAL)?;
     let mut mm = mm.lock();
     validate_mm(&mm);
     unmap_range(&mut mm, addr, end)?;
@@ -279,8 +279,8 @@ pub fn sys_munmap(addr: u64, len: u64) -> SysResult {
 /// start, over `RLIMIT_DATA`, into another mapping, or beyond memory): Linux's `brk`
 /// never returns an error.
 pub fn sys_brk(addr: u64) -> SysResult {
-    let task = current();
-    let mm = task.inner.lock().mm.clone().ok_or(ENOMEM)?;
+    let task = &current();
+    let mm = task.get_task_mm().ok_or(ENOMEM)?;
     let data_limit = task.signal.inner.lock().rlim[RLIMIT_DATA].cur;
     let mut mm = mm.lock();
     validate_mm(&mm);
@@ -332,7 +332,7 @@ pub fn sys_mprotect(addr: u64, len: u64, prot: u64) -> SysResult {
     if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM) != 0 {
         return Err(EINVAL);
     }
-    let mm = current().inner.lock().mm.clone().ok_or(ENOMEM)?;
+    let mm = current().get_task_mm().ok_or(ENOMEM)?;
     let mut mm = mm.lock();
     validate_mm(&mm);
     let first = mm.vmas.find_vma(start).ok_or(ENOMEM)?;
@@ -384,7 +384,7 @@ pub fn sys_madvise(addr: u64, len: u64, advice: u64) -> SysResult {
     if len == 0 {
         return Ok(0);
     }
-    let mm = current().inner.lock().mm.clone().ok_or(ENOMEM)?;
+    let mm = current().get_task_mm().ok_or(ENOMEM)?;
     let mm = mm.lock();
     validate_mm(&mm);
     let mut covered = addr;

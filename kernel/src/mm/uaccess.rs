@@ -81,7 +81,7 @@ fn raw_copy_user(uaddr: u64, kbuf: *mut u8, len: usize, to_user: bool) -> usize 
     if len == 0 {
         return 0;
     }
-    let Some(mm) = current().inner.lock().mm.clone() else {
+    let Some(mm) = current().get_task_mm() else {
         return len;
     };
     let access = if to_user { Access::Write } else { Access::Read };
@@ -199,7 +199,7 @@ pub fn copy_to_user(dst: u64, src: &[u8]) -> Result<(), Errno> {
 /// (Linux `strncpy_from_user`); `too_long` if it does not end in time.
 pub fn strndup_user(addr: u64, max: usize, too_long: Errno) -> Result<alloc::vec::Vec<u8>, Errno> {
     access_ok(addr, 1)?;
-    let mm = current().inner.lock().mm.clone().ok_or(EFAULT)?;
+    let mm = current().get_task_mm().ok_or(EFAULT)?;
     let mut out = alloc::vec::Vec::<u8>::new();
     let scanned = scan_user_string(&mut mm.lock(), addr, max, |part, n| {
         out.reserve(n);
@@ -221,7 +221,7 @@ pub fn strndup_user(addr: u64, max: usize, too_long: Errno) -> Result<alloc::vec
 /// within `max` bytes, NUL included (Linux `strnlen_user`).
 pub fn strnlen_user(addr: u64, max: usize, too_long: Errno) -> Result<usize, Errno> {
     access_ok(addr, 1)?;
-    let mm = current().inner.lock().mm.clone().ok_or(EFAULT)?;
+    let mm = current().get_task_mm().ok_or(EFAULT)?;
     let scanned = scan_user_string(&mut mm.lock(), addr, max, |_, _| {});
     match scanned {
         Ok(n) => Ok(n),

@@ -122,7 +122,7 @@ pub fn sys_rt_sigaction(sig: u64, act: u64, oact: u64, sigsetsize: u64) -> SysRe
     if !(1..=NSIG).contains(&sig) || (new.is_some() && sigmask(sig) & UNBLOCKABLE != 0) {
         return Err(EINVAL);
     }
-    let t = current();
+    let t = &current();
     let old = {
         let sighand = t.inner.lock().sighand.clone();
         let mut action = sighand.action.lock();
@@ -153,7 +153,7 @@ pub fn sys_rt_sigaction(sig: u64, act: u64, oact: u64, sigsetsize: u64) -> SysRe
 pub fn sys_rt_sigprocmask(how: u64, set: u64, oset: u64, sigsetsize: u64) -> SysResult {
     use crate::mm::uaccess::UserPtr;
     check_sigsetsize(sigsetsize)?;
-    let t = current();
+    let t = &current();
     let old = t.inner.lock().blocked;
     if set != 0 {
         let s = UserPtr::<u64>::new(set).read()?;

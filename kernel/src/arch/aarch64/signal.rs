@@ -364,7 +364,7 @@ pub fn restore_sigframe(regs: &mut PtRegs) -> Result<(), Errno> {
 /// pending signals, running a handler if one is set (Linux arm64 `do_signal`; the
 /// generic half is [`get_signal`]).
 pub fn do_signal(regs: &mut PtRegs) {
-    let t = current();
+    let t = &current();
     let taken = if t.test_flag(TIF_SIGPENDING) {
         get_signal(t)
     } else {
@@ -410,7 +410,7 @@ fn handle_signal(t: &Task, regs: &mut PtRegs, info: &KSigInfo, action: &SigActio
 /// fault does (Linux `arm64_notify_segfault`): catchable, with whatever of the frame was
 /// already read in place.
 pub fn sys_rt_sigreturn() -> SysResult {
-    let t = current();
+    let t = &current();
     // SAFETY: in a syscall, the current task's pt_regs are its user context.
     let regs = unsafe { &mut *t.pt_regs() };
     // Whatever x0 holds now must not look like a syscall to restart.
@@ -420,7 +420,7 @@ pub fn sys_rt_sigreturn() -> SysResult {
         Err(_) => {
             let addr = regs.sp;
             // SEGV_MAPERR if no mapping lies at or above the address (Linux `find_vma`).
-            let mm = t.inner.lock().mm.clone();
+            let mm = t.get_task_mm();
             let mapped = mm.is_some_and(|mm| mm.lock().vmas.iter().any(|v| v.end > addr));
             let code = if mapped { SEGV_ACCERR } else { SEGV_MAPERR };
             force_sig_fault(SIGSEGV, code, "bad frame in rt_sigreturn", addr, regs.pc);
