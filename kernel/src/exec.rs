@@ -181,7 +181,8 @@ pub struct Bprm {
 
 /// Where the strings come from: the calling program, or the kernel (for init).
 enum Strings<'a> {
-    User(u64),
+    /// A user array of string pointers ending in a null one (`argv`, `envp`).
+    User(UserPtr<UserPtr<u8>>),
     Kernel(&'a [&'a str]),
 }
 
@@ -239,7 +240,7 @@ impl Bprm {
     }
 
     /// Copy a user string of `len` bytes (NUL excluded) below `p`, a page at a time.
-    fn push_user(&mut self, addr: u64, len: usize) -> Result<(), Errno> {
+    fn push_user(&mut self, addr: UserPtr<u8>, len: usize) -> Result<(), Errno> {
         let p = self.p - len as u64 - 1;
         if p < self.argmin {
             return Err(E2BIG);
@@ -248,7 +249,7 @@ impl Bprm {
         let mut done = 0;
         while done < len {
             let n = (len - done).min(buf.len());
-            copy_from_user(&mut buf[..n], addr + done as u64)?;
+            copy_from_user(&mut buf[..n], addr.add(done).addr())?;
             write_to_mm(&self.mm, p + done as u64, &buf[..n])?;
             done += n;
         }
@@ -268,7 +269,7 @@ impl Bprm {
             }
             Strings::User(array) => {
                 for i in (0..n).rev() {
-                    let ptr = UserPtr::<u64>::new(array + i * 8).read()?;
+                    let ptr = array.add(i as usize).read()?;
                     let len = strnlen_user(ptr, MAX_ARG_STRLEN, E2BIG)?;
                     self.push_user(ptr, len)?;
                 }
@@ -283,12 +284,12 @@ impl Bprm {
 fn count(strings: &Strings) -> Result<u64, Errno> {
     match *strings {
         Strings::Kernel(list) => Ok(list.len() as u64),
-        Strings::User(0) => Ok(0),
+        Strings::User(array) if array.is_null() => Ok(0),
         Strings::User(array) => {
             let mut n = 0u64;
             loop {
-                let ptr = UserPtr::<u64>::new(array.wrapping_add(n * 8)).read()?;
-                if ptr == 0 {
+                let ptr = array.add(n as usize).read()?;
+                if ptr.is_null() {
                     return Ok(n);
                 }
                 if n as usize >= MAX_ARG_STRINGS {
@@ -436,7 +437,11 @@ fn do_execve(filename: Vec<u8>, argv: Strings, envp: Strings) -> Result<(), Errn
 
 /// `execve(filename, argv, envp)` (Linux `sys_execve`). On success it does not return
 /// to the old program: x0 is 0 and the task starts at the new entry point.
-pub fn sys_execve(filename: u64, argv: u64, envp: u64) -> SysResult {
+pub fn sys_execve(
+    filename: UserPtr<u8>,
+    argv: UserPtr<UserPtr<u8>>,
+    envp: UserPtr<UserPtr<u8>>,
+) -> SysResult {
     let filename = strndup_user(filename, PATH_MAX, ENAMETOOLONG)?;
     // An empty path is refused as it is read (Linux `getname`).
     if filename.is_empty() {

@@ -384,8 +384,19 @@ fn do_wait(who: Who, options: i32) -> Result<Option<Reaped>, Errno> {
     }
 }
 
+/// Linux's `struct rusage` (144 bytes on arm64), as bytes.
+pub type Rusage = [u8; 144];
+
+/// The resource usage of every child: forkos keeps none, so all zero.
+const RUSAGE_NONE: Rusage = [0; 144];
+
 /// `wait4(pid, status, options, rusage)` (Linux `kernel_wait4`).
-pub fn sys_wait4(upid: i64, stat_addr: u64, options: u64, ru: u64) -> SysResult {
+pub fn sys_wait4(
+    upid: i64,
+    stat_addr: UserPtr<i32>,
+    options: u64,
+    ru: UserPtr<Rusage>,
+) -> SysResult {
     let options = options as i32; // an int in Linux
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WCLONE | WALL) != 0 {
         return Err(EINVAL);
@@ -403,25 +414,30 @@ pub fn sys_wait4(upid: i64, stat_addr: u64, options: u64, ru: u64) -> SysResult 
     let Some(r) = do_wait(who, options | WEXITED)? else {
         return Ok(0);
     };
-    if stat_addr != 0 {
-        UserPtr::<i32>::new(stat_addr).write(&r.status)?;
+    if !stat_addr.is_null() {
+        stat_addr.write(&r.status)?;
     }
-    if ru != 0 {
-        // struct rusage: forkos keeps no resource usage, so all zero.
-        crate::mm::uaccess::copy_to_user(ru, &[0u8; 144])?;
+    if !ru.is_null() {
+        ru.write(&RUSAGE_NONE)?;
     }
     Ok(r.pid as i64)
 }
 
 /// `waitid(idtype, id, infop, options, rusage)` (Linux `kernel_waitid`).
-pub fn sys_waitid(idtype: u64, id: u64, infop: u64, options: u64, ru: u64) -> SysResult {
+pub fn sys_waitid(
+    idtype: u64,
+    id: u64,
+    infop: UserPtr<i32>,
+    options: u64,
+    ru: UserPtr<Rusage>,
+) -> SysResult {
     let result = kernel_waitid(idtype, id, options);
-    if let (Ok(Some(_)), true) = (&result, ru != 0) {
-        crate::mm::uaccess::copy_to_user(ru, &[0u8; 144])?;
+    if let (Ok(Some(_)), false) = (&result, ru.is_null()) {
+        ru.write(&RUSAGE_NONE)?;
     }
     // Linux fills in the siginfo even when the wait failed (with zeroes): a bad infop
     // is EFAULT whatever else went wrong.
-    if infop != 0 {
+    if !infop.is_null() {
         let (signo, code, pid, status) = match &result {
             Ok(Some(r)) if r.status & 0x7f == 0 => {
                 (SIGCHLD, CLD_EXITED, r.pid, (r.status >> 8) & 0xff)
@@ -429,7 +445,7 @@ pub fn sys_waitid(idtype: u64, id: u64, infop: u64, options: u64, ru: u64) -> Sy
             Ok(Some(r)) => (SIGCHLD, CLD_KILLED, r.pid, r.status & 0x7f),
             _ => (0, 0, 0, 0),
         };
-        let base = UserPtr::<i32>::new(infop);
+        let base = infop;
         base.write(&signo)?; // si_signo
         base.add(1).write(&0)?; // si_errno
         base.add(2).write(&code)?; // si_code

@@ -50,8 +50,8 @@ pub struct KernelCloneArgs {
     pub exit_signal: i32,
     /// New user stack pointer (0: the parent's).
     pub stack: u64,
-    pub parent_tid: u64,
-    pub child_tid: u64,
+    pub parent_tid: UserPtr<i32>,
+    pub child_tid: UserPtr<i32>,
     pub tls: u64,
     /// A kernel thread's function and argument.
     pub kthread_fn: Option<(extern "C" fn(u64) -> u64, u64)>,
@@ -274,12 +274,12 @@ fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
         pi.set_child_tid = if flags & CLONE_CHILD_SETTID != 0 {
             args.child_tid
         } else {
-            0
+            UserPtr::default()
         };
         pi.clear_child_tid = if flags & CLONE_CHILD_CLEARTID != 0 {
             args.child_tid
         } else {
-            0
+            UserPtr::default()
         };
     }
     {
@@ -343,7 +343,7 @@ pub fn do_fork(args: &KernelCloneArgs) -> Result<Pid, Errno> {
     let nr = p.pid;
     if args.flags & CLONE_PARENT_SETTID != 0 {
         // In the parent's memory; Linux ignores a bad pointer here.
-        let _ = UserPtr::<i32>::new(args.parent_tid).write(&nr);
+        let _ = args.parent_tid.write(&nr);
     }
     // EXERCISE vfork: begin
     let vfork = (args.flags & CLONE_VFORK != 0).then(|| {
@@ -392,7 +392,13 @@ pub fn user_mode_thread(f: extern "C" fn(u64) -> u64, arg: u64) -> Result<Pid, E
 /// `clone(flags, newsp, parent_tid, tls, child_tid)`, arm64 argument order (Linux
 /// `sys_clone` with CONFIG_CLONE_BACKWARDS). The legacy call checks neither unknown flag
 /// bits nor the signal number.
-pub fn sys_clone(flags: u64, newsp: u64, parent_tid: u64, tls: u64, child_tid: u64) -> SysResult {
+pub fn sys_clone(
+    flags: u64,
+    newsp: u64,
+    parent_tid: UserPtr<i32>,
+    tls: u64,
+    child_tid: UserPtr<i32>,
+) -> SysResult {
     trace::syscall_enter(forkos_lib::uapi::nr::CLONE as u64);
     let flags32 = flags & 0xffff_ffff;
     // The legacy call passes the pidfd pointer in parent_tid: both cannot be asked for.
@@ -414,12 +420,13 @@ pub fn sys_clone(flags: u64, newsp: u64, parent_tid: u64, tls: u64, child_tid: u
 /// `fork()` (Linux `sys_fork`): arm64 has no such syscall number; the in-kernel helper
 /// shows what it means.
 pub fn sys_fork() -> SysResult {
-    sys_clone(SIGCHLD as u64, 0, 0, 0, 0)
+    sys_clone(SIGCHLD as u64, 0, UserPtr::default(), 0, UserPtr::default())
 }
 
 /// `vfork()` (Linux `sys_vfork`), likewise only an in-kernel helper on arm64.
 pub fn sys_vfork() -> SysResult {
-    sys_clone(CLONE_VM | CLONE_VFORK | SIGCHLD as u64, 0, 0, 0, 0)
+    let none = UserPtr::default();
+    sys_clone(CLONE_VM | CLONE_VFORK | SIGCHLD as u64, 0, none, 0, none)
 }
 
 /// `struct clone_args` sizes: VER0 (through tls) and what Linux 6.1 knows (VER2).
@@ -433,7 +440,8 @@ const MAX_PID_NS_LEVEL: u64 = 32;
 /// `copy_struct_from_user`): bytes beyond what this kernel knows are checked first and
 /// must be zero (`E2BIG`), then only the known part is read; a shorter struct leaves
 /// the fields it lacks zero.
-fn copy_struct_from_user(dst: &mut [u8], src: u64, user_size: u64) -> Result<(), Errno> {
+fn copy_struct_from_user(dst: &mut [u8], src: UserPtr<u8>, user_size: u64) -> Result<(), Errno> {
+    let src = src.addr();
     let ksize = dst.len() as u64;
     if user_size > ksize {
         // Linux `check_zeroed_user`.
@@ -452,9 +460,13 @@ fn copy_struct_from_user(dst: &mut [u8], src: u64, user_size: u64) -> Result<(),
     crate::mm::uaccess::copy_from_user(&mut dst[..size], src)
 }
 
+/// Linux's `struct clone_args` as Linux 6.1 knows it (`CLONE_ARGS_SIZE_VER2`): eleven
+/// 64-bit fields.
+pub type CloneArgs = [u64; 11];
+
 /// `clone3(uargs, size)` (Linux `sys_clone3`: `copy_clone_args_from_user`,
 /// `clone3_args_valid`, then `kernel_clone`).
-pub fn sys_clone3(uargs: u64, size: u64) -> SysResult {
+pub fn sys_clone3(uargs: UserPtr<CloneArgs>, size: u64) -> SysResult {
     trace::syscall_enter(forkos_lib::uapi::nr::CLONE3 as u64);
     // copy_clone_args_from_user
     if size > forkos_lib::pgtable::PAGE_SIZE as u64 {
@@ -464,7 +476,7 @@ pub fn sys_clone3(uargs: u64, size: u64) -> SysResult {
         return Err(EINVAL);
     }
     let mut raw = [0u8; CLONE_ARGS_SIZE_VER2 as usize];
-    copy_struct_from_user(&mut raw, uargs, size)?;
+    copy_struct_from_user(&mut raw, uargs.cast(), size)?;
     let field = |i: usize| -> u64 {
         u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().expect("8 bytes"))
     };
@@ -518,8 +530,8 @@ pub fn sys_clone3(uargs: u64, size: u64) -> SysResult {
         flags: flags & !CLONE_INTO_CGROUP,
         exit_signal: exit_signal as i32,
         stack: sp,
-        parent_tid,
-        child_tid,
+        parent_tid: UserPtr::new(parent_tid),
+        child_tid: UserPtr::new(child_tid),
         tls,
         set_tid: [i32::from_le_bytes(
             kset_tid[..4].try_into().expect("4 bytes"),
@@ -553,11 +565,8 @@ pub fn mm_release(tsk: &Task) {
         )
     };
     // Only if others still use the memory (Linux checks mm_users > 1).
-    if clear_tid != 0 && mm_users > 1 {
-        let p = UserPtr::<i32>::new(clear_tid);
-        if p.write(&0).is_ok() {
-            crate::futex::futex_wake(clear_tid, 1);
-        }
+    if !clear_tid.is_null() && mm_users > 1 && clear_tid.write(&0).is_ok() {
+        crate::futex::futex_wake(clear_tid.addr(), 1);
     }
     if let Some(done) = vfork_done {
         crate::trace::mm_release_vfork(tsk.pid);
@@ -566,7 +575,7 @@ pub fn mm_release(tsk: &Task) {
 }
 
 /// `set_tid_address(tidptr)`: remember where to clear and wake at exit; returns the tid.
-pub fn sys_set_tid_address(tidptr: u64) -> SysResult {
+pub fn sys_set_tid_address(tidptr: UserPtr<i32>) -> SysResult {
     let t = &current();
     t.inner.lock().clear_child_tid = tidptr;
     Ok(t.pid as i64)

@@ -169,7 +169,18 @@ fn futex_init_timeout(cmd: i32, op: i32, ts: &Timespec) -> Result<u64, Errno> {
 /// `futex(uaddr, op, val, timeout, uaddr2, val3)` (Linux `sys_futex`): for an operation
 /// that has one, the timeout is read and checked before anything else, then the
 /// operation runs ([`do_futex`]).
-pub fn sys_futex(uaddr: u64, op: u64, val: u64, utime: u64, uaddr2: u64, val3: u64) -> SysResult {
+///
+/// `utime` is a pointer to a timeout for some operations and a number (`val2`) for
+/// others (Linux's `__kernel_timespec __user *utime` is cast either way), so it stays a
+/// register value here.
+pub fn sys_futex(
+    uaddr: UserPtr<u32>,
+    op: u64,
+    val: u64,
+    utime: u64,
+    uaddr2: UserPtr<u32>,
+    val3: u64,
+) -> SysResult {
     let op = op as i32; // an int in Linux
     let cmd = op & FUTEX_CMD_MASK;
     let mut timeout = None;
@@ -185,13 +196,14 @@ pub fn sys_futex(uaddr: u64, op: u64, val: u64, utime: u64, uaddr2: u64, val3: u
 /// (`ENOSYS` otherwise); the requeue, wake-op and priority-inheritance operations are
 /// not implemented (`ENOSYS`).
 fn do_futex(
-    uaddr: u64,
+    uaddr: UserPtr<u32>,
     op: i32,
     val: u32,
     timeout: Option<u64>,
-    _uaddr2: u64,
+    _uaddr2: UserPtr<u32>,
     val3: u32,
 ) -> SysResult {
+    let uaddr = uaddr.addr();
     let cmd = op & FUTEX_CMD_MASK;
     let private = op & FUTEX_PRIVATE_FLAG != 0;
     if op & FUTEX_CLOCK_REALTIME != 0
@@ -231,17 +243,20 @@ const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
 /// Longest list walked at exit (Linux `ROBUST_LIST_LIMIT`).
 const ROBUST_LIST_LIMIT: usize = 2048;
 
+/// Linux's `struct robust_list_head`: the list, the futex offset, the pending entry.
+pub type RobustListHead = [u64; 3];
+
 /// `set_robust_list(head, len)`: where this thread keeps the robust mutexes it holds.
-pub fn sys_set_robust_list(head: u64, len: u64) -> SysResult {
+pub fn sys_set_robust_list(head: UserPtr<RobustListHead>, len: u64) -> SysResult {
     if len != ROBUST_LIST_HEAD_SIZE {
         return Err(EINVAL);
     }
-    current().inner.lock().robust_list = head;
+    current().inner.lock().robust_list = head.addr();
     Ok(0)
 }
 
 /// `get_robust_list(pid, head_ptr, len_ptr)` for the caller or another thread.
-pub fn sys_get_robust_list(pid: u64, head_ptr: u64, len_ptr: u64) -> SysResult {
+pub fn sys_get_robust_list(pid: u64, head_ptr: UserPtr<u64>, len_ptr: UserPtr<u64>) -> SysResult {
     let head = if pid == 0 {
         current().inner.lock().robust_list
     } else {
@@ -249,8 +264,8 @@ pub fn sys_get_robust_list(pid: u64, head_ptr: u64, len_ptr: u64) -> SysResult {
         let h = t.inner.lock().robust_list;
         h
     };
-    UserPtr::<u64>::new(len_ptr).write(&ROBUST_LIST_HEAD_SIZE)?;
-    UserPtr::<u64>::new(head_ptr).write(&head)?;
+    len_ptr.write(&ROBUST_LIST_HEAD_SIZE)?;
+    head_ptr.write(&head)?;
     Ok(0)
 }
 

@@ -2,7 +2,7 @@
 //! `uname`, `sysinfo`, `prlimit64`.
 
 use crate::errno::*;
-use crate::mm::uaccess::{copy_to_user, UserPtr};
+use crate::mm::uaccess::UserPtr;
 use crate::pid::PID_TABLE;
 use crate::resource::*;
 use crate::task::{current, current_arc};
@@ -24,8 +24,11 @@ pub fn sys_getppid() -> i64 {
     parent.map_or(0, |p| p.tgid as i64)
 }
 
+/// Linux's `struct new_utsname`: six 65-byte fields.
+pub type NewUtsname = [[u8; 65]; 6];
+
 /// `uname(buf)`: six 65-byte fields.
-pub fn sys_uname(buf: u64) -> SysResult {
+pub fn sys_uname(buf: UserPtr<NewUtsname>) -> SysResult {
     let fields = [
         "Linux",
         "forkos",
@@ -34,17 +37,17 @@ pub fn sys_uname(buf: u64) -> SysResult {
         "aarch64",
         "(none)",
     ];
-    let mut out = [0u8; 65 * 6];
-    for (i, f) in fields.iter().enumerate() {
-        out[i * 65..i * 65 + f.len()].copy_from_slice(f.as_bytes());
+    let mut out: NewUtsname = [[0u8; 65]; 6];
+    for (field, f) in out.iter_mut().zip(fields) {
+        field[..f.len()].copy_from_slice(f.as_bytes());
     }
-    copy_to_user(buf, &out)?;
+    buf.write(&out)?;
     Ok(0)
 }
 
 /// `sysinfo(info)`: uptime, memory (free RAM is the page allocator's free count) and the
 /// number of tasks.
-pub fn sys_sysinfo(info: u64) -> SysResult {
+pub fn sys_sysinfo(info: UserPtr<[u64; 14]>) -> SysResult {
     let page = forkos_lib::pgtable::PAGE_SIZE as u64;
     let mut words = [0u64; 14]; // struct sysinfo is 112 bytes on arm64
     words[0] = time::ktime_get_ns() / 1_000_000_000;
@@ -53,19 +56,23 @@ pub fn sys_sysinfo(info: u64) -> SysResult {
     let procs = PID_TABLE.lock().count() as u64;
     words[10] = procs & 0xffff; // procs (u16) at offset 80
     words[13] = 1; // mem_unit at offset 104
-    let bytes: alloc::vec::Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-    copy_to_user(info, &bytes)?;
+    info.write(&words)?;
     Ok(0)
 }
 
 /// `prlimit64(pid, resource, new, old)` (Linux `do_prlimit`): read and set a process's
 /// resource limits; children inherit them. forkos records them (so programs that ask
 /// see Linux's values) but enforces none of them yet.
-pub fn sys_prlimit64(pid: u64, resource: u64, new: u64, old: u64) -> SysResult {
+pub fn sys_prlimit64(
+    pid: u64,
+    resource: u64,
+    new: UserPtr<Rlimit>,
+    old: UserPtr<Rlimit>,
+) -> SysResult {
     // Linux's order: read the new limit, find the task, then check the resource and the
     // values (`do_prlimit`), then write the old one.
-    let new = if new != 0 {
-        Some(UserPtr::<Rlimit>::new(new).read()?)
+    let new = if !new.is_null() {
+        Some(new.read()?)
     } else {
         None
     };
@@ -99,8 +106,8 @@ pub fn sys_prlimit64(pid: u64, resource: u64, new: u64, old: u64) -> SysResult {
         }
         prev
     };
-    if old != 0 {
-        UserPtr::<Rlimit>::new(old).write(&prev)?;
+    if !old.is_null() {
+        old.write(&prev)?;
     }
     Ok(0)
 }

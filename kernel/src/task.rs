@@ -19,6 +19,7 @@ use crate::arch::percpu;
 use crate::arch::process::ThreadStruct;
 use crate::arch::ptrace::PtRegs;
 use crate::mm::kstack::KernelStack;
+use crate::mm::uaccess::UserPtr;
 use crate::mm::Mm;
 use crate::sched::wait::{Completion, WaitQueue};
 use crate::sync::IrqSpinLock;
@@ -166,9 +167,9 @@ pub struct TaskInner {
     /// mirror.
     mm: Option<Arc<Mm>>,
     /// CLONE_CHILD_SETTID: write our tid here when we first run.
-    pub set_child_tid: u64,
+    pub set_child_tid: UserPtr<i32>,
     /// CLONE_CHILD_CLEARTID / set_tid_address: zero and futex-wake here when we exit.
-    pub clear_child_tid: u64,
+    pub clear_child_tid: UserPtr<i32>,
     /// A vfork parent waiting for us to exit or exec.
     pub vfork_done: Option<Arc<Completion>>,
     /// Signals this thread blocks (Linux `blocked`).
@@ -263,8 +264,8 @@ impl Task {
                 exit_code: 0,
                 exit_signal: 0,
                 mm: None,
-                set_child_tid: 0,
-                clear_child_tid: 0,
+                set_child_tid: UserPtr::default(),
+                clear_child_tid: UserPtr::default(),
                 vfork_done: None,
                 blocked: 0,
                 pending: crate::signal::SigPending::default(),

@@ -197,7 +197,12 @@ pub fn copy_to_user(dst: u64, src: &[u8]) -> Result<(), Errno> {
 
 /// Copy a NUL-terminated string of at most `max` bytes (NUL included) from user space
 /// (Linux `strncpy_from_user`); `too_long` if it does not end in time.
-pub fn strndup_user(addr: u64, max: usize, too_long: Errno) -> Result<alloc::vec::Vec<u8>, Errno> {
+pub fn strndup_user(
+    addr: UserPtr<u8>,
+    max: usize,
+    too_long: Errno,
+) -> Result<alloc::vec::Vec<u8>, Errno> {
+    let addr = addr.addr();
     access_ok(addr, 1)?;
     let mm = current().get_task_mm().ok_or(EFAULT)?;
     let mut out = alloc::vec::Vec::<u8>::new();
@@ -219,7 +224,8 @@ pub fn strndup_user(addr: u64, max: usize, too_long: Errno) -> Result<alloc::vec
 
 /// Length of the user string at `addr` without its NUL; `too_long` if it does not end
 /// within `max` bytes, NUL included (Linux `strnlen_user`).
-pub fn strnlen_user(addr: u64, max: usize, too_long: Errno) -> Result<usize, Errno> {
+pub fn strnlen_user(addr: UserPtr<u8>, max: usize, too_long: Errno) -> Result<usize, Errno> {
+    let addr = addr.addr();
     access_ok(addr, 1)?;
     let mm = current().get_task_mm().ok_or(EFAULT)?;
     let scanned = scan_user_string(&mut mm.lock(), addr, max, |_, _| {});
@@ -230,15 +236,45 @@ pub fn strnlen_user(addr: u64, max: usize, too_long: Errno) -> Result<usize, Err
     }
 }
 
-/// A pointer into the current task's user memory.
-#[derive(Clone, Copy, Debug)]
+/// A pointer into the current task's user memory (Linux's `T __user *`): what a syscall
+/// handler takes for a pointer argument. Nothing can dereference it; the only way
+/// through it is a checked copy ([`UserPtr::read`], [`UserPtr::write`], or the
+/// functions above with [`UserPtr::addr`]), which gives `EFAULT` for a bad address.
+#[repr(transparent)]
 pub struct UserPtr<T> {
     addr: u64,
     _t: PhantomData<*mut T>,
 }
 
-impl<T: Pod> UserPtr<T> {
-    pub fn new(addr: u64) -> Self {
+impl<T> Clone for UserPtr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for UserPtr<T> {}
+
+/// The null pointer (Linux's `NULL` for "none").
+impl<T> Default for UserPtr<T> {
+    fn default() -> Self {
+        UserPtr::new(0)
+    }
+}
+
+impl<T> core::fmt::Debug for UserPtr<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "UserPtr({:#x})", self.addr)
+    }
+}
+
+// SAFETY: a user address is a u64 (repr(transparent)); every bit pattern is one, so an
+// array of pointers (argv) may be read from user memory.
+unsafe impl<T> Pod for UserPtr<T> {}
+
+impl<T> UserPtr<T> {
+    /// The pointer a syscall argument register holds.
+    #[inline(always)]
+    pub const fn new(addr: u64) -> Self {
         UserPtr {
             addr,
             _t: PhantomData,
@@ -253,6 +289,22 @@ impl<T: Pod> UserPtr<T> {
         self.addr == 0
     }
 
+    /// The same address, as a pointer to something else (Linux's casts of `__user`
+    /// pointers).
+    pub fn cast<U>(self) -> UserPtr<U> {
+        UserPtr::new(self.addr)
+    }
+
+    /// The `i`-th element after this one.
+    pub fn add(&self, i: usize) -> Self {
+        Self::new(
+            self.addr
+                .wrapping_add((i * core::mem::size_of::<T>()) as u64),
+        )
+    }
+}
+
+impl<T: Pod> UserPtr<T> {
     /// Read the value (Linux `get_user` / `copy_from_user`).
     pub fn read(&self) -> Result<T, Errno> {
         let mut v = core::mem::MaybeUninit::<T>::uninit();
@@ -273,14 +325,6 @@ impl<T: Pod> UserPtr<T> {
             v as *const T as *mut u8,
             core::mem::size_of::<T>(),
             true,
-        )
-    }
-
-    /// The `i`-th element after this one.
-    pub fn add(&self, i: usize) -> Self {
-        Self::new(
-            self.addr
-                .wrapping_add((i * core::mem::size_of::<T>()) as u64),
         )
     }
 }

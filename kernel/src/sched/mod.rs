@@ -229,9 +229,8 @@ extern "C" fn schedule_tail(_prev: *const Task) {
     local_irq_enable();
     let t = &current();
     let set_child_tid = t.inner.lock().set_child_tid;
-    if set_child_tid != 0 {
-        let ptr = crate::mm::uaccess::UserPtr::<i32>::new(set_child_tid);
-        let _ = ptr.write(&t.pid); // Linux ignores a bad pointer here
+    if !set_child_tid.is_null() {
+        let _ = set_child_tid.write(&t.pid); // Linux ignores a bad pointer here
     }
     crate::trace::ret_from_fork(t);
 }
