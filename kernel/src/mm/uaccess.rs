@@ -6,7 +6,9 @@
 //! mapping's permissions, and faulted in if needed. An address outside user space, an
 //! unmapped one, or one the mapping does not allow gives `EFAULT`, never a kernel fault.
 //! (Linux lets the MMU check and fixes faults up through exception tables; forkos walks
-//! the tables in software, which is simpler to read and just as strict.)
+//! the tables in software, which is simpler to read and just as strict.) One walk,
+//! [`walk_user_pages`], serves the copies, the string scans ([`strndup_user`],
+//! [`strnlen_user`]) and exec's writes into the address space it builds.
 
 use core::marker::PhantomData;
 use core::ops::ControlFlow;
