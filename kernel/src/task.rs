@@ -344,6 +344,7 @@ impl Task {
 
     /// A counted reference to the task's address space (Linux `get_task_mm`, which takes
     /// `task_lock`); `None` for kernel threads and exited tasks.
+    #[inline]
     pub fn get_task_mm(&self) -> Option<Arc<Mm>> {
         self.inner.lock().mm.clone()
     }

@@ -107,6 +107,7 @@ fn alloc_table(entry: &mut u64) -> Result<PhysAddr, Fault> {
 ///
 /// # Safety
 /// The caller holds the address space's lock.
+#[inline]
 unsafe fn pte_alloc_map<'a>(mm: &Mm, va: u64) -> Result<&'a mut u64, Fault> {
     // SAFETY: each table belongs to mm's tree, whose lock the caller holds; one table of
     // each level is borrowed at a time.
@@ -152,6 +153,7 @@ impl MmLock<'_> {
 /// ([`do_pte_missing`]); or a write to a write-protected page, so break copy-on-write
 /// ([`do_wp_page`]); or nothing to do (another thread mapped it first, or the walker saw
 /// the entry late).
+#[inline]
 fn handle_pte_fault(
     mm: &Mm,
     vma: &Vma,
@@ -207,6 +209,7 @@ fn do_pte_missing(vma: &Vma, va: u64, access: Access) -> Result<(PhysAddr, u64),
 /// mapping's object or kernel pages: only an anonymous page may be taken back without a
 /// copy, and only by its last user (`wp_page_reuse`); anything else is copied
 /// ([`wp_page_copy`]).
+#[inline]
 fn do_wp_page(mm: &Mm, vma: &Vma, va: u64, pte: &mut u64) -> Result<PhysAddr, Fault> {
     let old = pte_pa(*pte);
     if vma.flags.contains(VmFlags::SHARED) {
