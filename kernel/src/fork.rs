@@ -566,7 +566,7 @@ pub fn mm_release(tsk: &Task) {
     };
     // Only if others still use the memory (Linux checks mm_users > 1).
     if !clear_tid.is_null() && mm_users > 1 && clear_tid.write(&0).is_ok() {
-        crate::futex::futex_wake(clear_tid.addr(), 1);
+        crate::futex::futex_wake(clear_tid.cast(), 1);
     }
     if let Some(done) = vfork_done {
         crate::trace::mm_release_vfork(tsk.pid);

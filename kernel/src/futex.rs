@@ -48,7 +48,8 @@ pub fn reserve_waiters(n: usize) {
 /// must be there: Linux faults it in for writing, else for reading, and refuses
 /// (`EFAULT`) a page it cannot get, or a read-only page of private memory, which "will
 /// never change".
-fn futex_key(uaddr: u64, private: bool) -> Result<FutexKey, Errno> {
+fn futex_key(uaddr: UserPtr<u32>, private: bool) -> Result<FutexKey, Errno> {
+    let uaddr = uaddr.addr();
     if !uaddr.is_multiple_of(4) {
         return Err(EINVAL);
     }
@@ -73,7 +74,7 @@ fn futex_key(uaddr: u64, private: bool) -> Result<FutexKey, Errno> {
 }
 
 fn futex_wait(
-    uaddr: u64,
+    uaddr: UserPtr<u32>,
     private: bool,
     val: u32,
     timeout: Option<u64>,
@@ -93,7 +94,7 @@ fn futex_wait(
         let mut waiters = WAITERS.lock();
         // Read the word with the futex lock held: a waker changes it before taking the
         // lock, so either we see the new value or it sees us queued.
-        let cur = UserPtr::<u32>::new(uaddr).read()?;
+        let cur = uaddr.read()?;
         if cur != val {
             return Err(EAGAIN);
         }
@@ -137,7 +138,7 @@ fn wake_key(key: FutexKey, n: usize, bitset: u32) -> usize {
 
 /// Wake up to `n` waiters on the word at `uaddr` (Linux `futex_wake`); used by
 /// `CLONE_CHILD_CLEARTID` at thread exit too.
-pub fn futex_wake(uaddr: u64, n: usize) -> usize {
+pub fn futex_wake(uaddr: UserPtr<u32>, n: usize) -> usize {
     match futex_key(uaddr, false) {
         Ok(key) => wake_key(key, n, FUTEX_BITSET_MATCH_ANY),
         Err(_) => 0,
@@ -203,7 +204,6 @@ fn do_futex(
     _uaddr2: UserPtr<u32>,
     val3: u32,
 ) -> SysResult {
-    let uaddr = uaddr.addr();
     let cmd = op & FUTEX_CMD_MASK;
     let private = op & FUTEX_PRIVATE_FLAG != 0;
     if op & FUTEX_CLOCK_REALTIME != 0
@@ -251,17 +251,17 @@ pub fn sys_set_robust_list(head: UserPtr<RobustListHead>, len: u64) -> SysResult
     if len != ROBUST_LIST_HEAD_SIZE {
         return Err(EINVAL);
     }
-    current().inner.lock().robust_list = head.addr();
+    current().inner.lock().robust_list = head;
     Ok(0)
 }
 
 /// `get_robust_list(pid, head_ptr, len_ptr)` for the caller or another thread.
 pub fn sys_get_robust_list(pid: u64, head_ptr: UserPtr<u64>, len_ptr: UserPtr<u64>) -> SysResult {
     let head = if pid == 0 {
-        current().inner.lock().robust_list
+        current().inner.lock().robust_list.addr()
     } else {
         let t = crate::pid::PID_TABLE.lock().find(pid as i32).ok_or(ESRCH)?;
-        let h = t.inner.lock().robust_list;
+        let h = t.inner.lock().robust_list.addr();
         h
     };
     len_ptr.write(&ROBUST_LIST_HEAD_SIZE)?;
@@ -271,7 +271,7 @@ pub fn sys_get_robust_list(pid: u64, head_ptr: UserPtr<u64>, len_ptr: UserPtr<u6
 
 /// Mark one robust futex whose owner is dying and wake a waiter (Linux
 /// `handle_futex_death`).
-fn handle_futex_death(uaddr: u64, tid: u32) {
+fn handle_futex_death(uaddr: UserPtr<u32>, tid: u32) {
     // Linux updates the word with a compare-and-exchange; forkos has one CPU, so masking
     // interrupts keeps every other thread out between the read and the write.
     let flags = crate::arch::irqflags::local_irq_save();
@@ -279,30 +279,28 @@ fn handle_futex_death(uaddr: u64, tid: u32) {
     crate::arch::irqflags::local_irq_restore(flags);
 }
 
-fn handle_futex_death_locked(uaddr: u64, tid: u32) {
-    let word = UserPtr::<u32>::new(uaddr);
+fn handle_futex_death_locked(word: UserPtr<u32>, tid: u32) {
     let Ok(v) = word.read() else { return };
     if v & FUTEX_TID_MASK != tid {
         return;
     }
     let new = (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
     if word.write(&new).is_ok() && v & FUTEX_WAITERS != 0 {
-        futex_wake(uaddr, 1);
+        futex_wake(word, 1);
     }
 }
 
 /// At exit, release the robust mutexes the thread still holds (Linux
 /// `exit_robust_list`): `struct robust_list_head { next, futex_offset, list_op_pending }`.
-pub fn exit_robust_list(head: u64, tid: u32) {
-    if head == 0 {
+pub fn exit_robust_list(head: UserPtr<RobustListHead>, tid: u32) {
+    if head.is_null() {
         return;
     }
-    let read = |a: u64| UserPtr::<u64>::new(a).read().ok();
-    let (Some(mut entry), Some(offset), Some(pending)) =
-        (read(head), read(head + 8), read(head + 16))
-    else {
+    let Ok([mut entry, offset, pending]) = head.read() else {
         return;
     };
+    let head = head.addr();
+    let read = |a: u64| UserPtr::<u64>::new(a).read().ok();
     let offset = offset as i64;
     for _ in 0..ROBUST_LIST_LIMIT {
         if entry == head || entry == 0 {
@@ -310,7 +308,7 @@ pub fn exit_robust_list(head: u64, tid: u32) {
         }
         let next = read(entry & !1);
         if entry != pending {
-            handle_futex_death((entry & !1).wrapping_add_signed(offset), tid);
+            handle_futex_death(UserPtr::new((entry & !1).wrapping_add_signed(offset)), tid);
         }
         match next {
             Some(n) => entry = n,
@@ -318,6 +316,9 @@ pub fn exit_robust_list(head: u64, tid: u32) {
         }
     }
     if pending != 0 {
-        handle_futex_death((pending & !1).wrapping_add_signed(offset), tid);
+        handle_futex_death(
+            UserPtr::new((pending & !1).wrapping_add_signed(offset)),
+            tid,
+        );
     }
 }

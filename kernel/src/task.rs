@@ -177,7 +177,7 @@ pub struct TaskInner {
     /// Signals sent to this thread only (Linux `pending`).
     pub pending: crate::signal::SigPending,
     /// The user's list of robust futexes (Linux `robust_list`, set by `set_robust_list`).
-    pub robust_list: u64,
+    pub robust_list: UserPtr<crate::futex::RobustListHead>,
     /// What each signal does (Linux `sighand`): replaced only by `execve` unsharing it.
     pub sighand: Arc<SigHand>,
 }
@@ -269,7 +269,7 @@ impl Task {
                 vfork_done: None,
                 blocked: 0,
                 pending: crate::signal::SigPending::default(),
-                robust_list: 0,
+                robust_list: UserPtr::default(),
                 sighand,
             }),
         }
