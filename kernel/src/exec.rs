@@ -249,7 +249,7 @@ impl Bprm {
         let mut done = 0;
         while done < len {
             let n = (len - done).min(buf.len());
-            copy_from_user(&mut buf[..n], addr.add(done).addr())?;
+            copy_from_user(&mut buf[..n], addr.add(done))?;
             write_to_mm(&self.mm, p + done as u64, &buf[..n])?;
             done += n;
         }

@@ -449,7 +449,8 @@ fn copy_struct_from_user(dst: &mut [u8], src: UserPtr<u8>, user_size: u64) -> Re
         let mut at = ksize;
         while at < user_size {
             let n = (user_size - at).min(buf.len() as u64) as usize;
-            crate::mm::uaccess::copy_from_user(&mut buf[..n], src.checked_add(at).ok_or(EFAULT)?)?;
+            let at_src = UserPtr::new(src.checked_add(at).ok_or(EFAULT)?);
+            crate::mm::uaccess::copy_from_user(&mut buf[..n], at_src)?;
             if buf[..n].iter().any(|&b| b != 0) {
                 return Err(E2BIG);
             }
@@ -457,7 +458,7 @@ fn copy_struct_from_user(dst: &mut [u8], src: UserPtr<u8>, user_size: u64) -> Re
         }
     }
     let size = user_size.min(ksize) as usize;
-    crate::mm::uaccess::copy_from_user(&mut dst[..size], src)
+    crate::mm::uaccess::copy_from_user(&mut dst[..size], UserPtr::new(src))
 }
 
 /// Linux's `struct clone_args` as Linux 6.1 knows it (`CLONE_ARGS_SIZE_VER2`): eleven
@@ -496,6 +497,7 @@ pub fn sys_clone3(uargs: UserPtr<CloneArgs>, size: u64) -> SysResult {
     // The whole set_tid array is read, though only its first pid can be used here.
     let mut kset_tid = [0u8; 4 * MAX_PID_NS_LEVEL as usize];
     if set_tid != 0 {
+        let set_tid = UserPtr::new(set_tid);
         crate::mm::uaccess::copy_from_user(&mut kset_tid[..4 * set_tid_size as usize], set_tid)?;
     }
     // clone3_args_valid

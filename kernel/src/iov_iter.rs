@@ -102,7 +102,7 @@ fn iovec_from_user(uvec: UserPtr<Iovec>, nr_segs: u32) -> Result<Vec<Iovec>, Err
     // any values; the slice covers exactly the vector's initialised elements.
     let bytes =
         unsafe { core::slice::from_raw_parts_mut(iov.as_mut_ptr() as *mut u8, iov.len() * size) };
-    copy_from_user(bytes, uvec.addr())?;
+    copy_from_user(bytes, uvec.cast())?;
     if iov.iter().any(|v| (v.iov_len as i64) < 0) {
         return Err(EINVAL);
     }
@@ -169,7 +169,7 @@ impl IovIter {
     /// bytes were copied, fewer than asked at an unreachable page.
     pub fn copy_from_iter(&mut self, dst: &mut [u8]) -> usize {
         self.iterate(dst.len(), |user, done, n| {
-            raw_copy_from_user(&mut dst[done..done + n], user)
+            raw_copy_from_user(&mut dst[done..done + n], UserPtr::new(user))
         })
     }
 
@@ -177,7 +177,7 @@ impl IovIter {
     /// bytes were copied, fewer than asked at an unreachable page.
     pub fn copy_to_iter(&mut self, src: &[u8]) -> usize {
         self.iterate(src.len(), |user, done, n| {
-            raw_copy_to_user(user, &src[done..done + n])
+            raw_copy_to_user(UserPtr::new(user), &src[done..done + n])
         })
     }
 }

@@ -168,14 +168,14 @@ fn copy_user(uaddr: u64, kbuf: *mut u8, len: usize, to_user: bool) -> Result<(),
 
 /// Copy as much of `dst.len()` bytes from user `src` as can be reached, in order;
 /// returns the bytes not copied (Linux `raw_copy_from_user`, after `access_ok`).
-pub fn raw_copy_from_user(dst: &mut [u8], src: u64) -> usize {
-    raw_copy_user(src, dst.as_mut_ptr(), dst.len(), false)
+pub fn raw_copy_from_user(dst: &mut [u8], src: UserPtr<u8>) -> usize {
+    raw_copy_user(src.addr(), dst.as_mut_ptr(), dst.len(), false)
 }
 
 /// Copy as much of `src` to user `dst` as can be reached, in order; returns the bytes
 /// not copied (Linux `raw_copy_to_user`, after `access_ok`).
-pub fn raw_copy_to_user(dst: u64, src: &[u8]) -> usize {
-    raw_copy_user(dst, src.as_ptr() as *mut u8, src.len(), true)
+pub fn raw_copy_to_user(dst: UserPtr<u8>, src: &[u8]) -> usize {
+    raw_copy_user(dst.addr(), src.as_ptr() as *mut u8, src.len(), true)
 }
 
 /// Does `[addr, addr + len)` lie in user space (Linux `access_ok`)? Even a zero-length
@@ -188,13 +188,13 @@ pub fn access_ok(addr: u64, len: u64) -> Result<(), Errno> {
 }
 
 /// Copy user memory at `src` into `dst` (Linux `copy_from_user`).
-pub fn copy_from_user(dst: &mut [u8], src: u64) -> Result<(), Errno> {
-    copy_user(src, dst.as_mut_ptr(), dst.len(), false)
+pub fn copy_from_user(dst: &mut [u8], src: UserPtr<u8>) -> Result<(), Errno> {
+    copy_user(src.addr(), dst.as_mut_ptr(), dst.len(), false)
 }
 
 /// Copy `src` to user memory at `dst` (Linux `copy_to_user`).
-pub fn copy_to_user(dst: u64, src: &[u8]) -> Result<(), Errno> {
-    copy_user(dst, src.as_ptr() as *mut u8, src.len(), true)
+pub fn copy_to_user(dst: UserPtr<u8>, src: &[u8]) -> Result<(), Errno> {
+    copy_user(dst.addr(), src.as_ptr() as *mut u8, src.len(), true)
 }
 
 /// Copy a NUL-terminated string of at most `max` bytes (NUL included) from user space

@@ -18,7 +18,7 @@ use super::ptrace::{
     SPSR_EL1_AARCH64_RES0_BITS,
 };
 use crate::errno::*;
-use crate::mm::uaccess::{copy_from_user, copy_to_user};
+use crate::mm::uaccess::{copy_from_user, copy_to_user, UserPtr};
 use crate::signal::{
     force_sig_fault, force_sigsegv, get_signal, recalc_sigpending, signal_setup_done, KSigInfo,
     SigAction, ERESTARTNOHAND, ERESTARTSYS, SA_RESTART, SA_RESTORER, SEGV_ACCERR, SEGV_MAPERR,
@@ -139,11 +139,11 @@ pub fn setup_rt_frame(
         mc.reserved[16 + i * 16..32 + i * 16].copy_from_slice(&v.to_le_bytes());
     }
     // The next 8 bytes stay zero: the terminating record.
-    copy_to_user(frame, as_bytes(&mut f))?;
+    copy_to_user(UserPtr::new(frame), as_bytes(&mut f))?;
     let mut rec = [0u8; 16];
     rec[..8].copy_from_slice(&regs.regs[29].to_le_bytes());
     rec[8..].copy_from_slice(&regs.regs[30].to_le_bytes());
-    copy_to_user(record, &rec)?;
+    copy_to_user(UserPtr::new(record), &rec)?;
     regs.regs[0] = info.signo as u64;
     regs.regs[1] = frame;
     regs.regs[2] = frame + core::mem::offset_of!(RtSigframe, uc) as u64;
@@ -183,13 +183,13 @@ struct UserCtxs {
 /// Read a little-endian u32 and u64 of user memory.
 fn get_user_u32(addr: u64) -> Result<u32, Errno> {
     let mut b = [0u8; 4];
-    copy_from_user(&mut b, addr)?;
+    copy_from_user(&mut b, UserPtr::new(addr))?;
     Ok(u32::from_le_bytes(b))
 }
 
 fn get_user_u64(addr: u64) -> Result<u64, Errno> {
     let mut b = [0u8; 8];
-    copy_from_user(&mut b, addr)?;
+    copy_from_user(&mut b, UserPtr::new(addr))?;
     Ok(u64::from_le_bytes(b))
 }
 
@@ -277,7 +277,7 @@ fn restore_fpsimd_context(ctx: u64) -> Result<(), Errno> {
         return Err(EINVAL);
     }
     let mut bytes = [0u8; FPSIMD_SIZE - 8];
-    copy_from_user(&mut bytes, ctx + 8)?;
+    copy_from_user(&mut bytes, UserPtr::new(ctx + 8))?;
     let word = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
     let mut fp = FpsimdState {
         fpsr: word(0),
@@ -331,7 +331,7 @@ pub fn restore_sigframe(regs: &mut PtRegs) -> Result<(), Errno> {
     let mut gprs = [0u8; 34 * 8];
     match copy_from_user(
         &mut gprs,
-        mc + core::mem::offset_of!(Sigcontext, regs) as u64,
+        UserPtr::new(mc + core::mem::offset_of!(Sigcontext, regs) as u64),
     ) {
         Ok(()) => {
             let w = |i: usize| u64::from_le_bytes(gprs[i * 8..i * 8 + 8].try_into().expect("8"));
@@ -355,7 +355,7 @@ pub fn restore_sigframe(regs: &mut PtRegs) -> Result<(), Errno> {
     let mut stack = [0u8; 24];
     copy_from_user(
         &mut stack,
-        uc + core::mem::offset_of!(Ucontext, ss_sp) as u64,
+        UserPtr::new(uc + core::mem::offset_of!(Ucontext, ss_sp) as u64),
     )?;
     Ok(())
 }

@@ -374,7 +374,8 @@ fn do_el0_sys(regs: &mut PtRegs, esr: u64) {
 /// (`emulate_mrs`); anything else, or an instruction that cannot be read, is SIGILL.
 fn do_el0_undef(regs: &mut PtRegs, esr: u64) {
     let mut insn = [0u8; 4];
-    if crate::mm::uaccess::copy_from_user(&mut insn, regs.pc).is_err() {
+    let pc = crate::mm::uaccess::UserPtr::new(regs.pc);
+    if crate::mm::uaccess::copy_from_user(&mut insn, pc).is_err() {
         return el0_sigill(regs, esr);
     }
     let insn = u32::from_le_bytes(insn);
