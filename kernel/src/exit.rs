@@ -314,7 +314,11 @@ fn scan_children(who: Who, options: i32) -> Option<Result<Reaped, Errno>> {
     let mut scan = |t: &Task| -> Option<Arc<Task>> {
         let inner = t.inner.lock();
         for child in &inner.children {
-            if !eligible(child, who, options) {
+            // A dead child is on its way out of the list (autoreaped, or reaped by
+            // another thread's wait): it is no child to wait for, as Linux's
+            // `wait_consider_task` skips `EXIT_DEAD` before it clears `-ECHILD`.
+            // Counting it would put a wait to sleep for a wake-up that already came.
+            if child.state() == TaskState::Dead || !eligible(child, who, options) {
                 continue;
             }
             any = true;
