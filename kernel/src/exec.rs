@@ -8,16 +8,18 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::ops::ControlFlow;
 
 use forkos_lib::elf::{self, ElfError};
 use forkos_lib::pgtable::PAGE_SIZE;
 
-use crate::arch::memory::phys_to_virt;
 use crate::arch::process::{flush_thread, start_thread};
 use crate::errno::*;
 use crate::fs::{self, PATH_MAX};
-use crate::mm::memory::{handle_mm_fault, Access};
-use crate::mm::uaccess::{copy_from_user, strndup_user, UserPtr};
+use crate::mm::memory::Access;
+use crate::mm::uaccess::{
+    copy_from_user, scan_user_string, strndup_user, strnlen_user, walk_user_pages, UserPtr,
+};
 use crate::mm::{Mm, VmFlags, Vma, VmaBacking, STACK_EXPAND, STACK_SIZE, STACK_TOP, TASK_SIZE};
 use crate::resource::RLIMIT_STACK;
 use crate::task::current;
@@ -45,25 +47,26 @@ const STK_LIM: u64 = 8 << 20;
 /// the new program's own, even where the mapping is read-only; a shared or kernel page
 /// is never written this way.
 fn write_to_mm(mm: &Mm, va: u64, bytes: &[u8]) -> Result<(), Errno> {
-    let mut inner = mm.inner.lock();
-    let mut done = 0;
-    while done < bytes.len() {
-        let a = va + done as u64;
-        let n = (PAGE_SIZE - (a % PAGE) as usize).min(bytes.len() - done);
-        let vma = inner.find_vma(a).ok_or(ENOMEM)?;
+    let mut mm = mm.lock();
+    let end = va + bytes.len() as u64;
+    let mut a = va;
+    while a < end {
+        let vma = mm.find_vma(a).ok_or(ENOMEM)?;
         if !matches!(vma.data, VmaBacking::Anon) || vma.flags.contains(VmFlags::SHARED) {
             return Err(ENOMEM);
         }
-        let pa = handle_mm_fault(mm, &mut inner, a, Access::Read).map_err(|_| ENOMEM)?;
-        // SAFETY: pa is a page of the new mm, linear mapped, not yet visible to anyone.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                bytes[done..].as_ptr(),
-                (phys_to_virt(pa) + a % PAGE) as *mut u8,
-                n,
-            )
-        };
+        a = vma.end;
+    }
+    let mut done = 0;
+    let written = walk_user_pages(&mut mm, va, bytes.len(), Access::Read, |kva, n| {
+        // SAFETY: kva..+n is a page of the new mm, as walk_user_pages hands it, not yet
+        // visible to anyone; done + n <= bytes.len().
+        unsafe { core::ptr::copy_nonoverlapping(bytes[done..].as_ptr(), kva, n) };
         done += n;
+        ControlFlow::Continue(())
+    });
+    if written < bytes.len() {
+        return Err(ENOMEM);
     }
     Ok(())
 }
@@ -108,7 +111,7 @@ fn load_elf(mm: &Mm, image: &[u8]) -> Result<Loaded, Errno> {
         {
             // Segments may share a page (data and bss usually do): merge them into one
             // mapping with both permissions, as long as that is not writable+executable.
-            let mut inner = mm.inner.lock();
+            let mut inner = mm.lock();
             let (mut s, mut e, mut f) = (start, vend, flags);
             inner.vmas.retain(|v| {
                 let overlap = v.start < vend && start < v.end;
@@ -160,7 +163,8 @@ pub struct Bprm {
 
 /// Where the strings come from: the calling program, or the kernel (for init).
 enum Strings<'a> {
-    User(u64),
+    /// A user array of string pointers ending in a null one (`argv`, `envp`).
+    User(UserPtr<UserPtr<u8>>),
     Kernel(&'a [&'a str]),
 }
 
@@ -168,7 +172,7 @@ impl Bprm {
     /// A new address space with its stack mapping (Linux `alloc_bprm` -> `bprm_mm_init`).
     fn new(filename: Vec<u8>) -> Result<Bprm, Errno> {
         let mm = Mm::new().ok_or(ENOMEM)?;
-        mm.inner.lock().insert_vma(Vma {
+        mm.lock().insert_vma(Vma {
             start: STACK_TOP - STACK_SIZE,
             end: STACK_TOP,
             flags: VmFlags::READ | VmFlags::WRITE | VmFlags::STACK,
@@ -218,7 +222,7 @@ impl Bprm {
     }
 
     /// Copy a user string of `len` bytes (NUL excluded) below `p`, a page at a time.
-    fn push_user(&mut self, addr: u64, len: usize) -> Result<(), Errno> {
+    fn push_user(&mut self, addr: UserPtr<u8>, len: usize) -> Result<(), Errno> {
         let p = self.p - len as u64 - 1;
         if p < self.argmin {
             return Err(E2BIG);
@@ -227,7 +231,7 @@ impl Bprm {
         let mut done = 0;
         while done < len {
             let n = (len - done).min(buf.len());
-            copy_from_user(&mut buf[..n], addr + done as u64)?;
+            copy_from_user(&mut buf[..n], addr.add(done))?;
             write_to_mm(&self.mm, p + done as u64, &buf[..n])?;
             done += n;
         }
@@ -247,8 +251,8 @@ impl Bprm {
             }
             Strings::User(array) => {
                 for i in (0..n).rev() {
-                    let ptr = UserPtr::<u64>::new(array + i * 8).read()?;
-                    let len = strnlen_user(ptr, MAX_ARG_STRLEN)?;
+                    let ptr = array.add(i as usize).read()?;
+                    let len = strnlen_user(ptr, MAX_ARG_STRLEN, E2BIG)?;
                     self.push_user(ptr, len)?;
                 }
             }
@@ -262,12 +266,12 @@ impl Bprm {
 fn count(strings: &Strings) -> Result<u64, Errno> {
     match *strings {
         Strings::Kernel(list) => Ok(list.len() as u64),
-        Strings::User(0) => Ok(0),
+        Strings::User(array) if array.is_null() => Ok(0),
         Strings::User(array) => {
             let mut n = 0u64;
             loop {
-                let ptr = UserPtr::<u64>::new(array.wrapping_add(n * 8)).read()?;
-                if ptr == 0 {
+                let ptr = array.add(n as usize).read()?;
+                if ptr.is_null() {
                     return Ok(n);
                 }
                 if n as usize >= MAX_ARG_STRINGS {
@@ -279,26 +283,6 @@ fn count(strings: &Strings) -> Result<u64, Errno> {
                     return Err(crate::signal::ERESTARTNOHAND);
                 }
             }
-        }
-    }
-}
-
-/// Length of the user string at `addr` without its NUL; `E2BIG` if it does not end
-/// within `max` bytes, NUL included (Linux `strnlen_user` + `valid_arg_len`).
-fn strnlen_user(addr: u64, max: usize) -> Result<usize, Errno> {
-    let mut len = 0usize;
-    let mut buf = [0u8; 64];
-    loop {
-        let a = addr.checked_add(len as u64).ok_or(EFAULT)?;
-        let n = buf.len().min((PAGE - a % PAGE) as usize);
-        copy_from_user(&mut buf[..n], a)?;
-        if let Some(z) = buf[..n].iter().position(|&b| b == 0) {
-            len += z;
-            return if len < max { Ok(len) } else { Err(E2BIG) };
-        }
-        len += n;
-        if len >= max {
-            return Err(E2BIG);
         }
     }
 }
@@ -365,22 +349,9 @@ fn create_elf_tables(b: &mut Bprm, l: &Loaded) -> Result<u64, Errno> {
 
 /// Length of the string at `va` in `mm` (not the current address space).
 fn string_len_in_mm(mm: &Mm, va: u64) -> Result<u64, Errno> {
-    let mut inner = mm.inner.lock();
-    let mut len = 0;
-    loop {
-        let a = va + len;
-        let pa = handle_mm_fault(mm, &mut inner, a, Access::Read).map_err(|_| ENOMEM)?;
-        // SAFETY: pa is a page of mm, linear mapped; we read up to its end.
-        let page = unsafe {
-            core::slice::from_raw_parts(
-                (phys_to_virt(pa) + a % PAGE) as *const u8,
-                (PAGE - a % PAGE) as usize,
-            )
-        };
-        match page.iter().position(|&c| c == 0) {
-            Some(z) => return Ok(len + z as u64),
-            None => len += page.len() as u64,
-        }
+    match scan_user_string(&mut mm.lock(), va, usize::MAX, |_, _| {}) {
+        Ok(len) => Ok(len as u64),
+        Err(_) => Err(ENOMEM),
     }
 }
 
@@ -414,7 +385,7 @@ fn do_execve(filename: Vec<u8>, argv: Strings, envp: Strings) -> Result<(), Errn
     }
     let loaded = load_elf(&b.mm, inode.data)?;
     {
-        let mut inner = b.mm.inner.lock();
+        let mut inner = b.mm.lock();
         inner.start_brk = loaded.brk;
         inner.brk = loaded.brk;
         if !inner.overlaps(crate::mm::SIGPAGE, crate::mm::SIGPAGE + PAGE) {
@@ -426,14 +397,14 @@ fn do_execve(filename: Vec<u8>, argv: Strings, envp: Strings) -> Result<(), Errn
     setup_arg_pages(&b.mm, strings, sp);
     // Point of no return (Linux `begin_new_exec`): the other threads go (`de_thread`),
     // the new mm comes in (`exec_mmap`), releasing a vfork parent.
-    let tsk = current();
+    let tsk = &current();
     de_thread(tsk)?;
     crate::fork::mm_release(tsk);
     let mm = Arc::new(b.mm);
     // The task must own the new mm before TTBR0 points at it: a preemption in between
     // would otherwise switch back to the old one, and the program's first instruction
     // would fault for ever.
-    let old = tsk.inner.lock().mm.replace(mm.clone());
+    let old = tsk.set_mm(Some(mm.clone()));
     crate::mm::switch_mm(Some(&mm));
     drop(old);
     crate::signal::flush_signal_handlers(tsk);
@@ -448,7 +419,11 @@ fn do_execve(filename: Vec<u8>, argv: Strings, envp: Strings) -> Result<(), Errn
 
 /// `execve(filename, argv, envp)` (Linux `sys_execve`). On success it does not return
 /// to the old program: x0 is 0 and the task starts at the new entry point.
-pub fn sys_execve(filename: u64, argv: u64, envp: u64) -> SysResult {
+pub fn sys_execve(
+    filename: UserPtr<u8>,
+    argv: UserPtr<UserPtr<u8>>,
+    envp: UserPtr<UserPtr<u8>>,
+) -> SysResult {
     let filename = strndup_user(filename, PATH_MAX, ENAMETOOLONG)?;
     // An empty path is refused as it is read (Linux `getname`).
     if filename.is_empty() {
@@ -474,7 +449,7 @@ pub fn kernel_execve(filename: &str, argv: &[&str], envp: &[&str]) -> Result<(),
 /// pages `create_elf_tables` wrote, from `sp` up, always stay inside.
 fn setup_arg_pages(mm: &Mm, strings: u64, sp: u64) {
     let rlim_stack = current().signal.inner.lock().rlim[RLIMIT_STACK].cur & !(PAGE - 1);
-    let mut inner = mm.inner.lock();
+    let mut inner = mm.lock();
     let Some(i) = inner
         .vmas
         .iter()

@@ -220,7 +220,7 @@ pub fn do_exit(code: i32) -> ! {
     tsk.exit_status
         .store(status, core::sync::atomic::Ordering::Relaxed);
     crate::fork::mm_release(&tsk);
-    let mm = tsk.inner.lock().mm.take();
+    let mm = current().set_mm(None);
     // Kernel threads borrow no mm; user tasks switch TTBR0 away before it may be freed.
     crate::mm::switch_mm(None);
     drop(mm);
@@ -239,7 +239,7 @@ pub fn do_exit(code: i32) -> ! {
 
 /// End the whole thread group (Linux `do_group_exit`): the first caller's status wins.
 pub fn do_group_exit(code: i32) -> ! {
-    let tsk = current();
+    let tsk = &current();
     let code = {
         let mut s = tsk.signal.inner.lock();
         match s.group_exit_code {
@@ -303,7 +303,7 @@ fn delay_group_leader(p: &Task) -> bool {
 /// One pass over our children: `Some(Ok)` for a zombie, `Some(Err(ECHILD))` when none is
 /// eligible, `None` when some are but none has exited.
 fn scan_children(who: Who, options: i32) -> Option<Result<Reaped, Errno>> {
-    let me = current();
+    let me: &Task = &current();
     let mut any = false;
     // No child moves between the lists while we look (forget_original_parent), and
     // the zombie found is claimed before anyone else can (Linux: tasklist_lock, and
@@ -314,7 +314,11 @@ fn scan_children(who: Who, options: i32) -> Option<Result<Reaped, Errno>> {
     let mut scan = |t: &Task| -> Option<Arc<Task>> {
         let inner = t.inner.lock();
         for child in &inner.children {
-            if !eligible(child, who, options) {
+            // A dead child is on its way out of the list (autoreaped, or reaped by
+            // another thread's wait): it is no child to wait for, as Linux's
+            // `wait_consider_task` skips `EXIT_DEAD` before it clears `-ECHILD`.
+            // Counting it would put a wait to sleep for a wake-up that already came.
+            if child.state() == TaskState::Dead || !eligible(child, who, options) {
                 continue;
             }
             any = true;
@@ -365,7 +369,7 @@ fn scan_children(who: Who, options: i32) -> Option<Result<Reaped, Errno>> {
 
 /// Wait for a child to exit (Linux `do_wait`). `Ok(None)`: WNOHANG and nothing yet.
 fn do_wait(who: Who, options: i32) -> Result<Option<Reaped>, Errno> {
-    let me = current();
+    let me = &current();
     let mut outcome = None;
     let waited = me.signal.wait_chldexit.wait_event(
         || {
@@ -384,8 +388,19 @@ fn do_wait(who: Who, options: i32) -> Result<Option<Reaped>, Errno> {
     }
 }
 
+/// Linux's `struct rusage` (144 bytes on arm64), as bytes.
+pub type Rusage = [u8; 144];
+
+/// The resource usage of every child: forkos keeps none, so all zero.
+const RUSAGE_NONE: Rusage = [0; 144];
+
 /// `wait4(pid, status, options, rusage)` (Linux `kernel_wait4`).
-pub fn sys_wait4(upid: i64, stat_addr: u64, options: u64, ru: u64) -> SysResult {
+pub fn sys_wait4(
+    upid: i64,
+    stat_addr: UserPtr<i32>,
+    options: u64,
+    ru: UserPtr<Rusage>,
+) -> SysResult {
     let options = options as i32; // an int in Linux
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WCLONE | WALL) != 0 {
         return Err(EINVAL);
@@ -403,25 +418,30 @@ pub fn sys_wait4(upid: i64, stat_addr: u64, options: u64, ru: u64) -> SysResult 
     let Some(r) = do_wait(who, options | WEXITED)? else {
         return Ok(0);
     };
-    if stat_addr != 0 {
-        UserPtr::<i32>::new(stat_addr).write(&r.status)?;
+    if !stat_addr.is_null() {
+        stat_addr.write(&r.status)?;
     }
-    if ru != 0 {
-        // struct rusage: forkos keeps no resource usage, so all zero.
-        crate::mm::uaccess::copy_to_user(ru, &[0u8; 144])?;
+    if !ru.is_null() {
+        ru.write(&RUSAGE_NONE)?;
     }
     Ok(r.pid as i64)
 }
 
 /// `waitid(idtype, id, infop, options, rusage)` (Linux `kernel_waitid`).
-pub fn sys_waitid(idtype: u64, id: u64, infop: u64, options: u64, ru: u64) -> SysResult {
+pub fn sys_waitid(
+    idtype: u64,
+    id: u64,
+    infop: UserPtr<i32>,
+    options: u64,
+    ru: UserPtr<Rusage>,
+) -> SysResult {
     let result = kernel_waitid(idtype, id, options);
-    if let (Ok(Some(_)), true) = (&result, ru != 0) {
-        crate::mm::uaccess::copy_to_user(ru, &[0u8; 144])?;
+    if let (Ok(Some(_)), false) = (&result, ru.is_null()) {
+        ru.write(&RUSAGE_NONE)?;
     }
     // Linux fills in the siginfo even when the wait failed (with zeroes): a bad infop
     // is EFAULT whatever else went wrong.
-    if infop != 0 {
+    if !infop.is_null() {
         let (signo, code, pid, status) = match &result {
             Ok(Some(r)) if r.status & 0x7f == 0 => {
                 (SIGCHLD, CLD_EXITED, r.pid, (r.status >> 8) & 0xff)
@@ -429,7 +449,7 @@ pub fn sys_waitid(idtype: u64, id: u64, infop: u64, options: u64, ru: u64) -> Sy
             Ok(Some(r)) => (SIGCHLD, CLD_KILLED, r.pid, r.status & 0x7f),
             _ => (0, 0, 0, 0),
         };
-        let base = UserPtr::<i32>::new(infop);
+        let base = infop;
         base.write(&signo)?; // si_signo
         base.add(1).write(&0)?; // si_errno
         base.add(2).write(&code)?; // si_code

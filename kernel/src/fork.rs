@@ -50,8 +50,8 @@ pub struct KernelCloneArgs {
     pub exit_signal: i32,
     /// New user stack pointer (0: the parent's).
     pub stack: u64,
-    pub parent_tid: u64,
-    pub child_tid: u64,
+    pub parent_tid: UserPtr<i32>,
+    pub child_tid: UserPtr<i32>,
     pub tls: u64,
     /// A kernel thread's function and argument.
     pub kthread_fn: Option<(extern "C" fn(u64) -> u64, u64)>,
@@ -125,8 +125,8 @@ fn dup_task_struct(
 
 /// Copy every mapping of `oldmm` into a new address space (Linux `dup_mmap`).
 fn dup_mmap(mm: &Mm, oldmm: &Mm) -> Result<(), Errno> {
-    let old = oldmm.inner.lock();
-    let mut new = mm.inner.lock();
+    let old = oldmm.lock();
+    let mut new = mm.lock();
     new.start_brk = old.start_brk;
     new.brk = old.brk;
     // The VMAs go in first, so that if copying fails half-way, tearing the new mm down
@@ -161,7 +161,7 @@ fn dup_mm(oldmm: &Mm) -> Result<Arc<Mm>, Errno> {
 /// The child's address space (Linux `copy_mm`): none for a kernel thread, the parent's
 /// own with `CLONE_VM` (one more user), otherwise a copy.
 fn copy_mm(flags: u64, kthread: bool) -> Result<Option<Arc<Mm>>, Errno> {
-    let Some(oldmm) = current().inner.lock().mm.clone() else {
+    let Some(oldmm) = current().get_task_mm() else {
         return Ok(None); // from a kernel thread
     };
     if kthread {
@@ -179,7 +179,7 @@ fn copy_process(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
     let flags = args.flags;
     check_clone_flags(flags)?;
     // EXERCISE clone_parent: begin
-    let cur = current();
+    let cur = &current();
     // The init process may not make siblings (Linux: SIGNAL_UNKILLABLE and CLONE_PARENT).
     if flags & CLONE_PARENT != 0 && cur.tgid == 1 {
         return Err(EINVAL);
@@ -204,7 +204,7 @@ fn copy_process(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
 
 fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
     let flags = args.flags;
-    let cur = current();
+    let cur = &current();
     let pid = alloc_pid(args)?;
     let release_pid = |e| {
         PID_TABLE.lock().free(pid);
@@ -265,21 +265,21 @@ fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
         parent_and_signal = (cur.inner.lock().parent.clone(), exit_signal);
     }
     // EXERCISE clone_parent: end
+    p.set_new_task_mm(mm);
     {
         let mut pi = p.inner.lock();
         pi.parent = parent_and_signal.0.clone();
         pi.exit_signal = parent_and_signal.1;
-        pi.mm = mm;
         pi.blocked = cur.inner.lock().blocked;
         pi.set_child_tid = if flags & CLONE_CHILD_SETTID != 0 {
             args.child_tid
         } else {
-            0
+            UserPtr::default()
         };
         pi.clear_child_tid = if flags & CLONE_CHILD_CLEARTID != 0 {
             args.child_tid
         } else {
-            0
+            UserPtr::default()
         };
     }
     {
@@ -290,7 +290,7 @@ fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
         let mut s = p.signal.inner.lock();
         if s.group_exit_code.is_some() || parent_dying {
             drop(s);
-            p.inner.lock().mm = None;
+            p.set_new_task_mm(None);
             PID_TABLE.lock().free(pid);
             return Err(EINTR);
         }
@@ -343,7 +343,7 @@ pub fn do_fork(args: &KernelCloneArgs) -> Result<Pid, Errno> {
     let nr = p.pid;
     if args.flags & CLONE_PARENT_SETTID != 0 {
         // In the parent's memory; Linux ignores a bad pointer here.
-        let _ = UserPtr::<i32>::new(args.parent_tid).write(&nr);
+        let _ = args.parent_tid.write(&nr);
     }
     // EXERCISE vfork: begin
     let vfork = (args.flags & CLONE_VFORK != 0).then(|| {
@@ -392,7 +392,13 @@ pub fn user_mode_thread(f: extern "C" fn(u64) -> u64, arg: u64) -> Result<Pid, E
 /// `clone(flags, newsp, parent_tid, tls, child_tid)`, arm64 argument order (Linux
 /// `sys_clone` with CONFIG_CLONE_BACKWARDS). The legacy call checks neither unknown flag
 /// bits nor the signal number.
-pub fn sys_clone(flags: u64, newsp: u64, parent_tid: u64, tls: u64, child_tid: u64) -> SysResult {
+pub fn sys_clone(
+    flags: u64,
+    newsp: u64,
+    parent_tid: UserPtr<i32>,
+    tls: u64,
+    child_tid: UserPtr<i32>,
+) -> SysResult {
     trace::syscall_enter(forkos_lib::uapi::nr::CLONE as u64);
     let flags32 = flags & 0xffff_ffff;
     // The legacy call passes the pidfd pointer in parent_tid: both cannot be asked for.
@@ -414,12 +420,13 @@ pub fn sys_clone(flags: u64, newsp: u64, parent_tid: u64, tls: u64, child_tid: u
 /// `fork()` (Linux `sys_fork`): arm64 has no such syscall number; the in-kernel helper
 /// shows what it means.
 pub fn sys_fork() -> SysResult {
-    sys_clone(SIGCHLD as u64, 0, 0, 0, 0)
+    sys_clone(SIGCHLD as u64, 0, UserPtr::default(), 0, UserPtr::default())
 }
 
 /// `vfork()` (Linux `sys_vfork`), likewise only an in-kernel helper on arm64.
 pub fn sys_vfork() -> SysResult {
-    sys_clone(CLONE_VM | CLONE_VFORK | SIGCHLD as u64, 0, 0, 0, 0)
+    let none = UserPtr::default();
+    sys_clone(CLONE_VM | CLONE_VFORK | SIGCHLD as u64, 0, none, 0, none)
 }
 
 /// The most nested pid namespaces, and so the longest `set_tid` (Linux
@@ -430,7 +437,8 @@ const MAX_PID_NS_LEVEL: u64 = 32;
 /// `copy_struct_from_user`): bytes beyond what this kernel knows are checked first and
 /// must be zero (`E2BIG`), then only the known part is read; a shorter struct leaves
 /// the fields it lacks zero.
-fn copy_struct_from_user(dst: &mut [u8], src: u64, user_size: u64) -> Result<(), Errno> {
+fn copy_struct_from_user(dst: &mut [u8], src: UserPtr<u8>, user_size: u64) -> Result<(), Errno> {
+    let src = src.addr();
     let ksize = dst.len() as u64;
     if user_size > ksize {
         // Linux `check_zeroed_user`.
@@ -438,7 +446,8 @@ fn copy_struct_from_user(dst: &mut [u8], src: u64, user_size: u64) -> Result<(),
         let mut at = ksize;
         while at < user_size {
             let n = (user_size - at).min(buf.len() as u64) as usize;
-            crate::mm::uaccess::copy_from_user(&mut buf[..n], src.checked_add(at).ok_or(EFAULT)?)?;
+            let at_src = UserPtr::new(src.checked_add(at).ok_or(EFAULT)?);
+            crate::mm::uaccess::copy_from_user(&mut buf[..n], at_src)?;
             if buf[..n].iter().any(|&b| b != 0) {
                 return Err(E2BIG);
             }
@@ -446,12 +455,12 @@ fn copy_struct_from_user(dst: &mut [u8], src: u64, user_size: u64) -> Result<(),
         }
     }
     let size = user_size.min(ksize) as usize;
-    crate::mm::uaccess::copy_from_user(&mut dst[..size], src)
+    crate::mm::uaccess::copy_from_user(&mut dst[..size], UserPtr::new(src))
 }
 
 /// `clone3(uargs, size)` (Linux `sys_clone3`: `copy_clone_args_from_user`,
 /// `clone3_args_valid`, then `kernel_clone`).
-pub fn sys_clone3(uargs: u64, size: u64) -> SysResult {
+pub fn sys_clone3(uargs: UserPtr<CloneArgs>, size: u64) -> SysResult {
     trace::syscall_enter(forkos_lib::uapi::nr::CLONE3 as u64);
     // copy_clone_args_from_user
     if size > forkos_lib::pgtable::PAGE_SIZE as u64 {
@@ -462,7 +471,7 @@ pub fn sys_clone3(uargs: u64, size: u64) -> SysResult {
     }
     // `struct clone_args` as big as Linux 6.1 knows it (VER2).
     let mut raw = [0u8; CLONE_ARGS_SIZE_VER2];
-    copy_struct_from_user(&mut raw, uargs, size)?;
+    copy_struct_from_user(&mut raw, uargs.cast(), size)?;
     let CloneArgs {
         flags,
         pidfd: _,
@@ -490,6 +499,7 @@ pub fn sys_clone3(uargs: u64, size: u64) -> SysResult {
     // The whole set_tid array is read, though only its first pid can be used here.
     let mut kset_tid = [0u8; 4 * MAX_PID_NS_LEVEL as usize];
     if set_tid != 0 {
+        let set_tid = UserPtr::new(set_tid);
         crate::mm::uaccess::copy_from_user(&mut kset_tid[..4 * set_tid_size as usize], set_tid)?;
     }
     // clone3_args_valid
@@ -524,8 +534,8 @@ pub fn sys_clone3(uargs: u64, size: u64) -> SysResult {
         flags: flags & !CLONE_INTO_CGROUP,
         exit_signal: exit_signal as i32,
         stack: sp,
-        parent_tid,
-        child_tid,
+        parent_tid: UserPtr::new(parent_tid),
+        child_tid: UserPtr::new(child_tid),
         tls,
         set_tid: [i32::from_le_bytes(
             kset_tid[..4].try_into().expect("4 bytes"),
@@ -551,7 +561,7 @@ pub fn mm_release(tsk: &Task) {
     crate::futex::exit_robust_list(robust, tsk.pid as u32);
     let (clear_tid, vfork_done, mm_users) = {
         let mut i = tsk.inner.lock();
-        let users = i.mm.as_ref().map_or(0, Arc::strong_count);
+        let users = i.mm().map_or(0, Arc::strong_count);
         (
             core::mem::take(&mut i.clear_child_tid),
             i.vfork_done.take(),
@@ -559,11 +569,8 @@ pub fn mm_release(tsk: &Task) {
         )
     };
     // Only if others still use the memory (Linux checks mm_users > 1).
-    if clear_tid != 0 && mm_users > 1 {
-        let p = UserPtr::<i32>::new(clear_tid);
-        if p.write(&0).is_ok() {
-            crate::futex::futex_wake(clear_tid, 1);
-        }
+    if !clear_tid.is_null() && mm_users > 1 && clear_tid.write(&0).is_ok() {
+        crate::futex::futex_wake(clear_tid.cast(), 1);
     }
     if let Some(done) = vfork_done {
         crate::trace::mm_release_vfork(tsk.pid);
@@ -572,8 +579,8 @@ pub fn mm_release(tsk: &Task) {
 }
 
 /// `set_tid_address(tidptr)`: remember where to clear and wake at exit; returns the tid.
-pub fn sys_set_tid_address(tidptr: u64) -> SysResult {
-    let t = current();
+pub fn sys_set_tid_address(tidptr: UserPtr<i32>) -> SysResult {
+    let t = &current();
     t.inner.lock().clear_child_tid = tidptr;
     Ok(t.pid as i64)
 }

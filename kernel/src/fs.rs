@@ -16,7 +16,7 @@ use alloc::vec::Vec;
 
 use crate::errno::*;
 use crate::iov_iter::{import_iovec, import_single_range};
-use crate::mm::uaccess::access_ok;
+use crate::mm::uaccess::{access_ok, UserPtr};
 use crate::println;
 use forkos_lib::uapi::fcntl::*;
 use forkos_lib::uapi::ioctls::*;
@@ -216,8 +216,13 @@ fn stat_inode(i: &Inode) -> Stat {
 /// `newfstatat(dirfd, path, statbuf, flags)` (Linux `vfs_fstatat`): a file of `/` by
 /// path (relative paths start at `/`, the working directory), or, with `AT_EMPTY_PATH`
 /// and an empty path, the open file `dirfd` (the console).
-pub fn sys_newfstatat(dirfd: u64, path: u64, statbuf: u64, flags: u64) -> SysResult {
-    use crate::mm::uaccess::{strndup_user, UserPtr};
+pub fn sys_newfstatat(
+    dirfd: u64,
+    path: UserPtr<u8>,
+    statbuf: UserPtr<Stat>,
+    flags: u64,
+) -> SysResult {
+    use crate::mm::uaccess::strndup_user;
     // The statx sync flags are accepted: there is nothing to sync here.
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE) != 0 {
         return Err(EINVAL);
@@ -240,21 +245,21 @@ pub fn sys_newfstatat(dirfd: u64, path: u64, statbuf: u64, flags: u64) -> SysRes
         }
         stat_inode(&lookup(&name)?)
     };
-    UserPtr::<Stat>::new(statbuf).write(&st)?;
+    statbuf.write(&st)?;
     Ok(0)
 }
 
 /// `fstat(fd, statbuf)`.
-pub fn sys_fstat(fd: u64, statbuf: u64) -> SysResult {
+pub fn sys_fstat(fd: u64, statbuf: UserPtr<Stat>) -> SysResult {
     console_fd(fd)?;
-    crate::mm::uaccess::UserPtr::<Stat>::new(statbuf).write(&stat_console())?;
+    statbuf.write(&stat_console())?;
     Ok(0)
 }
 
 /// `readlinkat(dirfd, path, buf, size)`: `/` holds no symbolic links, so an existing
 /// path gives `EINVAL` and a missing one `ENOENT` (there is no `/proc`, as in an
 /// initramfs where none is mounted).
-pub fn sys_readlinkat(dirfd: u64, path: u64, _buf: u64, size: u64) -> SysResult {
+pub fn sys_readlinkat(dirfd: u64, path: UserPtr<u8>, _buf: UserPtr<u8>, size: u64) -> SysResult {
     if size as i32 <= 0 {
         return Err(EINVAL);
     }
@@ -329,19 +334,19 @@ static TERMIOS: spin::Mutex<[u8; 36]> = spin::Mutex::new({
 /// its termios (which is how `isatty` asks), and its window size (unknown: zeroes, as a
 /// serial console reports). Other requests are not for a terminal: `ENOTTY`.
 pub fn sys_ioctl(fd: u64, cmd: u64, arg: u64) -> SysResult {
-    use crate::mm::uaccess::{copy_from_user, copy_to_user};
     console_fd(fd)?;
+    // What `arg` points to depends on the request (Linux passes it on as an `unsigned
+    // long` too).
     match cmd & 0xffff_ffff {
         TCGETS => {
             let t = *TERMIOS.lock();
-            copy_to_user(arg, &t)?;
+            UserPtr::<[u8; 36]>::new(arg).write(&t)?;
         }
         TCSETS | TCSETSW | TCSETSF => {
-            let mut t = [0u8; 36];
-            copy_from_user(&mut t, arg)?;
+            let t = UserPtr::<[u8; 36]>::new(arg).read()?;
             *TERMIOS.lock() = t;
         }
-        TIOCGWINSZ => copy_to_user(arg, &[0u8; 8])?,
+        TIOCGWINSZ => UserPtr::<[u8; 8]>::new(arg).write(&[0u8; 8])?,
         _ => return Err(ENOTTY),
     }
     Ok(0)
@@ -350,13 +355,13 @@ pub fn sys_ioctl(fd: u64, cmd: u64, arg: u64) -> SysResult {
 /// `write(fd, buf, count)` (Linux `ksys_write` / `vfs_write`): fds 1 and 2 are the
 /// console. The fd first, then the whole buffer (`access_ok`, even for zero bytes),
 /// then the count clamped to `MAX_RW_COUNT`, then the terminal's write.
-pub fn sys_write(fd: u64, buf: u64, count: u64) -> SysResult {
+pub fn sys_write(fd: u64, buf: UserPtr<u8>, count: u64) -> SysResult {
     if fd != 1 && fd != 2 {
         return Err(EBADF);
     }
     // The whole count, before it is clamped: a buffer reaching past user space is
     // refused, not cut.
-    access_ok(buf, count)?;
+    access_ok(buf.addr(), count)?;
     let mut from = import_single_range(buf, count)?;
     crate::fs::tty_write(&mut from)
 }
@@ -364,7 +369,7 @@ pub fn sys_write(fd: u64, buf: u64, count: u64) -> SysResult {
 /// `writev(fd, iov, iovcnt)` (Linux `do_writev` / `vfs_writev`): the fd first, then
 /// the whole vector read and checked ([`import_iovec`]), then the write, which writes
 /// nothing for a total of zero.
-pub fn sys_writev(fd: u64, iov: u64, iovcnt: u64) -> SysResult {
+pub fn sys_writev(fd: u64, iov: UserPtr<crate::iov_iter::Iovec>, iovcnt: u64) -> SysResult {
     if fd != 1 && fd != 2 {
         return Err(EBADF);
     }

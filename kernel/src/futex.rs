@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::errno::*;
-use crate::mm::memory::{handle_mm_fault, Access};
+use crate::mm::memory::Access;
 use crate::mm::uaccess::UserPtr;
 use crate::sched::wait::{WaitError, WaitQueue};
 use crate::sync::IrqSpinLock;
@@ -47,21 +47,22 @@ pub fn reserve_waiters(n: usize) {
 /// must be there: Linux faults it in for writing, else for reading, and refuses
 /// (`EFAULT`) a page it cannot get, or a read-only page of private memory, which "will
 /// never change".
-fn futex_key(uaddr: u64, private: bool) -> Result<FutexKey, Errno> {
+fn futex_key(uaddr: UserPtr<u32>, private: bool) -> Result<FutexKey, Errno> {
+    let uaddr = uaddr.addr();
     if !uaddr.is_multiple_of(4) {
         return Err(EINVAL);
     }
     crate::mm::uaccess::access_ok(uaddr, 4)?;
-    let mm = current().inner.lock().mm.clone().ok_or(EFAULT)?;
+    let mm = current().get_task_mm().ok_or(EFAULT)?;
     if private {
         return Ok(FutexKey(Arc::as_ptr(&mm) as u64, uaddr));
     }
-    let mut inner = mm.inner.lock();
-    let writable = handle_mm_fault(&mm, &mut inner, uaddr, Access::Write).is_ok();
-    if !writable && handle_mm_fault(&mm, &mut inner, uaddr, Access::Read).is_err() {
+    let mut locked = mm.lock();
+    let writable = locked.handle_mm_fault(uaddr, Access::Write).is_ok();
+    if !writable && locked.handle_mm_fault(uaddr, Access::Read).is_err() {
         return Err(EFAULT);
     }
-    let vma = inner.find_vma(uaddr).ok_or(EFAULT)?;
+    let vma = locked.find_vma(uaddr).ok_or(EFAULT)?;
     Ok(match &vma.data {
         crate::mm::VmaBacking::Shm { obj, pgoff } => {
             FutexKey(Arc::as_ptr(obj) as u64, (pgoff << 12) + (uaddr - vma.start))
@@ -72,7 +73,7 @@ fn futex_key(uaddr: u64, private: bool) -> Result<FutexKey, Errno> {
 }
 
 fn futex_wait(
-    uaddr: u64,
+    uaddr: UserPtr<u32>,
     private: bool,
     val: u32,
     timeout: Option<u64>,
@@ -92,7 +93,7 @@ fn futex_wait(
         let mut waiters = WAITERS.lock();
         // Read the word with the futex lock held: a waker changes it before taking the
         // lock, so either we see the new value or it sees us queued.
-        let cur = UserPtr::<u32>::new(uaddr).read()?;
+        let cur = uaddr.read()?;
         if cur != val {
             return Err(EAGAIN);
         }
@@ -136,7 +137,7 @@ fn wake_key(key: FutexKey, n: usize, bitset: u32) -> usize {
 
 /// Wake up to `n` waiters on the word at `uaddr` (Linux `futex_wake`); used by
 /// `CLONE_CHILD_CLEARTID` at thread exit too.
-pub fn futex_wake(uaddr: u64, n: usize) -> usize {
+pub fn futex_wake(uaddr: UserPtr<u32>, n: usize) -> usize {
     match futex_key(uaddr, false) {
         Ok(key) => wake_key(key, n, FUTEX_BITSET_MATCH_ANY),
         Err(_) => 0,
@@ -168,7 +169,18 @@ fn futex_init_timeout(cmd: i32, op: i32, ts: &Timespec) -> Result<u64, Errno> {
 /// `futex(uaddr, op, val, timeout, uaddr2, val3)` (Linux `sys_futex`): for an operation
 /// that has one, the timeout is read and checked before anything else, then the
 /// operation runs ([`do_futex`]).
-pub fn sys_futex(uaddr: u64, op: u64, val: u64, utime: u64, uaddr2: u64, val3: u64) -> SysResult {
+///
+/// `utime` is a pointer to a timeout for some operations and a number (`val2`) for
+/// others (Linux's `__kernel_timespec __user *utime` is cast either way), so it stays a
+/// register value here.
+pub fn sys_futex(
+    uaddr: UserPtr<u32>,
+    op: u64,
+    val: u64,
+    utime: u64,
+    uaddr2: UserPtr<u32>,
+    val3: u64,
+) -> SysResult {
     let op = op as i32; // an int in Linux
     let cmd = op & FUTEX_CMD_MASK;
     let mut timeout = None;
@@ -184,11 +196,11 @@ pub fn sys_futex(uaddr: u64, op: u64, val: u64, utime: u64, uaddr2: u64, val3: u
 /// (`ENOSYS` otherwise); the requeue, wake-op and priority-inheritance operations are
 /// not implemented (`ENOSYS`).
 fn do_futex(
-    uaddr: u64,
+    uaddr: UserPtr<u32>,
     op: i32,
     val: u32,
     timeout: Option<u64>,
-    _uaddr2: u64,
+    _uaddr2: UserPtr<u32>,
     val3: u32,
 ) -> SysResult {
     let cmd = op & FUTEX_CMD_MASK;
@@ -225,8 +237,11 @@ const ROBUST_LIST_HEAD_SIZE: u64 = 24;
 /// Longest list walked at exit (Linux `ROBUST_LIST_LIMIT`).
 const ROBUST_LIST_LIMIT: usize = 2048;
 
+/// Linux's `struct robust_list_head`: the list, the futex offset, the pending entry.
+pub type RobustListHead = [u64; 3];
+
 /// `set_robust_list(head, len)`: where this thread keeps the robust mutexes it holds.
-pub fn sys_set_robust_list(head: u64, len: u64) -> SysResult {
+pub fn sys_set_robust_list(head: UserPtr<RobustListHead>, len: u64) -> SysResult {
     if len != ROBUST_LIST_HEAD_SIZE {
         return Err(EINVAL);
     }
@@ -235,22 +250,22 @@ pub fn sys_set_robust_list(head: u64, len: u64) -> SysResult {
 }
 
 /// `get_robust_list(pid, head_ptr, len_ptr)` for the caller or another thread.
-pub fn sys_get_robust_list(pid: u64, head_ptr: u64, len_ptr: u64) -> SysResult {
+pub fn sys_get_robust_list(pid: u64, head_ptr: UserPtr<u64>, len_ptr: UserPtr<u64>) -> SysResult {
     let head = if pid == 0 {
-        current().inner.lock().robust_list
+        current().inner.lock().robust_list.addr()
     } else {
         let t = crate::pid::PID_TABLE.lock().find(pid as i32).ok_or(ESRCH)?;
-        let h = t.inner.lock().robust_list;
+        let h = t.inner.lock().robust_list.addr();
         h
     };
-    UserPtr::<u64>::new(len_ptr).write(&ROBUST_LIST_HEAD_SIZE)?;
-    UserPtr::<u64>::new(head_ptr).write(&head)?;
+    len_ptr.write(&ROBUST_LIST_HEAD_SIZE)?;
+    head_ptr.write(&head)?;
     Ok(0)
 }
 
 /// Mark one robust futex whose owner is dying and wake a waiter (Linux
 /// `handle_futex_death`).
-fn handle_futex_death(uaddr: u64, tid: u32) {
+fn handle_futex_death(uaddr: UserPtr<u32>, tid: u32) {
     // Linux updates the word with a compare-and-exchange; forkos has one CPU, so masking
     // interrupts keeps every other thread out between the read and the write.
     let flags = crate::arch::irqflags::local_irq_save();
@@ -258,30 +273,28 @@ fn handle_futex_death(uaddr: u64, tid: u32) {
     crate::arch::irqflags::local_irq_restore(flags);
 }
 
-fn handle_futex_death_locked(uaddr: u64, tid: u32) {
-    let word = UserPtr::<u32>::new(uaddr);
+fn handle_futex_death_locked(word: UserPtr<u32>, tid: u32) {
     let Ok(v) = word.read() else { return };
     if v & FUTEX_TID_MASK != tid {
         return;
     }
     let new = (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
     if word.write(&new).is_ok() && v & FUTEX_WAITERS != 0 {
-        futex_wake(uaddr, 1);
+        futex_wake(word, 1);
     }
 }
 
 /// At exit, release the robust mutexes the thread still holds (Linux
 /// `exit_robust_list`): `struct robust_list_head { next, futex_offset, list_op_pending }`.
-pub fn exit_robust_list(head: u64, tid: u32) {
-    if head == 0 {
+pub fn exit_robust_list(head: UserPtr<RobustListHead>, tid: u32) {
+    if head.is_null() {
         return;
     }
-    let read = |a: u64| UserPtr::<u64>::new(a).read().ok();
-    let (Some(mut entry), Some(offset), Some(pending)) =
-        (read(head), read(head + 8), read(head + 16))
-    else {
+    let Ok([mut entry, offset, pending]) = head.read() else {
         return;
     };
+    let head = head.addr();
+    let read = |a: u64| UserPtr::<u64>::new(a).read().ok();
     let offset = offset as i64;
     for _ in 0..ROBUST_LIST_LIMIT {
         if entry == head || entry == 0 {
@@ -289,7 +302,7 @@ pub fn exit_robust_list(head: u64, tid: u32) {
         }
         let next = read(entry & !1);
         if entry != pending {
-            handle_futex_death((entry & !1).wrapping_add_signed(offset), tid);
+            handle_futex_death(UserPtr::new((entry & !1).wrapping_add_signed(offset)), tid);
         }
         match next {
             Some(n) => entry = n,
@@ -297,6 +310,9 @@ pub fn exit_robust_list(head: u64, tid: u32) {
         }
     }
     if pending != 0 {
-        handle_futex_death((pending & !1).wrapping_add_signed(offset), tid);
+        handle_futex_death(
+            UserPtr::new((pending & !1).wrapping_add_signed(offset)),
+            tid,
+        );
     }
 }

@@ -53,7 +53,7 @@ static SLABS_AT_INIT: spin::Once<[(usize, usize); 8]> = spin::Once::new();
 /// The kernel thread of the demo: it runs here, called from `ret_from_fork` through x19
 /// with its argument from x20.
 extern "C" fn kthread_demo(arg: u64) -> u64 {
-    let t = current();
+    let t = &current();
     println!(
         "kthread: pid {} running fn(arg = {arg:#x}) through ret_from_fork's x19 branch, kernel stack {:#x}-{:#x}",
         t.pid,

@@ -21,7 +21,9 @@ use alloc::vec::Vec;
 use forkos_lib::pgtable::PAGE_SIZE;
 
 use crate::errno::*;
-use crate::mm::uaccess::{access_ok, copy_from_user, raw_copy_from_user, raw_copy_to_user, Pod};
+use crate::mm::uaccess::{
+    access_ok, copy_from_user, raw_copy_from_user, raw_copy_to_user, Pod, UserPtr,
+};
 
 /// The most one read or write moves (Linux `MAX_RW_COUNT`: `INT_MAX & PAGE_MASK`).
 pub const MAX_RW_COUNT: u64 = i32::MAX as u64 & !(PAGE_SIZE as u64 - 1);
@@ -68,7 +70,8 @@ pub struct IovIter {
 
 /// One user buffer as an iterator (Linux `import_single_range`): the length clamped to
 /// [`MAX_RW_COUNT`], then the whole range checked, zero bytes included.
-pub fn import_single_range(buf: u64, len: u64) -> Result<IovIter, Errno> {
+pub fn import_single_range(buf: UserPtr<u8>, len: u64) -> Result<IovIter, Errno> {
+    let buf = buf.addr();
     let len = len.min(MAX_RW_COUNT);
     access_ok(buf, len)?;
     Ok(IovIter {
@@ -86,7 +89,7 @@ pub fn import_single_range(buf: u64, len: u64) -> Result<IovIter, Errno> {
 /// `copy_iovec_from_user`): none read for zero, `EINVAL` past [`UIO_MAXIOV`], `EFAULT`
 /// if the array cannot be read whole, `EINVAL` for a length that is negative as a
 /// `ssize_t`, whichever segment it is in.
-fn iovec_from_user(uvec: u64, nr_segs: u32) -> Result<Vec<Iovec>, Errno> {
+fn iovec_from_user(uvec: UserPtr<Iovec>, nr_segs: u32) -> Result<Vec<Iovec>, Errno> {
     if nr_segs == 0 {
         return Ok(Vec::new());
     }
@@ -99,7 +102,7 @@ fn iovec_from_user(uvec: u64, nr_segs: u32) -> Result<Vec<Iovec>, Errno> {
     // any values; the slice covers exactly the vector's initialised elements.
     let bytes =
         unsafe { core::slice::from_raw_parts_mut(iov.as_mut_ptr() as *mut u8, iov.len() * size) };
-    copy_from_user(bytes, uvec)?;
+    copy_from_user(bytes, uvec.cast())?;
     if iov.iter().any(|v| (v.iov_len as i64) < 0) {
         return Err(EINVAL);
     }
@@ -111,7 +114,7 @@ fn iovec_from_user(uvec: u64, nr_segs: u32) -> Result<Vec<Iovec>, Errno> {
 /// cut to 32 bits. Every segment is read and checked before anything moves: the
 /// whole array first, then each range with `access_ok` (`EFAULT`, a zero-length one
 /// too), the lengths summed and clamped to [`MAX_RW_COUNT`] (so they cannot overflow).
-pub fn import_iovec(uvec: u64, nr_segs: u64) -> Result<IovIter, Errno> {
+pub fn import_iovec(uvec: UserPtr<Iovec>, nr_segs: u64) -> Result<IovIter, Errno> {
     let mut iov = iovec_from_user(uvec, nr_segs as u32)?;
     let mut total = 0u64;
     for v in iov.iter_mut() {
@@ -166,7 +169,7 @@ impl IovIter {
     /// bytes were copied, fewer than asked at an unreachable page.
     pub fn copy_from_iter(&mut self, dst: &mut [u8]) -> usize {
         self.iterate(dst.len(), |user, done, n| {
-            raw_copy_from_user(&mut dst[done..done + n], user)
+            raw_copy_from_user(&mut dst[done..done + n], UserPtr::new(user))
         })
     }
 
@@ -174,7 +177,7 @@ impl IovIter {
     /// bytes were copied, fewer than asked at an unreachable page.
     pub fn copy_to_iter(&mut self, src: &[u8]) -> usize {
         self.iterate(src.len(), |user, done, n| {
-            raw_copy_to_user(user, &src[done..done + n])
+            raw_copy_to_user(UserPtr::new(user), &src[done..done + n])
         })
     }
 }

@@ -9,6 +9,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::errno::*;
 use crate::iov_iter::{import_single_range, IovIter};
+use crate::mm::uaccess::UserPtr;
 use forkos_lib::pgtable::PAGE_SIZE;
 use forkos_lib::uapi::random::*;
 
@@ -42,7 +43,7 @@ pub fn get_random_bytes<const N: usize>() -> [u8; N] {
 /// ([`import_single_range`]: the count clamped to `MAX_RW_COUNT`, the whole range
 /// checked, zero bytes included), then the bytes. Never blocks: the generator is
 /// always ready.
-pub fn sys_getrandom(buf: u64, count: u64, flags: u64) -> SysResult {
+pub fn sys_getrandom(buf: UserPtr<u8>, count: u64, flags: u64) -> SysResult {
     let flags = flags as u32; // an unsigned int in Linux
     if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0
         || flags & (GRND_RANDOM | GRND_INSECURE) == (GRND_RANDOM | GRND_INSECURE)

@@ -252,13 +252,13 @@ fn test_dabort() -> ! {
 /// The kernel reads a user page directly, as a buggy driver might: with PAN, an oops
 /// (exit status 102); without it, the read goes through, which the test reports.
 fn test_pan() -> u32 {
-    use crate::mm::memory::{handle_mm_fault, Access};
+    use crate::mm::memory::Access;
     use crate::mm::{Mm, VmFlags, Vma, VmaBacking};
     let va = 0x40_0000u64;
     let mm = Mm::new().expect("memory for an address space");
     {
-        let mut inner = mm.inner.lock();
-        inner
+        let mut locked = mm.lock();
+        locked
             .insert_vma(Vma {
                 start: va,
                 end: va + 4096,
@@ -266,7 +266,9 @@ fn test_pan() -> u32 {
                 data: VmaBacking::Anon,
             })
             .expect("an empty address space");
-        handle_mm_fault(&mm, &mut inner, va, Access::Write).expect("a user page");
+        locked
+            .handle_mm_fault(va, Access::Write)
+            .expect("a user page");
     }
     crate::mm::switch_mm(Some(&mm));
     let pan = crate::arch::cpufeature::pan_enabled();
@@ -296,7 +298,7 @@ fn test_stack_overflow() -> ! {
         core::hint::black_box(&mut frame);
         frame[0] + deeper(n + 1) + frame[63]
     }
-    let t = crate::task::current();
+    let t = &crate::task::current();
     println!(
         "selftest stack_overflow: recursing on the stack [{:#x}..{:#x}]",
         t.stack.base(),

@@ -66,32 +66,54 @@ impl<T> IrqSpinLock<T> {
 }
 
 impl<T> IrqSpinLock<T> {
-    /// The value, without taking the lock: that of a lock handed over with
-    /// [`IrqSpinLockGuard::hand_over`], or one that nothing can change meanwhile.
+    /// Take back a lock handed over with [`IrqSpinLockGuard::hand_over`], as a guard that
+    /// unlocks when dropped and leaves interrupts masked (Linux `finish_lock_switch`'s
+    /// `raw_spin_unlock`: whoever handed the lock over restores them).
     ///
     /// # Safety
-    /// Nobody else writes the value while the caller uses it (the caller holds the lock in
-    /// all but name, or every writer is known not to run).
-    #[allow(clippy::mut_from_ref)]
-    pub unsafe fn get_unlocked(&self) -> &mut T {
-        // SAFETY: as the caller guarantees.
-        unsafe { &mut *self.inner.as_mut_ptr() }
+    /// The lock is held, handed over to the caller, and interrupts stay masked until the
+    /// guard goes.
+    #[inline]
+    pub unsafe fn take_handed_over(&self) -> HandedOverGuard<'_, T> {
+        HandedOverGuard { lock: self }
     }
+}
 
-    /// Release a lock handed over with [`IrqSpinLockGuard::hand_over`]; the interrupt
-    /// state is the caller's to restore.
-    ///
-    /// # Safety
-    /// The lock is held, handed over to the caller.
-    pub unsafe fn release_handed_over(&self) {
-        // SAFETY: as the caller guarantees.
-        unsafe { self.inner.force_unlock() }
+/// A lock handed over across a context switch and taken back by
+/// [`IrqSpinLock::take_handed_over`]: access to the value while it is held, and the
+/// unlock (without touching the interrupt state) when it goes.
+pub struct HandedOverGuard<'a, T> {
+    lock: &'a IrqSpinLock<T>,
+}
+
+impl<T> Deref for HandedOverGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the lock is held and handed over to us (take_handed_over's contract);
+        // the value is ours until we unlock, on drop.
+        unsafe { &*self.lock.inner.as_mut_ptr() }
+    }
+}
+
+impl<T> DerefMut for HandedOverGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in deref; `&mut self` makes this the only access through the guard.
+        unsafe { &mut *self.lock.inner.as_mut_ptr() }
+    }
+}
+
+impl<T> Drop for HandedOverGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the lock is held, handed over to us, and no borrow of the value
+        // outlives the guard.
+        unsafe { self.lock.inner.force_unlock() }
     }
 }
 
 impl<'a, T> IrqSpinLockGuard<'a, T> {
     /// Keep the lock held (and interrupts masked) beyond this guard, for another context
-    /// to release with [`IrqSpinLock::release_handed_over`]: the scheduler holds the run
+    /// to take back with [`IrqSpinLock::take_handed_over`]: the scheduler holds the run
     /// queue's lock across a context switch and the next task releases it (Linux
     /// `finish_lock_switch`). The saved interrupt state is not restored.
     pub fn hand_over(self) {

@@ -17,7 +17,7 @@ unsafe impl crate::mm::uaccess::Pod for Sysinfo {}
 
 /// `getppid()`: the thread group id of the real parent; 0 for init.
 pub fn sys_getppid() -> i64 {
-    let me = current();
+    let me = &current();
     // Threads share the leader's parent.
     let leader = if me.is_group_leader() {
         None
@@ -32,7 +32,7 @@ pub fn sys_getppid() -> i64 {
 }
 
 /// `uname(buf)`: six 65-byte fields.
-pub fn sys_uname(buf: u64) -> SysResult {
+pub fn sys_uname(buf: UserPtr<NewUtsname>) -> SysResult {
     let mut u = NewUtsname::default();
     let fields = [
         (&mut u.sysname, "Linux"),
@@ -45,13 +45,13 @@ pub fn sys_uname(buf: u64) -> SysResult {
     for (field, f) in fields {
         field[..f.len()].copy_from_slice(f.as_bytes());
     }
-    UserPtr::<NewUtsname>::new(buf).write(&u)?;
+    buf.write(&u)?;
     Ok(0)
 }
 
 /// `sysinfo(info)`: uptime, memory (free RAM is the page allocator's free count) and the
 /// number of tasks.
-pub fn sys_sysinfo(info: u64) -> SysResult {
+pub fn sys_sysinfo(info: UserPtr<Sysinfo>) -> SysResult {
     let page = forkos_lib::pgtable::PAGE_SIZE as u64;
     let s = Sysinfo {
         uptime: (time::ktime_get_ns() / 1_000_000_000) as i64,
@@ -61,18 +61,23 @@ pub fn sys_sysinfo(info: u64) -> SysResult {
         mem_unit: 1,
         ..Sysinfo::default()
     };
-    UserPtr::<Sysinfo>::new(info).write(&s)?;
+    info.write(&s)?;
     Ok(0)
 }
 
 /// `prlimit64(pid, resource, new, old)` (Linux `do_prlimit`): read and set a process's
 /// resource limits; children inherit them. forkos records them (so programs that ask
 /// see Linux's values) but enforces none of them yet.
-pub fn sys_prlimit64(pid: u64, resource: u64, new: u64, old: u64) -> SysResult {
+pub fn sys_prlimit64(
+    pid: u64,
+    resource: u64,
+    new: UserPtr<Rlimit>,
+    old: UserPtr<Rlimit>,
+) -> SysResult {
     // Linux's order: read the new limit, find the task, then check the resource and the
     // values (`do_prlimit`), then write the old one.
-    let new = if new != 0 {
-        Some(UserPtr::<Rlimit>::new(new).read()?)
+    let new = if !new.is_null() {
+        Some(new.read()?)
     } else {
         None
     };
@@ -106,8 +111,8 @@ pub fn sys_prlimit64(pid: u64, resource: u64, new: u64, old: u64) -> SysResult {
         }
         prev
     };
-    if old != 0 {
-        UserPtr::<Rlimit>::new(old).write(&prev)?;
+    if !old.is_null() {
+        old.write(&prev)?;
     }
     Ok(0)
 }

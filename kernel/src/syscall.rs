@@ -10,6 +10,7 @@ use forkos_lib::uapi::nr;
 
 use crate::arch::ptrace::PtRegs;
 use crate::errno::*;
+use crate::mm::uaccess::UserPtr;
 use crate::task::current;
 use crate::{exit, fork, futex, mm, signal, time};
 
@@ -43,42 +44,42 @@ syscalls! {
         crate::fs::sys_ioctl(a[0], a[1], a[2])
     }),
     (nr::READLINKAT, "readlinkat", |a| {
-        crate::fs::sys_readlinkat(a[0], a[1], a[2], a[3])
+        crate::fs::sys_readlinkat(a[0], UserPtr::new(a[1]), UserPtr::new(a[2]), a[3])
     }),
     (nr::NEWFSTATAT, "newfstatat", |a| {
-        crate::fs::sys_newfstatat(a[0], a[1], a[2], a[3])
+        crate::fs::sys_newfstatat(a[0], UserPtr::new(a[1]), UserPtr::new(a[2]), a[3])
     }),
-    (nr::FSTAT, "fstat", |a| crate::fs::sys_fstat(a[0], a[1])),
+    (nr::FSTAT, "fstat", |a| crate::fs::sys_fstat(a[0], UserPtr::new(a[1]))),
     (nr::READ, "read", |_| Err(EBADF)),
-    (nr::WRITE, "write", |a| crate::fs::sys_write(a[0], a[1], a[2])),
-    (nr::WRITEV, "writev", |a| crate::fs::sys_writev(a[0], a[1], a[2])),
+    (nr::WRITE, "write", |a| crate::fs::sys_write(a[0], UserPtr::new(a[1]), a[2])),
+    (nr::WRITEV, "writev", |a| crate::fs::sys_writev(a[0], UserPtr::new(a[1]), a[2])),
     (nr::EXIT, "exit", |a| exit::sys_exit(a[0] as i64)),
     (nr::EXIT_GROUP, "exit_group", |a| {
         exit::sys_exit_group(a[0] as i64)
     }),
     (nr::WAITID, "waitid", |a| {
-        exit::sys_waitid(a[0], a[1], a[2], a[3], a[4])
+        exit::sys_waitid(a[0], a[1], UserPtr::new(a[2]), a[3], UserPtr::new(a[4]))
     }),
     (nr::SET_TID_ADDRESS, "set_tid_address", |a| {
-        fork::sys_set_tid_address(a[0])
+        fork::sys_set_tid_address(UserPtr::new(a[0]))
     }),
     (nr::SET_ROBUST_LIST, "set_robust_list", |a| {
-        futex::sys_set_robust_list(a[0], a[1])
+        futex::sys_set_robust_list(UserPtr::new(a[0]), a[1])
     }),
     (nr::GET_ROBUST_LIST, "get_robust_list", |a| {
-        futex::sys_get_robust_list(a[0], a[1], a[2])
+        futex::sys_get_robust_list(a[0], UserPtr::new(a[1]), UserPtr::new(a[2]))
     }),
     (nr::FUTEX, "futex", |a| {
-        futex::sys_futex(a[0], a[1], a[2], a[3], a[4], a[5])
+        futex::sys_futex(UserPtr::new(a[0]), a[1], a[2], a[3], UserPtr::new(a[4]), a[5])
     }),
     (nr::CLOCK_NANOSLEEP, "clock_nanosleep", |a| {
-        time::sys_clock_nanosleep(a[0], a[1], a[2], a[3])
+        time::sys_clock_nanosleep(a[0], a[1], UserPtr::new(a[2]), UserPtr::new(a[3]))
     }),
     (nr::NANOSLEEP, "nanosleep", |a| {
-        time::sys_nanosleep(a[0], a[1])
+        time::sys_nanosleep(UserPtr::new(a[0]), UserPtr::new(a[1]))
     }),
     (nr::CLOCK_GETTIME, "clock_gettime", |a| {
-        time::sys_clock_gettime(a[0], a[1])
+        time::sys_clock_gettime(a[0], UserPtr::new(a[1]))
     }),
     (nr::SCHED_YIELD, "sched_yield", |_| {
         crate::sched::yield_now();
@@ -94,15 +95,15 @@ syscalls! {
         signal::syscalls::sys_tgkill(a[0] as i64, a[1] as i64, a[2] as i64)
     }),
     (nr::RT_SIGACTION, "rt_sigaction", |a| {
-        signal::syscalls::sys_rt_sigaction(a[0], a[1], a[2], a[3])
+        signal::syscalls::sys_rt_sigaction(a[0], UserPtr::new(a[1]), UserPtr::new(a[2]), a[3])
     }),
     (nr::RT_SIGPROCMASK, "rt_sigprocmask", |a| {
-        signal::syscalls::sys_rt_sigprocmask(a[0], a[1], a[2], a[3])
+        signal::syscalls::sys_rt_sigprocmask(a[0], UserPtr::new(a[1]), UserPtr::new(a[2]), a[3])
     }),
     (nr::RT_SIGRETURN, "rt_sigreturn", |_| {
         crate::arch::signal::sys_rt_sigreturn()
     }),
-    (nr::UNAME, "uname", |a| crate::sys::sys_uname(a[0])),
+    (nr::UNAME, "uname", |a| crate::sys::sys_uname(UserPtr::new(a[0]))),
     (nr::GETPID, "getpid", |_| Ok(current().tgid as i64)),
     (nr::GETPPID, "getppid", |_| Ok(crate::sys::sys_getppid())),
     (nr::GETUID, "getuid", |_| Ok(0)),
@@ -110,21 +111,21 @@ syscalls! {
     (nr::GETGID, "getgid", |_| Ok(0)),
     (nr::GETEGID, "getegid", |_| Ok(0)),
     (nr::GETTID, "gettid", |_| Ok(current().pid as i64)),
-    (nr::SYSINFO, "sysinfo", |a| crate::sys::sys_sysinfo(a[0])),
+    (nr::SYSINFO, "sysinfo", |a| crate::sys::sys_sysinfo(UserPtr::new(a[0]))),
     (nr::BRK, "brk", |a| mm::mmap::sys_brk(a[0])),
     (nr::MUNMAP, "munmap", |a| mm::mmap::sys_munmap(a[0], a[1])),
     (nr::CLONE, "clone", |a| {
-        fork::sys_clone(a[0], a[1], a[2], a[3], a[4])
+        fork::sys_clone(a[0], a[1], UserPtr::new(a[2]), a[3], UserPtr::new(a[4]))
     }),
     (nr::MMAP, "mmap", |a| {
         mm::mmap::sys_mmap(a[0], a[1], a[2], a[3], a[4], a[5])
     }),
     (nr::WAIT4, "wait4", |a| {
-        exit::sys_wait4(a[0] as i64, a[1], a[2], a[3])
+        exit::sys_wait4(a[0] as i64, UserPtr::new(a[1]), a[2], UserPtr::new(a[3]))
     }),
-    (nr::CLONE3, "clone3", |a| fork::sys_clone3(a[0], a[1])),
+    (nr::CLONE3, "clone3", |a| fork::sys_clone3(UserPtr::new(a[0]), a[1])),
     (nr::EXECVE, "execve", |a| {
-        crate::exec::sys_execve(a[0], a[1], a[2])
+        crate::exec::sys_execve(UserPtr::new(a[0]), UserPtr::new(a[1]), UserPtr::new(a[2]))
     }),
     (nr::MPROTECT, "mprotect", |a| {
         mm::mmap::sys_mprotect(a[0], a[1], a[2])
@@ -133,10 +134,10 @@ syscalls! {
         mm::mmap::sys_madvise(a[0], a[1], a[2])
     }),
     (nr::PRLIMIT64, "prlimit64", |a| {
-        crate::sys::sys_prlimit64(a[0], a[1], a[2], a[3])
+        crate::sys::sys_prlimit64(a[0], a[1], UserPtr::new(a[2]), UserPtr::new(a[3]))
     }),
     (nr::GETRANDOM, "getrandom", |a| {
-        crate::random::sys_getrandom(a[0], a[1], a[2])
+        crate::random::sys_getrandom(UserPtr::new(a[0]), a[1], a[2])
     }),
 }
 

@@ -12,12 +12,14 @@
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+use core::marker::PhantomData;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use crate::arch::percpu;
 use crate::arch::process::ThreadStruct;
 use crate::arch::ptrace::PtRegs;
 use crate::mm::kstack::KernelStack;
+use crate::mm::uaccess::UserPtr;
 use crate::mm::Mm;
 use crate::sched::wait::{Completion, WaitQueue};
 use crate::sync::IrqSpinLock;
@@ -160,12 +162,14 @@ pub struct TaskInner {
     pub exit_code: i32,
     /// Sent to the parent when we exit; -1 for threads (Linux `exit_signal`).
     pub exit_signal: i32,
-    /// The address space; `None` for kernel threads.
-    pub mm: Option<Arc<Mm>>,
+    /// The address space; `None` for kernel threads. Private: it changes only through
+    /// [`Current::set_mm`] and [`Task::set_new_task_mm`], which keep `Task::mm_ptr` its
+    /// mirror.
+    mm: Option<Arc<Mm>>,
     /// CLONE_CHILD_SETTID: write our tid here when we first run.
-    pub set_child_tid: u64,
+    pub set_child_tid: UserPtr<i32>,
     /// CLONE_CHILD_CLEARTID / set_tid_address: zero and futex-wake here when we exit.
-    pub clear_child_tid: u64,
+    pub clear_child_tid: UserPtr<i32>,
     /// A vfork parent waiting for us to exit or exec.
     pub vfork_done: Option<Arc<Completion>>,
     /// Signals this thread blocks (Linux `blocked`).
@@ -173,7 +177,7 @@ pub struct TaskInner {
     /// Signals sent to this thread only (Linux `pending`).
     pub pending: crate::signal::SigPending,
     /// The user's list of robust futexes (Linux `robust_list`, set by `set_robust_list`).
-    pub robust_list: u64,
+    pub robust_list: UserPtr<crate::futex::RobustListHead>,
     /// What each signal does (Linux `sighand`): replaced only by `execve` unsharing it.
     pub sighand: Arc<SigHand>,
 }
@@ -200,6 +204,9 @@ pub struct Task {
     pub on_rq: AtomicBool,
     /// Exit status kept after the inner lock's data is gone.
     pub exit_status: AtomicI32,
+    /// The `Mm` that `inner.mm` holds (null for none), for [`Task::mm_unlocked`]: the
+    /// scheduler reads it without the lock, as Linux reads `next->mm`.
+    mm_ptr: AtomicPtr<Mm>,
     /// A short name for reports (the program's name).
     pub comm: IrqSpinLock<[u8; 16]>,
     pub inner: IrqSpinLock<TaskInner>,
@@ -249,6 +256,7 @@ impl Task {
             state: AtomicU32::new(TaskState::New as u32),
             on_rq: AtomicBool::new(false),
             exit_status: AtomicI32::new(0),
+            mm_ptr: AtomicPtr::new(core::ptr::null_mut()),
             comm: IrqSpinLock::new(comm),
             inner: IrqSpinLock::new(TaskInner {
                 parent: Weak::new(),
@@ -256,12 +264,12 @@ impl Task {
                 exit_code: 0,
                 exit_signal: 0,
                 mm: None,
-                set_child_tid: 0,
-                clear_child_tid: 0,
+                set_child_tid: UserPtr::default(),
+                clear_child_tid: UserPtr::default(),
                 vfork_done: None,
                 blocked: 0,
                 pending: crate::signal::SigPending::default(),
-                robust_list: 0,
+                robust_list: UserPtr::default(),
                 sighand,
             }),
         }
@@ -333,6 +341,47 @@ impl Task {
     pub fn signal_pending(&self) -> bool {
         self.test_flag(TIF_SIGPENDING)
     }
+
+    /// A counted reference to the task's address space (Linux `get_task_mm`, which takes
+    /// `task_lock`); `None` for kernel threads and exited tasks.
+    #[inline]
+    pub fn get_task_mm(&self) -> Option<Arc<Mm>> {
+        self.inner.lock().mm.clone()
+    }
+
+    /// The address space's pointer, read without a lock, as Linux's `context_switch`
+    /// reads `next->mm`; null for none. Only the task itself changes its mm
+    /// ([`Current::set_mm`]: exec, exit), or `copy_process` before the task first runs
+    /// ([`Task::set_new_task_mm`]), so while the task is not running the pointer stays,
+    /// and the task's own reference keeps the `Mm` alive. A raw pointer: what makes it
+    /// safe to use is the caller's to show.
+    #[inline]
+    pub fn mm_unlocked(&self) -> *const Mm {
+        self.mm_ptr.load(Ordering::Relaxed)
+    }
+
+    /// Replace the address space, keeping the lock-free mirror in step: both change
+    /// together under the task's lock.
+    fn replace_mm(&self, mm: Option<Arc<Mm>>) -> Option<Arc<Mm>> {
+        let mut inner = self.inner.lock();
+        let ptr = mm.as_ref().map_or(core::ptr::null(), Arc::as_ptr);
+        self.mm_ptr.store(ptr as *mut Mm, Ordering::Relaxed);
+        core::mem::replace(&mut inner.mm, mm)
+    }
+
+    /// Give a task that has never run its address space, or take it back if the task
+    /// is not started after all (Linux `copy_mm` setting `tsk->mm`); returns the old one.
+    pub fn set_new_task_mm(&self, mm: Option<Arc<Mm>>) -> Option<Arc<Mm>> {
+        assert_eq!(self.state(), TaskState::New, "the mm of a task that ran");
+        self.replace_mm(mm)
+    }
+}
+
+impl TaskInner {
+    /// The address space (`None` for kernel threads), under the task's lock.
+    pub fn mm(&self) -> Option<&Arc<Mm>> {
+        self.mm.as_ref()
+    }
 }
 
 /// Print every task: pid, tgid, parent, state, name, address space (the `Mm`, shared by
@@ -391,13 +440,46 @@ impl core::fmt::Display for Comm<'_> {
     }
 }
 
-/// The running task (Linux `current`). Valid for as long as the caller runs, since a
-/// task's memory is never freed while it is running.
+/// The running task (Linux `current`): a token on the caller's stack that derefs to the
+/// [`Task`]. A task's memory is never freed while it runs, and the token cannot outlive
+/// the code that runs as that task: it is neither `Send` nor `Sync` (so no static, no
+/// other task, no other CPU gets it), and what it derefs to borrows the token. Code that
+/// keeps the task beyond that holds an `Arc` ([`current_arc`]).
+pub struct Current {
+    task: *const Task,
+    /// Not `Send`, not `Sync` (the raw pointer alone makes it so; this says it).
+    _not_send: PhantomData<*const ()>,
+}
+
+impl core::ops::Deref for Current {
+    type Target = Task;
+    #[inline(always)]
+    fn deref(&self) -> &Task {
+        // SAFETY: sp_el0 held this task when the token was made, on this task's own
+        // stack; the scheduler keeps a reference to a task while it runs (see
+        // sched::Rq::curr), and a task that is freed never runs the code holding the
+        // token again.
+        unsafe { &*self.task }
+    }
+}
+
+impl Current {
+    /// Install a new address space in the running task, returning the old one for the
+    /// caller to drop once TTBR0 no longer points at it (Linux `exec_mmap`, and
+    /// `exit_mm`'s `current->mm = NULL`). Only the task itself changes its mm once it
+    /// has run: that is what lets the scheduler read it without a lock.
+    pub fn set_mm(&self, mm: Option<Arc<Mm>>) -> Option<Arc<Mm>> {
+        self.replace_mm(mm)
+    }
+}
+
+/// The running task (Linux `current`), from `sp_el0`.
 #[inline(always)]
-pub fn current() -> &'static Task {
-    // SAFETY: sp_el0 holds the running task from sched_init on; the scheduler keeps a
-    // reference to it while it runs (see sched::Rq::curr).
-    unsafe { &*percpu::current_ptr() }
+pub fn current() -> Current {
+    Current {
+        task: percpu::current_ptr(),
+        _not_send: PhantomData,
+    }
 }
 
 /// A counted reference to the running task.

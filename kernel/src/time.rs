@@ -2,6 +2,8 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use crate::mm::uaccess::UserPtr;
+
 /// Timer interrupts per second (Debian's arm64 Linux uses 250 too).
 pub const HZ: u64 = 250;
 
@@ -80,10 +82,9 @@ fn valid(ts: &Timespec) -> bool {
 
 /// `nanosleep(req, rem)` (Linux `hrtimer_nanosleep`), at tick resolution: the sleep
 /// lasts at least as long as asked.
-pub fn sys_nanosleep(req: u64, rem: u64) -> crate::errno::SysResult {
+pub fn sys_nanosleep(req: UserPtr<Timespec>, rem: UserPtr<Timespec>) -> crate::errno::SysResult {
     use crate::errno::*;
-    use crate::mm::uaccess::UserPtr;
-    let ts = UserPtr::<Timespec>::new(req).read()?;
+    let ts = req.read()?;
     if !valid(&ts) {
         return Err(EINVAL);
     }
@@ -95,10 +96,10 @@ pub fn sys_nanosleep(req: u64, rem: u64) -> crate::errno::SysResult {
     if left > 0 && interrupted() {
         // The time left goes to `rem`; one that cannot be written turns the EINTR into
         // EFAULT (Linux `nanosleep_copyout`).
-        if rem != 0 {
+        if !rem.is_null() {
             let done = ktime_get_ns() - start;
             let r = want.saturating_sub(done);
-            UserPtr::<Timespec>::new(rem).write(&Timespec {
+            rem.write(&Timespec {
                 tv_sec: (r / NSEC_PER_SEC) as i64,
                 tv_nsec: (r % NSEC_PER_SEC) as i64,
             })?;
@@ -111,9 +112,13 @@ pub fn sys_nanosleep(req: u64, rem: u64) -> crate::errno::SysResult {
 /// `clock_nanosleep(clock, flags, req, rem)` (Linux `common_nsleep`): a relative sleep
 /// as `nanosleep`, or with `TIMER_ABSTIME` until the clock reads `req` (forkos's
 /// realtime and monotonic clocks both count from boot, so one deadline serves both).
-pub fn sys_clock_nanosleep(clock: u64, flags: u64, req: u64, rem: u64) -> crate::errno::SysResult {
+pub fn sys_clock_nanosleep(
+    clock: u64,
+    flags: u64,
+    req: UserPtr<Timespec>,
+    rem: UserPtr<Timespec>,
+) -> crate::errno::SysResult {
     use crate::errno::*;
-    use crate::mm::uaccess::UserPtr;
     use forkos_lib::uapi::time::TIMER_ABSTIME;
     let kind = clock_kind(clock as i32)?;
     if kind == ClockKind::NoSleep || kind == ClockKind::Fd {
@@ -122,19 +127,19 @@ pub fn sys_clock_nanosleep(clock: u64, flags: u64, req: u64, rem: u64) -> crate:
     if kind == ClockKind::OwnThreadCpu || kind == ClockKind::NoTask {
         // Sleeping on one's own thread's CPU time would never end (Linux refuses it in
         // `posix_cpu_nsleep`, after reading the request).
-        UserPtr::<Timespec>::new(req).read()?;
+        req.read()?;
         return Err(EINVAL);
     }
     // The alarm clocks' sleep takes no flag but TIMER_ABSTIME (Linux
     // `alarm_timer_nsleep`, after the request is read).
     if matches!(clock as i32, 8 | 9) && flags & !TIMER_ABSTIME != 0 {
-        UserPtr::<Timespec>::new(req).read()?;
+        req.read()?;
         return Err(EINVAL);
     }
     if flags & TIMER_ABSTIME == 0 {
         return sys_nanosleep(req, rem);
     }
-    let ts = UserPtr::<Timespec>::new(req).read()?;
+    let ts = req.read()?;
     if !valid(&ts) {
         return Err(EINVAL);
     }
@@ -185,7 +190,7 @@ fn clock_kind(id: i32) -> Result<ClockKind, crate::errno::Errno> {
     }
     let pid = !(id >> 3);
     let thread = id & 4 != 0;
-    let me = crate::task::current();
+    let me = &crate::task::current();
     if thread && (pid == 0 || pid == me.pid) {
         return Ok(ClockKind::OwnThreadCpu);
     }
@@ -211,7 +216,7 @@ fn interrupted() -> bool {
 
 /// `clock_gettime(clock, tp)`: CLOCK_REALTIME (0) starts at the epoch at boot, as forkos
 /// has no RTC driver; the monotonic clocks count from boot.
-pub fn sys_clock_gettime(clock: u64, tp: u64) -> crate::errno::SysResult {
+pub fn sys_clock_gettime(clock: u64, tp: UserPtr<Timespec>) -> crate::errno::SysResult {
     if matches!(clock_kind(clock as i32)?, ClockKind::Fd | ClockKind::NoTask) {
         return Err(crate::errno::EINVAL);
     }
@@ -220,6 +225,6 @@ pub fn sys_clock_gettime(clock: u64, tp: u64) -> crate::errno::SysResult {
         tv_sec: (ns / NSEC_PER_SEC) as i64,
         tv_nsec: (ns % NSEC_PER_SEC) as i64,
     };
-    crate::mm::uaccess::UserPtr::<Timespec>::new(tp).write(&ts)?;
+    tp.write(&ts)?;
     Ok(0)
 }

@@ -28,7 +28,7 @@ fn on() -> bool {
 /// kernel_entry saved the frame. Other syscalls are not narrated and pay nothing.
 pub fn syscall_enter(scno: u64) {
     if on() {
-        let t = current();
+        let t = &current();
         // SAFETY: in a syscall, the current task's pt_regs hold its user context.
         let regs = unsafe { &*t.pt_regs() };
         println!(
@@ -61,7 +61,7 @@ pub fn do_fork(args: &KernelCloneArgs) {
 
 pub fn dup_task_struct(p: &Task) {
     if on() {
-        let cur = current();
+        let cur = &current();
         println!(
             "[trace]     copy_process -> dup_task_struct: new task pid {}, fresh kernel stack {:#x}-{:#x} (parent's: {:#x}-{:#x}), nothing copied",
             p.pid,

@@ -16,7 +16,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use forkos_lib::pgtable::{level_size, LEVEL_PGD, LEVEL_PTE, PAGE_SIZE, PHYS_MASK};
 
-use super::{page_alloc, Mm, MmInner, VmFlags, VmaBacking, TASK_SIZE};
+use super::{page_alloc, MmInner, MmLock, VmFlags, VmaBacking, TASK_SIZE};
 use crate::arch::memory::{phys_to_virt, PhysAddr};
 use crate::arch::mmu_context::{mk_user_pte, pte_pa, pte_present, pte_writable, pte_wrprotect};
 
@@ -37,12 +37,12 @@ pub fn enabled() -> bool {
     cfg!(debug_assertions) || DEBUG_VM.load(Ordering::Relaxed)
 }
 
-/// Check `mm` if the checks are on (Linux `validate_mm`). The caller holds its lock:
-/// `inner` is its guarded part.
-pub fn validate_mm(mm: &Mm, inner: &MmInner) {
+/// Check `mm` if the checks are on (Linux `validate_mm`), with its lock held.
+pub fn validate_mm(mm: &MmLock<'_>) {
     if !enabled() {
         return;
     }
+    let inner: &MmInner = mm;
     if let Err(e) = inner.vmas.check(TASK_SIZE) {
         panic!("validate_mm: the mapping list is broken: {e:?}");
     }
@@ -53,7 +53,7 @@ pub fn validate_mm(mm: &Mm, inner: &MmInner) {
         );
     }
     // SAFETY: the caller holds mm's lock, so the tree does not change meanwhile.
-    unsafe { walk(mm.pgd, LEVEL_PGD, 0, inner) };
+    unsafe { walk(mm.mm().pgd, LEVEL_PGD, 0, inner) };
 }
 
 /// The entries of a page table.

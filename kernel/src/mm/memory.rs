@@ -24,7 +24,7 @@ use forkos_lib::pgtable::{
 };
 
 use super::page_alloc::{self, PageRefs};
-use super::{Mm, MmInner, VmFlags, Vma};
+use super::{Mm, MmLock, VmFlags, Vma};
 use crate::arch::memory::{phys_to_virt, PhysAddr};
 use crate::arch::mmu_context::{
     clear_table_entry, flush_tlb_mm, flush_tlb_page, mk_user_pte, populate_table, pte_none, pte_pa,
@@ -107,6 +107,7 @@ fn alloc_table(entry: &mut u64) -> Result<PhysAddr, Fault> {
 ///
 /// # Safety
 /// The caller holds the address space's lock.
+#[inline]
 unsafe fn pte_alloc_map<'a>(mm: &Mm, va: u64) -> Result<&'a mut u64, Fault> {
     // SAFETY: each table belongs to mm's tree, whose lock the caller holds; one table of
     // each level is borrowed at a time.
@@ -127,31 +128,32 @@ fn vma_allows(flags: VmFlags, access: Access) -> bool {
     }
 }
 
-/// Resolve a fault at `va` against the mappings (Linux `handle_mm_fault` ->
-/// `__handle_mm_fault`): find the mapping (growing the stack down to `va` if that is
-/// where it falls), check that it allows the access, walk to the PTE (making the tables
-/// on the way), and let [`handle_pte_fault`] map or copy the page. Returns the physical
-/// page mapped at `va`, which now allows `access`.
-pub fn handle_mm_fault(
-    mm: &Mm,
-    inner: &mut MmInner,
-    va: u64,
-    access: Access,
-) -> Result<PhysAddr, Fault> {
-    let vma = super::mmap::find_extend_vma(inner, va).ok_or(Fault::NoVma)?;
-    if !vma_allows(vma.flags, access) {
-        return Err(Fault::Access);
+impl MmLock<'_> {
+    /// Resolve a fault at `va` against the mappings (Linux `handle_mm_fault` ->
+    /// `__handle_mm_fault`): find the mapping (growing the stack down to `va` if that is
+    /// where it falls), check that it allows the access, walk to the PTE (making the
+    /// tables on the way), and let [`handle_pte_fault`] map or copy the page. Returns
+    /// the physical page mapped at `va`, which now allows `access`. A method of the
+    /// locked address space: the mappings it reads and the tables it changes are one
+    /// `Mm`'s, under its lock.
+    pub fn handle_mm_fault(&mut self, va: u64, access: Access) -> Result<PhysAddr, Fault> {
+        let mm = self.mm;
+        let vma = super::mmap::find_extend_vma(&mut self.inner, va).ok_or(Fault::NoVma)?;
+        if !vma_allows(vma.flags, access) {
+            return Err(Fault::Access);
+        }
+        let page_va = va & !(PAGE_SIZE as u64 - 1);
+        // SAFETY: we hold mm's lock (self is its guard).
+        let pte = unsafe { pte_alloc_map(mm, page_va)? };
+        handle_pte_fault(mm, vma, page_va, pte, access)
     }
-    let page_va = va & !(PAGE_SIZE as u64 - 1);
-    // SAFETY: the caller holds mm's lock (inner is its guarded data).
-    let pte = unsafe { pte_alloc_map(mm, page_va)? };
-    handle_pte_fault(mm, vma, page_va, pte, access)
 }
 
 /// The PTE level of a fault (Linux `handle_pte_fault`): no page yet, so map one
 /// ([`do_pte_missing`]); or a write to a write-protected page, so break copy-on-write
 /// ([`do_wp_page`]); or nothing to do (another thread mapped it first, or the walker saw
 /// the entry late).
+#[inline]
 fn handle_pte_fault(
     mm: &Mm,
     vma: &Vma,
@@ -207,6 +209,7 @@ fn do_pte_missing(vma: &Vma, va: u64, access: Access) -> Result<(PhysAddr, u64),
 /// mapping's object or kernel pages: only an anonymous page may be taken back without a
 /// copy, and only by its last user (`wp_page_reuse`); anything else is copied
 /// ([`wp_page_copy`]).
+#[inline]
 fn do_wp_page(mm: &Mm, vma: &Vma, va: u64, pte: &mut u64) -> Result<PhysAddr, Fault> {
     let old = pte_pa(*pte);
     if vma.flags.contains(VmFlags::SHARED) {
@@ -254,14 +257,8 @@ fn wp_page_copy(mm: &Mm, vma: &Vma, va: u64, pte: &mut u64) -> Result<PhysAddr, 
 /// A user-mode fault at `va` (Linux `do_page_fault`): map the page, or copy it on write,
 /// if the mapping allows the access.
 pub fn do_page_fault(va: u64, access: Access) -> Result<(), Fault> {
-    let mm = crate::task::current()
-        .inner
-        .lock()
-        .mm
-        .clone()
-        .ok_or(Fault::NoVma)?;
-    let mut inner = mm.inner.lock();
-    handle_mm_fault(&mm, &mut inner, va, access)?;
+    let mm = crate::task::current().get_task_mm().ok_or(Fault::NoVma)?;
+    mm.lock().handle_mm_fault(va, access)?;
     Ok(())
 }
 

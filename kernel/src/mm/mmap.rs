@@ -15,7 +15,7 @@ use forkos_lib::vma::{VmaError, STACK_GUARD_GAP};
 
 use super::debug_vm::validate_mm;
 use super::memory::{change_protection, unmap_region, zap_page_range};
-use super::{Mm, MmInner, ShmObject, VmFlags, Vma, VmaBacking, MMAP_BASE, TASK_SIZE};
+use super::{MmInner, MmLock, ShmObject, VmFlags, Vma, VmaBacking, MMAP_BASE, TASK_SIZE};
 use crate::errno::*;
 use crate::resource::{RLIMIT_DATA, RLIMIT_STACK};
 use crate::task::current;
@@ -119,13 +119,12 @@ fn get_unmapped_area(inner: &MmInner, hint: u64, len: u64) -> Option<u64> {
 /// Remove `[start, end)` from the address space: split mappings at the edges, unmap the
 /// pages (Linux `do_vmi_munmap`). `ENOMEM` if a mapping would be split in two and the
 /// address space has its most mappings already.
-pub fn unmap_range(mm: &Mm, inner: &mut MmInner, start: u64, end: u64) -> Result<(), Errno> {
+pub fn unmap_range(mm: &mut MmLock<'_>, start: u64, end: u64) -> Result<(), Errno> {
     let mut removed = Vec::new();
-    inner
-        .vmas
+    mm.vmas
         .munmap(start, end, |_, from, to| removed.push(from..to))
         .map_err(|_| ENOMEM)?;
-    unmap_removed(mm, inner, &removed);
+    unmap_removed(mm, &removed);
     Ok(())
 }
 
@@ -133,14 +132,14 @@ pub fn unmap_range(mm: &Mm, inner: &mut MmInner, start: u64, end: u64) -> Result
 /// then free the page tables no other mapping needs (Linux `unmap_region`, with the end
 /// of the mapping before them as the floor and the start of the one after as the
 /// ceiling, so that tables shared with those stay).
-fn unmap_removed(mm: &Mm, inner: &MmInner, removed: &[Range<u64>]) {
+fn unmap_removed(mm: &MmLock<'_>, removed: &[Range<u64>]) {
     let Some(first) = removed.first() else {
         return;
     };
-    let i = inner.vmas.partition_point(|v| v.end <= first.start);
-    let floor = i.checked_sub(1).map_or(0, |p| inner.vmas[p].end);
-    let ceiling = inner.vmas.get(i).map_or(0, |v| v.start);
-    unmap_region(mm, removed, floor, ceiling);
+    let i = mm.vmas.partition_point(|v| v.end <= first.start);
+    let floor = i.checked_sub(1).map_or(0, |p| mm.vmas[p].end);
+    let ceiling = mm.vmas.get(i).map_or(0, |v| v.start);
+    unmap_region(mm.mm(), removed, floor, ceiling);
 }
 
 /// `mmap(addr, len, prot, flags, fd, offset)` for anonymous memory (Linux `do_mmap`).
@@ -185,8 +184,8 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -
         return Err(ENOMEM);
     }
     if flags & MAP_FIXED_NOREPLACE != 0 {
-        let mm = current().inner.lock().mm.clone().ok_or(ENOMEM)?;
-        if mm.inner.lock().overlaps(addr, addr + len) {
+        let mm = current().get_task_mm().ok_or(ENOMEM)?;
+        if mm.lock().overlaps(addr, addr + len) {
             return Err(EEXIST);
         }
     }
@@ -211,23 +210,23 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -
     if (prot & PROT_WRITE != 0 || kind & MAP_SHARED != 0) && !vm_enough_memory(len) {
         return Err(ENOMEM);
     }
-    let mm = current().inner.lock().mm.clone().ok_or(ENOMEM)?;
-    let mut inner = mm.inner.lock();
+    let mm = current().get_task_mm().ok_or(ENOMEM)?;
+    let mut mm = mm.lock();
     // As the faults since the last call left it, then as this call leaves it.
-    validate_mm(&mm, &inner);
+    validate_mm(&mm);
     // Linux `do_mmap`: refused only once the count is passed.
-    if inner.vmas.len() > MAX_MAP_COUNT {
+    if mm.vmas.len() > MAX_MAP_COUNT {
         return Err(ENOMEM);
     }
     let start = if fixed {
         let end = addr + len;
-        if flags & MAP_FIXED_NOREPLACE != 0 && inner.overlaps(addr, end) {
+        if flags & MAP_FIXED_NOREPLACE != 0 && mm.overlaps(addr, end) {
             return Err(EEXIST);
         }
-        unmap_range(&mm, &mut inner, addr, end)?;
+        unmap_range(&mut mm, addr, end)?;
         addr
     } else {
-        get_unmapped_area(&inner, addr, len).ok_or(ENOMEM)?
+        get_unmapped_area(&mm, addr, len).ok_or(ENOMEM)?
     };
     let mut vflags = prot_to_flags(prot);
     let data = if kind & MAP_SHARED != 0 && kind != MAP_PRIVATE {
@@ -239,13 +238,13 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -
     } else {
         VmaBacking::Anon
     };
-    inner.insert_vma(Vma {
+    mm.insert_vma(Vma {
         start,
         end: start + len,
         flags: vflags,
         data,
     })?;
-    validate_mm(&mm, &inner);
+    validate_mm(&mm);
     Ok(start as i64)
 }
 
@@ -255,11 +254,11 @@ pub fn sys_munmap(addr: u64, len: u64) -> SysResult {
         return Err(EINVAL);
     }
     let end = user_range_end(addr, len, EINVAL)?;
-    let mm = current().inner.lock().mm.clone().ok_or(EINVAL)?;
-    let mut inner = mm.inner.lock();
-    validate_mm(&mm, &inner);
-    unmap_range(&mm, &mut inner, addr, end)?;
-    validate_mm(&mm, &inner);
+    let mm = current().get_task_mm().ok_or(EINVAL)?;
+    let mut mm = mm.lock();
+    validate_mm(&mm);
+    unmap_range(&mut mm, addr, end)?;
+    validate_mm(&mm);
     Ok(0)
 }
 
@@ -270,19 +269,19 @@ pub fn sys_munmap(addr: u64, len: u64) -> SysResult {
 /// start, over `RLIMIT_DATA`, into another mapping, or beyond memory): Linux's `brk`
 /// never returns an error.
 pub fn sys_brk(addr: u64) -> SysResult {
-    let task = current();
-    let mm = task.inner.lock().mm.clone().ok_or(ENOMEM)?;
+    let task = &current();
+    let mm = task.get_task_mm().ok_or(ENOMEM)?;
     let data_limit = task.signal.inner.lock().rlim[RLIMIT_DATA].cur;
-    let mut inner = mm.inner.lock();
-    validate_mm(&mm, &inner);
-    let (start_brk, old) = (inner.start_brk, inner.brk);
+    let mut mm = mm.lock();
+    validate_mm(&mm);
+    let (start_brk, old) = (mm.start_brk, mm.brk);
     // Linux `check_data_rlimit` (forkos counts the heap only, not the data segment).
     if addr.saturating_sub(start_brk) > data_limit {
         return Ok(old as i64);
     }
     let heap = VmFlags::READ | VmFlags::WRITE | VmFlags::HEAP;
     let mut removed = Vec::new();
-    let new = inner.vmas.brk(
+    let new = mm.vmas.brk(
         start_brk,
         old,
         addr,
@@ -292,9 +291,9 @@ pub fn sys_brk(addr: u64) -> SysResult {
         vm_enough_memory,
         |_, from, to| removed.push(from..to),
     );
-    unmap_removed(&mm, &inner, &removed);
-    inner.brk = new;
-    validate_mm(&mm, &inner);
+    unmap_removed(&mm, &removed);
+    mm.brk = new;
+    validate_mm(&mm);
     Ok(new as i64)
 }
 
@@ -320,10 +319,10 @@ pub fn sys_mprotect(addr: u64, len: u64, prot: u64) -> SysResult {
     if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM) != 0 {
         return Err(EINVAL);
     }
-    let mm = current().inner.lock().mm.clone().ok_or(ENOMEM)?;
-    let mut inner = mm.inner.lock();
-    validate_mm(&mm, &inner);
-    let first = inner.vmas.find_vma(start).ok_or(ENOMEM)?;
+    let mm = current().get_task_mm().ok_or(ENOMEM)?;
+    let mut mm = mm.lock();
+    validate_mm(&mm);
+    let first = mm.vmas.find_vma(start).ok_or(ENOMEM)?;
     if grows == PROT_GROWSDOWN {
         // From the start of a stack mapping (Linux `VM_GROWSDOWN`).
         if first.start >= end {
@@ -342,14 +341,14 @@ pub fn sys_mprotect(addr: u64, len: u64, prot: u64) -> SysResult {
     // the same for all of them, so it comes at the first.
     let access = prot_to_flags(prot);
     let keep = VmFlags::SHARED | VmFlags::STACK | VmFlags::HEAP;
-    let inner = &mut *inner;
-    let result = inner.vmas.mprotect(
+    let space = mm.mm();
+    let result = mm.vmas.mprotect(
         start,
         end,
         |v| refuse_wx(prot).map(|()| (v.flags & keep) | access),
-        |v| change_protection(&mm, v),
+        |v| change_protection(space, v),
     );
-    validate_mm(&mm, inner);
+    validate_mm(&mm);
     match result {
         Ok(()) => Ok(0),
         Err(VmaError::NoMem) => Err(ENOMEM),
@@ -372,19 +371,19 @@ pub fn sys_madvise(addr: u64, len: u64, advice: u64) -> SysResult {
     if len == 0 {
         return Ok(0);
     }
-    let mm = current().inner.lock().mm.clone().ok_or(ENOMEM)?;
-    let inner = mm.inner.lock();
-    validate_mm(&mm, &inner);
+    let mm = current().get_task_mm().ok_or(ENOMEM)?;
+    let mm = mm.lock();
+    validate_mm(&mm);
     let mut covered = addr;
     let mut hole = false;
-    for v in inner.vmas.iter().filter(|v| v.end > addr && v.start < end) {
+    for v in mm.vmas.iter().filter(|v| v.end > addr && v.start < end) {
         hole |= v.start > covered;
         covered = v.end;
         if advice == MADV_DONTNEED {
-            zap_page_range(&mm, v.start.max(addr), v.end.min(end));
+            zap_page_range(mm.mm(), v.start.max(addr), v.end.min(end));
         }
     }
-    validate_mm(&mm, &inner);
+    validate_mm(&mm);
     if hole || covered < end {
         return Err(ENOMEM);
     }

@@ -21,7 +21,7 @@ pub mod uaccess;
 use crate::arch::memory::PhysAddr;
 use crate::arch::mmu::cpu_set_reserved_ttbr0;
 use crate::arch::mmu_context::{self, MmContext};
-use crate::sync::IrqSpinLock;
+use crate::sync::{IrqSpinLock, IrqSpinLockGuard};
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use forkos_lib::vma::VmaList;
@@ -244,7 +244,41 @@ pub struct Mm {
     pub pgd: PhysAddr,
     /// The ASID.
     pub context: MmContext,
-    pub inner: IrqSpinLock<MmInner>,
+    /// Reached only through [`Mm::lock`], whose guard also carries the `Mm`: the page
+    /// tables under `pgd` change only while it is held.
+    inner: IrqSpinLock<MmInner>,
+}
+
+/// An address space with its lock held (Linux: an `mm_struct` under `mmap_lock`): the
+/// mappings (through `Deref` to [`MmInner`]) and the page tables may change. What needs
+/// the lock is a method here, such as [`MmLock::handle_mm_fault`], so that the locked
+/// mappings and the page tables they describe always belong to the same `Mm`.
+pub struct MmLock<'a> {
+    mm: &'a Mm,
+    inner: IrqSpinLockGuard<'a, MmInner>,
+}
+
+impl<'a> MmLock<'a> {
+    /// The address space this lock is held on.
+    #[inline]
+    pub fn mm(&self) -> &'a Mm {
+        self.mm
+    }
+}
+
+impl core::ops::Deref for MmLock<'_> {
+    type Target = MmInner;
+    #[inline]
+    fn deref(&self) -> &MmInner {
+        &self.inner
+    }
+}
+
+impl core::ops::DerefMut for MmLock<'_> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut MmInner {
+        &mut self.inner
+    }
 }
 
 impl Mm {
@@ -260,6 +294,15 @@ impl Mm {
                 brk: 0,
             }),
         })
+    }
+
+    /// Take the address space's lock (Linux `mmap_write_lock`).
+    #[inline]
+    pub fn lock(&self) -> MmLock<'_> {
+        MmLock {
+            mm: self,
+            inner: self.inner.lock(),
+        }
     }
 }
 

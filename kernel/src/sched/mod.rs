@@ -153,7 +153,7 @@ pub fn schedule() {
 /// exit), and must get to finish that itself.
 fn __schedule(preempt: bool) {
     let flags = local_irq_save();
-    let prev = current();
+    let prev = &current();
     // Interrupts are masked: nobody on this CPU sets it between the test and the clear
     // (and another CPU's set after the test would only cost one more pass here).
     if prev.test_flag(TIF_NEED_RESCHED) {
@@ -199,10 +199,9 @@ fn __schedule(preempt: bool) {
 /// Switch address space, then registers and stack (Linux `context_switch`).
 fn context_switch(prev: &Task, next: &Task) {
     // Not an Arc clone: nothing counted may stay in this frame across the switch.
-    // SAFETY: read without next's lock, as Linux reads `next->mm`: a task's mm is set
-    // before it first runs and changed only by the task itself (exec, exit), and next
-    // is not running; interrupts are masked.
-    let mm = unsafe { next.inner.get_unlocked() }.mm.as_deref();
+    // SAFETY: next is not running, so its mm does not change (see Task::mm_unlocked),
+    // and next's own reference keeps it alive while next lives; rq.curr keeps next.
+    let mm = unsafe { next.mm_unlocked().as_ref() };
     switch_mm(mm);
     // SAFETY: interrupts are masked; next is runnable and not running (it was on the
     // queue, or is the idle task, which only runs when nothing else does).
@@ -213,10 +212,11 @@ fn context_switch(prev: &Task, next: &Task) {
 /// locked, and drop the reference to it (freeing it if it was dead and reaped) (Linux
 /// `finish_task_switch`, `finish_lock_switch`). Interrupts are still masked.
 fn finish_task_switch(rq: &IrqSpinLock<Rq>) {
-    // SAFETY: __schedule handed the run queue's lock over across the switch to us.
-    let prev = unsafe { rq.get_unlocked() }.prev.take();
-    // SAFETY: as above; the lock is ours to release.
-    unsafe { rq.release_handed_over() };
+    // SAFETY: __schedule handed the run queue's lock over across the switch to us, and
+    // interrupts stay masked until our caller restores them.
+    let mut rq = unsafe { rq.take_handed_over() };
+    let prev = rq.prev.take();
+    drop(rq);
     drop(prev);
 }
 
@@ -227,11 +227,10 @@ fn finish_task_switch(rq: &IrqSpinLock<Rq>) {
 extern "C" fn schedule_tail(_prev: *const Task) {
     finish_task_switch(this_rq());
     local_irq_enable();
-    let t = current();
+    let t = &current();
     let set_child_tid = t.inner.lock().set_child_tid;
-    if set_child_tid != 0 {
-        let ptr = crate::mm::uaccess::UserPtr::<i32>::new(set_child_tid);
-        let _ = ptr.write(&t.pid); // Linux ignores a bad pointer here
+    if !set_child_tid.is_null() {
+        let _ = set_child_tid.write(&t.pid); // Linux ignores a bad pointer here
     }
     crate::trace::ret_from_fork(t);
 }

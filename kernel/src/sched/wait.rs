@@ -44,7 +44,7 @@ impl WaitQueue {
 
     /// Queue the current task and set its state (Linux `prepare_to_wait`).
     fn prepare_to_wait(&self, state: TaskState) {
-        let me = current();
+        let me: &Task = &current();
         let mut w = self.waiters.lock();
         if !w.iter().any(|t| core::ptr::eq(&**t, me)) {
             w.push_back(current_arc());
@@ -54,7 +54,7 @@ impl WaitQueue {
 
     /// Leave the queue, running (Linux `finish_wait`).
     fn finish_wait(&self) {
-        let me = current();
+        let me: &Task = &current();
         me.set_state(TaskState::Running);
         self.waiters.lock().retain(|t| !core::ptr::eq(&**t, me));
     }
@@ -98,7 +98,7 @@ impl WaitQueue {
             if cond() {
                 break Ok(());
             }
-            let me = current();
+            let me = &current();
             let interrupted = if killable {
                 me.fatal_signal_pending()
             } else {
@@ -117,7 +117,7 @@ impl WaitQueue {
         };
         self.finish_wait();
         if deadline.is_some() {
-            let me = current();
+            let me: &Task = &current();
             TIMERS.lock().retain(|(_, t)| !core::ptr::eq(&**t, me));
         }
         result

@@ -332,7 +332,7 @@ pub fn force_sigsegv(t: &Task, sp: u64) -> ! {
 /// Set the current thread's blocked signals (Linux `set_current_blocked`): never
 /// SIGKILL or SIGSTOP; a signal just unblocked is taken on the way out.
 pub fn set_current_blocked(set: u64) {
-    let t = current();
+    let t = &current();
     t.inner.lock().blocked = set & !UNBLOCKABLE;
     recalc_sigpending(t);
 }

@@ -5,6 +5,7 @@
 use alloc::sync::Arc;
 
 use super::*;
+use crate::mm::uaccess::UserPtr;
 
 /// Send `sig` from the current task to the process `leader` leads.
 fn send_from_current(leader: &Arc<Task>, sig: i32, code: i32, group: bool) {
@@ -105,12 +106,16 @@ fn check_sigsetsize(size: u64) -> Result<(), Errno> {
 
 /// `rt_sigaction(sig, act, oact, sigsetsize)` (Linux `do_sigaction`): read and set what
 /// a signal does. SIGKILL and SIGSTOP cannot be changed.
-pub fn sys_rt_sigaction(sig: u64, act: u64, oact: u64, sigsetsize: u64) -> SysResult {
-    use crate::mm::uaccess::UserPtr;
+pub fn sys_rt_sigaction(
+    sig: u64,
+    act: UserPtr<SigAction>,
+    oact: UserPtr<SigAction>,
+    sigsetsize: u64,
+) -> SysResult {
     check_sigsetsize(sigsetsize)?;
     // Linux copies the new action in before it looks at the signal number.
-    let new = if act != 0 {
-        Some(UserPtr::<SigAction>::new(act).read()?)
+    let new = if !act.is_null() {
+        Some(act.read()?)
     } else {
         None
     };
@@ -118,7 +123,7 @@ pub fn sys_rt_sigaction(sig: u64, act: u64, oact: u64, sigsetsize: u64) -> SysRe
     if !(1..=NSIG).contains(&sig) || (new.is_some() && sigmask(sig) & UNBLOCKABLE != 0) {
         return Err(EINVAL);
     }
-    let t = current();
+    let t = &current();
     let old = {
         let sighand = t.inner.lock().sighand.clone();
         let mut action = sighand.action.lock();
@@ -138,21 +143,25 @@ pub fn sys_rt_sigaction(sig: u64, act: u64, oact: u64, sigsetsize: u64) -> SysRe
         }
         recalc_sigpending(t);
     }
-    if oact != 0 {
-        UserPtr::<SigAction>::new(oact).write(&old)?;
+    if !oact.is_null() {
+        oact.write(&old)?;
     }
     Ok(0)
 }
 
 /// `rt_sigprocmask(how, set, oset, sigsetsize)` (Linux `sigprocmask`): read and change
 /// the calling thread's blocked signals. SIGKILL and SIGSTOP are never blocked.
-pub fn sys_rt_sigprocmask(how: u64, set: u64, oset: u64, sigsetsize: u64) -> SysResult {
-    use crate::mm::uaccess::UserPtr;
+pub fn sys_rt_sigprocmask(
+    how: u64,
+    set: UserPtr<u64>,
+    oset: UserPtr<u64>,
+    sigsetsize: u64,
+) -> SysResult {
     check_sigsetsize(sigsetsize)?;
-    let t = current();
+    let t = &current();
     let old = t.inner.lock().blocked;
-    if set != 0 {
-        let s = UserPtr::<u64>::new(set).read()?;
+    if !set.is_null() {
+        let s = set.read()?;
         let new = match how {
             SIG_BLOCK => old | s,
             SIG_UNBLOCK => old & !s,
@@ -163,8 +172,8 @@ pub fn sys_rt_sigprocmask(how: u64, set: u64, oset: u64, sigsetsize: u64) -> Sys
         // A signal just unblocked is taken on the way out of this syscall.
         recalc_sigpending(t);
     }
-    if oset != 0 {
-        UserPtr::<u64>::new(oset).write(&old)?;
+    if !oset.is_null() {
+        oset.write(&old)?;
     }
     Ok(0)
 }

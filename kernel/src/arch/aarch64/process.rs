@@ -240,6 +240,9 @@ pub enum ChildStart {
 ///
 /// # Safety
 /// `p` must be a new task that has not run, whose kernel stack is not in use.
+// Never inlined: `fk-break-fork` (scripts/forkos-gdb.py) and the walkthrough stop here,
+// so it must stay a function of its own whatever its callers become.
+#[inline(never)]
 pub unsafe fn copy_thread(p: &Task, start: ChildStart) {
     let childregs = task_pt_regs(p);
     // SAFETY: the new task's thread struct is not shared with anyone yet.

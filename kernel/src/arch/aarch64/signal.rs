@@ -18,7 +18,7 @@ use super::ptrace::{
     SPSR_EL1_AARCH64_RES0_BITS,
 };
 use crate::errno::*;
-use crate::mm::uaccess::{copy_from_user, copy_to_user};
+use crate::mm::uaccess::{copy_from_user, copy_to_user, UserPtr};
 use crate::signal::{
     force_sig_fault, force_sigsegv, get_signal, recalc_sigpending, signal_setup_done, KSigInfo,
     SigAction, ERESTARTNOHAND, ERESTARTSYS, SA_RESTART, SA_RESTORER, SEGV_ACCERR, SEGV_MAPERR,
@@ -113,11 +113,11 @@ pub fn setup_rt_frame(
         mc.reserved[16 + i * 16..32 + i * 16].copy_from_slice(&v.to_le_bytes());
     }
     // The next 8 bytes stay zero: the terminating record.
-    copy_to_user(frame, as_bytes(&mut f))?;
+    copy_to_user(UserPtr::new(frame), as_bytes(&mut f))?;
     let mut rec = [0u8; 16];
     rec[..8].copy_from_slice(&regs.regs[29].to_le_bytes());
     rec[8..].copy_from_slice(&regs.regs[30].to_le_bytes());
-    copy_to_user(record, &rec)?;
+    copy_to_user(UserPtr::new(record), &rec)?;
     regs.regs[0] = info.signo as u64;
     regs.regs[1] = frame;
     regs.regs[2] = frame + core::mem::offset_of!(RtSigframe, uc) as u64;
@@ -156,13 +156,13 @@ struct UserCtxs {
 /// Read a little-endian u32 and u64 of user memory.
 fn get_user_u32(addr: u64) -> Result<u32, Errno> {
     let mut b = [0u8; 4];
-    copy_from_user(&mut b, addr)?;
+    copy_from_user(&mut b, UserPtr::new(addr))?;
     Ok(u32::from_le_bytes(b))
 }
 
 fn get_user_u64(addr: u64) -> Result<u64, Errno> {
     let mut b = [0u8; 8];
-    copy_from_user(&mut b, addr)?;
+    copy_from_user(&mut b, UserPtr::new(addr))?;
     Ok(u64::from_le_bytes(b))
 }
 
@@ -250,7 +250,7 @@ fn restore_fpsimd_context(ctx: u64) -> Result<(), Errno> {
         return Err(EINVAL);
     }
     let mut bytes = [0u8; FPSIMD_SIZE - 8];
-    copy_from_user(&mut bytes, ctx + 8)?;
+    copy_from_user(&mut bytes, UserPtr::new(ctx + 8))?;
     let word = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
     let mut fp = FpsimdState {
         fpsr: word(0),
@@ -304,7 +304,7 @@ pub fn restore_sigframe(regs: &mut PtRegs) -> Result<(), Errno> {
     let mut gprs = [0u8; 34 * 8];
     match copy_from_user(
         &mut gprs,
-        mc + core::mem::offset_of!(Sigcontext, regs) as u64,
+        UserPtr::new(mc + core::mem::offset_of!(Sigcontext, regs) as u64),
     ) {
         Ok(()) => {
             let w = |i: usize| u64::from_le_bytes(gprs[i * 8..i * 8 + 8].try_into().expect("8"));
@@ -328,7 +328,7 @@ pub fn restore_sigframe(regs: &mut PtRegs) -> Result<(), Errno> {
     let mut stack = [0u8; 24];
     copy_from_user(
         &mut stack,
-        uc + core::mem::offset_of!(Ucontext, ss_sp) as u64,
+        UserPtr::new(uc + core::mem::offset_of!(Ucontext, ss_sp) as u64),
     )?;
     Ok(())
 }
@@ -337,7 +337,7 @@ pub fn restore_sigframe(regs: &mut PtRegs) -> Result<(), Errno> {
 /// pending signals, running a handler if one is set (Linux arm64 `do_signal`; the
 /// generic half is [`get_signal`]).
 pub fn do_signal(regs: &mut PtRegs) {
-    let t = current();
+    let t = &current();
     let taken = if t.test_flag(TIF_SIGPENDING) {
         get_signal(t)
     } else {
@@ -383,7 +383,7 @@ fn handle_signal(t: &Task, regs: &mut PtRegs, info: &KSigInfo, action: &SigActio
 /// fault does (Linux `arm64_notify_segfault`): catchable, with whatever of the frame was
 /// already read in place.
 pub fn sys_rt_sigreturn() -> SysResult {
-    let t = current();
+    let t = &current();
     // SAFETY: in a syscall, the current task's pt_regs are its user context.
     let regs = unsafe { &mut *t.pt_regs() };
     // Whatever x0 holds now must not look like a syscall to restart.
@@ -393,8 +393,8 @@ pub fn sys_rt_sigreturn() -> SysResult {
         Err(_) => {
             let addr = regs.sp;
             // SEGV_MAPERR if no mapping lies at or above the address (Linux `find_vma`).
-            let mm = t.inner.lock().mm.clone();
-            let mapped = mm.is_some_and(|mm| mm.inner.lock().vmas.iter().any(|v| v.end > addr));
+            let mm = t.get_task_mm();
+            let mapped = mm.is_some_and(|mm| mm.lock().vmas.iter().any(|v| v.end > addr));
             let code = if mapped { SEGV_ACCERR } else { SEGV_MAPERR };
             force_sig_fault(SIGSEGV, code, "bad frame in rt_sigreturn", addr, regs.pc);
             Ok(0)

@@ -86,7 +86,7 @@ extern "C" fn handle_bad_stack(regs: &mut PtRegs) -> ! {
     regs.sp = sp + super::ptrace::PT_REGS_SIZE as u64;
     regs.regs[0] = x0;
     let esr = ESR_EL1.get();
-    let t = current();
+    let t = &current();
     println!("Insufficient stack space to handle exception!");
     println!("ESR: {esr:#018x} -- {}", esr_class_str(esr_class(esr)));
     println!("FAR: {:#018x}", FAR_EL1.get());
@@ -159,7 +159,7 @@ pub fn exit_to_user_mode(regs: &mut PtRegs) {
     // Look at the work flags with interrupts masked, so that no wake-up or signal lands
     // between the look and the `eret` (Linux `exit_to_user_mode_prepare`).
     local_irq_disable();
-    let t = current();
+    let t = &current();
     let work = t
         .thread_info
         .flags
@@ -374,7 +374,8 @@ fn do_el0_sys(regs: &mut PtRegs, esr: u64) {
 /// (`emulate_mrs`); anything else, or an instruction that cannot be read, is SIGILL.
 fn do_el0_undef(regs: &mut PtRegs, esr: u64) {
     let mut insn = [0u8; 4];
-    if crate::mm::uaccess::copy_from_user(&mut insn, regs.pc).is_err() {
+    let pc = crate::mm::uaccess::UserPtr::new(regs.pc);
+    if crate::mm::uaccess::copy_from_user(&mut insn, pc).is_err() {
         return el0_sigill(regs, esr);
     }
     let insn = u32::from_le_bytes(insn);
