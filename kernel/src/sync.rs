@@ -7,21 +7,37 @@ use core::ops::{Deref, DerefMut};
 
 use crate::arch::irqflags::{local_irq_restore, local_irq_save, IrqFlags};
 
+/// How a CPU waits for a lock another holds: `yield`, which tells QEMU's round-robin
+/// TCG (and a hypervisor) to run another vCPU, where `core::hint::spin_loop`'s `isb`
+/// keeps this one spinning alone until its time slice ends (Linux arm64's `cpu_relax`
+/// is a `yield` too).
+pub struct CpuRelax;
+
+impl spin::RelaxStrategy for CpuRelax {
+    #[inline(always)]
+    fn relax() {
+        crate::arch::irqflags::cpu_relax();
+    }
+}
+
+type Mutex<T> = spin::mutex::SpinMutex<T, CpuRelax>;
+type MutexGuard<'a, T> = spin::mutex::SpinMutexGuard<'a, T>;
+
 /// A value behind a spinlock taken with interrupts masked.
 pub struct IrqSpinLock<T> {
-    inner: spin::mutex::SpinMutex<T>,
+    inner: Mutex<T>,
 }
 
 /// Access to the locked value; dropping it unlocks, then restores the interrupt state.
 pub struct IrqSpinLockGuard<'a, T> {
-    guard: ManuallyDrop<spin::mutex::SpinMutexGuard<'a, T>>,
+    guard: ManuallyDrop<MutexGuard<'a, T>>,
     flags: IrqFlags,
 }
 
 impl<T> IrqSpinLock<T> {
     pub const fn new(value: T) -> Self {
         IrqSpinLock {
-            inner: spin::mutex::SpinMutex::new(value),
+            inner: Mutex::new(value),
         }
     }
 

@@ -40,3 +40,11 @@ pub fn local_irq_disable() {
 pub fn wfi() {
     aarch64_cpu::asm::wfi();
 }
+
+/// Let other CPUs (or vCPUs) run while this one waits in a loop (Linux arm64
+/// `cpu_relax`: `yield`).
+#[inline(always)]
+pub fn cpu_relax() {
+    // SAFETY: `yield` is a hint with no effect on memory or registers.
+    unsafe { core::arch::asm!("yield", options(nomem, nostack, preserves_flags)) };
+}
