@@ -78,6 +78,7 @@ fn demo_process_tables_show_what_is_shared() {
     let (parent, child) = (row(&t, 1), row(&t, 3));
     assert_eq!(child.ppid, 1);
     assert_eq!(child.state, "Running (current)");
+    assert_eq!(parent.state, "Interruptible", "the parent sleeps in wait4");
     assert_ne!(child.mm, parent.mm, "fork: a new mm");
     assert_ne!(child.kstack, parent.kstack, "fork: a fresh kernel stack");
 

@@ -24,6 +24,14 @@ fn wait_child(pid: i32) -> i32 {
     status
 }
 
+/// Let the parent reach its sleep before the child shows it: a timer tick can preempt
+/// the parent between starting the child and sleeping (in `wait4`, or on vfork's
+/// completion), and then the table would show it runnable. One `sched_yield` runs it on
+/// to its sleep (on one CPU; on several it sleeps on its own).
+fn let_parent_sleep() {
+    sys::sched_yield();
+}
+
 /// Print the process table (forkos's own syscall; the console's `p` key does the same).
 fn ps(moment: &str) {
     println!("  [process table: {moment}]");
@@ -42,6 +50,7 @@ fn demo_fork() {
             sys::getppid(),
             COUNTER.load(Ordering::Relaxed)
         );
+        let_parent_sleep();
         ps("parent and child: two mms, two kernel stacks; the parent sleeps in wait4");
         sys::exit_group(42);
     }
@@ -59,6 +68,7 @@ extern "C" fn vfork_child() -> ! {
         "  child:  pid {} runs in the parent's memory; the parent is asleep until this exits",
         sys::getpid()
     );
+    let_parent_sleep();
     ps("the vfork child shares the parent's mm; the parent sleeps until it exits");
     sys::exit(7)
 }
