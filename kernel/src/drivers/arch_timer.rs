@@ -32,6 +32,9 @@ fn set_next_event() {
 /// The timer's interrupt: program the next one, then hand the tick to the generic time
 /// code (Linux's clock event `event_handler`).
 fn timer_interrupt() {
+    crate::arch::percpu::this_cpu()
+        .timer_ticks
+        .fetch_add(1, Ordering::Relaxed);
     set_next_event();
     time::tick_handle_periodic();
 }

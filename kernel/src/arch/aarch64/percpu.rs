@@ -15,6 +15,8 @@ pub struct PerCpu {
     /// `__entry_task`): user space owns `sp_el0` while it runs.
     pub entry_task: AtomicPtr<Task>,
     pub cpu: usize,
+    /// Timer interrupts this CPU took (Linux's per-CPU `kstat` interrupt counts).
+    pub timer_ticks: AtomicU64,
 }
 
 /// Offset of `entry_task`, for `kernel_entry`.
@@ -30,6 +32,7 @@ pub static PER_CPU: [PerCpu; NR_CPUS] = {
         PerCpu {
             entry_task: AtomicPtr::new(core::ptr::null_mut()),
             cpu: 0,
+            timer_ticks: AtomicU64::new(0),
         }
     }; NR_CPUS];
     let mut i = 0;
@@ -66,6 +69,11 @@ pub fn num_online_cpus() -> usize {
 #[inline]
 pub fn smp_processor_id() -> usize {
     this_cpu().cpu
+}
+
+/// CPU `cpu`'s data (Linux `per_cpu(var, cpu)`).
+pub fn per_cpu(cpu: usize) -> &'static PerCpu {
+    &PER_CPU[cpu]
 }
 
 /// Point `tpidr_el1` at this CPU's data (Linux `set_my_cpu_offset`).

@@ -141,5 +141,7 @@ extern "C" fn secondary_start_kernel(cpu: usize) -> ! {
     crate::smp::notify_cpu_starting(cpu);
     percpu::set_cpu_online(cpu);
     aarch64_cpu::asm::sev();
+    // Linux local_daif_restore(DAIF_PROCCTX): the tick may come in now.
+    super::irqflags::local_irq_enable();
     crate::smp::cpu_startup_entry()
 }
