@@ -164,10 +164,8 @@ pub unsafe fn parse(va: u64, pa: u64) -> Result<BootInfo, DtbError> {
     let psci = fdt
         .find_node("/psci")
         .filter(|n| {
-            n.compatible().is_some_and(|c| {
-                c.all()
-                    .any(|s| s == "arm,psci-0.2" || s == "arm,psci-1.0")
-            })
+            n.compatible()
+                .is_some_and(|c| c.all().any(|s| s == "arm,psci-0.2" || s == "arm,psci-1.0"))
         })
         .and_then(|n| n.property("method"))
         .and_then(|p| p.as_str())

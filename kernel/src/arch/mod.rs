@@ -31,11 +31,11 @@ pub use aarch64::psci;
 pub use aarch64::ptrace;
 /// The assembly halves of the boot self-tests.
 pub use aarch64::selftest;
-/// Starting the secondary CPUs: `smp_init_cpus`, `__cpu_up` (Linux
-/// `arch/arm64/kernel/smp.c`).
-pub use aarch64::smp;
 /// Printing and powering off through QEMU.
 pub use aarch64::semihosting;
 /// Taking a signal: `do_signal`, frames, `rt_sigreturn` (Linux
 /// `arch/arm64/kernel/signal.c`).
 pub use aarch64::signal;
+/// Starting the secondary CPUs: `smp_init_cpus`, `__cpu_up` (Linux
+/// `arch/arm64/kernel/smp.c`).
+pub use aarch64::smp;

@@ -207,7 +207,10 @@ impl Gic {
                 ..
             } => {
                 let rd = Self::populate_rdist(*redist, *redist_size).unwrap_or_else(|| {
-                    panic!("GICv3: no redistributor for MPIDR {:#x}", read_cpuid_mpidr())
+                    panic!(
+                        "GICv3: no redistributor for MPIDR {:#x}",
+                        read_cpuid_mpidr()
+                    )
                 });
                 rdist[smp_processor_id()].store(rd, Ordering::Relaxed);
                 let (rd, sgi) = Self::this_rdist(rdist);
@@ -217,7 +220,8 @@ impl Gic {
                     crate::arch::irqflags::cpu_relax();
                 }
                 sgi.icenabler0.set(u32::MAX);
-                sgi.igroupr0.set(u32::MAX); // SGIs and PPIs in group 1
+                // SGIs and PPIs in group 1.
+                sgi.igroupr0.set(u32::MAX);
                 // SAFETY: writing the GICv3 CPU interface registers of this CPU:
                 // system-register access on, all priorities unmasked, group 1 enabled.
                 unsafe {
