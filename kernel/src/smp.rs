@@ -54,13 +54,10 @@ pub fn smp_init(info: &BootInfo) {
 
 /// Give `cpu` its idle task and start it (Linux `cpu_up` -> `idle_thread_get`,
 /// `__cpu_up`).
-fn cpu_up(cpu: usize) -> Result<(), &'static str> {
-    let idle = crate::fork::fork_idle(cpu).ok_or("no memory for its idle task")?;
+fn cpu_up(cpu: usize) -> Result<(), arch_smp::CpuUpError> {
+    let idle = crate::fork::fork_idle(cpu).ok_or(arch_smp::CpuUpError::NoIdleTask)?;
     crate::sched::init_idle(idle.clone(), cpu);
-    arch_smp::__cpu_up(cpu, &idle).map_err(|e| match e {
-        arch_smp::CpuUpError::Psci(_) => "PSCI CPU_ON failed",
-        arch_smp::CpuUpError::Timeout => "it did not start within a second",
-    })
+    arch_smp::__cpu_up(cpu, &idle)
 }
 
 /// What a starting CPU sets up for itself before it goes online (Linux

@@ -38,11 +38,13 @@ pub struct Rq {
     idle: Option<Arc<Task>>,
 }
 
-/// Make room in every run queue for `n` tasks at boot, so that a queue never grows
-/// later: the memory a workload uses all comes back (see the leak check).
+/// Make room in every online CPU's run queue for `n` tasks at boot, so that a queue
+/// never grows later: the memory a workload uses all comes back (see the leak check).
 pub fn reserve_runqueues(n: usize) {
-    for rq in &RUNQUEUES {
-        rq.lock().queue.reserve_exact(n);
+    for (cpu, rq) in RUNQUEUES.iter().enumerate() {
+        if crate::arch::percpu::cpu_online(cpu) {
+            rq.lock().queue.reserve_exact(n);
+        }
     }
 }
 

@@ -77,10 +77,22 @@ pub fn smp_init_cpus(cpus: &CpuList) -> usize {
 /// Why a CPU did not come up.
 #[derive(Clone, Copy, Debug)]
 pub enum CpuUpError {
+    /// No memory for its idle task's stack.
+    NoIdleTask,
     /// PSCI refused to start it.
     Psci(PsciError),
     /// PSCI started it, but it did not reach `secondary_start_kernel` within a second.
     Timeout,
+}
+
+impl core::fmt::Display for CpuUpError {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        match self {
+            CpuUpError::NoIdleTask => write!(f, "no memory for its idle task"),
+            CpuUpError::Psci(e) => write!(f, "PSCI CPU_ON returned {e:?}"),
+            CpuUpError::Timeout => write!(f, "it did not come online within a second"),
+        }
+    }
 }
 
 /// Start `cpu` with `idle` as its idle task and wait until it is online (Linux
