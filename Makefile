@@ -1,7 +1,8 @@
 # forkos — build, boot and test a teaching kernel on QEMU virt.
 #
 #   make            build build/forkos.img (raw arm64 Image, boot this) and build/forkos.elf (for GDB)
-#   make run        build and boot the fork demo in QEMU (TRACE=fork narrates it); QEMU's exit status is init's
+#   make run        build and boot the fork demo in QEMU (TRACE=fork narrates it); QEMU's exit status is init's;
+#                   SMP=N boots N CPUs (default 4: the boot CPU runs every task, the others idle)
 #   make test       host unit tests + every QEMU integration test (T=name runs the matching ones)
 #   make lint       cargo fmt --check and cargo clippy -D warnings, kernel and host crates
 #   make debug      boot under QEMU's GDB stub, stopped at the first instruction, with gdb-multiarch
@@ -9,7 +10,8 @@
 #   make bench      the fork-path benchmarks under deterministic instruction counting (and Linux's
 #                   with LINUX_IMAGE set), then the SMP figures; see scripts/bench, scripts/smpbench
 #   make smpbench   only the SMP figures of fork+exit+wait, counted per CPU by the QEMU plugin
-#                   tools/icount-plugin (SMP="1 4" runs K=1 and K=4 and prints the speed-up bound)
+#                   tools/icount-plugin (SMP="1 4" runs K=1 and K=4 and prints the speed-up bound;
+#                   without SMP on the command line, K=1)
 #   make fuzz       run the syscall fuzzer for long (FUZZ_SEED=, FUZZ_CALLS=); `make test` runs it briefly
 #   make initrd     build the C programs (user/c) and build/initrd.cpio holding them and utest;
 #                   boot it with `make run INITRD=build/initrd.cpio` (its /init is cdemo)
@@ -32,7 +34,8 @@ MEM        ?= 256M
 APPEND     ?=
 TRACE      ?=
 CMDLINE    := $(strip $(if $(TRACE),trace=$(TRACE)) $(APPEND))
-QEMU_ARGS  := -M $(MACHINE) -cpu $(CPU) -m $(MEM) -nographic -nic none -semihosting \
+SMP        ?= 4
+QEMU_ARGS  := -M $(MACHINE) -cpu $(CPU) -smp $(SMP) -m $(MEM) -nographic -nic none -semihosting \
               -kernel $(IMG) $(if $(INITRD),-initrd $(INITRD)) $(if $(CMDLINE),-append "$(CMDLINE)")
 CARGO      := cargo
 KERNEL_CARGO_FLAGS := -p forkos-kernel --target $(TARGET) --release
@@ -46,7 +49,8 @@ UTEST      := target/aarch64-unknown-none/release/utest
 INITRD_CPIO := build/initrd.cpio
 
 BENCH_ARGS ?=
-SMP        ?= 1
+# smpbench's list of CPU counts: SMP if given, else 1 (not make run's default of 4).
+SMPBENCH   := $(if $(filter file,$(origin SMP)),1,$(SMP))
 PLUGIN     := build/icount.so
 FUZZ_SEED  ?= $(shell date +%s)
 FUZZ_CALLS ?= 1000000
@@ -159,10 +163,10 @@ $(PLUGIN): tools/icount-plugin/icount.c tools/icount-plugin/markers.h \
 bench: $(IMG) $(INITRD_CPIO) $(PLUGIN) qemu python
 	scripts/bench $(BENCH_ARGS)
 	@echo
-	scripts/smpbench $(SMP)
+	scripts/smpbench $(SMPBENCH)
 
 smpbench: $(IMG) $(INITRD_CPIO) $(PLUGIN) qemu python
-	scripts/smpbench $(SMP)
+	scripts/smpbench $(SMPBENCH)
 
 # The syscall fuzzer (user/src/bin/sysfuzz.rs) as pid 1, every address space checked after
 # every memory call (debug_vm); the seed is printed for replay.

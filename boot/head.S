@@ -4,7 +4,8 @@
  * QEMU loads the raw image at a 2 MiB-aligned physical address and jumps to its first
  * byte at EL1 (or EL2 with -M virt,virtualization=on), MMU off, with the device tree's
  * physical address in x0. From here to Rust:
- *   1. park every CPU but the boot CPU (SMP comes later);
+ *   1. park every CPU but the boot CPU: the others start later, one at a time, at
+ *      secondary_entry (below) when the boot CPU asks PSCI to start them;
  *   2. init_kernel_el: drop from EL2 to EL1 if needed;
  *   3. zero .bss, record kimage_voffset and the boot exception level;
  *   4. build two temporary tables: an identity map (TTBR0) of the 1 GiB around the kernel,
@@ -186,12 +187,12 @@ __create_page_tables:
     dsb     sy
     ret
 
-/* Turn the MMU on and continue at the link address (Linux __primary_switch, __enable_mmu). */
-__primary_switch:
-    adrp    x0, {INIT_IDMAP_PG_DIR}
-    msr     ttbr0_el1, x0
-    adrp    x0, {INIT_PG_DIR}
-    msr     ttbr1_el1, x0
+/*
+ * Per-CPU MMU set-up, before the MMU goes on (Linux __cpu_setup): memory attributes,
+ * translation control (the physical size and 16-bit ASIDs from ID_AA64MMFR0_EL1),
+ * FP/SIMD access, an empty local TLB. Clobbers x0-x3.
+ */
+__cpu_setup:
     ldr     x0, ={MAIR_EL1_VALUE}
     msr     mair_el1, x0
     ldr     x0, ={TCR_EL1_VALUE}
@@ -212,13 +213,50 @@ __primary_switch:
     tlbi    vmalle1
     dsb     nsh
     isb
+    ret
+
+/*
+ * Turn the MMU on with the tables already in TTBR0 (identity map) and TTBR1 (Linux
+ * __enable_mmu); returns through the identity map. Clobbers x0.
+ */
+__enable_mmu:
+    isb
     ldr     x0, ={SCTLR_EL1_MMU_ON}
     msr     sctlr_el1, x0
     isb
     ic      iallu
     dsb     nsh
     isb
+    ret
+
+/* Turn the MMU on and continue at the link address (Linux __primary_switch). */
+__primary_switch:
+    bl      __cpu_setup
+    adrp    x0, {INIT_IDMAP_PG_DIR}
+    msr     ttbr0_el1, x0
+    adrp    x0, {INIT_PG_DIR}
+    msr     ttbr1_el1, x0
+    bl      __enable_mmu
     ldr     x8, =__primary_switched
+    br      x8
+
+/*
+ * Where PSCI CPU_ON starts a secondary CPU: MMU off, at EL2 or EL1, x0 = the context id
+ * __cpu_up passed, the CPU's logical number (Linux secondary_entry, secondary_startup).
+ * The boot CPU's final tables are in place by now: TTBR1 gets swapper_pg_dir itself,
+ * TTBR0 the identity map until secondary_start_kernel swaps in the empty table.
+ */
+    .global secondary_entry
+secondary_entry:
+    mov     x19, x0                     // x19 = logical CPU number
+    bl      init_kernel_el
+    bl      __cpu_setup
+    adrp    x0, {INIT_IDMAP_PG_DIR}
+    msr     ttbr0_el1, x0
+    adrp    x0, {SWAPPER_PG_DIR}
+    msr     ttbr1_el1, x0
+    bl      __enable_mmu
+    ldr     x8, =__secondary_switched
     br      x8
 
     .text
@@ -240,3 +278,33 @@ __primary_switched:
     bl      start_kernel
 1:  wfe
     b       1b
+
+/*
+ * A secondary CPU at the link address (Linux __secondary_switched, init_cpu_task): its
+ * vectors, its per-CPU data in tpidr_el1, its idle task in sp_el0 and the idle task's
+ * stack, all from secondary_data, then secondary_start_kernel(cpu).
+ */
+__secondary_switched:
+    adrp    x8, vectors
+    add     x8, x8, :lo12:vectors
+    msr     vbar_el1, x8
+    isb
+    adrp    x1, {PER_CPU}
+    add     x1, x1, :lo12:{PER_CPU}
+    mov     x2, #{PERCPU_SIZE}
+    madd    x1, x19, x2, x1             // &PER_CPU[cpu]
+    msr     tpidr_el1, x1
+    adrp    x0, {SECONDARY_DATA}
+    add     x0, x0, :lo12:{SECONDARY_DATA}
+    ldr     x2, [x0, #{CPU_BOOT_TASK}]
+    cbz     x2, 2f                      // too late: __cpu_up gave up on this CPU
+    msr     sp_el0, x2                  // current = the idle task
+    ldr     x1, [x0, #{CPU_BOOT_STACK}] // the top of its stack
+    sub     sp, x1, #{PT_REGS_SIZE}     // pt_regs at the top, as on the boot CPU
+    stp     xzr, xzr, [sp, #{S_STACKFRAME}]
+    add     x29, sp, #{S_STACKFRAME}
+    mov     x30, xzr
+    mov     x0, x19
+    bl      secondary_start_kernel
+2:  wfe                                 // (Linux __secondary_too_slow)
+    b       2b

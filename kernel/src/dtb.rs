@@ -18,6 +18,29 @@ pub enum GicInfo {
     V3 { dist: Range, redist: Range },
 }
 
+/// How many CPUs forkos keeps from `/cpus` (Linux `NR_CPUS`).
+pub const MAX_DT_CPUS: usize = crate::arch::percpu::NR_CPUS;
+
+/// The instruction that calls PSCI firmware, from `/psci`'s `method` (Linux
+/// `psci_conduit`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PsciConduit {
+    /// `hvc`: a hypervisor at EL2 (QEMU's own PSCI for `-M virt`).
+    Hvc,
+    /// `smc`: firmware at EL3 (QEMU with `virtualization=on`, where EL2 is ours).
+    Smc,
+}
+
+/// The CPUs `/cpus` lists, by their MPIDR affinity (`reg`), in device-tree order (Linux
+/// `of_parse_and_init_cpus`).
+#[derive(Clone, Copy, Debug)]
+pub struct CpuList {
+    pub mpidr: [u64; MAX_DT_CPUS],
+    pub count: usize,
+    /// CPU nodes beyond `MAX_DT_CPUS`, left out.
+    pub ignored: usize,
+}
+
 /// What the kernel learns from the device tree at boot.
 pub struct BootInfo {
     /// The device tree blob itself.
@@ -32,6 +55,9 @@ pub struct BootInfo {
     pub gic: Option<GicInfo>,
     /// INTID of the EL1 virtual timer.
     pub timer_intid: Option<u32>,
+    /// `/psci`'s conduit, if the node says PSCI 0.2 or later over `hvc` or `smc`.
+    pub psci: Option<PsciConduit>,
+    pub cpus: CpuList,
 }
 
 /// Why the device tree could not be used.
@@ -133,6 +159,45 @@ pub unsafe fn parse(va: u64, pa: u64) -> Result<BootInfo, DtbError> {
         .and_then(|n| n.property("interrupts"))
         .and_then(|p| fdt_irq::nth_intid(p.value, 2));
 
+    // PSCI 0.2 and later have fixed function ids (CPU_ON is 0xC4000003), so only the
+    // conduit is read (Linux `psci_0_2_init` via `get_set_conduit_method`).
+    let psci = fdt
+        .find_node("/psci")
+        .filter(|n| {
+            n.compatible()
+                .is_some_and(|c| c.all().any(|s| s == "arm,psci-0.2" || s == "arm,psci-1.0"))
+        })
+        .and_then(|n| n.property("method"))
+        .and_then(|p| p.as_str())
+        .and_then(|m| match m {
+            "hvc" => Some(PsciConduit::Hvc),
+            "smc" => Some(PsciConduit::Smc),
+            _ => None,
+        });
+    let mut cpus = CpuList {
+        mpidr: [0; MAX_DT_CPUS],
+        count: 0,
+        ignored: 0,
+    };
+    if let Some(node) = fdt.find_node("/cpus") {
+        let is_cpu = |c: &fdt::node::FdtNode| {
+            c.property("device_type")
+                .and_then(|p| p.as_str())
+                .is_some_and(|s| s == "cpu")
+        };
+        for c in node.children().filter(is_cpu) {
+            let Some(reg) = c.property("reg").and_then(|p| p.as_usize()) else {
+                continue;
+            };
+            if cpus.count == MAX_DT_CPUS {
+                cpus.ignored += 1;
+                continue;
+            }
+            cpus.mpidr[cpus.count] = reg as u64;
+            cpus.count += 1;
+        }
+    }
+
     Ok(BootInfo {
         dtb: Range::new(pa, fdt.total_size() as u64),
         model: fdt
@@ -147,5 +212,7 @@ pub unsafe fn parse(va: u64, pa: u64) -> Result<BootInfo, DtbError> {
         uart,
         gic,
         timer_intid,
+        psci,
+        cpus,
     })
 }

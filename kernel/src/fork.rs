@@ -584,3 +584,28 @@ pub fn sys_set_tid_address(tidptr: UserPtr<i32>) -> SysResult {
     t.inner.lock().clear_child_tid = tidptr;
     Ok(t.pid as i64)
 }
+
+/// A CPU's idle task: pid 0, a kernel thread named `swapper` (`swapper/N` on CPU N) on
+/// `stack`, with signal state of its own. The boot CPU's turns the boot context into
+/// one (Linux's static `init_task`); the others get a fresh stack ([`fork_idle`]).
+pub fn idle_task(cpu: usize, stack: KernelStack) -> Arc<Task> {
+    let signal = SignalStruct::new();
+    signal.inner.lock().live = 1;
+    let mut comm = *b"swapper\0\0\0\0\0\0\0\0\0";
+    if cpu > 0 {
+        comm[7] = b'/';
+        let mut n = cpu;
+        let digits = if cpu >= 10 { 2 } else { 1 };
+        for i in (0..digits).rev() {
+            comm[8 + i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    }
+    Arc::new(Task::new(0, 0, true, stack, signal, SigHand::new(), comm))
+}
+
+/// The idle task of secondary CPU `cpu`, on a stack of its own with the guard below it
+/// like any task's (Linux `fork_idle`); `None` when memory runs out.
+pub fn fork_idle(cpu: usize) -> Option<Arc<Task>> {
+    Some(idle_task(cpu, KernelStack::alloc()?))
+}

@@ -31,6 +31,21 @@ pub fn request_irq(intid: u32, handler: IrqHandler) {
     gic.enable(intid);
 }
 
+/// Set up this CPU's part of the interrupt controller, on a secondary CPU (Linux's
+/// `gic_starting_cpu` hotplug callback).
+pub fn gic_starting_cpu() {
+    GIC.get()
+        .expect("a secondary CPU before the GIC is up")
+        .cpu_init();
+}
+
+/// Enable a per-CPU interrupt (a PPI) on this CPU; its handler is already registered
+/// (Linux `enable_percpu_irq`).
+pub fn enable_percpu_irq(intid: u32) {
+    let gic = GIC.get().expect("enable_percpu_irq before the GIC is up");
+    gic.enable(intid);
+}
+
 /// Handle every pending interrupt; called from the IRQ vectors with IRQs masked (Linux
 /// `gic_handle_irq` -> `generic_handle_domain_irq`).
 pub fn handle_irq() {

@@ -20,6 +20,7 @@
 //! | [`sys`], [`resource`] | `kernel/sys.c`, `include/linux/resource.h` | `uname`, `sysinfo`, rlimits |
 //! | [`fs`], [`iov_iter`] | `init/initramfs.c`, `fs/`, `lib/iov_iter.c` | the initrd's files, the console, user buffers |
 //! | [`init`] | `init/main.c` | pid 1 and the idle task's work |
+//! | [`smp`] | `kernel/smp.c`, `kernel/cpu.c` | starting the other CPUs, which idle for now |
 //! | [`irq`], [`time`] | `kernel/irq/`, `kernel/time/` | interrupt dispatch, the tick, sleeping |
 //! | [`drivers`] | `drivers/` | PL011 UART, GIC, arch timer |
 //! | [`dtb`] | `drivers/of/fdt.c` | reading the device tree |
@@ -56,6 +57,7 @@ pub mod resource;
 pub mod sched;
 pub mod selftest;
 pub mod signal;
+pub mod smp;
 pub mod sync;
 pub mod sys;
 pub mod syscall;
@@ -171,8 +173,9 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
                 ioremap_or_die("GIC distributor", dist),
                 ioremap_or_die("GIC redistributor", redist),
             );
-            // SAFETY: d and r map this GICv3's registers, used only through irq::.
-            unsafe { drivers::gic::Gic::new_v3(d, r) }
+            // SAFETY: d and r map this GICv3's distributor and whole redistributor region,
+            // used only through irq::.
+            unsafe { drivers::gic::Gic::new_v3(d, r, redist.size()) }
         }
         None => panic!("no supported interrupt controller in the device tree"),
     };
@@ -207,6 +210,9 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
     } else {
         println!("  pan:     not implemented by this CPU");
     }
+    // 6. The other CPUs, each to its idle loop (Linux `smp_init`, which Linux runs from
+    //    kernel_init; here before any task exists, so that none ever sees them start).
+    smp::smp_init(&info);
     arch::irqflags::local_irq_enable();
 
     if let Some(name) = cmdline::get(info.cmdline, "selftest") {
@@ -225,7 +231,7 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
     sched::wait::reserve_timers(n);
     futex::reserve_waiters(n);
     pid::PID_TABLE.lock().reserve();
-    // 6. The root file system: the initrd's files, or the built-in programs.
+    // 7. The root file system: the initrd's files, or the built-in programs.
     let initrd = info.initrd.map(|r| {
         // SAFETY: the initrd is RAM, linear mapped, and reserved from the page allocator
         // for as long as the kernel runs; nothing writes it.
@@ -240,22 +246,10 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
     init::rest_init(info.cmdline)
 }
 
-/// Turn the boot context into the idle task, pid 0 (Linux `init_task` + `sched_init`).
+/// Turn the boot context into the boot CPU's idle task, pid 0 (Linux `init_task` +
+/// `sched_init`).
 fn sched_init() {
-    use task::{SigHand, SignalStruct, Task, TaskState};
-    let signal = SignalStruct::new();
-    signal.inner.lock().live = 1;
-    let idle = alloc::sync::Arc::new(Task::new(
-        0,
-        0,
-        true,
-        mm::kstack::KernelStack::Init,
-        signal,
-        SigHand::new(),
-        *b"swapper\0\0\0\0\0\0\0\0\0",
-    ));
-    idle.set_state(TaskState::Running);
-    sched::sched_init(idle);
+    sched::sched_init(fork::idle_task(0, mm::kstack::KernelStack::Init));
 }
 
 fn midr() -> u64 {

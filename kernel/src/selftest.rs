@@ -7,6 +7,7 @@
 //! |---|---|
 //! | `ptregs` | `kernel_entry`/`kernel_exit` save every register into `pt_regs` and restore them from it |
 //! | `timer` | timer interrupts arrive while the kernel spins, and leave every register intact |
+//! | `smp` | every online CPU takes its own timer interrupts, and only the boot CPU's move jiffies |
 //! | `page_alloc` | allocating and freeing pages returns the free count to where it started |
 //! | `heap` | the kernel heap grows past its first mapping and gives memory back |
 //! | `wx` | no kernel page is writable and executable; text, rodata, data, guard page as designed |
@@ -117,6 +118,37 @@ fn test_timer() {
     check(
         out[31] == out[32],
         format_args!("sp survived every interrupt"),
+    );
+}
+
+/// Every online CPU's timer ticks (its GIC interface and timer are up), while jiffies
+/// advance only with the boot CPU's ticks (`tick_do_timer_cpu`).
+fn test_smp() {
+    use crate::arch::percpu::{cpu_online, num_online_cpus, per_cpu, NR_CPUS};
+    const TICKS: u64 = 10;
+    let n = num_online_cpus();
+    println!("selftest smp: {n} CPUs online; waiting {TICKS} jiffies");
+    let ticks = |cpu: usize| per_cpu(cpu).timer_ticks.load(Ordering::Relaxed);
+    let before: [u64; NR_CPUS] = core::array::from_fn(ticks);
+    let start = get_jiffies();
+    while get_jiffies() < start + TICKS {
+        crate::arch::irqflags::wfi();
+    }
+    let after: [u64; NR_CPUS] = core::array::from_fn(ticks);
+    let elapsed = get_jiffies() - start;
+    for cpu in (0..NR_CPUS).filter(|&c| cpu_online(c)) {
+        let got = after[cpu] - before[cpu];
+        check(
+            got >= TICKS / 2,
+            format_args!("CPU{cpu} took {got} timer interrupts"),
+        );
+    }
+    check(
+        elapsed <= after[0] - before[0] + 1,
+        format_args!(
+            "jiffies advanced {elapsed}, no more than the boot CPU's {} ticks",
+            after[0] - before[0]
+        ),
     );
 }
 
@@ -331,6 +363,7 @@ pub fn run(name: Option<&str>) -> u32 {
         }
         Some("ptregs") => test_ptregs(),
         Some("timer") => test_timer(),
+        Some("smp") => test_smp(),
         Some("page_alloc") => test_page_alloc(),
         Some("heap") => test_heap(),
         Some("wx") => test_wx(),
@@ -341,7 +374,7 @@ pub fn run(name: Option<&str>) -> u32 {
         Some("panic") => panic!("selftest panic"),
         Some(other) => {
             print!("selftest: unknown test '{other}'; ");
-            println!("known: all ptregs timer page_alloc heap wx text_write dabort pan stack_overflow panic");
+            println!("known: all ptregs timer smp page_alloc heap wx text_write dabort pan stack_overflow panic");
             return 2;
         }
     }

@@ -28,14 +28,29 @@ pub fn set_tick_rate(rate: u64) -> u64 {
 /// counter when interrupts were masked, but never jump: a sleep is never cut short);
 /// the scheduler's tick may preempt the running task (`update_process_times` ->
 /// `scheduler_tick`); and the console is polled for its one key (Linux's magic SysRq
-/// comes with the UART's receive interrupt, which forkos does not use yet).
+/// comes with the UART's receive interrupt, which forkos does not use yet). Only the
+/// boot CPU's tick moves time and polls ([`tick_do_timer_cpu`]).
 pub fn tick_handle_periodic() {
+    if !tick_do_timer_cpu() {
+        crate::sched::scheduler_tick();
+        return;
+    }
     if SINCE_JIFFY.fetch_add(1, Ordering::Relaxed) + 1 >= PER_JIFFY.load(Ordering::Relaxed) {
         SINCE_JIFFY.store(0, Ordering::Relaxed);
         jiffies.fetch_add(1, Ordering::Relaxed);
     }
     crate::sched::scheduler_tick();
     crate::console::handle_sysrq();
+}
+
+/// The CPU whose tick advances jiffies, runs the sleep timers and polls the console
+/// (Linux `tick_do_timer_cpu`): the boot CPU. Other CPUs' ticks only do the scheduler's
+/// per-CPU work.
+const TICK_DO_TIMER_CPU: usize = 0;
+
+/// Is this the CPU that keeps time?
+pub fn tick_do_timer_cpu() -> bool {
+    crate::arch::percpu::smp_processor_id() == TICK_DO_TIMER_CPU
 }
 
 /// Ticks so far.

@@ -54,6 +54,11 @@ pub struct Boot {
     pub append: String,
     /// `-initrd` file, relative to the repository root.
     pub initrd: Option<PathBuf>,
+    /// `-smp`: how many CPUs (1 unless a test says otherwise; `make run` boots 4).
+    pub smp: u32,
+    /// `-accel`, e.g. `tcg,thread=multi` for one host thread per CPU; QEMU's default
+    /// (single-threaded TCG) when `None`.
+    pub accel: Option<String>,
     /// Kill QEMU after this long.
     pub timeout: Duration,
 }
@@ -66,6 +71,8 @@ impl Default for Boot {
             mem: "256M".into(),
             append: String::new(),
             initrd: None,
+            smp: 1,
+            accel: None,
             // The longest boot with it, the whole EL0 suite, takes 7 s on a 2-core CI
             // machine; the rest is room for a slower or busier one.
             timeout: Duration::from_secs(60),
@@ -143,7 +150,11 @@ impl Boot {
     fn command(&self, machine: &str) -> Command {
         let mut cmd = Command::new("qemu-system-aarch64");
         cmd.args(["-M", machine, "-cpu", &self.cpu, "-m", &self.mem])
-            .args(["-nographic", "-nic", "none", "-semihosting", "-no-reboot"])
+            .args(["-smp", &self.smp.to_string()]);
+        if let Some(accel) = &self.accel {
+            cmd.args(["-accel", accel]);
+        }
+        cmd.args(["-nographic", "-nic", "none", "-semihosting", "-no-reboot"])
             .arg("-kernel")
             .arg(image());
         if !self.append.is_empty() {

@@ -466,7 +466,8 @@ fn boot_output(command: &str) -> String {
         }
         _ => panic!("no way to run {command:?} for a quoted transcript"),
     };
-    let run = boot.run();
+    // `make run` boots four CPUs (the Makefile's SMP default).
+    let run = Boot { smp: 4, ..boot }.run();
     run.expect_status(0);
     run.output
 }

@@ -25,6 +25,8 @@ pub use aarch64::page;
 pub use aarch64::percpu;
 /// `copy_thread`, `switch_to`, `start_thread` (Linux `arch/arm64/kernel/process.c`).
 pub use aarch64::process;
+/// `psci_cpu_on`, the firmware call that starts a CPU (Linux `drivers/firmware/psci/`).
+pub use aarch64::psci;
 /// `PtRegs`, the frame `kernel_entry` saves (Linux `asm/ptrace.h`).
 pub use aarch64::ptrace;
 /// The assembly halves of the boot self-tests.
@@ -34,3 +36,6 @@ pub use aarch64::semihosting;
 /// Taking a signal: `do_signal`, frames, `rt_sigreturn` (Linux
 /// `arch/arm64/kernel/signal.c`).
 pub use aarch64::signal;
+/// Starting the secondary CPUs: `smp_init_cpus`, `__cpu_up` (Linux
+/// `arch/arm64/kernel/smp.c`).
+pub use aarch64::smp;

@@ -1,7 +1,7 @@
-//! The Arm generic timer: the EL1 virtual timer ticking at [`HZ`](crate::time::HZ)
-//! (Linux `drivers/clocksource/arm_arch_timer.c`).
+//! The Arm generic timer: each CPU's EL1 virtual timer ticking at
+//! [`HZ`](crate::time::HZ) (Linux `drivers/clocksource/arm_arch_timer.c`).
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use aarch64_cpu::registers::{
     ReadWriteable, Readable, Writeable, CNTFRQ_EL0, CNTKCTL_EL1, CNTVCT_EL0, CNTV_CTL_EL0,
@@ -32,12 +32,18 @@ fn set_next_event() {
 /// The timer's interrupt: program the next one, then hand the tick to the generic time
 /// code (Linux's clock event `event_handler`).
 fn timer_interrupt() {
+    crate::arch::percpu::this_cpu()
+        .timer_ticks
+        .fetch_add(1, Ordering::Relaxed);
     set_next_event();
     time::tick_handle_periodic();
 }
 
+/// The timer's PPI, which every CPU enables for itself.
+static TIMER_INTID: AtomicU32 = AtomicU32::new(0);
+
 /// Start the periodic tick on interrupt `intid` (the virtual timer PPI from the device
-/// tree), and let EL0 read the virtual counter as Linux does (CNTKCTL_EL1.EL0VCTEN).
+/// tree) on the boot CPU (Linux `arch_timer_register`, then `arch_timer_starting_cpu`).
 ///
 /// The timer interrupts `rate` times a second (at least `HZ`): each interrupt may
 /// preempt the running task, while time still advances in jiffies of 1/HZ. A rate above
@@ -46,11 +52,20 @@ fn timer_interrupt() {
 pub fn init(intid: u32, rate: u64) {
     let per_jiffy = time::set_tick_rate(rate);
     PERIOD.store(frequency() / (per_jiffy * time::HZ), Ordering::Relaxed);
+    TIMER_INTID.store(intid, Ordering::Relaxed);
+    irq::request_irq(intid, timer_interrupt);
+    arch_timer_starting_cpu();
+}
+
+/// Start this CPU's timer (Linux `arch_timer_starting_cpu`): let EL0 read the virtual
+/// counter as Linux does (CNTKCTL_EL1.EL0VCTEN), turn on the event stream, arm the
+/// first interrupt and enable the PPI.
+pub fn arch_timer_starting_cpu() {
     CNTKCTL_EL1.write(CNTKCTL_EL1::EL0VCTEN::SET + CNTKCTL_EL1::EVNTI.val(evtstrm_divider()));
     arch_timer_evtstrm_enable();
     set_next_event();
     CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR);
-    irq::request_irq(intid, timer_interrupt);
+    irq::enable_percpu_irq(TIMER_INTID.load(Ordering::Relaxed));
 }
 
 /// How often the event stream wakes a `wfe` (Linux `ARCH_TIMER_EVT_STREAM_FREQ`).

@@ -3,10 +3,16 @@
 //!
 //! QEMU virt has a GICv2 by default and a GICv3 with `-M virt,gic-version=3`. Both have a
 //! distributor (shared) and a per-CPU part: a memory-mapped CPU interface on v2; a
-//! redistributor plus system registers (`ICC_*_EL1`) on v3. forkos uses private
-//! peripheral interrupts (the timer) on the boot CPU.
+//! redistributor plus system registers (`ICC_*_EL1`) on v3. The boot CPU sets up the
+//! distributor; every CPU sets up its own part ([`Gic::cpu_init`]) and enables its own
+//! private peripheral interrupts (its timer).
+
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use tock_registers::interfaces::{Readable, Writeable};
+
+use crate::arch::percpu::{smp_processor_id, NR_CPUS};
+use crate::arch::smp::read_cpuid_mpidr;
 use tock_registers::register_structs;
 use tock_registers::registers::{ReadOnly, ReadWrite};
 
@@ -39,6 +45,8 @@ register_structs! {
     pub GicrRdRegs {
         (0x000 => ctlr: ReadWrite<u32>),
         (0x004 => _reserved0),
+        (0x008 => typer: ReadOnly<u64>),
+        (0x010 => _reserved1),
         (0x014 => waker: ReadWrite<u32>),
         (0x018 => @END),
     },
@@ -69,8 +77,12 @@ pub enum Gic {
     },
     V3 {
         gicd: &'static GicdRegs,
-        rd: &'static GicrRdRegs,
-        sgi: &'static GicrSgiRegs,
+        /// The mapped redistributor region: one 128 KiB pair of frames per CPU.
+        redist: u64,
+        redist_size: u64,
+        /// Each CPU's redistributor, found by [`Gic::cpu_init`] (Linux's per-CPU
+        /// `gic_data.rdists.rdist`).
+        rdist: [AtomicU64; NR_CPUS],
     },
 }
 
@@ -79,10 +91,15 @@ const GICD_CTLR_ENABLE_G1: u32 = 1 << 1;
 const GICD_CTLR_ARE: u32 = 1 << 4;
 const GICR_WAKER_PROCESSOR_SLEEP: u32 = 1 << 1;
 const GICR_WAKER_CHILDREN_ASLEEP: u32 = 1 << 2;
+/// GICR_TYPER.Last: the last redistributor of its region.
+const GICR_TYPER_LAST: u64 = 1 << 4;
+/// One redistributor: its control frame and its SGI/PPI frame, 64 KiB each.
+const GICR_STRIDE: u64 = 0x2_0000;
 
 // SAFETY: the registers are MMIO reached only through volatile accesses. The distributor
 // is built to be driven from several CPUs, and the per-CPU parts are only touched by the
-// CPU they belong to (SMP will give each CPU its own).
+// CPU they belong to (the GICv2 CPU interface is banked; a GICv3 CPU finds its own
+// redistributor).
 unsafe impl Send for Gic {}
 // SAFETY: as above.
 unsafe impl Sync for Gic {}
@@ -102,46 +119,111 @@ impl Gic {
         }
     }
 
-    /// A GICv3 whose distributor and boot CPU's redistributor are mapped at `gicd`, `gicr`.
+    /// A GICv3 whose distributor and redistributor region are mapped at `gicd` and
+    /// `gicr` (`gicr_size` bytes).
     ///
     /// # Safety
-    /// The addresses must map the GIC's registers (128 KiB for the redistributor).
-    pub unsafe fn new_v3(gicd: u64, gicr: u64) -> Self {
-        // SAFETY: the caller guarantees these map the GICv3's registers.
-        unsafe {
-            Gic::V3 {
-                gicd: &*(gicd as *const GicdRegs),
-                rd: &*(gicr as *const GicrRdRegs),
-                sgi: &*((gicr + 0x1_0000) as *const GicrSgiRegs),
-            }
+    /// The addresses must map the GIC's registers (the whole redistributor region).
+    pub unsafe fn new_v3(gicd: u64, gicr: u64, gicr_size: u64) -> Self {
+        // SAFETY: the caller guarantees gicd maps the GICv3's distributor.
+        let gicd = unsafe { &*(gicd as *const GicdRegs) };
+        Gic::V3 {
+            gicd,
+            redist: gicr,
+            redist_size: gicr_size,
+            rdist: [const { AtomicU64::new(0) }; NR_CPUS],
         }
     }
 
-    /// Turn on the distributor and this CPU's interface (Linux `gic_dist_init`,
-    /// `gic_cpu_init`); all interrupts start disabled.
+    /// Turn on the distributor, with all interrupts disabled, then the boot CPU's
+    /// interface (Linux `gic_dist_init`, then `gic_cpu_init`).
     pub fn init(&self) {
         match self {
-            Gic::V2 { gicd, gicc } => {
+            Gic::V2 { gicd, .. } => {
                 gicd.ctlr.set(0);
                 for r in gicd.icenabler.iter() {
                     r.set(u32::MAX);
                 }
                 gicd.ctlr.set(GICD_CTLR_ENABLE_G0);
+            }
+            Gic::V3 { gicd, .. } => {
+                gicd.ctlr.set(0);
+                gicd.ctlr
+                    .set(GICD_CTLR_ARE | GICD_CTLR_ENABLE_G1 | GICD_CTLR_ENABLE_G0);
+            }
+        }
+        self.cpu_init();
+    }
+
+    /// This CPU's redistributor frames (GICv3), once `cpu_init` found them.
+    fn this_rdist(rdist: &[AtomicU64; NR_CPUS]) -> (&'static GicrRdRegs, &'static GicrSgiRegs) {
+        let rd = rdist[smp_processor_id()].load(Ordering::Relaxed);
+        assert!(rd != 0, "GICv3: this CPU has no redistributor");
+        // SAFETY: cpu_init found rd inside the mapped redistributor region, the control
+        // frame at rd and the SGI frame 64 KiB after it.
+        unsafe {
+            (
+                &*(rd as *const GicrRdRegs),
+                &*((rd + 0x1_0000) as *const GicrSgiRegs),
+            )
+        }
+    }
+
+    /// Find the redistributor whose GICR_TYPER affinity is this CPU's MPIDR (Linux
+    /// `gic_populate_rdist`).
+    fn populate_rdist(redist: u64, size: u64) -> Option<u64> {
+        let mpidr = read_cpuid_mpidr();
+        let aff = ((mpidr >> 32) & 0xff) << 24 | (mpidr & 0xff_ffff);
+        let mut rd = redist;
+        while rd + GICR_STRIDE <= redist + size {
+            // SAFETY: rd is a control frame inside the mapped region.
+            let typer = unsafe { &*(rd as *const GicrRdRegs) }.typer.get();
+            if typer >> 32 == aff {
+                return Some(rd);
+            }
+            if typer & GICR_TYPER_LAST != 0 {
+                break;
+            }
+            rd += GICR_STRIDE;
+        }
+        None
+    }
+
+    /// Turn on this CPU's part of the GIC, with its SGIs and PPIs disabled (Linux
+    /// `gic_cpu_init`; for v3 also `gic_enable_redist` and `gic_cpu_sys_reg_init`).
+    pub fn cpu_init(&self) {
+        match self {
+            Gic::V2 { gicd, gicc } => {
+                // The first enable register (SGIs, PPIs) is banked per CPU.
+                gicd.icenabler[0].set(u32::MAX);
                 gicc.pmr.set(0xff);
                 gicc.bpr.set(0);
                 gicc.ctlr.set(1);
             }
-            Gic::V3 { gicd, rd, sgi } => {
-                gicd.ctlr.set(0);
-                gicd.ctlr
-                    .set(GICD_CTLR_ARE | GICD_CTLR_ENABLE_G1 | GICD_CTLR_ENABLE_G0);
+            Gic::V3 {
+                redist,
+                redist_size,
+                rdist,
+                ..
+            } => {
+                let rd = Self::populate_rdist(*redist, *redist_size).unwrap_or_else(|| {
+                    panic!(
+                        "GICv3: no redistributor for MPIDR {:#x}",
+                        read_cpuid_mpidr()
+                    )
+                });
+                rdist[smp_processor_id()].store(rd, Ordering::Relaxed);
+                let (rd, sgi) = Self::this_rdist(rdist);
                 // Wake this CPU's redistributor.
                 rd.waker.set(rd.waker.get() & !GICR_WAKER_PROCESSOR_SLEEP);
-                while rd.waker.get() & GICR_WAKER_CHILDREN_ASLEEP != 0 {}
+                while rd.waker.get() & GICR_WAKER_CHILDREN_ASLEEP != 0 {
+                    crate::arch::irqflags::cpu_relax();
+                }
                 sgi.icenabler0.set(u32::MAX);
-                sgi.igroupr0.set(u32::MAX); // SGIs and PPIs in group 1
-                                            // SAFETY: writing the GICv3 CPU interface registers of this CPU:
-                                            // system-register access on, all priorities unmasked, group 1 enabled.
+                // SGIs and PPIs in group 1.
+                sgi.igroupr0.set(u32::MAX);
+                // SAFETY: writing the GICv3 CPU interface registers of this CPU:
+                // system-register access on, all priorities unmasked, group 1 enabled.
                 unsafe {
                     core::arch::asm!(
                         "mrs {t}, icc_sre_el1",
@@ -163,7 +245,7 @@ impl Gic {
     }
 
     /// Enable one interrupt (Linux `gic_unmask_irq`). forkos routes only SGIs and PPIs
-    /// (INTID < 32) and SPIs on GICv2.
+    /// (INTID < 32) and SPIs on GICv2. SGIs and PPIs are enabled for this CPU only.
     pub fn enable(&self, intid: u32) {
         let (reg, bit) = ((intid / 32) as usize, 1u32 << (intid % 32));
         let prio_shift = (intid % 4) * 8;
@@ -177,8 +259,9 @@ impl Gic {
                 }
                 gicd.isenabler[reg].set(bit);
             }
-            Gic::V3 { sgi, .. } => {
+            Gic::V3 { rdist, .. } => {
                 assert!(intid < 32, "GICv3 SPI routing is not implemented");
+                let (_, sgi) = Self::this_rdist(rdist);
                 let p = &sgi.ipriorityr[(intid / 4) as usize];
                 p.set((p.get() & !(0xff << prio_shift)) | (DEFAULT_PRIORITY << prio_shift));
                 sgi.isenabler0.set(bit);

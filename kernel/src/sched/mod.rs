@@ -7,8 +7,9 @@
 //!   [`wake_up_process`] (Linux `try_to_wake_up`), which puts it back on the run queue.
 //! - A new task first runs `ret_from_fork`, whose first call is [`schedule_tail`].
 //!
-//! Only the boot CPU runs tasks for now; the run queue is still per CPU and locked, and
-//! `current` comes from `sp_el0`, so SMP needs no change of structure.
+//! Every CPU has its run queue and idle task, but only the boot CPU runs tasks for now:
+//! wake-ups put tasks on CPU 0's queue ([`select_task_rq`]), so the other CPUs' queues
+//! stay empty and they idle; `current` comes from `sp_el0`.
 
 pub mod wait;
 
@@ -37,11 +38,13 @@ pub struct Rq {
     idle: Option<Arc<Task>>,
 }
 
-/// Make room in every run queue for `n` tasks at boot, so that a queue never grows
-/// later: the memory a workload uses all comes back (see the leak check).
+/// Make room in every online CPU's run queue for `n` tasks at boot, so that a queue
+/// never grows later: the memory a workload uses all comes back (see the leak check).
 pub fn reserve_runqueues(n: usize) {
-    for rq in &RUNQUEUES {
-        rq.lock().queue.reserve_exact(n);
+    for (cpu, rq) in RUNQUEUES.iter().enumerate() {
+        if crate::arch::percpu::cpu_online(cpu) {
+            rq.lock().queue.reserve_exact(n);
+        }
     }
 }
 
@@ -58,17 +61,34 @@ fn this_rq() -> &'static IrqSpinLock<Rq> {
     if NR_CPUS == 1 {
         return &RUNQUEUES[0];
     }
-    let cpu = crate::arch::percpu::this_cpu().cpu;
+    let cpu = crate::arch::percpu::smp_processor_id();
     debug_assert!(cpu < NR_CPUS);
     // SAFETY: init_this_cpu gave every CPU an index below NR_CPUS.
     unsafe { RUNQUEUES.get_unchecked(cpu) }
 }
 
-/// Make the boot context this CPU's idle task (Linux `init_idle`, `sched_init`).
+/// CPU `cpu`'s run queue (Linux `cpu_rq`).
+fn cpu_rq(cpu: usize) -> &'static IrqSpinLock<Rq> {
+    &RUNQUEUES[cpu]
+}
+
+/// The CPU a waking task goes to (Linux `select_task_rq`): the boot CPU, always, until
+/// the scheduler balances work across CPUs; the others only ever run their idle task.
+fn select_task_rq(_t: &Task) -> usize {
+    0
+}
+
+/// Make the boot context this CPU's idle task (Linux `sched_init`).
 pub fn sched_init(idle: Arc<Task>) {
     crate::arch::percpu::set_current(&idle);
+    init_idle(idle, crate::arch::percpu::smp_processor_id());
+}
+
+/// Make `idle` CPU `cpu`'s idle task and its running task (Linux `init_idle`).
+pub fn init_idle(idle: Arc<Task>, cpu: usize) {
+    idle.set_state(TaskState::Running);
     idle.on_rq.store(true, Ordering::Relaxed);
-    let mut rq = this_rq().lock();
+    let mut rq = cpu_rq(cpu).lock();
     rq.curr = Some(idle.clone());
     rq.idle = Some(idle);
 }
@@ -106,7 +126,7 @@ fn enqueue(rq: &mut Rq, t: Arc<Task>) {
 /// Wake `t` if it sleeps in a state in `states` (Linux `try_to_wake_up`). Returns true if
 /// it was woken.
 pub fn try_to_wake_up(t: &Arc<Task>, states: &[TaskState]) -> bool {
-    let mut rq = this_rq().lock();
+    let mut rq = cpu_rq(select_task_rq(t)).lock();
     if !states.contains(&t.state()) {
         return false;
     }
@@ -125,12 +145,14 @@ pub fn wake_up_process(t: &Arc<Task>) -> bool {
 /// Make a new task runnable for the first time (Linux `wake_up_new_task`).
 pub fn wake_up_new_task(t: Arc<Task>) {
     t.set_state(TaskState::Running);
-    let mut rq = this_rq().lock();
+    let mut rq = cpu_rq(select_task_rq(&t)).lock();
     enqueue(&mut rq, t);
 }
 
 /// The timer tick's scheduler work (Linux `scheduler_tick`): the running task's slice
-/// is one tick, so if anything else is waiting, ask it to yield.
+/// is one tick, so if anything else is waiting on this CPU's queue, ask it to yield.
+/// The sleep timers are one list for all CPUs, run by the CPU that keeps time (Linux
+/// runs each CPU's own timer wheel, `run_local_timers`).
 pub fn scheduler_tick() {
     let rq = this_rq().lock();
     if let Some(curr) = &rq.curr {
@@ -139,7 +161,9 @@ pub fn scheduler_tick() {
         }
     }
     drop(rq);
-    wait::run_timers(get_jiffies());
+    if crate::time::tick_do_timer_cpu() {
+        wait::run_timers(get_jiffies());
+    }
 }
 
 /// Give up the CPU (Linux `schedule`). The caller sets its state before calling if it
@@ -247,11 +271,15 @@ pub fn preempt_schedule_irq() {
     }
 }
 
-/// What the idle task does forever (Linux `do_idle`).
+/// What the idle task does forever (Linux `do_idle`). The boot CPU's also watches for
+/// init's end (`init::idle_work`).
 pub fn cpu_idle() -> ! {
+    let boot_cpu = crate::arch::percpu::smp_processor_id() == 0;
     loop {
         while !need_resched() {
-            crate::init::idle_work();
+            if boot_cpu {
+                crate::init::idle_work();
+            }
             // Check and sleep with interrupts masked: a wake-up that lands in between
             // still ends the wfi, since wfi wakes on a pending interrupt.
             let flags = local_irq_save();

@@ -65,4 +65,10 @@ core::arch::global_asm!(
     THREAD_SIZE = const THREAD_SIZE,
     PT_REGS_SIZE = const PT_REGS_SIZE,
     S_STACKFRAME = const S_STACKFRAME,
+    SWAPPER_PG_DIR = sym super::mmu::swapper_pg_dir,
+    PER_CPU = sym super::percpu::PER_CPU,
+    PERCPU_SIZE = const super::percpu::PERCPU_SIZE,
+    SECONDARY_DATA = sym super::smp::secondary_data,
+    CPU_BOOT_TASK = const super::smp::CPU_BOOT_TASK,
+    CPU_BOOT_STACK = const super::smp::CPU_BOOT_STACK,
 );

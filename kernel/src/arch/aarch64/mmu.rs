@@ -27,7 +27,7 @@ use crate::sync::IrqSpinLock;
 /// The kernel's TTBR1 top-level table (Linux `swapper_pg_dir`).
 #[link_section = ".bss.page_aligned"]
 #[no_mangle]
-static mut swapper_pg_dir: PageTablePage = PageTablePage([0; 512]);
+pub(super) static mut swapper_pg_dir: PageTablePage = PageTablePage([0; 512]);
 
 /// An empty table for TTBR0 while no user address space is installed (Linux
 /// `reserved_pg_dir`).

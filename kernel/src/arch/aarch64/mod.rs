@@ -14,6 +14,8 @@
 //! | `memory.rs` | `include/asm/memory.h` | virtual memory map |
 //! | `page.rs` | `lib/clear_page.S`, `lib/copy_page.S` | clearing and copying pages |
 //! | `percpu.rs` | `include/asm/percpu.h`, `asm/current.h` | per-CPU data, `current` in `sp_el0` |
+//! | `smp.rs` | `kernel/smp.c`, `kernel/setup.c` | starting secondary CPUs: `__cpu_up`, `secondary_start_kernel` |
+//! | `psci.rs` | `kernel/psci.c`, `drivers/firmware/psci/psci.c` | PSCI `CPU_ON` through `hvc` or `smc` |
 //! | `cpufeature.rs` | `kernel/cpufeature.c` | PAN, ID registers for EL0, `AT_HWCAP` |
 //! | `sysreg.rs` | `include/asm/sysreg.h` | boot register values |
 //! | `irqflags.rs` | `include/asm/irqflags.h` | masking interrupts |
@@ -31,10 +33,12 @@ pub mod mmu_context;
 pub mod page;
 pub mod percpu;
 pub mod process;
+pub mod psci;
 pub mod ptrace;
 pub mod selftest;
 pub mod semihosting;
 pub mod signal;
+pub mod smp;
 pub mod string;
 pub mod sysreg;
 pub mod traps;

@@ -1,0 +1,138 @@
+//! Bringing up the secondary CPUs (issue 13): every CPU the device tree lists comes
+//! online through PSCI `CPU_ON` over the conduit `/psci` names (`hvc`, or `smc` with
+//! `virtualization=on`, where the CPUs also enter at EL2), on GICv2 and GICv3, and then
+//! idles, so that the demo and the whole EL0 suite run as on one CPU, with no page lost.
+
+use fdt::Fdt;
+use forkos_tests::{Boot, Run};
+
+/// The banner's CPU line as the device tree says it should read: how many `/cpus`
+/// nodes, all of them online, and the PSCI conduit when there is more than one CPU.
+fn expected_cpu_line(boot: &Boot) -> String {
+    let dtb = boot.dump_dtb();
+    let fdt = Fdt::new(&dtb).expect("QEMU's device tree parses");
+    let n = fdt.cpus().count();
+    let method = fdt
+        .find_node("/psci")
+        .and_then(|p| p.property("method"))
+        .and_then(|m| m.as_str())
+        .expect("a /psci node with a method");
+    if n > 1 {
+        format!("{n} in the device tree, {n} online (PSCI {method})")
+    } else {
+        format!("{n} in the device tree, {n} online")
+    }
+}
+
+/// Boot `boot`'s demo, check the CPU line against the device tree, and that the demo
+/// passed and gave every page back.
+fn demo_on(boot: Boot) -> Run {
+    let want = expected_cpu_line(&boot);
+    let run = boot.run();
+    assert_eq!(
+        run.line_value("cpus:"),
+        Some(want.as_str()),
+        "{}",
+        run.output
+    );
+    run.expect_status(0)
+        .expect("init: no children left")
+        .expect_no_page_lost();
+    run
+}
+
+#[test]
+fn smp1_starts_no_cpu() {
+    let run = demo_on(Boot::default());
+    assert!(!run.output.contains("smp:"), "{}", run.output);
+}
+
+#[test]
+fn smp2_demo() {
+    demo_on(Boot {
+        smp: 2,
+        ..Boot::default()
+    })
+    .expect("(PSCI hvc)");
+}
+
+#[test]
+fn smp4_demo() {
+    demo_on(Boot {
+        smp: 4,
+        ..Boot::default()
+    })
+    .expect("4 in the device tree, 4 online (PSCI hvc)");
+}
+
+#[test]
+fn smp4_demo_gicv3() {
+    demo_on(Boot {
+        smp: 4,
+        machine: "virt,gic-version=3".into(),
+        ..Boot::default()
+    });
+}
+
+#[test]
+fn smp4_demo_el2_smc() {
+    demo_on(Boot {
+        smp: 4,
+        machine: "virt,virtualization=on".into(),
+        ..Boot::default()
+    })
+    .expect("(PSCI smc)")
+    .expect("entered at EL2, dropped to EL1");
+}
+
+#[test]
+fn smp4_demo_el2_smc_gicv3() {
+    demo_on(Boot {
+        smp: 4,
+        machine: "virt,virtualization=on,gic-version=3".into(),
+        cpu: "max".into(),
+        ..Boot::default()
+    })
+    .expect("(PSCI smc)");
+}
+
+/// One host thread per CPU (multi-threaded TCG): the CPUs really run at once.
+#[test]
+fn smp4_demo_mttcg() {
+    demo_on(Boot {
+        smp: 4,
+        accel: Some("tcg,thread=multi".into()),
+        ..Boot::default()
+    });
+}
+
+/// Every CPU's GIC interface and timer are up: each takes its own ticks, and only the
+/// boot CPU's advance jiffies.
+#[test]
+fn smp4_every_cpu_ticks() {
+    for machine in ["virt", "virt,gic-version=3"] {
+        let run = Boot {
+            smp: 4,
+            machine: machine.into(),
+            ..Boot::selftest("smp")
+        }
+        .run();
+        run.expect_status(0)
+            .expect("selftest smp: 4 CPUs online")
+            .expect("[ok] CPU3 took ");
+    }
+}
+
+/// The whole EL0 suite in one boot with four CPUs online: the secondaries idle, so it
+/// passes as on one, and loses no page.
+#[test]
+fn all_el0_tests_with_smp4() {
+    let run = Boot {
+        smp: 4,
+        ..Boot::utest("all")
+    }
+    .run();
+    run.expect(" tests, 0 failed")
+        .expect_status(0)
+        .expect_no_page_lost();
+}
