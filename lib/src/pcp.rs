@@ -55,11 +55,18 @@ pub fn zone_batchsize(managed_pages: usize, page_size: usize) -> usize {
     (rounddown_pow_of_two(batch + batch / 2) - 1).max(1)
 }
 
-/// The most pages a CPU keeps (Linux `zone_highsize`): the zone's watermark pages shared
-/// among the CPUs (forkos's only watermark is the reserve, where Linux uses the low
-/// one), and at least four batches.
-pub fn zone_highsize(watermark_pages: usize, batch: usize, nr_cpus: usize) -> usize {
-    (watermark_pages / nr_cpus.max(1)).max(batch << 2)
+/// The share of the zone the CPUs' lists may hold together (Linux's
+/// `vm.percpu_pagelist_high_fraction` sysctl, at its smallest allowed value, which gives
+/// the longest lists): forkos drains the lists before any allocation fails for want of
+/// pages, so long lists cost no usable memory, and they keep a fork's pages away from the
+/// zone's lock.
+pub const PERCPU_PAGELIST_HIGH_FRACTION: usize = 8;
+
+/// The most pages a CPU keeps (Linux `zone_highsize` with
+/// `percpu_pagelist_high_fraction` set): the zone's share for the lists, divided among
+/// the CPUs, and at least four batches.
+pub fn zone_highsize(managed_pages: usize, batch: usize, nr_cpus: usize) -> usize {
+    (managed_pages / PERCPU_PAGELIST_HIGH_FRACTION / nr_cpus.max(1)).max(batch << 2)
 }
 
 /// The largest power of two not above `n` (Linux `rounddown_pow_of_two`); `n` > 0.
@@ -85,11 +92,12 @@ mod tests {
     }
 
     #[test]
-    fn high_is_a_share_of_the_watermark_and_at_least_four_batches() {
-        assert_eq!(zone_highsize(1024, 15, 1), 1024);
-        assert_eq!(zone_highsize(1024, 15, 4), 256);
-        assert_eq!(zone_highsize(100, 63, 1), 252);
-        assert_eq!(zone_highsize(1024, 15, 0), 1024);
+    fn high_is_a_share_of_the_zone_and_at_least_four_batches() {
+        // 256 MiB on one CPU: an eighth of it; shared among four CPUs, a quarter each.
+        assert_eq!(zone_highsize(65536, 15, 1), 8192);
+        assert_eq!(zone_highsize(65536, 15, 4), 2048);
+        assert_eq!(zone_highsize(800, 63, 1), 252);
+        assert_eq!(zone_highsize(65536, 15, 0), 8192);
     }
 
     #[test]

@@ -63,6 +63,11 @@ static ZONE: IrqSpinLock<Zone> = IrqSpinLock::new(Zone {
 /// watermark check, as Linux's `zone_watermark_fast` does.
 static ZONE_FREE: AtomicUsize = AtomicUsize::new(0);
 
+/// Does the zone's known-zero list hold a page? Changed only under the zone's lock, read
+/// without it so that an allocation of a zeroed page takes the lock only when it may get
+/// one.
+static ZONE_HAS_ZEROED: AtomicBool = AtomicBool::new(false);
+
 /// The list of pages whose contents are undefined (Linux's `pindex` of a per-CPU list).
 const PCP_ANY: usize = 0;
 /// The list of pages known to be zero but for their link word, as the zone's `zero_list`.
@@ -163,6 +168,39 @@ impl PageRefs {
     }
 }
 
+impl PageRefs {
+    /// Drop a reference to each of `pages`, and free those that had their last under
+    /// one lock of this CPU's list (Linux `release_pages`, which gathers them for
+    /// `free_unref_page_list`). The pages to free are gathered at the front of `pages`,
+    /// whose contents are undefined afterwards.
+    pub fn release_pages(&self, pages: &mut [PhysAddr]) {
+        let mut nr_free = 0;
+        for i in 0..pages.len() {
+            let pa = pages[i];
+            let old = self.info(pa).count.fetch_sub(1, Ordering::AcqRel);
+            if old <= 1 {
+                if old == 0 {
+                    bad_page(pa, "put_page of a free page");
+                }
+                pages[nr_free] = pa;
+                nr_free += 1;
+            }
+        }
+        if nr_free > 0 {
+            free_unref_page_list(&pages[..nr_free]);
+        }
+    }
+}
+
+/// Put pages nobody references on this CPU's list, under one lock (Linux
+/// `free_unref_page_list`).
+fn free_unref_page_list(pages: &[PhysAddr]) {
+    let mut pcp = this_cpu_pcp();
+    for &pa in pages {
+        pcp.free_unref_page_commit(pa, PCP_ANY);
+    }
+}
+
 /// A page record misused: a kernel bug that must not go unnoticed (Linux `bad_page`).
 #[cold]
 #[inline(never)]
@@ -217,15 +255,15 @@ pub fn init(free: &RangeSet<MAX_RANGES>) {
     let reserve = (managed / 64).max(256);
     RESERVE.store(reserve, Ordering::Relaxed);
     drop(a);
-    setup_per_cpu_pageset(managed, reserve);
+    setup_per_cpu_pageset(managed);
     READY.store(true, Ordering::Release);
 }
 
 /// Size every CPU's list for this zone (Linux `setup_per_cpu_pageset` ->
 /// `zone_set_pageset_high_and_batch`), the CPUs not yet started included.
-fn setup_per_cpu_pageset(managed: usize, reserve: usize) {
+fn setup_per_cpu_pageset(managed: usize) {
     let batch = zone_batchsize(managed, PAGE_SIZE);
-    let high = zone_highsize(reserve, batch, NR_CPUS);
+    let high = zone_highsize(managed, batch, NR_CPUS);
     for slot in &PCP {
         let mut pcp = slot.0.lock();
         pcp.counts.batch = batch;
@@ -256,19 +294,21 @@ pub fn alloc_page() -> Option<PhysAddr> {
     if !zone_watermark_ok() {
         return None;
     }
-    rmqueue_pcplist(PCP_ANY)
+    rmqueue_pcplist(false).map(|(pa, _)| pa)
 }
 
 /// Allocate one page, dipping into the reserve if need be (Linux `ALLOC_HIGH` /
 /// `__GFP_MEMALLOC`): only for the kernel heap and kernel page tables. Its contents are
 /// undefined.
 pub fn alloc_page_reserve() -> Option<PhysAddr> {
-    rmqueue_pcplist(PCP_ANY).or_else(|| {
-        // The zone is empty, but other CPUs' lists may hold pages (Linux's slow path
-        // drains them before it gives up: `__alloc_pages_direct_reclaim`).
-        drain_all_pages();
-        rmqueue_pcplist(PCP_ANY)
-    })
+    rmqueue_pcplist(false)
+        .or_else(|| {
+            // The zone is empty, but other CPUs' lists may hold pages (Linux's slow
+            // path drains them before it gives up: `__alloc_pages_direct_reclaim`).
+            drain_all_pages();
+            rmqueue_pcplist(false)
+        })
+        .map(|(pa, _)| pa)
 }
 
 /// Is there more than the reserve left for an allocation a user program caused (Linux
@@ -299,26 +339,43 @@ fn this_cpu_pcp() -> IrqSpinLockGuard<'static, PerCpuPages> {
     unsafe { PCP[cpu].0.lock_irqsaved(flags) }
 }
 
-/// Take a page from this CPU's list `pindex`, refilled from the zone when empty (Linux
-/// `rmqueue_pcplist` -> `__rmqueue_pcplist`). A page of any contents may come from the
-/// known-zero list when nothing else is left.
+/// Take a page from this CPU's lists (Linux `rmqueue_pcplist` -> `__rmqueue_pcplist`),
+/// refilled from the zone when empty: for `want_zeroed` a known-zero page if there is
+/// one, otherwise any page. Says whether the page is known to be zero.
 #[inline]
-fn rmqueue_pcplist(pindex: usize) -> Option<PhysAddr> {
+fn rmqueue_pcplist(want_zeroed: bool) -> Option<(PhysAddr, bool)> {
     let mut pcp = this_cpu_pcp();
-    let pa = match pcp.pop(pindex) {
-        Some(pa) => pa,
-        None => {
-            rmqueue_bulk(&mut pcp, pindex);
-            match pcp.pop(pindex) {
-                Some(pa) => pa,
-                None if pindex == PCP_ANY => pcp.pop(PCP_ZEROED)?,
-                None => return None,
-            }
-        }
+    let got = match pcp.pop(if want_zeroed { PCP_ZEROED } else { PCP_ANY }) {
+        Some(pa) => Some((pa, want_zeroed)),
+        None => rmqueue_refill(&mut pcp, want_zeroed),
     };
     drop(pcp);
+    let (pa, zeroed) = got?;
     page_ref(pa).store(1, Ordering::Relaxed);
-    Some(pa)
+    Some((pa, zeroed))
+}
+
+/// [`rmqueue_pcplist`] when the list it looked at first is empty: the zone's
+/// known-zero pages for `want_zeroed`, then any page here or in the zone, and known-zero
+/// pages last.
+#[cold]
+fn rmqueue_refill(pcp: &mut PerCpuPages, want_zeroed: bool) -> Option<(PhysAddr, bool)> {
+    if want_zeroed {
+        if ZONE_HAS_ZEROED.load(Ordering::Relaxed) {
+            rmqueue_bulk(pcp, PCP_ZEROED);
+            if let Some(pa) = pcp.pop(PCP_ZEROED) {
+                return Some((pa, true));
+            }
+        }
+        if let Some(pa) = pcp.pop(PCP_ANY) {
+            return Some((pa, false));
+        }
+    }
+    rmqueue_bulk(pcp, PCP_ANY);
+    if let Some(pa) = pcp.pop(PCP_ANY) {
+        return Some((pa, false));
+    }
+    pcp.pop(PCP_ZEROED).map(|pa| (pa, true))
 }
 
 impl PerCpuPages {
@@ -331,55 +388,95 @@ impl PerCpuPages {
         self.counts.count -= 1;
         Some(PhysAddr(pop(&mut self.lists[pindex])))
     }
+
+    /// Put a free page on list `pindex`, and give a batch back to the zone once the
+    /// lists hold `high` pages (Linux `free_unref_page_commit`).
+    #[inline(always)]
+    fn free_unref_page_commit(&mut self, pa: PhysAddr, pindex: usize) {
+        push(&mut self.lists[pindex], pa);
+        self.counts.count += 1;
+        if self.counts.over_high() {
+            let n = self.counts.nr_pcp_free();
+            free_pcppages_bulk(self, n, pindex);
+        }
+    }
 }
 
-/// Move up to `batch` pages from the zone to `pcp`'s list `pindex` under the zone's lock
-/// (Linux `rmqueue_bulk`): for the known-zero list only known-zero pages, for the other
-/// any page, known-zero ones last.
+/// Move up to `batch` pages from the zone to `pcp` under the zone's lock (Linux
+/// `rmqueue_bulk`): for [`PCP_ZEROED`] only known-zero pages; for [`PCP_ANY`] given-back
+/// pages, then untouched ones, then known-zero ones, which keep to the known-zero list.
 #[cold]
 fn rmqueue_bulk(pcp: &mut PerCpuPages, pindex: usize) {
+    let batch = pcp.counts.batch;
     let mut zone = ZONE.lock();
     let mut n = 0;
-    while n < pcp.counts.batch {
-        let pa = if pindex == PCP_ZEROED {
-            if zone.zero_list == 0 {
+    if pindex == PCP_ANY {
+        n += move_pages(&mut zone.free_list, &mut pcp.lists[PCP_ANY], batch);
+        while n < batch {
+            let Some(pa) = zone.untouched.take_front(PAGE_SIZE as u64) else {
                 break;
-            }
-            pop(&mut zone.zero_list)
-        } else if zone.free_list != 0 {
-            pop(&mut zone.free_list)
-        } else if let Some(pa) = zone.untouched.take_front(PAGE_SIZE as u64) {
-            pa
-        } else if zone.zero_list != 0 {
-            pop(&mut zone.zero_list)
-        } else {
-            break;
-        };
-        push(&mut pcp.lists[pindex], PhysAddr(pa));
-        n += 1;
+            };
+            push(&mut pcp.lists[PCP_ANY], PhysAddr(pa));
+            n += 1;
+        }
     }
+    n += move_pages(&mut zone.zero_list, &mut pcp.lists[PCP_ZEROED], batch - n);
+    ZONE_HAS_ZEROED.store(zone.zero_list != 0, Ordering::Relaxed);
     // Both counts change under both locks, so that nr_free_pages never sees a page on
     // its way counted twice or not at all.
     pcp.counts.count += n;
     ZONE_FREE.fetch_sub(n, Ordering::Relaxed);
 }
 
+/// Move the first `n` pages of list `from` (all of them if it is shorter) to the front
+/// of list `to`, in one piece: one walk to find where to cut, then two links changed.
+/// Returns how many moved.
+fn move_pages(from: &mut u64, to: &mut u64, n: usize) -> usize {
+    let head = *from;
+    if head == 0 || n == 0 {
+        return 0;
+    }
+    let (mut tail, mut moved) = (head, 1);
+    let mut next = link(tail);
+    while moved < n && next != 0 {
+        tail = next;
+        next = link(tail);
+        moved += 1;
+    }
+    *from = next;
+    set_link(tail, *to);
+    *to = head;
+    moved
+}
+
+/// The next page after `pa` on its free list.
+#[inline(always)]
+fn link(pa: u64) -> u64 {
+    // SAFETY: every page on a free list is free RAM owned by the allocator, linear
+    // mapped, and holds the next pointer in its first word.
+    unsafe { *(phys_to_virt(PhysAddr(pa)) as *const u64) }
+}
+
+/// Make `next` the page after `pa` on its free list.
+#[inline(always)]
+fn set_link(pa: u64, next: u64) {
+    // SAFETY: the page is free RAM the allocator owns, and linear mapped; its first word
+    // is the link.
+    unsafe { *(phys_to_virt(PhysAddr(pa)) as *mut u64) = next };
+}
+
 /// Take the first page off a free list.
 #[inline(always)]
 fn pop(list: &mut u64) -> u64 {
     let pa = *list;
-    // SAFETY: every page on a free list is free RAM owned by the allocator, linear
-    // mapped, and holds the next pointer in its first word.
-    *list = unsafe { *(phys_to_virt(PhysAddr(pa)) as *const u64) };
+    *list = link(pa);
     pa
 }
 
 /// Put a page the allocator owns at the head of a free list.
 #[inline(always)]
 fn push(list: &mut u64, pa: PhysAddr) {
-    // SAFETY: the page is free RAM the allocator owns again, and linear mapped; its
-    // first word becomes the link.
-    unsafe { *(phys_to_virt(pa) as *mut u64) = *list };
+    set_link(pa.0, *list);
     *list = pa.0;
 }
 
@@ -389,14 +486,15 @@ pub fn alloc_zeroed_page() -> Option<PhysAddr> {
     if !zone_watermark_ok() {
         return None;
     }
-    if let Some(pa) = rmqueue_pcplist(PCP_ZEROED) {
+    let (pa, zeroed) = rmqueue_pcplist(true)?;
+    if zeroed {
         // SAFETY: the page is ours now; only its first word, the list link, is not 0.
         unsafe { *(phys_to_virt(pa) as *mut u64) = 0 };
-        return Some(pa);
+    } else {
+        // SAFETY: the page was just allocated, so nothing else uses it; it is linear
+        // mapped.
+        unsafe { crate::arch::page::clear_page(phys_to_virt(pa)) };
     }
-    let pa = rmqueue_pcplist(PCP_ANY)?;
-    // SAFETY: the page was just allocated, so nothing else uses it; it is linear mapped.
-    unsafe { crate::arch::page::clear_page(phys_to_virt(pa)) };
     Some(pa)
 }
 
@@ -418,9 +516,14 @@ pub fn free_page(pa: PhysAddr) {
 }
 
 /// The caller held the page's only reference: it has none now.
+/// No other CPU may change the count meanwhile (taking a reference needs one already),
+/// so a load and a store do, without an atomic exchange; the list lock orders the
+/// caller's last writes to the page before its next owner's.
 fn drop_only_reference(pa: PhysAddr) {
-    let r = page_ref(pa).swap(0, Ordering::AcqRel);
+    let count = page_ref(pa);
+    let r = count.load(Ordering::Relaxed);
     assert!(r == 1, "free_page: {:#x} has {} references", pa.0, r);
+    count.store(0, Ordering::Relaxed);
 }
 
 /// Take another reference to an allocated page (Linux `get_page`).
@@ -441,9 +544,7 @@ pub fn page_count(pa: PhysAddr) -> u32 {
     page_ref(pa).load(Ordering::Relaxed)
 }
 
-/// Put a page nobody references on this CPU's list `pindex`, and give a batch back to
-/// the zone once the list holds `high` pages (Linux `free_unref_page` ->
-/// `free_unref_page_commit`).
+/// Put a page nobody references on this CPU's list `pindex` (Linux `free_unref_page`).
 #[inline]
 fn free_unref_page(pa: PhysAddr, pindex: usize) {
     // Pages outside RAM fail page_ref's check, and pages never handed out (the kernel
@@ -453,13 +554,7 @@ fn free_unref_page(pa: PhysAddr, pindex: usize) {
         "free_page: {:#x} is not a page address",
         pa.0
     );
-    let mut pcp = this_cpu_pcp();
-    push(&mut pcp.lists[pindex], pa);
-    pcp.counts.count += 1;
-    if pcp.counts.over_high() {
-        let n = pcp.counts.nr_pcp_free();
-        free_pcppages_bulk(&mut pcp, n, pindex);
-    }
+    this_cpu_pcp().free_unref_page_commit(pa, pindex);
 }
 
 /// Move `n` pages from `pcp` to the zone under the zone's lock, from list `pindex`
@@ -470,17 +565,15 @@ fn free_pcppages_bulk(pcp: &mut PerCpuPages, n: usize, pindex: usize) {
     let mut zone = ZONE.lock();
     let mut freed = 0;
     for list in [pindex, pindex ^ 1] {
-        while freed < n {
-            let Some(pa) = pcp.pop(list) else { break };
-            let to = if list == PCP_ZEROED {
-                &mut zone.zero_list
-            } else {
-                &mut zone.free_list
-            };
-            push(to, pa);
-            freed += 1;
-        }
+        let to = if list == PCP_ZEROED {
+            &mut zone.zero_list
+        } else {
+            &mut zone.free_list
+        };
+        freed += move_pages(&mut pcp.lists[list], to, n - freed);
     }
+    ZONE_HAS_ZEROED.store(zone.zero_list != 0, Ordering::Relaxed);
+    pcp.counts.count -= freed;
     ZONE_FREE.fetch_add(freed, Ordering::Relaxed);
 }
 
