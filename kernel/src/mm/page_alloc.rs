@@ -173,6 +173,7 @@ impl PageRefs {
     /// one lock of this CPU's list (Linux `release_pages`, which gathers them for
     /// `free_unref_page_list`). The pages to free are gathered at the front of `pages`,
     /// whose contents are undefined afterwards.
+    #[inline(always)]
     pub fn release_pages(&self, pages: &mut [PhysAddr]) {
         let mut nr_free = 0;
         for i in 0..pages.len() {
@@ -194,6 +195,7 @@ impl PageRefs {
 
 /// Put pages nobody references on this CPU's list, under one lock (Linux
 /// `free_unref_page_list`).
+#[inline(never)]
 fn free_unref_page_list(pages: &[PhysAddr]) {
     let mut pcp = this_cpu_pcp();
     for &pa in pages {
@@ -503,6 +505,19 @@ pub fn alloc_zeroed_page() -> Option<PhysAddr> {
 pub fn free_zeroed_page(pa: PhysAddr) {
     drop_only_reference(pa);
     free_unref_page(pa, PCP_ZEROED);
+}
+
+/// Give back page tables from [`alloc_page`] that are all zeroes again, under one lock
+/// of this CPU's list (Linux frees an `mmu_gather`'s batch of tables together:
+/// `tlb_remove_table_free`).
+pub fn free_zeroed_pages(pages: &[PhysAddr]) {
+    for &pa in pages {
+        drop_only_reference(pa);
+    }
+    let mut pcp = this_cpu_pcp();
+    for &pa in pages {
+        pcp.free_unref_page_commit(pa, PCP_ZEROED);
+    }
 }
 
 /// Give back a page from [`alloc_page`] (Linux `free_page`).
