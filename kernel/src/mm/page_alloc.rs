@@ -12,9 +12,15 @@
 //! and take the zone's lock once per `batch` pages, when the list runs empty
 //! ([`rmqueue_bulk`]) or grows past `high` ([`free_pcppages_bulk`]). How many pages that
 //! is is plain arithmetic, in [`forkos_lib::pcp`]. Each list has a lock of its own, as
-//! in Linux 6.1 (`pcp->lock`, taken with interrupts masked by `pcp_spin_lock`): only its
-//! CPU takes it, except to drain the list back into the zone when memory runs short
-//! ([`drain_all_pages`]) and to count free pages exactly.
+//! in Linux 6.1 (`pcp->lock`, taken with interrupts masked by `pcp_spin_lock_irqsave`):
+//! only its CPU takes it, except to drain the list back into the zone when memory runs
+//! short ([`drain_all_pages`], which Linux 6.1 also does from any CPU) and to count free
+//! pages exactly; so the lock is never contended on the fast path, yet no other CPU's
+//! list is out of reach.
+//!
+//! The known-zero pages (page tables given back) have a list of their own on each CPU
+//! beside the other (as Linux keeps a list per migrate type), so that a fork's page
+//! tables come from and go back to its CPU without the zone's lock either.
 //!
 //! [`nr_free_pages`] is exact at every moment, the pages on every CPU's list included;
 //! tests compare it before and after a workload to prove that nothing leaked.
@@ -325,9 +331,8 @@ fn zone_watermark_ok() -> bool {
     ZONE_FREE.load(Ordering::Relaxed) > reserve_pages()
 }
 
-/// This CPU's list, locked with interrupts masked (Linux `pcp_spin_lock` under
-/// `local_irq_save`): masking first keeps the task on this CPU while it looks its
-/// number up.
+/// This CPU's list, locked with interrupts masked (Linux `pcp_spin_lock_irqsave`):
+/// masking first keeps the task on this CPU while it looks its number up.
 #[inline(always)]
 fn this_cpu_pcp() -> IrqSpinLockGuard<'static, PerCpuPages> {
     let flags = local_irq_save();
