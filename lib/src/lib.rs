@@ -18,6 +18,8 @@
 //! - [`initramfs`]: reading the initrd's cpio archive (Linux `init/initramfs.c`).
 //! - [`vma`]: the list of an address space's mappings and what `mmap`, `munmap`,
 //!   `mprotect` and `brk` do to it (Linux `mm/mmap.c`, `mm/mprotect.c`).
+//! - [`pcp`]: how many pages each CPU's page list keeps, takes and gives back (Linux
+//!   `mm/page_alloc.c`'s `zone_batchsize`, `zone_highsize`, `nr_pcp_free`).
 //! - [`icount_markers`]: the `hint` instructions the instruction-counting QEMU plugin
 //!   (`tools/icount-plugin/`) acts on.
 #![no_std]
@@ -37,6 +39,7 @@ pub mod fdt_irq;
 pub mod icount_markers;
 pub mod initramfs;
 pub mod memblock;
+pub mod pcp;
 pub mod pgtable;
 pub mod uapi;
 #[cfg(any(test, feature = "alloc"))]

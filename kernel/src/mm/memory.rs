@@ -334,14 +334,10 @@ impl<'a> MmuGather<'a> {
         if !self.fullmm {
             flush_tlb_mm(&self.mm.context);
         }
-        for &pa in &self.pages[..self.nr_pages] {
-            self.refs.put_page(pa);
-        }
+        self.refs.release_pages(&mut self.pages[..self.nr_pages]);
         // Every entry of a table was cleared before it was gathered: it goes back to
         // the allocator known to be zero, ready to be a page table again.
-        for &pa in &self.tables[..self.nr_tables] {
-            page_alloc::free_zeroed_page(pa);
-        }
+        page_alloc::free_zeroed_pages(&self.tables[..self.nr_tables]);
         self.nr_pages = 0;
         self.nr_tables = 0;
     }
