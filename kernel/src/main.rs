@@ -113,7 +113,10 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
         memblock.reserved.add(r).expect("too many reserved ranges");
     }
 
-    // 3. The final kernel page tables, then the page allocator over what is free.
+    // 3. The final kernel page tables, then the page allocator over what is free (whose
+    //    per-CPU lists need this CPU's per-CPU data: Linux sets the boot CPU's offset
+    //    first thing, in `smp_setup_processor_id`).
+    arch::percpu::init_this_cpu(0);
     mmu::paging_init(&memblock);
     let free = memblock
         .free_ranges(PAGE_SIZE as u64)
@@ -149,7 +152,6 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
     // 5. The heap, kernel stacks, the idle task, interrupts and the tick.
     mm::heap::init();
     mm::kstack::init();
-    arch::percpu::init_this_cpu(0);
     sched_init();
     let gic = match info.gic {
         Some(GicInfo::V2 { dist, cpu }) => {
