@@ -89,6 +89,13 @@ extern "C" fn kernel_init(_arg: u64) -> u64 {
     let mut argv: Vec<&str> = alloc::vec![path];
     argv.extend(after.split_ascii_whitespace());
     let envp = ["HOME=/", "TERM=linux"];
+    // Linux `kernel_init_freeable` -> `console_on_rootfs`: init's fds 0, 1, 2.
+    if let Err(e) = crate::fs::console_on_rootfs() {
+        println!(
+            "Warning: unable to open an initial console (error {}).",
+            e.0
+        );
+    }
     if let Err(e) = kernel_execve(path, &argv, &envp) {
         panic!(
             "Requested init {path} failed (error {}). No working init found.",
