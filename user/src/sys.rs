@@ -12,7 +12,7 @@ pub use forkos_lib::uapi::nr;
 pub use forkos_lib::uapi::resource::*;
 pub use forkos_lib::uapi::siginfo::*;
 pub use forkos_lib::uapi::signal::*;
-pub use forkos_lib::uapi::stat::Stat;
+pub use forkos_lib::uapi::stat::{Stat, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 pub use forkos_lib::uapi::sysinfo::Sysinfo;
 pub use forkos_lib::uapi::time::*;
 pub use forkos_lib::uapi::utsname::NewUtsname;
