@@ -100,7 +100,7 @@ pub fn check_clone_flags(flags: u64) -> Result<(), Errno> {
     if flags & CLONE_PIDFD != 0 && flags & (CLONE_DETACHED | CLONE_THREAD) != 0 {
         return Err(EINVAL);
     }
-    // A pidfd is a file descriptor, and forkos has no file table to put one in yet:
+    // A pidfd is a file descriptor of a kind forkos has no file operations for yet:
     // refused, where ignoring it would leave the caller's pidfd unwritten.
     if flags & CLONE_PIDFD != 0 {
         return Err(EINVAL);
@@ -244,9 +244,10 @@ fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
             let ci = cur.inner.lock();
             (ci.files.clone(), ci.fs.clone())
         };
+        let parent_had_files = files.is_some();
         let files = crate::fs::fdtable::copy_files(flags, files.as_ref());
         let fs = crate::fs::fs_struct::copy_fs(flags, fs.as_ref());
-        trace::copy_files(&p, flags, &files, &fs);
+        trace::copy_files(&p, flags, &files, parent_had_files);
         let mut pi = p.inner.lock();
         pi.files = Some(files);
         pi.fs = Some(fs);

@@ -78,11 +78,13 @@ pub fn copy_files(
     p: &Task,
     flags: u64,
     files: &crate::fs::fdtable::FilesStruct,
-    _fs: &crate::fs::fs_struct::FsStruct,
+    parent_had_files: bool,
 ) {
     if on() {
         let open = files.fdt.lock().fd.iter().filter(|f| f.is_some()).count();
-        let files_how = if flags & crate::fork::CLONE_FILES != 0 {
+        let files_how = if !parent_had_files {
+            "a new, empty descriptor table (the idle task has none)"
+        } else if flags & crate::fork::CLONE_FILES != 0 {
             "CLONE_FILES, sharing the parent's descriptor table"
         } else {
             "dup_fd, a copy of the parent's table whose entries share each open file (and its offset)"
