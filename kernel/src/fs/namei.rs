@@ -294,13 +294,15 @@ pub fn sys_linkat(
         return Err(EINVAL);
     }
     let old = getname(oldpath, flags & AT_EMPTY_PATH != 0)?;
-    let new = getname(newpath, false)?;
-    let inode = if old.is_empty() {
+    let new = getname(newpath, false);
+    let inode = if old.is_empty() && olddirfd as i32 == AT_FDCWD {
+        current_fs().pwd()
+    } else if old.is_empty() {
         fget_raw(olddirfd)?.f_inode.clone()
     } else {
         path_lookupat(olddirfd, &old, flags & AT_SYMLINK_FOLLOW != 0)?
     };
-    let (dir, last, trailing) = path_parentat(newdirfd, &new)?;
+    let (dir, last, trailing) = path_parentat(newdirfd, &new?)?;
     let n = create_name(last, trailing, false)?;
     let _ns = NAMESPACE_LOCK.lock();
     if dir.lookup(&n).is_ok() {
@@ -339,8 +341,25 @@ fn is_ancestor(a: &Arc<Inode>, b: &Arc<Inode>) -> bool {
     }
 }
 
+/// Take `name` out of `dir` and put `inode` there again elsewhere, keeping its links.
+fn move_entry(
+    from: &Arc<Inode>,
+    name: &[u8],
+    to: &Arc<Inode>,
+    new_name: &[u8],
+) -> Result<(), Errno> {
+    let inode = from.lookup(name)?;
+    let nlink = inode.i.lock().nlink;
+    let inode = ramfs::remove_entry(from, name)?;
+    inode.i.lock().nlink = nlink;
+    inode.touch(false);
+    ramfs::add_entry(to, new_name, inode)
+}
+
 /// `renameat2(olddirfd, oldpath, newdirfd, newpath, flags)` (Linux `do_renameat2`,
-/// `simple_rename`): flags 0 or `RENAME_NOREPLACE`.
+/// `vfs_rename`, `shmem_rename2`), its checks in Linux's order; `RENAME_NOREPLACE`,
+/// `RENAME_EXCHANGE` and `RENAME_WHITEOUT` (a 0:0 device left at the old name), as
+/// Linux's tmpfs takes them.
 pub fn sys_renameat2(
     olddirfd: u64,
     oldpath: UserPtr<u8>,
@@ -352,18 +371,20 @@ pub fn sys_renameat2(
     if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT) != 0 {
         return Err(EINVAL);
     }
-    if flags & RENAME_NOREPLACE != 0 && flags & (RENAME_EXCHANGE | RENAME_WHITEOUT) != 0 {
+    let exchange = flags & RENAME_EXCHANGE != 0;
+    if exchange && flags & (RENAME_NOREPLACE | RENAME_WHITEOUT) != 0 {
         return Err(EINVAL);
     }
-    if flags & (RENAME_EXCHANGE | RENAME_WHITEOUT) != 0 {
-        // Not on a ramfs (Linux `simple_rename` takes neither).
-        return Err(EINVAL);
-    }
-    let old = getname(oldpath, false)?;
-    let new = getname(newpath, false)?;
-    let (odir, olast, otrail) = path_parentat(olddirfd, &old)?;
-    let (ndir, nlast, ntrail) = path_parentat(newdirfd, &new)?;
-    let (Last::Norm(on), Last::Norm(nn)) = (olast, nlast) else {
+    // Both names are read first; a bad one's error comes when it is walked (Linux
+    // passes `getname`'s error on to `filename_parentat`).
+    let old = getname(oldpath, false);
+    let new = getname(newpath, false);
+    let (odir, olast, otrail) = path_parentat(olddirfd, &old?)?;
+    let (ndir, nlast, ntrail) = path_parentat(newdirfd, &new?)?;
+    let Last::Norm(on) = olast else {
+        return Err(EBUSY);
+    };
+    let Last::Norm(nn) = nlast else {
         return Err(if flags & RENAME_NOREPLACE != 0 {
             EEXIST
         } else {
@@ -372,37 +393,66 @@ pub fn sys_renameat2(
     };
     let _ns = NAMESPACE_LOCK.lock();
     let source = odir.lookup(&on)?;
+    let target = match ndir.lookup(&nn) {
+        Ok(t) => Some(t),
+        Err(ENOENT) => None,
+        Err(e) => return Err(e),
+    };
+    if flags & RENAME_NOREPLACE != 0 && target.is_some() {
+        return Err(EEXIST);
+    }
+    if exchange {
+        match &target {
+            None => return Err(ENOENT),
+            Some(t) if !t.is_dir() && ntrail => return Err(ENOTDIR),
+            _ => {}
+        }
+    }
     let sdir = source.is_dir();
-    if !sdir && (otrail || ntrail) {
+    if !sdir && (otrail || (!exchange && ntrail)) {
         return Err(ENOTDIR);
     }
-    if sdir && is_ancestor(&source, &ndir) {
+    // Neither may be above the other's directory (Linux's `trap` from `lock_rename`).
+    if is_ancestor(&source, &ndir) {
         return Err(EINVAL);
     }
-    let target = ndir.lookup(&nn).ok();
     if let Some(t) = &target {
-        if flags & RENAME_NOREPLACE != 0 {
-            return Err(EEXIST);
+        if is_ancestor(t, &odir) {
+            return Err(if exchange { EINVAL } else { ENOTEMPTY });
         }
         if Arc::ptr_eq(t, &source) {
             return Ok(0);
         }
-        if is_ancestor(t, &odir) {
-            return Err(ENOTEMPTY);
+        let tdir = t.is_dir();
+        if !exchange {
+            match (sdir, tdir) {
+                (true, false) => return Err(ENOTDIR),
+                (false, true) => return Err(EISDIR),
+                (true, true) if !ramfs::dir_is_empty(t) => return Err(ENOTEMPTY),
+                _ => {}
+            }
         }
-        match (sdir, t.is_dir()) {
-            (true, false) => return Err(ENOTDIR),
-            (false, true) => return Err(EISDIR),
-            (true, true) if !ramfs::dir_is_empty(t) => return Err(ENOTEMPTY),
-            _ => {}
-        }
+    }
+    if exchange {
+        // Both names stay; their inodes change places (Linux `shmem_exchange`).
+        let t = target.expect("checked above");
+        let (sl, tl) = (source.i.lock().nlink, t.i.lock().nlink);
+        ramfs::remove_entry(&odir, &on)?;
+        ramfs::remove_entry(&ndir, &nn)?;
+        source.i.lock().nlink = sl;
+        t.i.lock().nlink = tl;
+        ramfs::add_entry(&odir, &on, t)?;
+        ramfs::add_entry(&ndir, &nn, source)?;
+        return Ok(0);
+    }
+    if target.is_some() {
         ramfs::remove_entry(&ndir, &nn)?;
     }
-    // The moved inode keeps its links: take it out and put it in again.
-    let nlink = source.i.lock().nlink;
-    let moved = ramfs::remove_entry(&odir, &on)?;
-    moved.i.lock().nlink = nlink;
-    ramfs::add_entry(&ndir, &nn, moved)?;
+    move_entry(&odir, &on, &ndir, &nn)?;
+    if flags & RENAME_WHITEOUT != 0 {
+        // Linux `shmem_whiteout`: a character device 0:0 in the old name's place.
+        ramfs::mknod(&odir, &on, S_IFCHR, None)?;
+    }
     Ok(0)
 }
 

@@ -319,42 +319,49 @@ fn utime(ts: &Timespec) -> Result<Option<Time>, Errno> {
     }
 }
 
-/// `utimensat(dirfd, path, times, flags)` (Linux `do_utimes`): no times is now; a null
-/// path is the file `dirfd`.
+/// `utimensat(dirfd, path, times, flags)` (Linux `sys_utimensat` -> `do_utimes`): the
+/// times are read first (`EFAULT`), and two `UTIME_OMIT` do nothing, not even look the
+/// path up; no times is now; a bad nanosecond count is `EINVAL` once the file is found. A null path is the file `dirfd` (`do_utimes_fd`, which
+/// takes no flags).
 pub fn sys_utimensat(
     dirfd: u64,
     path: UserPtr<u8>,
     times: UserPtr<[Timespec; 2]>,
     flags: u64,
 ) -> SysResult {
-    let (atime, mtime) = if times.is_null() {
-        (Some(current_time()), Some(current_time()))
+    let t = if times.is_null() {
+        None
     } else {
         let t = times.read()?;
-        (utime(&t[0])?, utime(&t[1])?)
-    };
-    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
-        return Err(EINVAL);
-    }
-    let inode = if path.is_null() {
-        if flags & AT_SYMLINK_NOFOLLOW != 0 {
-            return Err(EINVAL);
+        if t[0].tv_nsec == UTIME_OMIT && t[1].tv_nsec == UTIME_OMIT {
+            return Ok(0);
         }
-        if dirfd as i32 == AT_FDCWD {
-            return Err(EFAULT);
+        Some(t)
+    };
+    let inode = if path.is_null() && dirfd as i32 != AT_FDCWD {
+        if flags != 0 {
+            return Err(EINVAL);
         }
         fget(dirfd)?.f_inode.clone()
     } else {
+        if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+            return Err(EINVAL);
+        }
         let name = getname(path, flags & AT_EMPTY_PATH != 0)?;
         if name.is_empty() {
             if dirfd as i32 == AT_FDCWD {
                 current_fs().pwd()
             } else {
-                fget(dirfd)?.f_inode.clone()
+                fget_raw(dirfd)?.f_inode.clone()
             }
         } else {
             path_lookupat(dirfd, &name, flags & AT_SYMLINK_NOFOLLOW == 0)?
         }
+    };
+    // The times are checked once the file is found (Linux `vfs_utimes`).
+    let (atime, mtime) = match &t {
+        None => (Some(current_time()), Some(current_time())),
+        Some(t) => (utime(&t[0])?, utime(&t[1])?),
     };
     let now = current_time();
     let mut i = inode.i.lock();
