@@ -136,10 +136,12 @@ pub fn idle_work() {
     println!("forkos: free pages before init started {before}, after it exited {after}");
     if before != after {
         println!(
-            "forkos: slab pages (object size, pages) before {:?}, after {:?}; {} task structures exist",
+            "forkos: slab pages (object size, pages) before {:?}, after {:?}; {} task structures, {} open files and {} inodes exist",
             SLABS_AT_INIT.get(),
             crate::mm::slab::pages_per_class(),
-            crate::task::TASKS_ALLOCATED.load(Ordering::Relaxed)
+            crate::task::TASKS_ALLOCATED.load(Ordering::Relaxed),
+            crate::fs::file::FILES_ALLOCATED.load(Ordering::Relaxed),
+            crate::fs::inode::INODES_ALLOCATED.load(Ordering::Relaxed)
         );
         for t in PID_TABLE.lock().all() {
             println!(

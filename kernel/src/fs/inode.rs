@@ -3,6 +3,7 @@
 //! inode holds its data itself: a regular file's bytes, a directory's entries, a
 //! symbolic link's target. Next: [`super::namei`], which finds inodes by path.
 
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -22,30 +23,121 @@ static NEXT_INO: AtomicU64 = AtomicU64::new(1);
 pub static INODES_ALLOCATED: core::sync::atomic::AtomicUsize =
     core::sync::atomic::AtomicUsize::new(0);
 
+/// The size of a page of file data (Linux's page cache pages).
+pub const FILE_PAGE: usize = 4096;
+
 /// A regular file's bytes: the initrd's own, where the boot loader put them, until the
-/// first change copies them (so that an unchanged file costs no memory), or its own.
+/// first change copies them (so that an unchanged file costs no memory); then a list of
+/// pages, as Linux's ramfs keeps a file in the page cache. Each page is a heap object of
+/// one page, which goes back to the page allocator when freed: a file of any size
+/// leaves no memory behind once it is gone.
 pub enum FileData {
     Initrd(&'static [u8]),
-    Owned(Vec<u8>),
+    Pages { pages: Vec<FilePage>, size: usize },
+}
+
+/// One page of a file's data.
+type FilePage = Box<[u8]>;
+
+impl Default for FileData {
+    /// A new, empty file.
+    fn default() -> FileData {
+        FileData::Pages {
+            pages: Vec::new(),
+            size: 0,
+        }
+    }
 }
 
 impl FileData {
-    pub fn bytes(&self) -> &[u8] {
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn len(&self) -> usize {
         match self {
-            FileData::Initrd(d) => d,
-            FileData::Owned(v) => v,
+            FileData::Initrd(d) => d.len(),
+            FileData::Pages { size, .. } => *size,
         }
     }
 
-    /// The bytes to change, copied out of the initrd the first time.
-    pub fn bytes_mut(&mut self) -> &mut Vec<u8> {
-        if let FileData::Initrd(d) = *self {
-            *self = FileData::Owned(d.to_vec());
+    /// Copy bytes from `pos` into `buf`; how many there were.
+    pub fn read_at(&self, pos: usize, buf: &mut [u8]) -> usize {
+        let n = self.len().saturating_sub(pos).min(buf.len());
+        if n == 0 {
+            return 0;
         }
         match self {
-            FileData::Owned(v) => v,
+            FileData::Initrd(d) => buf[..n].copy_from_slice(&d[pos..pos + n]),
+            FileData::Pages { pages, .. } => {
+                let mut done = 0;
+                while done < n {
+                    let at = pos + done;
+                    let (page, off) = (at / FILE_PAGE, at % FILE_PAGE);
+                    let k = (FILE_PAGE - off).min(n - done);
+                    buf[done..done + k].copy_from_slice(&pages[page][off..off + k]);
+                    done += k;
+                }
+            }
+        }
+        n
+    }
+
+    /// The pages, copied out of the initrd the first time.
+    fn pages_mut(&mut self) -> Result<(&mut Vec<FilePage>, &mut usize), Errno> {
+        if let FileData::Initrd(d) = *self {
+            let mut copy = FileData::default();
+            copy.write_at(0, d)?;
+            *self = copy;
+        }
+        match self {
+            FileData::Pages { pages, size } => Ok((pages, size)),
             FileData::Initrd(_) => unreachable!("copied just above"),
         }
+    }
+
+    /// Make the file `len` bytes long: pages added are zeroes; a page cut off is freed,
+    /// and the bytes past the end in the last page are zeroed (Linux `truncate_setsize`).
+    pub fn set_len(&mut self, len: usize) -> Result<(), Errno> {
+        let (pages, size) = self.pages_mut()?;
+        let want = len.div_ceil(FILE_PAGE);
+        if want > pages.len() {
+            pages.try_reserve(want - pages.len()).map_err(|_| ENOSPC)?;
+            while pages.len() < want {
+                let mut page = Vec::new();
+                page.try_reserve_exact(FILE_PAGE).map_err(|_| ENOSPC)?;
+                page.resize(FILE_PAGE, 0);
+                pages.push(page.into_boxed_slice());
+            }
+        } else {
+            pages.truncate(want);
+            pages.shrink_to_fit();
+        }
+        if len < *size && !len.is_multiple_of(FILE_PAGE) {
+            if let Some(last) = pages.last_mut() {
+                last[len % FILE_PAGE..].fill(0);
+            }
+        }
+        *size = len;
+        Ok(())
+    }
+
+    /// Write `data` at `pos`, growing the file.
+    pub fn write_at(&mut self, pos: usize, data: &[u8]) -> Result<(), Errno> {
+        let end = pos.checked_add(data.len()).ok_or(EFBIG)?;
+        if end > self.len() {
+            self.set_len(end)?;
+        }
+        let (pages, _) = self.pages_mut()?;
+        let mut done = 0;
+        while done < data.len() {
+            let at = pos + done;
+            let (page, off) = (at / FILE_PAGE, at % FILE_PAGE);
+            let k = (FILE_PAGE - off).min(data.len() - done);
+            pages[page][off..off + k].copy_from_slice(&data[done..done + k]);
+            done += k;
+        }
+        Ok(())
     }
 }
 
@@ -188,7 +280,7 @@ impl Inode {
     pub fn size(&self) -> u64 {
         let i = self.i.lock();
         match &i.data {
-            InodeData::Reg(f) => f.bytes().len() as u64,
+            InodeData::Reg(f) => f.len() as u64,
             InodeData::Symlink(t) => t.len() as u64,
             // tmpfs reports 20 bytes an entry (BOGO_DIRENT_SIZE), ramfs 0: a number no
             // program relies on.
@@ -198,11 +290,16 @@ impl Inode {
     }
 
     /// The program's bytes for `execve`: the initrd's own, or a copy of a file that
-    /// was written (Linux maps the page cache; a copy keeps no lock held while loading).
+    /// was written (Linux maps the page cache; forkos's ELF loader reads one slice). A
+    /// copy of more than a page comes from the kernel heap, which keeps what it grew.
     pub fn exec_image(&self) -> Option<alloc::borrow::Cow<'static, [u8]>> {
         match &self.i.lock().data {
             InodeData::Reg(FileData::Initrd(d)) => Some(alloc::borrow::Cow::Borrowed(*d)),
-            InodeData::Reg(FileData::Owned(v)) => Some(alloc::borrow::Cow::Owned(v.clone())),
+            InodeData::Reg(f) => {
+                let mut v = alloc::vec![0u8; f.len()];
+                f.read_at(0, &mut v);
+                Some(alloc::borrow::Cow::Owned(v))
+            }
             _ => None,
         }
     }

@@ -74,12 +74,7 @@ pub fn do_truncate(inode: &Inode, length: u64) -> Result<(), Errno> {
     let InodeData::Reg(d) = &mut i.data else {
         return Err(EINVAL);
     };
-    let v = d.bytes_mut();
-    if length as usize > v.len() && v.try_reserve(length as usize - v.len()).is_err() {
-        return Err(EFBIG);
-    }
-    v.resize(length as usize, 0);
-    v.shrink_to_fit();
+    d.set_len(length as usize)?;
     i.mtime = now;
     i.ctime = now;
     Ok(())

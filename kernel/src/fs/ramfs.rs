@@ -125,7 +125,7 @@ pub fn mknod(
 ) -> Result<Arc<Inode>, Errno> {
     let inode = match mode & S_IFMT {
         S_IFDIR => Inode::new_dir(mode, Some(dir)),
-        S_IFREG => Inode::new(mode, InodeData::Reg(FileData::Owned(Vec::new()))),
+        S_IFREG => Inode::new(mode, InodeData::Reg(FileData::default())),
         S_IFLNK => Inode::new(mode, InodeData::Symlink(target.unwrap_or(b"").to_vec())),
         _ => Inode::new(mode, InodeData::Chr),
     };
@@ -292,11 +292,8 @@ impl FileOperations for RamfsFile {
                 let InodeData::Reg(d) = &i.data else {
                     return Err(EINVAL);
                 };
-                let data = d.bytes();
-                let start = (*pos as u64).min(data.len() as u64) as usize;
-                let n = (data.len() - start).min(buf.len()).min(to.count() as usize);
-                buf[..n].copy_from_slice(&data[start..start + n]);
-                n
+                let want = buf.len().min(to.count() as usize);
+                d.read_at(*pos as usize, &mut buf[..want])
             };
             if n == 0 {
                 break;
@@ -330,16 +327,10 @@ impl FileOperations for RamfsFile {
                 let InodeData::Reg(d) = &mut i.data else {
                     return Err(EINVAL);
                 };
-                let v = d.bytes_mut();
-                let start = *pos as usize;
-                if v.len() < start + n {
-                    if v.try_reserve(start + n - v.len()).is_err() {
-                        drop(i);
-                        return if done > 0 { Ok(done) } else { Err(ENOSPC) };
-                    }
-                    v.resize(start + n, 0);
+                if let Err(e) = d.write_at(*pos as usize, &buf[..n]) {
+                    drop(i);
+                    return if done > 0 { Ok(done) } else { Err(e) };
                 }
-                v[start..start + n].copy_from_slice(&buf[..n]);
                 i.mtime = now;
                 i.ctime = now;
             }

@@ -1087,3 +1087,122 @@ pub fn attributes_and_copies() -> T {
     check_eq!(unlink(g), 0, "unlink");
     Ok(())
 }
+
+/// A static AArch64 program of 132 bytes that calls `exit(7)`: an ELF header, one
+/// read+execute `PT_LOAD` of the whole file at 0x400000, and three instructions.
+fn tiny_elf() -> [u8; 132] {
+    let mut e = [0u8; 132];
+    e[..8].copy_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0]);
+    let mut put = |at: usize, bytes: &[u8]| e[at..at + bytes.len()].copy_from_slice(bytes);
+    put(16, &2u16.to_le_bytes()); // ET_EXEC
+    put(18, &183u16.to_le_bytes()); // EM_AARCH64
+    put(20, &1u32.to_le_bytes());
+    put(24, &0x400078u64.to_le_bytes()); // e_entry: the code after the headers
+    put(32, &64u64.to_le_bytes()); // e_phoff
+    put(52, &64u16.to_le_bytes()); // e_ehsize
+    put(54, &56u16.to_le_bytes()); // e_phentsize
+    put(56, &1u16.to_le_bytes()); // e_phnum
+    put(64, &1u32.to_le_bytes()); // PT_LOAD
+    put(68, &5u32.to_le_bytes()); // PF_R | PF_X
+    put(80, &0x400000u64.to_le_bytes()); // p_vaddr
+    put(88, &0x400000u64.to_le_bytes()); // p_paddr
+    put(96, &132u64.to_le_bytes()); // p_filesz
+    put(104, &132u64.to_le_bytes()); // p_memsz
+    put(112, &0x1000u64.to_le_bytes()); // p_align
+    put(120, &0xd28000e0u32.to_le_bytes()); // mov x0, #7
+    put(124, &0xd2800ba8u32.to_le_bytes()); // mov x8, #93 (exit)
+    put(128, &0xd4000001u32.to_le_bytes()); // svc #0
+    e
+}
+
+/// A program written into the file system runs; and a file of a megabyte, written a
+/// page and a half at a time, reads back and is gone (with all its memory) once
+/// unlinked.
+pub fn exec_written_file() -> T {
+    let f = b"/tmp/x-tiny";
+    let fd = open(f, O_CREAT | O_EXCL | O_WRONLY, 0o755);
+    check!(fd >= 0, "creat = {fd}");
+    check_eq!(write(fd, &tiny_elf()), 132, "write the program");
+    close(fd);
+    let pid = child_code(|| {
+        let path = c(f);
+        let argv = [path.p(), 0];
+        let envp = [0usize];
+        // SAFETY: NUL-terminated strings and arrays that live until the call.
+        unsafe {
+            sys::syscall6(
+                nr::EXECVE,
+                path.p(),
+                argv.as_ptr() as usize,
+                envp.as_ptr() as usize,
+                0,
+                0,
+                0,
+            )
+        };
+        99
+    })?;
+    check_eq!(wait(pid)?, exited(7), "the written program ran");
+    check_eq!(unlink(f), 0, "unlink");
+    let big = b"/tmp/x-big";
+    let fd = open(big, O_CREAT | O_EXCL | O_RDWR, 0o644);
+    let mut chunk = [0u8; 6144];
+    let mut total = 0usize;
+    while total < 1 << 20 {
+        for (i, b) in chunk.iter_mut().enumerate() {
+            *b = ((total + i) % 251) as u8;
+        }
+        let n = (6144).min((1 << 20) - total);
+        check_eq!(write(fd, &chunk[..n]), n as isize, "write at {total}");
+        total += n;
+    }
+    check_eq!(fstat(fd).st_size, 1 << 20, "size");
+    let mut back = [0u8; 4000];
+    let pread = |b: &mut [u8], off: i64| {
+        call(
+            nr::PREAD64,
+            [
+                fd as usize,
+                b.as_mut_ptr() as usize,
+                b.len(),
+                off as usize,
+                0,
+                0,
+            ],
+        )
+    };
+    for off in [0usize, 4090, 500_000, (1 << 20) - 4000] {
+        check_eq!(pread(&mut back, off as i64), 4000, "pread at {off}");
+        check!(
+            back.iter()
+                .enumerate()
+                .all(|(i, &b)| b == ((off + i) % 251) as u8),
+            "the bytes at {off}"
+        );
+    }
+    check_eq!(
+        call(nr::FTRUNCATE, [fd as usize, 5000, 0, 0, 0, 0]),
+        0,
+        "ftruncate"
+    );
+    check_eq!(
+        call(nr::FTRUNCATE, [fd as usize, 9000, 0, 0, 0, 0]),
+        0,
+        "ftruncate up"
+    );
+    check_eq!(pread(&mut back, 4996), 4000, "pread across the cut");
+    check_eq!(
+        &back[..4],
+        &[
+            (4996 % 251) as u8,
+            (4997 % 251) as u8,
+            (4998 % 251) as u8,
+            (4999 % 251) as u8
+        ],
+        "kept"
+    );
+    check!(back[4..].iter().all(|&b| b == 0), "zeroes past the old cut");
+    close(fd);
+    check_eq!(unlink(big), 0, "unlink");
+    Ok(())
+}

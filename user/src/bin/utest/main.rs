@@ -144,7 +144,7 @@ tests! {
     files: open_creat_trunc_append, open_errors, lseek_pread_pwrite, dev_null_and_zero,
         fork_shares_offset, clone_files_shares_table, cloexec_across_execve, dup_dup3_fcntl,
         emfile_at_rlimit_nofile, getdents64_lists_directory, mkdir_rmdir_errors,
-        links_and_rename, cwd_and_umask, attributes_and_copies;
+        links_and_rename, cwd_and_umask, attributes_and_copies, exec_written_file;
 }
 
 fn main(args: &[&str]) -> i32 {
