@@ -35,7 +35,20 @@ errnos!(
     ENOTTY,
     ENAMETOOLONG,
     ENODEV,
-    EOVERFLOW
+    EOVERFLOW,
+    ENXIO,
+    EBUSY,
+    EXDEV,
+    EISDIR,
+    ENFILE,
+    EMFILE,
+    EFBIG,
+    ENOSPC,
+    ESPIPE,
+    EMLINK,
+    ERANGE,
+    ENOTEMPTY,
+    ELOOP
 );
 
 /// What a syscall handler returns: a value for x0, or an error to negate.

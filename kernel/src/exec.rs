@@ -380,10 +380,12 @@ fn do_execve(filename: Vec<u8>, argv: Strings, envp: Strings) -> Result<(), Errn
     // strings: a bad argv is EFAULT even for a missing file). Only regular files with an
     // execute bit run (Linux `may_open` + `path_noexec`).
     let inode = fs::lookup(&b.filename)?;
-    if !inode.is_reg() || inode.mode & 0o111 == 0 {
+    if !inode.is_reg() || inode.mode() & 0o111 == 0 {
         return Err(EACCES);
     }
-    let loaded = load_elf(&b.mm, inode.data)?;
+    let image = inode.exec_image().ok_or(EACCES)?;
+    let loaded = load_elf(&b.mm, &image)?;
+    drop(image);
     {
         let mut inner = b.mm.lock();
         inner.start_brk = loaded.brk;
@@ -408,6 +410,9 @@ fn do_execve(filename: Vec<u8>, argv: Strings, envp: Strings) -> Result<(), Errn
     crate::mm::switch_mm(Some(&mm));
     drop(old);
     crate::signal::flush_signal_handlers(tsk);
+    // A table shared with CLONE_FILES is copied, then close-on-exec descriptors closed
+    // (Linux `unshare_files` in `begin_new_exec`, `do_close_on_exec`).
+    crate::fs::fdtable::exec_files(tsk);
     flush_thread();
     // SAFETY: the current task is in the kernel on its own stack; its pt_regs are the
     // user context it will return to.

@@ -220,6 +220,10 @@ pub fn do_exit(code: i32) -> ! {
     tsk.exit_status
         .store(status, core::sync::atomic::Ordering::Relaxed);
     crate::fork::mm_release(&tsk);
+    // Close every file (Linux `exit_files`) and let go of the working directory
+    // (`exit_fs`), before the address space.
+    crate::fs::fdtable::exit_files(&tsk);
+    crate::fs::fs_struct::exit_fs(&tsk);
     let mm = current().set_mm(None);
     // Kernel threads borrow no mm; user tasks switch TTBR0 away before it may be freed.
     crate::mm::switch_mm(None);

@@ -7,6 +7,8 @@
 //! do_fork
 //!   copy_process                check the flags, then build the child:
 //!     dup_task_struct           a new Task with a fresh kernel stack (never copied)
+//!     copy_files                CLONE_FILES: share the descriptor table; else dup_fd (same files)
+//!     copy_fs                   CLONE_FS: share cwd and umask; else a copy
 //!     copy_mm                   CLONE_VM: share the mm; else dup_mm -> dup_mmap -> copy_page_range
 //!     copy_thread               child's pt_regs and cpu_context (arch/aarch64/process.rs)
 //!   wake_up_new_task            put it on the run queue
@@ -98,7 +100,7 @@ pub fn check_clone_flags(flags: u64) -> Result<(), Errno> {
     if flags & CLONE_PIDFD != 0 && flags & (CLONE_DETACHED | CLONE_THREAD) != 0 {
         return Err(EINVAL);
     }
-    // A pidfd is a file descriptor, and forkos has no file table to put one in yet:
+    // A pidfd is a file descriptor of a kind forkos has no file operations for yet:
     // refused, where ignoring it would leave the caller's pidfd unwritten.
     if flags & CLONE_PIDFD != 0 {
         return Err(EINVAL);
@@ -236,6 +238,20 @@ fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
         (pid, signal)
     };
     let p = dup_task_struct(pid, tgid, args.kthread, signal, sighand).map_err(release_pid)?;
+    // The descriptor table and the working directory (Linux `copy_files`, `copy_fs`).
+    {
+        let (files, fs) = {
+            let ci = cur.inner.lock();
+            (ci.files.clone(), ci.fs.clone())
+        };
+        let parent_had_files = files.is_some();
+        let files = crate::fs::fdtable::copy_files(flags, files.as_ref());
+        let fs = crate::fs::fs_struct::copy_fs(flags, fs.as_ref());
+        trace::copy_files(&p, flags, &files, parent_had_files);
+        let mut pi = p.inner.lock();
+        pi.files = Some(files);
+        pi.fs = Some(fs);
+    }
     let mm = copy_mm(flags, args.kthread).map_err(release_pid)?;
     let start = match args.kthread_fn {
         Some((f, arg)) => ChildStart::KernelThread { f, arg },
@@ -291,6 +307,8 @@ fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
         if s.group_exit_code.is_some() || parent_dying {
             drop(s);
             p.set_new_task_mm(None);
+            crate::fs::fdtable::exit_files(&p);
+            crate::fs::fs_struct::exit_fs(&p);
             PID_TABLE.lock().free(pid);
             return Err(EINTR);
         }

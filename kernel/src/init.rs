@@ -89,6 +89,13 @@ extern "C" fn kernel_init(_arg: u64) -> u64 {
     let mut argv: Vec<&str> = alloc::vec![path];
     argv.extend(after.split_ascii_whitespace());
     let envp = ["HOME=/", "TERM=linux"];
+    // Linux `kernel_init_freeable` -> `console_on_rootfs`: init's fds 0, 1, 2.
+    if let Err(e) = crate::fs::console_on_rootfs() {
+        println!(
+            "Warning: unable to open an initial console (error {}).",
+            e.0
+        );
+    }
     if let Err(e) = kernel_execve(path, &argv, &envp) {
         panic!(
             "Requested init {path} failed (error {}). No working init found.",
@@ -129,10 +136,12 @@ pub fn idle_work() {
     println!("forkos: free pages before init started {before}, after it exited {after}");
     if before != after {
         println!(
-            "forkos: slab pages (object size, pages) before {:?}, after {:?}; {} task structures exist",
+            "forkos: slab pages (object size, pages) before {:?}, after {:?}; {} task structures, {} open files and {} inodes exist",
             SLABS_AT_INIT.get(),
             crate::mm::slab::pages_per_class(),
-            crate::task::TASKS_ALLOCATED.load(Ordering::Relaxed)
+            crate::task::TASKS_ALLOCATED.load(Ordering::Relaxed),
+            crate::fs::file::FILES_ALLOCATED.load(Ordering::Relaxed),
+            crate::fs::inode::INODES_ALLOCATED.load(Ordering::Relaxed)
         );
         for t in PID_TABLE.lock().all() {
             println!(

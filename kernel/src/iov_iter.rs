@@ -13,7 +13,7 @@
 //! The transfer itself ([`IovIter::copy_from_iter`], [`IovIter::copy_to_iter`]) then
 //! copies what it can and says how much: a page that is unmapped part way is found
 //! there, and the caller decides (a terminal drops the chunk, `getrandom` returns the
-//! bytes it wrote). Read next: `tty_write` in `fs.rs`, `get_random_bytes_user` in
+//! bytes it wrote). Read next: `tty_write` in `fs/char_dev.rs`, `get_random_bytes_user` in
 //! `random.rs`.
 
 use alloc::vec::Vec;
@@ -43,10 +43,12 @@ pub struct Iovec {
 unsafe impl Pod for Iovec {}
 
 /// What an [`IovIter`] walks (Linux's iterator types): one user buffer, held in place
-/// (`ITER_UBUF`), or a vector of them read from user memory (`ITER_IOVEC`).
+/// (`ITER_UBUF`), a vector of them read from user memory (`ITER_IOVEC`), or a kernel
+/// buffer (`ITER_KVEC`, as `sendfile` passes data from one file to another).
 enum Segments {
     Ubuf(Iovec),
     Iovec(Vec<Iovec>),
+    Kvec(Vec<u8>),
 }
 
 impl Segments {
@@ -54,6 +56,7 @@ impl Segments {
         match self {
             Segments::Ubuf(v) => core::slice::from_ref(v),
             Segments::Iovec(v) => v,
+            Segments::Kvec(_) => &[],
         }
     }
 }
@@ -132,7 +135,30 @@ pub fn import_iovec(uvec: UserPtr<Iovec>, nr_segs: u64) -> Result<IovIter, Errno
     })
 }
 
+/// A kernel buffer as an iterator (Linux `iov_iter_kvec`): `data` to be written, or
+/// as many zeroes as a read may fill.
+pub fn kvec(data: Vec<u8>) -> IovIter {
+    let count = data.len() as u64;
+    IovIter {
+        iov: Segments::Kvec(data),
+        seg: 0,
+        off: 0,
+        count,
+    }
+}
+
 impl IovIter {
+    /// The kernel buffer of a [`kvec`] iterator, cut to the bytes moved so far.
+    pub fn into_kvec(self) -> Vec<u8> {
+        match self.iov {
+            Segments::Kvec(mut v) => {
+                v.truncate(self.off as usize);
+                v
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// Bytes left (Linux `iov_iter_count`).
     pub fn count(&self) -> u64 {
         self.count
@@ -168,6 +194,14 @@ impl IovIter {
     /// Fill `dst` from the user segments (Linux `copy_from_iter`); returns how many
     /// bytes were copied, fewer than asked at an unreachable page.
     pub fn copy_from_iter(&mut self, dst: &mut [u8]) -> usize {
+        if let Segments::Kvec(buf) = &self.iov {
+            let n = dst.len().min(self.count as usize);
+            let at = self.off as usize;
+            dst[..n].copy_from_slice(&buf[at..at + n]);
+            self.off += n as u64;
+            self.count -= n as u64;
+            return n;
+        }
         self.iterate(dst.len(), |user, done, n| {
             raw_copy_from_user(&mut dst[done..done + n], UserPtr::new(user))
         })
@@ -176,6 +210,14 @@ impl IovIter {
     /// Copy `src` out to the user segments (Linux `copy_to_iter`); returns how many
     /// bytes were copied, fewer than asked at an unreachable page.
     pub fn copy_to_iter(&mut self, src: &[u8]) -> usize {
+        if let Segments::Kvec(buf) = &mut self.iov {
+            let n = src.len().min(self.count as usize);
+            let at = self.off as usize;
+            buf[at..at + n].copy_from_slice(&src[..n]);
+            self.off += n as u64;
+            self.count -= n as u64;
+            return n;
+        }
         self.iterate(src.len(), |user, done, n| {
             raw_copy_to_user(UserPtr::new(user), &src[done..done + n])
         })

@@ -18,7 +18,7 @@
 //! | [`mm`] | `mm/` | pages, address spaces, faults, `copy_page_range`, `mmap`, user copies |
 //! | [`syscall`] | `arch/arm64/kernel/syscall.c`, `sys.c` | the syscall table and dispatch |
 //! | [`sys`], [`resource`] | `kernel/sys.c`, `include/linux/resource.h` | `uname`, `sysinfo`, rlimits |
-//! | [`fs`], [`iov_iter`] | `init/initramfs.c`, `fs/`, `lib/iov_iter.c` | the initrd's files, the console, user buffers |
+//! | [`fs`], [`iov_iter`] | `fs/`, `init/initramfs.c`, `lib/iov_iter.c` | `/` (a ramfs from the initrd), open files, descriptor tables, the console, user buffers |
 //! | [`init`] | `init/main.c` | pid 1 and the idle task's work |
 //! | [`smp`] | `kernel/smp.c`, `kernel/cpu.c` | starting the other CPUs, which idle for now |
 //! | [`irq`], [`time`] | `kernel/irq/`, `kernel/time/` | interrupt dispatch, the tick, sleeping |

@@ -1,6 +1,6 @@
 //! The system call table and its dispatch (Linux `arch/arm64/kernel/sys.c`'s
 //! `sys_call_table`, `arch/arm64/kernel/syscall.c`'s `invoke_syscall`). The handlers
-//! live where Linux keeps them: `fork.rs`, `exit.rs`, `signal/`, `mm/`, `fs.rs`, `sys.rs`...
+//! live where Linux keeps them: `fork.rs`, `exit.rs`, `signal/`, `mm/`, `fs/`, `sys.rs`...
 //!
 //! A syscall is `svc #0` with its number in x8 and arguments in x0-x5 (the Linux arm64
 //! ABI, asm-generic numbers). `el0_svc` saves x0 as `orig_x0` and the number as
@@ -12,7 +12,7 @@ use crate::arch::ptrace::PtRegs;
 use crate::errno::*;
 use crate::mm::uaccess::UserPtr;
 use crate::task::current;
-use crate::{exit, fork, futex, mm, signal, time};
+use crate::{exit, fork, fs, futex, mm, signal, time};
 
 /// A syscall handler: the six argument registers in, the value for x0 out.
 type Handler = fn(&[u64; 6]) -> i64;
@@ -40,19 +40,75 @@ macro_rules! syscalls {
 // Numbers and handlers, as in `include/uapi/asm-generic/unistd.h`. Everything else
 // returns `-ENOSYS`.
 syscalls! {
-    (nr::IOCTL, "ioctl", |a| {
-        crate::fs::sys_ioctl(a[0], a[1], a[2])
+    (nr::GETCWD, "getcwd", |a| fs::open::sys_getcwd(UserPtr::new(a[0]), a[1])),
+    (nr::DUP, "dup", |a| fs::fcntl::sys_dup(a[0])),
+    (nr::DUP3, "dup3", |a| fs::fcntl::sys_dup3(a[0], a[1], a[2])),
+    (nr::FCNTL, "fcntl", |a| fs::fcntl::sys_fcntl(a[0], a[1], a[2])),
+    (nr::IOCTL, "ioctl", |a| fs::fcntl::sys_ioctl(a[0], a[1], a[2])),
+    (nr::MKDIRAT, "mkdirat", |a| {
+        fs::namei::sys_mkdirat(a[0], UserPtr::new(a[1]), a[2])
+    }),
+    (nr::UNLINKAT, "unlinkat", |a| {
+        fs::namei::sys_unlinkat(a[0], UserPtr::new(a[1]), a[2])
+    }),
+    (nr::SYMLINKAT, "symlinkat", |a| {
+        fs::namei::sys_symlinkat(UserPtr::new(a[0]), a[1], UserPtr::new(a[2]))
+    }),
+    (nr::LINKAT, "linkat", |a| {
+        fs::namei::sys_linkat(a[0], UserPtr::new(a[1]), a[2], UserPtr::new(a[3]), a[4])
+    }),
+    (nr::RENAMEAT, "renameat", |a| {
+        fs::namei::sys_renameat2(a[0], UserPtr::new(a[1]), a[2], UserPtr::new(a[3]), 0)
+    }),
+    (nr::FTRUNCATE, "ftruncate", |a| fs::open::sys_ftruncate(a[0], a[1])),
+    (nr::FACCESSAT, "faccessat", |a| {
+        fs::open::sys_faccessat(a[0], UserPtr::new(a[1]), a[2])
+    }),
+    (nr::CHDIR, "chdir", |a| fs::open::sys_chdir(UserPtr::new(a[0]))),
+    (nr::FCHDIR, "fchdir", |a| fs::open::sys_fchdir(a[0])),
+    (nr::FCHMOD, "fchmod", |a| fs::open::sys_fchmod(a[0], a[1])),
+    (nr::FCHMODAT, "fchmodat", |a| {
+        fs::open::sys_fchmodat(a[0], UserPtr::new(a[1]), a[2])
+    }),
+    (nr::FCHOWN, "fchown", |a| fs::open::sys_fchown(a[0], a[1], a[2])),
+    (nr::OPENAT, "openat", |a| {
+        fs::open::sys_openat(a[0], UserPtr::new(a[1]), a[2], a[3])
+    }),
+    (nr::CLOSE, "close", |a| fs::open::sys_close(a[0])),
+    (nr::GETDENTS64, "getdents64", |a| {
+        fs::readdir::sys_getdents64(a[0], UserPtr::new(a[1]), a[2])
+    }),
+    (nr::LSEEK, "lseek", |a| fs::read_write::sys_lseek(a[0], a[1], a[2])),
+    (nr::READ, "read", |a| fs::read_write::sys_read(a[0], UserPtr::new(a[1]), a[2])),
+    (nr::WRITE, "write", |a| fs::read_write::sys_write(a[0], UserPtr::new(a[1]), a[2])),
+    (nr::READV, "readv", |a| fs::read_write::sys_readv(a[0], UserPtr::new(a[1]), a[2])),
+    (nr::WRITEV, "writev", |a| fs::read_write::sys_writev(a[0], UserPtr::new(a[1]), a[2])),
+    (nr::PREAD64, "pread64", |a| {
+        fs::read_write::sys_pread64(a[0], UserPtr::new(a[1]), a[2], a[3])
+    }),
+    (nr::PWRITE64, "pwrite64", |a| {
+        fs::read_write::sys_pwrite64(a[0], UserPtr::new(a[1]), a[2], a[3])
+    }),
+    (nr::SENDFILE, "sendfile", |a| {
+        fs::read_write::sys_sendfile(a[0], a[1], UserPtr::new(a[2]), a[3])
     }),
     (nr::READLINKAT, "readlinkat", |a| {
-        crate::fs::sys_readlinkat(a[0], UserPtr::new(a[1]), UserPtr::new(a[2]), a[3])
+        fs::namei::sys_readlinkat(a[0], UserPtr::new(a[1]), UserPtr::new(a[2]), a[3])
     }),
     (nr::NEWFSTATAT, "newfstatat", |a| {
-        crate::fs::sys_newfstatat(a[0], UserPtr::new(a[1]), UserPtr::new(a[2]), a[3])
+        fs::stat::sys_newfstatat(a[0], UserPtr::new(a[1]), UserPtr::new(a[2]), a[3])
     }),
-    (nr::FSTAT, "fstat", |a| crate::fs::sys_fstat(a[0], UserPtr::new(a[1]))),
-    (nr::READ, "read", |_| Err(EBADF)),
-    (nr::WRITE, "write", |a| crate::fs::sys_write(a[0], UserPtr::new(a[1]), a[2])),
-    (nr::WRITEV, "writev", |a| crate::fs::sys_writev(a[0], UserPtr::new(a[1]), a[2])),
+    (nr::FSTAT, "fstat", |a| fs::stat::sys_fstat(a[0], UserPtr::new(a[1]))),
+    (nr::UTIMENSAT, "utimensat", |a| {
+        fs::open::sys_utimensat(a[0], UserPtr::new(a[1]), UserPtr::new(a[2]), a[3])
+    }),
+    (nr::UMASK, "umask", |a| fs::fs_struct::sys_umask(a[0])),
+    (nr::RENAMEAT2, "renameat2", |a| {
+        fs::namei::sys_renameat2(a[0], UserPtr::new(a[1]), a[2], UserPtr::new(a[3]), a[4])
+    }),
+    (nr::STATX, "statx", |a| {
+        fs::stat::sys_statx(a[0], UserPtr::new(a[1]), a[2], a[3], UserPtr::new(a[4]))
+    }),
     (nr::EXIT, "exit", |a| exit::sys_exit(a[0] as i64)),
     (nr::EXIT_GROUP, "exit_group", |a| {
         exit::sys_exit_group(a[0] as i64)

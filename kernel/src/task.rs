@@ -180,6 +180,11 @@ pub struct TaskInner {
     pub robust_list: UserPtr<crate::futex::RobustListHead>,
     /// What each signal does (Linux `sighand`): replaced only by `execve` unsharing it.
     pub sighand: Arc<SigHand>,
+    /// Open file descriptors (Linux `files`): shared with `CLONE_FILES`; `None` once
+    /// the task has exited (and for the idle task).
+    pub files: Option<Arc<crate::fs::fdtable::FilesStruct>>,
+    /// Root, working directory and umask (Linux `fs`): shared with `CLONE_FS`.
+    pub fs: Option<Arc<crate::fs::fs_struct::FsStruct>>,
 }
 
 /// A task (Linux `struct task_struct`).
@@ -271,6 +276,8 @@ impl Task {
                 pending: crate::signal::SigPending::default(),
                 robust_list: UserPtr::default(),
                 sighand,
+                files: None,
+                fs: None,
             }),
         }
     }

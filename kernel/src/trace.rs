@@ -73,6 +73,34 @@ pub fn dup_task_struct(p: &Task) {
     }
 }
 
+/// `copy_files` and `copy_fs`: shared or copied, and how many descriptors the child has.
+pub fn copy_files(
+    p: &Task,
+    flags: u64,
+    files: &crate::fs::fdtable::FilesStruct,
+    parent_had_files: bool,
+) {
+    if on() {
+        let open = files.fdt.lock().fd.iter().filter(|f| f.is_some()).count();
+        let files_how = if !parent_had_files {
+            "a new, empty descriptor table (the idle task has none)"
+        } else if flags & crate::fork::CLONE_FILES != 0 {
+            "CLONE_FILES, sharing the parent's descriptor table"
+        } else {
+            "dup_fd, a copy of the parent's table whose entries share each open file (and its offset)"
+        };
+        let fs_how = if flags & crate::fork::CLONE_FS != 0 {
+            "CLONE_FS, sharing cwd and umask"
+        } else {
+            "a copy of cwd and umask"
+        };
+        println!(
+            "[trace]     copy_files: {files_how}; pid {} has {open} open descriptors; copy_fs: {fs_how}",
+            p.pid
+        );
+    }
+}
+
 pub fn copy_mm_shared() {
     if on() {
         println!("[trace]     copy_mm: CLONE_VM, sharing the parent's mm (one more user)");

@@ -8,6 +8,38 @@ pub fn members(data: &[u8]) -> impl Iterator<Item = (&str, u32, &[u8])> {
     cpio_reader::iter_files(data).map(|e| (e.name(), e.mode().bits(), e.file()))
 }
 
+/// One member of the archive with what a file system keeps of it.
+pub struct Member<'a> {
+    pub name: &'a str,
+    /// The archive's inode number: members sharing one are hard links of one file,
+    /// whose data comes with the last of them (as `cpio -H newc` writes them).
+    pub ino: u32,
+    pub mode: u32,
+    pub nlink: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub mtime: u64,
+    /// A device file's number, `(major, minor)`.
+    pub rdev: (u32, u32),
+    pub data: &'a [u8],
+}
+
+/// Every member with its inode number, mode, owner and device (Linux `do_name` /
+/// `do_copy` read the same header fields).
+pub fn entries(data: &[u8]) -> impl Iterator<Item = Member<'_>> {
+    cpio_reader::iter_files(data).map(|e| Member {
+        name: e.name(),
+        ino: e.ino(),
+        mode: e.mode().bits(),
+        nlink: e.nlink(),
+        uid: e.uid(),
+        gid: e.gid(),
+        mtime: e.mtime(),
+        rdev: (e.rdevmajor().unwrap_or(0), e.rdevminor().unwrap_or(0)),
+        data: e.file(),
+    })
+}
+
 /// The components of a member's path, `./bin/sh`, `/bin/sh` and `bin/sh` alike; `None`
 /// for the archive's own `.` or a name that climbs out with `..`.
 pub fn path_components(name: &str) -> Option<impl Iterator<Item = &str> + Clone> {

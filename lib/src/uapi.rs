@@ -12,7 +12,35 @@ use core::mem::{offset_of, size_of};
 /// System call numbers (`include/uapi/asm-generic/unistd.h`; arm64 uses the generic
 /// table).
 pub mod nr {
+    pub const GETCWD: usize = 17;
+    pub const DUP: usize = 23;
+    pub const DUP3: usize = 24;
+    pub const FCNTL: usize = 25;
     pub const IOCTL: usize = 29;
+    pub const MKDIRAT: usize = 34;
+    pub const UNLINKAT: usize = 35;
+    pub const SYMLINKAT: usize = 36;
+    pub const LINKAT: usize = 37;
+    pub const RENAMEAT: usize = 38;
+    pub const FTRUNCATE: usize = 46;
+    pub const FACCESSAT: usize = 48;
+    pub const CHDIR: usize = 49;
+    pub const FCHDIR: usize = 50;
+    pub const FCHMOD: usize = 52;
+    pub const FCHMODAT: usize = 53;
+    pub const FCHOWN: usize = 55;
+    pub const OPENAT: usize = 56;
+    pub const CLOSE: usize = 57;
+    pub const GETDENTS64: usize = 61;
+    pub const LSEEK: usize = 62;
+    pub const READV: usize = 65;
+    pub const PREAD64: usize = 67;
+    pub const PWRITE64: usize = 68;
+    pub const SENDFILE: usize = 71;
+    pub const UTIMENSAT: usize = 88;
+    pub const UMASK: usize = 166;
+    pub const RENAMEAT2: usize = 276;
+    pub const STATX: usize = 291;
     pub const READLINKAT: usize = 78;
     pub const NEWFSTATAT: usize = 79;
     pub const FSTAT: usize = 80;
@@ -80,7 +108,20 @@ pub mod errno {
     pub const EACCES: i32 = 13;
     pub const EFAULT: i32 = 14;
     pub const EEXIST: i32 = 17;
+    pub const ENXIO: i32 = 6;
+    pub const EBUSY: i32 = 16;
+    pub const EXDEV: i32 = 18;
     pub const ENOTDIR: i32 = 20;
+    pub const EISDIR: i32 = 21;
+    pub const ENFILE: i32 = 23;
+    pub const EMFILE: i32 = 24;
+    pub const EFBIG: i32 = 27;
+    pub const ENOSPC: i32 = 28;
+    pub const ESPIPE: i32 = 29;
+    pub const EMLINK: i32 = 31;
+    pub const ERANGE: i32 = 34;
+    pub const ENOTEMPTY: i32 = 39;
+    pub const ELOOP: i32 = 40;
     pub const EINVAL: i32 = 22;
     pub const ENOTTY: i32 = 25;
     pub const ENODEV: i32 = 19;
@@ -515,6 +556,75 @@ pub mod fcntl {
     pub const AT_EMPTY_PATH: u64 = 0x1000;
     /// `AT_STATX_FORCE_SYNC | AT_STATX_DONT_SYNC`.
     pub const AT_STATX_SYNC_TYPE: u64 = 0x6000;
+    /// `unlinkat`: remove a directory; `faccessat2`: check with the effective ids.
+    pub const AT_REMOVEDIR: u64 = 0x200;
+    pub const AT_EACCESS: u64 = 0x200;
+    pub const AT_SYMLINK_FOLLOW: u64 = 0x400;
+
+    /// `open` flags (`include/uapi/asm-generic/fcntl.h`, with arm64's own
+    /// `O_DIRECTORY`, `O_NOFOLLOW`, `O_DIRECT` and `O_LARGEFILE`).
+    pub const O_ACCMODE: u32 = 0o3;
+    pub const O_RDONLY: u32 = 0o0;
+    pub const O_WRONLY: u32 = 0o1;
+    pub const O_RDWR: u32 = 0o2;
+    pub const O_CREAT: u32 = 0o100;
+    pub const O_EXCL: u32 = 0o200;
+    pub const O_NOCTTY: u32 = 0o400;
+    pub const O_TRUNC: u32 = 0o1000;
+    pub const O_APPEND: u32 = 0o2000;
+    pub const O_NONBLOCK: u32 = 0o4000;
+    pub const O_DSYNC: u32 = 0o10000;
+    pub const FASYNC: u32 = 0o20000;
+    pub const O_DIRECTORY: u32 = 0o40000;
+    pub const O_NOFOLLOW: u32 = 0o100000;
+    pub const O_DIRECT: u32 = 0o200000;
+    pub const O_LARGEFILE: u32 = 0o400000;
+    pub const O_NOATIME: u32 = 0o1000000;
+    pub const O_CLOEXEC: u32 = 0o2000000;
+    pub const O_SYNC: u32 = 0o4010000;
+    pub const O_PATH: u32 = 0o10000000;
+    pub const O_TMPFILE: u32 = 0o20040000;
+
+    /// `fcntl` commands and the descriptor flag.
+    pub const F_DUPFD: u32 = 0;
+    pub const F_GETFD: u32 = 1;
+    pub const F_SETFD: u32 = 2;
+    pub const F_GETFL: u32 = 3;
+    pub const F_SETFL: u32 = 4;
+    pub const F_DUPFD_CLOEXEC: u32 = 1030;
+    pub const FD_CLOEXEC: u32 = 1;
+
+    /// `lseek` origins (`include/uapi/linux/fs.h`).
+    pub const SEEK_SET: u32 = 0;
+    pub const SEEK_CUR: u32 = 1;
+    pub const SEEK_END: u32 = 2;
+    pub const SEEK_DATA: u32 = 3;
+    pub const SEEK_HOLE: u32 = 4;
+
+    /// `renameat2` flags.
+    pub const RENAME_NOREPLACE: u32 = 1;
+    pub const RENAME_EXCHANGE: u32 = 2;
+    pub const RENAME_WHITEOUT: u32 = 4;
+
+    /// `access` modes.
+    pub const F_OK: u32 = 0;
+    pub const X_OK: u32 = 1;
+    pub const W_OK: u32 = 2;
+    pub const R_OK: u32 = 4;
+
+    /// `utimensat`'s special nanosecond values.
+    pub const UTIME_NOW: i64 = (1 << 30) - 1;
+    pub const UTIME_OMIT: i64 = (1 << 30) - 2;
+
+    /// `struct linux_dirent64`'s `d_type` (`include/linux/fs_types.h`).
+    pub const DT_UNKNOWN: u8 = 0;
+    pub const DT_FIFO: u8 = 1;
+    pub const DT_CHR: u8 = 2;
+    pub const DT_DIR: u8 = 4;
+    pub const DT_BLK: u8 = 6;
+    pub const DT_REG: u8 = 8;
+    pub const DT_LNK: u8 = 10;
+    pub const DT_SOCK: u8 = 12;
 }
 
 /// File types and `struct stat` (`include/uapi/linux/stat.h`,
@@ -526,6 +636,12 @@ pub mod stat {
     pub const S_IFREG: u32 = 0o100000;
     pub const S_IFDIR: u32 = 0o040000;
     pub const S_IFCHR: u32 = 0o020000;
+    pub const S_IFLNK: u32 = 0o120000;
+    pub const S_IFBLK: u32 = 0o060000;
+    pub const S_IFIFO: u32 = 0o010000;
+    pub const S_IFSOCK: u32 = 0o140000;
+    /// Permission and set-id bits (`S_IALLUGO`).
+    pub const S_IALLUGO: u32 = 0o7777;
 
     /// `struct stat` as `fstat` and `newfstatat` fill it on arm64 (128 bytes).
     #[repr(C)]
@@ -554,6 +670,54 @@ pub mod stat {
     const _: () = assert!(offset_of!(Stat, st_rdev) == 32);
     const _: () = assert!(offset_of!(Stat, st_size) == 48);
     const _: () = assert!(offset_of!(Stat, st_blocks) == 64);
+
+    /// `struct statx_timestamp`.
+    #[repr(C)]
+    #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+    pub struct StatxTimestamp {
+        pub tv_sec: i64,
+        pub tv_nsec: u32,
+        pub reserved: i32,
+    }
+
+    /// `struct statx` (256 bytes).
+    #[repr(C)]
+    #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+    pub struct Statx {
+        pub stx_mask: u32,
+        pub stx_blksize: u32,
+        pub stx_attributes: u64,
+        pub stx_nlink: u32,
+        pub stx_uid: u32,
+        pub stx_gid: u32,
+        pub stx_mode: u16,
+        pub spare0: u16,
+        pub stx_ino: u64,
+        pub stx_size: u64,
+        pub stx_blocks: u64,
+        pub stx_attributes_mask: u64,
+        pub stx_atime: StatxTimestamp,
+        pub stx_btime: StatxTimestamp,
+        pub stx_ctime: StatxTimestamp,
+        pub stx_mtime: StatxTimestamp,
+        pub stx_rdev_major: u32,
+        pub stx_rdev_minor: u32,
+        pub stx_dev_major: u32,
+        pub stx_dev_minor: u32,
+        pub stx_mnt_id: u64,
+        pub stx_dio_mem_align: u32,
+        pub stx_dio_offset_align: u32,
+        pub spare3: [u64; 12],
+    }
+
+    const _: () = assert!(size_of::<Statx>() == 256);
+    const _: () = assert!(offset_of!(Statx, stx_atime) == 64);
+    const _: () = assert!(offset_of!(Statx, stx_rdev_major) == 128);
+
+    /// What `statx` fills: `STATX_BASIC_STATS` (type, mode, nlink, uid, gid, times,
+    /// ino, size, blocks); `STATX__RESERVED` is refused.
+    pub const STATX_BASIC_STATS: u32 = 0x7ff;
+    pub const STATX__RESERVED: u32 = 0x8000_0000;
 }
 
 /// Terminal `ioctl` requests (`include/uapi/asm-generic/ioctls.h`).

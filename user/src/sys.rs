@@ -12,7 +12,7 @@ pub use forkos_lib::uapi::nr;
 pub use forkos_lib::uapi::resource::*;
 pub use forkos_lib::uapi::siginfo::*;
 pub use forkos_lib::uapi::signal::*;
-pub use forkos_lib::uapi::stat::Stat;
+pub use forkos_lib::uapi::stat::{Stat, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 pub use forkos_lib::uapi::sysinfo::Sysinfo;
 pub use forkos_lib::uapi::time::*;
 pub use forkos_lib::uapi::utsname::NewUtsname;
@@ -396,7 +396,35 @@ pub const PTHREAD_FLAGS: u64 = CLONE_VM
 
 /// The syscalls forkos implements (the rest are `-ENOSYS`), for the fuzzers.
 pub const IMPLEMENTED: &[usize] = &[
+    nr::GETCWD,
+    nr::DUP,
+    nr::DUP3,
+    nr::FCNTL,
     nr::IOCTL,
+    nr::MKDIRAT,
+    nr::UNLINKAT,
+    nr::SYMLINKAT,
+    nr::LINKAT,
+    nr::RENAMEAT,
+    nr::FTRUNCATE,
+    nr::FACCESSAT,
+    nr::CHDIR,
+    nr::FCHDIR,
+    nr::FCHMOD,
+    nr::FCHMODAT,
+    nr::FCHOWN,
+    nr::OPENAT,
+    nr::CLOSE,
+    nr::GETDENTS64,
+    nr::LSEEK,
+    nr::READV,
+    nr::PREAD64,
+    nr::PWRITE64,
+    nr::SENDFILE,
+    nr::UTIMENSAT,
+    nr::UMASK,
+    nr::RENAMEAT2,
+    nr::STATX,
     nr::READLINKAT,
     nr::NEWFSTATAT,
     nr::FSTAT,

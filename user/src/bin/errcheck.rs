@@ -133,6 +133,26 @@ fn timespec(r: &mut Rng) -> usize {
     }
 }
 
+/// A directory argument of the `*at` calls: the working directory, the console, a
+/// closed descriptor, or -1.
+fn dirfd(r: &mut Rng) -> usize {
+    r.pick(&[AT_FDCWD, AT_FDCWD, 0, 5, usize::MAX])
+}
+
+/// Two timespecs for `utimensat`: now, omitted, a time, or an invalid one each.
+fn timespec2(r: &mut Rng) -> usize {
+    let t = scratch() + 8192;
+    for i in 0..2 {
+        let ns: i64 = r.pick(&[(1 << 30) - 1, (1 << 30) - 2, 5, 1_000_000_000, -1]);
+        // SAFETY: inside SCRATCH.
+        unsafe {
+            ((t + 16 * i) as *mut i64).write(1000);
+            ((t + 16 * i + 8) as *mut i64).write(ns);
+        }
+    }
+    t
+}
+
 /// A mapping the calls may change: 4 pages at a fixed address.
 const AREA: usize = 0x60_0000_0000;
 
@@ -196,6 +216,141 @@ fn draw(r: &mut Rng) -> (usize, [usize; 6]) {
             }
         }
         nr::FSTAT => a = [small(r), ptr(r), 0, 0, 0, 0],
+        // Files (issue 14). Never one that could wait for the console's input, and
+        // every new descriptor is closed again after the call.
+        nr::OPENAT => {
+            let fl = r.pick(&[0, 0o40000, 0o100000, 0o10000000, 0o2000000, 0o400000]);
+            a = [dirfd(r), path(r), fl, 0, 0, 0];
+        }
+        nr::CLOSE => {
+            a = [
+                r.pick(&[3, 7, 1000, usize::MAX, (1 << 32) | 9]),
+                0,
+                0,
+                0,
+                0,
+                0,
+            ]
+        }
+        nr::DUP => a = [r.pick(&[1, 5, usize::MAX, (1 << 32) | 1]), 0, 0, 0, 0, 0],
+        nr::DUP3 => {
+            a = [
+                r.pick(&[1, 5, usize::MAX]),
+                r.pick(&[1, 7, 4096, (1 << 32) | 8, usize::MAX]),
+                r.pick(&[0, 0o2000000, 1, usize::MAX]),
+                0,
+                0,
+                0,
+            ]
+        }
+        nr::FCNTL => {
+            // F_DUPFD, F_GETFD, F_GETFL, F_DUPFD_CLOEXEC, and unknown commands.
+            let cmd = r.pick(&[0, 1, 3, 1030, 9999, usize::MAX]);
+            a = [
+                r.pick(&[1, 5, usize::MAX]),
+                cmd,
+                r.pick(&[0, 3, 4096]),
+                0,
+                0,
+                0,
+            ];
+        }
+        nr::GETCWD => a = [ptr(r), size(r), 0, 0, 0, 0],
+        nr::GETDENTS64 => a = [r.pick(&[0, 1, 5, usize::MAX]), ptr(r), size(r), 0, 0, 0],
+        nr::LSEEK => {
+            a = [
+                r.pick(&[1, 5, usize::MAX]),
+                r.pick(&[0, 1, usize::MAX]),
+                r.pick(&[0, 1, 2, 3, 4, 5, usize::MAX]),
+                0,
+                0,
+                0,
+            ]
+        }
+        nr::READV => a = [3 + r.below(8) as usize, ptr(r), size(r), 0, 0, 0],
+        nr::PREAD64 | nr::PWRITE64 => {
+            a = [
+                r.pick(&[1, 5, usize::MAX]),
+                ptr(r),
+                size(r),
+                r.pick(&[0, 8, usize::MAX]),
+                0,
+                0,
+            ]
+        }
+        nr::SENDFILE => {
+            // Never from the console, which would wait for input.
+            let off = ptr(r);
+            a = [
+                r.pick(&[1, 5]),
+                r.pick(&[5, usize::MAX, (1 << 32) | 5]),
+                r.pick(&[0, off]),
+                size(r),
+                0,
+                0,
+            ]
+        }
+        nr::CHDIR => a = [path(r), 0, 0, 0, 0, 0],
+        nr::FCHDIR => a = [r.pick(&[0, 1, 5, usize::MAX]), 0, 0, 0, 0, 0],
+        nr::UMASK => a = [flags(r), 0, 0, 0, 0, 0],
+        nr::MKDIRAT => {
+            a = [
+                dirfd(r),
+                path(r),
+                r.pick(&[0o755, 0o7777, usize::MAX]),
+                0,
+                0,
+                0,
+            ]
+        }
+        nr::UNLINKAT => {
+            let fl = r.pick(&[0, 0x200, 0x200, 1, usize::MAX]);
+            a = [dirfd(r), path(r), fl, 0, 0, 0];
+        }
+        nr::SYMLINKAT => a = [path(r), dirfd(r), path(r), 0, 0, 0],
+        nr::LINKAT => {
+            let fl = r.pick(&[0, 0x400, AT_EMPTY_PATH, 1]);
+            a = [dirfd(r), path(r), dirfd(r), path(r), fl, 0];
+        }
+        nr::RENAMEAT | nr::RENAMEAT2 => {
+            let fl = r.pick(&[0, 0, 1, 2, 4, 3, 8]);
+            a = [dirfd(r), path(r), dirfd(r), path(r), fl, 0];
+        }
+        nr::FTRUNCATE => {
+            a = [
+                r.pick(&[0, 1, 5, usize::MAX]),
+                r.pick(&[0, 100, usize::MAX]),
+                0,
+                0,
+                0,
+                0,
+            ]
+        }
+        nr::FACCESSAT => {
+            a = [
+                dirfd(r),
+                path(r),
+                r.pick(&[0, 1, 2, 4, 7, 8, usize::MAX]),
+                0,
+                0,
+                0,
+            ]
+        }
+        nr::FCHMOD => a = [r.pick(&[5, usize::MAX]), 0o644, 0, 0, 0, 0],
+        nr::FCHMODAT => a = [dirfd(r), path(r), r.pick(&[0o755, 0o644]), 0, 0, 0],
+        nr::FCHOWN => a = [r.pick(&[5, usize::MAX]), 0, 0, 0, 0, 0],
+        nr::UTIMENSAT => {
+            let p = if r.below(3) == 0 { 0 } else { path(r) };
+            let (t, bad) = (timespec2(r), ptr(r));
+            let times = r.pick(&[0, t, bad]);
+            let fl = r.pick(&[0, AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH, 1]);
+            a = [dirfd(r), p, times, fl, 0, 0];
+        }
+        nr::STATX => {
+            let fl = r.pick(&[0, AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH, 0x6000, 0x2000, 1]);
+            let mask = r.pick(&[0, 0x7ff, 0x8000_0000, usize::MAX]);
+            a = [dirfd(r), path(r), fl, mask, ptr(r), 0];
+        }
         // Not the console: a read would wait for input.
         nr::READ => a = [3 + r.below(8) as usize, ptr(r), size(r), 0, 0, 0],
         // Never to the console: the output would differ in the log, not in the digest.
@@ -517,6 +672,10 @@ fn main(args: &[&str]) -> i32 {
                 -1,
                 0,
             );
+        }
+        // A new descriptor goes again (its number may differ: fds are not compared).
+        if [nr::OPENAT, nr::DUP, nr::DUP3, nr::FCNTL].contains(&n) && ret > 2 {
+            sys::syscall(nr::CLOSE, [ret as usize, 0, 0, 0, 0, 0]);
         }
         if n == nr::RT_SIGPROCMASK {
             sys::sigprocmask(sys::SIG_SETMASK, Some(0), None);

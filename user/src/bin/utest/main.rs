@@ -45,6 +45,7 @@ mod execargs;
 mod execs;
 mod exhaust;
 mod faults;
+mod files;
 mod fork;
 mod futex;
 mod handlers;
@@ -140,6 +141,10 @@ tests! {
         futex_clock_realtime_deadline, futex_page_access, stat_ino_not_a_kernel_address;
     stress: sched_yield_pingpong, stress_fork_wait, stress_concurrent_children, stress_fork_tree,
         stress_threads, stress_mixed, stress_group_exit, stress_thread_child_reparent;
+    files: open_creat_trunc_append, open_errors, lseek_pread_pwrite, dev_null_and_zero,
+        fork_shares_offset, clone_files_shares_table, cloexec_across_execve, dup_dup3_fcntl,
+        emfile_at_rlimit_nofile, getdents64_lists_directory, mkdir_rmdir_errors,
+        links_and_rename, cwd_and_umask, attributes_and_copies, exec_written_file;
 }
 
 fn main(args: &[&str]) -> i32 {
@@ -165,6 +170,10 @@ fn main(args: &[&str]) -> i32 {
     // The exec'd halves of sigpage_write_stays_private: `sigpage MODE ADDR`.
     if args.len() > 3 && args[args.len() - 3] == "sigpage" {
         return vm::sigpage_helper(args[args.len() - 2], name);
+    }
+    // The exec'd half of cloexec_across_execve: `fdopen A B`.
+    if args.len() > 3 && args[args.len() - 3] == "fdopen" {
+        return files::fdopen_helper(args[args.len() - 2], name);
     }
     if name == "segv" {
         // SAFETY: a load from the unmapped address 8, in assembly so that no Rust

@@ -1,0 +1,485 @@
+//! Finding files by name, and the calls that change names (Linux `fs/namei.c`).
+//!
+//! A path is walked one component at a time from its start ([`path_init`]: `/`, the
+//! working directory, or a directory descriptor): `.` stays, `..` climbs (not above the
+//! root), a symbolic link is followed — in the middle of a path always, at its end only
+//! when the call follows links — and more than [`MAXSYMLINKS`] links in one walk is
+//! `ELOOP`. A component longer than `NAME_MAX` is `ENAMETOOLONG`, one that is not a
+//! directory where one is needed `ENOTDIR`, and a trailing `/` asks for a directory.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use super::fdtable::fget_raw;
+use super::fs_struct::current_fs;
+use super::inode::*;
+use super::ramfs::{self, NAMESPACE_LOCK};
+use crate::errno::*;
+use crate::mm::uaccess::{strndup_user, UserPtr};
+use forkos_lib::uapi::fcntl::*;
+use forkos_lib::uapi::stat::*;
+
+/// The most symbolic links one walk follows (Linux `MAXSYMLINKS`).
+pub const MAXSYMLINKS: u32 = 40;
+
+/// Longest path a syscall accepts, with its NUL (Linux `PATH_MAX`).
+pub const PATH_MAX: usize = 4096;
+
+/// A path from user memory (Linux `getname`): `ENAMETOOLONG` past `PATH_MAX`; an empty
+/// one is `ENOENT` unless the call allows it (`AT_EMPTY_PATH`).
+pub fn getname(path: UserPtr<u8>, empty_ok: bool) -> Result<Vec<u8>, Errno> {
+    let name = strndup_user(path, PATH_MAX, ENAMETOOLONG)?;
+    if name.is_empty() && !empty_ok {
+        return Err(ENOENT);
+    }
+    Ok(name)
+}
+
+/// Where a relative path starts (Linux `path_init`): the working directory for
+/// `AT_FDCWD`, else `dirfd`, which must be open (`EBADF`) and a directory (`ENOTDIR`).
+/// An absolute path ignores `dirfd`.
+pub fn path_init(dirfd: u64, path: &[u8]) -> Result<Arc<Inode>, Errno> {
+    if path.first() == Some(&b'/') {
+        return Ok(current_fs().root());
+    }
+    if dirfd as i32 == AT_FDCWD {
+        return Ok(current_fs().pwd());
+    }
+    let f = fget_raw(dirfd)?;
+    if !path.is_empty() && !f.f_inode.is_dir() {
+        return Err(ENOTDIR);
+    }
+    Ok(f.f_inode.clone())
+}
+
+/// What a path ends in, for the calls that make or remove a name (Linux `last_type`).
+pub enum Last {
+    Norm(Vec<u8>),
+    /// `.`, or a path that is only slashes (the root).
+    Dot,
+    DotDot,
+}
+
+/// One walk's state (Linux `struct nameidata`).
+struct Nameidata {
+    root: Arc<Inode>,
+    /// Links followed so far (Linux `total_link_count`).
+    links: u32,
+}
+
+impl Nameidata {
+    /// Step from `dir` to the component `name` (Linux `walk_component`), without
+    /// following a link there.
+    fn step(&self, dir: &Arc<Inode>, name: &[u8]) -> Result<Arc<Inode>, Errno> {
+        match name {
+            b"." => Ok(dir.clone()),
+            b".." if Arc::ptr_eq(dir, &self.root) => Ok(dir.clone()),
+            b".." => Ok(dir.parent()),
+            _ if name.len() > NAME_MAX => Err(ENAMETOOLONG),
+            _ => dir.lookup(name),
+        }
+    }
+
+    /// Follow `inode` if it is a symbolic link, found in `dir` (Linux `pick_link` +
+    /// `step_into`); anything else is itself.
+    fn follow(&mut self, dir: &Arc<Inode>, inode: Arc<Inode>) -> Result<Arc<Inode>, Errno> {
+        let Some(target) = inode.link_target() else {
+            return Ok(inode);
+        };
+        self.links += 1;
+        if self.links > MAXSYMLINKS {
+            return Err(ELOOP);
+        }
+        if target.is_empty() {
+            return Err(ENOENT);
+        }
+        let start = if target[0] == b'/' {
+            self.root.clone()
+        } else {
+            dir.clone()
+        };
+        self.walk(start, &target, true)
+    }
+
+    /// Walk every component of `path` but the last from `start` (Linux
+    /// `link_path_walk`): the directory the last is in, and the last.
+    fn walk_parent(
+        &mut self,
+        start: Arc<Inode>,
+        path: &[u8],
+    ) -> Result<(Arc<Inode>, Last, bool), Errno> {
+        let trailing = path.ends_with(b"/");
+        let comps: Vec<&[u8]> = path
+            .split(|&c| c == b'/')
+            .filter(|c| !c.is_empty())
+            .collect();
+        let mut dir = start;
+        let Some((last, middle)) = comps.split_last() else {
+            return Ok((dir, Last::Dot, trailing));
+        };
+        for c in middle {
+            if !dir.is_dir() {
+                return Err(ENOTDIR);
+            }
+            let next = self.step(&dir, c)?;
+            let next = self.follow(&dir, next)?;
+            if !next.is_dir() {
+                return Err(ENOTDIR);
+            }
+            dir = next;
+        }
+        if !dir.is_dir() {
+            return Err(ENOTDIR);
+        }
+        let last = match *last {
+            b"." => Last::Dot,
+            b".." => Last::DotDot,
+            n if n.len() > NAME_MAX => return Err(ENAMETOOLONG),
+            n => Last::Norm(n.to_vec()),
+        };
+        Ok((dir, last, trailing))
+    }
+
+    /// Walk all of `path` from `start` (Linux `path_lookupat`), following a link at
+    /// the end if `follow` (or if the path ends in `/`).
+    fn walk(&mut self, start: Arc<Inode>, path: &[u8], follow: bool) -> Result<Arc<Inode>, Errno> {
+        let (dir, last, trailing) = self.walk_parent(start, path)?;
+        let inode = match last {
+            Last::Dot => dir.clone(),
+            Last::DotDot => self.step(&dir, b"..")?,
+            Last::Norm(n) => self.step(&dir, &n)?,
+        };
+        let inode = if follow || trailing {
+            self.follow(&dir, inode)?
+        } else {
+            inode
+        };
+        if trailing && !inode.is_dir() {
+            return Err(ENOTDIR);
+        }
+        Ok(inode)
+    }
+}
+
+fn nameidata() -> Nameidata {
+    Nameidata {
+        root: current_fs().root(),
+        links: 0,
+    }
+}
+
+/// The inode `path` names from `dirfd` (Linux `filename_lookup`).
+pub fn path_lookupat(dirfd: u64, path: &[u8], follow: bool) -> Result<Arc<Inode>, Errno> {
+    if path.is_empty() {
+        return Err(ENOENT);
+    }
+    let start = path_init(dirfd, path)?;
+    nameidata().walk(start, path, follow)
+}
+
+/// The directory `path`'s last component is in, that component, and whether the path
+/// ends in `/` (Linux `filename_parentat`).
+pub fn path_parentat(dirfd: u64, path: &[u8]) -> Result<(Arc<Inode>, Last, bool), Errno> {
+    if path.is_empty() {
+        return Err(ENOENT);
+    }
+    let start = path_init(dirfd, path)?;
+    nameidata().walk_parent(start, path)
+}
+
+/// Follow a link found at the end of a walk in `dir` (for `open`).
+pub fn follow_link(dir: &Arc<Inode>, inode: Arc<Inode>) -> Result<Arc<Inode>, Errno> {
+    nameidata().follow(dir, inode)
+}
+
+/// Look `path` up from the working directory, following links (for `execve`).
+pub fn lookup(path: &[u8]) -> Result<Arc<Inode>, Errno> {
+    path_lookupat(AT_FDCWD as u64, path, true)
+}
+
+/// The name a call makes: `EEXIST` for `.` and `..` (Linux `filename_create`).
+fn create_name(last: Last, trailing: bool, is_dir: bool) -> Result<Vec<u8>, Errno> {
+    match last {
+        Last::Norm(n) => {
+            // "a/" may only name a new directory.
+            if trailing && !is_dir {
+                return Err(ENOENT);
+            }
+            Ok(n)
+        }
+        _ => Err(EEXIST),
+    }
+}
+
+/// `mkdirat(dirfd, path, mode)` (Linux `do_mkdirat`): the mode less the umask.
+pub fn sys_mkdirat(dirfd: u64, path: UserPtr<u8>, mode: u64) -> SysResult {
+    let name = getname(path, false)?;
+    let (dir, last, trailing) = path_parentat(dirfd, &name)?;
+    let n = create_name(last, trailing, true)?;
+    let mode = (mode as u32 & 0o1777) & !current_fs().umask();
+    let _ns = NAMESPACE_LOCK.lock();
+    if dir.lookup(&n).is_ok() {
+        return Err(EEXIST);
+    }
+    ramfs::mknod(&dir, &n, S_IFDIR | mode, None)?;
+    Ok(0)
+}
+
+/// `unlinkat(dirfd, path, flags)` (Linux `do_unlinkat` / `do_rmdir`).
+pub fn sys_unlinkat(dirfd: u64, path: UserPtr<u8>, flags: u64) -> SysResult {
+    if flags & !AT_REMOVEDIR != 0 {
+        return Err(EINVAL);
+    }
+    let name = getname(path, false)?;
+    let (dir, last, trailing) = path_parentat(dirfd, &name)?;
+    let _ns = NAMESPACE_LOCK.lock();
+    if flags & AT_REMOVEDIR != 0 {
+        let n = match last {
+            Last::Norm(n) => n,
+            Last::Dot => return Err(EINVAL),
+            Last::DotDot => return Err(ENOTEMPTY),
+        };
+        let victim = dir.lookup(&n)?;
+        if !victim.is_dir() {
+            return Err(ENOTDIR);
+        }
+        if Arc::ptr_eq(&victim, &current_fs().root()) {
+            return Err(EBUSY);
+        }
+        if !ramfs::dir_is_empty(&victim) {
+            return Err(ENOTEMPTY);
+        }
+        ramfs::remove_entry(&dir, &n)?;
+    } else {
+        let n = match last {
+            Last::Norm(n) => n,
+            _ => return Err(EISDIR),
+        };
+        let victim = dir.lookup(&n)?;
+        if victim.is_dir() {
+            return Err(EISDIR);
+        }
+        if trailing {
+            return Err(ENOTDIR);
+        }
+        ramfs::remove_entry(&dir, &n)?;
+    }
+    Ok(0)
+}
+
+/// `symlinkat(target, newdirfd, linkpath)` (Linux `do_symlinkat`).
+pub fn sys_symlinkat(target: UserPtr<u8>, dirfd: u64, path: UserPtr<u8>) -> SysResult {
+    let target = getname(target, false)?;
+    let name = getname(path, false)?;
+    let (dir, last, trailing) = path_parentat(dirfd, &name)?;
+    let n = create_name(last, trailing, false)?;
+    let _ns = NAMESPACE_LOCK.lock();
+    if dir.lookup(&n).is_ok() {
+        return Err(EEXIST);
+    }
+    ramfs::mknod(&dir, &n, S_IFLNK | 0o777, Some(&target))?;
+    Ok(0)
+}
+
+/// `linkat(olddirfd, oldpath, newdirfd, newpath, flags)` (Linux `do_linkat`): a
+/// directory cannot be linked (`EPERM`).
+pub fn sys_linkat(
+    olddirfd: u64,
+    oldpath: UserPtr<u8>,
+    newdirfd: u64,
+    newpath: UserPtr<u8>,
+    flags: u64,
+) -> SysResult {
+    if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(EINVAL);
+    }
+    let old = getname(oldpath, flags & AT_EMPTY_PATH != 0)?;
+    let new = getname(newpath, false);
+    let inode = if old.is_empty() && olddirfd as i32 == AT_FDCWD {
+        current_fs().pwd()
+    } else if old.is_empty() {
+        fget_raw(olddirfd)?.f_inode.clone()
+    } else {
+        path_lookupat(olddirfd, &old, flags & AT_SYMLINK_FOLLOW != 0)?
+    };
+    let (dir, last, trailing) = path_parentat(newdirfd, &new?)?;
+    let n = create_name(last, trailing, false)?;
+    let _ns = NAMESPACE_LOCK.lock();
+    if dir.lookup(&n).is_ok() {
+        return Err(EEXIST);
+    }
+    if inode.is_dir() {
+        return Err(EPERM);
+    }
+    {
+        let mut i = inode.i.lock();
+        if i.nlink == 0 {
+            return Err(ENOENT);
+        }
+        i.nlink += 1;
+    }
+    inode.touch(false);
+    if let Err(e) = ramfs::add_entry(&dir, &n, inode.clone()) {
+        inode.i.lock().nlink -= 1;
+        return Err(e);
+    }
+    Ok(0)
+}
+
+/// Is `a` `b` or a directory below it?
+fn is_ancestor(a: &Arc<Inode>, b: &Arc<Inode>) -> bool {
+    let mut d = b.clone();
+    loop {
+        if Arc::ptr_eq(a, &d) {
+            return true;
+        }
+        let p = d.parent();
+        if Arc::ptr_eq(&p, &d) {
+            return false;
+        }
+        d = p;
+    }
+}
+
+/// Take `name` out of `dir` and put `inode` there again elsewhere, keeping its links.
+fn move_entry(
+    from: &Arc<Inode>,
+    name: &[u8],
+    to: &Arc<Inode>,
+    new_name: &[u8],
+) -> Result<(), Errno> {
+    let inode = from.lookup(name)?;
+    let nlink = inode.i.lock().nlink;
+    let inode = ramfs::remove_entry(from, name)?;
+    inode.i.lock().nlink = nlink;
+    inode.touch(false);
+    ramfs::add_entry(to, new_name, inode)
+}
+
+/// `renameat2(olddirfd, oldpath, newdirfd, newpath, flags)` (Linux `do_renameat2`,
+/// `vfs_rename`, `shmem_rename2`), its checks in Linux's order; `RENAME_NOREPLACE`,
+/// `RENAME_EXCHANGE` and `RENAME_WHITEOUT` (a 0:0 device left at the old name), as
+/// Linux's tmpfs takes them.
+pub fn sys_renameat2(
+    olddirfd: u64,
+    oldpath: UserPtr<u8>,
+    newdirfd: u64,
+    newpath: UserPtr<u8>,
+    flags: u64,
+) -> SysResult {
+    let flags = flags as u32;
+    if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT) != 0 {
+        return Err(EINVAL);
+    }
+    let exchange = flags & RENAME_EXCHANGE != 0;
+    if exchange && flags & (RENAME_NOREPLACE | RENAME_WHITEOUT) != 0 {
+        return Err(EINVAL);
+    }
+    // Both names are read first; a bad one's error comes when it is walked (Linux
+    // passes `getname`'s error on to `filename_parentat`).
+    let old = getname(oldpath, false);
+    let new = getname(newpath, false);
+    let (odir, olast, otrail) = path_parentat(olddirfd, &old?)?;
+    let (ndir, nlast, ntrail) = path_parentat(newdirfd, &new?)?;
+    let Last::Norm(on) = olast else {
+        return Err(EBUSY);
+    };
+    let Last::Norm(nn) = nlast else {
+        return Err(if flags & RENAME_NOREPLACE != 0 {
+            EEXIST
+        } else {
+            EBUSY
+        });
+    };
+    let _ns = NAMESPACE_LOCK.lock();
+    let source = odir.lookup(&on)?;
+    let target = match ndir.lookup(&nn) {
+        Ok(t) => Some(t),
+        Err(ENOENT) => None,
+        Err(e) => return Err(e),
+    };
+    if flags & RENAME_NOREPLACE != 0 && target.is_some() {
+        return Err(EEXIST);
+    }
+    if exchange {
+        match &target {
+            None => return Err(ENOENT),
+            Some(t) if !t.is_dir() && ntrail => return Err(ENOTDIR),
+            _ => {}
+        }
+    }
+    let sdir = source.is_dir();
+    if !sdir && (otrail || (!exchange && ntrail)) {
+        return Err(ENOTDIR);
+    }
+    // Neither may be above the other's directory (Linux's `trap` from `lock_rename`).
+    if is_ancestor(&source, &ndir) {
+        return Err(EINVAL);
+    }
+    if let Some(t) = &target {
+        if is_ancestor(t, &odir) {
+            return Err(if exchange { EINVAL } else { ENOTEMPTY });
+        }
+        if Arc::ptr_eq(t, &source) {
+            return Ok(0);
+        }
+        let tdir = t.is_dir();
+        if !exchange {
+            match (sdir, tdir) {
+                (true, false) => return Err(ENOTDIR),
+                (false, true) => return Err(EISDIR),
+                (true, true) if !ramfs::dir_is_empty(t) => return Err(ENOTEMPTY),
+                _ => {}
+            }
+        }
+    }
+    if exchange {
+        // Both names stay; their inodes change places (Linux `shmem_exchange`).
+        let t = target.expect("checked above");
+        let (sl, tl) = (source.i.lock().nlink, t.i.lock().nlink);
+        ramfs::remove_entry(&odir, &on)?;
+        ramfs::remove_entry(&ndir, &nn)?;
+        source.i.lock().nlink = sl;
+        t.i.lock().nlink = tl;
+        ramfs::add_entry(&odir, &on, t)?;
+        ramfs::add_entry(&ndir, &nn, source)?;
+        return Ok(0);
+    }
+    if target.is_some() {
+        ramfs::remove_entry(&ndir, &nn)?;
+    }
+    move_entry(&odir, &on, &ndir, &nn)?;
+    if flags & RENAME_WHITEOUT != 0 {
+        // Linux `shmem_whiteout`: a character device 0:0 in the old name's place.
+        ramfs::mknod(&odir, &on, S_IFCHR, None)?;
+    }
+    Ok(0)
+}
+
+/// `readlinkat(dirfd, path, buf, size)` (Linux `do_readlinkat`): the target, not
+/// NUL-terminated, cut to `size`; `EINVAL` for a file that is not a link.
+pub fn sys_readlinkat(dirfd: u64, path: UserPtr<u8>, buf: UserPtr<u8>, size: u64) -> SysResult {
+    if size as i32 <= 0 {
+        return Err(EINVAL);
+    }
+    let name = getname(path, true)?;
+    let inode = if name.is_empty() {
+        // The link an O_PATH descriptor names, or (not a link) ENOENT.
+        let inode = if dirfd as i32 == AT_FDCWD {
+            current_fs().pwd()
+        } else {
+            fget_raw(dirfd)?.f_inode.clone()
+        };
+        if !inode.is_symlink() {
+            return Err(ENOENT);
+        }
+        inode
+    } else {
+        path_lookupat(dirfd, &name, false)?
+    };
+    let target = inode.link_target().ok_or(EINVAL)?;
+    let n = target.len().min(size as i32 as usize);
+    crate::mm::uaccess::copy_to_user(buf, &target[..n])?;
+    inode.i.lock().atime = current_time();
+    Ok(n as i64)
+}
