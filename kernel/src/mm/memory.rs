@@ -94,6 +94,7 @@ fn clear_bad(entry: &mut u64, level: usize) {
 
 /// The table below the upper entry `entry`, allocating an empty one first if there is
 /// none (Linux `pud_alloc`, `pmd_alloc`, `pte_alloc`).
+#[inline(always)]
 fn alloc_table(entry: &mut u64) -> Result<PhysAddr, Fault> {
     if pte_none(*entry) {
         let new = page_alloc::alloc_zeroed_page().ok_or(Fault::Oom)?;
