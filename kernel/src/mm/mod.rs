@@ -331,3 +331,12 @@ pub fn switch_mm(mm: Option<&Mm>) {
         None => cpu_set_reserved_ttbr0(),
     }
 }
+
+/// Install `mm` in TTBR0 outside the scheduler, as `execve` does (Linux `activate_mm`):
+/// with interrupts masked, so that no switch comes between taking the ASID and writing
+/// TTBR0.
+pub fn activate_mm(mm: &Mm) {
+    let flags = crate::arch::irqflags::local_irq_save();
+    switch_mm(Some(mm));
+    crate::arch::irqflags::local_irq_restore(flags);
+}
