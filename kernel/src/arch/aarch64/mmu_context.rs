@@ -26,7 +26,7 @@ use crate::mm::VmFlags;
 use crate::sync::IrqSpinLock;
 
 /// The ASID and generation of one address space (Linux `mm_context_t`'s `id`): the
-/// generation above bit `asid_bits`, the ASID below; 0 until it first runs.
+/// generation from bit 16 up, the ASID below; 0 until it first runs.
 pub struct MmContext {
     id: AtomicU64,
 }
@@ -53,14 +53,19 @@ impl MmContext {
 /// The most ASID bits the architecture has (16), which sizes `asid_map`.
 const MAX_ASID_BITS: u32 = 16;
 
+/// The first generation, and the step between generations (Linux `ASID_FIRST_VERSION`).
+/// Linux's is `1 << asid_bits`; ours is above the widest ASID whatever `asid_bits` is,
+/// so that the switch's fast path and the TLB flushes mask with a constant.
+const ASID_FIRST_VERSION: u64 = 1 << MAX_ASID_BITS;
+
 /// The width of an ASID on this system (Linux `asid_bits`): 8 or 16 from
 /// `ID_AA64MMFR0_EL1`, or fewer with `asid_bits=N` on the command line; set once by
 /// [`asids_init`] before any user address space runs.
 static ASID_BITS: AtomicU32 = AtomicU32::new(8);
 
-/// The current generation, in the bits above `asid_bits` (Linux `asid_generation`). Read
+/// The current generation, in the bits from 16 up (Linux `asid_generation`). Read
 /// without the lock by the fast path; only bumped under [`CPU_ASID_LOCK`].
-static ASID_GENERATION: AtomicU64 = AtomicU64::new(1 << 8);
+static ASID_GENERATION: AtomicU64 = AtomicU64::new(ASID_FIRST_VERSION);
 
 /// The ASID each CPU is running, by CPU number, or 0 once a rollover has taken it as
 /// reserved (Linux's per-CPU `active_asids`). Written by its own CPU (the fast path's
@@ -101,22 +106,16 @@ static CPU_ASID_LOCK: IrqSpinLock<AsidState> = IrqSpinLock::new(AsidState {
     cur_idx: 1,
 });
 
-/// The first generation, and the step between generations (Linux `ASID_FIRST_VERSION`).
-#[inline(always)]
-fn asid_first_version() -> u64 {
-    1 << ASID_BITS.load(Ordering::Relaxed)
-}
-
 /// How many ASIDs there are, 0 included (Linux `NUM_USER_ASIDS`).
 #[inline(always)]
 fn num_user_asids() -> usize {
-    asid_first_version() as usize
+    1 << ASID_BITS.load(Ordering::Relaxed)
 }
 
 /// The ASID part of a context id (Linux `ctxid2asid`).
 #[inline(always)]
 fn ctxid2asid(id: u64) -> u64 {
-    id & (asid_first_version() - 1)
+    id & (ASID_FIRST_VERSION - 1)
 }
 
 /// A context id from an ASID and a generation (Linux `asid2ctxid`).
@@ -128,7 +127,7 @@ fn asid2ctxid(asid: u64, generation: u64) -> u64 {
 /// Is the context id `asid` of the current generation? (Linux `asid_gen_match`)
 #[inline(always)]
 fn asid_gen_match(asid: u64) -> bool {
-    (asid ^ ASID_GENERATION.load(Ordering::Relaxed)) >> ASID_BITS.load(Ordering::Relaxed) == 0
+    (asid ^ ASID_GENERATION.load(Ordering::Relaxed)) >> MAX_ASID_BITS == 0
 }
 
 /// This CPU's number, the index of its per-CPU entries (Linux `smp_processor_id`).
@@ -159,7 +158,6 @@ pub fn asids_init(limit: Option<u32>) {
     let min = (NR_CPUS + 2).next_power_of_two().trailing_zeros().max(2);
     let bits = limit.map_or(hw, |n| n.clamp(min, hw));
     ASID_BITS.store(bits, Ordering::Relaxed);
-    ASID_GENERATION.store(1 << bits, Ordering::Relaxed);
     match limit {
         Some(_) => crate::println!(
             "  asids:   {} ({bits} of {hw} bits: asid_bits= on the command line)",
@@ -171,7 +169,7 @@ pub fn asids_init(limit: Option<u32>) {
 
 /// How many rollovers there have been since boot (the generation's number, less one).
 pub fn asid_rollovers() -> u64 {
-    ASID_GENERATION.load(Ordering::Relaxed) / asid_first_version() - 1
+    ASID_GENERATION.load(Ordering::Relaxed) / ASID_FIRST_VERSION - 1
 }
 
 /// Was the number of ASIDs limited on the command line?
@@ -265,8 +263,8 @@ impl AsidState {
             // Out of ASIDs: a new generation. Relaxed, as Linux's
             // `atomic64_add_return_relaxed`: only the lock's holder writes it, and a
             // fast path that reads the old value fails its `cmpxchg` (see flush_context).
-            generation = ASID_GENERATION.fetch_add(asid_first_version(), Ordering::Relaxed)
-                + asid_first_version();
+            generation = ASID_GENERATION.fetch_add(ASID_FIRST_VERSION, Ordering::Relaxed)
+                + ASID_FIRST_VERSION;
             self.flush_context();
             // There are more ASIDs than CPUs: one is always free now.
             asid = self.find_next_zero_bit(n, 1);
