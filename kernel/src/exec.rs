@@ -407,7 +407,7 @@ fn do_execve(filename: Vec<u8>, argv: Strings, envp: Strings) -> Result<(), Errn
     // would otherwise switch back to the old one, and the program's first instruction
     // would fault for ever.
     let old = tsk.set_mm(Some(mm.clone()));
-    crate::mm::switch_mm(Some(&mm));
+    crate::mm::activate_mm(&mm);
     drop(old);
     crate::signal::flush_signal_handlers(tsk);
     // A table shared with CLONE_FILES is copied, then close-on-exec descriptors closed

@@ -134,6 +134,12 @@ pub fn idle_work() {
     let before = PAGES_AT_INIT.load(Ordering::Relaxed);
     let after = page_alloc::nr_free_pages();
     println!("forkos: free pages before init started {before}, after it exited {after}");
+    if crate::arch::mmu_context::asid_bits_limited() {
+        println!(
+            "forkos: ASID rollovers {}",
+            crate::arch::mmu_context::asid_rollovers()
+        );
+    }
     if before != after {
         println!(
             "forkos: slab pages (object size, pages) before {:?}, after {:?}; {} task structures, {} open files and {} inodes exist",

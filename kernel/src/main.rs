@@ -199,6 +199,9 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
         println!("  tick:    {tick_hz} timer interrupts a second (preemption points), time in 1/{} s jiffies", time::HZ);
     }
     drivers::arch_timer::init(timer_intid, tick_hz);
+    // Fewer ASIDs than the CPU has, for tests: a rollover every few forks.
+    let asid_bits = cmdline::get(info.cmdline, "asid_bits").and_then(|v| v.parse().ok());
+    arch::mmu_context::asids_init(asid_bits);
     println!(
         "  pages:   {} free of {} managed ({} KiB kernel image, heap {} KiB)",
         page_alloc::nr_free_pages(),

@@ -309,7 +309,7 @@ fn test_pan() -> u32 {
             .handle_mm_fault(va, Access::Write)
             .expect("a user page");
     }
-    crate::mm::switch_mm(Some(&mm));
+    crate::mm::activate_mm(&mm);
     let pan = crate::arch::cpufeature::pan_enabled();
     println!(
         "selftest pan: PAN is {}; reading user address {va:#x} from EL1",

@@ -94,6 +94,7 @@ fn clear_bad(entry: &mut u64, level: usize) {
 
 /// The table below the upper entry `entry`, allocating an empty one first if there is
 /// none (Linux `pud_alloc`, `pmd_alloc`, `pte_alloc`).
+#[inline(always)]
 fn alloc_table(entry: &mut u64) -> Result<PhysAddr, Fault> {
     if pte_none(*entry) {
         let new = page_alloc::alloc_zeroed_page().ok_or(Fault::Oom)?;
@@ -265,8 +266,9 @@ pub fn do_page_fault(va: u64, access: Access) -> Result<(), Fault> {
 /// Pages and page tables taken out of an address space but not freed yet: they go only
 /// once no TLB can hold a translation to them, so that no CPU writes to a freed page
 /// through a stale entry (Linux `struct mmu_gather`, `mm/mmu_gather.c`). For a whole
-/// address space going away (`fullmm`), the caller has already retired its ASID, and
-/// [`zap_pte_range`] lets pages go at once.
+/// address space going away (`fullmm`), [`zap_pte_range`] lets pages go at once: its ASID
+/// is never handed out again before a rollover, after which every CPU flushes its whole
+/// TLB before it takes an ASID (see `arch/aarch64/mmu_context.rs`).
 pub struct MmuGather<'a> {
     mm: &'a Mm,
     fullmm: bool,
@@ -290,7 +292,7 @@ impl<'a> MmuGather<'a> {
         Self::with(mm, false)
     }
 
-    /// Start tearing down all of `mm`, whose ASID is retired already (Linux
+    /// Start tearing down all of `mm`, which no CPU runs any more (Linux
     /// `tlb_gather_mmu_fullmm`).
     pub fn fullmm(mm: &'a Mm) -> Self {
         Self::with(mm, true)
@@ -329,9 +331,11 @@ impl<'a> MmuGather<'a> {
         self.nr_tables += 1;
     }
 
-    /// Flush the TLB, then free what was gathered (Linux `tlb_flush_mmu`).
+    /// Flush the TLB, then free what was gathered (Linux `tlb_flush_mmu`). Tearing down
+    /// a whole address space, only freed tables need the flush, for the walk cache
+    /// (arm64 Linux `tlb_flush`): no CPU uses the leaf entries of a dead ASID.
     fn flush(&mut self) {
-        if !self.fullmm {
+        if !self.fullmm || self.nr_tables > 0 {
             flush_tlb_mm(&self.mm.context);
         }
         self.refs.release_pages(&mut self.pages[..self.nr_pages]);
@@ -420,7 +424,8 @@ fn zap_pte_range(tlb: &mut MmuGather, pmd: u64, addr: u64, end: u64) {
         }
         set_pte(ptep, 0);
         if fullmm {
-            // Nothing can use the retired ASID: the reference goes now.
+            // No CPU runs this ASID again before flushing its TLB: the reference goes
+            // now.
             refs.put_page(pte_pa(ptent));
         } else {
             tlb.remove_page(pte_pa(ptent));
@@ -475,8 +480,8 @@ impl Extent for Range<u64> {
 }
 
 /// Tear down a whole address space (Linux `exit_mmap`): unmap every mapping's pages
-/// (`unmap_vmas`), then free every page table (`free_pgtables`). The caller retired the
-/// ASID first, so no TLB maintenance is needed; the pgd itself is freed by the caller.
+/// (`unmap_vmas`), then free every page table (`free_pgtables`). Its TLB entries need no
+/// flush but for the tables' (see [`MmuGather`]); the pgd itself is freed by the caller.
 pub fn exit_mmap(mm: &Mm, vmas: &[Vma]) {
     let mut tlb = MmuGather::fullmm(mm);
     for vma in vmas {

@@ -307,13 +307,11 @@ impl Mm {
 }
 
 impl Drop for Mm {
-    /// The last user is gone: unmap everything, free every page table, and release the
-    /// ASID (Linux `mmput` -> `exit_mmap`: `unmap_vmas`, `free_pgtables`).
+    /// The last user is gone: unmap everything and free every page table (Linux
+    /// `mmput` -> `exit_mmap`: `unmap_vmas`, `free_pgtables`). The ASID is not given
+    /// back: as on Linux, it ages out at the next rollover (`arch/aarch64/mmu_context.rs`).
     fn drop(&mut self) {
         let vmas = self.inner.lock().vmas.take_all();
-        // The ASID goes first (flushing all of its TLB entries at once); then no entry
-        // of this address space can be in any TLB while its pages are freed.
-        mmu_context::destroy_context(&self.context);
         memory::exit_mmap(self, &vmas);
         // Every pgd entry was cleared as the tables below it went (Linux `pgd_free`).
         page_alloc::free_zeroed_page(self.pgd);
@@ -323,11 +321,20 @@ impl Drop for Mm {
 }
 
 /// Install `mm` (or, for kernel threads, no user mappings at all) in TTBR0 (Linux
-/// `switch_mm`).
+/// `switch_mm_irqs_off`): interrupts must be masked, as in `context_switch`.
 #[inline]
 pub fn switch_mm(mm: Option<&Mm>) {
     match mm {
-        Some(mm) => mmu_context::switch_mm(mm.pgd, &mm.context),
+        Some(mm) => mmu_context::check_and_switch_context(mm.pgd, &mm.context),
         None => cpu_set_reserved_ttbr0(),
     }
+}
+
+/// Install `mm` in TTBR0 outside the scheduler, as `execve` does (Linux `activate_mm`):
+/// with interrupts masked, so that no switch comes between taking the ASID and writing
+/// TTBR0.
+pub fn activate_mm(mm: &Mm) {
+    let flags = crate::arch::irqflags::local_irq_save();
+    switch_mm(Some(mm));
+    crate::arch::irqflags::local_irq_restore(flags);
 }

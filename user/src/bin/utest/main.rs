@@ -8,7 +8,8 @@
 //!
 //! `utest NAME` prints `utest NAME: ok` and exits 0, or prints a `FAIL` line saying what
 //! was expected and what happened and exits 1. `utest list` prints every name; `utest
-//! all` runs every test in this one process and prints how many failed.
+//! all` runs every test in this one process and prints how many failed; `utest repeat N
+//! NAME` runs one test N times.
 #![no_std]
 #![no_main]
 
@@ -197,6 +198,15 @@ fn main(args: &[&str]) -> i32 {
         println!("utest {name}: FAIL: no such test (try `utest list`)");
         return 1;
     };
+    // `utest repeat N NAME`: the test N times over, until one fails (with few ASIDs,
+    // the later runs meet ASID rollovers: tests/tests/asid.rs).
+    if args.len() > 3 && args[args.len() - 3] == "repeat" {
+        let n: usize = args[args.len() - 2].parse().unwrap_or(1);
+        return (0..n)
+            .map(|_| run(name, *test))
+            .find(|&r| r != 0)
+            .unwrap_or(0);
+    }
     run(name, *test)
 }
 
