@@ -201,7 +201,7 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
     drivers::arch_timer::init(timer_intid, tick_hz);
     // Fewer ASIDs than the CPU has, for tests: a rollover every few forks.
     let asid_bits = cmdline::get(info.cmdline, "asid_bits").and_then(|v| v.parse().ok());
-    arch::mmu_context::asids_init(asid_bits);
+    arch::mmu_context::asids_init(asid_bits, info.cpus.count);
     println!(
         "  pages:   {} free of {} managed ({} KiB kernel image, heap {} KiB)",
         page_alloc::nr_free_pages(),

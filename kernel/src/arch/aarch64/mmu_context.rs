@@ -153,9 +153,12 @@ fn get_cpu_asid_bits() -> u32 {
 /// `asids_init` and `asids_update_limit`). `limit` is the `asid_bits=N` boot option:
 /// fewer ASIDs than the hardware has, so that rollovers come every few forks (tests);
 /// there must stay more usable ASIDs than CPUs, or a rollover could find none free.
-pub fn asids_init(limit: Option<u32>) {
+pub fn asids_init(limit: Option<u32>, possible_cpus: usize) {
     let hw = get_cpu_asid_bits();
-    let min = (NR_CPUS + 2).next_power_of_two().trailing_zeros().max(2);
+    // More usable ASIDs than CPUs that may hold one (Linux's check in `asids_init`
+    // against `num_possible_cpus()`).
+    let cpus = possible_cpus.clamp(1, NR_CPUS);
+    let min = (cpus + 2).next_power_of_two().trailing_zeros().max(2);
     let bits = limit.map_or(hw, |n| n.clamp(min, hw));
     ASID_BITS.store(bits, Ordering::Relaxed);
     match limit {
