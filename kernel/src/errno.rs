@@ -46,6 +46,7 @@ errnos!(
     ENOSPC,
     ESPIPE,
     EMLINK,
+    EPIPE,
     ERANGE,
     ENOTEMPTY,
     ELOOP

@@ -89,6 +89,19 @@ syscalls! {
     (nr::PWRITE64, "pwrite64", |a| {
         fs::read_write::sys_pwrite64(a[0], UserPtr::new(a[1]), a[2], a[3])
     }),
+    (nr::PIPE2, "pipe2", |a| fs::pipe::sys_pipe2(UserPtr::new(a[0]), a[1])),
+    (nr::PPOLL, "ppoll", |a| {
+        fs::select::sys_ppoll(
+            UserPtr::new(a[0]),
+            a[1],
+            UserPtr::new(a[2]),
+            UserPtr::new(a[3]),
+            a[4],
+        )
+    }),
+    (nr::RT_SIGSUSPEND, "rt_sigsuspend", |a| {
+        fs::select::sys_rt_sigsuspend(UserPtr::new(a[0]), a[1])
+    }),
     (nr::SENDFILE, "sendfile", |a| {
         fs::read_write::sys_sendfile(a[0], a[1], UserPtr::new(a[2]), a[3])
     }),

@@ -174,6 +174,9 @@ pub struct TaskInner {
     pub vfork_done: Option<Arc<Completion>>,
     /// Signals this thread blocks (Linux `blocked`).
     pub blocked: u64,
+    /// The mask to put back once a signal interrupted `ppoll` or `rt_sigsuspend`
+    /// (Linux `saved_sigmask` with `TIF_RESTORE_SIGMASK`): the handler's frame saves it.
+    pub saved_sigmask: Option<u64>,
     /// Signals sent to this thread only (Linux `pending`).
     pub pending: crate::signal::SigPending,
     /// The user's list of robust futexes (Linux `robust_list`, set by `set_robust_list`).
@@ -273,6 +276,7 @@ impl Task {
                 clear_child_tid: UserPtr::default(),
                 vfork_done: None,
                 blocked: 0,
+                saved_sigmask: None,
                 pending: crate::signal::SigPending::default(),
                 robust_list: UserPtr::default(),
                 sighand,

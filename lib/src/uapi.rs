@@ -36,7 +36,10 @@ pub mod nr {
     pub const READV: usize = 65;
     pub const PREAD64: usize = 67;
     pub const PWRITE64: usize = 68;
+    pub const PIPE2: usize = 59;
     pub const SENDFILE: usize = 71;
+    pub const PPOLL: usize = 73;
+    pub const RT_SIGSUSPEND: usize = 133;
     pub const UTIMENSAT: usize = 88;
     pub const UMASK: usize = 166;
     pub const RENAMEAT2: usize = 276;
@@ -119,6 +122,7 @@ pub mod errno {
     pub const ENOSPC: i32 = 28;
     pub const ESPIPE: i32 = 29;
     pub const EMLINK: i32 = 31;
+    pub const EPIPE: i32 = 32;
     pub const ERANGE: i32 = 34;
     pub const ENOTEMPTY: i32 = 39;
     pub const ELOOP: i32 = 40;
@@ -236,6 +240,7 @@ pub mod signal {
     pub const SIGUSR1: i32 = 10;
     pub const SIGUSR2: i32 = 12;
     pub const SIGSEGV: i32 = 11;
+    pub const SIGPIPE: i32 = 13;
     pub const SIGTERM: i32 = 15;
     pub const SIGCHLD: i32 = 17;
     pub const SIGCONT: i32 = 18;
@@ -592,6 +597,8 @@ pub mod fcntl {
     pub const F_GETFL: u32 = 3;
     pub const F_SETFL: u32 = 4;
     pub const F_DUPFD_CLOEXEC: u32 = 1030;
+    /// A pipe's buffer size (`F_LINUX_SPECIFIC_BASE + 8`).
+    pub const F_GETPIPE_SZ: u32 = 1032;
     pub const FD_CLOEXEC: u32 = 1;
 
     /// `lseek` origins (`include/uapi/linux/fs.h`).
@@ -727,6 +734,35 @@ pub mod ioctls {
     pub const TCSETSW: u64 = 0x5403;
     pub const TCSETSF: u64 = 0x5404;
     pub const TIOCGWINSZ: u64 = 0x5413;
+    /// Bytes ready to read (`FIONREAD`).
+    pub const FIONREAD: u64 = 0x541B;
+}
+
+/// `poll` events and `struct pollfd` (`include/uapi/asm-generic/poll.h`).
+pub mod poll {
+    use super::{offset_of, size_of};
+
+    pub const POLLIN: u32 = 0x0001;
+    pub const POLLPRI: u32 = 0x0002;
+    pub const POLLOUT: u32 = 0x0004;
+    pub const POLLERR: u32 = 0x0008;
+    pub const POLLHUP: u32 = 0x0010;
+    pub const POLLNVAL: u32 = 0x0020;
+    pub const POLLRDNORM: u32 = 0x0040;
+    pub const POLLRDBAND: u32 = 0x0080;
+    pub const POLLWRNORM: u32 = 0x0100;
+    pub const POLLWRBAND: u32 = 0x0200;
+
+    /// One descriptor to watch (`struct pollfd`).
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct PollFd {
+        pub fd: i32,
+        pub events: i16,
+        pub revents: i16,
+    }
+    const _: () = assert!(size_of::<PollFd>() == 8);
+    const _: () = assert!(offset_of!(PollFd, revents) == 6);
 }
 
 /// `getrandom` flags (`include/uapi/linux/random.h`).

@@ -5,7 +5,7 @@
 //! operations. Descriptors ([`super::fdtable`]) hold it by `Arc`: `dup`, `fork` and
 //! `SCM_RIGHTS` share one `File`, so the offset moves for every holder, as on Linux.
 //! What a read or write does is the file's [`FileOperations`]: a ramfs file, a
-//! directory, `/dev/null`, the console. Pipes and sockets will be more of them.
+//! directory, `/dev/null`, the console, a pipe's end.
 
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -14,6 +14,7 @@ use super::inode::Inode;
 use crate::errno::*;
 use crate::iov_iter::IovIter;
 use forkos_lib::uapi::fcntl::*;
+use forkos_lib::uapi::poll::*;
 
 /// The file may be read (Linux `FMODE_READ`).
 pub const FMODE_READ: u32 = 1 << 0;
@@ -66,6 +67,13 @@ pub trait FileOperations: Sync {
     fn ioctl(&self, _file: &File, _cmd: u64, _arg: u64) -> SysResult {
         Err(ENOTTY)
     }
+    /// The `POLL*` events the file is ready for now (Linux `poll`); none: always
+    /// readable and writable (Linux `DEFAULT_POLLMASK`), as regular files are.
+    fn poll(&self, _file: &File) -> u32 {
+        POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM
+    }
+    /// The last reference to the file is gone (Linux `release`, from `__fput`).
+    fn release(&self, _file: &File) {}
 }
 
 /// An open file description (Linux `struct file`).
@@ -81,6 +89,9 @@ pub struct File {
     /// two holders of one `File` (after `fork` or `dup`) each move it by their whole
     /// transfer. A waiter yields; the holder may take page faults.
     pub f_pos: spin::mutex::SpinMutex<i64, crate::sync::CpuRelax>,
+    /// What the operations keep for this file (Linux `private_data`): a pipe's
+    /// [`super::pipe::PipeInodeInfo`].
+    pub private_data: Option<Arc<dyn core::any::Any + Send + Sync>>,
 }
 
 /// Open files that exist, for a leak report.
@@ -88,7 +99,9 @@ pub static FILES_ALLOCATED: core::sync::atomic::AtomicUsize =
     core::sync::atomic::AtomicUsize::new(0);
 
 impl Drop for File {
+    /// The last reference went (Linux `__fput`): the operations release the file.
     fn drop(&mut self) {
+        self.f_op.release(self);
         FILES_ALLOCATED.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -109,6 +122,26 @@ impl File {
             f_mode,
             f_flags: AtomicU32::new(flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC)),
             f_pos: spin::mutex::SpinMutex::new(0),
+            private_data: None,
+        })
+    }
+
+    /// [`File::new`] with `private_data` (Linux `alloc_file_pseudo` + setting it).
+    pub fn new_private(
+        inode: Arc<Inode>,
+        f_op: &'static dyn FileOperations,
+        f_mode: u32,
+        flags: u32,
+        private_data: Arc<dyn core::any::Any + Send + Sync>,
+    ) -> Arc<File> {
+        FILES_ALLOCATED.fetch_add(1, Ordering::Relaxed);
+        Arc::new(File {
+            f_op,
+            f_inode: inode,
+            f_mode,
+            f_flags: AtomicU32::new(flags),
+            f_pos: spin::mutex::SpinMutex::new(0),
+            private_data: Some(private_data),
         })
     }
 

@@ -157,6 +157,9 @@ pub enum InodeData {
     /// A character device: its operations are chosen by `rdev` when it is opened
     /// (Linux `chrdev_open`).
     Chr,
+    /// A pipe's inode: its buffer is the files' (Linux `i_pipe`, here their
+    /// `private_data`).
+    Pipe,
 }
 
 /// A time stamp, seconds and nanoseconds (Linux `struct timespec64`).
@@ -285,7 +288,7 @@ impl Inode {
             // tmpfs reports 20 bytes an entry (BOGO_DIRENT_SIZE), ramfs 0: a number no
             // program relies on.
             InodeData::Dir(d) => 20 * (d.entries.len() as u64 + 2),
-            InodeData::Chr => 0,
+            InodeData::Chr | InodeData::Pipe => 0,
         }
     }
 

@@ -13,6 +13,8 @@
 //! | [`readdir`] | `fs/readdir.c` | `getdents64` |
 //! | [`stat`] | `fs/stat.c` | `newfstatat`, `fstat`, `statx` |
 //! | [`fcntl`] | `fs/fcntl.c` | `dup`, `dup3`, `fcntl`, `ioctl` |
+//! | [`pipe`] | `fs/pipe.c` | `pipe2`: a bounded buffer between two files |
+//! | [`select`] | `fs/select.c` | `ppoll` |
 //! | [`char_dev`] | `fs/char_dev.c`, `drivers/char/mem.c`, `drivers/tty/` | `/dev/null`, `/dev/zero`, the console |
 //!
 //! Start at [`open::sys_openat`]: a path walked to an inode, a `File` made for it, a
@@ -26,9 +28,11 @@ pub mod fs_struct;
 pub mod inode;
 pub mod namei;
 pub mod open;
+pub mod pipe;
 pub mod ramfs;
 pub mod read_write;
 pub mod readdir;
+pub mod select;
 pub mod stat;
 
 /// File type bits of a mode (`S_IFMT`, `S_IFREG`, ...) and `struct stat`.

@@ -37,6 +37,8 @@ unsafe impl Pod for i64 {}
 unsafe impl Pod for u64 {}
 // SAFETY: as above.
 unsafe impl Pod for u8 {}
+// SAFETY: as above.
+unsafe impl Pod for i16 {}
 // SAFETY: arrays of Pod are Pod.
 unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}
 

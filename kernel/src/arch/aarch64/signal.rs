@@ -364,6 +364,13 @@ pub fn do_signal(regs: &mut PtRegs) {
     }
     if let Some((info, action)) = taken {
         handle_signal(t, regs, &info, &action);
+    } else {
+        // No handler ran: the mask `ppoll` or `rt_sigsuspend` replaced comes back
+        // (Linux `restore_saved_sigmask`).
+        let saved = t.inner.lock().saved_sigmask.take();
+        if let Some(set) = saved {
+            crate::signal::set_current_blocked(set);
+        }
     }
     recalc_sigpending(t);
 }
@@ -371,7 +378,13 @@ pub fn do_signal(regs: &mut PtRegs) {
 /// Run the handler for `info` (Linux arm64 `handle_signal`): build the frame, then let
 /// the generic code block what the handler's run blocks.
 fn handle_signal(t: &Task, regs: &mut PtRegs, info: &KSigInfo, action: &SigAction) {
-    let blocked = t.inner.lock().blocked;
+    // The frame keeps the mask from before `ppoll` or `rt_sigsuspend`, if one of them
+    // replaced it (Linux `sigmask_to_save`).
+    let blocked = {
+        let mut i = t.inner.lock();
+        let b = i.blocked;
+        i.saved_sigmask.take().unwrap_or(b)
+    };
     if setup_rt_frame(regs, info, action, blocked).is_err() {
         force_sigsegv(t, regs.sp);
     }

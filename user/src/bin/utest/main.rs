@@ -53,6 +53,7 @@ mod handlers;
 mod mem;
 mod misc;
 mod orphans;
+mod pipes;
 mod regs;
 mod sigframe;
 mod signals;
@@ -146,6 +147,9 @@ tests! {
         fork_shares_offset, clone_files_shares_table, cloexec_across_execve, dup_dup3_fcntl,
         emfile_at_rlimit_nofile, getdents64_lists_directory, mkdir_rmdir_errors,
         links_and_rename, cwd_and_umask, attributes_and_copies, exec_written_file;
+    pipes: pipe_eof_after_last_writer, pipe_sigpipe_and_epipe, pipe_nonblock_eagain,
+        pipe_fills_then_blocks, pipe_atomic_writes, ppoll_pipe_readiness, pipe_read_interrupted,
+        pipe_three_process_pipeline, pipe_lseek_fstat_cloexec;
 }
 
 fn main(args: &[&str]) -> i32 {
