@@ -37,6 +37,13 @@ pub fn register_uart(uart: Pl011) {
     CONSOLE.lock().uart = Some(uart);
 }
 
+/// Is a byte typed on the console waiting to be read?
+pub fn input_pending() -> bool {
+    CONSOLE
+        .try_lock()
+        .is_some_and(|c| c.uart.as_ref().is_some_and(|u| u.rx_ready()))
+}
+
 /// A byte typed on the console, if any (polled: forkos has no tty layer yet).
 pub fn poll_input() -> Option<u8> {
     CONSOLE.try_lock()?.uart.as_ref()?.getc()

@@ -80,6 +80,11 @@ impl Pl011 {
             .write(CR::UARTEN::SET + CR::TXE::SET + CR::RXE::SET);
     }
 
+    /// Is a received byte waiting (the receive FIFO not empty)?
+    pub fn rx_ready(&self) -> bool {
+        !self.regs.fr.is_set(FR::RXFE)
+    }
+
     /// A received byte, if one is waiting.
     pub fn getc(&self) -> Option<u8> {
         if self.regs.fr.is_set(FR::RXFE) {

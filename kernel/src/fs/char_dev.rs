@@ -6,13 +6,15 @@
 //! controlling terminal, which no process has yet (job control comes later): opening it
 //! is `ENXIO`, as on Linux for a process without one. forkos has no tty line discipline
 //! yet: the console writes as before, and a read takes what has been typed without
-//! waiting.
+//! waiting. `/dev/null` and `/dev/zero` keep the default `poll` (always ready, as
+//! Linux's have none); the console's is readable when a byte is waiting.
 
 use super::file::{File, FileOperations};
 use crate::errno::*;
 use crate::iov_iter::IovIter;
 use crate::mm::uaccess::UserPtr;
 use forkos_lib::uapi::ioctls::*;
+use forkos_lib::uapi::poll::*;
 
 /// The operations of device `(major, minor)` (Linux `chrdev_open` -> `memory_open` /
 /// `tty_open`): `ENXIO` for a number with no driver.
@@ -93,6 +95,16 @@ impl FileOperations for TtyOps {
     }
     fn ioctl(&self, _file: &File, cmd: u64, arg: u64) -> SysResult {
         tty_ioctl(cmd, arg)
+    }
+    /// Always writable; readable when a byte has been typed (Linux `n_tty_poll`,
+    /// without a line discipline). Typing does not wake a poller: it sees the byte at
+    /// its next look (its timeout, or another file's change).
+    fn poll(&self, _file: &File) -> u32 {
+        let mut mask = POLLOUT | POLLWRNORM;
+        if crate::console::input_pending() {
+            mask |= POLLIN | POLLRDNORM;
+        }
+        mask
     }
 }
 

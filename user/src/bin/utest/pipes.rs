@@ -395,6 +395,32 @@ pub fn ppoll_pipe_readiness() -> T {
     check_eq!(fds[0].revents, POLLIN, "revents");
     expect_ok(pid)?;
 
+    // /dev/null is always ready (Linux's default mask); the console is writable.
+    let p = b"/dev/null\0";
+    let null = call(
+        nr::OPENAT,
+        [
+            AT_FDCWD as usize,
+            p.as_ptr() as usize,
+            O_RDWR as usize,
+            0,
+            0,
+            0,
+        ],
+    );
+    let mut fds = [pfd(null as i32, POLLIN | POLLOUT), pfd(1, POLLOUT)];
+    check_eq!(
+        ppoll(&mut fds, Some(&mut zero), None),
+        2,
+        "/dev/null and the console"
+    );
+    check_eq!(
+        [fds[0].revents, fds[1].revents],
+        [POLLIN | POLLOUT, POLLOUT],
+        "revents"
+    );
+    close(null as i32);
+
     // Bad arguments.
     let mut bad = Timespec {
         tv_sec: 0,
