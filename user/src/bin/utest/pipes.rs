@@ -536,6 +536,34 @@ pub fn pipe_read_interrupted() -> T {
     expect_ok(pid)
 }
 
+/// A blocking write interrupted by a signal after some of its bytes went in returns
+/// their count, with or without SA_RESTART.
+pub fn pipe_write_interrupted_partial() -> T {
+    let [r, w] = pipe(0)?;
+    let pid = child_code(|| {
+        close(r);
+        sys::set_handler(SIGUSR1, count_signal as *const () as usize, SA_RESTART);
+        static BIG: [u8; 100_000] = [1u8; 100_000];
+        let n = write(w, &BIG);
+        (n != 65536) as i32 + 2 * (HANDLED.load(SeqCst) != 1) as i32
+    })?;
+    check!(
+        spin_until(2000, || nread(r) == 65536),
+        "the pipe filled: FIONREAD {}",
+        nread(r)
+    );
+    sys::sleep_ms(20);
+    check_eq!(sys::kill(pid, SIGUSR1), 0, "kill");
+    check_eq!(
+        wait(pid)?,
+        exited(0),
+        "the write returned 65536 and the handler ran"
+    );
+    close(r);
+    close(w);
+    Ok(())
+}
+
 /// FNV-1a over `data`, continued from `h`.
 fn fnv(mut h: u64, data: &[u8]) -> u64 {
     for &b in data {
