@@ -1,7 +1,7 @@
 //! Pipes (Linux `fs/pipe.c`).
 //!
-//! `pipe2` makes one [`PipeInodeInfo`] — a bounded buffer of [`PIPE_DEF_BUFFERS`] pages
-//! (64 KiB), counts of the readers and writers open on it, and two wait queues — and two
+//! `pipe2` makes one [`PipeInodeInfo`] — a ring of at most [`PIPE_DEF_BUFFERS`] page
+//! buffers (64 KiB), counts of the readers and writers open on it, and two wait queues — and two
 //! [`File`]s on it, one to read and one to write ([`create_pipe_files`]). A reader sleeps
 //! while the pipe is empty and a writer is left; a writer sleeps while the bytes do not
 //! fit and a reader is left; each wakes the other side after it moves bytes
@@ -9,13 +9,14 @@
 //! the last reader gone, a write raises `SIGPIPE` and fails with `EPIPE`. Writes of at
 //! most [`PIPE_BUF`] bytes are atomic: they wait until all of their bytes fit.
 //!
-//! forkos keeps the bytes in one ring (a `VecDeque`) where Linux keeps a ring of page
-//! buffers (`struct pipe_buffer`); the pipe's `mutex` is a spinlock that may be held
-//! across a copy from or to user memory, as the file offset's lock is.
+//! The pipe's `mutex` is a spinlock that may be held across a copy from or to user
+//! memory, as the file offset's lock is. A buffer's page is taken when a write needs it
+//! and freed when a read empties it (Linux keeps one spare, `tmp_page`).
 //! [`pipe_poll`] answers `ppoll` ([`super::select`]).
 
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 
 use super::fdtable::current_files;
 use super::file::*;
@@ -24,7 +25,7 @@ use super::open::nofile_limit;
 use crate::errno::*;
 use crate::iov_iter::IovIter;
 use crate::mm::uaccess::UserPtr;
-use crate::sched::wait::{WaitError, WaitQueue};
+use crate::sched::wait::WaitQueue;
 use crate::signal::{send_signal, KSigInfo, ERESTARTSYS, SIGPIPE, SI_USER};
 use crate::task::{current, current_arc};
 use forkos_lib::uapi::fcntl::*;
@@ -34,22 +35,40 @@ use forkos_lib::uapi::stat::S_IFIFO;
 
 /// Writes of at most this many bytes are atomic (Linux `PIPE_BUF`).
 pub const PIPE_BUF: usize = 4096;
-/// Pages in a new pipe's buffer (Linux `PIPE_DEF_BUFFERS`).
+/// The size of one buffer of the pipe (Linux `PAGE_SIZE`).
+const PAGE_SIZE: usize = 4096;
+/// Buffers in a new pipe (Linux `PIPE_DEF_BUFFERS`).
 pub const PIPE_DEF_BUFFERS: usize = 16;
 /// A new pipe's size in bytes (64 KiB, `F_GETPIPE_SZ`'s answer).
-pub const PIPE_SIZE: usize = PIPE_DEF_BUFFERS * PIPE_BUF;
+pub const PIPE_SIZE: usize = PIPE_DEF_BUFFERS * PAGE_SIZE;
+
+/// One page of bytes in the pipe (Linux `struct pipe_buffer`).
+struct PipeBuffer {
+    page: Vec<u8>,
+    offset: usize,
+    len: usize,
+    /// Written in packet mode (`O_DIRECT`): a read takes it whole, or drops the rest
+    /// (Linux `PIPE_BUF_FLAG_PACKET`); otherwise a small write may add to it (Linux
+    /// `PIPE_BUF_FLAG_CAN_MERGE`).
+    packet: bool,
+}
 
 /// What the pipe's mutex guards (the fields of Linux `struct pipe_inode_info` that its
-/// `mutex` protects).
+/// `mutex` protects): a ring of at most [`PIPE_DEF_BUFFERS`] buffers.
 struct PipeState {
-    buf: VecDeque<u8>,
+    bufs: VecDeque<PipeBuffer>,
     readers: u32,
     writers: u32,
 }
 
 impl PipeState {
-    fn free(&self) -> usize {
-        PIPE_SIZE - self.buf.len()
+    /// Every buffer slot in use (Linux `pipe_full`).
+    fn full(&self) -> bool {
+        self.bufs.len() >= PIPE_DEF_BUFFERS
+    }
+    /// The bytes in the pipe (`FIONREAD`).
+    fn bytes(&self) -> usize {
+        self.bufs.iter().map(|b| b.len).sum()
     }
 }
 
@@ -80,34 +99,48 @@ fn wake(wq: &WaitQueue) {
 }
 
 /// Read what is in the pipe, sleeping while it is empty and has writers (Linux
-/// `pipe_read`): a read returns as soon as it got some bytes; 0 at end of file;
-/// `EAGAIN` without blocking; `-ERESTARTSYS` when a signal interrupts the wait.
+/// `pipe_read`): a read returns as soon as it got some bytes, and takes at most one
+/// packet; 0 at end of file; `EAGAIN` without blocking; `-ERESTARTSYS` when a signal
+/// interrupts the wait. Bytes that cannot be copied out stay in the pipe.
 fn pipe_read(file: &File, to: &mut IovIter) -> SysResult {
     let pipe = pipe_of(file);
     let mut ret = 0i64;
     loop {
         {
             let mut p = pipe.mutex.lock();
-            while !p.buf.is_empty() && to.count() > 0 {
-                let (a, _) = p.buf.as_slices();
-                let n = (a.len() as u64).min(to.count()) as usize;
-                let copied = to.copy_to_iter(&a[..n]);
-                p.buf.drain(..copied);
-                ret += copied as i64;
-                if copied < n {
-                    drop(p);
-                    wake(&pipe.wr_wait);
-                    return if ret > 0 { Ok(ret) } else { Err(EFAULT) };
+            let mut fault = false;
+            while to.count() > 0 {
+                let Some(buf) = p.bufs.front_mut() else { break };
+                let chars = (buf.len as u64).min(to.count()) as usize;
+                let written = to.copy_to_iter(&buf.page[buf.offset..buf.offset + chars]);
+                if written < chars {
+                    fault = true;
+                    break;
+                }
+                ret += chars as i64;
+                buf.offset += chars;
+                buf.len -= chars;
+                let packet = buf.packet;
+                if packet {
+                    buf.len = 0;
+                }
+                if buf.len == 0 {
+                    p.bufs.pop_front();
+                }
+                if packet {
+                    break;
                 }
             }
             let writers = p.writers;
             drop(p);
             if ret > 0 {
                 wake(&pipe.wr_wait);
-                return Ok(ret);
             }
-            if to.count() == 0 || writers == 0 {
-                return Ok(0);
+            if fault {
+                return if ret > 0 { Ok(ret) } else { Err(EFAULT) };
+            }
+            if ret > 0 || to.count() == 0 || writers == 0 {
+                return Ok(ret);
             }
         }
         if file.flags() & O_NONBLOCK != 0 {
@@ -116,7 +149,7 @@ fn pipe_read(file: &File, to: &mut IovIter) -> SysResult {
         let r = pipe.rd_wait.wait_event(
             || {
                 let p = pipe.mutex.lock();
-                !p.buf.is_empty() || p.writers == 0
+                !p.bufs.is_empty() || p.writers == 0
             },
             None,
         );
@@ -137,66 +170,104 @@ fn send_sigpipe() {
     send_signal(&current_arc(), info, false, false);
 }
 
-/// Write into the pipe, sleeping while the bytes do not fit (Linux `pipe_write`): a
-/// write of at most [`PIPE_BUF`] bytes goes in whole or waits; a longer one goes in as
-/// room appears. Without readers: `SIGPIPE` and `EPIPE` (or the bytes written so far);
-/// `EAGAIN` without blocking when nothing fits; an interrupted wait returns the bytes
-/// written so far, or `-ERESTARTSYS`.
+/// Write into the pipe, sleeping while every buffer is in use (Linux `pipe_write`): a
+/// write's first `len % PAGE_SIZE` bytes may go into the last buffer if they fit there
+/// whole, the rest a page at a time into new buffers, so that a write of at most
+/// [`PIPE_BUF`] bytes is never split. In packet mode (`O_DIRECT` on the write end) each
+/// page is a packet of its own. Without readers: `SIGPIPE` and `EPIPE` (or the bytes
+/// written so far); `EAGAIN` without blocking when nothing went in; an interrupted wait
+/// returns the bytes written so far, or `-ERESTARTSYS`.
 fn pipe_write(file: &File, from: &mut IovIter) -> SysResult {
     let pipe = pipe_of(file);
     let total = from.count() as usize;
     if total == 0 {
         return Ok(0);
     }
-    let atomic = total <= PIPE_BUF;
+    let packet = file.flags() & O_DIRECT != 0;
     let mut ret = 0i64;
-    let mut chunk = [0u8; PIPE_BUF];
-    loop {
-        {
-            let mut p = pipe.mutex.lock();
-            if p.readers == 0 {
-                drop(p);
-                send_sigpipe();
-                return if ret > 0 { Ok(ret) } else { Err(EPIPE) };
-            }
-            let mut wrote = false;
-            while from.count() > 0 && (!atomic || p.free() >= total) && p.free() > 0 {
-                let n = (from.count() as usize).min(p.free()).min(PIPE_BUF);
-                let copied = from.copy_from_iter(&mut chunk[..n]);
-                p.buf.extend(&chunk[..copied]);
-                ret += copied as i64;
-                wrote |= copied > 0;
-                if copied < n {
+    let mut p = pipe.mutex.lock();
+    if p.readers == 0 {
+        drop(p);
+        send_sigpipe();
+        return Err(EPIPE);
+    }
+    // Add to the last buffer what fits there whole (Linux: `chars` of the first part).
+    let chars = total % PAGE_SIZE;
+    if chars > 0 {
+        if let Some(buf) = p.bufs.back_mut() {
+            let offset = buf.offset + buf.len;
+            if !buf.packet && offset + chars <= PAGE_SIZE {
+                let copied = from.copy_from_iter(&mut buf.page[offset..offset + chars]);
+                if copied < chars {
+                    return Err(EFAULT);
+                }
+                buf.len += copied;
+                ret = copied as i64;
+                if from.count() == 0 {
                     drop(p);
-                    if wrote {
-                        wake(&pipe.rd_wait);
-                    }
-                    return if ret > 0 { Ok(ret) } else { Err(EFAULT) };
+                    wake(&pipe.rd_wait);
+                    return Ok(ret);
                 }
             }
+        }
+    }
+    loop {
+        if p.readers == 0 {
             drop(p);
-            if wrote {
+            send_sigpipe();
+            return if ret > 0 { Ok(ret) } else { Err(EPIPE) };
+        }
+        if !p.full() {
+            let mut page = Vec::new();
+            if page.try_reserve_exact(PAGE_SIZE).is_err() {
+                drop(p);
                 wake(&pipe.rd_wait);
+                return if ret > 0 { Ok(ret) } else { Err(ENOMEM) };
+            }
+            page.resize(PAGE_SIZE, 0);
+            let want = (from.count() as usize).min(PAGE_SIZE);
+            let copied = from.copy_from_iter(&mut page[..want]);
+            if copied > 0 {
+                p.bufs.push_back(PipeBuffer {
+                    page,
+                    offset: 0,
+                    len: copied,
+                    packet,
+                });
+                ret += copied as i64;
+            }
+            if copied < want {
+                drop(p);
+                wake(&pipe.rd_wait);
+                return if ret > 0 { Ok(ret) } else { Err(EFAULT) };
             }
             if from.count() == 0 {
-                return Ok(ret);
+                break;
             }
+            continue;
+        }
+        drop(p);
+        if ret > 0 {
+            wake(&pipe.rd_wait);
         }
         if file.flags() & O_NONBLOCK != 0 {
             return if ret > 0 { Ok(ret) } else { Err(EAGAIN) };
         }
-        let need = if atomic { total } else { 1 };
         let r = pipe.wr_wait.wait_event(
             || {
                 let p = pipe.mutex.lock();
-                p.free() >= need || p.readers == 0
+                !p.full() || p.readers == 0
             },
             None,
         );
-        if let Err(WaitError::Interrupted | WaitError::TimedOut) = r {
+        if r.is_err() {
             return if ret > 0 { Ok(ret) } else { Err(ERESTARTSYS) };
         }
+        p = pipe.mutex.lock();
     }
+    drop(p);
+    wake(&pipe.rd_wait);
+    Ok(ret)
 }
 
 impl FileOperations for PipeOps {
@@ -210,7 +281,7 @@ impl FileOperations for PipeOps {
     fn ioctl(&self, file: &File, cmd: u64, arg: u64) -> SysResult {
         match cmd & 0xffff_ffff {
             FIONREAD => {
-                let n = pipe_of(file).mutex.lock().buf.len() as i32;
+                let n = pipe_of(file).mutex.lock().bytes() as i32;
                 UserPtr::<i32>::new(arg).write(&n)?;
                 Ok(0)
             }
@@ -226,13 +297,13 @@ impl FileOperations for PipeOps {
 }
 
 /// What the pipe is ready for (Linux `pipe_poll`): the read end readable with bytes,
-/// hung up without writers; the write end writable with room for a page (Linux: a free
-/// buffer slot), in error without readers.
+/// hung up without writers; the write end writable with a buffer free, in error
+/// without readers.
 pub fn pipe_poll(file: &File) -> u32 {
     let p = pipe_of(file).mutex.lock();
     let mut mask = 0;
     if file.f_mode & FMODE_READ != 0 {
-        if !p.buf.is_empty() {
+        if !p.bufs.is_empty() {
             mask |= POLLIN | POLLRDNORM;
         }
         if p.writers == 0 {
@@ -240,7 +311,7 @@ pub fn pipe_poll(file: &File) -> u32 {
         }
     }
     if file.f_mode & FMODE_WRITE != 0 {
-        if p.free() >= PIPE_BUF {
+        if !p.full() {
             mask |= POLLOUT | POLLWRNORM;
         }
         if p.readers == 0 {
@@ -281,11 +352,12 @@ pub fn pipe_fcntl_getsz(file: &File) -> SysResult {
 /// A new pipe and its two files, read end first (Linux `create_pipe_files` with
 /// `get_pipe_inode`): `ENFILE` if there is no memory for the buffer.
 pub fn create_pipe_files(flags: u32) -> Result<(Arc<File>, Arc<File>), Errno> {
-    let mut buf = VecDeque::new();
-    buf.try_reserve_exact(PIPE_SIZE).map_err(|_| ENFILE)?;
+    let mut bufs = VecDeque::new();
+    bufs.try_reserve_exact(PIPE_DEF_BUFFERS)
+        .map_err(|_| ENFILE)?;
     let pipe: Arc<dyn core::any::Any + Send + Sync> = Arc::new(PipeInodeInfo {
         mutex: spin::mutex::SpinMutex::new(PipeState {
-            buf,
+            bufs,
             readers: 1,
             writers: 1,
         }),
@@ -293,25 +365,20 @@ pub fn create_pipe_files(flags: u32) -> Result<(Arc<File>, Arc<File>), Errno> {
         wr_wait: WaitQueue::new(),
     });
     let inode = Inode::new(S_IFIFO | 0o600, InodeData::Pipe);
-    let fl = flags & O_NONBLOCK;
-    let r = File::new_private(
-        inode.clone(),
-        &PipeOps,
-        FMODE_READ,
-        O_RDONLY | fl,
-        pipe.clone(),
-    );
-    let w = File::new_private(inode, &PipeOps, FMODE_WRITE, O_WRONLY | fl, pipe);
+    let r_fl = O_RDONLY | (flags & O_NONBLOCK);
+    let w_fl = O_WRONLY | (flags & (O_NONBLOCK | O_DIRECT));
+    let r = File::new_private(inode.clone(), &PipeOps, FMODE_READ, r_fl, pipe.clone());
+    let w = File::new_private(inode, &PipeOps, FMODE_WRITE, w_fl, pipe);
     Ok((r, w))
 }
 
-/// `pipe2(fds, flags)` (Linux `do_pipe2`): two descriptors, read end in `fds[0]`.
-/// Flags other than `O_CLOEXEC`, `O_NONBLOCK` and `O_DIRECT` are `EINVAL`; forkos has
-/// no packet mode, so `O_DIRECT` is refused with `EINVAL` too (Linux accepts it).
-/// Nothing is installed if `fds` cannot be written.
+/// `pipe2(fds, flags)` (Linux `do_pipe2`): two descriptors, read end in `fds[0]`;
+/// `O_DIRECT` makes the write end write packets. Flags other than `O_CLOEXEC`,
+/// `O_NONBLOCK` and `O_DIRECT` are `EINVAL` (also `O_NOTIFICATION_PIPE`, which Linux
+/// built with watch queues takes). Nothing is installed if `fds` cannot be written.
 pub fn sys_pipe2(fds: UserPtr<[i32; 2]>, flags: u64) -> SysResult {
     let flags = flags as u32;
-    if flags & !(O_CLOEXEC | O_NONBLOCK) != 0 {
+    if flags & !(O_CLOEXEC | O_NONBLOCK | O_DIRECT) != 0 {
         return Err(EINVAL);
     }
     let (r, w) = create_pipe_files(flags)?;

@@ -235,6 +235,68 @@ pub fn pipe_nonblock_eagain() -> T {
     Ok(())
 }
 
+/// The buffer is 16 pages: small writes share a page, a write that does not fit in
+/// the last page takes a new one, and a page frees only when read whole. With O_DIRECT
+/// each write is a packet: a read takes one, and drops what does not fit.
+pub fn pipe_packets_and_pages() -> T {
+    let [r, w] = pipe(O_NONBLOCK)?;
+    let page = [5u8; 4096];
+    for i in 0..16 {
+        check_eq!(write(w, &page), 4096, "page {i}");
+    }
+    let mut b = [0u8; 4096];
+    check_eq!(read(r, &mut b[..1]), 1, "read one byte");
+    check_eq!(
+        write(w, b"x"),
+        -EAGAIN,
+        "no page free after reading one byte"
+    );
+    check_eq!(read(r, &mut b[..4095]), 4095, "the rest of the first page");
+    check_eq!(write(w, b"xy"), 2, "a page free");
+    close(r);
+    close(w);
+
+    let [r, w] = pipe(O_NONBLOCK)?;
+    check_eq!(write(w, &page[..4000]), 4000, "4000 bytes");
+    check_eq!(write(w, &page[..96]), 96, "96 more fill the page");
+    check_eq!(write(w, &page[..100]), 100, "100 more take a new page");
+    check_eq!(nread(r), 4196, "FIONREAD");
+    close(r);
+    close(w);
+
+    let [r, w] = pipe(O_DIRECT | O_NONBLOCK)?;
+    check_eq!(
+        fcntl(w, F_GETFL as usize, 0) as u32 & O_DIRECT,
+        O_DIRECT,
+        "write end"
+    );
+    check_eq!(
+        fcntl(r, F_GETFL as usize, 0) as u32 & O_DIRECT,
+        0,
+        "read end"
+    );
+    check_eq!(write(w, b"ab"), 2, "packet 1");
+    check_eq!(write(w, b"cde"), 3, "packet 2");
+    check_eq!(write(w, b"hello"), 5, "packet 3");
+    check_eq!(read(r, &mut b[..100]), 2, "one packet a read");
+    check_eq!(&b[..2], b"ab", "packet 1");
+    check_eq!(read(r, &mut b[..100]), 3, "packet 2");
+    check_eq!(read(r, &mut b[..2]), 2, "the start of packet 3");
+    check_eq!(&b[..2], b"he", "bytes");
+    check_eq!(
+        read(r, &mut b[..100]),
+        -EAGAIN,
+        "the rest of packet 3 was dropped"
+    );
+    for i in 0..16 {
+        check_eq!(write(w, b"p"), 1, "one-byte packet {i}");
+    }
+    check_eq!(write(w, b"p"), -EAGAIN, "16 packets fill the pipe");
+    close(r);
+    close(w);
+    Ok(())
+}
+
 /// A blocking writer fills the 64 KiB buffer and waits until a reader drains it.
 pub fn pipe_fills_then_blocks() -> T {
     const N: usize = 65536 + 5 * 4096 + 123;
@@ -659,7 +721,7 @@ pub fn pipe_three_process_pipeline() -> T {
 }
 
 /// A pipe has no offset (lseek, pread: ESPIPE), is a FIFO to fstat, takes only
-/// O_CLOEXEC and O_NONBLOCK, and O_CLOEXEC closes both ends at execve.
+/// O_CLOEXEC, O_NONBLOCK and O_DIRECT, and O_CLOEXEC closes both ends at execve.
 pub fn pipe_lseek_fstat_cloexec() -> T {
     let [r, w] = pipe(0)?;
     check_eq!(
