@@ -90,6 +90,14 @@ syscalls! {
         fs::read_write::sys_pwrite64(a[0], UserPtr::new(a[1]), a[2], a[3])
     }),
     (nr::PIPE2, "pipe2", |a| fs::pipe::sys_pipe2(UserPtr::new(a[0]), a[1])),
+    (nr::PSELECT6, "pselect6", |a| {
+        fs::select::sys_pselect6(
+            a[0],
+            [UserPtr::new(a[1]), UserPtr::new(a[2]), UserPtr::new(a[3])],
+            UserPtr::new(a[4]),
+            UserPtr::new(a[5]),
+        )
+    }),
     (nr::PPOLL, "ppoll", |a| {
         fs::select::sys_ppoll(
             UserPtr::new(a[0]),

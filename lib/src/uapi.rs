@@ -38,6 +38,7 @@ pub mod nr {
     pub const PWRITE64: usize = 68;
     pub const PIPE2: usize = 59;
     pub const SENDFILE: usize = 71;
+    pub const PSELECT6: usize = 72;
     pub const PPOLL: usize = 73;
     pub const RT_SIGSUSPEND: usize = 133;
     pub const UTIMENSAT: usize = 88;

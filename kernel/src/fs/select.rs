@@ -1,4 +1,4 @@
-//! Waiting for several files at once (Linux `fs/select.c`): `ppoll`.
+//! Waiting for several files at once (Linux `fs/select.c`): `ppoll`, `pselect6`.
 //!
 //! [`do_poll`] asks each file's [`FileOperations::poll`](super::file::FileOperations::poll)
 //! what it is ready for, and sleeps until one is ready, the time is up or a signal
@@ -10,7 +10,7 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use super::fdtable::fget;
+use super::fdtable::{current_files, fget};
 use super::open::nofile_limit;
 use crate::errno::*;
 use crate::mm::uaccess::UserPtr;
@@ -131,15 +131,7 @@ pub fn sys_ppoll(
         if ts.tv_sec < 0 || !(0..NSEC_PER_SEC as i64).contains(&ts.tv_nsec) {
             return Err(EINVAL);
         }
-        end_ns = Some(if ts.tv_sec == 0 && ts.tv_nsec == 0 {
-            0
-        } else {
-            ktime_get_ns().saturating_add(
-                (ts.tv_sec as u64)
-                    .saturating_mul(NSEC_PER_SEC)
-                    .saturating_add(ts.tv_nsec as u64),
-            )
-        });
+        end_ns = Some(timeout_end(&ts));
     }
     if !sigmask.is_null() {
         if sigsetsize != 8 {
@@ -155,6 +147,36 @@ pub fn sys_ppoll(
     poll_select_finish(end_ns, tsp, ret)
 }
 
+/// When a relative timeout ends, in ns of the clock; 0 for a zero timeout, which polls
+/// once (Linux `poll_select_set_timeout`).
+fn timeout_end(ts: &Timespec) -> u64 {
+    if ts.tv_sec == 0 && ts.tv_nsec == 0 {
+        return 0;
+    }
+    ktime_get_ns().saturating_add(
+        (ts.tv_sec as u64)
+            .saturating_mul(NSEC_PER_SEC)
+            .saturating_add(ts.tv_nsec as u64),
+    )
+}
+
+/// The tick a wait ends at: none without a timeout, 0 for a zero one, else at least
+/// one tick from now.
+fn deadline_of(end_ns: Option<u64>) -> Option<u64> {
+    match end_ns {
+        None => None,
+        Some(0) => Some(0),
+        Some(end) => {
+            let left = end.saturating_sub(ktime_get_ns());
+            let ts = Timespec {
+                tv_sec: (left / NSEC_PER_SEC) as i64,
+                tv_nsec: (left % NSEC_PER_SEC) as i64,
+            };
+            Some(get_jiffies() + timespec_to_ticks(&ts).max(1))
+        }
+    }
+}
+
 /// Copy the entries in, poll, copy the events out (Linux `do_sys_poll`).
 fn do_sys_poll(ufds: UserPtr<PollFd>, nfds: u64, end_ns: Option<u64>) -> SysResult {
     if nfds > nofile_limit() as u64 {
@@ -166,18 +188,7 @@ fn do_sys_poll(ufds: UserPtr<PollFd>, nfds: u64, end_ns: Option<u64>) -> SysResu
     for i in 0..nfds {
         fds.push(UserPtr::<PollFd>::new(ufds.addr() + 8 * i as u64).read()?);
     }
-    let deadline = match end_ns {
-        None => None,
-        Some(0) => Some(0),
-        Some(end) => {
-            let left = end.saturating_sub(ktime_get_ns());
-            let ts = Timespec {
-                tv_sec: (left / NSEC_PER_SEC) as i64,
-                tv_nsec: (left % NSEC_PER_SEC) as i64,
-            };
-            Some(get_jiffies() + timespec_to_ticks(&ts).max(1))
-        }
-    };
+    let deadline = deadline_of(end_ns);
     let count = do_poll(&mut fds, deadline)?;
     for (i, pfd) in fds.iter().enumerate() {
         UserPtr::<i16>::new(ufds.addr() + 8 * i as u64 + 6).write(&pfd.revents)?;
@@ -226,4 +237,160 @@ pub fn sys_rt_sigsuspend(mask: UserPtr<u64>, sigsetsize: u64) -> SysResult {
     let wq = WaitQueue::new();
     while wq.wait_event(|| false, None).is_ok() {}
     Err(ERESTARTNOHAND)
+}
+
+/// `POLL*` events that make a descriptor readable, writable or exceptional to `select`
+/// (Linux `POLLIN_SET`, `POLLOUT_SET`, `POLLEX_SET`).
+const POLLIN_SET: u32 = POLLRDNORM | POLLRDBAND | POLLIN | POLLHUP | POLLERR;
+const POLLOUT_SET: u32 = POLLWRBAND | POLLWRNORM | POLLOUT | POLLERR;
+const POLLEX_SET: u32 = POLLPRI;
+
+/// The three descriptor sets of a `select`, one bit a descriptor (Linux `fd_set_bits`).
+struct FdSets {
+    sets: [Vec<u64>; 3],
+}
+
+impl FdSets {
+    fn bit(set: &[u64], fd: usize) -> bool {
+        set[fd / 64] & (1 << (fd % 64)) != 0
+    }
+}
+
+/// Read a set of `n` bits, or none (Linux `get_fd_set`).
+fn get_fd_set(p: UserPtr<u64>, n: usize) -> Result<Vec<u64>, Errno> {
+    let words = n.div_ceil(64);
+    let mut v = Vec::new();
+    v.try_reserve_exact(words).map_err(|_| ENOMEM)?;
+    for i in 0..words {
+        v.push(if p.is_null() {
+            0
+        } else {
+            UserPtr::<u64>::new(p.addr() + 8 * i as u64).read()?
+        });
+    }
+    Ok(v)
+}
+
+/// Ask every descriptor in the sets (Linux `do_select`'s scan): the result sets and how
+/// many bits they hold, or `EBADF` for a descriptor that is not open.
+fn select_scan(n: usize, want: &FdSets) -> Result<(FdSets, usize), Errno> {
+    let mut res = FdSets {
+        sets: [
+            alloc::vec![0; n.div_ceil(64)],
+            alloc::vec![0; n.div_ceil(64)],
+            alloc::vec![0; n.div_ceil(64)],
+        ],
+    };
+    let mut count = 0;
+    for fd in 0..n {
+        let asked = [0, 1, 2].map(|i| FdSets::bit(&want.sets[i], fd));
+        if !asked.iter().any(|&b| b) {
+            continue;
+        }
+        let f = fget(fd as u64)?;
+        let mask = f.f_op.poll(&f);
+        for (i, set) in [POLLIN_SET, POLLOUT_SET, POLLEX_SET]
+            .into_iter()
+            .enumerate()
+        {
+            if asked[i] && mask & set != 0 {
+                res.sets[i][fd / 64] |= 1 << (fd % 64);
+                count += 1;
+            }
+        }
+    }
+    Ok((res, count))
+}
+
+/// `pselect6(n, inp, outp, exp, tsp, sig)` (Linux `do_pselect` + `core_sys_select` +
+/// `do_select`): the sets are read whole (`n` cut to the descriptor table's size), a
+/// descriptor in them that is not open is `EBADF`, and the sets are written back with
+/// only the ready bits; the timeout and the `{mask, size}` pair of `sig` as `ppoll`'s.
+pub fn sys_pselect6(
+    n: u64,
+    sets: [UserPtr<u64>; 3],
+    tsp: UserPtr<Timespec>,
+    sig: UserPtr<[u64; 2]>,
+) -> SysResult {
+    let (mask, masksize) = if sig.is_null() {
+        (UserPtr::<u64>::new(0), 0)
+    } else {
+        let [p, size] = sig.read()?;
+        (UserPtr::<u64>::new(p), size)
+    };
+    let mut end_ns = None;
+    if !tsp.is_null() {
+        let ts = tsp.read()?;
+        if ts.tv_sec < 0 || !(0..NSEC_PER_SEC as i64).contains(&ts.tv_nsec) {
+            return Err(EINVAL);
+        }
+        end_ns = Some(timeout_end(&ts));
+    }
+    if !mask.is_null() {
+        if masksize != 8 {
+            return Err(EINVAL);
+        }
+        let set = mask.read()?;
+        let t = &current();
+        let old = t.inner.lock().blocked;
+        t.inner.lock().saved_sigmask = Some(old);
+        set_current_blocked(set);
+    }
+    let ret = core_sys_select(n as i32, sets, end_ns);
+    poll_select_finish(end_ns, tsp, ret)
+}
+
+/// The sets in, the wait, the sets out (Linux `core_sys_select`).
+fn core_sys_select(n: i32, sets: [UserPtr<u64>; 3], end_ns: Option<u64>) -> SysResult {
+    if n < 0 {
+        return Err(EINVAL);
+    }
+    let max_fds = current_files()
+        .fdt
+        .lock()
+        .fd
+        .len()
+        .next_power_of_two()
+        .max(64);
+    let n = (n as usize).min(max_fds);
+    let want = FdSets {
+        sets: [
+            get_fd_set(sets[0], n)?,
+            get_fd_set(sets[1], n)?,
+            get_fd_set(sets[2], n)?,
+        ],
+    };
+    let deadline = deadline_of(end_ns);
+    let mut timed_out = deadline == Some(0);
+    let res = loop {
+        let (res, count) = select_scan(n, &want)?;
+        if count > 0 || timed_out {
+            break res;
+        }
+        if current().signal_pending() {
+            return Err(ERESTARTNOHAND);
+        }
+        let left = deadline.map(|d| d.saturating_sub(get_jiffies()));
+        if left == Some(0) {
+            timed_out = true;
+            continue;
+        }
+        let ready = || select_scan(n, &want).map_or(true, |(_, c)| c > 0);
+        let q = poll_wait_get();
+        let r = q.wait_event(ready, left);
+        poll_wait_put(q);
+        if r == Err(WaitError::TimedOut) {
+            timed_out = true;
+        }
+    };
+    let mut count = 0;
+    for (i, set) in res.sets.iter().enumerate() {
+        count += set.iter().map(|w| w.count_ones() as i64).sum::<i64>();
+        if !sets[i].is_null() {
+            for (k, w) in set.iter().enumerate() {
+                UserPtr::<u64>::new(sets[i].addr() + 8 * k as u64).write(w)?;
+            }
+        }
+    }
+    Ok(count)
 }

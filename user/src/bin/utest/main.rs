@@ -149,7 +149,7 @@ tests! {
         links_and_rename, cwd_and_umask, attributes_and_copies, exec_written_file;
     pipes: pipe_eof_after_last_writer, pipe_sigpipe_and_epipe, pipe_nonblock_eagain,
         pipe_packets_and_pages,
-        pipe_fills_then_blocks, pipe_atomic_writes, ppoll_pipe_readiness, pipe_read_interrupted,
+        pipe_fills_then_blocks, pipe_atomic_writes, ppoll_pipe_readiness, pselect6_pipe_readiness, pipe_read_interrupted,
         pipe_write_interrupted_partial,
         pipe_three_process_pipeline, pipe_lseek_fstat_cloexec;
 }

@@ -524,6 +524,97 @@ pub fn ppoll_pipe_readiness() -> T {
     Ok(())
 }
 
+/// `pselect6(n, in, out, ex, ts, NULL)`.
+fn pselect(n: i32, sets: [Option<&mut u64>; 3], ts: Option<&mut Timespec>) -> isize {
+    let [a, b, c] = sets.map(|s| s.map_or(0, |p| p as *mut u64 as usize));
+    call(
+        nr::PSELECT6,
+        [
+            n as usize,
+            a,
+            b,
+            c,
+            ts.map_or(0, |t| t as *mut Timespec as usize),
+            0,
+        ],
+    )
+}
+
+/// pselect6: the ready bits of each set, a timeout, EBADF for a descriptor that is not
+/// open, EINVAL for a negative count or a bad timeout.
+pub fn pselect6_pipe_readiness() -> T {
+    let [r, w] = pipe(0)?;
+    let bit = |fd: i32| 1u64 << fd;
+    let mut zero = Timespec::default();
+    let (mut rd, mut wr) = (bit(r) | bit(w), bit(r) | bit(w));
+    check_eq!(
+        pselect(64, [Some(&mut rd), Some(&mut wr), None], Some(&mut zero)),
+        1,
+        "empty pipe"
+    );
+    check_eq!(
+        (rd, wr),
+        (0, bit(w)),
+        "only the write end is ready, to write"
+    );
+    write(w, b"x");
+    let (mut rd, mut wr) = (bit(r), bit(w));
+    check_eq!(
+        pselect(64, [Some(&mut rd), Some(&mut wr), None], None),
+        2,
+        "both ready"
+    );
+    check_eq!((rd, wr), (bit(r), bit(w)), "sets");
+    let mut ts = Timespec {
+        tv_sec: 0,
+        tv_nsec: 30_000_000,
+    };
+    let mut b = [0u8; 4];
+    read(r, &mut b);
+    let mut rd = bit(r);
+    let t0 = now_ns();
+    check_eq!(
+        pselect(64, [Some(&mut rd), None, None], Some(&mut ts)),
+        0,
+        "timeout"
+    );
+    check!(
+        now_ns() - t0 >= 30_000_000,
+        "slept {} ns of 30 ms",
+        now_ns() - t0
+    );
+    check_eq!(rd, 0, "set cleared");
+    let mut rd = bit(r) | bit(40);
+    check_eq!(
+        pselect(64, [Some(&mut rd), None, None], Some(&mut zero)),
+        -EBADF,
+        "fd 40 not open"
+    );
+    check_eq!(
+        pselect(-1, [None, None, None], Some(&mut zero)),
+        -EINVAL,
+        "negative count"
+    );
+    let mut bad = Timespec {
+        tv_sec: 0,
+        tv_nsec: -1,
+    };
+    check_eq!(
+        pselect(1, [None, None, None], Some(&mut bad)),
+        -EINVAL,
+        "negative tv_nsec"
+    );
+    close(w);
+    let mut rd = bit(r);
+    check_eq!(
+        pselect(64, [Some(&mut rd), None, None], None),
+        1,
+        "end of file is readable"
+    );
+    close(r);
+    Ok(())
+}
+
 static HANDLED: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn count_signal(_sig: i32) {
