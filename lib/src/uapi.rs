@@ -598,7 +598,8 @@ pub mod fcntl {
     pub const F_GETFL: u32 = 3;
     pub const F_SETFL: u32 = 4;
     pub const F_DUPFD_CLOEXEC: u32 = 1030;
-    /// A pipe's buffer size (`F_LINUX_SPECIFIC_BASE + 8`).
+    /// A pipe's buffer size (`F_LINUX_SPECIFIC_BASE + 7`, `+ 8`).
+    pub const F_SETPIPE_SZ: u32 = 1031;
     pub const F_GETPIPE_SZ: u32 = 1032;
     pub const FD_CLOEXEC: u32 = 1;
 

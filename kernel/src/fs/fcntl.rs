@@ -63,7 +63,7 @@ pub fn sys_fcntl(fd: u64, cmd: u64, arg: u64) -> SysResult {
             f.set_flags(new);
             Ok(0)
         }
-        F_GETPIPE_SZ => super::pipe::pipe_fcntl_getsz(&f),
+        F_SETPIPE_SZ | F_GETPIPE_SZ => super::pipe::pipe_fcntl(&f, cmd as u32, arg as u32),
         _ => Err(EINVAL),
     }
 }

@@ -14,7 +14,7 @@
 //! | [`stat`] | `fs/stat.c` | `newfstatat`, `fstat`, `statx` |
 //! | [`fcntl`] | `fs/fcntl.c` | `dup`, `dup3`, `fcntl`, `ioctl` |
 //! | [`pipe`] | `fs/pipe.c` | `pipe2`: a bounded buffer between two files |
-//! | [`select`] | `fs/select.c` | `ppoll` |
+//! | [`select`] | `fs/select.c` | `ppoll`, `pselect6`, `rt_sigsuspend` |
 //! | [`char_dev`] | `fs/char_dev.c`, `drivers/char/mem.c`, `drivers/tty/` | `/dev/null`, `/dev/zero`, the console |
 //!
 //! Start at [`open::sys_openat`]: a path walked to an inode, a `File` made for it, a

@@ -57,6 +57,9 @@ struct PipeBuffer {
 /// `mutex` protects): a ring of at most [`PIPE_DEF_BUFFERS`] buffers.
 struct PipeState {
     bufs: VecDeque<PipeBuffer>,
+    /// How many buffers the pipe may hold (Linux `max_usage`): 16, or what
+    /// `F_SETPIPE_SZ` asked.
+    max_usage: usize,
     readers: u32,
     writers: u32,
 }
@@ -64,7 +67,7 @@ struct PipeState {
 impl PipeState {
     /// Every buffer slot in use (Linux `pipe_full`).
     fn full(&self) -> bool {
-        self.bufs.len() >= PIPE_DEF_BUFFERS
+        self.bufs.len() >= self.max_usage
     }
     /// The bytes in the pipe (`FIONREAD`).
     fn bytes(&self) -> usize {
@@ -339,14 +342,34 @@ fn pipe_release(file: &File) {
     super::select::wake_pollers();
 }
 
-/// The pipe's size for `F_GETPIPE_SZ` (Linux `pipe_fcntl`): `EBADF` for a file that is
-/// not a pipe.
-pub fn pipe_fcntl_getsz(file: &File) -> SysResult {
-    file.private_data
+/// `F_SETPIPE_SZ` and `F_GETPIPE_SZ` (Linux `pipe_fcntl`): `EBADF` for a file that is
+/// not a pipe. The new size is a power of two of pages, at least one (Linux
+/// `round_pipe_size`): above 2 GiB `EINVAL`, fewer buffers than are in use `EBUSY`;
+/// everyone is root, so no `EPERM`. Both answer the size in bytes.
+pub fn pipe_fcntl(file: &File, cmd: u32, arg: u32) -> SysResult {
+    let pipe = file
+        .private_data
         .as_ref()
         .and_then(|p| p.downcast_ref::<PipeInodeInfo>())
-        .map(|_| PIPE_SIZE as i64)
-        .ok_or(EBADF)
+        .ok_or(EBADF)?;
+    let mut p = pipe.mutex.lock();
+    if cmd == F_SETPIPE_SZ {
+        if arg > 1 << 31 {
+            return Err(EINVAL);
+        }
+        let size = (arg as usize).max(PAGE_SIZE).next_power_of_two();
+        let nr_slots = size / PAGE_SIZE;
+        if nr_slots < p.bufs.len() {
+            return Err(EBUSY);
+        }
+        let more = nr_slots.saturating_sub(p.bufs.capacity());
+        p.bufs.try_reserve_exact(more).map_err(|_| ENOMEM)?;
+        p.max_usage = nr_slots;
+        drop(p);
+        wake(&pipe.wr_wait);
+        return Ok(size as i64);
+    }
+    Ok((p.max_usage * PAGE_SIZE) as i64)
 }
 
 /// A new pipe and its two files, read end first (Linux `create_pipe_files` with
@@ -358,6 +381,7 @@ pub fn create_pipe_files(flags: u32) -> Result<(Arc<File>, Arc<File>), Errno> {
     let pipe: Arc<dyn core::any::Any + Send + Sync> = Arc::new(PipeInodeInfo {
         mutex: spin::mutex::SpinMutex::new(PipeState {
             bufs,
+            max_usage: PIPE_DEF_BUFFERS,
             readers: 1,
             writers: 1,
         }),

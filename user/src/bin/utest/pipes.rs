@@ -13,7 +13,9 @@ const ESPIPE: isize = 29;
 const EPIPE: isize = 32;
 const SIGPIPE: i32 = 13;
 const S_IFIFO: u32 = 0o010000;
+const F_SETPIPE_SZ: usize = 1031;
 const F_GETPIPE_SZ: usize = 1032;
+const EBUSY: isize = 16;
 const FIONREAD: usize = 0x541B;
 const POLLIN: i16 = 0x1;
 const POLLOUT: i16 = 0x4;
@@ -238,6 +240,7 @@ pub fn pipe_nonblock_eagain() -> T {
 /// The buffer is 16 pages: small writes share a page, a write that does not fit in
 /// the last page takes a new one, and a page frees only when read whole. With O_DIRECT
 /// each write is a packet: a read takes one, and drops what does not fit.
+/// F_SETPIPE_SZ changes the number of pages.
 pub fn pipe_packets_and_pages() -> T {
     let [r, w] = pipe(O_NONBLOCK)?;
     let page = [5u8; 4096];
@@ -261,6 +264,25 @@ pub fn pipe_packets_and_pages() -> T {
     check_eq!(write(w, &page[..96]), 96, "96 more fill the page");
     check_eq!(write(w, &page[..100]), 100, "100 more take a new page");
     check_eq!(nread(r), 4196, "FIONREAD");
+    close(r);
+    close(w);
+
+    // F_SETPIPE_SZ: a power of two of pages; not below what is in use.
+    let [r, w] = pipe(O_NONBLOCK)?;
+    check_eq!(fcntl(w, F_SETPIPE_SZ, 5000), 8192, "F_SETPIPE_SZ 5000");
+    check_eq!(fcntl(r, F_GETPIPE_SZ, 0), 8192, "F_GETPIPE_SZ");
+    check_eq!(write(w, &page), 4096, "page 1");
+    check_eq!(write(w, &page), 4096, "page 2");
+    check_eq!(write(w, b"x"), -EAGAIN, "two pages fill it");
+    check_eq!(
+        fcntl(w, F_SETPIPE_SZ, 0),
+        -EBUSY,
+        "one page with two in use"
+    );
+    check_eq!(fcntl(w, F_SETPIPE_SZ, (1 << 31) + 1), -EINVAL, "past 2 GiB");
+    check_eq!(fcntl(w, F_SETPIPE_SZ, 65536), 65536, "back to 64 KiB");
+    check_eq!(write(w, b"x"), 1, "room again");
+    check_eq!(fcntl(1, F_GETPIPE_SZ, 0), -EBADF, "not a pipe");
     close(r);
     close(w);
 
