@@ -207,6 +207,15 @@ pub struct Task {
     pub state: AtomicU32,
     /// On a run queue or running (Linux `on_rq`).
     pub on_rq: AtomicBool,
+    /// Running on a CPU, or still switching away from it (Linux `on_cpu`): set by
+    /// `__schedule` before the switch to it, cleared by `finish_task_switch` on the CPU
+    /// it left, once its stack and registers are no longer in use there.
+    pub on_cpu: AtomicBool,
+    /// The CPU whose run queue the task is on, or last ran on (Linux `task_cpu`, `p->cpu`).
+    pub cpu: AtomicU32,
+    /// The CPUs the task may run on, one bit each (Linux `cpus_mask`); inherited by
+    /// children, set by `sched_setaffinity`.
+    pub cpus_mask: AtomicU64,
     /// Exit status kept after the inner lock's data is gone.
     pub exit_status: AtomicI32,
     /// The `Mm` that `inner.mm` holds (null for none), for [`Task::mm_unlocked`]: the
@@ -260,6 +269,9 @@ impl Task {
             signal,
             state: AtomicU32::new(TaskState::New as u32),
             on_rq: AtomicBool::new(false),
+            on_cpu: AtomicBool::new(false),
+            cpu: AtomicU32::new(0),
+            cpus_mask: AtomicU64::new(u64::MAX),
             exit_status: AtomicI32::new(0),
             mm_ptr: AtomicPtr::new(core::ptr::null_mut()),
             comm: IrqSpinLock::new(comm),

@@ -107,7 +107,7 @@ fn smp4_demo_mttcg() {
 }
 
 /// Every CPU's GIC interface and timer are up: each takes its own ticks, and only the
-/// boot CPU's advance jiffies.
+/// boot CPU's advance jiffies; a reschedule IPI (an SGI) reaches each secondary.
 #[test]
 fn smp4_every_cpu_ticks() {
     for machine in ["virt", "virt,gic-version=3"] {
@@ -119,7 +119,8 @@ fn smp4_every_cpu_ticks() {
         .run();
         run.expect_status(0)
             .expect("selftest smp: 4 CPUs online")
-            .expect("[ok] CPU3 took ");
+            .expect("[ok] CPU3 took ")
+            .expect("[ok] CPU3 took a reschedule IPI");
     }
 }
 
