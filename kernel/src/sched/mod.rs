@@ -12,7 +12,7 @@
 //! stay empty and they idle; `current` comes from `sp_el0`. The pieces cross-CPU
 //! scheduling needs are in place: [`task_cpu`], `on_cpu` (cleared by
 //! [`finish_task_switch`] on the CPU a task left), [`resched_curr`] sending a reschedule
-//! IPI to another CPU, and `cpus_mask`.
+//! IPI to another CPU, and `cpus_mask` with the affinity syscalls.
 //!
 //! Lock order: `TASKLIST_LOCK` -> a run queue's lock -> nothing (no other lock is taken
 //! while a run queue is locked, but a task's `Arc` is dropped, which may free a stack).
@@ -29,6 +29,7 @@ use crate::arch::irqflags::{local_irq_enable, local_irq_restore, local_irq_save,
 use crate::arch::percpu::NR_CPUS;
 use crate::arch::process::switch_to;
 use crate::mm::switch_mm;
+use crate::mm::uaccess::UserPtr;
 use crate::sync::IrqSpinLock;
 use crate::task::{current, Task, TaskState, TIF_NEED_RESCHED};
 use crate::time::get_jiffies;
@@ -354,4 +355,63 @@ pub fn cpu_idle() -> ! {
         }
         schedule();
     }
+}
+
+/// The bytes of a CPU mask as the affinity syscalls copy it (Linux `cpumask_size()`:
+/// `NR_CPUS` bits rounded up to whole longs).
+const CPUMASK_SIZE: usize = NR_CPUS.div_ceil(64) * 8;
+
+/// Linux `nr_cpu_ids`: one more than the highest CPU number in use.
+fn nr_cpu_ids() -> usize {
+    64 - crate::arch::percpu::cpu_online_mask().leading_zeros() as usize
+}
+
+/// The task with thread id `pid`, or the caller for 0 (Linux `find_process_by_pid`).
+fn find_process_by_pid(pid: i64) -> Result<Arc<Task>, crate::errno::Errno> {
+    if pid == 0 {
+        return Ok(crate::task::current_arc());
+    }
+    let pid = i32::try_from(pid).map_err(|_| crate::errno::ESRCH)?;
+    crate::pid::PID_TABLE
+        .lock()
+        .find(pid)
+        .filter(|t| !t.kthread)
+        .ok_or(crate::errno::ESRCH)
+}
+
+/// `sched_getaffinity(pid, len, mask)` (Linux `SYSCALL_DEFINE3(sched_getaffinity)`):
+/// the CPUs `pid` may run on, of those that are up. `len` must be a whole number of
+/// longs and hold a bit for every CPU; returns the bytes written.
+pub fn sys_sched_getaffinity(pid: i64, len: u64, mask: UserPtr<u8>) -> crate::errno::SysResult {
+    use crate::errno::EINVAL;
+    let len = len as u32 as usize; // Linux's `unsigned int len`
+    if len * 8 < nr_cpu_ids() || !len.is_multiple_of(8) {
+        return Err(EINVAL);
+    }
+    let t = find_process_by_pid(pid)?;
+    let bits = t.cpus_mask.load(Ordering::Relaxed) & crate::arch::percpu::cpu_online_mask();
+    let retlen = len.min(CPUMASK_SIZE);
+    crate::mm::uaccess::copy_to_user(mask, &bits.to_le_bytes()[..retlen])?;
+    Ok(retlen as i64)
+}
+
+/// `sched_setaffinity(pid, len, mask)` (Linux `SYSCALL_DEFINE3(sched_setaffinity)`,
+/// `get_user_cpu_mask`, `__sched_setaffinity`): a shorter mask than the kernel's is
+/// zero-extended, a longer one cut; bits of CPUs that are not up are dropped, and a
+/// mask with no CPU left is `EINVAL`.
+///
+/// The mask is kept and reported, and inherited across fork; while `select_task_rq`
+/// keeps every task on the boot CPU it does not yet move anything.
+pub fn sys_sched_setaffinity(pid: i64, len: u64, mask: UserPtr<u8>) -> crate::errno::SysResult {
+    use crate::errno::EINVAL;
+    let len = (len as u32 as usize).min(CPUMASK_SIZE);
+    let mut bytes = [0u8; 8];
+    crate::mm::uaccess::copy_from_user(&mut bytes[..len], mask)?;
+    let t = find_process_by_pid(pid)?;
+    let new = u64::from_le_bytes(bytes) & crate::arch::percpu::cpu_online_mask();
+    if new == 0 {
+        return Err(EINVAL);
+    }
+    t.cpus_mask.store(new, Ordering::Relaxed);
+    Ok(0)
 }

@@ -129,7 +129,7 @@ tests! {
         cow_reuse_after_child_exit, cow_kernel_write_copies;
     sysmisc: mprotect_none_read_write, mprotect_split_and_errors, mprotect_after_fork_keeps_cow,
         madvise_dontneed, getrandom_works, prlimit_get_set_inherit, sigaction_ignore_and_rules,
-        sigprocmask_rules, robust_list_round_trip;
+        sigprocmask_rules, robust_list_round_trip, affinity_and_getcpu;
     vm: sigpage_write_stays_private, brk_stops_below_next_mapping, brk_after_munmap_of_heap,
         brk_respects_rlimit_data,
         mprotect_partial_then_enomem, mmap_hint_honoured, mmap_hugetlb_fails;
