@@ -149,8 +149,16 @@ fn resched_curr(rq: &Rq) {
     }
     curr.set_flag(TIF_NEED_RESCHED);
     if NR_CPUS > 1 && rq.cpu != crate::arch::percpu::smp_processor_id() {
-        crate::arch::smp::smp_send_reschedule(rq.cpu);
+        resched_remote(rq.cpu);
     }
+}
+
+/// The IPI half of [`resched_curr`], kept out of line: the wake-ups on the fork path
+/// and `sched_yield`'s switch do not pay for its code while every task is on CPU 0.
+#[cold]
+#[inline(never)]
+fn resched_remote(cpu: usize) {
+    crate::arch::smp::smp_send_reschedule(cpu);
 }
 
 /// The reschedule IPI arrived (Linux `scheduler_ipi`): the sender set the running
