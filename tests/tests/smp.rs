@@ -137,3 +137,55 @@ fn all_el0_tests_with_smp4() {
         .expect_status(0)
         .expect_no_page_lost();
 }
+
+/// The whole EL0 suite with two CPUs online.
+#[test]
+fn all_el0_tests_with_smp2() {
+    let run = Boot {
+        smp: 2,
+        ..Boot::utest("all")
+    }
+    .run();
+    run.expect(" tests, 0 failed")
+        .expect_status(0)
+        .expect_no_page_lost();
+}
+
+/// The whole EL0 suite with four CPUs on four host threads (`-accel tcg,thread=multi`):
+/// the vCPUs really run at once, so races between CPUs get their chance.
+#[test]
+fn all_el0_tests_with_smp4_mttcg() {
+    let run = Boot {
+        smp: 4,
+        accel: Some("tcg,thread=multi".into()),
+        ..Boot::utest("all")
+    }
+    .run();
+    run.expect(" tests, 0 failed")
+        .expect_status(0)
+        .expect_no_page_lost();
+}
+
+/// The cross-CPU race tests (fork storm, exit against kill and wait4, mappings changing
+/// under touching threads, vfork) with four CPUs and the fast tick, on real host
+/// parallelism.
+#[test]
+fn smp4_races_under_fast_preemption() {
+    for name in [
+        "smp_fork_storm",
+        "smp_exit_races_kill_and_wait",
+        "smp_threads_touch_while_mappings_change",
+        "smp_vfork_cycles",
+    ] {
+        let run = Boot {
+            smp: 4,
+            accel: Some("tcg,thread=multi".into()),
+            append: format!("tick_hz=4000 init=/utest -- {name}"),
+            ..Boot::default()
+        }
+        .run();
+        run.expect(&format!("utest {name}: ok"))
+            .expect_status(0)
+            .expect_no_page_lost();
+    }
+}
