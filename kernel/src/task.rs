@@ -405,10 +405,11 @@ impl TaskInner {
 
 /// Print every task: pid, tgid, parent, state, name, address space (the `Mm`, shared by
 /// threads and a vfork child; 0 for kernel threads), kernel stack, where it stopped in
-/// the kernel and, for user tasks, the user pc (Linux SysRq `t`, `show_state`). Runs from the
+/// the kernel, for user tasks the user pc, and the CPU it runs or last ran on (`task_cpu`)
+/// (Linux SysRq `t`, `show_state`). Runs from the
 /// timer interrupt, so it only takes locks that are never held with interrupts on.
 pub fn show_tasks() {
-    crate::println!("  pid  tgid  ppid state                comm             mm                 kernel stack       cpu_context.pc     user pc");
+    crate::println!("  pid  tgid  ppid state                comm             mm                 kernel stack       cpu_context.pc     user pc    cpu");
     let me = crate::arch::percpu::current_ptr();
     for t in crate::pid::PID_TABLE.lock().all() {
         let (ppid, mm) = match t.inner.try_lock() {
@@ -435,7 +436,7 @@ pub fn show_tasks() {
             ""
         };
         crate::println!(
-            "{:5} {:5} {:5} {:<20} {:<16} {:<#18x} {:#x} {:#x} {:#x}",
+            "{:5} {:5} {:5} {:<20} {:<16} {:<#18x} {:#x} {:#x} {:<#10x} {}",
             t.pid,
             t.tgid,
             ppid,
@@ -444,7 +445,8 @@ pub fn show_tasks() {
             mm,
             t.stack.base(),
             kpc,
-            upc
+            upc,
+            t.cpu.load(Ordering::Relaxed)
         );
     }
 }
