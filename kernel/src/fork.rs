@@ -16,6 +16,7 @@
 //! ```
 
 use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
 
 use crate::arch::memory::MAX_THREADS;
 use crate::arch::mmu_context::flush_tlb_mm;
@@ -121,6 +122,13 @@ fn dup_task_struct(
     let comm = *current().comm.lock();
     // TASK_NEW: not runnable until wake_up_new_task.
     let task = Arc::new(Task::new(pid, tgid, kthread, stack, signal, sighand, comm));
+    // Linux dup_task_struct copies cpus_mask, and sched_fork puts the child on the
+    // parent's CPU until wake_up_new_task chooses one.
+    let parent = current();
+    task.cpus_mask
+        .store(parent.cpus_mask.load(Ordering::Relaxed), Ordering::Relaxed);
+    task.cpu
+        .store(parent.cpu.load(Ordering::Relaxed), Ordering::Relaxed);
     trace::dup_task_struct(&task);
     Ok(task)
 }

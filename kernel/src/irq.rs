@@ -53,7 +53,8 @@ pub fn handle_irq() {
         return;
     };
     loop {
-        let intid = gic.ack();
+        let iar = gic.ack();
+        let intid = iar & 0x3ff;
         if intid >= GIC_SPURIOUS - 3 {
             break;
         }
@@ -62,6 +63,6 @@ pub fn handle_irq() {
             Some(h) => h(),
             None => crate::println!("irq: unexpected interrupt {intid}"),
         }
-        gic.eoi(intid);
+        gic.eoi(iar);
     }
 }

@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `ptregs` | `kernel_entry`/`kernel_exit` save every register into `pt_regs` and restore them from it |
 //! | `timer` | timer interrupts arrive while the kernel spins, and leave every register intact |
-//! | `smp` | every online CPU takes its own timer interrupts, and only the boot CPU's move jiffies |
+//! | `smp` | every online CPU takes its own timer interrupts, and only the boot CPU's move jiffies; each secondary takes a reschedule IPI |
 //! | `page_alloc` | allocating and freeing pages returns the free count to where it started |
 //! | `heap` | the kernel heap grows past its first mapping and gives memory back |
 //! | `wx` | no kernel page is writable and executable; text, rodata, data, guard page as designed |
@@ -150,6 +150,21 @@ fn test_smp() {
             after[0] - before[0]
         ),
     );
+    // Each secondary takes a reschedule IPI from this CPU (the SGI reaches the right
+    // CPU, whose handler runs, and whose idle loop goes back to wfi after it).
+    for cpu in (1..NR_CPUS).filter(|&c| cpu_online(c)) {
+        let ipis = || per_cpu(cpu).ipi_resched.load(Ordering::Relaxed);
+        let before = ipis();
+        crate::arch::smp::smp_send_reschedule(cpu);
+        let deadline = get_jiffies() + TICKS;
+        while ipis() == before && get_jiffies() < deadline {
+            crate::arch::irqflags::cpu_relax();
+        }
+        check(
+            ipis() == before + 1,
+            format_args!("CPU{cpu} took a reschedule IPI"),
+        );
+    }
 }
 
 /// Pages taken and given back leave the free count where it was.

@@ -16,6 +16,7 @@ use crate::println;
 /// With one CPU nothing is called.
 pub fn smp_init(info: &BootInfo) {
     set_cpu_online(smp_processor_id()); // Linux boot_cpu_init
+    arch_smp::smp_ipi_init();
     let possible = arch_smp::smp_init_cpus(&info.cpus);
     let conduit = match info.psci {
         Some(PsciConduit::Hvc) => " (PSCI hvc)",
@@ -65,6 +66,7 @@ fn cpu_up(cpu: usize) -> Result<(), arch_smp::CpuUpError> {
 /// `arch_timer_starting_cpu`).
 pub fn notify_cpu_starting(_cpu: usize) {
     crate::irq::gic_starting_cpu();
+    arch_smp::ipi_starting_cpu();
     crate::drivers::arch_timer::arch_timer_starting_cpu();
 }
 

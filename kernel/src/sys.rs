@@ -1,5 +1,5 @@
 //! Small syscalls about the system and the process (Linux `kernel/sys.c`): `getppid`,
-//! `uname`, `sysinfo`, `prlimit64`.
+//! `uname`, `sysinfo`, `prlimit64`, `getcpu`.
 
 use crate::errno::*;
 use crate::mm::uaccess::UserPtr;
@@ -113,6 +113,24 @@ pub fn sys_prlimit64(
     };
     if !old.is_null() {
         old.write(&prev)?;
+    }
+    Ok(0)
+}
+
+/// `getcpu(cpu, node, tcache)` (Linux `sys_getcpu`): the CPU the caller runs on, and its
+/// NUMA node (always 0). Either pointer may be null; both are written before a fault is
+/// reported, as in Linux.
+pub fn sys_getcpu(cpup: UserPtr<u32>, nodep: UserPtr<u32>) -> SysResult {
+    let cpu = crate::arch::percpu::smp_processor_id() as u32;
+    let mut fault = false;
+    if !cpup.is_null() {
+        fault |= cpup.write(&cpu).is_err();
+    }
+    if !nodep.is_null() {
+        fault |= nodep.write(&0).is_err();
+    }
+    if fault {
+        return Err(EFAULT);
     }
     Ok(0)
 }

@@ -158,6 +158,12 @@ syscalls! {
     (nr::CLOCK_GETTIME, "clock_gettime", |a| {
         time::sys_clock_gettime(a[0], UserPtr::new(a[1]))
     }),
+    (nr::SCHED_SETAFFINITY, "sched_setaffinity", |a| {
+        crate::sched::sys_sched_setaffinity(a[0] as i64, a[1], UserPtr::new(a[2]))
+    }),
+    (nr::SCHED_GETAFFINITY, "sched_getaffinity", |a| {
+        crate::sched::sys_sched_getaffinity(a[0] as i64, a[1], UserPtr::new(a[2]))
+    }),
     (nr::SCHED_YIELD, "sched_yield", |_| {
         crate::sched::yield_now();
         Ok(0)
@@ -181,6 +187,9 @@ syscalls! {
         crate::arch::signal::sys_rt_sigreturn()
     }),
     (nr::UNAME, "uname", |a| crate::sys::sys_uname(UserPtr::new(a[0]))),
+    (nr::GETCPU, "getcpu", |a| {
+        crate::sys::sys_getcpu(UserPtr::new(a[0]), UserPtr::new(a[1]))
+    }),
     (nr::GETPID, "getpid", |_| Ok(current().tgid as i64)),
     (nr::GETPPID, "getppid", |_| Ok(crate::sys::sys_getppid())),
     (nr::GETUID, "getuid", |_| Ok(0)),

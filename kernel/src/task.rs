@@ -210,6 +210,15 @@ pub struct Task {
     pub state: AtomicU32,
     /// On a run queue or running (Linux `on_rq`).
     pub on_rq: AtomicBool,
+    /// Running on a CPU, or still switching away from it (Linux `on_cpu`): set by
+    /// `__schedule` before the switch to it, cleared by `finish_task_switch` on the CPU
+    /// it left, once its stack and registers are no longer in use there.
+    pub on_cpu: AtomicBool,
+    /// The CPU whose run queue the task is on, or last ran on (Linux `task_cpu`, `p->cpu`).
+    pub cpu: AtomicU32,
+    /// The CPUs the task may run on, one bit each (Linux `cpus_mask`); inherited by
+    /// children, set by `sched_setaffinity`.
+    pub cpus_mask: AtomicU64,
     /// Exit status kept after the inner lock's data is gone.
     pub exit_status: AtomicI32,
     /// The `Mm` that `inner.mm` holds (null for none), for [`Task::mm_unlocked`]: the
@@ -263,6 +272,9 @@ impl Task {
             signal,
             state: AtomicU32::new(TaskState::New as u32),
             on_rq: AtomicBool::new(false),
+            on_cpu: AtomicBool::new(false),
+            cpu: AtomicU32::new(0),
+            cpus_mask: AtomicU64::new(u64::MAX),
             exit_status: AtomicI32::new(0),
             mm_ptr: AtomicPtr::new(core::ptr::null_mut()),
             comm: IrqSpinLock::new(comm),
@@ -397,10 +409,11 @@ impl TaskInner {
 
 /// Print every task: pid, tgid, parent, state, name, address space (the `Mm`, shared by
 /// threads and a vfork child; 0 for kernel threads), kernel stack, where it stopped in
-/// the kernel and, for user tasks, the user pc (Linux SysRq `t`, `show_state`). Runs from the
+/// the kernel, for user tasks the user pc, and the CPU it runs or last ran on (`task_cpu`)
+/// (Linux SysRq `t`, `show_state`). Runs from the
 /// timer interrupt, so it only takes locks that are never held with interrupts on.
 pub fn show_tasks() {
-    crate::println!("  pid  tgid  ppid state                comm             mm                 kernel stack       cpu_context.pc     user pc");
+    crate::println!("  pid  tgid  ppid state                comm             mm                 kernel stack       cpu_context.pc     user pc    cpu");
     let me = crate::arch::percpu::current_ptr();
     for t in crate::pid::PID_TABLE.lock().all() {
         let (ppid, mm) = match t.inner.try_lock() {
@@ -427,7 +440,7 @@ pub fn show_tasks() {
             ""
         };
         crate::println!(
-            "{:5} {:5} {:5} {:<20} {:<16} {:<#18x} {:#x} {:#x} {:#x}",
+            "{:5} {:5} {:5} {:<20} {:<16} {:<#18x} {:#x} {:#x} {:<#10x} {}",
             t.pid,
             t.tgid,
             ppid,
@@ -436,7 +449,8 @@ pub fn show_tasks() {
             mm,
             t.stack.base(),
             kpc,
-            upc
+            upc,
+            t.cpu.load(Ordering::Relaxed)
         );
     }
 }

@@ -165,9 +165,14 @@ pub fn mm_release_vfork(pid: Pid) {
 }
 
 /// `schedule_tail` has finished the switch to a new task; `ret_from_fork` tests x19 next.
+/// The CPU is named: the child's first instructions run on whichever CPU picked it.
 pub fn ret_from_fork(t: &Task) {
     if on() {
-        println!("[trace] pid {}: ret_from_fork -> schedule_tail", t.pid);
+        println!(
+            "[trace] pid {}: ret_from_fork -> schedule_tail, on cpu {}",
+            t.pid,
+            crate::arch::percpu::smp_processor_id()
+        );
     }
 }
 

@@ -43,6 +43,7 @@ pub mod nr {
     pub const RT_SIGSUSPEND: usize = 133;
     pub const UTIMENSAT: usize = 88;
     pub const UMASK: usize = 166;
+    pub const GETCPU: usize = 168;
     pub const RENAMEAT2: usize = 276;
     pub const STATX: usize = 291;
     pub const READLINKAT: usize = 78;
@@ -61,6 +62,8 @@ pub mod nr {
     pub const NANOSLEEP: usize = 101;
     pub const CLOCK_GETTIME: usize = 113;
     pub const CLOCK_NANOSLEEP: usize = 115;
+    pub const SCHED_SETAFFINITY: usize = 122;
+    pub const SCHED_GETAFFINITY: usize = 123;
     pub const SCHED_YIELD: usize = 124;
     pub const KILL: usize = 129;
     pub const TKILL: usize = 130;

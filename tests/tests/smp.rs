@@ -107,7 +107,7 @@ fn smp4_demo_mttcg() {
 }
 
 /// Every CPU's GIC interface and timer are up: each takes its own ticks, and only the
-/// boot CPU's advance jiffies.
+/// boot CPU's advance jiffies; a reschedule IPI (an SGI) reaches each secondary.
 #[test]
 fn smp4_every_cpu_ticks() {
     for machine in ["virt", "virt,gic-version=3"] {
@@ -119,7 +119,8 @@ fn smp4_every_cpu_ticks() {
         .run();
         run.expect_status(0)
             .expect("selftest smp: 4 CPUs online")
-            .expect("[ok] CPU3 took ");
+            .expect("[ok] CPU3 took ")
+            .expect("[ok] CPU3 took a reschedule IPI");
     }
 }
 
@@ -135,4 +136,56 @@ fn all_el0_tests_with_smp4() {
     run.expect(" tests, 0 failed")
         .expect_status(0)
         .expect_no_page_lost();
+}
+
+/// The whole EL0 suite with two CPUs online.
+#[test]
+fn all_el0_tests_with_smp2() {
+    let run = Boot {
+        smp: 2,
+        ..Boot::utest("all")
+    }
+    .run();
+    run.expect(" tests, 0 failed")
+        .expect_status(0)
+        .expect_no_page_lost();
+}
+
+/// The whole EL0 suite with four CPUs on four host threads (`-accel tcg,thread=multi`):
+/// the vCPUs really run at once, so races between CPUs get their chance.
+#[test]
+fn all_el0_tests_with_smp4_mttcg() {
+    let run = Boot {
+        smp: 4,
+        accel: Some("tcg,thread=multi".into()),
+        ..Boot::utest("all")
+    }
+    .run();
+    run.expect(" tests, 0 failed")
+        .expect_status(0)
+        .expect_no_page_lost();
+}
+
+/// The cross-CPU race tests (fork storm, exit against kill and wait4, mappings changing
+/// under touching threads, vfork) with four CPUs and the fast tick, on real host
+/// parallelism.
+#[test]
+fn smp4_races_under_fast_preemption() {
+    for name in [
+        "smp_fork_storm",
+        "smp_exit_races_kill_and_wait",
+        "smp_threads_touch_while_mappings_change",
+        "smp_vfork_cycles",
+    ] {
+        let run = Boot {
+            smp: 4,
+            accel: Some("tcg,thread=multi".into()),
+            append: format!("tick_hz=4000 init=/utest -- {name}"),
+            ..Boot::default()
+        }
+        .run();
+        run.expect(&format!("utest {name}: ok"))
+            .expect_status(0)
+            .expect_no_page_lost();
+    }
 }

@@ -30,6 +30,8 @@ register_structs! {
         (0x7fc => _reserved2),
         (0x800 => itargetsr: [ReadWrite<u32>; 255]),
         (0xbfc => _reserved3),
+        (0xf00 => sgir: ReadWrite<u32>),
+        (0xf04 => _reserved4),
         (0x1000 => @END),
     },
     /// GICv2 CPU interface.
@@ -74,6 +76,9 @@ pub enum Gic {
     V2 {
         gicd: &'static GicdRegs,
         gicc: &'static GiccRegs,
+        /// Each CPU's CPU-interface bit for GICD_SGIR's target list, read by
+        /// [`Gic::cpu_init`] from its banked GICD_ITARGETSR0 (Linux `gic_cpu_map`).
+        cpu_map: [AtomicU64; NR_CPUS],
     },
     V3 {
         gicd: &'static GicdRegs,
@@ -115,6 +120,7 @@ impl Gic {
             Gic::V2 {
                 gicd: &*(gicd as *const GicdRegs),
                 gicc: &*(gicc as *const GiccRegs),
+                cpu_map: [const { AtomicU64::new(0) }; NR_CPUS],
             }
         }
     }
@@ -193,7 +199,15 @@ impl Gic {
     /// `gic_cpu_init`; for v3 also `gic_enable_redist` and `gic_cpu_sys_reg_init`).
     pub fn cpu_init(&self) {
         match self {
-            Gic::V2 { gicd, gicc } => {
+            Gic::V2 {
+                gicd,
+                gicc,
+                cpu_map,
+            } => {
+                // GICD_ITARGETSR0-7 are banked: each byte is this CPU's own interface
+                // bit (Linux `gic_get_cpumask`).
+                let mask = gicd.itargetsr[0].get() & 0xff;
+                cpu_map[smp_processor_id()].store(mask as u64, Ordering::Relaxed);
                 // The first enable register (SGIs, PPIs) is banked per CPU.
                 gicd.icenabler[0].set(u32::MAX);
                 gicc.pmr.set(0xff);
@@ -269,11 +283,12 @@ impl Gic {
         }
     }
 
-    /// Acknowledge the highest-priority pending interrupt; returns its INTID (or
-    /// [`GIC_SPURIOUS`]).
+    /// Acknowledge the highest-priority pending interrupt; returns the IAR value, whose
+    /// low 10 bits are the INTID (or [`GIC_SPURIOUS`]). On GICv2 an SGI's IAR also names
+    /// the CPU that sent it, and [`Gic::eoi`] must be given the whole value back.
     pub fn ack(&self) -> u32 {
         match self {
-            Gic::V2 { gicc, .. } => gicc.iar.get() & 0x3ff,
+            Gic::V2 { gicc, .. } => gicc.iar.get() & 0x1fff,
             Gic::V3 { .. } => {
                 let iar: u64;
                 // SAFETY: reading ICC_IAR1_EL1 acknowledges an interrupt of this CPU.
@@ -283,14 +298,48 @@ impl Gic {
         }
     }
 
-    /// Signal the end of handling `intid` (Linux `gic_eoi_irq`).
-    pub fn eoi(&self, intid: u32) {
+    /// Signal the end of handling the interrupt [`Gic::ack`] returned `iar` for (Linux
+    /// `gic_eoi_irq`).
+    pub fn eoi(&self, iar: u32) {
         match self {
-            Gic::V2 { gicc, .. } => gicc.eoir.set(intid),
+            Gic::V2 { gicc, .. } => gicc.eoir.set(iar),
             Gic::V3 { .. } => {
                 // SAFETY: writing ICC_EOIR1_EL1 ends the interrupt this CPU acknowledged.
                 unsafe {
-                    core::arch::asm!("msr icc_eoir1_el1, {}", "isb", in(reg) intid as u64, options(nostack))
+                    core::arch::asm!("msr icc_eoir1_el1, {}", "isb", in(reg) iar as u64, options(nostack))
+                };
+            }
+        }
+    }
+
+    /// Raise software-generated interrupt `sgi` (0-15) on CPU `cpu` (Linux
+    /// `gic_ipi_send_mask`): GICD_SGIR on v2, ICC_SGI1R_EL1 on v3. The `dsb ishst` first
+    /// makes this CPU's earlier stores (the flag the IPI is about) visible to the target
+    /// before the interrupt can reach it.
+    pub fn send_sgi(&self, cpu: usize, sgi: u32) {
+        debug_assert!(sgi < 16);
+        // SAFETY: a barrier; it touches no memory of its own.
+        unsafe { core::arch::asm!("dsb ishst", options(nostack, preserves_flags)) };
+        match self {
+            Gic::V2 { gicd, cpu_map, .. } => {
+                let target = cpu_map[cpu].load(Ordering::Relaxed) as u32;
+                // TargetListFilter 0: the CPUs in the list.
+                gicd.sgir.set((target & 0xff) << 16 | sgi);
+            }
+            Gic::V3 { .. } => {
+                let mpidr = crate::arch::smp::cpu_logical_map(cpu);
+                let (aff0, aff1) = (mpidr & 0xff, (mpidr >> 8) & 0xff);
+                let (aff2, aff3) = ((mpidr >> 16) & 0xff, (mpidr >> 32) & 0xff);
+                // Linux gic_send_sgi: the target list holds Aff0 % 16, RS is Aff0 / 16.
+                let val = aff3 << 48
+                    | aff2 << 32
+                    | (sgi as u64) << 24
+                    | aff1 << 16
+                    | (aff0 / 16) << 44
+                    | 1 << (aff0 % 16);
+                // SAFETY: writing ICC_SGI1R_EL1 raises a group-1 SGI; it touches no memory.
+                unsafe {
+                    core::arch::asm!("msr icc_sgi1r_el1, {}", "isb", in(reg) val, options(nostack))
                 };
             }
         }

@@ -9,7 +9,15 @@
 //!
 //! Every CPU has its run queue and idle task, but only the boot CPU runs tasks for now:
 //! wake-ups put tasks on CPU 0's queue ([`select_task_rq`]), so the other CPUs' queues
-//! stay empty and they idle; `current` comes from `sp_el0`.
+//! stay empty and they idle; `current` comes from `sp_el0`. The pieces cross-CPU
+//! scheduling needs are in place: [`task_cpu`], `on_cpu` (cleared by
+//! [`finish_task_switch`] on the CPU a task left), [`resched_curr`] sending a reschedule
+//! IPI to another CPU, and `cpus_mask` with the affinity syscalls.
+//!
+//! Lock order: `TASKLIST_LOCK` -> a run queue's lock -> nothing (no other lock is taken
+//! while a run queue is locked, but a task's `Arc` is dropped, which may free a stack).
+//! A run queue's lock is held across `context_switch` and released by the next task
+//! (`finish_task_switch`, or `schedule_tail` for a new one), on the same CPU.
 
 pub mod wait;
 
@@ -21,6 +29,7 @@ use crate::arch::irqflags::{local_irq_enable, local_irq_restore, local_irq_save,
 use crate::arch::percpu::NR_CPUS;
 use crate::arch::process::switch_to;
 use crate::mm::switch_mm;
+use crate::mm::uaccess::UserPtr;
 use crate::sync::IrqSpinLock;
 use crate::task::{current, Task, TaskState, TIF_NEED_RESCHED};
 use crate::time::get_jiffies;
@@ -36,6 +45,8 @@ pub struct Rq {
     prev: Option<Arc<Task>>,
     /// This CPU's idle task (pid 0), run when nothing else is runnable.
     idle: Option<Arc<Task>>,
+    /// The CPU this queue belongs to (Linux `rq->cpu`).
+    cpu: usize,
 }
 
 /// Make room in every online CPU's run queue for `n` tasks at boot, so that a queue
@@ -54,6 +65,7 @@ static RUNQUEUES: [IrqSpinLock<Rq>; NR_CPUS] = [const {
         curr: None,
         prev: None,
         idle: None,
+        cpu: 0, // set by init_idle
     })
 }; NR_CPUS];
 
@@ -88,7 +100,10 @@ pub fn sched_init(idle: Arc<Task>) {
 pub fn init_idle(idle: Arc<Task>, cpu: usize) {
     idle.set_state(TaskState::Running);
     idle.on_rq.store(true, Ordering::Relaxed);
+    idle.on_cpu.store(true, Ordering::Relaxed);
+    idle.cpu.store(cpu as u32, Ordering::Relaxed);
     let mut rq = cpu_rq(cpu).lock();
+    rq.cpu = cpu;
     rq.curr = Some(idle.clone());
     rq.idle = Some(idle);
 }
@@ -112,14 +127,55 @@ pub fn need_resched() -> bool {
     current().test_flag(TIF_NEED_RESCHED)
 }
 
-/// Put a runnable task on the run queue and ask for a reschedule if it should preempt.
+/// The CPU of `t`'s run queue, or of its last run (Linux `task_cpu`).
+pub fn task_cpu(t: &Task) -> usize {
+    t.cpu.load(Ordering::Relaxed) as usize
+}
+
+/// Record that `t` now belongs to CPU `cpu`'s run queue (Linux `set_task_cpu`); the
+/// caller holds that run queue's lock.
+fn set_task_cpu(t: &Task, cpu: usize) {
+    t.cpu.store(cpu as u32, Ordering::Relaxed);
+}
+
+/// Ask the task running on `rq`'s CPU to give way (Linux `resched_curr`): set its
+/// TIF_NEED_RESCHED, and if that CPU is not this one, send it a reschedule IPI
+/// ([`smp_send_reschedule`](crate::arch::smp::smp_send_reschedule)) so that it
+/// notices now, not at its next tick (or, idle in `wfi`, never).
+fn resched_curr(rq: &Rq) {
+    let Some(curr) = &rq.curr else { return };
+    if curr.test_flag(TIF_NEED_RESCHED) {
+        return;
+    }
+    curr.set_flag(TIF_NEED_RESCHED);
+    if NR_CPUS > 1 && rq.cpu != crate::arch::percpu::smp_processor_id() {
+        resched_remote(rq.cpu);
+    }
+}
+
+/// The IPI half of [`resched_curr`], kept out of line: the wake-ups on the fork path
+/// and `sched_yield`'s switch do not pay for its code while every task is on CPU 0.
+#[cold]
+#[inline(never)]
+fn resched_remote(cpu: usize) {
+    crate::arch::smp::smp_send_reschedule(cpu);
+}
+
+/// The reschedule IPI arrived (Linux `scheduler_ipi`): the sender set the running
+/// task's TIF_NEED_RESCHED, which the return from the interrupt acts on; setting it
+/// here as well covers a task switched in between the sender's look and the IPI.
+pub fn scheduler_ipi() {
+    current().set_flag(TIF_NEED_RESCHED);
+}
+
+/// Put a runnable task on the run queue and ask for a reschedule if it should preempt
+/// (Linux `activate_task` + `check_preempt_curr`): the idle task always gives way.
 fn enqueue(rq: &mut Rq, t: Arc<Task>) {
     t.on_rq.store(true, Ordering::Relaxed);
+    set_task_cpu(&t, rq.cpu);
     rq.queue.push_back(t);
-    if let Some(curr) = &rq.curr {
-        if is_idle(curr) {
-            curr.set_flag(TIF_NEED_RESCHED);
-        }
+    if rq.curr.as_deref().is_some_and(is_idle) {
+        resched_curr(rq);
     }
 }
 
@@ -212,16 +268,21 @@ fn __schedule(preempt: bool) {
     }
     // The run queue stays locked across the switch; whoever runs next unlocks it in
     // finish_task_switch (as in Linux), so nothing sees it half-switched.
-    rq.hand_over();
     // SAFETY: rq.curr keeps next alive while it runs, and it runs until it switches away.
-    context_switch(prev, unsafe { &*next_ptr });
+    let next = unsafe { &*next_ptr };
+    // Linux prepare_task: next is on this CPU from now until the finish_task_switch
+    // that follows its own switch away clears it.
+    next.on_cpu.store(true, Ordering::Relaxed);
+    rq.hand_over();
+    let last = context_switch(prev, next);
     // We are prev again, switched back in by someone; finish their switch.
-    finish_task_switch(rq_lock);
+    finish_task_switch(rq_lock, last);
     local_irq_restore(flags);
 }
 
-/// Switch address space, then registers and stack (Linux `context_switch`).
-fn context_switch(prev: &Task, next: &Task) {
+/// Switch address space, then registers and stack (Linux `context_switch`). Returns the
+/// task this CPU switched away from to get back to `prev`, later (Linux's `last`).
+fn context_switch(prev: &Task, next: &Task) -> *const Task {
     // Not an Arc clone: nothing counted may stay in this frame across the switch.
     // SAFETY: next is not running, so its mm does not change (see Task::mm_unlocked),
     // and next's own reference keeps it alive while next lives; rq.curr keeps next.
@@ -229,16 +290,28 @@ fn context_switch(prev: &Task, next: &Task) {
     switch_mm(mm);
     // SAFETY: interrupts are masked; next is runnable and not running (it was on the
     // queue, or is the idle task, which only runs when nothing else does).
-    unsafe { switch_to(prev, next) };
+    unsafe { switch_to(prev, next) }
 }
 
-/// After a switch, on the new task's stack: unlock the run queue the previous task
-/// locked, and drop the reference to it (freeing it if it was dead and reaped) (Linux
-/// `finish_task_switch`, `finish_lock_switch`). Interrupts are still masked.
-fn finish_task_switch(rq: &IrqSpinLock<Rq>) {
+/// After a switch, on the new task's stack: mark `prev` (the task switched away from)
+/// off this CPU, unlock the run queue it locked, and drop the reference to it (freeing
+/// it if it was dead and reaped) (Linux `finish_task_switch`: `finish_task`,
+/// `finish_lock_switch`). Interrupts are still masked.
+///
+/// Lock order: a run-queue lock is taken inside `TASKLIST_LOCK` and a task's own locks
+/// never around one; the lock handed over here is the one `__schedule` took on this
+/// CPU, so prev and next are on the same run queue whichever CPU prev runs on next.
+fn finish_task_switch(rq: &IrqSpinLock<Rq>, prev: *const Task) {
     // SAFETY: __schedule handed the run queue's lock over across the switch to us, and
     // interrupts stay masked until our caller restores them.
     let mut rq = unsafe { rq.take_handed_over() };
+    // SAFETY: prev is held by this run queue (queued, or in rq.prev), whose lock we
+    // hold: it is alive here.
+    let prev_task = unsafe { &*prev };
+    // Linux finish_task's smp_store_release(&prev->on_cpu, 0): whoever sees it clear
+    // (a waker or balancer on another CPU) sees everything prev did on this CPU, and may
+    // run prev elsewhere.
+    prev_task.on_cpu.store(false, Ordering::Release);
     let prev = rq.prev.take();
     drop(rq);
     drop(prev);
@@ -248,8 +321,8 @@ fn finish_task_switch(rq: &IrqSpinLock<Rq>) {
 /// the switch that got it here, enable interrupts, and write its tid for
 /// `CLONE_CHILD_SETTID` in its own address space.
 #[no_mangle]
-extern "C" fn schedule_tail(_prev: *const Task) {
-    finish_task_switch(this_rq());
+extern "C" fn schedule_tail(prev: *const Task) {
+    finish_task_switch(this_rq(), prev);
     local_irq_enable();
     let t = &current();
     let set_child_tid = t.inner.lock().set_child_tid;
@@ -290,4 +363,63 @@ pub fn cpu_idle() -> ! {
         }
         schedule();
     }
+}
+
+/// The bytes of a CPU mask as the affinity syscalls copy it (Linux `cpumask_size()`:
+/// `NR_CPUS` bits rounded up to whole longs).
+const CPUMASK_SIZE: usize = NR_CPUS.div_ceil(64) * 8;
+
+/// Linux `nr_cpu_ids`: one more than the highest CPU number in use.
+fn nr_cpu_ids() -> usize {
+    64 - crate::arch::percpu::cpu_online_mask().leading_zeros() as usize
+}
+
+/// The task with thread id `pid`, or the caller for 0 (Linux `find_process_by_pid`).
+fn find_process_by_pid(pid: i64) -> Result<Arc<Task>, crate::errno::Errno> {
+    if pid == 0 {
+        return Ok(crate::task::current_arc());
+    }
+    let pid = i32::try_from(pid).map_err(|_| crate::errno::ESRCH)?;
+    crate::pid::PID_TABLE
+        .lock()
+        .find(pid)
+        .filter(|t| !t.kthread)
+        .ok_or(crate::errno::ESRCH)
+}
+
+/// `sched_getaffinity(pid, len, mask)` (Linux `SYSCALL_DEFINE3(sched_getaffinity)`):
+/// the CPUs `pid` may run on, of those that are up. `len` must be a whole number of
+/// longs and hold a bit for every CPU; returns the bytes written.
+pub fn sys_sched_getaffinity(pid: i64, len: u64, mask: UserPtr<u8>) -> crate::errno::SysResult {
+    use crate::errno::EINVAL;
+    let len = len as u32 as usize; // Linux's `unsigned int len`
+    if len * 8 < nr_cpu_ids() || !len.is_multiple_of(8) {
+        return Err(EINVAL);
+    }
+    let t = find_process_by_pid(pid)?;
+    let bits = t.cpus_mask.load(Ordering::Relaxed) & crate::arch::percpu::cpu_online_mask();
+    let retlen = len.min(CPUMASK_SIZE);
+    crate::mm::uaccess::copy_to_user(mask, &bits.to_le_bytes()[..retlen])?;
+    Ok(retlen as i64)
+}
+
+/// `sched_setaffinity(pid, len, mask)` (Linux `SYSCALL_DEFINE3(sched_setaffinity)`,
+/// `get_user_cpu_mask`, `__sched_setaffinity`): a shorter mask than the kernel's is
+/// zero-extended, a longer one cut; bits of CPUs that are not up are dropped, and a
+/// mask with no CPU left is `EINVAL`.
+///
+/// The mask is kept and reported, and inherited across fork; while `select_task_rq`
+/// keeps every task on the boot CPU it does not yet move anything.
+pub fn sys_sched_setaffinity(pid: i64, len: u64, mask: UserPtr<u8>) -> crate::errno::SysResult {
+    use crate::errno::EINVAL;
+    let len = (len as u32 as usize).min(CPUMASK_SIZE);
+    let mut bytes = [0u8; 8];
+    crate::mm::uaccess::copy_from_user(&mut bytes[..len], mask)?;
+    let t = find_process_by_pid(pid)?;
+    let new = u64::from_le_bytes(bytes) & crate::arch::percpu::cpu_online_mask();
+    if new == 0 {
+        return Err(EINVAL);
+    }
+    t.cpus_mask.store(new, Ordering::Relaxed);
+    Ok(0)
 }

@@ -17,6 +17,8 @@ pub struct PerCpu {
     pub cpu: usize,
     /// Timer interrupts this CPU took (Linux's per-CPU `kstat` interrupt counts).
     pub timer_ticks: AtomicU64,
+    /// Reschedule IPIs this CPU took (Linux's per-CPU `ipi_irqs[IPI_RESCHEDULE]`).
+    pub ipi_resched: AtomicU64,
 }
 
 /// Offset of `entry_task`, for `kernel_entry`.
@@ -33,6 +35,7 @@ pub static PER_CPU: [PerCpu; NR_CPUS] = {
             entry_task: AtomicPtr::new(core::ptr::null_mut()),
             cpu: 0,
             timer_ticks: AtomicU64::new(0),
+            ipi_resched: AtomicU64::new(0),
         }
     }; NR_CPUS];
     let mut i = 0;
@@ -58,6 +61,12 @@ pub fn set_cpu_online(cpu: usize) {
 /// Is `cpu` online (Linux `cpu_online`)?
 pub fn cpu_online(cpu: usize) -> bool {
     CPU_ONLINE_MASK.load(Ordering::Acquire) & (1 << cpu) != 0
+}
+
+/// The online CPUs, one bit each (Linux `cpu_online_mask`; forkos's CPUs are active
+/// as soon as they are online, so it is `cpu_active_mask` too).
+pub fn cpu_online_mask() -> u64 {
+    CPU_ONLINE_MASK.load(Ordering::Acquire)
 }
 
 /// How many CPUs are online (Linux `num_online_cpus`).

@@ -323,6 +323,11 @@ pub fn flush_thread() {
 ///
 /// # Safety
 /// Interrupts must be masked; `next` must be runnable and not running anywhere.
+///
+/// Always inlined into `__schedule` (as Linux's `switch_to` macro is): once `__schedule`
+/// used its result (`last`, for `finish_task_switch`), LLVM outlined it, and the call
+/// cost a yield-to-yield switch a tick.
+#[inline(always)]
 pub unsafe fn switch_to(prev: &Task, next: &Task) -> *const Task {
     // SAFETY: prev is the current task: its thread struct is only touched by itself;
     // next is not running, so its thread struct is not in use either.

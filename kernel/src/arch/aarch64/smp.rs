@@ -157,3 +157,36 @@ extern "C" fn secondary_start_kernel(cpu: usize) -> ! {
     super::irqflags::local_irq_enable();
     crate::smp::cpu_startup_entry()
 }
+
+/// The IPIs forkos sends, as SGI numbers (Linux arm64 `enum ipi_msg_type`).
+pub const IPI_RESCHEDULE: u32 = 0;
+
+/// Set up the IPIs on the boot CPU (Linux `set_smp_ipi_range`): the reschedule SGI goes to
+/// [`ipi_reschedule`]. Each secondary enables it for itself ([`ipi_starting_cpu`]).
+pub fn smp_ipi_init() {
+    crate::irq::request_irq(IPI_RESCHEDULE, ipi_reschedule);
+}
+
+/// Enable the IPIs on a starting secondary CPU (Linux `ipi_setup`).
+pub fn ipi_starting_cpu() {
+    crate::irq::enable_percpu_irq(IPI_RESCHEDULE);
+}
+
+/// Ask `cpu` to reschedule (Linux `smp_send_reschedule`): the caller set
+/// TIF_NEED_RESCHED on the task running there; the SGI makes that CPU look at it, out
+/// of `wfi` or on its way back from the interrupt.
+pub fn smp_send_reschedule(cpu: usize) {
+    if let Some(gic) = crate::irq::gic() {
+        gic.send_sgi(cpu, IPI_RESCHEDULE);
+    }
+}
+
+/// The reschedule IPI's handler (Linux `do_handle_IPI(IPI_RESCHEDULE)` ->
+/// `scheduler_ipi`): mark the running task, so that the return from this interrupt
+/// calls `schedule` (to EL0, or in preemptible kernel code, or out of the idle loop).
+fn ipi_reschedule() {
+    percpu::this_cpu()
+        .ipi_resched
+        .fetch_add(1, Ordering::Relaxed);
+    crate::sched::scheduler_ipi();
+}

@@ -130,7 +130,7 @@ tests! {
         cow_reuse_after_child_exit, cow_kernel_write_copies;
     sysmisc: mprotect_none_read_write, mprotect_split_and_errors, mprotect_after_fork_keeps_cow,
         madvise_dontneed, getrandom_works, prlimit_get_set_inherit, sigaction_ignore_and_rules,
-        sigprocmask_rules, robust_list_round_trip;
+        sigprocmask_rules, robust_list_round_trip, affinity_and_getcpu;
     vm: sigpage_write_stays_private, brk_stops_below_next_mapping, brk_after_munmap_of_heap,
         brk_respects_rlimit_data,
         mprotect_partial_then_enomem, mmap_hint_honoured, mmap_hugetlb_fails;
@@ -142,7 +142,9 @@ tests! {
         nanosleep_interrupted_bad_rem, readlinkat_size_is_an_int, futex_timeout_read_first,
         futex_clock_realtime_deadline, futex_page_access, stat_ino_not_a_kernel_address;
     stress: sched_yield_pingpong, stress_fork_wait, stress_concurrent_children, stress_fork_tree,
-        stress_threads, stress_mixed, stress_group_exit, stress_thread_child_reparent;
+        stress_threads, stress_mixed, stress_group_exit, stress_thread_child_reparent,
+        smp_fork_storm, smp_exit_races_kill_and_wait, smp_threads_touch_while_mappings_change,
+        smp_vfork_cycles;
     files: open_creat_trunc_append, open_errors, lseek_pread_pwrite, dev_null_and_zero,
         fork_shares_offset, clone_files_shares_table, cloexec_across_execve, dup_dup3_fcntl,
         emfile_at_rlimit_nofile, getdents64_lists_directory, mkdir_rmdir_errors,

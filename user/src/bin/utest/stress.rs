@@ -279,3 +279,141 @@ pub fn stress_thread_child_reparent() -> T {
     }
     Ok(())
 }
+
+/// Four processes fork at once, 40 fork / exit / wait4 cycles each (issue 13's fork
+/// storm from four CPUs): every status comes back right and nothing is left to reap.
+pub fn smp_fork_storm() -> T {
+    let mut pids = [0; 4];
+    for (k, p) in pids.iter_mut().enumerate() {
+        *p = child(move || {
+            for i in 0..40 {
+                let pid = child_code(move || (i + k as i32) & 0x7f)?;
+                expect_status(pid, exited(i + k as i32))?;
+            }
+            Ok(())
+        })?;
+    }
+    for pid in pids {
+        expect_ok(pid)?;
+    }
+    check_eq!(
+        sys::wait4(-1, core::ptr::null_mut(), 0),
+        -sys::ECHILD,
+        "wait4(-1) at the end"
+    );
+    Ok(())
+}
+
+/// A child's exit races its parent's kill and wait4 (issue 13: exit racing wait4 and
+/// kill across CPUs): each child is reaped once, either exited with its code or
+/// killed by SIGKILL, and kill never fails on a child not yet reaped.
+pub fn smp_exit_races_kill_and_wait() -> T {
+    for i in 0..60 {
+        let pid = child_code(move || i & 0x7f)?;
+        if i % 3 != 0 {
+            for _ in 0..(i % 4) {
+                sys::sched_yield();
+            }
+        }
+        check_eq!(
+            sys::kill(pid, sys::SIGKILL),
+            0,
+            "kill(child {pid}, SIGKILL)"
+        );
+        let mut status = 0;
+        check_eq!(
+            sys::wait4(pid, &mut status, 0),
+            pid as isize,
+            "wait4({pid})"
+        );
+        let s = Status(status);
+        check!(
+            s == exited(i) || s == killed(sys::SIGKILL),
+            "child {pid}: status {s:?}, expected exit {} or SIGKILL",
+            i & 0x7f
+        );
+    }
+    Ok(())
+}
+
+/// Threads of one process write and check their own pages while another thread keeps
+/// changing the mappings next to them (issue 13: munmap and mprotect while others touch
+/// the memory): the touched pages keep their contents, and no thread faults.
+pub fn smp_threads_touch_while_mappings_change() -> T {
+    use crate::util::{map, PAGE, RW};
+    const ROUNDS: i64 = 200;
+    let base = map(16 * PAGE, RW, sys::MAP_PRIVATE)?;
+    let done = AtomicI64::new(0);
+    let bad = AtomicI64::new(0);
+    let toucher = |page: usize| {
+        let p = (base + page * PAGE) as *mut i64;
+        let mut n = 0i64;
+        while done.load(SeqCst) == 0 {
+            // SAFETY: pages 0-3 of the mapping stay mapped read-write until all the
+            // threads are joined; only this thread touches its page.
+            unsafe {
+                p.write_volatile(n);
+                if p.read_volatile() != n {
+                    bad.fetch_add(1, SeqCst);
+                }
+            }
+            n += 1;
+            if n % 64 == 0 {
+                sys::sched_yield();
+            }
+        }
+        0
+    };
+    let (t0, t1, t2) = (|| toucher(0), || toucher(1), || toucher(2));
+    let mut threads = [
+        Thread::spawn(&t0)?,
+        Thread::spawn(&t1)?,
+        Thread::spawn(&t2)?,
+    ];
+    let mut ok = true;
+    for r in 0..ROUNDS {
+        let page = 4 + (r as usize % 12);
+        let a = base + page * PAGE;
+        let prot = if r % 2 == 0 { sys::PROT_READ } else { RW };
+        // SAFETY: the pages changed here are never touched by the other threads.
+        let mp = unsafe { sys::syscall6(sys::nr::MPROTECT, a, PAGE, prot, 0, 0, 0) };
+        ok &= mp == 0;
+        if r % 5 == 0 {
+            ok &= sys::munmap(a, PAGE) == 0;
+            let flags = sys::MAP_PRIVATE | sys::MAP_FIXED | sys::MAP_ANONYMOUS;
+            ok &= sys::mmap(a, PAGE, RW, flags, -1, 0) == a as isize;
+        }
+    }
+    done.store(1, SeqCst);
+    for t in threads.iter_mut() {
+        t.join();
+    }
+    sys::munmap(base, 16 * PAGE);
+    check!(ok, "an mprotect, munmap or mmap failed");
+    check_eq!(bad.load(SeqCst), 0, "writes that did not read back");
+    Ok(())
+}
+
+/// vfork children one after another, each writing its parent's memory before it exits
+/// (issue 13: a vfork child and its parent on different CPUs): the parent resumes only
+/// after the child is gone and sees every write.
+pub fn smp_vfork_cycles() -> T {
+    static STEP: AtomicI64 = AtomicI64::new(0);
+    extern "C" fn body() -> ! {
+        STEP.fetch_add(1, SeqCst);
+        sys::exit(7)
+    }
+    for i in 0..50 {
+        // SAFETY: the child only touches a static, then exits.
+        let pid = unsafe { sys::vfork_run(body) };
+        check!(pid > 0, "vfork: {pid}");
+        check_eq!(
+            STEP.load(SeqCst),
+            i + 1,
+            "the child's write, seen on return"
+        );
+        expect_status(pid as i32, exited(7))?;
+    }
+    STEP.store(0, SeqCst);
+    Ok(())
+}

@@ -1,11 +1,15 @@
 //! The syscalls glibc's start-up and runtime need beyond fork and exit: mprotect,
-//! madvise, getrandom, prlimit64, rt_sigaction, rt_sigprocmask, set_robust_list.
+//! madvise, getrandom, prlimit64, rt_sigaction, rt_sigprocmask, set_robust_list; and
+//! the affinity syscalls and getcpu.
 
 use crate::util::{child, expect_killed_by, expect_ok, map, PAGE, RW, T};
 use forkos_user::sys::{
-    self, nr, Rlimit, EFAULT, EINVAL, ENOMEM, MADV_DONTNEED, RLIMIT_NOFILE, RLIMIT_STACK,
+    self, nr, Rlimit, EFAULT, EINVAL, ENOMEM, ESRCH, MADV_DONTNEED, RLIMIT_NOFILE, RLIMIT_STACK,
     RLIM_INFINITY, SIGSEGV, SIGTERM, SIG_IGN,
 };
+
+/// An address never mapped in a test process.
+const BAD: usize = 0x10;
 
 fn call(n: usize, a: [usize; 4]) -> isize {
     // SAFETY: the callers pass pointers to their own live buffers, or bad pointers the
@@ -262,4 +266,129 @@ pub fn robust_list_round_trip() -> T {
     );
     check_eq!((r, got, len), (0, h, 24), "get_robust_list");
     Ok(())
+}
+
+/// `sched_getaffinity`, `sched_setaffinity` and `getcpu` answer as Linux does: the
+/// length rules and errors, a mask that always holds the caller's CPU, a set mask read
+/// back (cut to CPUs that are up) and inherited by a child, and a mask with no usable
+/// CPU refused.
+pub fn affinity_and_getcpu() -> T {
+    let (get, set) = (nr::SCHED_GETAFFINITY, nr::SCHED_SETAFFINITY);
+    let mut m = [0u64; 4];
+    let mp = m.as_mut_ptr() as usize;
+    check_eq!(
+        call(get, [0, 0, mp, 0]),
+        -EINVAL,
+        "sched_getaffinity(len 0)"
+    );
+    check_eq!(
+        call(get, [0, 4, mp, 0]),
+        -EINVAL,
+        "sched_getaffinity(len 4)"
+    );
+    check_eq!(
+        call(get, [0, 12, mp, 0]),
+        -EINVAL,
+        "sched_getaffinity(len 12)"
+    );
+    check_eq!(
+        call(get, [0, 8, BAD, 0]),
+        -EFAULT,
+        "sched_getaffinity(bad pointer)"
+    );
+    check_eq!(
+        call(get, [99_999, 8, mp, 0]),
+        -ESRCH,
+        "sched_getaffinity(no such pid)"
+    );
+    check_eq!(
+        call(get, [usize::MAX, 8, mp, 0]),
+        -ESRCH,
+        "sched_getaffinity(pid -1)"
+    );
+    check_eq!(call(get, [0, 8, mp, 0]), 8, "sched_getaffinity(len 8)");
+    let online = m[0];
+    let r = call(get, [0, 32, mp, 0]);
+    check!(
+        r >= 8 && r % 8 == 0,
+        "sched_getaffinity(len 32) returned {r}"
+    );
+    let (mut cpu, mut node) = (u32::MAX, u32::MAX);
+    let (cp, np) = (
+        &mut cpu as *mut u32 as usize,
+        &mut node as *mut u32 as usize,
+    );
+    check_eq!(call(nr::GETCPU, [cp, np, 0, 0]), 0, "getcpu");
+    check_eq!(node, 0, "getcpu's node");
+    check!(
+        online & (1 << cpu) != 0,
+        "getcpu's CPU {cpu} is not in the mask {online:#x}"
+    );
+    check_eq!(call(nr::GETCPU, [0, 0, 0, 0]), 0, "getcpu(NULL, NULL)");
+    check_eq!(
+        call(nr::GETCPU, [BAD, np, 0, 0]),
+        -EFAULT,
+        "getcpu(bad pointer)"
+    );
+    check_eq!(
+        call(nr::GETCPU, [cp, BAD, 0, 0]),
+        -EFAULT,
+        "getcpu(, bad pointer)"
+    );
+
+    let pid = crate::util::child(|| {
+        let mut m = [0u64; 4];
+        let mp = m.as_mut_ptr() as usize;
+        let none = 1u64 << 63; // a CPU that is not up
+        check_eq!(
+            call(set, [0, 8, BAD, 0]),
+            -EFAULT,
+            "sched_setaffinity(bad pointer)"
+        );
+        check_eq!(
+            call(set, [99_999, 8, mp, 0]),
+            -ESRCH,
+            "sched_setaffinity(no such pid)"
+        );
+        check_eq!(
+            call(set, [0, 8, mp, 0]),
+            -EINVAL,
+            "sched_setaffinity(empty mask)"
+        );
+        m[0] = none;
+        check_eq!(
+            call(set, [0, 8, mp, 0]),
+            -EINVAL,
+            "sched_setaffinity(CPU 63 only)"
+        );
+        // Only this CPU: a 4-byte mask is zero-extended.
+        let mut cpu = 0u32;
+        check_eq!(
+            call(nr::GETCPU, [&mut cpu as *mut u32 as usize, 0, 0, 0]),
+            0,
+            "getcpu"
+        );
+        m[0] = (1 << cpu) | none;
+        check_eq!(call(set, [0, 4, mp, 0]), 0, "sched_setaffinity(this CPU)");
+        m[0] = 0;
+        check_eq!(call(get, [0, 8, mp, 0]), 8, "sched_getaffinity");
+        check_eq!(m[0], 1 << cpu, "the mask read back");
+        let grandchild = crate::util::child(|| {
+            let mut m = [0u64; 1];
+            check_eq!(
+                call(get, [0, 8, m.as_mut_ptr() as usize, 0]),
+                8,
+                "sched_getaffinity"
+            );
+            check_eq!(m[0], 1 << cpu, "the mask a child inherits");
+            Ok(())
+        })?;
+        expect_ok(grandchild)?;
+        m[0] = u64::MAX;
+        check_eq!(call(set, [0, 32, mp, 0]), 0, "sched_setaffinity(all)");
+        check_eq!(call(get, [0, 8, mp, 0]), 8, "sched_getaffinity");
+        check_eq!(m[0], online, "all CPUs, cut to those that are up");
+        Ok(())
+    })?;
+    expect_ok(pid)
 }
