@@ -273,7 +273,7 @@ use forkos_lib::uapi::wait::*;
 enum Who {
     Any,
     Pid(Pid),
-    /// A process group; forkos has no `setpgid`, so every process is in group 0.
+    /// A process group (Linux `PIDTYPE_PGID`).
     Pgrp(Pid),
 }
 
@@ -288,7 +288,7 @@ fn eligible(p: &Task, who: Who, options: i32) -> bool {
     let ok_pid = match who {
         Who::Any => true,
         Who::Pid(pid) => p.pid == pid,
-        Who::Pgrp(g) => g == 0,
+        Who::Pgrp(g) => p.signal.inner.lock().pgrp == g,
     };
     if !ok_pid {
         return false;
@@ -415,7 +415,7 @@ pub fn sys_wait4(
     }
     let who = match upid {
         -1 => Who::Any,
-        0 => Who::Pgrp(0),
+        0 => Who::Pgrp(current().signal.inner.lock().pgrp),
         p if p < 0 => Who::Pgrp(-p),
         p => Who::Pid(p),
     };
@@ -475,7 +475,9 @@ fn kernel_waitid(idtype: u64, id: u64, options: u64) -> Result<Option<Reaped>, E
     let who = match idtype as i32 {
         P_ALL => Who::Any,
         P_PID if id > 0 => Who::Pid(id),
-        P_PGID if id >= 0 => Who::Pgrp(id),
+        // id 0: the caller's own group (Linux 5.4 and later).
+        P_PGID if id == 0 => Who::Pgrp(current().signal.inner.lock().pgrp),
+        P_PGID if id > 0 => Who::Pgrp(id),
         // forkos has no pidfds, so no fd is one (Linux `pidfd_get_pid`: EBADF).
         P_PIDFD if id >= 0 => return Err(EBADF),
         _ => return Err(EINVAL),

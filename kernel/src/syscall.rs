@@ -159,6 +159,12 @@ syscalls! {
     (nr::RT_SIGRETURN, "rt_sigreturn", |_| {
         crate::arch::signal::sys_rt_sigreturn()
     }),
+    (nr::SETPGID, "setpgid", |a| {
+        crate::sys::sys_setpgid(a[0] as i64, a[1] as i64)
+    }),
+    (nr::GETPGID, "getpgid", |a| crate::sys::sys_getpgid(a[0] as i64)),
+    (nr::GETSID, "getsid", |a| crate::sys::sys_getsid(a[0] as i64)),
+    (nr::SETSID, "setsid", |_| crate::sys::sys_setsid()),
     (nr::UNAME, "uname", |a| crate::sys::sys_uname(UserPtr::new(a[0]))),
     (nr::GETPID, "getpid", |_| Ok(current().tgid as i64)),
     (nr::GETPPID, "getppid", |_| Ok(crate::sys::sys_getppid())),

@@ -90,6 +90,16 @@ pub struct SignalInner {
     pub shared_pending: crate::signal::SigPending,
     /// Resource limits, (soft, hard) (Linux `signal_struct.rlim`).
     pub rlim: [crate::resource::Rlimit; crate::resource::RLIM_NLIMITS],
+    /// The process group (Linux `task_pgrp`, `signal->pids[PIDTYPE_PGID]`): changed
+    /// only with [`TASKLIST_LOCK`] held as well.
+    pub pgrp: Pid,
+    /// The session (Linux `task_session`, `signal->pids[PIDTYPE_SID]`): as `pgrp`.
+    pub session: Pid,
+    /// This process made its session with `setsid` (Linux `signal->leader`).
+    pub leader: bool,
+    /// No `execve` since `fork` (Linux `PF_FORKNOEXEC` of the group leader): the parent
+    /// may still move it to another process group.
+    pub forknoexec: bool,
 }
 
 impl SignalStruct {
@@ -104,6 +114,12 @@ impl SignalStruct {
                 group_exec_task: None,
                 shared_pending: crate::signal::SigPending::default(),
                 rlim: crate::resource::INIT_RLIMITS,
+                // Init and kernel threads: process group 0, session 0 (Linux
+                // `init_struct_pid`).
+                pgrp: 0,
+                session: 0,
+                leader: false,
+                forknoexec: false,
             }),
         })
     }
