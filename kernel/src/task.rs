@@ -41,7 +41,31 @@ pub enum TaskState {
     /// Made by `copy_process`, not started yet: only `wake_up_new_task` makes it
     /// runnable, no other wakeup (Linux `TASK_NEW`).
     New = 5,
+    /// Stopped by SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU until SIGCONT or SIGKILL
+    /// (Linux `TASK_STOPPED`; `T` in `ps`).
+    Stopped = 6,
 }
+
+/// `signal->flags`: the group stop is complete (Linux `SIGNAL_STOP_STOPPED`).
+pub const SIGNAL_STOP_STOPPED: u32 = 0x1;
+/// `signal->flags`: SIGCONT ended a stop, for `WCONTINUED` (Linux `SIGNAL_STOP_CONTINUED`).
+pub const SIGNAL_STOP_CONTINUED: u32 = 0x2;
+/// `signal->flags`: the parent is still to be told of a stop (Linux `SIGNAL_CLD_STOPPED`).
+pub const SIGNAL_CLD_STOPPED: u32 = 0x10;
+/// `signal->flags`: the parent is still to be told of a continue (Linux
+/// `SIGNAL_CLD_CONTINUED`).
+pub const SIGNAL_CLD_CONTINUED: u32 = 0x20;
+/// The two "tell the parent" flags (Linux `SIGNAL_CLD_MASK`).
+pub const SIGNAL_CLD_MASK: u32 = SIGNAL_CLD_STOPPED | SIGNAL_CLD_CONTINUED;
+/// Every stop flag (Linux `SIGNAL_STOP_MASK`).
+pub const SIGNAL_STOP_MASK: u32 = SIGNAL_CLD_MASK | SIGNAL_STOP_STOPPED | SIGNAL_STOP_CONTINUED;
+
+/// `task->jobctl`: this thread took a stop signal off a queue (Linux
+/// `JOBCTL_STOP_DEQUEUED`); a SIGCONT since then clears it and voids the stop.
+pub const JOBCTL_STOP_DEQUEUED: u32 = 1 << 16;
+/// `task->jobctl`: this thread is to stop for the group stop (Linux
+/// `JOBCTL_STOP_PENDING`, always with `JOBCTL_STOP_CONSUME` here).
+pub const JOBCTL_STOP_PENDING: u32 = 1 << 17;
 
 /// `thread_info.flags` bit: the scheduler should run soon (Linux `TIF_NEED_RESCHED`).
 pub const TIF_NEED_RESCHED: u64 = 1 << 1;
@@ -100,6 +124,13 @@ pub struct SignalInner {
     /// No `execve` since `fork` (Linux `PF_FORKNOEXEC` of the group leader): the parent
     /// may still move it to another process group.
     pub forknoexec: bool,
+    /// `SIGNAL_STOP_*` and `SIGNAL_CLD_*` (Linux `signal->flags`).
+    pub flags: u32,
+    /// Threads still to stop for the group stop (Linux `group_stop_count`).
+    pub group_stop_count: u32,
+    /// The signal that stopped the group, until a wait reports it (Linux keeps it in
+    /// `group_exit_code`, which forkos keeps for the exit alone).
+    pub group_stop_code: i32,
 }
 
 impl SignalStruct {
@@ -120,6 +151,9 @@ impl SignalStruct {
                 session: 0,
                 leader: false,
                 forknoexec: false,
+                flags: 0,
+                group_stop_count: 0,
+                group_stop_code: 0,
             }),
         })
     }
@@ -219,6 +253,9 @@ pub struct Task {
     pub stack: KernelStack,
     /// Shared with the other threads of the group.
     pub signal: Arc<SignalStruct>,
+    /// `JOBCTL_*` (Linux `task->jobctl`): changed under the group's `signal.inner` lock
+    /// (Linux `siglock`).
+    pub jobctl: AtomicU32,
     /// `TaskState` as a number; changed under the run-queue rules in `sched`.
     pub state: AtomicU32,
     /// On a run queue or running (Linux `on_rq`).
@@ -274,6 +311,7 @@ impl Task {
             kthread,
             stack,
             signal,
+            jobctl: AtomicU32::new(0),
             state: AtomicU32::new(TaskState::New as u32),
             on_rq: AtomicBool::new(false),
             exit_status: AtomicI32::new(0),
@@ -305,6 +343,7 @@ impl Task {
             2 => TaskState::Uninterruptible,
             3 => TaskState::Zombie,
             4 => TaskState::Dead,
+            6 => TaskState::Stopped,
             _ => TaskState::New,
         }
     }

@@ -311,6 +311,12 @@ pub mod siginfo {
     pub const CLD_EXITED: i32 = 1;
     /// SIGCHLD: the child was killed.
     pub const CLD_KILLED: i32 = 2;
+    /// SIGCHLD: the child stopped.
+    pub const CLD_STOPPED: i32 = 5;
+    /// SIGCHLD: the stopped child continued.
+    pub const CLD_CONTINUED: i32 = 6;
+    /// Sent by the kernel itself (Linux `SEND_SIG_PRIV`).
+    pub const SI_KERNEL: i32 = 0x80;
 
     /// `siginfo_t` (128 bytes) with the `_sifields` union's `_kill` / `_sigchld` view
     /// (`si_pid`, `si_uid`, `si_status`); [`SigInfo::si_addr`] reads its `_sigfault`
@@ -368,7 +374,7 @@ pub mod wait {
     pub const P_PID: i32 = 1;
     pub const P_PGID: i32 = 2;
     pub const P_PIDFD: i32 = 3;
-    pub use super::siginfo::{CLD_EXITED, CLD_KILLED};
+    pub use super::siginfo::{CLD_CONTINUED, CLD_EXITED, CLD_KILLED, CLD_STOPPED};
 }
 
 /// `futex` operations (`include/uapi/linux/futex.h`).
