@@ -473,3 +473,47 @@ pub fn sigtstp_orphaned_discarded() -> T {
     })?;
     expect_ok(c)
 }
+
+/// A child that has called `execve` can no longer be moved by its parent: EACCES
+/// (Linux: `PF_FORKNOEXEC` is gone), even as a zombie not yet reaped.
+pub fn setpgid_after_exec_eacces() -> T {
+    let c = child(|| {
+        let path = crate::util::self_path();
+        let argv = [
+            path.as_ptr() as usize,
+            c"exit".as_ptr() as usize,
+            c"3".as_ptr() as usize,
+            0,
+        ];
+        let g = child_code(|| {
+            // SAFETY: argv is NUL-terminated and its strings are; on success this
+            // program is replaced by a new one that exits 3.
+            unsafe {
+                sys::syscall6(
+                    sys::nr::EXECVE,
+                    path.as_ptr() as usize,
+                    argv.as_ptr() as usize,
+                    0,
+                    0,
+                    0,
+                    0,
+                ) as i32
+            }
+        })?;
+        let mut info = sys::siginfo_unset();
+        let r = sys::waitid(sys::P_PID, g, &mut info, sys::WEXITED | sys::WNOWAIT);
+        check_eq!(r, 0, "waitid(WNOWAIT)");
+        check_eq!(
+            sys::setpgid(g, g),
+            -sys::EACCES,
+            "setpgid of a child after execve"
+        );
+        check_eq!(
+            wait(g)?,
+            crate::util::exited(3),
+            "status of the exec'd child"
+        );
+        Ok(())
+    })?;
+    expect_ok(c)
+}

@@ -113,7 +113,8 @@ tests! {
         sigchld_ignored_reaps_children, sigreturn_restores_registers,
         handler_returns_without_restorer, sigaction_ignore_discards_pending,
         sigaction_ignore_discards_other_threads_pending;
-    jobs: pgrp_session_inherited, setpgid_rules, kill_process_group, wait_process_group,
+    jobs: pgrp_session_inherited, setpgid_rules, setpgid_after_exec_eacces, kill_process_group,
+        wait_process_group,
         stop_continue_wait4, stop_continue_waitid, sigchld_stop_codes,
         orphaned_stopped_pgrp_hup_cont, sigtstp_orphaned_discarded;
     sigframe: sigreturn_parses_records, sigreturn_reads_only_what_it_needs;
