@@ -410,6 +410,9 @@ fn do_execve(filename: Vec<u8>, argv: Strings, envp: Strings) -> Result<(), Errn
     crate::mm::activate_mm(&mm);
     drop(old);
     crate::signal::flush_signal_handlers(tsk);
+    // The parent may no longer move us between process groups (Linux: `PF_FORKNOEXEC`
+    // cleared in `begin_new_exec`; `setpgid` then says EACCES).
+    tsk.signal.inner.lock().forknoexec = false;
     // A table shared with CLONE_FILES is copied, then close-on-exec descriptors closed
     // (Linux `unshare_files` in `begin_new_exec`, `do_close_on_exec`).
     crate::fs::fdtable::exec_files(tsk);

@@ -4,7 +4,10 @@
 //! exited process stays a *zombie*, holding its pid and exit status, until its parent
 //! collects it with `wait4`/`waitid` — exactly once. Threads other than the leader, and
 //! children of the idle task (kernel threads), are reaped at once. Children of an exiting
-//! process are handed to another thread of its group, or to init (pid 1).
+//! process are handed to another thread of its group, or to init (pid 1); a process
+//! group that this orphans while one of its members is stopped gets SIGHUP and SIGCONT
+//! (`kill_orphaned_pgrp`). `wait4`/`waitid` also report stopped (`WUNTRACED`) and
+//! continued (`WCONTINUED`) children.
 
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -171,6 +174,11 @@ fn forget_original_parent(tsk: &Task, _tasklist: &TasklistGuard) {
                 ci.exit_signal = SIGCHLD;
             }
         }
+        // Linux `reparent_leader`: our child's group may have lost its last link
+        // outside (that was us), now that its parent is the new one.
+        if !same_group {
+            kill_orphaned_pgrp(&child, Some(tsk));
+        }
         if child.state() == TaskState::Zombie {
             zombies.push(child.clone());
         }
@@ -183,9 +191,12 @@ fn forget_original_parent(tsk: &Task, _tasklist: &TasklistGuard) {
 
 /// Become a zombie, or disappear (Linux `exit_notify`). A leader whose threads are all
 /// gone tells its parent; otherwise the last of them does, in `release_task`.
-fn exit_notify(tsk: &Arc<Task>) {
+fn exit_notify(tsk: &Arc<Task>, group_dead: bool) {
     let tasklist = TASKLIST_LOCK.lock();
     forget_original_parent(tsk, &tasklist);
+    if group_dead {
+        kill_orphaned_pgrp(tsk, None);
+    }
     tsk.set_state(TaskState::Zombie);
     let autoreap = if tsk.is_group_leader() {
         let group_empty = thread_group_empty(&tsk.signal.inner.lock(), tsk);
@@ -199,6 +210,98 @@ fn exit_notify(tsk: &Arc<Task>) {
     drop(tasklist);
     if autoreap {
         release_task(tsk);
+    }
+}
+
+/// Would process group `pgrp` be orphaned without `ignored` (a process's tgid): does
+/// none of its members have a parent in another group of the same session, init
+/// aside (Linux `will_become_orphaned_pgrp`)? Called with the task-list lock held,
+/// or from [`is_current_pgrp_orphaned`], which takes it.
+fn will_become_orphaned_pgrp(pgrp: Pid, ignored: Option<Pid>) -> bool {
+    for p in crate::pid::pgrp_tasks(pgrp) {
+        let gone = p.state() == TaskState::Zombie && thread_group_empty(&p.signal.inner.lock(), &p);
+        if Some(p.tgid) == ignored || gone {
+            continue;
+        }
+        let Some(parent) = p.inner.lock().parent.upgrade() else {
+            continue;
+        };
+        if parent.tgid == 1 {
+            continue;
+        }
+        let (ppgrp, psession) = {
+            let ps = parent.signal.inner.lock();
+            (ps.pgrp, ps.session)
+        };
+        if ppgrp != pgrp && psession == p.signal.inner.lock().session {
+            return false;
+        }
+    }
+    true
+}
+
+/// Is the caller's process group orphaned (Linux `is_current_pgrp_orphaned`)? Its
+/// SIGTSTP, SIGTTIN and SIGTTOU are then discarded, as no shell could continue it.
+pub fn is_current_pgrp_orphaned(t: &Task) -> bool {
+    let _tasklist = TASKLIST_LOCK.lock();
+    let pgrp = t.signal.inner.lock().pgrp;
+    will_become_orphaned_pgrp(pgrp, None)
+}
+
+/// Is some process of group `pgrp` stopped (Linux `has_stopped_jobs`)?
+fn has_stopped_jobs(pgrp: Pid) -> bool {
+    crate::pid::pgrp_tasks(pgrp)
+        .iter()
+        .any(|p| p.signal.inner.lock().flags & crate::task::SIGNAL_STOP_STOPPED != 0)
+}
+
+/// POSIX 3.2.2.2: a process group that becomes orphaned while one of its members is
+/// stopped gets SIGHUP and then SIGCONT, or it would stay stopped for ever (Linux
+/// `kill_orphaned_pgrp`). `parent` None: `tsk`'s process is exiting and its parent
+/// may have been the group's last link outside; `Some(father)`: `tsk`, father's child,
+/// is being given to init, and father may have been that link.
+fn kill_orphaned_pgrp(tsk: &Task, parent: Option<&Task>) {
+    let (pgrp, session) = {
+        let s = tsk.signal.inner.lock();
+        (s.pgrp, s.session)
+    };
+    let leader;
+    let (parent, ignored) = match parent {
+        Some(father) => (father, None),
+        None => {
+            let lead = if tsk.is_group_leader() {
+                None
+            } else {
+                PID_TABLE.lock().find(tsk.tgid)
+            };
+            let p = match &lead {
+                Some(l) => l.inner.lock().parent.upgrade(),
+                None => tsk.inner.lock().parent.upgrade(),
+            };
+            let Some(p) = p else { return };
+            leader = p;
+            (&*leader, Some(tsk.tgid))
+        }
+    };
+    let (ppgrp, psession) = {
+        let ps = parent.signal.inner.lock();
+        (ps.pgrp, ps.session)
+    };
+    if ppgrp != pgrp
+        && psession == session
+        && will_become_orphaned_pgrp(pgrp, ignored)
+        && has_stopped_jobs(pgrp)
+    {
+        for sig in [crate::signal::SIGHUP, crate::signal::SIGCONT] {
+            for p in crate::pid::pgrp_tasks(pgrp) {
+                let info = crate::signal::KSigInfo {
+                    signo: sig,
+                    code: crate::signal::SI_KERNEL,
+                    ..crate::signal::KSigInfo::default()
+                };
+                crate::signal::send_signal(&p, info, true, false);
+            }
+        }
     }
 }
 
@@ -231,7 +334,7 @@ pub fn do_exit(code: i32) -> ! {
     if tsk.pid == 1 && group_dead {
         crate::init::init_exited(status);
     }
-    exit_notify(&tsk);
+    exit_notify(&tsk, group_dead);
     drop(tsk);
     // Linux do_task_dead: never to run again. A zombie stays Zombie; others are Dead.
     if current().state() != TaskState::Zombie {
@@ -273,14 +376,86 @@ use forkos_lib::uapi::wait::*;
 enum Who {
     Any,
     Pid(Pid),
-    /// A process group; forkos has no `setpgid`, so every process is in group 0.
+    /// A process group (Linux `PIDTYPE_PGID`).
     Pgrp(Pid),
 }
 
-/// A reaped (or, with WNOWAIT, observed) child.
+/// A reaped, stopped or continued (or, with WNOWAIT, observed) child.
 struct Reaped {
     pid: Pid,
+    /// The `wait4` status: `code << 8`, a signal, `0x7f | sig << 8` (stopped) or
+    /// `0xffff` (continued).
     status: i32,
+    /// The `waitid` `si_code` (`CLD_EXITED`, `CLD_KILLED`, `CLD_STOPPED`,
+    /// `CLD_CONTINUED`) and `si_status`.
+    code: i32,
+    si_status: i32,
+}
+
+impl Reaped {
+    /// A zombie's report, from its exit status.
+    fn exited(pid: Pid, status: i32) -> Reaped {
+        let (code, si_status) = if status & 0x7f == 0 {
+            (CLD_EXITED, (status >> 8) & 0xff)
+        } else {
+            (CLD_KILLED, status & 0x7f)
+        };
+        Reaped {
+            pid,
+            status,
+            code,
+            si_status,
+        }
+    }
+}
+
+/// A stopped child not yet reported, for `WSTOPPED` (Linux `wait_task_stopped`): status
+/// `0x7f | sig << 8`; the report is used up unless `WNOWAIT`.
+fn wait_task_stopped(p: &Task, options: i32) -> Option<Reaped> {
+    if options & WSTOPPED == 0 {
+        return None;
+    }
+    let mut s = p.signal.inner.lock();
+    if s.flags & SIGNAL_STOP_STOPPED == 0 || s.group_stop_code == 0 {
+        return None;
+    }
+    let sig = s.group_stop_code;
+    if options & WNOWAIT == 0 {
+        s.group_stop_code = 0;
+    }
+    Some(Reaped {
+        pid: p.tgid,
+        status: (sig << 8) | 0x7f,
+        code: CLD_STOPPED,
+        si_status: sig,
+    })
+}
+
+/// A child continued by SIGCONT, for `WCONTINUED` (Linux `wait_task_continued`):
+/// status `0xffff`; used up unless `WNOWAIT`.
+fn wait_task_continued(p: &Task, options: i32) -> Option<Reaped> {
+    if options & WCONTINUED == 0 {
+        return None;
+    }
+    let mut s = p.signal.inner.lock();
+    if s.flags & SIGNAL_STOP_CONTINUED == 0 {
+        return None;
+    }
+    if options & WNOWAIT == 0 {
+        s.flags &= !SIGNAL_STOP_CONTINUED;
+    }
+    Some(Reaped {
+        pid: p.tgid,
+        status: 0xffff,
+        code: CLD_CONTINUED,
+        si_status: crate::signal::SIGCONT,
+    })
+}
+
+/// What one pass found: a zombie to reap, or a stop or continue already reported.
+enum Found {
+    Zombie(Arc<Task>),
+    Report(Reaped),
 }
 
 /// Is `p` one of the children this wait is for (Linux `eligible_child`)?
@@ -288,7 +463,7 @@ fn eligible(p: &Task, who: Who, options: i32) -> bool {
     let ok_pid = match who {
         Who::Any => true,
         Who::Pid(pid) => p.pid == pid,
-        Who::Pgrp(g) => g == 0,
+        Who::Pgrp(g) => p.signal.inner.lock().pgrp == g,
     };
     if !ok_pid {
         return false;
@@ -315,7 +490,7 @@ fn scan_children(who: Who, options: i32) -> Option<Result<Reaped, Errno>> {
     let tasklist = TASKLIST_LOCK.lock();
     // The first reapable child of `t`, looked for under t's lock (taken out of the
     // list only after the lock is dropped: release_task takes it again).
-    let mut scan = |t: &Task| -> Option<Arc<Task>> {
+    let mut scan = |t: &Task| -> Option<Found> {
         let inner = t.inner.lock();
         for child in &inner.children {
             // A dead child is on its way out of the list (autoreaped, or reaped by
@@ -325,9 +500,20 @@ fn scan_children(who: Who, options: i32) -> Option<Result<Reaped, Errno>> {
             if child.state() == TaskState::Dead || !eligible(child, who, options) {
                 continue;
             }
-            any = true;
+            // Linux `wait_consider_task`: a zombie is only for WEXITED, and without
+            // it does not count as a child to wait for.
             if child.state() == TaskState::Zombie && !delay_group_leader(child) {
-                return Some(child.clone());
+                if options & WEXITED != 0 {
+                    return Some(Found::Zombie(child.clone()));
+                }
+                continue;
+            }
+            any = true;
+            if let Some(r) = wait_task_stopped(child, options) {
+                return Some(Found::Report(r));
+            }
+            if let Some(r) = wait_task_continued(child, options) {
+                return Some(Found::Report(r));
             }
         }
         None
@@ -344,8 +530,10 @@ fn scan_children(who: Who, options: i32) -> Option<Result<Reaped, Errno>> {
             }
         }
     }
-    let Some(child) = found else {
-        return (!any).then_some(Err(ECHILD));
+    let child = match found {
+        None => return (!any).then_some(Err(ECHILD)),
+        Some(Found::Report(r)) => return Some(Ok(r)),
+        Some(Found::Zombie(child)) => child,
     };
     if options & WNOWAIT == 0 {
         // Ours to reap: nobody else can take it now (see claim_zombie).
@@ -365,10 +553,7 @@ fn scan_children(who: Who, options: i32) -> Option<Result<Reaped, Errno>> {
     if options & WNOWAIT == 0 {
         release_task(&child);
     }
-    Some(Ok(Reaped {
-        pid: child.pid,
-        status,
-    }))
+    Some(Ok(Reaped::exited(child.pid, status)))
 }
 
 /// Wait for a child to exit (Linux `do_wait`). `Ok(None)`: WNOHANG and nothing yet.
@@ -415,7 +600,7 @@ pub fn sys_wait4(
     }
     let who = match upid {
         -1 => Who::Any,
-        0 => Who::Pgrp(0),
+        0 => Who::Pgrp(current().signal.inner.lock().pgrp),
         p if p < 0 => Who::Pgrp(-p),
         p => Who::Pid(p),
     };
@@ -447,10 +632,7 @@ pub fn sys_waitid(
     // is EFAULT whatever else went wrong.
     if !infop.is_null() {
         let (signo, code, pid, status) = match &result {
-            Ok(Some(r)) if r.status & 0x7f == 0 => {
-                (SIGCHLD, CLD_EXITED, r.pid, (r.status >> 8) & 0xff)
-            }
-            Ok(Some(r)) => (SIGCHLD, CLD_KILLED, r.pid, r.status & 0x7f),
+            Ok(Some(r)) => (SIGCHLD, r.code, r.pid, r.si_status),
             _ => (0, 0, 0, 0),
         };
         let base = infop;
@@ -475,22 +657,12 @@ fn kernel_waitid(idtype: u64, id: u64, options: u64) -> Result<Option<Reaped>, E
     let who = match idtype as i32 {
         P_ALL => Who::Any,
         P_PID if id > 0 => Who::Pid(id),
-        P_PGID if id >= 0 => Who::Pgrp(id),
+        // id 0: the caller's own group (Linux 5.4 and later).
+        P_PGID if id == 0 => Who::Pgrp(current().signal.inner.lock().pgrp),
+        P_PGID if id > 0 => Who::Pgrp(id),
         // forkos has no pidfds, so no fd is one (Linux `pidfd_get_pid`: EBADF).
         P_PIDFD if id >= 0 => return Err(EBADF),
         _ => return Err(EINVAL),
     };
-    // Stopped and continued children do not exist in forkos, so only WEXITED can match;
-    // without it, a wait can only find no child, return nothing (WNOHANG), or sleep.
-    if options & WEXITED != 0 {
-        return do_wait(who, options);
-    }
-    if let Some(Err(e)) = scan_children(who, options | WNOWAIT) {
-        return Err(e);
-    }
-    if options & WNOHANG == 0 {
-        let _ = current().signal.wait_chldexit.wait_event(|| false, None);
-        return Err(crate::signal::ERESTARTSYS);
-    }
-    Ok(None)
+    do_wait(who, options)
 }

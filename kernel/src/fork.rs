@@ -240,9 +240,19 @@ fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
     } else {
         // A new process: its own group state, with the parent's resource limits
         // (Linux `copy_signal`).
+        // It is in the parent's process group and session (Linux `copy_process`:
+        // `init_task_pid(p, PIDTYPE_PGID, task_pgrp(current))`), read under the
+        // task-list lock, so that a `setpgid` is seen before or after, never half.
         let signal = SignalStruct::new();
-        let rlim = cur.signal.inner.lock().rlim;
-        signal.inner.lock().rlim = rlim;
+        {
+            let _tasklist = TASKLIST_LOCK.lock();
+            let cs = cur.signal.inner.lock();
+            let mut s = signal.inner.lock();
+            s.rlim = cs.rlim;
+            s.pgrp = cs.pgrp;
+            s.session = cs.session;
+            s.forknoexec = true;
+        }
         (pid, signal)
     };
     let p = dup_task_struct(pid, tgid, args.kthread, signal, sighand).map_err(release_pid)?;

@@ -89,3 +89,15 @@ impl PidTable {
         self.tasks.values().filter_map(Weak::upgrade).collect()
     }
 }
+
+/// The processes (group leaders, zombies too) of process group `pgrp`, as Linux's
+/// `do_each_pid_task(pgrp, PIDTYPE_PGID)` walks them; kernel threads never count. The
+/// caller holds `TASKLIST_LOCK` when the answer must not change under it (groups change
+/// only under it). No task's lock is taken while the table's is held.
+pub fn pgrp_tasks(pgrp: Pid) -> Vec<Arc<Task>> {
+    let all = PID_TABLE.lock().all();
+    all.into_iter()
+        .filter(|t| t.is_group_leader() && !t.kthread && t.state() != crate::task::TaskState::Dead)
+        .filter(|t| t.signal.inner.lock().pgrp == pgrp)
+        .collect()
+}

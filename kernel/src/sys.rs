@@ -1,12 +1,14 @@
 //! Small syscalls about the system and the process (Linux `kernel/sys.c`): `getppid`,
-//! `uname`, `sysinfo`, `prlimit64`, `getcpu`.
+//! process groups and sessions (`setpgid`, `getpgid`, `getsid`, `setsid`), `uname`,
+//! `sysinfo`, `prlimit64`, `getcpu`.
 
 use crate::errno::*;
 use crate::mm::uaccess::UserPtr;
 use crate::pid::PID_TABLE;
 use crate::resource::*;
-use crate::task::{current, current_arc};
+use crate::task::{current, current_arc, Task, TASKLIST_LOCK};
 use crate::{mm, time};
+use alloc::sync::Arc;
 use forkos_lib::uapi::sysinfo::Sysinfo;
 use forkos_lib::uapi::utsname::NewUtsname;
 
@@ -29,6 +31,95 @@ pub fn sys_getppid() -> i64 {
         None => me.inner.lock().parent.upgrade(),
     };
     parent.map_or(0, |p| p.tgid as i64)
+}
+
+/// `setpgid(pid, pgid)` (Linux `ksys_setpgid`): move process `pid` (0: the caller) into
+/// process group `pgid` (0: the one whose id is `pid`), which must exist in the same
+/// session unless it is new. Only the caller itself or its children that have not
+/// called `execve` (EACCES) in its session (EPERM) can be moved (else ESRCH), and never
+/// a session leader (EPERM).
+pub fn sys_setpgid(pid: i64, pgid: i64) -> SysResult {
+    let me = current();
+    let (mut pid, mut pgid) = (pid as i32, pgid as i32);
+    if pid == 0 {
+        pid = me.tgid;
+    }
+    if pgid == 0 {
+        pgid = pid;
+    }
+    if pgid < 0 {
+        return Err(EINVAL);
+    }
+    // Groups and sessions change only under the task-list lock (Linux: write_lock_irq).
+    let _tasklist = TASKLIST_LOCK.lock();
+    let p = PID_TABLE.lock().find(pid).ok_or(ESRCH)?;
+    if !p.is_group_leader() {
+        return Err(EINVAL);
+    }
+    let my_session = me.signal.inner.lock().session;
+    let parent = p.inner.lock().parent.upgrade().map(|t| t.tgid);
+    if parent == Some(me.tgid) {
+        let ps = p.signal.inner.lock();
+        if ps.session != my_session {
+            return Err(EPERM);
+        }
+        if !ps.forknoexec {
+            return Err(EACCES);
+        }
+    } else if p.tgid != me.tgid {
+        return Err(ESRCH);
+    }
+    if p.signal.inner.lock().leader {
+        return Err(EPERM);
+    }
+    if pgid != pid {
+        let g = crate::pid::pgrp_tasks(pgid).into_iter().next();
+        if g.is_none_or(|g| g.signal.inner.lock().session != my_session) {
+            return Err(EPERM);
+        }
+    }
+    p.signal.inner.lock().pgrp = pgid;
+    Ok(0)
+}
+
+/// The process of `pid` (0: the caller) whose group or session `getpgid` and `getsid`
+/// read (Linux `find_task_by_vpid`, or `current`).
+fn task_or_current(pid: i64) -> Result<Arc<Task>, Errno> {
+    match pid as i32 {
+        0 => Ok(current_arc()),
+        p => PID_TABLE.lock().find(p).ok_or(ESRCH),
+    }
+}
+
+/// `getpgid(pid)` (Linux `do_getpgid`); `getpgrp()` is `getpgid(0)` on arm64.
+pub fn sys_getpgid(pid: i64) -> SysResult {
+    let p = task_or_current(pid)?;
+    let pgrp = p.signal.inner.lock().pgrp;
+    Ok(pgrp as i64)
+}
+
+/// `getsid(pid)` (Linux `SYSCALL_DEFINE1(getsid)`).
+pub fn sys_getsid(pid: i64) -> SysResult {
+    let p = task_or_current(pid)?;
+    let sid = p.signal.inner.lock().session;
+    Ok(sid as i64)
+}
+
+/// `setsid()` (Linux `ksys_setsid`): the caller leads a new session and a new process
+/// group, both named by its pid; EPERM if it already leads a session or a process
+/// group with that id exists.
+pub fn sys_setsid() -> SysResult {
+    let me = current();
+    let sid = me.tgid;
+    let _tasklist = TASKLIST_LOCK.lock();
+    if me.signal.inner.lock().leader || !crate::pid::pgrp_tasks(sid).is_empty() {
+        return Err(EPERM);
+    }
+    let mut s = me.signal.inner.lock();
+    s.leader = true;
+    s.pgrp = sid;
+    s.session = sid;
+    Ok(sid as i64)
 }
 
 /// `uname(buf)`: six 65-byte fields.

@@ -186,6 +186,12 @@ syscalls! {
     (nr::RT_SIGRETURN, "rt_sigreturn", |_| {
         crate::arch::signal::sys_rt_sigreturn()
     }),
+    (nr::SETPGID, "setpgid", |a| {
+        crate::sys::sys_setpgid(a[0] as i64, a[1] as i64)
+    }),
+    (nr::GETPGID, "getpgid", |a| crate::sys::sys_getpgid(a[0] as i64)),
+    (nr::GETSID, "getsid", |a| crate::sys::sys_getsid(a[0] as i64)),
+    (nr::SETSID, "setsid", |_| crate::sys::sys_setsid()),
     (nr::UNAME, "uname", |a| crate::sys::sys_uname(UserPtr::new(a[0]))),
     (nr::GETCPU, "getcpu", |a| {
         crate::sys::sys_getcpu(UserPtr::new(a[0]), UserPtr::new(a[1]))

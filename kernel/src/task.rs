@@ -41,7 +41,31 @@ pub enum TaskState {
     /// Made by `copy_process`, not started yet: only `wake_up_new_task` makes it
     /// runnable, no other wakeup (Linux `TASK_NEW`).
     New = 5,
+    /// Stopped by SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU until SIGCONT or SIGKILL
+    /// (Linux `TASK_STOPPED`; `T` in `ps`).
+    Stopped = 6,
 }
+
+/// `signal->flags`: the group stop is complete (Linux `SIGNAL_STOP_STOPPED`).
+pub const SIGNAL_STOP_STOPPED: u32 = 0x1;
+/// `signal->flags`: SIGCONT ended a stop, for `WCONTINUED` (Linux `SIGNAL_STOP_CONTINUED`).
+pub const SIGNAL_STOP_CONTINUED: u32 = 0x2;
+/// `signal->flags`: the parent is still to be told of a stop (Linux `SIGNAL_CLD_STOPPED`).
+pub const SIGNAL_CLD_STOPPED: u32 = 0x10;
+/// `signal->flags`: the parent is still to be told of a continue (Linux
+/// `SIGNAL_CLD_CONTINUED`).
+pub const SIGNAL_CLD_CONTINUED: u32 = 0x20;
+/// The two "tell the parent" flags (Linux `SIGNAL_CLD_MASK`).
+pub const SIGNAL_CLD_MASK: u32 = SIGNAL_CLD_STOPPED | SIGNAL_CLD_CONTINUED;
+/// Every stop flag (Linux `SIGNAL_STOP_MASK`).
+pub const SIGNAL_STOP_MASK: u32 = SIGNAL_CLD_MASK | SIGNAL_STOP_STOPPED | SIGNAL_STOP_CONTINUED;
+
+/// `task->jobctl`: this thread took a stop signal off a queue (Linux
+/// `JOBCTL_STOP_DEQUEUED`); a SIGCONT since then clears it and voids the stop.
+pub const JOBCTL_STOP_DEQUEUED: u32 = 1 << 16;
+/// `task->jobctl`: this thread is to stop for the group stop (Linux
+/// `JOBCTL_STOP_PENDING`, always with `JOBCTL_STOP_CONSUME` here).
+pub const JOBCTL_STOP_PENDING: u32 = 1 << 17;
 
 /// `thread_info.flags` bit: the scheduler should run soon (Linux `TIF_NEED_RESCHED`).
 pub const TIF_NEED_RESCHED: u64 = 1 << 1;
@@ -90,6 +114,23 @@ pub struct SignalInner {
     pub shared_pending: crate::signal::SigPending,
     /// Resource limits, (soft, hard) (Linux `signal_struct.rlim`).
     pub rlim: [crate::resource::Rlimit; crate::resource::RLIM_NLIMITS],
+    /// The process group (Linux `task_pgrp`, `signal->pids[PIDTYPE_PGID]`): changed
+    /// only with [`TASKLIST_LOCK`] held as well.
+    pub pgrp: Pid,
+    /// The session (Linux `task_session`, `signal->pids[PIDTYPE_SID]`): as `pgrp`.
+    pub session: Pid,
+    /// This process made its session with `setsid` (Linux `signal->leader`).
+    pub leader: bool,
+    /// No `execve` since `fork` (Linux `PF_FORKNOEXEC` of the group leader): the parent
+    /// may still move it to another process group.
+    pub forknoexec: bool,
+    /// `SIGNAL_STOP_*` and `SIGNAL_CLD_*` (Linux `signal->flags`).
+    pub flags: u32,
+    /// Threads still to stop for the group stop (Linux `group_stop_count`).
+    pub group_stop_count: u32,
+    /// The signal that stopped the group, until a wait reports it (Linux keeps it in
+    /// `group_exit_code`, which forkos keeps for the exit alone).
+    pub group_stop_code: i32,
 }
 
 impl SignalStruct {
@@ -104,6 +145,15 @@ impl SignalStruct {
                 group_exec_task: None,
                 shared_pending: crate::signal::SigPending::default(),
                 rlim: crate::resource::INIT_RLIMITS,
+                // Init and kernel threads: process group 0, session 0 (Linux
+                // `init_struct_pid`).
+                pgrp: 0,
+                session: 0,
+                leader: false,
+                forknoexec: false,
+                flags: 0,
+                group_stop_count: 0,
+                group_stop_code: 0,
             }),
         })
     }
@@ -206,6 +256,9 @@ pub struct Task {
     pub stack: KernelStack,
     /// Shared with the other threads of the group.
     pub signal: Arc<SignalStruct>,
+    /// `JOBCTL_*` (Linux `task->jobctl`): changed under the group's `signal.inner` lock
+    /// (Linux `siglock`).
+    pub jobctl: AtomicU32,
     /// `TaskState` as a number; changed under the run-queue rules in `sched`.
     pub state: AtomicU32,
     /// On a run queue or running (Linux `on_rq`).
@@ -270,6 +323,7 @@ impl Task {
             kthread,
             stack,
             signal,
+            jobctl: AtomicU32::new(0),
             state: AtomicU32::new(TaskState::New as u32),
             on_rq: AtomicBool::new(false),
             on_cpu: AtomicBool::new(false),
@@ -305,6 +359,7 @@ impl Task {
             2 => TaskState::Uninterruptible,
             3 => TaskState::Zombie,
             4 => TaskState::Dead,
+            6 => TaskState::Stopped,
             _ => TaskState::New,
         }
     }

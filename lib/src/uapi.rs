@@ -71,6 +71,10 @@ pub mod nr {
     pub const RT_SIGACTION: usize = 134;
     pub const RT_SIGPROCMASK: usize = 135;
     pub const RT_SIGRETURN: usize = 139;
+    pub const SETPGID: usize = 154;
+    pub const GETPGID: usize = 155;
+    pub const GETSID: usize = 156;
+    pub const SETSID: usize = 157;
     pub const UNAME: usize = 160;
     pub const GETPID: usize = 172;
     pub const GETPPID: usize = 173;
@@ -316,6 +320,12 @@ pub mod siginfo {
     pub const CLD_EXITED: i32 = 1;
     /// SIGCHLD: the child was killed.
     pub const CLD_KILLED: i32 = 2;
+    /// SIGCHLD: the child stopped.
+    pub const CLD_STOPPED: i32 = 5;
+    /// SIGCHLD: the stopped child continued.
+    pub const CLD_CONTINUED: i32 = 6;
+    /// Sent by the kernel itself (Linux `SEND_SIG_PRIV`).
+    pub const SI_KERNEL: i32 = 0x80;
 
     /// `siginfo_t` (128 bytes) with the `_sifields` union's `_kill` / `_sigchld` view
     /// (`si_pid`, `si_uid`, `si_status`); [`SigInfo::si_addr`] reads its `_sigfault`
@@ -373,7 +383,7 @@ pub mod wait {
     pub const P_PID: i32 = 1;
     pub const P_PGID: i32 = 2;
     pub const P_PIDFD: i32 = 3;
-    pub use super::siginfo::{CLD_EXITED, CLD_KILLED};
+    pub use super::siginfo::{CLD_CONTINUED, CLD_EXITED, CLD_KILLED, CLD_STOPPED};
 }
 
 /// `futex` operations (`include/uapi/linux/futex.h`).

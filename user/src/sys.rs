@@ -97,6 +97,22 @@ pub fn getppid() -> isize {
     syscall(nr::GETPPID, [0; 6])
 }
 
+pub fn setpgid(pid: i32, pgid: i32) -> isize {
+    syscall(nr::SETPGID, [pid as usize, pgid as usize, 0, 0, 0, 0])
+}
+
+pub fn getpgid(pid: i32) -> isize {
+    syscall(nr::GETPGID, [pid as usize, 0, 0, 0, 0, 0])
+}
+
+pub fn getsid(pid: i32) -> isize {
+    syscall(nr::GETSID, [pid as usize, 0, 0, 0, 0, 0])
+}
+
+pub fn setsid() -> isize {
+    syscall(nr::SETSID, [0; 6])
+}
+
 pub fn gettid() -> isize {
     syscall(nr::GETTID, [0; 6])
 }

@@ -12,9 +12,14 @@
 //!
 //! The syscalls that send signals and set actions and masks are in [`syscalls`].
 //!
-//! Not modelled: stopping and continuing (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT
-//! are accepted and otherwise ignored), real-time signal queues (one instance of each
-//! signal is pending at a time), `sigaltstack`, core dumps.
+//! Job control as Linux does it: SIGSTOP, SIGTSTP, SIGTTIN and SIGTTOU (default action)
+//! stop every thread of the process ([`do_signal_stop`], `TASK_STOPPED`), and the parent
+//! is told with SIGCHLD `CLD_STOPPED`; SIGCONT wakes them all (in [`send_signal`], Linux
+//! `prepare_signal`) and the parent gets `CLD_CONTINUED`; SIGKILL ends a stopped
+//! process. SIGTSTP, SIGTTIN and SIGTTOU are discarded in an orphaned process group.
+//!
+//! Not modelled: real-time signal queues (one instance of each signal is pending at a
+//! time), `sigaltstack`, core dumps, ptrace stops.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -30,13 +35,18 @@ pub use forkos_lib::uapi::signal::*;
 
 pub mod syscalls;
 
-/// Is the default action of `sig` to do nothing (here including stop/continue)?
+/// Is the default action of `sig` to do nothing (Linux `sig_kernel_ignore`)?
 fn default_ignored(sig: i32) -> bool {
-    matches!(
-        sig,
-        SIGCHLD | SIGCONT | SIGURG | SIGWINCH | SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU
-    )
+    matches!(sig, SIGCHLD | SIGCONT | SIGURG | SIGWINCH)
 }
+
+/// Is the default action of `sig` to stop the process (Linux `sig_kernel_stop`)?
+pub fn sig_kernel_stop(sig: i32) -> bool {
+    matches!(sig, SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU)
+}
+
+/// The stop signals as a set (Linux `SIG_KERNEL_STOP_MASK`).
+const STOP_MASK: u64 = sigmask(SIGSTOP) | sigmask(SIGTSTP) | sigmask(SIGTTIN) | sigmask(SIGTTOU);
 
 /// Does `handler` ignore `sig`: `SIG_IGN`, or `SIG_DFL` for a signal whose default is to
 /// do nothing (Linux `sig_handler_ignored` with `sig_kernel_ignore`: SIGCONT, SIGCHLD,
@@ -82,8 +92,13 @@ impl SigPending {
 
     /// Discard `sig` if it is pending (Linux `flush_sigqueue_mask` for one signal).
     fn flush(&mut self, sig: i32) {
-        self.set &= !sigmask(sig);
-        self.queue.retain(|q| q.signo != sig);
+        self.flush_mask(sigmask(sig));
+    }
+
+    /// Discard every pending signal of `mask` (Linux `flush_sigqueue_mask`).
+    fn flush_mask(&mut self, mask: u64) {
+        self.set &= !mask;
+        self.queue.retain(|q| sigmask(q.signo) & mask == 0);
     }
 
     /// Take the lowest pending signal not in `blocked` (Linux `__dequeue_signal`).
@@ -124,20 +139,159 @@ fn sig_ignored(t: &Task, sig: i32) -> bool {
     if blocks(t, sig) {
         return false;
     }
-    let h = action_of(t, sig).handler;
-    h == SIG_IGN || (h == SIG_DFL && default_ignored(sig))
+    sig_handler_ignored(action_of(t, sig).handler, sig)
 }
 
 /// Does taking `sig` end the process (Linux `sig_fatal`)?
 fn sig_fatal(t: &Task, sig: i32) -> bool {
-    sig == SIGKILL || (action_of(t, sig).handler == SIG_DFL && !default_ignored(sig))
+    sig == SIGKILL
+        || (action_of(t, sig).handler == SIG_DFL && !default_ignored(sig) && !sig_kernel_stop(sig))
 }
 
-/// Set `TIF_SIGPENDING` on `t` and wake it from an interruptible sleep (Linux
-/// `signal_wake_up`).
-fn signal_wake_up(t: &Arc<Task>) {
+/// Set `TIF_SIGPENDING` on `t` and wake it from an interruptible sleep, and with
+/// `resume` (a fatal signal) from a stop too (Linux `signal_wake_up`).
+fn signal_wake_up(t: &Arc<Task>, resume: bool) {
     t.set_flag(TIF_SIGPENDING);
-    try_to_wake_up(t, &[TaskState::Interruptible]);
+    if resume {
+        try_to_wake_up(t, &[TaskState::Interruptible, TaskState::Stopped]);
+    } else {
+        try_to_wake_up(t, &[TaskState::Interruptible]);
+    }
+}
+
+/// Set the stop flags of a group, keeping the others (Linux `signal_set_stop_flags`).
+fn signal_set_stop_flags(s: &mut SignalInner, flags: u32) {
+    s.flags = (s.flags & !SIGNAL_STOP_MASK) | flags;
+}
+
+/// What arriving `sig` does before it is queued (Linux `prepare_signal`): a stop signal
+/// discards a pending SIGCONT; SIGCONT discards pending stop signals, wakes every
+/// stopped thread, and leaves its parent a `CLD_CONTINUED` (or, if the stop was not
+/// complete, `CLD_STOPPED`) to be told by the first thread that runs, even when SIGCONT
+/// itself is ignored.
+fn prepare_signal(t: &Task, sig: i32) {
+    if sig_kernel_stop(sig) {
+        let mut s = t.signal.inner.lock();
+        s.shared_pending.flush(SIGCONT);
+        drop(s);
+        for th in t.signal.threads() {
+            th.inner.lock().pending.flush(SIGCONT);
+        }
+    } else if sig == SIGCONT {
+        let mut s = t.signal.inner.lock();
+        s.shared_pending.flush_mask(STOP_MASK);
+        let threads: Vec<Arc<Task>> = s
+            .threads
+            .iter()
+            .filter_map(alloc::sync::Weak::upgrade)
+            .collect();
+        for th in threads {
+            th.inner.lock().pending.flush_mask(STOP_MASK);
+            th.jobctl.fetch_and(
+                !(JOBCTL_STOP_PENDING | JOBCTL_STOP_DEQUEUED),
+                core::sync::atomic::Ordering::Relaxed,
+            );
+            try_to_wake_up(&th, &[TaskState::Stopped]);
+        }
+        let why = if s.flags & SIGNAL_STOP_STOPPED != 0 {
+            SIGNAL_CLD_CONTINUED
+        } else if s.group_stop_count != 0 {
+            SIGNAL_CLD_STOPPED
+        } else {
+            0
+        };
+        if why != 0 {
+            signal_set_stop_flags(&mut s, why | SIGNAL_STOP_CONTINUED);
+            s.group_stop_count = 0;
+            s.group_stop_code = 0;
+        }
+    }
+}
+
+/// Tell the parent of `tsk`'s process that it stopped or continued (Linux
+/// `do_notify_parent_cldstop`): SIGCHLD with `why` (`CLD_STOPPED` or `CLD_CONTINUED`)
+/// unless the parent ignores SIGCHLD or set `SA_NOCLDSTOP`, and a wake-up of its waits.
+pub fn do_notify_parent_cldstop(tsk: &Task, why: i32, status: i32, _tasklist: &TasklistGuard) {
+    let leader = if tsk.is_group_leader() {
+        None
+    } else {
+        PID_TABLE.lock().find(tsk.tgid)
+    };
+    let parent = match &leader {
+        Some(l) => l.inner.lock().parent.upgrade(),
+        None => tsk.inner.lock().parent.upgrade(),
+    };
+    let Some(parent) = parent else { return };
+    let a = action_of(&parent, SIGCHLD);
+    if a.handler != SIG_IGN && a.flags & SA_NOCLDSTOP == 0 {
+        let info = KSigInfo {
+            signo: SIGCHLD,
+            code: why,
+            pid: tsk.tgid,
+            status,
+            ..KSigInfo::default()
+        };
+        send_signal(&parent, info, true, false);
+    }
+    parent.signal.wait_chldexit.wake_up_all();
+}
+
+/// Take part in the group stop, starting it if `signr` is the stop signal this thread
+/// just took, then sleep in `TASK_STOPPED` until SIGCONT or SIGKILL (Linux
+/// `do_signal_stop`). The thread that completes the stop tells the parent. Returns
+/// false when there is nothing to stop for (a SIGCONT came in between, or the process
+/// is dying).
+fn do_signal_stop(t: &Task, signr: i32) -> bool {
+    use core::sync::atomic::Ordering::Relaxed;
+    let mut s = t.signal.inner.lock();
+    if t.jobctl.load(Relaxed) & JOBCTL_STOP_PENDING == 0 {
+        if t.jobctl.load(Relaxed) & JOBCTL_STOP_DEQUEUED == 0
+            || s.group_exit_code.is_some()
+            || s.group_exec_task.is_some()
+        {
+            return false;
+        }
+        if s.flags & SIGNAL_STOP_STOPPED == 0 {
+            s.group_stop_code = signr;
+        }
+        // Every thread that is not stopped or gone takes part (this one too).
+        s.group_stop_count = 1;
+        t.jobctl.fetch_or(JOBCTL_STOP_PENDING, Relaxed);
+        let others = s.threads.iter().filter_map(alloc::sync::Weak::upgrade);
+        let others: Vec<Arc<Task>> = others.collect();
+        for th in others {
+            if core::ptr::eq(&*th, t)
+                || matches!(
+                    th.state(),
+                    TaskState::Stopped | TaskState::Zombie | TaskState::Dead
+                )
+            {
+                continue;
+            }
+            if th.jobctl.fetch_or(JOBCTL_STOP_PENDING, Relaxed) & JOBCTL_STOP_PENDING == 0 {
+                s.group_stop_count += 1;
+            }
+            signal_wake_up(&th, false);
+        }
+    }
+    // Linux `task_participate_group_stop`: the last thread in makes the stop complete.
+    t.jobctl
+        .fetch_and(!(JOBCTL_STOP_PENDING | JOBCTL_STOP_DEQUEUED), Relaxed);
+    s.group_stop_count = s.group_stop_count.saturating_sub(1);
+    let notify = s.group_stop_count == 0 && s.flags & SIGNAL_STOP_STOPPED == 0;
+    if notify {
+        signal_set_stop_flags(&mut s, SIGNAL_STOP_STOPPED);
+    }
+    let code = s.group_stop_code;
+    // Set under the group's lock, where SIGCONT looks for stopped threads to wake.
+    t.set_state(TaskState::Stopped);
+    drop(s);
+    if notify {
+        let tasklist = TASKLIST_LOCK.lock();
+        do_notify_parent_cldstop(t, CLD_STOPPED, code, &tasklist);
+    }
+    crate::sched::schedule();
+    true
 }
 
 /// Recompute `TIF_SIGPENDING` for `t` (Linux `recalc_sigpending`): set if a signal it
@@ -166,7 +320,7 @@ pub fn recalc_sigpending(t: &Task) {
 pub fn zap_other_threads(tsk: &Task) {
     for t in tsk.signal.threads() {
         if !core::ptr::eq(&*t, tsk) {
-            signal_wake_up(&t);
+            signal_wake_up(&t, true);
         }
     }
 }
@@ -189,6 +343,7 @@ pub fn send_signal(t: &Arc<Task>, info: KSigInfo, group: bool, forced: bool) {
             i.blocked &= !sigmask(sig);
         }
     } else {
+        prepare_signal(t, sig);
         if sig_ignored(t, sig) {
             return;
         }
@@ -223,11 +378,11 @@ pub fn send_signal(t: &Arc<Task>, info: KSigInfo, group: bool, forced: bool) {
             }
         }
         for th in t.signal.threads() {
-            signal_wake_up(&th);
+            signal_wake_up(&th, true);
         }
         return;
     }
-    signal_wake_up(&taker);
+    signal_wake_up(&taker, false);
 }
 
 /// A name for the fault report line.
@@ -286,6 +441,29 @@ pub fn get_signal(t: &Task) -> Option<(KSigInfo, SigAction)> {
                 (code, _) => do_group_exit(code.unwrap_or(SIGKILL)),
             }
         }
+        // Another thread started a group stop: take part.
+        if t.jobctl.load(core::sync::atomic::Ordering::Relaxed) & JOBCTL_STOP_PENDING != 0
+            && do_signal_stop(t, 0)
+        {
+            continue;
+        }
+        // SIGCONT woke the group: tell the parent now that the locks are free.
+        let why = {
+            let mut s = t.signal.inner.lock();
+            let why = s.flags & SIGNAL_CLD_MASK;
+            s.flags &= !SIGNAL_CLD_MASK;
+            why
+        };
+        if why != 0 {
+            let (code, status) = if why & SIGNAL_CLD_CONTINUED != 0 {
+                (CLD_CONTINUED, SIGCONT)
+            } else {
+                (CLD_STOPPED, t.signal.inner.lock().group_stop_code)
+            };
+            let tasklist = TASKLIST_LOCK.lock();
+            do_notify_parent_cldstop(t, code, status, &tasklist);
+            continue;
+        }
         let blocked = t.inner.lock().blocked;
         let info = t.inner.lock().pending.take(blocked);
         let info = match info {
@@ -297,6 +475,23 @@ pub fn get_signal(t: &Task) -> Option<(KSigInfo, SigAction)> {
         match action.handler {
             SIG_IGN => continue,
             SIG_DFL if default_ignored(sig) || t.tgid == 1 => continue,
+            SIG_DFL if sig_kernel_stop(sig) => {
+                // Linux `dequeue_signal` marks the stop as taken, under the lock that
+                // SIGCONT clears the mark under.
+                {
+                    let _s = t.signal.inner.lock();
+                    if sigmask(sig) & STOP_MASK != 0 {
+                        t.jobctl
+                            .fetch_or(JOBCTL_STOP_DEQUEUED, core::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                // The terminal's stop signals mean nothing to a process group no
+                // terminal job control can continue (POSIX 3.255).
+                if sig != SIGSTOP && crate::exit::is_current_pgrp_orphaned(t) {
+                    continue;
+                }
+                do_signal_stop(t, sig);
+            }
             SIG_DFL => do_group_exit(sig),
             _ => return Some((info, action)),
         }

@@ -32,30 +32,34 @@ fn find_process(pid: Pid) -> Option<Arc<Task>> {
         .filter(|t| t.is_group_leader() && !t.kthread)
 }
 
-/// `kill(pid, sig)` (Linux `kill_something_info`). As in Linux, the targets are found
-/// first (`ESRCH` if there are none) and the signal number checked for each
-/// (`EINVAL`).
+/// `kill(pid, sig)` (Linux `kill_something_info`): `pid` > 0 is one process, 0 the
+/// caller's process group, -1 every process but init and the caller, and below -1 the
+/// process group `-pid`. As in Linux, the targets are found first (`ESRCH` if there are
+/// none) and the signal number checked for each (`EINVAL`).
 pub fn sys_kill(pid: i64, sig: i64) -> SysResult {
     let (pid, sig) = (pid as i32, sig as i32);
+    if pid == i32::MIN {
+        return Err(ESRCH);
+    }
     let me = current().tgid;
     let targets: Vec<Arc<Task>> = match pid {
         p if p > 0 => find_process(p).into_iter().collect(),
-        // Every process but init and, for -1, the caller.
+        // Every process but init and the caller.
         -1 => PID_TABLE
             .lock()
             .all()
             .into_iter()
             .filter(|t| t.is_group_leader() && !t.kthread && t.tgid != 1 && t.tgid != me)
             .collect(),
-        // Process group 0 holds every process (forkos has no setpgid), the caller too.
-        0 => PID_TABLE
-            .lock()
-            .all()
-            .into_iter()
-            .filter(|t| t.is_group_leader() && !t.kthread && (t.tgid != 1 || me == 1))
-            .collect(),
-        // No other process group exists.
-        _ => Vec::new(),
+        // A process group (Linux `__kill_pgrp_info`): the caller's, or `-pid`.
+        p => {
+            let pgrp = if p == 0 {
+                current().signal.inner.lock().pgrp
+            } else {
+                -p
+            };
+            crate::pid::pgrp_tasks(pgrp)
+        }
     };
     if targets.is_empty() {
         return Err(ESRCH);

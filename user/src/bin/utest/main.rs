@@ -50,6 +50,7 @@ mod files;
 mod fork;
 mod futex;
 mod handlers;
+mod jobs;
 mod mem;
 mod misc;
 mod orphans;
@@ -113,6 +114,10 @@ tests! {
         sigchld_ignored_reaps_children, sigreturn_restores_registers,
         handler_returns_without_restorer, sigaction_ignore_discards_pending,
         sigaction_ignore_discards_other_threads_pending;
+    jobs: pgrp_session_inherited, setpgid_rules, setpgid_after_exec_eacces, kill_process_group,
+        wait_process_group,
+        stop_continue_wait4, stop_continue_waitid, sigchld_stop_codes,
+        orphaned_stopped_pgrp_hup_cont, sigtstp_orphaned_discarded;
     sigframe: sigreturn_parses_records, sigreturn_reads_only_what_it_needs;
     cpuid: wfi_wfe_at_el0_continue, mrs_id_registers_emulated, at_hwcap_has_cpuid;
     futex: futex_wait_value_mismatch, futex_wait_timeout, futex_wake_nobody, futex_wake_thread,
