@@ -93,6 +93,7 @@ impl WaitQueue {
         // The current tick is already partly over: wait one more so that the sleep is
         // never shorter than asked.
         let deadline = timeout.map(|t| get_jiffies().saturating_add(t).saturating_add(1));
+        let mut armed = false;
         let result = loop {
             self.prepare_to_wait(TaskState::Interruptible);
             if cond() {
@@ -111,7 +112,13 @@ impl WaitQueue {
                 if get_jiffies() >= d {
                     break Err(WaitError::TimedOut);
                 }
-                add_timer(d, current_arc());
+                // One timer for the whole wait: a wakeup that finds the condition still
+                // false must not arm another (the list would grow past the room made
+                // for it at boot, and keep what it grew).
+                if !armed {
+                    add_timer(d, current_arc());
+                    armed = true;
+                }
             }
             schedule();
         };
