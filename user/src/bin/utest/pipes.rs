@@ -895,38 +895,7 @@ pub fn pipe_lseek_fstat_cloexec() -> T {
         FD_CLOEXEC as isize,
         "O_CLOEXEC write end"
     );
-    let pid = child_code(|| {
-        let mut sa = [0u8; 8];
-        let mut sb = [0u8; 8];
-        let fmt = |buf: &mut [u8; 8], v: i32| {
-            buf[0] = b'0' + v as u8;
-            buf[1] = 0;
-        };
-        fmt(&mut sa, cw);
-        fmt(&mut sb, w);
-        let path = self_path();
-        let argv = [
-            path.as_ptr() as usize,
-            c"fdopen".as_ptr() as usize,
-            sa.as_ptr() as usize,
-            sb.as_ptr() as usize,
-            0,
-        ];
-        let envp = [0usize];
-        // SAFETY: NUL-terminated strings and arrays that live until the call.
-        unsafe {
-            sys::syscall6(
-                nr::EXECVE,
-                path.as_ptr() as usize,
-                argv.as_ptr() as usize,
-                envp.as_ptr() as usize,
-                0,
-                0,
-                0,
-            )
-        };
-        99
-    })?;
+    let pid = exec_fdopen(cw, w)?;
     check_eq!(
         wait(pid)?,
         exited(11),

@@ -343,3 +343,35 @@ pub fn self_path() -> &'static [u8] {
     // initial stack, which is never freed.
     unsafe { core::slice::from_raw_parts(ptr as *const u8, len + 1) }
 }
+
+/// Fork a child that execs this program again as `utest fdopen A B`, which exits 11
+/// when fd `A` is closed and fd `B` is open after the `execve` (how the `FD_CLOEXEC`
+/// tests look across an exec). Returns the child's pid.
+pub fn exec_fdopen(a: i32, b: i32) -> Result<i32, Fail> {
+    child_code(|| {
+        let digit = |v: i32| [b'0' + v as u8, 0];
+        let (sa, sb) = (digit(a), digit(b));
+        let path = self_path();
+        let argv = [
+            path.as_ptr() as usize,
+            c"fdopen".as_ptr() as usize,
+            sa.as_ptr() as usize,
+            sb.as_ptr() as usize,
+            0,
+        ];
+        let envp = [0usize];
+        // SAFETY: NUL-terminated strings and arrays that live until the call.
+        unsafe {
+            sys::syscall6(
+                sys::nr::EXECVE,
+                path.as_ptr() as usize,
+                argv.as_ptr() as usize,
+                envp.as_ptr() as usize,
+                0,
+                0,
+                0,
+            )
+        };
+        99
+    })
+}
