@@ -112,6 +112,36 @@ fn do_poll(fds: &mut [PollFd], deadline: Option<u64>) -> SysResult {
     }
 }
 
+/// The deadline a user timeout asks for, checked (Linux `poll_select_set_timeout`):
+/// `None` for no timeout, `EINVAL` for a negative or unnormalised one.
+fn poll_select_set_timeout(tsp: UserPtr<Timespec>) -> Result<Option<u64>, Errno> {
+    if tsp.is_null() {
+        return Ok(None);
+    }
+    let ts = tsp.read()?;
+    if ts.tv_sec < 0 || !(0..NSEC_PER_SEC as i64).contains(&ts.tv_nsec) {
+        return Err(EINVAL);
+    }
+    Ok(Some(timeout_end(&ts)))
+}
+
+/// Block the signals of the user's mask for the wait, keeping the old mask to restore
+/// (Linux `set_user_sigmask`, with `TIF_RESTORE_SIGMASK`'s saved mask).
+fn set_user_sigmask(sigmask: UserPtr<u64>, sigsetsize: u64) -> Result<(), Errno> {
+    if sigmask.is_null() {
+        return Ok(());
+    }
+    if sigsetsize != 8 {
+        return Err(EINVAL);
+    }
+    let set = sigmask.read()?;
+    let t = &current();
+    let old = t.inner.lock().blocked;
+    t.inner.lock().saved_sigmask = Some(old);
+    set_current_blocked(set);
+    Ok(())
+}
+
 /// `ppoll(fds, nfds, tsp, sigmask, sigsetsize)` (Linux `sys_ppoll`): the timeout is
 /// checked (`EINVAL`), then the mask, which replaces the blocked signals for the wait;
 /// more entries than `RLIMIT_NOFILE` are `EINVAL`. The time left is written back to
@@ -125,24 +155,8 @@ pub fn sys_ppoll(
     sigmask: UserPtr<u64>,
     sigsetsize: u64,
 ) -> SysResult {
-    let mut end_ns = None;
-    if !tsp.is_null() {
-        let ts = tsp.read()?;
-        if ts.tv_sec < 0 || !(0..NSEC_PER_SEC as i64).contains(&ts.tv_nsec) {
-            return Err(EINVAL);
-        }
-        end_ns = Some(timeout_end(&ts));
-    }
-    if !sigmask.is_null() {
-        if sigsetsize != 8 {
-            return Err(EINVAL);
-        }
-        let set = sigmask.read()?;
-        let t = &current();
-        let old = t.inner.lock().blocked;
-        t.inner.lock().saved_sigmask = Some(old);
-        set_current_blocked(set);
-    }
+    let end_ns = poll_select_set_timeout(tsp)?;
+    set_user_sigmask(sigmask, sigsetsize)?;
     let ret = do_sys_poll(ufds, nfds, end_ns);
     poll_select_finish(end_ns, tsp, ret)
 }
@@ -318,24 +332,8 @@ pub fn sys_pselect6(
         let [p, size] = sig.read()?;
         (UserPtr::<u64>::new(p), size)
     };
-    let mut end_ns = None;
-    if !tsp.is_null() {
-        let ts = tsp.read()?;
-        if ts.tv_sec < 0 || !(0..NSEC_PER_SEC as i64).contains(&ts.tv_nsec) {
-            return Err(EINVAL);
-        }
-        end_ns = Some(timeout_end(&ts));
-    }
-    if !mask.is_null() {
-        if masksize != 8 {
-            return Err(EINVAL);
-        }
-        let set = mask.read()?;
-        let t = &current();
-        let old = t.inner.lock().blocked;
-        t.inner.lock().saved_sigmask = Some(old);
-        set_current_blocked(set);
-    }
+    let end_ns = poll_select_set_timeout(tsp)?;
+    set_user_sigmask(mask, masksize)?;
     let ret = core_sys_select(n as i32, sets, end_ns);
     poll_select_finish(end_ns, tsp, ret)
 }
