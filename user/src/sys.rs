@@ -73,6 +73,22 @@ pub fn write(fd: i32, buf: &[u8]) -> isize {
     )
 }
 
+pub fn read(fd: i32, buf: &mut [u8]) -> isize {
+    syscall(
+        nr::READ,
+        [fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0],
+    )
+}
+
+pub fn close(fd: i32) -> isize {
+    syscall(nr::CLOSE, [fd as usize, 0, 0, 0, 0, 0])
+}
+
+/// `fcntl(fd, cmd, arg)` with an integer `arg`.
+pub fn fcntl(fd: i32, cmd: usize, arg: usize) -> isize {
+    syscall(nr::FCNTL, [fd as usize, cmd, arg, 0, 0, 0])
+}
+
 pub fn exit(code: i32) -> ! {
     syscall(nr::EXIT, [code as usize, 0, 0, 0, 0, 0]);
     unreachable_loop()

@@ -44,24 +44,7 @@ fn pipe(flags: u32) -> Result<[i32; 2], Fail> {
     Ok(fds)
 }
 
-fn close(fd: i32) -> isize {
-    call(nr::CLOSE, [fd as usize, 0, 0, 0, 0, 0])
-}
-fn read(fd: i32, buf: &mut [u8]) -> isize {
-    call(
-        nr::READ,
-        [fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0],
-    )
-}
-fn write(fd: i32, buf: &[u8]) -> isize {
-    call(
-        nr::WRITE,
-        [fd as usize, buf.as_ptr() as usize, buf.len(), 0, 0, 0],
-    )
-}
-fn fcntl(fd: i32, cmd: usize, arg: usize) -> isize {
-    call(nr::FCNTL, [fd as usize, cmd, arg, 0, 0, 0])
-}
+use forkos_user::sys::{close, fcntl, read, write};
 fn nread(fd: i32) -> isize {
     let mut n = -1i32;
     let r = call(
