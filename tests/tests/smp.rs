@@ -124,46 +124,37 @@ fn smp4_every_cpu_ticks() {
     }
 }
 
-/// The whole EL0 suite in one boot with four CPUs online: the secondaries idle, so it
-/// passes as on one, and loses no page.
+/// The whole EL0 suite in one boot on `smp` CPUs (on multi-threaded TCG with `accel`):
+/// it passes as on one CPU and loses no page.
+fn whole_suite(smp: u32, accel: Option<&str>) {
+    let run = Boot {
+        smp,
+        accel: accel.map(Into::into),
+        ..Boot::utest("all")
+    }
+    .run();
+    run.expect(" tests, 0 failed")
+        .expect_status(0)
+        .expect_no_page_lost();
+}
+
+/// With four CPUs online (the secondaries idle while tasks stay on CPU 0).
 #[test]
 fn all_el0_tests_with_smp4() {
-    let run = Boot {
-        smp: 4,
-        ..Boot::utest("all")
-    }
-    .run();
-    run.expect(" tests, 0 failed")
-        .expect_status(0)
-        .expect_no_page_lost();
+    whole_suite(4, None);
 }
 
-/// The whole EL0 suite with two CPUs online.
+/// With two CPUs online.
 #[test]
 fn all_el0_tests_with_smp2() {
-    let run = Boot {
-        smp: 2,
-        ..Boot::utest("all")
-    }
-    .run();
-    run.expect(" tests, 0 failed")
-        .expect_status(0)
-        .expect_no_page_lost();
+    whole_suite(2, None);
 }
 
-/// The whole EL0 suite with four CPUs on four host threads (`-accel tcg,thread=multi`):
-/// the vCPUs really run at once, so races between CPUs get their chance.
+/// With four CPUs on four host threads (`-accel tcg,thread=multi`): the vCPUs really
+/// run at once, so races between CPUs get their chance.
 #[test]
 fn all_el0_tests_with_smp4_mttcg() {
-    let run = Boot {
-        smp: 4,
-        accel: Some("tcg,thread=multi".into()),
-        ..Boot::utest("all")
-    }
-    .run();
-    run.expect(" tests, 0 failed")
-        .expect_status(0)
-        .expect_no_page_lost();
+    whole_suite(4, Some("tcg,thread=multi"));
 }
 
 /// The cross-CPU race tests (fork storm, exit against kill and wait4, mappings changing
