@@ -9,11 +9,13 @@
 //! - [`print!`]/[`println!`]: formatted output to fd 1 through `write`.
 //! - [`rng`]: the fuzzers' seeded random numbers.
 //! - [`icount`]: marker instructions for the instruction-counting QEMU plugin.
+//! - [`sigprobe`]: a signal handler that records the trampoline it returns through.
 #![no_std]
 
 pub mod icount;
 pub mod rng;
 pub mod rt;
+pub mod sigprobe;
 pub mod sys;
 
 use core::fmt::{self, Write};

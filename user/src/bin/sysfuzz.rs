@@ -18,7 +18,7 @@
 #![no_std]
 #![no_main]
 
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use forkos_user::rng::Rng;
 use forkos_user::sys::{self, nr};
@@ -114,7 +114,7 @@ fn mm_worker(seed: u64, n: u64) -> ! {
     let mut r = Rng(seed);
     let p = Playground {
         heap: sys::brk(0) as usize,
-        tramp: TRAMPOLINE.load(Relaxed) & !(PAGE - 1),
+        tramp: forkos_user::sigprobe::return_address() & !(PAGE - 1),
     };
     let prots = [
         sys::PROT_NONE,
@@ -178,45 +178,18 @@ fn mm_worker(seed: u64, n: u64) -> ! {
     sys::exit_group(0)
 }
 
-/// The trampoline's address, as the last handler that ran saw it.
-static TRAMPOLINE: AtomicUsize = AtomicUsize::new(0);
-/// How many times init's handler ran.
-static HITS: AtomicUsize = AtomicUsize::new(0);
-
-extern "C" fn on_signal(_sig: i32) {
-    HITS.fetch_add(1, Relaxed);
-}
-
-extern "C" {
-    /// A handler that records x30 (the trampoline it returns through) and goes on as
-    /// [`on_signal`].
-    fn sysfuzz_trampoline_probe();
-}
-
-core::arch::global_asm!(
-    ".text",
-    ".global sysfuzz_trampoline_probe",
-    "sysfuzz_trampoline_probe:",
-    "adrp x9, {slot}",
-    "add x9, x9, :lo12:{slot}",
-    "str x30, [x9]",
-    "b {body}",
-    slot = sym TRAMPOLINE,
-    body = sym on_signal,
-);
-
 /// Take SIGUSR1 through the trampoline (no SA_RESTORER) and return its two
 /// instructions, or `None` if the handler did not run and return.
 fn trampoline_round_trip() -> Option<[u32; 2]> {
     let act = sys::SigAction {
-        handler: sysfuzz_trampoline_probe as *const () as u64,
+        handler: forkos_user::sigprobe::handler(),
         ..Default::default()
     };
     sys::sigaction(sys::SIGUSR1, Some(&act), None);
-    let before = HITS.load(Relaxed);
+    let before = forkos_user::sigprobe::hits();
     sys::kill(sys::getpid() as i32, sys::SIGUSR1);
-    let lr = TRAMPOLINE.load(Relaxed);
-    if HITS.load(Relaxed) != before + 1 || lr == 0 {
+    let lr = forkos_user::sigprobe::return_address();
+    if forkos_user::sigprobe::hits() != before + 1 || lr == 0 {
         return None;
     }
     // SAFETY: the trampoline is mapped readable in every program.

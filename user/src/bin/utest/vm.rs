@@ -2,8 +2,6 @@
 //! stay the kernel's, whatever one process does to its mapping), `brk` against other
 //! mappings, `mprotect` over holes, `mmap` hints and `MAP_HUGETLB`.
 
-use core::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-
 use crate::util::{
     child, child_code, exited, expect_ok, expect_status, self_path, Shared, PAGE, RW, T,
 };
@@ -32,37 +30,10 @@ fn poke(addr: usize, v: u8) {
     unsafe { (addr as *mut u8).write_volatile(v) }
 }
 
-/// The return address the last signal handler was entered with: the trampoline.
-static SIGRET_LR: AtomicUsize = AtomicUsize::new(0);
-/// How many times the handler ran (and returned through the trampoline).
-static HITS: AtomicUsize = AtomicUsize::new(0);
-
-extern "C" fn on_signal(_sig: i32) {
-    HITS.fetch_add(1, SeqCst);
-}
-
-extern "C" {
-    /// A signal handler that records its x30 (where it will return: the trampoline,
-    /// without SA_RESTORER) and goes on as [`on_signal`].
-    fn utest_trampoline_probe();
-}
-
-core::arch::global_asm!(
-    ".text",
-    ".global utest_trampoline_probe",
-    "utest_trampoline_probe:",
-    "adrp x9, {slot}",
-    "add x9, x9, :lo12:{slot}",
-    "str x30, [x9]",
-    "b {body}",
-    slot = sym SIGRET_LR,
-    body = sym on_signal,
-);
-
 /// Install the probe for SIGUSR1 without SA_RESTORER (as glibc does on arm64).
 fn install_probe() -> T {
     let act = sys::SigAction {
-        handler: utest_trampoline_probe as *const () as u64,
+        handler: forkos_user::sigprobe::handler(),
         ..Default::default()
     };
     check_eq!(sys::sigaction(SIGUSR1, Some(&act), None), 0, "rt_sigaction");
@@ -73,14 +44,14 @@ fn install_probe() -> T {
 /// trampoline at `want_lr` (0: any), and that the trampoline is still
 /// `mov x8, #139; svc #0` (rt_sigreturn) on both kernels. Returns the trampoline.
 fn signal_round_trip(want_lr: usize) -> Result<usize, crate::util::Fail> {
-    let before = HITS.load(SeqCst);
+    let before = forkos_user::sigprobe::hits();
     sys::kill(sys::getpid() as i32, SIGUSR1);
     check_eq!(
-        HITS.load(SeqCst),
+        forkos_user::sigprobe::hits(),
         before + 1,
         "the handler ran once and came back"
     );
-    let lr = SIGRET_LR.load(SeqCst);
+    let lr = forkos_user::sigprobe::return_address();
     check!(
         lr != 0 && lr.is_multiple_of(4),
         "trampoline address {lr:#x}"
