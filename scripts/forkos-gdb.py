@@ -178,10 +178,10 @@ def all_tasks():
     if idle is not None:
         tasks.append(arc_target(idle))
     table = unwrap(lookup_static(PID_TABLE))
-    for weak in btree_values(table["tasks"]):
-        t = arc_target(weak)
-        if t is not None:  # not a pid reserved for a task being created
-            tasks.append(t)
+    for entry in btree_values(table["tasks"]):
+        arc = option(entry)
+        if arc is not None:  # not a pid reserved for a task being created
+            tasks.append(arc_target(arc))
     return tasks
 
 

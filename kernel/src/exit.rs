@@ -53,7 +53,8 @@ fn release_task(p: &Arc<Task>) {
         let zap_leader =
             zombie_leader.filter(|leader| do_notify_parent(leader, &tasklist) && claim(leader));
         drop(tasklist);
-        PID_TABLE.lock().free(p.pid);
+        let hashed = PID_TABLE.lock().free(p.pid);
+        drop(hashed);
         crate::fork::release_thread_count();
         match zap_leader {
             Some(leader) => p = leader,

@@ -217,7 +217,7 @@ fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
     let cur = &current();
     let pid = alloc_pid(args)?;
     let release_pid = |e| {
-        PID_TABLE.lock().free(pid);
+        let _ = PID_TABLE.lock().free(pid);
         e
     };
     // The signal actions (Linux `copy_sighand`): shared with CLONE_SIGHAND (always so for
@@ -327,7 +327,7 @@ fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
             p.set_new_task_mm(None);
             crate::fs::fdtable::exit_files(&p);
             crate::fs::fs_struct::exit_fs(&p);
-            PID_TABLE.lock().free(pid);
+            let _ = PID_TABLE.lock().free(pid);
             return Err(EINTR);
         }
         s.live += 1;

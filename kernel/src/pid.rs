@@ -2,7 +2,7 @@
 //! allocator that hands pids out in increasing order, wrapping past `pid_max`.
 
 use alloc::collections::BTreeMap;
-use alloc::sync::{Arc, Weak};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::sync::IrqSpinLock;
@@ -13,7 +13,10 @@ pub struct PidTable {
     /// The last pid handed out; allocation goes up from here and wraps (Linux
     /// `idr_alloc_cyclic`).
     last: Pid,
-    tasks: BTreeMap<Pid, Weak<Task>>,
+    /// Each pid's task from `attach` until `free` at reap time: the table holds the
+    /// task, as Linux's task is held from `attach_pid` until `release_task`, so a task
+    /// nothing else holds (a stopped thread) lives until it is reaped.
+    tasks: BTreeMap<Pid, Option<Arc<Task>>>,
 }
 
 /// Pids run from 1 to `PID_MAX - 1` (Linux's default `pid_max` is 32768).
@@ -38,7 +41,7 @@ impl PidTable {
             if !self.tasks.contains_key(&candidate) {
                 self.last = candidate;
                 // Held until attach() or free().
-                self.tasks.insert(candidate, Weak::new());
+                self.tasks.insert(candidate, None);
                 return Some(candidate);
             }
             candidate += 1;
@@ -52,30 +55,32 @@ impl PidTable {
         if self.tasks.contains_key(&nr) {
             return None;
         }
-        self.tasks.insert(nr, Weak::new());
+        self.tasks.insert(nr, None);
         Some(nr)
     }
 
     /// Make `pid` find `task` (Linux `attach_pid`).
     pub fn attach(&mut self, pid: Pid, task: &Arc<Task>) {
-        self.tasks.insert(pid, Arc::downgrade(task));
+        self.tasks.insert(pid, Some(task.clone()));
     }
 
-    /// Release `pid` at reap time (Linux `free_pid`).
-    pub fn free(&mut self, pid: Pid) {
-        self.tasks.remove(&pid);
+    /// Release `pid` at reap time (Linux `free_pid`), handing back the table's
+    /// reference to its task for the caller to drop once the table is unlocked.
+    #[must_use]
+    pub fn free(&mut self, pid: Pid) -> Option<Arc<Task>> {
+        self.tasks.remove(&pid).flatten()
     }
 
     /// The task with this pid, if it has not been reaped (Linux `find_task_by_vpid`).
     pub fn find(&self, pid: Pid) -> Option<Arc<Task>> {
-        self.tasks.get(&pid)?.upgrade()
+        self.tasks.get(&pid)?.clone()
     }
 
     /// Allocate the table's first node now, at boot: an empty map keeps it, so the
     /// memory of the pids a workload takes comes back when they are freed (init's pid
     /// never is).
     pub fn reserve(&mut self) {
-        self.tasks.insert(0, Weak::new());
+        self.tasks.insert(0, None);
         self.tasks.remove(&0);
     }
 
@@ -86,7 +91,7 @@ impl PidTable {
 
     /// Every live task, for the process view.
     pub fn all(&self) -> Vec<Arc<Task>> {
-        self.tasks.values().filter_map(Weak::upgrade).collect()
+        self.tasks.values().flatten().cloned().collect()
     }
 }
 

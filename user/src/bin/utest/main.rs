@@ -117,7 +117,7 @@ tests! {
     jobs: pgrp_session_inherited, setpgid_rules, setpgid_after_exec_eacces, kill_process_group,
         wait_process_group,
         stop_continue_wait4, stop_continue_waitid, sigchld_stop_codes,
-        orphaned_stopped_pgrp_hup_cont, sigtstp_orphaned_discarded;
+        orphaned_stopped_pgrp_hup_cont, sigtstp_orphaned_discarded, stop_stops_all_threads;
     sigframe: sigreturn_parses_records, sigreturn_reads_only_what_it_needs;
     cpuid: wfi_wfe_at_el0_continue, mrs_id_registers_emulated, at_hwcap_has_cpuid;
     futex: futex_wait_value_mismatch, futex_wait_timeout, futex_wake_nobody, futex_wake_thread,
