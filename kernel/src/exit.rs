@@ -328,6 +328,11 @@ pub fn do_exit(code: i32) -> ! {
     // (`exit_fs`), before the address space.
     crate::fs::fdtable::exit_files(&tsk);
     crate::fs::fs_struct::exit_fs(&tsk);
+    if group_dead {
+        // A session leader's exit takes its terminal from the session (Linux
+        // `disassociate_ctty(1)`).
+        crate::drivers::tty::tty_jobctrl::disassociate_ctty(true);
+    }
     let mm = current().set_mm(None);
     // Kernel threads borrow no mm; user tasks switch TTBR0 away before it may be freed.
     crate::mm::switch_mm(None);

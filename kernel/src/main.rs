@@ -199,6 +199,11 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
         println!("  tick:    {tick_hz} timer interrupts a second (preemption points), time in 1/{} s jiffies", time::HZ);
     }
     drivers::arch_timer::init(timer_intid, tick_hz);
+    // The console's receive interrupt, feeding the terminal (Linux `pl011_startup`).
+    if let (Some(_), Some(intid)) = (info.uart, info.uart_intid) {
+        irq::request_irq(intid, console::pl011_int);
+        console::enable_rx_interrupts();
+    }
     // Fewer ASIDs than the CPU has, for tests: a rollover every few forks.
     let asid_bits = cmdline::get(info.cmdline, "asid_bits").and_then(|v| v.parse().ok());
     arch::mmu_context::asids_init(asid_bits, info.cpus.count);

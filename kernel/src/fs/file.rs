@@ -47,6 +47,11 @@ pub struct DirContext<'a> {
 /// What a kind of file does (Linux `struct file_operations`). Each is a `static`; a
 /// method a kind of file lacks has Linux's answer for it as its default.
 pub trait FileOperations: Sync {
+    /// Opening `inode` for `f_mode` with the open's `flags` (Linux `open`): a device
+    /// may refuse, or act (a terminal becomes a controlling terminal); none: nothing.
+    fn open(&self, _inode: &Inode, _f_mode: u32, _flags: u32) -> Result<(), Errno> {
+        Ok(())
+    }
     /// Read into `to` from `*pos`, moving it (Linux `read_iter`); none: `EINVAL`.
     fn read(&self, _file: &File, _to: &mut IovIter, _pos: &mut i64) -> SysResult {
         Err(EINVAL)

@@ -1,0 +1,196 @@
+//! The terminal (Linux `drivers/tty/tty_io.c`): the console's UART as a tty, with the
+//! `n_tty` line discipline between the receive interrupt and `read`.
+//!
+//! forkos has one terminal, [`CONSOLE_TTY`], reached through three device files, as on
+//! Linux under QEMU: `/dev/ttyAMA0` (204:64) is the UART itself, `/dev/console` (5:1)
+//! redirects to it, and `/dev/tty` (5:0) is the caller's controlling terminal. Bytes come
+//! in through the UART's receive interrupt ([`serial_core::uart_insert_char`]), go
+//! through the line discipline ([`n_tty`]: editing, echo, signal characters) and wake
+//! readers. Sessions and process groups meet the terminal in [`tty_jobctrl`]: which
+//! session it controls, its foreground group, and the checks that stop a background
+//! reader or writer. The line discipline's pure logic is `forkos_lib::n_tty`.
+
+pub mod n_tty;
+pub mod serial_core;
+pub mod tty_jobctrl;
+
+use crate::errno::*;
+use crate::fs::file::{File, FileOperations};
+use crate::fs::inode::Inode;
+use crate::iov_iter::IovIter;
+use crate::mm::uaccess::UserPtr;
+use crate::task::Pid;
+use crate::sched::wait::WaitQueue;
+use crate::sync::IrqSpinLock;
+use forkos_lib::n_tty::NTtyData;
+use forkos_lib::uapi::fcntl::{O_NOCTTY, O_NONBLOCK};
+use forkos_lib::uapi::ioctls::*;
+use forkos_lib::uapi::termbits::{Termios, Winsize};
+
+/// One terminal (Linux `struct tty_struct`).
+pub struct TtyStruct {
+    /// The line discipline's buffer and the termios (Linux `disc_data`, `termios`,
+    /// under `termios_rwsem`); taken by the receive interrupt.
+    pub ldisc: IrqSpinLock<NTtyData>,
+    /// Its session and foreground group, and the window size (Linux `tty->ctrl`,
+    /// `winsize`).
+    pub ctrl: IrqSpinLock<TtyCtrl>,
+    /// Readers sleep here until a line (or a byte) comes (Linux `read_wait`).
+    pub read_wait: WaitQueue,
+}
+
+/// What [`TtyStruct::ctrl`] guards (Linux `tty->ctrl`).
+pub struct TtyCtrl {
+    /// The foreground process group, 0 for none (Linux `ctrl.pgrp`).
+    pub pgrp: Pid,
+    /// The session it is the controlling terminal of, 0 for none (Linux `ctrl.session`).
+    pub session: Pid,
+    /// Rows and columns: 0 by 0 on a serial line, as Linux reports for the PL011.
+    pub winsize: Winsize,
+}
+
+/// The console's terminal, the PL011 (Linux's `ttyAMA0`).
+pub static CONSOLE_TTY: TtyStruct = TtyStruct {
+    ldisc: IrqSpinLock::new(NTtyData::new()),
+    ctrl: IrqSpinLock::new(TtyCtrl {
+        pgrp: 0,
+        session: 0,
+        winsize: Winsize {
+            ws_row: 0,
+            ws_col: 0,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        },
+    }),
+    read_wait: WaitQueue::new(),
+};
+
+/// `/dev/ttyAMA0`'s device number (Linux `SERIAL_AMBA_MAJOR`, `SERIAL_AMBA_MINOR`).
+pub const TTYAMA0_RDEV: (u32, u32) = (204, 64);
+
+/// The file operations of a terminal (Linux `tty_fops`), and of `/dev/console`
+/// (`console_fops`, whose reads and writes skip the job-control checks).
+pub struct TtyFops {
+    console: bool,
+}
+
+/// Linux `tty_fops`.
+pub static TTY_FOPS: TtyFops = TtyFops { console: false };
+/// Linux `console_fops`.
+pub static CONSOLE_FOPS: TtyFops = TtyFops { console: true };
+
+impl FileOperations for TtyFops {
+    /// Linux `tty_open`: `/dev/tty` is the caller's controlling terminal or `ENXIO`;
+    /// opening the terminal itself (not `/dev/console`) without `O_NOCTTY` makes it the
+    /// controlling terminal of a session leader that has none
+    /// (`tty_open_proc_set_tty`).
+    fn open(&self, inode: &Inode, f_mode: u32, flags: u32) -> Result<(), Errno> {
+        let rdev = inode.i.lock().rdev;
+        if rdev == (5, 0) {
+            // Linux `tty_open_current_tty`.
+            if !tty_jobctrl::current_has_tty() {
+                return Err(ENXIO);
+            }
+            return Ok(());
+        }
+        let noctty = flags & O_NOCTTY != 0 || rdev == (5, 1);
+        if !noctty {
+            tty_jobctrl::tty_open_proc_set_tty(&CONSOLE_TTY, f_mode);
+        }
+        Ok(())
+    }
+    fn read(&self, file: &File, to: &mut IovIter, _pos: &mut i64) -> SysResult {
+        n_tty::n_tty_read(&CONSOLE_TTY, file, self.console, to)
+    }
+    fn write(&self, file: &File, from: &mut IovIter, _pos: &mut i64) -> SysResult {
+        n_tty::n_tty_write(&CONSOLE_TTY, file, self.console, from)
+    }
+    fn ioctl(&self, file: &File, cmd: u64, arg: u64) -> SysResult {
+        tty_ioctl(&CONSOLE_TTY, file, cmd, arg)
+    }
+    fn poll(&self, _file: &File) -> u32 {
+        n_tty::n_tty_poll(&CONSOLE_TTY)
+    }
+}
+
+/// Is `flags` a non-blocking open (`O_NONBLOCK`)?
+fn nonblocking(file: &File) -> bool {
+    file.flags() & O_NONBLOCK != 0
+}
+
+/// `ioctl` on a terminal (Linux `tty_ioctl`, with `tty_jobctrl_ioctl`, `n_tty_ioctl`
+/// and `tty_mode_ioctl`). Requests a terminal does not know are `ENOTTY`.
+fn tty_ioctl(tty: &TtyStruct, file: &File, cmd: u64, arg: u64) -> SysResult {
+    match cmd & 0xffff_ffff {
+        TIOCGWINSZ => {
+            let ws = tty.ctrl.lock().winsize;
+            UserPtr::<Winsize>::new(arg).write(&ws)?;
+            Ok(0)
+        }
+        TIOCSWINSZ => tiocswinsz(tty, arg),
+        TIOCSCTTY => tty_jobctrl::tiocsctty(tty, file, arg),
+        TIOCNOTTY => tty_jobctrl::tiocnotty(),
+        TIOCGPGRP => tty_jobctrl::tiocgpgrp(tty, arg),
+        TIOCSPGRP => tty_jobctrl::tiocspgrp(tty, arg),
+        TIOCGSID => tty_jobctrl::tiocgsid(tty, arg),
+        FIONREAD => {
+            let n = tty.ldisc.lock().inq() as u32;
+            UserPtr::<u32>::new(arg).write(&n)?;
+            Ok(0)
+        }
+        TCGETS => {
+            let t = tty.ldisc.lock().termios;
+            UserPtr::<Termios>::new(arg).write(&t)?;
+            Ok(0)
+        }
+        TCSETS | TCSETSW | TCSETSF => set_termios(tty, cmd & 0xffff_ffff, arg),
+        TCFLSH => {
+            // Linux `n_tty_ioctl_helper`: a background group may not flush.
+            tty_jobctrl::tty_check_change(tty)?;
+            match arg {
+                TCIFLUSH | TCIOFLUSH => tty.ldisc.lock().reset_buffer_flags(),
+                // Output is sent as it is written: nothing waits to be flushed.
+                TCOFLUSH => {}
+                _ => return Err(EINVAL),
+            }
+            Ok(0)
+        }
+        _ => Err(ENOTTY),
+    }
+}
+
+/// `TCSETS`, `TCSETSW` (after output drains: it is sent as written) and `TCSETSF`
+/// (which also drops unread input) (Linux `set_termios`): a background process may
+/// not change them ([`tty_jobctrl::tty_check_change`]).
+fn set_termios(tty: &TtyStruct, cmd: u64, arg: u64) -> SysResult {
+    tty_jobctrl::tty_check_change(tty)?;
+    let t = UserPtr::<Termios>::new(arg).read()?;
+    let mut ld = tty.ldisc.lock();
+    if cmd == TCSETSF {
+        ld.reset_buffer_flags();
+    }
+    ld.set_termios(t);
+    drop(ld);
+    // Leaving canonical mode may make typed bytes readable (Linux `n_tty_set_termios`
+    // wakes the readers).
+    n_tty::wake_readers(tty);
+    Ok(0)
+}
+
+/// `TIOCSWINSZ` (Linux `tiocswinsz`): a new size, and `SIGWINCH` to the foreground
+/// group if it changed.
+fn tiocswinsz(tty: &TtyStruct, arg: u64) -> SysResult {
+    let ws = UserPtr::<Winsize>::new(arg).read()?;
+    let pgrp = {
+        let mut c = tty.ctrl.lock();
+        if c.winsize == ws {
+            return Ok(0);
+        }
+        c.winsize = ws;
+        c.pgrp
+    };
+    if pgrp != 0 {
+        crate::signal::kill_pgrp(pgrp, crate::signal::SIGWINCH, true);
+    }
+    Ok(0)
+}
