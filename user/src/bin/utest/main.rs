@@ -62,6 +62,7 @@ mod stack;
 mod stress;
 mod sysmisc;
 mod threads;
+mod tty;
 mod uaccess;
 mod util;
 mod vfork;
@@ -159,6 +160,7 @@ tests! {
         pipe_fills_then_blocks, pipe_atomic_writes, ppoll_pipe_readiness, pselect6_pipe_readiness, pipe_read_interrupted,
         pipe_write_interrupted_partial,
         pipe_three_process_pipeline, pipe_lseek_fstat_cloexec;
+    tty: tty_termios_ioctls, tty_controlling_terminal, tty_background_job_control;
 }
 
 fn main(args: &[&str]) -> i32 {

@@ -1,0 +1,263 @@
+//! The console as a terminal: the termios `ioctl`s, the controlling terminal of a
+//! session and its foreground process group, and what a background process meets
+//! (Linux `drivers/tty/tty_io.c`, `tty_jobctrl.c`, `n_tty.c`). Each test matches Linux
+//! 6.1 under QEMU, where the console is `ttyAMA0`. What needs typing on the console is
+//! tested from the host (`tests/tests/tty.rs`).
+
+use crate::util::{child, expect_ok, wait_opts, Status, T};
+use forkos_lib::uapi::termbits::*;
+use forkos_user::sys;
+
+const ENXIO: isize = 6;
+const EIO: isize = 5;
+const ENOTTY: isize = 25;
+
+fn ioctl(fd: i32, cmd: u64, arg: usize) -> isize {
+    sys::syscall(sys::nr::IOCTL, [fd as usize, cmd as usize, arg, 0, 0, 0])
+}
+
+fn open(path: &[u8], flags: u32) -> isize {
+    let mut p = [0u8; 64];
+    p[..path.len()].copy_from_slice(path);
+    sys::syscall(
+        sys::nr::OPENAT,
+        [sys::AT_FDCWD as usize, p.as_ptr() as usize, flags as usize, 0, 0, 0],
+    )
+}
+
+fn tcgets(fd: i32) -> Result<Termios, isize> {
+    let mut t = Termios::STD;
+    let r = ioctl(fd, sys::TCGETS, &mut t as *mut Termios as usize);
+    if r < 0 {
+        Err(r)
+    } else {
+        Ok(t)
+    }
+}
+
+fn getpgrp_of_tty(fd: i32) -> isize {
+    let mut pgrp = -1i32;
+    let r = ioctl(fd, sys::TIOCGPGRP, &mut pgrp as *mut i32 as usize);
+    if r < 0 {
+        r
+    } else {
+        pgrp as isize
+    }
+}
+
+fn setpgrp_of_tty(fd: i32, pgrp: i32) -> isize {
+    ioctl(fd, sys::TIOCSPGRP, &pgrp as *const i32 as usize)
+}
+
+fn getsid_of_tty(fd: i32) -> isize {
+    let mut sid = -1i32;
+    let r = ioctl(fd, sys::TIOCGSID, &mut sid as *mut i32 as usize);
+    if r < 0 {
+        r
+    } else {
+        sid as isize
+    }
+}
+
+/// The console's termios are Linux's defaults for a terminal (`tty_std_termios`:
+/// canonical mode, echo, signal characters, `ICRNL`, `OPOST|ONLCR`, the usual control
+/// characters); `TCSETS*` set them, a bad pointer is `EFAULT`; the window size of a
+/// serial line is 0 by 0 until `TIOCSWINSZ`; `FIONREAD` is 0 with nothing typed;
+/// `TCFLSH` takes `TCIFLUSH`/`TCOFLUSH`/`TCIOFLUSH` only (`EINVAL`); an unknown
+/// request, or a terminal request on `/dev/null`, is `ENOTTY`.
+pub fn tty_termios_ioctls() -> T {
+    let t = tcgets(0).map_err(|e| crate::util::fail(format_args!("TCGETS {e}"), file!(), line!()))?;
+    let std = Termios::STD;
+    check_eq!(t.c_lflag, std.c_lflag, "c_lflag");
+    check_eq!(t.c_oflag, std.c_oflag, "c_oflag");
+    check_eq!(t.c_iflag & (ICRNL | IXON), ICRNL | IXON, "c_iflag");
+    check_eq!(&t.c_cc[..17], &std.c_cc[..17], "c_cc");
+    let mut changed = t;
+    changed.c_lflag &= !ECHO;
+    changed.c_cc[VMIN] = 5;
+    for cmd in [sys::TCSETS, sys::TCSETSW, sys::TCSETSF] {
+        check_eq!(ioctl(0, cmd, &changed as *const Termios as usize), 0, "TCSETS*");
+        let got = tcgets(0).unwrap_or(std);
+        check_eq!(got.c_lflag, changed.c_lflag, "c_lflag after TCSETS*");
+        check_eq!(got.c_cc[VMIN], 5, "VMIN after TCSETS*");
+        check_eq!(ioctl(0, sys::TCSETS, &t as *const Termios as usize), 0, "TCSETS back");
+    }
+    check_eq!(ioctl(0, sys::TCSETS, 8), -sys::EFAULT, "TCSETS from a bad pointer");
+    check_eq!(ioctl(0, sys::TCGETS, 8), -sys::EFAULT, "TCGETS to a bad pointer");
+    check_eq!(tcgets(0).map(|x| x.c_lflag), Ok(t.c_lflag), "termios kept");
+
+    let mut ws = [0xffffu16; 4];
+    check_eq!(ioctl(0, sys::TIOCGWINSZ, ws.as_mut_ptr() as usize), 0, "TIOCGWINSZ");
+    check_eq!(ws, [0u16; 4], "a serial console's window size");
+    let set = [24u16, 80, 0, 0];
+    check_eq!(ioctl(0, sys::TIOCSWINSZ, set.as_ptr() as usize), 0, "TIOCSWINSZ");
+    check_eq!(ioctl(0, sys::TIOCGWINSZ, ws.as_mut_ptr() as usize), 0, "TIOCGWINSZ");
+    check_eq!(ws, set, "the window size set");
+    check_eq!(ioctl(0, sys::TIOCSWINSZ, [0u16; 4].as_ptr() as usize), 0, "TIOCSWINSZ back");
+    check_eq!(ioctl(0, sys::TIOCSWINSZ, 8), -sys::EFAULT, "TIOCSWINSZ from a bad pointer");
+
+    let mut n = 7u32;
+    check_eq!(ioctl(0, sys::FIONREAD, &mut n as *mut u32 as usize), 0, "FIONREAD");
+    check_eq!(n, 0, "bytes waiting");
+    check_eq!(ioctl(0, sys::TCFLSH, sys::TCIFLUSH as usize), 0, "TCFLSH TCIFLUSH");
+    check_eq!(ioctl(0, sys::TCFLSH, sys::TCOFLUSH as usize), 0, "TCFLSH TCOFLUSH");
+    check_eq!(ioctl(0, sys::TCFLSH, sys::TCIOFLUSH as usize), 0, "TCFLSH TCIOFLUSH");
+    check_eq!(ioctl(0, sys::TCFLSH, 3), -sys::EINVAL, "TCFLSH 3");
+    check_eq!(ioctl(0, 0x5499, 0), -ENOTTY, "an unknown request");
+    let null = open(b"/dev/null", sys::O_RDWR);
+    check!(null >= 0, "open /dev/null: {null}");
+    check_eq!(ioctl(null as i32, sys::TCGETS, &mut n as *mut u32 as usize), -ENOTTY, "TCGETS on /dev/null");
+    sys::close(null as i32);
+    // Init has no controlling terminal: the job-control requests are not for it.
+    check_eq!(getpgrp_of_tty(0), -ENOTTY, "TIOCGPGRP without a controlling terminal");
+    check_eq!(getsid_of_tty(0), -ENOTTY, "TIOCGSID without a controlling terminal");
+    check_eq!(setpgrp_of_tty(0, 0), -ENOTTY, "TIOCSPGRP without a controlling terminal");
+    check_eq!(ioctl(0, sys::TIOCNOTTY, 0), -ENOTTY, "TIOCNOTTY without a controlling terminal");
+    check_eq!(open(b"/dev/tty", sys::O_RDWR), -ENXIO, "/dev/tty without a controlling terminal");
+    Ok(())
+}
+
+/// A session leader acquires the terminal by opening `/dev/ttyAMA0` without
+/// `O_NOCTTY`, never through `/dev/console` (Linux `tty_open`'s `noctty`); then it is
+/// the session's (`TIOCGSID`), its group is the foreground (`TIOCGPGRP`), `/dev/tty`
+/// opens. `TIOCSCTTY`: `EPERM` for a process that does not lead a session, 0 for the
+/// session that already has it. `TIOCSPGRP`: `EINVAL` for a negative id, `ESRCH` for
+/// an id not in use, `EPERM` for a group of another session. `TIOCNOTTY` gives it up.
+pub fn tty_controlling_terminal() -> T {
+    let c = child(|| {
+        check_eq!(ioctl(0, sys::TIOCSCTTY, 0), -sys::EPERM, "TIOCSCTTY, not a session leader");
+        let me = sys::getpid() as i32;
+        check_eq!(sys::setsid(), me as isize, "setsid");
+        let con = open(b"/dev/console", sys::O_RDWR);
+        check!(con >= 0, "open /dev/console: {con}");
+        check_eq!(open(b"/dev/tty", sys::O_RDWR), -ENXIO, "/dev/tty after opening /dev/console");
+        let nc = open(b"/dev/ttyAMA0", sys::O_RDWR | sys::O_NOCTTY);
+        check!(nc >= 0, "open /dev/ttyAMA0 O_NOCTTY: {nc}");
+        check_eq!(open(b"/dev/tty", sys::O_RDWR), -ENXIO, "/dev/tty after O_NOCTTY");
+        let fd = open(b"/dev/ttyAMA0", sys::O_RDWR) as i32;
+        check!(fd >= 0, "open /dev/ttyAMA0: {fd}");
+        check_eq!(getsid_of_tty(fd), me as isize, "TIOCGSID");
+        check_eq!(getpgrp_of_tty(fd), me as isize, "TIOCGPGRP");
+        // The console and /dev/tty are the same terminal.
+        check_eq!(getpgrp_of_tty(con as i32), me as isize, "TIOCGPGRP on /dev/console");
+        let tty = open(b"/dev/tty", sys::O_RDWR);
+        check!(tty >= 0, "open /dev/tty: {tty}");
+        check_eq!(getsid_of_tty(tty as i32), me as isize, "TIOCGSID on /dev/tty");
+        check_eq!(ioctl(fd, sys::TIOCSCTTY, 0), 0, "TIOCSCTTY, already the session's");
+        check_eq!(setpgrp_of_tty(fd, -1), -sys::EINVAL, "TIOCSPGRP -1");
+        check_eq!(setpgrp_of_tty(fd, 0x7fff_fff0), -sys::ESRCH, "TIOCSPGRP no such id");
+        check_eq!(ioctl(fd, sys::TIOCSPGRP, 8), -sys::EFAULT, "TIOCSPGRP bad pointer");
+        check_eq!(ioctl(fd, sys::TIOCGPGRP, 8), -sys::EFAULT, "TIOCGPGRP bad pointer");
+        // A process in another session: EPERM.
+        let (rd, wr) = pipe()?;
+        let (ready_rd, ready_wr) = pipe()?;
+        let other = sys::fork();
+        if other == 0 {
+            sys::setsid();
+            sys::write(ready_wr, b"r");
+            let mut b = [0u8; 1];
+            sys::read(rd, &mut b);
+            sys::exit(0);
+        }
+        sys::read(ready_rd, &mut [0u8; 1]);
+        check_eq!(setpgrp_of_tty(fd, other as i32), -sys::EPERM, "TIOCSPGRP other session");
+        sys::write(wr, b"x");
+        check_eq!(wait_opts(other as i32, 0)?, Status(0), "the other session's process");
+        check_eq!(setpgrp_of_tty(fd, me), 0, "TIOCSPGRP own group");
+        // A session leader's TIOCNOTTY sends SIGHUP and SIGCONT to the foreground
+        // group: its own here.
+        sys::set_handler(sys::SIGHUP, sys::SIG_IGN as usize, 0);
+        check_eq!(ioctl(fd, sys::TIOCNOTTY, 0), 0, "TIOCNOTTY");
+        check_eq!(getpgrp_of_tty(fd), -ENOTTY, "TIOCGPGRP after TIOCNOTTY");
+        check_eq!(open(b"/dev/tty", sys::O_RDWR), -ENXIO, "/dev/tty after TIOCNOTTY");
+        check_eq!(ioctl(fd, sys::TIOCSCTTY, 0), 0, "TIOCSCTTY again");
+        check_eq!(getsid_of_tty(fd), me as isize, "TIOCGSID after TIOCSCTTY");
+        // A session leader's exit frees the terminal for the next session.
+        Ok(())
+    })?;
+    expect_ok(c)?;
+    let c = child(|| {
+        check_eq!(sys::setsid(), sys::getpid(), "setsid");
+        let fd = open(b"/dev/ttyAMA0", sys::O_RDWR) as i32;
+        check!(fd >= 0, "open /dev/ttyAMA0: {fd}");
+        check_eq!(getsid_of_tty(fd), sys::getpid(), "the terminal of the next session");
+        Ok(())
+    })?;
+    expect_ok(c)
+}
+
+fn pipe() -> Result<(i32, i32), crate::util::Fail> {
+    let mut fds = [0i32; 2];
+    let r = sys::syscall(sys::nr::PIPE2, [fds.as_mut_ptr() as usize, 0, 0, 0, 0, 0]);
+    check_eq!(r, 0, "pipe2");
+    Ok((fds[0], fds[1]))
+}
+
+/// A background process group meets job control: its read gets `SIGTTIN` (a stop its
+/// parent sees with `WUNTRACED`), or `EIO` with `SIGTTIN` ignored; `TIOCSPGRP` and
+/// `TCSETS` from it get `SIGTTOU`, or go through with `SIGTTOU` ignored; a write goes
+/// through unless `TOSTOP`. A non-blocking read with nothing typed is `EAGAIN`.
+pub fn tty_background_job_control() -> T {
+    let c = child(|| {
+        let me = sys::getpid() as i32;
+        check_eq!(sys::setsid(), me as isize, "setsid");
+        let fd = open(b"/dev/ttyAMA0", sys::O_RDWR | sys::O_NONBLOCK) as i32;
+        check!(fd >= 0, "open /dev/ttyAMA0: {fd}");
+        let mut b = [0u8; 4];
+        check_eq!(sys::read(fd, &mut b), -sys::EAGAIN, "a non-blocking read of nothing");
+        let t = tcgets(fd).unwrap_or(Termios::STD);
+        let bg = |f: fn(i32) -> i32| -> Result<Status, crate::util::Fail> {
+            let pid = sys::fork();
+            if pid == 0 {
+                sys::setpgid(0, 0);
+                sys::exit(f(fd));
+            }
+            sys::setpgid(pid as i32, pid as i32);
+            let st = wait_opts(pid as i32, sys::WUNTRACED)?;
+            if st.0 & 0xff == 0x7f {
+                sys::kill(pid as i32, sys::SIGKILL);
+                wait_opts(pid as i32, 0)?;
+            }
+            Ok(st)
+        };
+        let stopped = |sig: i32| Status((sig << 8) | 0x7f);
+        check_eq!(bg(|fd| sys::read(fd, &mut [0u8; 4]) as i32)?, stopped(sys::SIGTTIN), "background read");
+        check_eq!(
+            bg(|fd| {
+                sys::set_handler(sys::SIGTTIN, sys::SIG_IGN as usize, 0);
+                -(sys::read(fd, &mut [0u8; 4]) as i32)
+            })?,
+            Status((EIO as i32) << 8),
+            "background read, SIGTTIN ignored"
+        );
+        check_eq!(bg(|fd| setpgrp_of_tty(fd, sys::getpid() as i32) as i32)?, stopped(sys::SIGTTOU), "background TIOCSPGRP");
+        check_eq!(
+            bg(|fd| {
+                sys::set_handler(sys::SIGTTOU, sys::SIG_IGN as usize, 0);
+                setpgrp_of_tty(fd, sys::getpid() as i32) as i32
+            })?,
+            Status(0),
+            "background TIOCSPGRP, SIGTTOU ignored"
+        );
+        // That child made its group the foreground and exited: take it back.
+        sys::set_handler(sys::SIGTTOU, sys::SIG_IGN as usize, 0);
+        check_eq!(setpgrp_of_tty(fd, me), 0, "TIOCSPGRP back");
+        sys::set_handler(sys::SIGTTOU, sys::SIG_DFL as usize, 0);
+        check_eq!(
+            bg(|fd| {
+                let t = tcgets(fd).unwrap_or(Termios::STD);
+                ioctl(fd, sys::TCSETS, &t as *const Termios as usize) as i32
+            })?,
+            stopped(sys::SIGTTOU),
+            "background TCSETS"
+        );
+        check_eq!(bg(|fd| (sys::write(fd, b"") == 0) as i32)?, Status(1 << 8), "background write");
+        let mut tostop = t;
+        tostop.c_lflag |= TOSTOP;
+        check_eq!(ioctl(fd, sys::TCSETS, &tostop as *const Termios as usize), 0, "TOSTOP");
+        check_eq!(bg(|fd| sys::write(fd, b"") as i32)?, stopped(sys::SIGTTOU), "background write, TOSTOP");
+        check_eq!(ioctl(fd, sys::TCSETS, &t as *const Termios as usize), 0, "TOSTOP off");
+        Ok(())
+    })?;
+    expect_ok(c)
+}
