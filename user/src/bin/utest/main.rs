@@ -191,6 +191,10 @@ fn main(args: &[&str]) -> i32 {
     if args.len() > 3 && args[args.len() - 3] == "fdopen" {
         return files::fdopen_helper(args[args.len() - 2], name);
     }
+    // Not a test of the table: the host types into it (tests/tests/tty.rs).
+    if name == "tty_session" {
+        return tty::session_helper();
+    }
     if name == "segv" {
         // SAFETY: a load from the unmapped address 8, in assembly so that no Rust
         // reference is involved: init dies of SIGSEGV here.

@@ -261,3 +261,107 @@ pub fn tty_background_job_control() -> T {
     })?;
     expect_ok(c)
 }
+
+/// Print what a read returned: its result and the bytes, escaped.
+fn show(what: &str, r: isize, buf: &[u8]) {
+    let n = r.max(0) as usize;
+    let s = core::str::from_utf8(&buf[..n]).unwrap_or("<not utf-8>");
+    forkos_user::println!("{what}: {r} {s:?}");
+}
+
+/// A child in a process group of its own that sleeps until a signal ends it.
+fn sleeper_in_own_group() -> i32 {
+    let pid = sys::fork();
+    if pid == 0 {
+        sys::setpgid(0, 0);
+        loop {
+            sys::sleep_ms(1000);
+        }
+    }
+    sys::setpgid(pid as i32, pid as i32);
+    pid as i32
+}
+
+/// How a wait status reads in the transcript.
+fn show_status(who: &str, pid: i32, options: i32) {
+    let mut st = 0i32;
+    let r = sys::wait4(pid, &mut st, options);
+    if r == 0 {
+        forkos_user::println!("{who}: running");
+    } else if st & 0x7f == 0 {
+        forkos_user::println!("{who}: exited {}", (st >> 8) & 0xff);
+    } else if st & 0xff == 0x7f {
+        forkos_user::println!("{who}: stopped by {} (status {st:#x})", (st >> 8) & 0xff);
+    } else {
+        forkos_user::println!("{who}: killed by {}", st & 0x7f);
+    }
+}
+
+/// `utest tty_session`: the program the host drives through the console
+/// (`tests/tests/tty.rs`), not a test of the table (it waits for typing). It makes a
+/// session with the console as its controlling terminal, as a shell's does, then
+/// prints a `[step]` marker before each thing the host types, and what came of it.
+/// The session is init's child's, as a shell's would be: children of init are in
+/// orphaned process groups, whose `SIGTSTP` Linux discards.
+pub fn session_helper() -> i32 {
+    let pid = sys::fork();
+    if pid == 0 {
+        sys::exit(session());
+    }
+    let mut st = 0;
+    sys::wait4(pid as i32, &mut st, 0);
+    (st >> 8) & 0xff | st & 0x7f
+}
+
+fn session() -> i32 {
+    let me = sys::getpid() as i32;
+    sys::setsid();
+    let fd = open(b"/dev/ttyAMA0", sys::O_RDWR) as i32;
+    if fd < 0 || getpgrp_of_tty(fd) != me as isize {
+        forkos_user::println!("tty_session: no controlling terminal ({fd})");
+        return 1;
+    }
+    // A shell ignores SIGTTOU, to take the terminal back from a job.
+    sys::set_handler(sys::SIGTTOU, sys::SIG_IGN as usize, 0);
+    let mut buf = [0u8; 128];
+    for step in ["line", "kill", "eof", "eof2"] {
+        forkos_user::println!("[{step}]");
+        let r = sys::read(fd, &mut buf);
+        show("got", r, &buf);
+    }
+
+    let cooked = tcgets(fd).unwrap_or(Termios::STD);
+    let mut raw = cooked;
+    raw.c_lflag &= !(ICANON | ECHO);
+    raw.c_cc[VMIN] = 1;
+    raw.c_cc[VTIME] = 0;
+    ioctl(fd, sys::TCSETSW, &raw as *const Termios as usize);
+    forkos_user::println!("[raw]");
+    for _ in 0..2 {
+        let r = sys::read(fd, &mut buf[..1]);
+        show("byte", r, &buf);
+    }
+    raw.c_cc[VMIN] = 0;
+    raw.c_cc[VTIME] = 2;
+    ioctl(fd, sys::TCSETSW, &raw as *const Termios as usize);
+    let r = sys::read(fd, &mut buf);
+    show("VTIME read of nothing", r, &buf);
+    ioctl(fd, sys::TCSETSF, &cooked as *const Termios as usize);
+
+    // ^C, ^Z and ^\ go to the foreground group only.
+    let bg = sleeper_in_own_group();
+    for (step, who) in [("intr", "fg"), ("susp", "fg"), ("quit", "fg")] {
+        let fg = sleeper_in_own_group();
+        setpgrp_of_tty(fd, fg);
+        forkos_user::println!("[{step}]");
+        show_status(who, fg, sys::WUNTRACED);
+        show_status("bg", bg, sys::WNOHANG);
+        setpgrp_of_tty(fd, me);
+        sys::kill(fg, sys::SIGKILL);
+        sys::wait4(fg, core::ptr::null_mut(), 0);
+    }
+    sys::kill(bg, sys::SIGKILL);
+    sys::wait4(bg, core::ptr::null_mut(), 0);
+    forkos_user::println!("[done]");
+    0
+}

@@ -1,0 +1,57 @@
+//! The console as a terminal, typed into (Linux `drivers/tty/n_tty.c`,
+//! `tty_jobctrl.c`): `utest tty_session` makes a session whose controlling terminal is
+//! the console, as a shell's, and prints a `[step]` marker before each thing typed here.
+//! What the transcript must show is Linux 6.1's behaviour: canonical-mode line editing
+//! (erase `^?`, word erase `^W`, kill `^U`, with `ECHOE`/`ECHOKE` erasing on the
+//! screen), `^D` ending a read without a newline and then as end of file, raw mode's
+//! single bytes and `VTIME` timeout, and `^C`, `^Z`, `^\` signalling the foreground
+//! process group only, echoed as `^C`, `^Z`, `^\`.
+
+use forkos_tests::Boot;
+use std::time::Duration;
+
+const STEP: Duration = Duration::from_secs(20);
+
+#[test]
+fn tty_session_line_editing_raw_mode_and_signal_keys() {
+    let mut c = Boot::utest("tty_session").spawn();
+    c.expect("[line]\r\n", STEP * 2);
+    c.send(b"helo\x7flo wor\x17world\r");
+    // Echo: the erased `o` and word rubbed out with backspace-space-backspace.
+    c.expect("helo\x08 \x08lo wor\x08 \x08\x08 \x08\x08 \x08world\r\n", STEP);
+    c.expect("got: 12 \"hello world\\n\"", STEP);
+    c.expect("[kill]\r\n", STEP);
+    c.send(b"junk\x15ok\r");
+    c.expect("got: 3 \"ok\\n\"", STEP);
+    c.expect("[eof]\r\n", STEP);
+    c.send(b"abc\x04");
+    c.expect("got: 3 \"abc\"", STEP);
+    c.expect("[eof2]\r\n", STEP);
+    c.send(b"\x04");
+    c.expect("got: 0 \"\"", STEP);
+    c.expect("[raw]\r\n", STEP);
+    c.send(b"xy");
+    c.expect("byte: 1 \"x\"", STEP);
+    c.expect("byte: 1 \"y\"", STEP);
+    c.expect("VTIME read of nothing: 0 \"\"", STEP);
+    c.expect("[intr]\r\n", STEP);
+    c.send(b"\x03");
+    c.expect("^C", STEP);
+    c.expect("fg: killed by 2", STEP);
+    c.expect("bg: running", STEP);
+    c.expect("[susp]\r\n", STEP);
+    c.send(b"\x1a");
+    c.expect("^Z", STEP);
+    c.expect("fg: stopped by 20 (status 0x147f)", STEP);
+    c.expect("bg: running", STEP);
+    c.expect("[quit]\r\n", STEP);
+    c.send(b"\x1c");
+    c.expect("^\\", STEP);
+    c.expect("fg: killed by 3", STEP);
+    c.expect("bg: running", STEP);
+    c.expect("[done]", STEP);
+    c.expect("forkos: free pages before init started", STEP);
+    let before_after = c.expect(" power off", STEP);
+    assert_eq!(c.finish(STEP), 0, "exit status");
+    let _ = before_after;
+}
