@@ -15,7 +15,13 @@ const STEP: Duration = Duration::from_secs(20);
 #[test]
 fn tty_session_line_editing_raw_mode_and_signal_keys() {
     let mut c = Boot::utest("tty_session").spawn();
-    c.expect("[line]\r\n", STEP * 2);
+    // forkos's SysRq key while no session has the console (Linux reads a `p`).
+    c.expect("[sysrq]\r\n", STEP * 2);
+    c.send(b"p");
+    c.expect("  pid  tgid  ppid state", STEP);
+    c.send(b"go\r");
+    c.expect("got: 3 \"go\\n\"", STEP);
+    c.expect("[line]\r\n", STEP);
     c.send(b"helo\x7flo wor\x17world\r");
     // Echo: the erased `o` and word rubbed out with backspace-space-backspace.
     c.expect("helo\x08 \x08lo wor\x08 \x08\x08 \x08\x08 \x08world\r\n", STEP);
@@ -34,6 +40,11 @@ fn tty_session_line_editing_raw_mode_and_signal_keys() {
     c.expect("byte: 1 \"x\"", STEP);
     c.expect("byte: 1 \"y\"", STEP);
     c.expect("VTIME read of nothing: 0 \"\"", STEP);
+    c.expect("ppoll with nothing typed: 0 0x0", STEP);
+    c.expect("[poll]\r\n", STEP);
+    c.send(b"z\r");
+    c.expect("ppoll: 1 0x1", STEP);
+    c.expect("got: 2 \"z\\n\"", STEP);
     c.expect("[intr]\r\n", STEP);
     c.send(b"\x03");
     c.expect("^C", STEP);

@@ -282,6 +282,20 @@ fn sleeper_in_own_group() -> i32 {
     pid as i32
 }
 
+fn ppoll(fds: &mut [forkos_lib::uapi::poll::PollFd], ts: Option<&sys::Timespec>) -> isize {
+    sys::syscall(
+        sys::nr::PPOLL,
+        [
+            fds.as_mut_ptr() as usize,
+            fds.len(),
+            ts.map_or(0, |t| t as *const sys::Timespec as usize),
+            0,
+            8,
+            0,
+        ],
+    )
+}
+
 /// How a wait status reads in the transcript.
 fn show_status(who: &str, pid: i32, options: i32) {
     let mut st = 0i32;
@@ -304,6 +318,12 @@ fn show_status(who: &str, pid: i32, options: i32) {
 /// The session is init's child's, as a shell's would be: children of init are in
 /// orphaned process groups, whose `SIGTSTP` Linux discards.
 pub fn session_helper() -> i32 {
+    // Before any session has the console: `p` prints the process table and is not
+    // input (forkos's SysRq key; on Linux it is input, which this line then reads).
+    forkos_user::println!("[sysrq]");
+    let mut buf = [0u8; 64];
+    let r = sys::read(0, &mut buf);
+    show("got", r, &buf);
     let pid = sys::fork();
     if pid == 0 {
         sys::exit(session());
@@ -347,6 +367,17 @@ fn session() -> i32 {
     let r = sys::read(fd, &mut buf);
     show("VTIME read of nothing", r, &buf);
     ioctl(fd, sys::TCSETSF, &cooked as *const Termios as usize);
+
+    // Readiness: nothing typed, then a line.
+    let mut pfd = [forkos_lib::uapi::poll::PollFd { fd, events: 1, revents: 0 }];
+    let ts = sys::Timespec { tv_sec: 0, tv_nsec: 0 };
+    let r = ppoll(&mut pfd, Some(&ts));
+    forkos_user::println!("ppoll with nothing typed: {r} {:#x}", pfd[0].revents);
+    forkos_user::println!("[poll]");
+    let r = ppoll(&mut pfd, None);
+    forkos_user::println!("ppoll: {r} {:#x}", pfd[0].revents);
+    let r = sys::read(fd, &mut buf);
+    show("got", r, &buf);
 
     // ^C, ^Z and ^\ go to the foreground group only.
     let bg = sleeper_in_own_group();
