@@ -366,16 +366,20 @@ impl Console {
         }
     }
 
-    /// Wait for the kernel to power off; its exit status, or a panic after `timeout`.
+    /// Wait for the kernel to power off: its exit status and the whole transcript (as
+    /// [`Boot::run`] gives them), or a panic after `timeout`.
     #[track_caller]
-    pub fn finish(mut self, timeout: Duration) -> i32 {
+    pub fn finish(mut self, timeout: Duration) -> Run {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(st) = self.child.try_wait().expect("waiting for QEMU") {
                 if let Some(r) = self.reader.take() {
                     let _ = r.join();
                 }
-                return st.code().unwrap_or(-1);
+                return Run {
+                    status: st.code().unwrap_or(-1),
+                    output: self.transcript().replace('\r', ""),
+                };
             }
             if Instant::now() > deadline {
                 let what = self.kill();

@@ -61,8 +61,5 @@ fn tty_session_line_editing_raw_mode_and_signal_keys() {
     c.expect("fg: killed by 3", STEP);
     c.expect("bg: running", STEP);
     c.expect("[done]", STEP);
-    c.expect("forkos: free pages before init started", STEP);
-    let before_after = c.expect(" power off", STEP);
-    assert_eq!(c.finish(STEP), 0, "exit status");
-    let _ = before_after;
+    c.finish(STEP).expect_status(0).expect_no_page_lost();
 }

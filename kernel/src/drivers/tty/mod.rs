@@ -14,6 +14,8 @@ pub mod n_tty;
 pub mod serial_core;
 pub mod tty_jobctrl;
 
+use alloc::sync::Arc;
+
 use crate::errno::*;
 use crate::fs::file::{File, FileOperations};
 use crate::fs::inode::Inode;
@@ -35,8 +37,10 @@ pub struct TtyStruct {
     /// Its session and foreground group, and the window size (Linux `tty->ctrl`,
     /// `winsize`).
     pub ctrl: IrqSpinLock<TtyCtrl>,
-    /// Readers sleep here until a line (or a byte) comes (Linux `read_wait`).
-    pub read_wait: WaitQueue,
+    /// Readers sleep here until a line (or a byte) comes (Linux `read_wait`), and how
+    /// many: the queue exists while someone reads, as `fs/select.rs`'s pollers' does,
+    /// so that no memory stays behind once nobody does.
+    pub read_wait: IrqSpinLock<(Option<Arc<WaitQueue>>, usize)>,
 }
 
 /// What [`TtyStruct::ctrl`] guards (Linux `tty->ctrl`).
@@ -62,8 +66,32 @@ pub static CONSOLE_TTY: TtyStruct = TtyStruct {
             ws_ypixel: 0,
         },
     }),
-    read_wait: WaitQueue::new(),
+    read_wait: IrqSpinLock::new((None, 0)),
 };
+
+impl TtyStruct {
+    /// Join the readers' queue.
+    fn read_wait_get(&self) -> Arc<WaitQueue> {
+        let mut g = self.read_wait.lock();
+        g.1 += 1;
+        g.0.get_or_insert_with(|| Arc::new(WaitQueue::new())).clone()
+    }
+
+    /// Leave the readers' queue; the last reader frees it.
+    fn read_wait_put(&self, q: Arc<WaitQueue>) {
+        let last = {
+            let mut g = self.read_wait.lock();
+            g.1 -= 1;
+            if g.1 == 0 {
+                g.0.take()
+            } else {
+                None
+            }
+        };
+        drop(q);
+        drop(last);
+    }
+}
 
 /// `/dev/ttyAMA0`'s device number (Linux `SERIAL_AMBA_MAJOR`, `SERIAL_AMBA_MINOR`).
 pub const TTYAMA0_RDEV: (u32, u32) = (204, 64);

@@ -42,7 +42,10 @@ pub fn n_tty_receive_char(tty: &TtyStruct, c: u8) {
 /// Wake every reader and poller to look again (Linux `wake_up_interruptible_poll(
 /// &tty->read_wait, EPOLLIN)`).
 pub fn wake_readers(tty: &TtyStruct) {
-    tty.read_wait.wake_up_all();
+    let q = tty.read_wait.lock().0.clone();
+    if let Some(q) = q {
+        q.wake_up_all();
+    }
     crate::fs::select::wake_pollers();
 }
 
@@ -126,9 +129,9 @@ pub fn n_tty_read(tty: &TtyStruct, file: &File, console: bool, to: &mut IovIter)
             }
             break;
         }
-        let r = tty
-            .read_wait
-            .wait_event(|| tty.ldisc.lock().input_available_p(false), timeout);
+        let q = tty.read_wait_get();
+        let r = q.wait_event(|| tty.ldisc.lock().input_available_p(false), timeout);
+        tty.read_wait_put(q);
         match r {
             Ok(()) => {}
             Err(WaitError::TimedOut) => break,

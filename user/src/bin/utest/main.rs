@@ -160,7 +160,8 @@ tests! {
         pipe_fills_then_blocks, pipe_atomic_writes, ppoll_pipe_readiness, pselect6_pipe_readiness, pipe_read_interrupted,
         pipe_write_interrupted_partial,
         pipe_three_process_pipeline, pipe_lseek_fstat_cloexec;
-    tty: tty_termios_ioctls, tty_controlling_terminal, tty_background_job_control;
+    tty: tty_termios_ioctls, tty_controlling_terminal, tty_background_job_control,
+        tty_read_interrupted;
 }
 
 fn main(args: &[&str]) -> i32 {

@@ -396,3 +396,45 @@ fn session() -> i32 {
     forkos_user::println!("[done]");
     0
 }
+
+static HANDLED: core::sync::atomic::AtomicI32 = core::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn count_signal(_sig: i32) {
+    HANDLED.fetch_add(1, core::sync::atomic::Ordering::SeqCst);
+}
+
+/// A read of the terminal that waits for input ends at a signal (Linux `n_tty_read`'s
+/// `-ERESTARTSYS`): with `EINTR` after a handler without `SA_RESTART`; with one, the
+/// read goes on waiting. Nothing is typed on the console meanwhile.
+pub fn tty_read_interrupted() -> T {
+    for restart in [false, true] {
+        let reader = sys::fork();
+        if reader == 0 {
+            let flags = if restart { sys::SA_RESTART } else { 0 };
+            sys::set_handler(sys::SIGUSR1, count_signal as *const () as usize, flags);
+            let r = sys::read(0, &mut [0u8; 8]);
+            let handled = HANDLED.load(core::sync::atomic::Ordering::SeqCst);
+            sys::exit(if r == -sys::EINTR && handled >= 1 { 4 } else { 100 });
+        }
+        let reader = reader as i32;
+        // Signal until the read is over, or three times.
+        let mut st = 0;
+        for _ in 0..3 {
+            sys::sleep_ms(40);
+            sys::kill(reader, sys::SIGUSR1);
+            sys::sleep_ms(40);
+            if sys::wait4(reader, &mut st, sys::WNOHANG) == reader as isize {
+                break;
+            }
+            st = -1;
+        }
+        if restart {
+            check_eq!(st, -1, "the reader under SA_RESTART is still reading");
+            sys::kill(reader, sys::SIGKILL);
+            check_eq!(wait_opts(reader, 0)?, crate::util::killed(sys::SIGKILL), "the reader");
+        } else {
+            check_eq!(Status(st), crate::util::exited(4), "the reader's read was interrupted (EINTR)");
+        }
+    }
+    Ok(())
+}
