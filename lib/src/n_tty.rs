@@ -272,16 +272,17 @@ impl NTtyData {
         }
         let cc = self.termios.c_cc;
         let l = self.termios.c_lflag;
+        /// Linux `kill_type`.
         #[derive(PartialEq)]
-        enum Kill {
+        enum KillType {
             Erase,
             Werase,
             Kill,
         }
         let kill_type = if c == cc[VERASE] {
-            Kill::Erase
+            KillType::Erase
         } else if c == cc[VWERASE] {
-            Kill::Werase
+            KillType::Werase
         } else {
             if l & ECHO == 0 {
                 self.read_head = self.canon_head;
@@ -296,13 +297,13 @@ impl NTtyData {
                 }
                 return;
             }
-            Kill::Kill
+            KillType::Kill
         };
         let mut seen_alnums = false;
         while self.read_head != self.canon_head {
             let head = self.read_head - 1;
             let ch = self.at(head);
-            if kill_type == Kill::Werase {
+            if kill_type == KillType::Werase {
                 if ch.is_ascii_alphanumeric() || ch == b'_' {
                     seen_alnums = true;
                 } else if seen_alnums {
@@ -317,7 +318,7 @@ impl NTtyData {
                         self.erasing = true;
                     }
                     self.echo_char(ch, out);
-                } else if kill_type == Kill::Erase && l & ECHOE == 0 {
+                } else if kill_type == KillType::Erase && l & ECHOE == 0 {
                     self.echo_char(cc[VERASE], out);
                 } else if ch == b'\t' {
                     self.echo_erase_tab(out);
@@ -330,7 +331,7 @@ impl NTtyData {
                     }
                 }
             }
-            if kill_type == Kill::Erase {
+            if kill_type == KillType::Erase {
                 break;
             }
         }

@@ -383,7 +383,10 @@ impl Console {
             }
             if Instant::now() > deadline {
                 let what = self.kill();
-                panic!("no power-off within {timeout:?}; {what}:\n{}", self.transcript());
+                panic!(
+                    "no power-off within {timeout:?}; {what}:\n{}",
+                    self.transcript()
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         }

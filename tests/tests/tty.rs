@@ -24,7 +24,10 @@ fn tty_session_line_editing_raw_mode_and_signal_keys() {
     c.expect("[line]\r\n", STEP);
     c.send(b"helo\x7flo wor\x17world\r");
     // Echo: the erased `o` and word rubbed out with backspace-space-backspace.
-    c.expect("helo\x08 \x08lo wor\x08 \x08\x08 \x08\x08 \x08world\r\n", STEP);
+    c.expect(
+        "helo\x08 \x08lo wor\x08 \x08\x08 \x08\x08 \x08world\r\n",
+        STEP,
+    );
     c.expect("got: 12 \"hello world\\n\"", STEP);
     c.expect("[kill]\r\n", STEP);
     c.send(b"junk\x15ok\r");

@@ -284,8 +284,8 @@ impl Gic {
                 p.set((p.get() & !(0xff << prio_shift)) | (DEFAULT_PRIORITY << prio_shift));
                 let mpidr = read_cpuid_mpidr();
                 let aff = ((mpidr >> 32) & 0xff) << 32 | (mpidr & 0xff_ffff);
-                let irouter = (*gicd as *const GicdRegs as u64 + GICD_IROUTER + 8 * intid as u64)
-                    as *mut u64;
+                let irouter =
+                    (*gicd as *const GicdRegs as u64 + GICD_IROUTER + 8 * intid as u64) as *mut u64;
                 // SAFETY: GICD_IROUTER<n> is a register of the GICv3 distributor, whose
                 // 64 KiB frame is mapped as device memory (new_v3's contract).
                 unsafe { core::ptr::write_volatile(irouter, aff) };

@@ -8,9 +8,9 @@
 //! (always ready, as Linux's have none).
 
 use super::file::{File, FileOperations};
+use crate::drivers::tty::{CONSOLE_FOPS, TTYAMA0_RDEV, TTY_FOPS};
 use crate::errno::*;
 use crate::iov_iter::IovIter;
-use crate::drivers::tty::{CONSOLE_FOPS, TTYAMA0_RDEV, TTY_FOPS};
 
 /// The operations of device `(major, minor)` (Linux `chrdev_open` -> `memory_open` /
 /// `tty_open`): `ENXIO` for a number with no driver.

@@ -56,7 +56,10 @@ pub fn open_inode(inode: Arc<Inode>, flags: u32) -> Result<Arc<File>, Errno> {
     };
     if mode & S_IFMT != S_IFCHR {
         f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
-    } else if !matches!(inode.i.lock().rdev, (5, _) | crate::drivers::tty::TTYAMA0_RDEV) {
+    } else if !matches!(
+        inode.i.lock().rdev,
+        (5, _) | crate::drivers::tty::TTYAMA0_RDEV
+    ) {
         // The memory devices may seek and read at an offset; a terminal may not.
         f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
     }

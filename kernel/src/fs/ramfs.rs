@@ -274,7 +274,11 @@ pub fn populate_rootfs(initrd: Option<&'static [u8]>, builtin: &[(&str, &'static
     }
     ensure("dev/console", S_IFCHR | 0o600, (5, 1));
     ensure("dev/tty", S_IFCHR | 0o666, (5, 0));
-    ensure("dev/ttyAMA0", S_IFCHR | 0o620, crate::drivers::tty::TTYAMA0_RDEV);
+    ensure(
+        "dev/ttyAMA0",
+        S_IFCHR | 0o620,
+        crate::drivers::tty::TTYAMA0_RDEV,
+    );
     ensure("dev/null", S_IFCHR | 0o666, (1, 3));
     ensure("dev/zero", S_IFCHR | 0o666, (1, 5));
     ensure("tmp", S_IFDIR | 0o1777, (0, 0));

@@ -21,9 +21,9 @@ use crate::fs::file::{File, FileOperations};
 use crate::fs::inode::Inode;
 use crate::iov_iter::IovIter;
 use crate::mm::uaccess::UserPtr;
-use crate::task::Pid;
 use crate::sched::wait::WaitQueue;
 use crate::sync::IrqSpinLock;
+use crate::task::Pid;
 use forkos_lib::n_tty::NTtyData;
 use forkos_lib::uapi::fcntl::{O_NOCTTY, O_NONBLOCK};
 use forkos_lib::uapi::ioctls::*;
@@ -74,7 +74,8 @@ impl TtyStruct {
     fn read_wait_get(&self) -> Arc<WaitQueue> {
         let mut g = self.read_wait.lock();
         g.1 += 1;
-        g.0.get_or_insert_with(|| Arc::new(WaitQueue::new())).clone()
+        g.0.get_or_insert_with(|| Arc::new(WaitQueue::new()))
+            .clone()
     }
 
     /// Leave the readers' queue; the last reader frees it.

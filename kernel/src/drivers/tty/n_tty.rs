@@ -67,7 +67,11 @@ pub fn n_tty_read(tty: &TtyStruct, file: &File, console: bool, to: &mut IovIter)
     let (icanon, min, time) = {
         let ld = tty.ldisc.lock();
         let t = &ld.termios;
-        (t.c_lflag & forkos_lib::uapi::termbits::ICANON != 0, t.c_cc[VMIN], t.c_cc[VTIME])
+        (
+            t.c_lflag & forkos_lib::uapi::termbits::ICANON != 0,
+            t.c_cc[VMIN],
+            t.c_cc[VTIME],
+        )
     };
     let ticks = |tenths: u8| (tenths as u64 * crate::time::HZ).div_ceil(10);
     // Linux: `minimum` bytes to wait for; `timeout` None is for ever.

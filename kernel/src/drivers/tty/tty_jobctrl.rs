@@ -13,9 +13,9 @@ use crate::errno::*;
 use crate::fs::file::{File, FMODE_READ};
 use crate::mm::uaccess::UserPtr;
 use crate::pid::PID_TABLE;
-use crate::task::Pid;
 use crate::signal::{kill_pgrp, ERESTARTSYS, SIGCONT, SIGHUP, SIGTTIN, SIGTTOU, SIG_IGN};
-use crate::task::{current, TIF_SIGPENDING, TASKLIST_LOCK};
+use crate::task::Pid;
+use crate::task::{current, TASKLIST_LOCK, TIF_SIGPENDING};
 
 /// Has the current process a controlling terminal (Linux `get_current_tty() != NULL`)?
 pub fn current_has_tty() -> bool {

@@ -21,7 +21,14 @@ fn open(path: &[u8], flags: u32) -> isize {
     p[..path.len()].copy_from_slice(path);
     sys::syscall(
         sys::nr::OPENAT,
-        [sys::AT_FDCWD as usize, p.as_ptr() as usize, flags as usize, 0, 0, 0],
+        [
+            sys::AT_FDCWD as usize,
+            p.as_ptr() as usize,
+            flags as usize,
+            0,
+            0,
+            0,
+        ],
     )
 }
 
@@ -66,7 +73,8 @@ fn getsid_of_tty(fd: i32) -> isize {
 /// `TCFLSH` takes `TCIFLUSH`/`TCOFLUSH`/`TCIOFLUSH` only (`EINVAL`); an unknown
 /// request, or a terminal request on `/dev/null`, is `ENOTTY`.
 pub fn tty_termios_ioctls() -> T {
-    let t = tcgets(0).map_err(|e| crate::util::fail(format_args!("TCGETS {e}"), file!(), line!()))?;
+    let t =
+        tcgets(0).map_err(|e| crate::util::fail(format_args!("TCGETS {e}"), file!(), line!()))?;
     let std = Termios::STD;
     check_eq!(t.c_lflag, std.c_lflag, "c_lflag");
     check_eq!(t.c_oflag, std.c_oflag, "c_oflag");
@@ -76,44 +84,120 @@ pub fn tty_termios_ioctls() -> T {
     changed.c_lflag &= !ECHO;
     changed.c_cc[VMIN] = 5;
     for cmd in [sys::TCSETS, sys::TCSETSW, sys::TCSETSF] {
-        check_eq!(ioctl(0, cmd, &changed as *const Termios as usize), 0, "TCSETS*");
+        check_eq!(
+            ioctl(0, cmd, &changed as *const Termios as usize),
+            0,
+            "TCSETS*"
+        );
         let got = tcgets(0).unwrap_or(std);
         check_eq!(got.c_lflag, changed.c_lflag, "c_lflag after TCSETS*");
         check_eq!(got.c_cc[VMIN], 5, "VMIN after TCSETS*");
-        check_eq!(ioctl(0, sys::TCSETS, &t as *const Termios as usize), 0, "TCSETS back");
+        check_eq!(
+            ioctl(0, sys::TCSETS, &t as *const Termios as usize),
+            0,
+            "TCSETS back"
+        );
     }
-    check_eq!(ioctl(0, sys::TCSETS, 8), -sys::EFAULT, "TCSETS from a bad pointer");
-    check_eq!(ioctl(0, sys::TCGETS, 8), -sys::EFAULT, "TCGETS to a bad pointer");
+    check_eq!(
+        ioctl(0, sys::TCSETS, 8),
+        -sys::EFAULT,
+        "TCSETS from a bad pointer"
+    );
+    check_eq!(
+        ioctl(0, sys::TCGETS, 8),
+        -sys::EFAULT,
+        "TCGETS to a bad pointer"
+    );
     check_eq!(tcgets(0).map(|x| x.c_lflag), Ok(t.c_lflag), "termios kept");
 
     let mut ws = [0xffffu16; 4];
-    check_eq!(ioctl(0, sys::TIOCGWINSZ, ws.as_mut_ptr() as usize), 0, "TIOCGWINSZ");
+    check_eq!(
+        ioctl(0, sys::TIOCGWINSZ, ws.as_mut_ptr() as usize),
+        0,
+        "TIOCGWINSZ"
+    );
     check_eq!(ws, [0u16; 4], "a serial console's window size");
     let set = [24u16, 80, 0, 0];
-    check_eq!(ioctl(0, sys::TIOCSWINSZ, set.as_ptr() as usize), 0, "TIOCSWINSZ");
-    check_eq!(ioctl(0, sys::TIOCGWINSZ, ws.as_mut_ptr() as usize), 0, "TIOCGWINSZ");
+    check_eq!(
+        ioctl(0, sys::TIOCSWINSZ, set.as_ptr() as usize),
+        0,
+        "TIOCSWINSZ"
+    );
+    check_eq!(
+        ioctl(0, sys::TIOCGWINSZ, ws.as_mut_ptr() as usize),
+        0,
+        "TIOCGWINSZ"
+    );
     check_eq!(ws, set, "the window size set");
-    check_eq!(ioctl(0, sys::TIOCSWINSZ, [0u16; 4].as_ptr() as usize), 0, "TIOCSWINSZ back");
-    check_eq!(ioctl(0, sys::TIOCSWINSZ, 8), -sys::EFAULT, "TIOCSWINSZ from a bad pointer");
+    check_eq!(
+        ioctl(0, sys::TIOCSWINSZ, [0u16; 4].as_ptr() as usize),
+        0,
+        "TIOCSWINSZ back"
+    );
+    check_eq!(
+        ioctl(0, sys::TIOCSWINSZ, 8),
+        -sys::EFAULT,
+        "TIOCSWINSZ from a bad pointer"
+    );
 
     let mut n = 7u32;
-    check_eq!(ioctl(0, sys::FIONREAD, &mut n as *mut u32 as usize), 0, "FIONREAD");
+    check_eq!(
+        ioctl(0, sys::FIONREAD, &mut n as *mut u32 as usize),
+        0,
+        "FIONREAD"
+    );
     check_eq!(n, 0, "bytes waiting");
-    check_eq!(ioctl(0, sys::TCFLSH, sys::TCIFLUSH as usize), 0, "TCFLSH TCIFLUSH");
-    check_eq!(ioctl(0, sys::TCFLSH, sys::TCOFLUSH as usize), 0, "TCFLSH TCOFLUSH");
-    check_eq!(ioctl(0, sys::TCFLSH, sys::TCIOFLUSH as usize), 0, "TCFLSH TCIOFLUSH");
+    check_eq!(
+        ioctl(0, sys::TCFLSH, sys::TCIFLUSH as usize),
+        0,
+        "TCFLSH TCIFLUSH"
+    );
+    check_eq!(
+        ioctl(0, sys::TCFLSH, sys::TCOFLUSH as usize),
+        0,
+        "TCFLSH TCOFLUSH"
+    );
+    check_eq!(
+        ioctl(0, sys::TCFLSH, sys::TCIOFLUSH as usize),
+        0,
+        "TCFLSH TCIOFLUSH"
+    );
     check_eq!(ioctl(0, sys::TCFLSH, 3), -sys::EINVAL, "TCFLSH 3");
     check_eq!(ioctl(0, 0x5499, 0), -ENOTTY, "an unknown request");
     let null = open(b"/dev/null", sys::O_RDWR);
     check!(null >= 0, "open /dev/null: {null}");
-    check_eq!(ioctl(null as i32, sys::TCGETS, &mut n as *mut u32 as usize), -ENOTTY, "TCGETS on /dev/null");
+    check_eq!(
+        ioctl(null as i32, sys::TCGETS, &mut n as *mut u32 as usize),
+        -ENOTTY,
+        "TCGETS on /dev/null"
+    );
     sys::close(null as i32);
     // Init has no controlling terminal: the job-control requests are not for it.
-    check_eq!(getpgrp_of_tty(0), -ENOTTY, "TIOCGPGRP without a controlling terminal");
-    check_eq!(getsid_of_tty(0), -ENOTTY, "TIOCGSID without a controlling terminal");
-    check_eq!(setpgrp_of_tty(0, 0), -ENOTTY, "TIOCSPGRP without a controlling terminal");
-    check_eq!(ioctl(0, sys::TIOCNOTTY, 0), -ENOTTY, "TIOCNOTTY without a controlling terminal");
-    check_eq!(open(b"/dev/tty", sys::O_RDWR), -ENXIO, "/dev/tty without a controlling terminal");
+    check_eq!(
+        getpgrp_of_tty(0),
+        -ENOTTY,
+        "TIOCGPGRP without a controlling terminal"
+    );
+    check_eq!(
+        getsid_of_tty(0),
+        -ENOTTY,
+        "TIOCGSID without a controlling terminal"
+    );
+    check_eq!(
+        setpgrp_of_tty(0, 0),
+        -ENOTTY,
+        "TIOCSPGRP without a controlling terminal"
+    );
+    check_eq!(
+        ioctl(0, sys::TIOCNOTTY, 0),
+        -ENOTTY,
+        "TIOCNOTTY without a controlling terminal"
+    );
+    check_eq!(
+        open(b"/dev/tty", sys::O_RDWR),
+        -ENXIO,
+        "/dev/tty without a controlling terminal"
+    );
     Ok(())
 }
 
@@ -125,29 +209,65 @@ pub fn tty_termios_ioctls() -> T {
 /// an id not in use, `EPERM` for a group of another session. `TIOCNOTTY` gives it up.
 pub fn tty_controlling_terminal() -> T {
     let c = child(|| {
-        check_eq!(ioctl(0, sys::TIOCSCTTY, 0), -sys::EPERM, "TIOCSCTTY, not a session leader");
+        check_eq!(
+            ioctl(0, sys::TIOCSCTTY, 0),
+            -sys::EPERM,
+            "TIOCSCTTY, not a session leader"
+        );
         let me = sys::getpid() as i32;
         check_eq!(sys::setsid(), me as isize, "setsid");
         let con = open(b"/dev/console", sys::O_RDWR);
         check!(con >= 0, "open /dev/console: {con}");
-        check_eq!(open(b"/dev/tty", sys::O_RDWR), -ENXIO, "/dev/tty after opening /dev/console");
+        check_eq!(
+            open(b"/dev/tty", sys::O_RDWR),
+            -ENXIO,
+            "/dev/tty after opening /dev/console"
+        );
         let nc = open(b"/dev/ttyAMA0", sys::O_RDWR | sys::O_NOCTTY);
         check!(nc >= 0, "open /dev/ttyAMA0 O_NOCTTY: {nc}");
-        check_eq!(open(b"/dev/tty", sys::O_RDWR), -ENXIO, "/dev/tty after O_NOCTTY");
+        check_eq!(
+            open(b"/dev/tty", sys::O_RDWR),
+            -ENXIO,
+            "/dev/tty after O_NOCTTY"
+        );
         let fd = open(b"/dev/ttyAMA0", sys::O_RDWR) as i32;
         check!(fd >= 0, "open /dev/ttyAMA0: {fd}");
         check_eq!(getsid_of_tty(fd), me as isize, "TIOCGSID");
         check_eq!(getpgrp_of_tty(fd), me as isize, "TIOCGPGRP");
         // The console and /dev/tty are the same terminal.
-        check_eq!(getpgrp_of_tty(con as i32), me as isize, "TIOCGPGRP on /dev/console");
+        check_eq!(
+            getpgrp_of_tty(con as i32),
+            me as isize,
+            "TIOCGPGRP on /dev/console"
+        );
         let tty = open(b"/dev/tty", sys::O_RDWR);
         check!(tty >= 0, "open /dev/tty: {tty}");
-        check_eq!(getsid_of_tty(tty as i32), me as isize, "TIOCGSID on /dev/tty");
-        check_eq!(ioctl(fd, sys::TIOCSCTTY, 0), 0, "TIOCSCTTY, already the session's");
+        check_eq!(
+            getsid_of_tty(tty as i32),
+            me as isize,
+            "TIOCGSID on /dev/tty"
+        );
+        check_eq!(
+            ioctl(fd, sys::TIOCSCTTY, 0),
+            0,
+            "TIOCSCTTY, already the session's"
+        );
         check_eq!(setpgrp_of_tty(fd, -1), -sys::EINVAL, "TIOCSPGRP -1");
-        check_eq!(setpgrp_of_tty(fd, 0x7fff_fff0), -sys::ESRCH, "TIOCSPGRP no such id");
-        check_eq!(ioctl(fd, sys::TIOCSPGRP, 8), -sys::EFAULT, "TIOCSPGRP bad pointer");
-        check_eq!(ioctl(fd, sys::TIOCGPGRP, 8), -sys::EFAULT, "TIOCGPGRP bad pointer");
+        check_eq!(
+            setpgrp_of_tty(fd, 0x7fff_fff0),
+            -sys::ESRCH,
+            "TIOCSPGRP no such id"
+        );
+        check_eq!(
+            ioctl(fd, sys::TIOCSPGRP, 8),
+            -sys::EFAULT,
+            "TIOCSPGRP bad pointer"
+        );
+        check_eq!(
+            ioctl(fd, sys::TIOCGPGRP, 8),
+            -sys::EFAULT,
+            "TIOCGPGRP bad pointer"
+        );
         // A process in another session: EPERM.
         let (rd, wr) = pipe()?;
         let (ready_rd, ready_wr) = pipe()?;
@@ -160,16 +280,28 @@ pub fn tty_controlling_terminal() -> T {
             sys::exit(0);
         }
         sys::read(ready_rd, &mut [0u8; 1]);
-        check_eq!(setpgrp_of_tty(fd, other as i32), -sys::EPERM, "TIOCSPGRP other session");
+        check_eq!(
+            setpgrp_of_tty(fd, other as i32),
+            -sys::EPERM,
+            "TIOCSPGRP other session"
+        );
         sys::write(wr, b"x");
-        check_eq!(wait_opts(other as i32, 0)?, Status(0), "the other session's process");
+        check_eq!(
+            wait_opts(other as i32, 0)?,
+            Status(0),
+            "the other session's process"
+        );
         check_eq!(setpgrp_of_tty(fd, me), 0, "TIOCSPGRP own group");
         // A session leader's TIOCNOTTY sends SIGHUP and SIGCONT to the foreground
         // group: its own here.
         sys::set_handler(sys::SIGHUP, sys::SIG_IGN as usize, 0);
         check_eq!(ioctl(fd, sys::TIOCNOTTY, 0), 0, "TIOCNOTTY");
         check_eq!(getpgrp_of_tty(fd), -ENOTTY, "TIOCGPGRP after TIOCNOTTY");
-        check_eq!(open(b"/dev/tty", sys::O_RDWR), -ENXIO, "/dev/tty after TIOCNOTTY");
+        check_eq!(
+            open(b"/dev/tty", sys::O_RDWR),
+            -ENXIO,
+            "/dev/tty after TIOCNOTTY"
+        );
         check_eq!(ioctl(fd, sys::TIOCSCTTY, 0), 0, "TIOCSCTTY again");
         check_eq!(getsid_of_tty(fd), me as isize, "TIOCGSID after TIOCSCTTY");
         // A session leader's exit frees the terminal for the next session.
@@ -180,7 +312,11 @@ pub fn tty_controlling_terminal() -> T {
         check_eq!(sys::setsid(), sys::getpid(), "setsid");
         let fd = open(b"/dev/ttyAMA0", sys::O_RDWR) as i32;
         check!(fd >= 0, "open /dev/ttyAMA0: {fd}");
-        check_eq!(getsid_of_tty(fd), sys::getpid(), "the terminal of the next session");
+        check_eq!(
+            getsid_of_tty(fd),
+            sys::getpid(),
+            "the terminal of the next session"
+        );
         Ok(())
     })?;
     expect_ok(c)
@@ -204,7 +340,11 @@ pub fn tty_background_job_control() -> T {
         let fd = open(b"/dev/ttyAMA0", sys::O_RDWR | sys::O_NONBLOCK) as i32;
         check!(fd >= 0, "open /dev/ttyAMA0: {fd}");
         let mut b = [0u8; 4];
-        check_eq!(sys::read(fd, &mut b), -sys::EAGAIN, "a non-blocking read of nothing");
+        check_eq!(
+            sys::read(fd, &mut b),
+            -sys::EAGAIN,
+            "a non-blocking read of nothing"
+        );
         let t = tcgets(fd).unwrap_or(Termios::STD);
         let bg = |f: fn(i32) -> i32| -> Result<Status, crate::util::Fail> {
             let pid = sys::fork();
@@ -221,7 +361,11 @@ pub fn tty_background_job_control() -> T {
             Ok(st)
         };
         let stopped = |sig: i32| Status((sig << 8) | 0x7f);
-        check_eq!(bg(|fd| sys::read(fd, &mut [0u8; 4]) as i32)?, stopped(sys::SIGTTIN), "background read");
+        check_eq!(
+            bg(|fd| sys::read(fd, &mut [0u8; 4]) as i32)?,
+            stopped(sys::SIGTTIN),
+            "background read"
+        );
         check_eq!(
             bg(|fd| {
                 sys::set_handler(sys::SIGTTIN, sys::SIG_IGN as usize, 0);
@@ -230,7 +374,11 @@ pub fn tty_background_job_control() -> T {
             Status((EIO as i32) << 8),
             "background read, SIGTTIN ignored"
         );
-        check_eq!(bg(|fd| setpgrp_of_tty(fd, sys::getpid() as i32) as i32)?, stopped(sys::SIGTTOU), "background TIOCSPGRP");
+        check_eq!(
+            bg(|fd| setpgrp_of_tty(fd, sys::getpid() as i32) as i32)?,
+            stopped(sys::SIGTTOU),
+            "background TIOCSPGRP"
+        );
         check_eq!(
             bg(|fd| {
                 sys::set_handler(sys::SIGTTOU, sys::SIG_IGN as usize, 0);
@@ -251,12 +399,28 @@ pub fn tty_background_job_control() -> T {
             stopped(sys::SIGTTOU),
             "background TCSETS"
         );
-        check_eq!(bg(|fd| (sys::write(fd, b"") == 0) as i32)?, Status(1 << 8), "background write");
+        check_eq!(
+            bg(|fd| (sys::write(fd, b"") == 0) as i32)?,
+            Status(1 << 8),
+            "background write"
+        );
         let mut tostop = t;
         tostop.c_lflag |= TOSTOP;
-        check_eq!(ioctl(fd, sys::TCSETS, &tostop as *const Termios as usize), 0, "TOSTOP");
-        check_eq!(bg(|fd| sys::write(fd, b"") as i32)?, stopped(sys::SIGTTOU), "background write, TOSTOP");
-        check_eq!(ioctl(fd, sys::TCSETS, &t as *const Termios as usize), 0, "TOSTOP off");
+        check_eq!(
+            ioctl(fd, sys::TCSETS, &tostop as *const Termios as usize),
+            0,
+            "TOSTOP"
+        );
+        check_eq!(
+            bg(|fd| sys::write(fd, b"") as i32)?,
+            stopped(sys::SIGTTOU),
+            "background write, TOSTOP"
+        );
+        check_eq!(
+            ioctl(fd, sys::TCSETS, &t as *const Termios as usize),
+            0,
+            "TOSTOP off"
+        );
         Ok(())
     })?;
     expect_ok(c)
@@ -369,8 +533,15 @@ fn session() -> i32 {
     ioctl(fd, sys::TCSETSF, &cooked as *const Termios as usize);
 
     // Readiness: nothing typed, then a line.
-    let mut pfd = [forkos_lib::uapi::poll::PollFd { fd, events: 1, revents: 0 }];
-    let ts = sys::Timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut pfd = [forkos_lib::uapi::poll::PollFd {
+        fd,
+        events: 1,
+        revents: 0,
+    }];
+    let ts = sys::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     let r = ppoll(&mut pfd, Some(&ts));
     forkos_user::println!("ppoll with nothing typed: {r} {:#x}", pfd[0].revents);
     forkos_user::println!("[poll]");
@@ -414,7 +585,11 @@ pub fn tty_read_interrupted() -> T {
             sys::set_handler(sys::SIGUSR1, count_signal as *const () as usize, flags);
             let r = sys::read(0, &mut [0u8; 8]);
             let handled = HANDLED.load(core::sync::atomic::Ordering::SeqCst);
-            sys::exit(if r == -sys::EINTR && handled >= 1 { 4 } else { 100 });
+            sys::exit(if r == -sys::EINTR && handled >= 1 {
+                4
+            } else {
+                100
+            });
         }
         let reader = reader as i32;
         // Signal until the read is over, or three times.
@@ -431,9 +606,17 @@ pub fn tty_read_interrupted() -> T {
         if restart {
             check_eq!(st, -1, "the reader under SA_RESTART is still reading");
             sys::kill(reader, sys::SIGKILL);
-            check_eq!(wait_opts(reader, 0)?, crate::util::killed(sys::SIGKILL), "the reader");
+            check_eq!(
+                wait_opts(reader, 0)?,
+                crate::util::killed(sys::SIGKILL),
+                "the reader"
+            );
         } else {
-            check_eq!(Status(st), crate::util::exited(4), "the reader's read was interrupted (EINTR)");
+            check_eq!(
+                Status(st),
+                crate::util::exited(4),
+                "the reader's read was interrupted (EINTR)"
+            );
         }
     }
     Ok(())
