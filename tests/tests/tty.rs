@@ -14,7 +14,32 @@ const STEP: Duration = Duration::from_secs(20);
 
 #[test]
 fn tty_session_line_editing_raw_mode_and_signal_keys() {
-    let mut c = Boot::utest("tty_session").spawn();
+    session(Boot::utest("tty_session"));
+}
+
+/// The same on a GICv3 (the UART's SPI routed through the distributor's `IROUTER`)
+/// with two CPUs.
+#[test]
+fn tty_session_gicv3_smp2() {
+    session(Boot {
+        machine: "virt,gic-version=3".into(),
+        smp: 2,
+        ..Boot::utest("tty_session")
+    });
+}
+
+/// The same on four CPUs, one host thread each.
+#[test]
+fn tty_session_smp4_mttcg() {
+    session(Boot {
+        smp: 4,
+        accel: Some("tcg,thread=multi".into()),
+        ..Boot::utest("tty_session")
+    });
+}
+
+fn session(boot: Boot) {
+    let mut c = boot.spawn();
     // forkos's SysRq key while no session has the console (Linux reads a `p`).
     c.expect("[sysrq]\r\n", STEP * 2);
     c.send(b"p");
