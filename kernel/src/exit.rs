@@ -318,7 +318,11 @@ pub fn do_exit(code: i32) -> ! {
         if s.live == 0 && s.group_exit_code.is_none() {
             s.group_exit_code = Some(code);
         }
-        (s.live == 0, s.group_exit_code.unwrap_or(code), s.leader && s.tty)
+        (
+            s.live == 0,
+            s.group_exit_code.unwrap_or(code),
+            s.leader && s.tty,
+        )
     };
     tsk.inner.lock().exit_code = code;
     tsk.exit_status

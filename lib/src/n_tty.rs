@@ -468,7 +468,9 @@ impl NTtyData {
     /// Take what a read may from the buffer into `buf` (Linux `canon_copy_from_read_buf`
     /// in canonical mode, else `copy_from_read_buf`). Returns the bytes copied and, in
     /// canonical mode, whether the read is done (a line end, or an end of file: then 0
-    /// bytes with `true` is end of file).
+    /// bytes with `true` is end of file). A `^D` that ends a line an earlier read took
+    /// part of only pushes that line out (Linux `eof_push`): it is consumed, and the read
+    /// goes on waiting (0 bytes, `false`).
     pub fn copy_from_read_buf(&mut self, buf: &mut [u8]) -> (usize, bool) {
         if !self.icanon {
             let n = self.read_cnt().min(buf.len());
@@ -486,10 +488,11 @@ impl NTtyData {
             self.read_tail += 1;
             if eol {
                 self.set_flag(i, false);
+                let eof_push = n == 0 && i != self.line_start;
                 self.line_start = self.read_tail;
                 if c == DISABLED_CHAR {
                     // `^D`: ends the read, copied as nothing.
-                    return (n, true);
+                    return (n, !eof_push);
                 }
                 buf[n] = c;
                 return (n + 1, true);
@@ -553,6 +556,16 @@ mod tests {
         assert_eq!(t.inq(), 3);
         assert_eq!(read(&mut t), (b"abc".to_vec(), true));
         assert_eq!(read(&mut t), (b"".to_vec(), true));
+        assert!(!t.input_available_p(false));
+    }
+
+    #[test]
+    fn eof_after_a_partly_read_line_only_pushes_it() {
+        let mut t = NTtyData::new();
+        feed(&mut t, b"abc\x04");
+        let mut buf = [0u8; 3];
+        assert_eq!(t.copy_from_read_buf(&mut buf), (3, false));
+        assert_eq!(t.copy_from_read_buf(&mut buf), (0, false));
         assert!(!t.input_available_p(false));
     }
 

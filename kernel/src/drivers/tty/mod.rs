@@ -142,7 +142,7 @@ impl FileOperations for TtyFops {
     }
 }
 
-/// Is `flags` a non-blocking open (`O_NONBLOCK`)?
+/// Is the file open non-blocking (Linux `tty_io_nonblock`)?
 fn nonblocking(file: &File) -> bool {
     file.flags() & O_NONBLOCK != 0
 }

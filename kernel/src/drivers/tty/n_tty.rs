@@ -20,7 +20,8 @@ unsafe impl crate::mm::uaccess::Pod for forkos_lib::uapi::termbits::Termios {}
 // SAFETY: `struct winsize` is four u16, no padding.
 unsafe impl crate::mm::uaccess::Pod for forkos_lib::uapi::termbits::Winsize {}
 
-/// Echo and output go to the UART as they are produced.
+/// Echo and output go to the UART as they are produced (Linux `tty->ops->write`, the
+/// serial core's `uart_write`; forkos's console waits for room in the FIFO).
 fn to_uart(bytes: &[u8]) {
     crate::console::write_raw(bytes);
 }

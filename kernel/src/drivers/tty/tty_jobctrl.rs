@@ -113,9 +113,11 @@ fn session_clear_tty(session: Pid) {
 }
 
 /// A session leader gives up its terminal (Linux `disassociate_ctty`), on `TIOCNOTTY`
-/// or, `on_exit`, when it exits: the foreground group gets `SIGHUP` (and `SIGCONT`,
-/// unless on exit: Linux then hangs the terminal up, which sends both), and the
-/// session loses the terminal. Not a session leader: nothing.
+/// or, `on_exit`, when it exits: the foreground group gets `SIGHUP`, and `SIGCONT` on
+/// `TIOCNOTTY` (on exit Linux hangs the terminal up, `tty_vhangup_session`, which
+/// sends the group `SIGHUP` alone), and the session loses the terminal. Not a session
+/// leader: nothing. forkos does not hang up the terminal's open files (Linux makes
+/// their reads return 0 and their writes `EIO`).
 pub fn disassociate_ctty(on_exit: bool) {
     let tty = &super::CONSOLE_TTY;
     let me = current();
@@ -129,7 +131,9 @@ pub fn disassociate_ctty(on_exit: bool) {
     let pgrp = tty.ctrl.lock().pgrp;
     if pgrp != 0 {
         kill_pgrp(pgrp, SIGHUP, on_exit);
-        kill_pgrp(pgrp, SIGCONT, on_exit);
+        if !on_exit {
+            kill_pgrp(pgrp, SIGCONT, on_exit);
+        }
     }
     let _tasklist = TASKLIST_LOCK.lock();
     {

@@ -621,3 +621,66 @@ pub fn tty_read_interrupted() -> T {
     }
     Ok(())
 }
+
+/// A session leader's exit hangs its terminal up (Linux `disassociate_ctty(1)` ->
+/// `tty_vhangup_session`): the foreground group gets `SIGHUP`; a background group
+/// does not; the terminal is free for the next session.
+pub fn tty_session_leader_exit_hangs_up() -> T {
+    let (rd, wr) = pipe()?;
+    let leader = sys::fork();
+    if leader == 0 {
+        sys::setsid();
+        let fd = open(b"/dev/ttyAMA0", sys::O_RDWR) as i32;
+        let fg = sleeper_in_own_group();
+        let bg = sleeper_in_own_group();
+        setpgrp_of_tty(fd, fg);
+        // Tell init who they are, then exit with the terminal.
+        let pids = [fg, bg];
+        // SAFETY: two i32 viewed as their eight bytes, for the pipe.
+        let bytes = unsafe { core::slice::from_raw_parts(pids.as_ptr() as *const u8, 8) };
+        sys::write(wr, bytes);
+        sys::exit(0);
+    }
+    let mut pids = [0i32; 2];
+    // SAFETY: two i32 filled from the eight bytes the leader sent.
+    let bytes = unsafe { core::slice::from_raw_parts_mut(pids.as_mut_ptr() as *mut u8, 8) };
+    check_eq!(sys::read(rd, bytes), 8, "the leader's message");
+    check_eq!(
+        wait_opts(leader as i32, 0)?,
+        Status(0),
+        "the session leader"
+    );
+    let [fg, bg] = pids;
+    // Both are init's now.
+    check_eq!(
+        wait_opts(fg, 0)?,
+        crate::util::killed(sys::SIGHUP),
+        "the foreground group"
+    );
+    let mut st = 0;
+    sys::sleep_ms(50);
+    check_eq!(
+        sys::wait4(bg, &mut st, sys::WNOHANG),
+        0,
+        "the background group still runs"
+    );
+    sys::kill(bg, sys::SIGKILL);
+    check_eq!(
+        wait_opts(bg, 0)?,
+        crate::util::killed(sys::SIGKILL),
+        "the background group"
+    );
+    sys::close(rd);
+    sys::close(wr);
+    let c = child(|| {
+        check_eq!(sys::setsid(), sys::getpid(), "setsid");
+        let fd = open(b"/dev/ttyAMA0", sys::O_RDWR) as i32;
+        check_eq!(
+            getsid_of_tty(fd),
+            sys::getpid(),
+            "the terminal of the next session"
+        );
+        Ok(())
+    })?;
+    expect_ok(c)
+}
