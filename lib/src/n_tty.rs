@@ -44,6 +44,8 @@ pub struct NTtyData {
     line_start: usize,
     /// In canonical mode (Linux `icanon`), fixed when the termios is set.
     icanon: bool,
+    /// The last byte was `^V`: the next is data (Linux `lnext`).
+    lnext: bool,
     /// Erasing with `ECHOPRT` (Linux `erasing`); forkos does not print erased
     /// characters, so this only pairs the `\` and `/`.
     erasing: bool,
@@ -77,6 +79,7 @@ impl NTtyData {
             read_tail: 0,
             line_start: 0,
             icanon: true,
+            lnext: false,
             erasing: false,
             column: 0,
             canon_column: 0,
@@ -140,6 +143,7 @@ impl NTtyData {
                 self.canon_head = self.read_head;
             }
             self.erasing = false;
+            self.lnext = false;
         }
     }
 
@@ -380,18 +384,13 @@ impl NTtyData {
         if i & ISTRIP != 0 {
             c &= 0x7f;
         }
-        if c == b'\r' {
-            if i & IGNCR != 0 {
-                return Action::None;
-            }
-            if i & ICRNL != 0 {
-                c = b'\n';
-            }
-        } else if c == b'\n' && i & INLCR != 0 {
-            c = b'\r';
+        if self.lnext {
+            // Linux `n_tty_receive_char_lnext`: the byte after `^V` is data.
+            self.lnext = false;
+            return self.receive_plain(c, out);
         }
-        let special = |v: usize| cc[v] != DISABLED_CHAR && c == cc[v];
         if l & ISIG != 0 {
+            let special = |v: usize| cc[v] != DISABLED_CHAR && c == cc[v];
             let sig = if special(VINTR) {
                 Some(SIGINT)
             } else if special(VQUIT) {
@@ -413,10 +412,43 @@ impl NTtyData {
                 return Action::Signal(sig);
             }
         }
+        if c == b'\r' {
+            if i & IGNCR != 0 {
+                return Action::None;
+            }
+            if i & ICRNL != 0 {
+                c = b'\n';
+            }
+        } else if c == b'\n' && i & INLCR != 0 {
+            c = b'\r';
+        }
+        let special = |v: usize| cc[v] != DISABLED_CHAR && c == cc[v];
         if self.icanon {
             let iexten = l & IEXTEN != 0;
             if special(VERASE) || special(VKILL) || (special(VWERASE) && iexten) {
                 self.eraser(c, out);
+                return Action::None;
+            }
+            if special(VLNEXT) && iexten {
+                self.lnext = true;
+                if l & ECHO != 0 {
+                    self.finish_erasing(out);
+                    if l & ECHOCTL != 0 {
+                        // A caret, then back over it: the next byte's echo covers it.
+                        out(b"^\x08");
+                    }
+                }
+                return Action::None;
+            }
+            if special(VREPRINT) && l & ECHO != 0 && iexten {
+                // The line typed so far, again on a line of its own.
+                self.finish_erasing(out);
+                self.echo_char(c, out);
+                self.do_output_char(b'\n', out);
+                for k in self.canon_head..self.read_head {
+                    let ch = self.at(k);
+                    self.echo_char(ch, out);
+                }
                 return Action::None;
             }
             if c == b'\n' {
@@ -437,11 +469,21 @@ impl NTtyData {
                 self.handle_newline(c);
                 return Action::None;
             }
-            // Room for the newline that ends the line (Linux keeps the last slot).
-            if self.read_cnt() >= N_TTY_BUF_SIZE - 1 {
-                return Action::None;
-            }
-        } else if self.read_cnt() >= N_TTY_BUF_SIZE {
+        }
+        self.receive_plain(c, out)
+    }
+
+    /// A byte that is data (Linux `n_tty_receive_char`): stored and echoed, if there
+    /// is room (in canonical mode the last slot is kept for the newline that ends the
+    /// line).
+    fn receive_plain(&mut self, c: u8, out: &mut dyn FnMut(&[u8])) -> Action {
+        let l = self.termios.c_lflag;
+        let room = if self.icanon {
+            N_TTY_BUF_SIZE - 1
+        } else {
+            N_TTY_BUF_SIZE
+        };
+        if self.read_cnt() >= room {
             return Action::None;
         }
         if l & ECHO != 0 {
@@ -567,6 +609,16 @@ mod tests {
         assert_eq!(t.copy_from_read_buf(&mut buf), (3, false));
         assert_eq!(t.copy_from_read_buf(&mut buf), (0, false));
         assert!(!t.input_available_p(false));
+    }
+
+    #[test]
+    fn lnext_quotes_and_reprint_retypes() {
+        let mut t = NTtyData::new();
+        let (echo, acts) = feed(&mut t, b"a\x16\x03\x16\x7fb\x12");
+        assert!(acts.is_empty());
+        assert_eq!(echo, b"a^\x08^C^\x08^?b^R\r\na^C^?b");
+        feed(&mut t, b"\r");
+        assert_eq!(read(&mut t).0, b"a\x03\x7fb\n");
     }
 
     #[test]

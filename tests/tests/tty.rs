@@ -3,7 +3,7 @@
 //! the console, as a shell's, and prints a `[step]` marker before each thing typed here.
 //! What the transcript must show is Linux 6.1's behaviour: canonical-mode line editing
 //! (erase `^?`, word erase `^W`, kill `^U`, with `ECHOE`/`ECHOKE` erasing on the
-//! screen), `^D` ending a read without a newline and then as end of file, raw mode's
+//! screen, literal next `^V`, reprint `^R`), `^D` ending a read without a newline and then as end of file, raw mode's
 //! single bytes and `VTIME` timeout, and `^C`, `^Z`, `^\` signalling the foreground
 //! process group only, echoed as `^C`, `^Z`, `^\`.
 
@@ -57,6 +57,11 @@ fn session(boot: Boot) {
     c.expect("[kill]\r\n", STEP);
     c.send(b"junk\x15ok\r");
     c.expect("got: 3 \"ok\\n\"", STEP);
+    c.expect("[lnext]\r\n", STEP);
+    // ^V quotes the next byte (its echo covers a caret); ^R retypes the line.
+    c.send(b"a\x16\x03\x16\x7fb\x12\r");
+    c.expect("a^\x08^C^\x08^?b^R\r\na^C^?b\r\n", STEP);
+    c.expect("got: 5 \"a\\u{3}\\u{7f}b\\n\"", STEP);
     c.expect("[eof]\r\n", STEP);
     c.send(b"abc\x04");
     c.expect("got: 3 \"abc\"", STEP);

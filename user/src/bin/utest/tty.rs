@@ -508,7 +508,7 @@ fn session() -> i32 {
     // A shell ignores SIGTTOU, to take the terminal back from a job.
     sys::set_handler(sys::SIGTTOU, sys::SIG_IGN as usize, 0);
     let mut buf = [0u8; 128];
-    for step in ["line", "kill", "eof", "eof2"] {
+    for step in ["line", "kill", "lnext", "eof", "eof2"] {
         forkos_user::println!("[{step}]");
         let r = sys::read(fd, &mut buf);
         show("got", r, &buf);
