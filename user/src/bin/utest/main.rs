@@ -161,7 +161,7 @@ tests! {
         pipe_write_interrupted_partial,
         pipe_three_process_pipeline, pipe_lseek_fstat_cloexec;
     tty: tty_termios_ioctls, tty_controlling_terminal, tty_background_job_control,
-        tty_read_interrupted, tty_session_leader_exit_hangs_up;
+        tty_read_interrupted, tty_session_leader_exit_hangs_up, tty_sctty_steal;
 }
 
 fn main(args: &[&str]) -> i32 {

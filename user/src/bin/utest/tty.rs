@@ -684,3 +684,47 @@ pub fn tty_session_leader_exit_hangs_up() -> T {
     })?;
     expect_ok(c)
 }
+
+/// `TIOCSCTTY` on a terminal another session controls: `EPERM`, unless the argument is
+/// 1 and the caller may (`CAP_SYS_ADMIN`; root here, on Linux as on forkos): then the
+/// terminal changes session, and the old session's processes lose it.
+pub fn tty_sctty_steal() -> T {
+    // first -> init: it has the terminal; second -> first: it took it; first ->
+    // second: it checked (before the second's exit hangs the terminal up).
+    let (ready_rd, ready_wr) = pipe()?;
+    let (taken_rd, taken_wr) = pipe()?;
+    let (checked_rd, checked_wr) = pipe()?;
+    let first = child(|| {
+        sys::setsid();
+        let fd = open(b"/dev/ttyAMA0", sys::O_RDWR) as i32;
+        check_eq!(getsid_of_tty(fd), sys::getpid(), "the first session's terminal");
+        sys::write(ready_wr, b"r");
+        sys::read(taken_rd, &mut [0u8; 1]);
+        let pgrp = getpgrp_of_tty(fd);
+        let tty = open(b"/dev/tty", sys::O_RDWR);
+        sys::write(checked_wr, b"c");
+        check_eq!(pgrp, -ENOTTY, "TIOCGPGRP after the terminal was taken");
+        check_eq!(tty, -ENXIO, "/dev/tty after it was taken");
+        Ok(())
+    })?;
+    sys::read(ready_rd, &mut [0u8; 1]);
+    let second = child(|| {
+        let me = sys::getpid();
+        sys::setsid();
+        let r0 = ioctl(0, sys::TIOCSCTTY, 0);
+        let r1 = ioctl(0, sys::TIOCSCTTY, 1);
+        sys::write(taken_wr, b"t");
+        sys::read(checked_rd, &mut [0u8; 1]);
+        check_eq!(r0, -sys::EPERM, "TIOCSCTTY 0, another session's");
+        check_eq!(r1, 0, "TIOCSCTTY 1, another session's");
+        check_eq!(getsid_of_tty(0), me, "TIOCGSID after taking it");
+        check_eq!(getpgrp_of_tty(0), me, "TIOCGPGRP after taking it");
+        Ok(())
+    })?;
+    let r = expect_ok(second);
+    expect_ok(first)?;
+    for fd in [ready_rd, ready_wr, taken_rd, taken_wr, checked_rd, checked_wr] {
+        sys::close(fd);
+    }
+    r
+}
