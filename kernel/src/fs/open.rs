@@ -66,9 +66,15 @@ pub fn open_inode(inode: Arc<Inode>, flags: u32) -> Result<Arc<File>, Errno> {
     if flags & O_TRUNC != 0 && mode & S_IFMT == S_IFREG {
         do_truncate(&inode, 0)?;
     }
-    f_op.open(&inode, f_mode, flags)?;
+    let private = f_op.open(&inode, f_mode, flags)?;
     // A 64-bit kernel opens every file as large (Linux `force_o_largefile`).
-    Ok(File::new(inode, f_op, f_mode, flags | O_LARGEFILE))
+    Ok(File::new_opened(
+        inode,
+        f_op,
+        f_mode,
+        flags | O_LARGEFILE,
+        private,
+    ))
 }
 
 /// Cut or extend a regular file to `length` bytes (Linux `do_truncate`).

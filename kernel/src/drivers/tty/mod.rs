@@ -15,9 +15,10 @@ pub mod serial_core;
 pub mod tty_jobctrl;
 
 use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::errno::*;
-use crate::fs::file::{File, FileOperations};
+use crate::fs::file::{File, FileOperations, PrivateData};
 use crate::fs::inode::Inode;
 use crate::iov_iter::IovIter;
 use crate::mm::uaccess::UserPtr;
@@ -41,6 +42,35 @@ pub struct TtyStruct {
     /// many: the queue exists while someone reads, as `fs/select.rs`'s pollers' does,
     /// so that no memory stays behind once nobody does.
     pub read_wait: IrqSpinLock<(Option<Arc<WaitQueue>>, usize)>,
+    /// How many times the terminal was hung up ([`tty_vhangup_session`]): a file
+    /// opened before the last hangup is hung up (Linux gives such files
+    /// `hung_up_tty_fops`).
+    pub hangups: AtomicU64,
+}
+
+/// What a terminal file (not `/dev/console`) keeps (Linux `struct tty_file_private`):
+/// the hangup count when it was opened.
+pub struct TtyFilePrivate {
+    hangups_at_open: u64,
+}
+
+/// Has the terminal been hung up since `file` was opened (Linux `tty_hung_up_p`)?
+/// Never for `/dev/console`, whose files Linux does not hang up.
+pub fn tty_hung_up_p(tty: &TtyStruct, file: &File) -> bool {
+    file.private_data
+        .as_ref()
+        .and_then(|p| p.downcast_ref::<TtyFilePrivate>())
+        .is_some_and(|p| p.hangups_at_open != tty.hangups.load(Ordering::Acquire))
+}
+
+/// Hang the terminal up (Linux `tty_vhangup_session` -> `__tty_hangup`): every file
+/// open on it (`/dev/console`'s aside) is hung up from now on: a read gives 0, a
+/// write `EIO`, an `ioctl` `EIO`; typed input is dropped; sleeping readers wake to
+/// see it.
+pub fn tty_vhangup_session(tty: &TtyStruct) {
+    tty.hangups.fetch_add(1, Ordering::AcqRel);
+    tty.ldisc.lock().reset_buffer_flags();
+    n_tty::wake_readers(tty);
 }
 
 /// What [`TtyStruct::ctrl`] guards (Linux `tty->ctrl`).
@@ -67,6 +97,7 @@ pub static CONSOLE_TTY: TtyStruct = TtyStruct {
         },
     }),
     read_wait: IrqSpinLock::new((None, 0)),
+    hangups: AtomicU64::new(0),
 };
 
 impl TtyStruct {
@@ -113,31 +144,62 @@ impl FileOperations for TtyFops {
     /// opening the terminal itself (not `/dev/console`) without `O_NOCTTY` makes it the
     /// controlling terminal of a session leader that has none
     /// (`tty_open_proc_set_tty`).
-    fn open(&self, inode: &Inode, f_mode: u32, flags: u32) -> Result<(), Errno> {
+    fn open(&self, inode: &Inode, f_mode: u32, flags: u32) -> Result<Option<PrivateData>, Errno> {
+        let tty = &CONSOLE_TTY;
         let rdev = inode.i.lock().rdev;
+        // Linux `tty_alloc_file`: what this file keeps (the console's files are never
+        // hung up, so they need nothing).
+        let private: Option<PrivateData> = (!self.console).then(|| {
+            Arc::new(TtyFilePrivate {
+                hangups_at_open: tty.hangups.load(Ordering::Acquire),
+            }) as PrivateData
+        });
         if rdev == (5, 0) {
             // Linux `tty_open_current_tty`.
             if !tty_jobctrl::current_has_tty() {
                 return Err(ENXIO);
             }
-            return Ok(());
+            return Ok(private);
         }
         let noctty = flags & O_NOCTTY != 0 || rdev == (5, 1);
         if !noctty {
-            tty_jobctrl::tty_open_proc_set_tty(&CONSOLE_TTY, f_mode);
+            tty_jobctrl::tty_open_proc_set_tty(tty, f_mode);
         }
-        Ok(())
+        Ok(private)
     }
+    /// Linux `tty_read`; hung up: 0 (`hung_up_tty_read`).
     fn read(&self, file: &File, to: &mut IovIter, _pos: &mut i64) -> SysResult {
+        if tty_hung_up_p(&CONSOLE_TTY, file) {
+            return Ok(0);
+        }
         n_tty::n_tty_read(&CONSOLE_TTY, file, self.console, to)
     }
+    /// Linux `tty_write`; hung up: `EIO` (`hung_up_tty_write`).
     fn write(&self, file: &File, from: &mut IovIter, _pos: &mut i64) -> SysResult {
+        if tty_hung_up_p(&CONSOLE_TTY, file) {
+            return Err(EIO);
+        }
         n_tty::n_tty_write(&CONSOLE_TTY, file, self.console, from)
     }
+    /// Linux `tty_ioctl`; hung up: `EIO`, `ENOTTY` for `TIOCSPGRP`
+    /// (`hung_up_tty_ioctl`).
     fn ioctl(&self, file: &File, cmd: u64, arg: u64) -> SysResult {
+        if tty_hung_up_p(&CONSOLE_TTY, file) {
+            return Err(if cmd & 0xffff_ffff == TIOCSPGRP {
+                ENOTTY
+            } else {
+                EIO
+            });
+        }
         tty_ioctl(&CONSOLE_TTY, file, cmd, arg)
     }
-    fn poll(&self, _file: &File) -> u32 {
+    /// Linux `tty_poll`; hung up: everything, and an error and a hangup
+    /// (`hung_up_tty_poll`).
+    fn poll(&self, file: &File) -> u32 {
+        if tty_hung_up_p(&CONSOLE_TTY, file) {
+            use forkos_lib::uapi::poll::*;
+            return POLLIN | POLLOUT | POLLERR | POLLHUP | POLLRDNORM | POLLWRNORM;
+        }
         n_tty::n_tty_poll(&CONSOLE_TTY)
     }
 }

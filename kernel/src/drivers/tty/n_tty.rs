@@ -135,8 +135,15 @@ pub fn n_tty_read(tty: &TtyStruct, file: &File, console: bool, to: &mut IovIter)
             break;
         }
         let q = tty.read_wait_get();
-        let r = q.wait_event(|| tty.ldisc.lock().input_available_p(false), timeout);
+        let r = q.wait_event(
+            || tty.ldisc.lock().input_available_p(false) || super::tty_hung_up_p(tty, file),
+            timeout,
+        );
         tty.read_wait_put(q);
+        if super::tty_hung_up_p(tty, file) {
+            // Linux: `if (tty_hung_up_p(file)) break;` — what was read, or 0.
+            break;
+        }
         match r {
             Ok(()) => {}
             Err(WaitError::TimedOut) => break,

@@ -115,9 +115,8 @@ fn session_clear_tty(session: Pid) {
 /// A session leader gives up its terminal (Linux `disassociate_ctty`), on `TIOCNOTTY`
 /// or, `on_exit`, when it exits: the foreground group gets `SIGHUP`, and `SIGCONT` on
 /// `TIOCNOTTY` (on exit Linux hangs the terminal up, `tty_vhangup_session`, which
-/// sends the group `SIGHUP` alone), and the session loses the terminal. Not a session
-/// leader: nothing. forkos does not hang up the terminal's open files (Linux makes
-/// their reads return 0 and their writes `EIO`).
+/// sends the group `SIGHUP` alone, and hangs up every file open on the terminal), and
+/// the session loses the terminal. Not a session leader: nothing.
 pub fn disassociate_ctty(on_exit: bool) {
     let tty = &super::CONSOLE_TTY;
     let me = current();
@@ -134,6 +133,9 @@ pub fn disassociate_ctty(on_exit: bool) {
         if !on_exit {
             kill_pgrp(pgrp, SIGCONT, on_exit);
         }
+    }
+    if on_exit {
+        super::tty_vhangup_session(tty);
     }
     let _tasklist = TASKLIST_LOCK.lock();
     {

@@ -624,15 +624,40 @@ pub fn tty_read_interrupted() -> T {
 
 /// A session leader's exit hangs its terminal up (Linux `disassociate_ctty(1)` ->
 /// `tty_vhangup_session`): the foreground group gets `SIGHUP`; a background group
-/// does not; the terminal is free for the next session.
+/// does not, but the terminal's files it holds are hung up: a read gives 0, a write
+/// and an `ioctl` `EIO` (`TIOCSPGRP` `ENOTTY`), `poll` says `POLLHUP`; `/dev/console`
+/// is not hung up; the terminal is free for the next session.
 pub fn tty_session_leader_exit_hangs_up() -> T {
     let (rd, wr) = pipe()?;
+    let (go_rd, go_wr) = pipe()?;
     let leader = sys::fork();
     if leader == 0 {
         sys::setsid();
         let fd = open(b"/dev/ttyAMA0", sys::O_RDWR) as i32;
         let fg = sleeper_in_own_group();
-        let bg = sleeper_in_own_group();
+        let bg = sys::fork() as i32;
+        if bg == 0 {
+            sys::setpgid(0, 0);
+            // Once init says the leader is gone: the terminal's file is hung up.
+            sys::read(go_rd, &mut [0u8; 1]);
+            let mut t = [0u8; 64];
+            let mut pfd = [forkos_lib::uapi::poll::PollFd {
+                fd,
+                events: 1,
+                revents: 0,
+            }];
+            let checks = [
+                sys::read(fd, &mut t) == 0,
+                sys::write(fd, b"x") == -EIO,
+                ioctl(fd, sys::TCGETS, t.as_mut_ptr() as usize) == -EIO,
+                setpgrp_of_tty(fd, sys::getpid() as i32) == -ENOTTY,
+                ppoll(&mut pfd, None) == 1 && pfd[0].revents & 0x10 != 0,
+                ioctl(0, sys::TCGETS, t.as_mut_ptr() as usize) == 0,
+            ];
+            let failed = checks.iter().position(|ok| !ok).map_or(0, |i| i + 1);
+            sys::exit(failed as i32);
+        }
+        sys::setpgid(bg, bg);
         setpgrp_of_tty(fd, fg);
         // Tell init who they are, then exit with the terminal.
         let pids = [fg, bg];
@@ -664,14 +689,15 @@ pub fn tty_session_leader_exit_hangs_up() -> T {
         0,
         "the background group still runs"
     );
-    sys::kill(bg, sys::SIGKILL);
+    sys::write(go_wr, b"g");
     check_eq!(
         wait_opts(bg, 0)?,
-        crate::util::killed(sys::SIGKILL),
-        "the background group"
+        crate::util::exited(0),
+        "the background process's hung-up file (exit N: check N failed)"
     );
-    sys::close(rd);
-    sys::close(wr);
+    for fd in [rd, wr, go_rd, go_wr] {
+        sys::close(fd);
+    }
     let c = child(|| {
         check_eq!(sys::setsid(), sys::getpid(), "setsid");
         let fd = open(b"/dev/ttyAMA0", sys::O_RDWR) as i32;
@@ -697,7 +723,11 @@ pub fn tty_sctty_steal() -> T {
     let first = child(|| {
         sys::setsid();
         let fd = open(b"/dev/ttyAMA0", sys::O_RDWR) as i32;
-        check_eq!(getsid_of_tty(fd), sys::getpid(), "the first session's terminal");
+        check_eq!(
+            getsid_of_tty(fd),
+            sys::getpid(),
+            "the first session's terminal"
+        );
         sys::write(ready_wr, b"r");
         sys::read(taken_rd, &mut [0u8; 1]);
         let pgrp = getpgrp_of_tty(fd);
@@ -723,7 +753,9 @@ pub fn tty_sctty_steal() -> T {
     })?;
     let r = expect_ok(second);
     expect_ok(first)?;
-    for fd in [ready_rd, ready_wr, taken_rd, taken_wr, checked_rd, checked_wr] {
+    for fd in [
+        ready_rd, ready_wr, taken_rd, taken_wr, checked_rd, checked_wr,
+    ] {
         sys::close(fd);
     }
     r
