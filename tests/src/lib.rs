@@ -286,8 +286,15 @@ pub struct Console {
 impl Boot {
     /// Boot with the console's input and output connected to a [`Console`].
     pub fn spawn(&self) -> Console {
-        let mut child = self
-            .command(&self.machine)
+        Console::spawn(self.command(&self.machine))
+    }
+}
+
+impl Console {
+    /// Run `qemu` (a QEMU command line with `-nographic`) with its console connected to
+    /// a [`Console`]: for forkos, [`Boot::spawn`]; for Linux, the oracle's command.
+    pub fn spawn(mut qemu: Command) -> Console {
+        let mut child = qemu
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -312,9 +319,7 @@ impl Boot {
             seen: 0,
         }
     }
-}
 
-impl Console {
     /// Type `bytes`. QEMU's console takes `Ctrl-A` (0x01) as its escape key: to type
     /// one, it is sent twice.
     pub fn send(&mut self, bytes: &[u8]) {

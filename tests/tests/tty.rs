@@ -7,45 +7,99 @@
 //! single bytes and `VTIME` timeout, and `^C`, `^Z`, `^\` signalling the foreground
 //! process group only, echoed as `^C`, `^Z`, `^\`.
 
-use forkos_tests::Boot;
+use forkos_tests::{Boot, Console};
 use std::time::Duration;
 
 const STEP: Duration = Duration::from_secs(20);
 
 #[test]
 fn tty_session_line_editing_raw_mode_and_signal_keys() {
-    session(Boot::utest("tty_session"));
+    session(Boot::utest("tty_session").spawn(), false);
 }
 
 /// The same on a GICv3 (the UART's SPI routed through the distributor's `IROUTER`)
 /// with two CPUs.
 #[test]
 fn tty_session_gicv3_smp2() {
-    session(Boot {
-        machine: "virt,gic-version=3".into(),
-        smp: 2,
-        ..Boot::utest("tty_session")
-    });
+    session(
+        Boot {
+            machine: "virt,gic-version=3".into(),
+            smp: 2,
+            ..Boot::utest("tty_session")
+        }
+        .spawn(),
+        false,
+    );
 }
 
 /// The same on four CPUs, one host thread each.
 #[test]
 fn tty_session_smp4_mttcg() {
-    session(Boot {
-        smp: 4,
-        accel: Some("tcg,thread=multi".into()),
-        ..Boot::utest("tty_session")
-    });
+    session(
+        Boot {
+            smp: 4,
+            accel: Some("tcg,thread=multi".into()),
+            ..Boot::utest("tty_session")
+        }
+        .spawn(),
+        false,
+    );
 }
 
-fn session(boot: Boot) {
-    let mut c = boot.spawn();
-    // forkos's SysRq key while no session has the console (Linux reads a `p`).
+/// The same session on Linux 6.1 (`LINUX_IMAGE`, as `scripts/run-on-linux` boots it),
+/// where the transcript must be the same but for forkos's SysRq key, which Linux reads
+/// as input. Without `LINUX_IMAGE` there is nothing to run.
+#[test]
+fn tty_session_on_linux() {
+    let Some(image) = std::env::var_os("LINUX_IMAGE") else {
+        eprintln!("skipped: LINUX_IMAGE is not set");
+        return;
+    };
+    let root = forkos_tests::repo_root();
+    let dir = std::env::temp_dir().join(format!("forkos-tty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let cpio = dir.join("utest.cpio");
+    let utest = root.join("target/aarch64-unknown-none/release/utest");
+    let packed = std::process::Command::new(root.join("scripts/mkcpio"))
+        .arg(&cpio)
+        .arg(format!("init={}", utest.display()))
+        .status()
+        .expect("scripts/mkcpio");
+    assert!(packed.success(), "scripts/mkcpio failed");
+    let mut qemu = std::process::Command::new("qemu-system-aarch64");
+    qemu.args([
+        "-M",
+        "virt",
+        "-cpu",
+        "cortex-a72",
+        "-m",
+        "256M",
+        "-nographic",
+    ])
+    .args(["-no-reboot", "-nic", "none", "-kernel"])
+    .arg(image)
+    .arg("-initrd")
+    .arg(&cpio)
+    .args([
+        "-append",
+        "console=ttyAMA0 rdinit=/init quiet panic=-1 -- tty_session",
+    ]);
+    session(Console::spawn(qemu), true);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn session(mut c: Console, linux: bool) {
     c.expect("[sysrq]\r\n", STEP * 2);
-    c.send(b"p");
-    c.expect("  pid  tgid  ppid state", STEP);
-    c.send(b"go\r");
-    c.expect("got: 3 \"go\\n\"", STEP);
+    if linux {
+        c.send(b"pgo\r");
+        c.expect("got: 4 \"pgo\\n\"", STEP);
+    } else {
+        // forkos's SysRq key while no session has the console.
+        c.send(b"p");
+        c.expect("  pid  tgid  ppid state", STEP);
+        c.send(b"go\r");
+        c.expect("got: 3 \"go\\n\"", STEP);
+    }
     c.expect("[line]\r\n", STEP);
     c.send(b"helo\x7flo wor\x17world\r");
     // Echo: the erased `o` and word rubbed out with backspace-space-backspace.
@@ -94,5 +148,9 @@ fn session(boot: Boot) {
     c.expect("fg: killed by 3", STEP);
     c.expect("bg: running", STEP);
     c.expect("[done]", STEP);
-    c.finish(STEP).expect_status(0).expect_no_page_lost();
+    if linux {
+        c.expect("Attempted to kill init! exitcode=0x00000000", STEP);
+    } else {
+        c.finish(STEP).expect_status(0).expect_no_page_lost();
+    }
 }
