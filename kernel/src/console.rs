@@ -75,6 +75,13 @@ pub fn enable_rx_interrupts() {
     }
 }
 
+/// Start or stop a break on the console's line (Linux `tty->ops->break_ctl`).
+pub fn break_ctl(on: bool) {
+    if let Some(uart) = CONSOLE.lock().uart.as_ref() {
+        uart.break_ctl(on);
+    }
+}
+
 /// Act on a SysRq key (Linux `__handle_sysrq`; `sysrq-t` lists the tasks): `p` prints
 /// the process table.
 pub fn handle_sysrq(key: u8) {

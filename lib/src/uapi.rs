@@ -750,7 +750,9 @@ pub mod ioctls {
     pub const TCSETS: u64 = 0x5402;
     pub const TCSETSW: u64 = 0x5403;
     pub const TCSETSF: u64 = 0x5404;
+    pub const TCSBRK: u64 = 0x5409;
     pub const TCFLSH: u64 = 0x540B;
+    pub const TIOCOUTQ: u64 = 0x5411;
     pub const TIOCSCTTY: u64 = 0x540E;
     pub const TIOCGPGRP: u64 = 0x540F;
     pub const TIOCSPGRP: u64 = 0x5410;

@@ -19,7 +19,9 @@ register_bitfields! {u32,
         /// Word length: 8 bits.
         WLEN OFFSET(5) NUMBITS(2) [EightBit = 0b11],
         /// FIFOs on.
-        FEN OFFSET(4) NUMBITS(1) []
+        FEN OFFSET(4) NUMBITS(1) [],
+        /// Send a break: hold the line low.
+        BRK OFFSET(0) NUMBITS(1) []
     ],
     CR [
         RXE OFFSET(9) NUMBITS(1) [],
@@ -111,6 +113,16 @@ impl Pl011 {
         } else {
             let dr = self.regs.dr.get();
             Some((dr as u8, dr & DR_BE != 0))
+        }
+    }
+
+    /// Start or stop sending a break (Linux `pl011_break_ctl`).
+    pub fn break_ctl(&self, on: bool) {
+        use tock_registers::interfaces::ReadWriteable;
+        if on {
+            self.regs.lcr_h.modify(LCR_H::BRK::SET);
+        } else {
+            self.regs.lcr_h.modify(LCR_H::BRK::CLEAR);
         }
     }
 

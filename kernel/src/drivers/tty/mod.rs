@@ -235,6 +235,20 @@ fn tty_ioctl(tty: &TtyStruct, file: &File, cmd: u64, arg: u64) -> SysResult {
             Ok(0)
         }
         TCSETS | TCSETSW | TCSETSF => set_termios(tty, cmd & 0xffff_ffff, arg),
+        TCSBRK => {
+            // Linux: a background process may not; output is sent as written, so
+            // there is nothing to wait for (`tcdrain`); 0 also sends a break.
+            tty_jobctrl::tty_check_change(tty)?;
+            if arg == 0 {
+                send_break(250)?;
+            }
+            Ok(0)
+        }
+        TIOCOUTQ => {
+            // Bytes written and not yet sent: none, the UART takes them as written.
+            UserPtr::<i32>::new(arg).write(&0)?;
+            Ok(0)
+        }
         TCFLSH => {
             // Linux `n_tty_ioctl_helper`: a background group may not flush.
             tty_jobctrl::tty_check_change(tty)?;
@@ -266,6 +280,18 @@ fn set_termios(tty: &TtyStruct, cmd: u64, arg: u64) -> SysResult {
     // wakes the readers).
     n_tty::wake_readers(tty);
     Ok(0)
+}
+
+/// Hold the line in a break for `ms` milliseconds (Linux `send_break`); a signal cuts
+/// it short with `EINTR`.
+fn send_break(ms: u64) -> Result<(), Errno> {
+    crate::console::break_ctl(true);
+    crate::sched::wait::sleep_ticks((ms * crate::time::HZ).div_ceil(1000));
+    crate::console::break_ctl(false);
+    if crate::task::current().signal_pending() {
+        return Err(EINTR);
+    }
+    Ok(())
 }
 
 /// `TIOCSWINSZ` (Linux `tiocswinsz`): a new size, and `SIGWINCH` to the foreground

@@ -163,6 +163,18 @@ pub fn tty_termios_ioctls() -> T {
         "TCFLSH TCIOFLUSH"
     );
     check_eq!(ioctl(0, sys::TCFLSH, 3), -sys::EINVAL, "TCFLSH 3");
+    check_eq!(ioctl(0, sys::TCSBRK, 1), 0, "TCSBRK 1 (tcdrain)");
+    let t0 = crate::util::now_ns();
+    check_eq!(ioctl(0, sys::TCSBRK, 0), 0, "TCSBRK 0 (a break)");
+    let ms = (crate::util::now_ns() - t0) / 1_000_000;
+    check!((240..2000).contains(&ms), "a break lasts 250 ms: {ms} ms");
+    let mut outq = -1i32;
+    check_eq!(
+        ioctl(0, sys::TIOCOUTQ, &mut outq as *mut i32 as usize),
+        0,
+        "TIOCOUTQ"
+    );
+    check_eq!(outq, 0, "bytes waiting to be sent");
     check_eq!(ioctl(0, 0x5499, 0), -ENOTTY, "an unknown request");
     let null = open(b"/dev/null", sys::O_RDWR);
     check!(null >= 0, "open /dev/null: {null}");
