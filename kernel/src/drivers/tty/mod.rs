@@ -38,10 +38,8 @@ pub struct TtyStruct {
     /// Its session and foreground group, and the window size (Linux `tty->ctrl`,
     /// `winsize`).
     pub ctrl: IrqSpinLock<TtyCtrl>,
-    /// Readers sleep here until a line (or a byte) comes (Linux `read_wait`), and how
-    /// many: the queue exists while someone reads, as `fs/select.rs`'s pollers' does,
-    /// so that no memory stays behind once nobody does.
-    pub read_wait: IrqSpinLock<(Option<Arc<WaitQueue>>, usize)>,
+    /// Readers sleep here until a line (or a byte) comes (Linux `read_wait`).
+    pub read_wait: TtyWaitQueue,
     /// How many times the terminal was hung up ([`tty_vhangup_session`]): a file
     /// opened before the last hangup is hung up (Linux gives such files
     /// `hung_up_tty_fops`).
@@ -96,23 +94,36 @@ pub static CONSOLE_TTY: TtyStruct = TtyStruct {
             ws_ypixel: 0,
         },
     }),
-    read_wait: IrqSpinLock::new((None, 0)),
+    read_wait: TtyWaitQueue::new(),
     hangups: AtomicU64::new(0),
 };
 
-impl TtyStruct {
-    /// Join the readers' queue.
-    fn read_wait_get(&self) -> Arc<WaitQueue> {
-        let mut g = self.read_wait.lock();
-        g.1 += 1;
-        g.0.get_or_insert_with(|| Arc::new(WaitQueue::new()))
-            .clone()
+/// A terminal's wait queue (Linux `wait_queue_head_t`), which exists only while
+/// someone waits on it, as `fs/select.rs`'s pollers' does: a terminal lives for ever,
+/// and a queue kept in it would keep the memory its first sleeper made it take.
+pub struct TtyWaitQueue(IrqSpinLock<(Option<Arc<WaitQueue>>, usize)>);
+
+impl TtyWaitQueue {
+    const fn new() -> Self {
+        TtyWaitQueue(IrqSpinLock::new((None, 0)))
     }
 
-    /// Leave the readers' queue; the last reader frees it.
-    fn read_wait_put(&self, q: Arc<WaitQueue>) {
+    /// Sleep until `cond()` holds, a signal comes or `timeout` ticks pass (Linux
+    /// `wait_event_interruptible_timeout` on the queue).
+    pub fn wait_event(
+        &self,
+        cond: impl FnMut() -> bool,
+        timeout: Option<u64>,
+    ) -> Result<(), crate::sched::wait::WaitError> {
+        let q = {
+            let mut g = self.0.lock();
+            g.1 += 1;
+            g.0.get_or_insert_with(|| Arc::new(WaitQueue::new()))
+                .clone()
+        };
+        let r = q.wait_event(cond, timeout);
         let last = {
-            let mut g = self.read_wait.lock();
+            let mut g = self.0.lock();
             g.1 -= 1;
             if g.1 == 0 {
                 g.0.take()
@@ -122,6 +133,15 @@ impl TtyStruct {
         };
         drop(q);
         drop(last);
+        r
+    }
+
+    /// Wake every sleeper to look again (Linux `wake_up_interruptible`).
+    pub fn wake_up_all(&self) {
+        let q = self.0.lock().0.clone();
+        if let Some(q) = q {
+            q.wake_up_all();
+        }
     }
 }
 

@@ -43,10 +43,7 @@ pub fn n_tty_receive_char(tty: &TtyStruct, c: u8) {
 /// Wake every reader and poller to look again (Linux `wake_up_interruptible_poll(
 /// &tty->read_wait, EPOLLIN)`).
 pub fn wake_readers(tty: &TtyStruct) {
-    let q = tty.read_wait.lock().0.clone();
-    if let Some(q) = q {
-        q.wake_up_all();
-    }
+    tty.read_wait.wake_up_all();
     crate::fs::select::wake_pollers();
 }
 
@@ -134,12 +131,10 @@ pub fn n_tty_read(tty: &TtyStruct, file: &File, console: bool, to: &mut IovIter)
             }
             break;
         }
-        let q = tty.read_wait_get();
-        let r = q.wait_event(
+        let r = tty.read_wait.wait_event(
             || tty.ldisc.lock().input_available_p(false) || super::tty_hung_up_p(tty, file),
             timeout,
         );
-        tty.read_wait_put(q);
         if super::tty_hung_up_p(tty, file) {
             // Linux: `if (tty_hung_up_p(file)) break;` — what was read, or 0.
             break;
