@@ -4,7 +4,9 @@
 //! Every test boots `build/forkos.img` (built by `make`; `make test` builds it first)
 //! with `qemu-system-aarch64 -M virt -nographic -nic none -semihosting`, under a timeout
 //! so that a hang fails instead of blocking. The kernel reports through the semihosting
-//! exit status: 0 pass, 1 fail, 101 panic, 102 oops (see README).
+//! exit status: 0 pass, 1 fail, 101 panic, 102 oops (see README). A test that types
+//! into the console drives it through a [`Console`] ([`Boot::spawn`]): keys in, output
+//! awaited with a timeout at every step.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
