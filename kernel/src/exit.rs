@@ -312,13 +312,17 @@ pub fn do_exit(code: i32) -> ! {
     crate::trace::do_exit(&tsk, code);
     // The last thread out sets the group's status unless exit_group already did (Linux
     // 6.1 `synchronize_group_exit`).
-    let (group_dead, status) = {
+    let (group_dead, status, controlling) = {
         let mut s = tsk.signal.inner.lock();
         s.live -= 1;
         if s.live == 0 && s.group_exit_code.is_none() {
             s.group_exit_code = Some(code);
         }
-        (s.live == 0, s.group_exit_code.unwrap_or(code))
+        (
+            s.live == 0,
+            s.group_exit_code.unwrap_or(code),
+            s.leader && s.tty,
+        )
     };
     tsk.inner.lock().exit_code = code;
     tsk.exit_status
@@ -328,6 +332,11 @@ pub fn do_exit(code: i32) -> ! {
     // (`exit_fs`), before the address space.
     crate::fs::fdtable::exit_files(&tsk);
     crate::fs::fs_struct::exit_fs(&tsk);
+    if group_dead && controlling {
+        // A session leader's exit takes its terminal from the session (Linux
+        // `disassociate_ctty(1)`).
+        crate::drivers::tty::tty_jobctrl::disassociate_ctty(true);
+    }
     let mm = current().set_mm(None);
     // Kernel threads borrow no mm; user tasks switch TTBR0 away before it may be freed.
     crate::mm::switch_mm(None);

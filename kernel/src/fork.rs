@@ -251,6 +251,8 @@ fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
             s.rlim = cs.rlim;
             s.pgrp = cs.pgrp;
             s.session = cs.session;
+            // Linux `copy_signal`: `sig->tty = tty_kref_get(current->signal->tty)`.
+            s.tty = cs.tty;
             s.forknoexec = true;
         }
         (pid, signal)

@@ -121,6 +121,9 @@ pub struct SignalInner {
     pub session: Pid,
     /// This process made its session with `setsid` (Linux `signal->leader`).
     pub leader: bool,
+    /// The console is this process's controlling terminal (Linux `signal->tty`; forkos
+    /// has one terminal): changed with [`TASKLIST_LOCK`] held as well.
+    pub tty: bool,
     /// No `execve` since `fork` (Linux `PF_FORKNOEXEC` of the group leader): the parent
     /// may still move it to another process group.
     pub forknoexec: bool,
@@ -150,6 +153,7 @@ impl SignalStruct {
                 pgrp: 0,
                 session: 0,
                 leader: false,
+                tty: false,
                 forknoexec: false,
                 flags: 0,
                 group_stop_count: 0,

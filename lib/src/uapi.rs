@@ -241,6 +241,8 @@ pub mod signal {
     use super::{offset_of, size_of};
 
     pub const SIGHUP: i32 = 1;
+    pub const SIGINT: i32 = 2;
+    pub const SIGQUIT: i32 = 3;
     pub const SIGILL: i32 = 4;
     pub const SIGTRAP: i32 = 5;
     pub const SIGBUS: i32 = 7;
@@ -748,9 +750,122 @@ pub mod ioctls {
     pub const TCSETS: u64 = 0x5402;
     pub const TCSETSW: u64 = 0x5403;
     pub const TCSETSF: u64 = 0x5404;
+    pub const TCSBRK: u64 = 0x5409;
+    pub const TCFLSH: u64 = 0x540B;
+    pub const TIOCOUTQ: u64 = 0x5411;
+    pub const TIOCSCTTY: u64 = 0x540E;
+    pub const TIOCGPGRP: u64 = 0x540F;
+    pub const TIOCSPGRP: u64 = 0x5410;
     pub const TIOCGWINSZ: u64 = 0x5413;
-    /// Bytes ready to read (`FIONREAD`).
+    pub const TIOCSWINSZ: u64 = 0x5414;
+    /// Bytes ready to read (`FIONREAD`, also `TIOCINQ`).
     pub const FIONREAD: u64 = 0x541B;
+    pub const TIOCNOTTY: u64 = 0x5422;
+    pub const TIOCGSID: u64 = 0x5429;
+    /// `TCFLSH`'s argument.
+    pub const TCIFLUSH: u64 = 0;
+    pub const TCOFLUSH: u64 = 1;
+    pub const TCIOFLUSH: u64 = 2;
+}
+
+/// Terminal settings (`include/uapi/asm-generic/termbits.h`, `termbits-common.h`): the
+/// kernel's `struct termios` and its flags.
+pub mod termbits {
+    use super::size_of;
+
+    /// Control characters (`NCCS`).
+    pub const NCCS: usize = 19;
+
+    /// The kernel's `struct termios` (`TCGETS`/`TCSETS`), 36 bytes.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Termios {
+        pub c_iflag: u32,
+        pub c_oflag: u32,
+        pub c_cflag: u32,
+        pub c_lflag: u32,
+        pub c_line: u8,
+        pub c_cc: [u8; NCCS],
+    }
+    const _: () = assert!(size_of::<Termios>() == 36);
+
+    impl Termios {
+        /// A new terminal's settings (Linux `tty_std_termios`, `INIT_C_CC`).
+        pub const STD: Termios = Termios {
+            c_iflag: ICRNL | IXON,
+            c_oflag: OPOST | ONLCR,
+            c_cflag: B38400 | CS8 | CREAD | HUPCL,
+            c_lflag: ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN,
+            c_line: 0,
+            c_cc: [
+                3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0,
+            ],
+        };
+    }
+
+    /// `struct winsize` (`TIOCGWINSZ`).
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Winsize {
+        pub ws_row: u16,
+        pub ws_col: u16,
+        pub ws_xpixel: u16,
+        pub ws_ypixel: u16,
+    }
+    const _: () = assert!(size_of::<Winsize>() == 8);
+
+    /// `c_cc` indices.
+    pub const VINTR: usize = 0;
+    pub const VQUIT: usize = 1;
+    pub const VERASE: usize = 2;
+    pub const VKILL: usize = 3;
+    pub const VEOF: usize = 4;
+    pub const VTIME: usize = 5;
+    pub const VMIN: usize = 6;
+    pub const VSWTC: usize = 7;
+    pub const VSTART: usize = 8;
+    pub const VSTOP: usize = 9;
+    pub const VSUSP: usize = 10;
+    pub const VEOL: usize = 11;
+    pub const VREPRINT: usize = 12;
+    pub const VDISCARD: usize = 13;
+    pub const VWERASE: usize = 14;
+    pub const VLNEXT: usize = 15;
+    pub const VEOL2: usize = 16;
+
+    /// `c_iflag`.
+    pub const ISTRIP: u32 = 0o40;
+    pub const INLCR: u32 = 0o100;
+    pub const IGNCR: u32 = 0o200;
+    pub const ICRNL: u32 = 0o400;
+    pub const IXON: u32 = 0o2000;
+
+    /// `c_oflag`.
+    pub const OPOST: u32 = 0o1;
+    pub const ONLCR: u32 = 0o4;
+    pub const OCRNL: u32 = 0o10;
+    pub const ONOCR: u32 = 0o20;
+    pub const ONLRET: u32 = 0o40;
+
+    /// `c_cflag`.
+    pub const B38400: u32 = 0o17;
+    pub const CS8: u32 = 0o60;
+    pub const CREAD: u32 = 0o200;
+    pub const HUPCL: u32 = 0o2000;
+
+    /// `c_lflag`.
+    pub const ISIG: u32 = 0o1;
+    pub const ICANON: u32 = 0o2;
+    pub const ECHO: u32 = 0o10;
+    pub const ECHOE: u32 = 0o20;
+    pub const ECHOK: u32 = 0o40;
+    pub const ECHONL: u32 = 0o100;
+    pub const NOFLSH: u32 = 0o200;
+    pub const TOSTOP: u32 = 0o400;
+    pub const ECHOCTL: u32 = 0o1000;
+    pub const ECHOPRT: u32 = 0o2000;
+    pub const ECHOKE: u32 = 0o4000;
+    pub const IEXTEN: u32 = 0o100000;
 }
 
 /// `poll` events and `struct pollfd` (`include/uapi/asm-generic/poll.h`).

@@ -125,11 +125,11 @@ pub fn is_restart_code(x0: u64) -> bool {
     r == -(ERESTARTSYS.0 as i64) || r == -(ERESTARTNOHAND.0 as i64)
 }
 
-fn action_of(t: &Task, sig: i32) -> SigAction {
+pub(crate) fn action_of(t: &Task, sig: i32) -> SigAction {
     t.inner.lock().sighand.action.lock()[sig as usize - 1]
 }
 
-fn blocks(t: &Task, sig: i32) -> bool {
+pub(crate) fn blocks(t: &Task, sig: i32) -> bool {
     t.inner.lock().blocked & sigmask(sig) != 0
 }
 
@@ -146,6 +146,26 @@ fn sig_ignored(t: &Task, sig: i32) -> bool {
 fn sig_fatal(t: &Task, sig: i32) -> bool {
     sig == SIGKILL
         || (action_of(t, sig).handler == SIG_DFL && !default_ignored(sig) && !sig_kernel_stop(sig))
+}
+
+/// Send `sig` to every process of group `pgrp` (Linux `kill_pgrp`): from the kernel
+/// (`SI_KERNEL`) with `priv_`, as the tty's signal characters and job control do; else
+/// as the current process (`SI_USER`).
+pub fn kill_pgrp(pgrp: crate::task::Pid, sig: i32, priv_: bool) {
+    let (code, pid) = if priv_ {
+        (SI_KERNEL, 0)
+    } else {
+        (SI_USER, crate::task::current().tgid)
+    };
+    for p in crate::pid::pgrp_tasks(pgrp) {
+        let info = KSigInfo {
+            signo: sig,
+            code,
+            pid,
+            ..KSigInfo::default()
+        };
+        send_signal(&p, info, true, false);
+    }
 }
 
 /// Set `TIF_SIGPENDING` on `t` and wake it from an interruptible sleep, and with

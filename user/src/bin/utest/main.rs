@@ -62,6 +62,7 @@ mod stack;
 mod stress;
 mod sysmisc;
 mod threads;
+mod tty;
 mod uaccess;
 mod util;
 mod vfork;
@@ -159,6 +160,8 @@ tests! {
         pipe_fills_then_blocks, pipe_atomic_writes, ppoll_pipe_readiness, pselect6_pipe_readiness, pipe_read_interrupted,
         pipe_write_interrupted_partial,
         pipe_three_process_pipeline, pipe_lseek_fstat_cloexec;
+    tty: tty_termios_ioctls, tty_controlling_terminal, tty_background_job_control,
+        tty_read_interrupted, tty_session_leader_exit_hangs_up, tty_sctty_steal;
 }
 
 fn main(args: &[&str]) -> i32 {
@@ -188,6 +191,10 @@ fn main(args: &[&str]) -> i32 {
     // The exec'd half of cloexec_across_execve: `fdopen A B`.
     if args.len() > 3 && args[args.len() - 3] == "fdopen" {
         return files::fdopen_helper(args[args.len() - 2], name);
+    }
+    // Not a test of the table: the host types into it (tests/tests/tty.rs).
+    if name == "tty_session" {
+        return tty::session_helper();
     }
     if name == "segv" {
         // SAFETY: a load from the unmapped address 8, in assembly so that no Rust
