@@ -52,6 +52,7 @@ pub mod iov_iter;
 pub mod irq;
 pub mod mm;
 pub mod pid;
+pub mod ptrace;
 pub mod random;
 pub mod resource;
 pub mod sched;

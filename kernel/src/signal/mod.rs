@@ -82,7 +82,7 @@ pub struct SigPending {
 
 impl SigPending {
     /// Queue `info` unless that signal is already pending.
-    fn add(&mut self, info: KSigInfo) {
+    pub(crate) fn add(&mut self, info: KSigInfo) {
         let m = sigmask(info.signo);
         if self.set & m == 0 {
             self.set |= m;
@@ -139,6 +139,10 @@ fn sig_ignored(t: &Task, sig: i32) -> bool {
     if blocks(t, sig) {
         return false;
     }
+    // A tracer may want to know even of an ignored signal, SIGKILL aside.
+    if t.ptrace.load(core::sync::atomic::Ordering::SeqCst) != 0 && sig != SIGKILL {
+        return false;
+    }
     sig_handler_ignored(action_of(t, sig).handler, sig)
 }
 
@@ -149,11 +153,32 @@ fn sig_fatal(t: &Task, sig: i32) -> bool {
 }
 
 /// Set `TIF_SIGPENDING` on `t` and wake it from an interruptible sleep, and with
-/// `resume` (a fatal signal) from a stop too (Linux `signal_wake_up`).
+/// `resume` (a fatal signal) from a stop too, a ptrace stop included unless its tracer
+/// has it frozen (Linux `signal_wake_up`). With `resume`, the caller must not hold
+/// `t`'s group lock.
 fn signal_wake_up(t: &Arc<Task>, resume: bool) {
     t.set_flag(TIF_SIGPENDING);
     if resume {
-        try_to_wake_up(t, &[TaskState::Interruptible, TaskState::Stopped]);
+        // The group's lock orders this against `ptrace_check_attach` freezing the task
+        // and its unfreezing, which looks for a fatal signal.
+        let frozen = {
+            let _s = t.signal.inner.lock();
+            t.jobctl.load(core::sync::atomic::Ordering::SeqCst) & JOBCTL_PTRACE_FROZEN != 0
+        };
+        if frozen {
+            try_to_wake_up(t, &[TaskState::Interruptible, TaskState::Stopped]);
+        } else {
+            t.jobctl
+                .fetch_and(!JOBCTL_TRACED, core::sync::atomic::Ordering::SeqCst);
+            try_to_wake_up(
+                t,
+                &[
+                    TaskState::Interruptible,
+                    TaskState::Stopped,
+                    TaskState::Traced,
+                ],
+            );
+        }
     } else {
         try_to_wake_up(t, &[TaskState::Interruptible]);
     }
@@ -208,18 +233,34 @@ fn prepare_signal(t: &Task, sig: i32) {
     }
 }
 
-/// Tell the parent of `tsk`'s process that it stopped or continued (Linux
-/// `do_notify_parent_cldstop`): SIGCHLD with `why` (`CLD_STOPPED` or `CLD_CONTINUED`)
-/// unless the parent ignores SIGCHLD or set `SA_NOCLDSTOP`, and a wake-up of its waits.
-pub fn do_notify_parent_cldstop(tsk: &Task, why: i32, status: i32, _tasklist: &TasklistGuard) {
-    let leader = if tsk.is_group_leader() {
-        None
-    } else {
-        PID_TABLE.lock().find(tsk.tgid)
+/// Tell the parent of `tsk`'s process that it stopped or continued, or, `for_ptracer`,
+/// tell `tsk`'s tracer that it stopped for it (Linux `do_notify_parent_cldstop`):
+/// SIGCHLD with `why` (`CLD_STOPPED`, `CLD_CONTINUED`, `CLD_TRAPPED`) unless the parent
+/// ignores SIGCHLD or set `SA_NOCLDSTOP`, and a wake-up of its waits.
+pub fn do_notify_parent_cldstop(
+    tsk: &Task,
+    for_ptracer: bool,
+    why: i32,
+    _tasklist: &TasklistGuard,
+) {
+    let status = match why {
+        CLD_CONTINUED => SIGCONT,
+        CLD_TRAPPED => tsk.inner.lock().exit_code & 0x7f,
+        _ => tsk.signal.inner.lock().group_stop_code & 0x7f,
     };
-    let parent = match &leader {
-        Some(l) => l.inner.lock().parent.upgrade(),
-        None => tsk.inner.lock().parent.upgrade(),
+    let (parent, pid) = if for_ptracer {
+        (tsk.inner.lock().ptrace_parent.upgrade(), tsk.pid)
+    } else {
+        let leader = if tsk.is_group_leader() {
+            None
+        } else {
+            PID_TABLE.lock().find(tsk.tgid)
+        };
+        let parent = match &leader {
+            Some(l) => l.inner.lock().parent.upgrade(),
+            None => tsk.inner.lock().parent.upgrade(),
+        };
+        (parent, tsk.tgid)
     };
     let Some(parent) = parent else { return };
     let a = action_of(&parent, SIGCHLD);
@@ -227,7 +268,7 @@ pub fn do_notify_parent_cldstop(tsk: &Task, why: i32, status: i32, _tasklist: &T
         let info = KSigInfo {
             signo: SIGCHLD,
             code: why,
-            pid: tsk.tgid,
+            pid,
             status,
             ..KSigInfo::default()
         };
@@ -282,13 +323,24 @@ fn do_signal_stop(t: &Task, signr: i32) -> bool {
     if notify {
         signal_set_stop_flags(&mut s, SIGNAL_STOP_STOPPED);
     }
-    let code = s.group_stop_code;
+    if t.ptrace.load(Relaxed) != 0 {
+        // While traced, the group stop is a ptrace stop: a trap the caller takes
+        // (Linux `task_set_jobctl_pending(current, JOBCTL_TRAP_STOP)`). The real
+        // parent still hears of a completed stop if someone else traces us.
+        t.jobctl.fetch_or(JOBCTL_TRAP_STOP, Relaxed);
+        drop(s);
+        if notify && crate::ptrace::ptrace_reparented(t) {
+            let tasklist = TASKLIST_LOCK.lock();
+            do_notify_parent_cldstop(t, false, CLD_STOPPED, &tasklist);
+        }
+        return false;
+    }
     // Set under the group's lock, where SIGCONT looks for stopped threads to wake.
     t.set_state(TaskState::Stopped);
     drop(s);
     if notify {
         let tasklist = TASKLIST_LOCK.lock();
-        do_notify_parent_cldstop(t, CLD_STOPPED, code, &tasklist);
+        do_notify_parent_cldstop(t, false, CLD_STOPPED, &tasklist);
     }
     crate::sched::schedule();
     true
@@ -369,7 +421,9 @@ pub fn send_signal(t: &Arc<Task>, info: KSigInfo, group: bool, forced: bool) {
         None
     };
     let Some(taker) = taker else { return };
-    if sig_fatal(t, sig) {
+    // A traced process first shows its tracer any signal but SIGKILL.
+    let traced = t.ptrace.load(core::sync::atomic::Ordering::SeqCst) != 0;
+    if sig_fatal(t, sig) && (sig == SIGKILL || !traced) {
         // The whole process dies now, whichever thread would have taken it.
         {
             let mut s = t.signal.inner.lock();
@@ -455,21 +509,39 @@ pub fn get_signal(t: &Task) -> Option<(KSigInfo, SigAction)> {
             why
         };
         if why != 0 {
-            let (code, status) = if why & SIGNAL_CLD_CONTINUED != 0 {
-                (CLD_CONTINUED, SIGCONT)
+            let code = if why & SIGNAL_CLD_CONTINUED != 0 {
+                CLD_CONTINUED
             } else {
-                (CLD_STOPPED, t.signal.inner.lock().group_stop_code)
+                CLD_STOPPED
             };
             let tasklist = TASKLIST_LOCK.lock();
-            do_notify_parent_cldstop(t, code, status, &tasklist);
+            do_notify_parent_cldstop(t, false, code, &tasklist);
+            continue;
+        }
+        // A stop trap for the tracer: PTRACE_INTERRUPT, a new seized child, or our
+        // group's stop while traced (Linux `do_jobctl_trap`).
+        if t.jobctl.load(core::sync::atomic::Ordering::SeqCst) & JOBCTL_TRAP_STOP != 0 {
+            t.jobctl
+                .fetch_and(!JOBCTL_TRAP_STOP, core::sync::atomic::Ordering::SeqCst);
+            if t.ptrace.load(core::sync::atomic::Ordering::SeqCst) != 0 {
+                crate::ptrace::do_jobctl_trap(t);
+            }
             continue;
         }
         let blocked = t.inner.lock().blocked;
         let info = t.inner.lock().pending.take(blocked);
-        let info = match info {
+        let mut info = match info {
             Some(i) => i,
             None => t.signal.inner.lock().shared_pending.take(blocked)?,
         };
+        // The tracer sees the signal first, and may cancel or change it (Linux
+        // `ptrace_signal`, the signal-delivery stop).
+        if t.ptrace.load(core::sync::atomic::Ordering::SeqCst) != 0 && info.signo != SIGKILL {
+            let me = current_arc();
+            if crate::ptrace::ptrace_signal(&me, &mut info) == 0 {
+                continue;
+            }
+        }
         let sig = info.signo;
         let action = action_of(t, sig);
         match action.handler {

@@ -268,7 +268,7 @@ fn restore_fpsimd_context(ctx: u64) -> Result<(), Errno> {
 /// Only an AArch64 EL0 state with D, A, I and F clear may be returned to; any other
 /// is forced to EL0t with just its condition flags, and refused (Linux
 /// `valid_native_regs`).
-fn valid_user_regs(regs: &mut PtRegs) -> bool {
+pub(super) fn valid_user_regs(regs: &mut PtRegs) -> bool {
     // Not single-stepping (Linux `user_regs_reset_single_step`).
     regs.pstate &= !(SPSR_EL1_AARCH64_RES0_BITS | DBG_SPSR_SS);
     if regs.pstate & (PSR_MODE_MASK | PSR_MODE32_BIT | PSR_DAIF_MASK) == 0 {

@@ -210,8 +210,30 @@ fn el0_svc(regs: &mut PtRegs) {
     let scno = regs.regs[8] as u32;
     regs.syscallno = scno as i32;
     local_irq_enable();
+    // A tracer asked for syscall stops (Linux `has_syscall_work`): it sees the call
+    // before it runs, may change or skip it, and sees its result.
+    if current().test_flag(crate::task::TIF_SYSCALL_TRACE) {
+        return el0_svc_traced(regs);
+    }
     let ret = crate::syscall::invoke_syscall(scno, regs);
     regs.regs[0] = ret as u64;
+}
+
+/// A system call with syscall stops (the `has_syscall_work` half of Linux
+/// `el0_svc_common`): a skipped call (number -1, as the tracer set it) leaves x0 as
+/// it is, except that a user's own `syscall(-1)` gets `-ENOSYS`.
+#[cold]
+#[inline(never)]
+fn el0_svc_traced(regs: &mut PtRegs) {
+    if regs.syscallno == super::ptrace::NO_SYSCALL {
+        regs.regs[0] = -(crate::errno::ENOSYS.0 as i64) as u64;
+    }
+    let scno = super::ptrace::syscall_trace_enter(regs);
+    if scno != super::ptrace::NO_SYSCALL {
+        let ret = crate::syscall::invoke_syscall(scno as u32, regs);
+        regs.regs[0] = ret as u64;
+    }
+    super::ptrace::syscall_trace_exit(regs);
 }
 
 /// An abort from user space: a page fault to resolve, or a signal (Linux `el0_da`,
