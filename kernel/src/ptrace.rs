@@ -364,6 +364,8 @@ fn ptrace_attach(task: &Arc<Task>, request: i64, addr: u64, flags: u64) -> SysRe
 /// written through [`TracedTask::regs`].
 pub struct TracedTask {
     task: Arc<Task>,
+    /// Still to unfreeze when dropped (not after `PTRACE_DETACH`, which woke it).
+    frozen: bool,
 }
 
 impl TracedTask {
@@ -389,14 +391,17 @@ impl TracedTask {
     }
 
     /// Let the tracee go without unfreezing it: `PTRACE_DETACH` woke it already.
-    fn detached(self) {
-        core::mem::forget(self);
+    fn detached(mut self) {
+        self.frozen = false;
     }
 }
 
 impl Drop for TracedTask {
     /// Linux `ptrace_unfreeze_traced`: a SIGKILL that came meanwhile wakes it now.
     fn drop(&mut self) {
+        if !self.frozen {
+            return;
+        }
         let t = &self.task;
         let s = t.signal.inner.lock();
         t.jobctl.fetch_and(!JOBCTL_PTRACE_FROZEN, SeqCst);
@@ -436,6 +441,7 @@ fn ptrace_check_attach(child: &Arc<Task>) -> Result<TracedTask, Errno> {
     }
     let traced = TracedTask {
         task: child.clone(),
+        frozen: true,
     };
     // Linux `wait_task_inactive`: the stop is set before the task leaves its CPU.
     while child.on_rq.load(SeqCst) || child.on_cpu.load(SeqCst) {

@@ -253,41 +253,47 @@ pub fn ptrace_regset(
 /// exit) while stopped and restored after (Linux arm64 `report_syscall`). A tracee that
 /// is to die at the entry stop skips the syscall (`forget_syscall`).
 ///
-/// The tracer reads and writes these registers while we are stopped: x7 and the
-/// syscall number are written and read with volatile accesses, so that the compiler
-/// neither drops the store before the stop nor reuses a load from before it.
-fn report_syscall(regs: &mut PtRegs, dir: u64) {
-    let x7 = core::ptr::addr_of_mut!(regs.regs[7]);
-    // SAFETY: `x7` points into `regs`, which we hold mutably.
-    let saved = unsafe { x7.read_volatile() };
-    // SAFETY: as above.
-    unsafe { x7.write_volatile(dir) };
-    if dir == PTRACE_SYSCALL_ENTER {
-        if crate::ptrace::ptrace_report_syscall_entry() {
-            // SAFETY: as above, for the syscall number.
-            unsafe { core::ptr::addr_of_mut!(regs.syscallno).write_volatile(NO_SYSCALL) };
+/// # Safety
+/// `regs` is the current task's `pt_regs`, and no reference to them lives across this
+/// call: the tracer reads and writes them while we are stopped.
+unsafe fn report_syscall(regs: *mut PtRegs, dir: u64) {
+    // SAFETY: the caller's promise; each access is its own, none spans the stop.
+    unsafe {
+        let saved = (*regs).regs[7];
+        (*regs).regs[7] = dir;
+        if dir == PTRACE_SYSCALL_ENTER {
+            if crate::ptrace::ptrace_report_syscall_entry() {
+                (*regs).syscallno = NO_SYSCALL;
+            }
+        } else {
+            crate::ptrace::ptrace_report_syscall_exit();
         }
-    } else {
-        crate::ptrace::ptrace_report_syscall_exit();
+        (*regs).regs[7] = saved;
     }
-    // SAFETY: as above.
-    unsafe { x7.write_volatile(saved) };
 }
 
 /// Before a syscall runs (Linux arm64 `syscall_trace_enter`): the syscall-enter stop if
 /// the tracer asked for it. Returns the syscall to run, which the tracer may have
 /// changed or made [`NO_SYSCALL`].
-pub fn syscall_trace_enter(regs: &mut PtRegs) -> i32 {
+///
+/// # Safety
+/// As for [`report_syscall`].
+pub unsafe fn syscall_trace_enter(regs: *mut PtRegs) -> i32 {
     if crate::task::current().test_flag(crate::task::TIF_SYSCALL_TRACE) {
-        report_syscall(regs, PTRACE_SYSCALL_ENTER);
+        // SAFETY: the caller's promise.
+        unsafe { report_syscall(regs, PTRACE_SYSCALL_ENTER) };
     }
-    // SAFETY: a field of `regs`, read after the tracer may have written it.
-    unsafe { core::ptr::addr_of!(regs.syscallno).read_volatile() }
+    // SAFETY: as above.
+    unsafe { (*regs).syscallno }
 }
 
 /// After a syscall (Linux arm64 `syscall_trace_exit`): the syscall-exit stop.
-pub fn syscall_trace_exit(regs: &mut PtRegs) {
+///
+/// # Safety
+/// As for [`report_syscall`].
+pub unsafe fn syscall_trace_exit(regs: *mut PtRegs) {
     if crate::task::current().test_flag(crate::task::TIF_SYSCALL_TRACE) {
-        report_syscall(regs, PTRACE_SYSCALL_EXIT);
+        // SAFETY: the caller's promise.
+        unsafe { report_syscall(regs, PTRACE_SYSCALL_EXIT) };
     }
 }

@@ -338,6 +338,9 @@ pub fn restore_sigframe(regs: &mut PtRegs) -> Result<(), Errno> {
 /// generic half is [`get_signal`]).
 pub fn do_signal(regs: &mut PtRegs) {
     let t = &current();
+    // A tracer may read and write the registers while `get_signal` stops us for it:
+    // let the compiler know they escape, so that no access to them moves across it.
+    core::hint::black_box(core::ptr::addr_of_mut!(*regs));
     let taken = if t.test_flag(TIF_SIGPENDING) {
         get_signal(t)
     } else {

@@ -213,7 +213,8 @@ fn el0_svc(regs: &mut PtRegs) {
     // A tracer asked for syscall stops (Linux `has_syscall_work`): it sees the call
     // before it runs, may change or skip it, and sees its result.
     if current().test_flag(crate::task::TIF_SYSCALL_TRACE) {
-        return el0_svc_traced(regs);
+        // SAFETY: `regs` is the current task's pt_regs, saved for this syscall.
+        return unsafe { el0_svc_traced(regs) };
     }
     let ret = crate::syscall::invoke_syscall(scno, regs);
     regs.regs[0] = ret as u64;
@@ -222,18 +223,30 @@ fn el0_svc(regs: &mut PtRegs) {
 /// A system call with syscall stops (the `has_syscall_work` half of Linux
 /// `el0_svc_common`): a skipped call (number -1, as the tracer set it) leaves x0 as
 /// it is, except that a user's own `syscall(-1)` gets `-ENOSYS`.
+///
+/// The registers are a raw pointer here, not a reference: the tracer reads and writes
+/// them while we are stopped, so no access may be moved across a stop.
+///
+/// # Safety
+/// `regs` is the current task's `pt_regs`, saved by `kernel_entry` for this syscall.
 #[cold]
 #[inline(never)]
-fn el0_svc_traced(regs: &mut PtRegs) {
-    if regs.syscallno == super::ptrace::NO_SYSCALL {
-        regs.regs[0] = -(crate::errno::ENOSYS.0 as i64) as u64;
+unsafe fn el0_svc_traced(regs: *mut PtRegs) {
+    use super::ptrace::{syscall_trace_enter, syscall_trace_exit, NO_SYSCALL};
+    // SAFETY: `regs` is ours for this syscall (the caller's promise); the stops in
+    // `syscall_trace_enter`/`_exit` get the same pointer, and no reference to the
+    // frame lives across them.
+    unsafe {
+        if (*regs).syscallno == NO_SYSCALL {
+            (*regs).regs[0] = -(crate::errno::ENOSYS.0 as i64) as u64;
+        }
+        let scno = syscall_trace_enter(regs);
+        if scno != NO_SYSCALL {
+            let ret = crate::syscall::invoke_syscall(scno as u32, &*regs);
+            (*regs).regs[0] = ret as u64;
+        }
+        syscall_trace_exit(regs);
     }
-    let scno = super::ptrace::syscall_trace_enter(regs);
-    if scno != super::ptrace::NO_SYSCALL {
-        let ret = crate::syscall::invoke_syscall(scno as u32, regs);
-        regs.regs[0] = ret as u64;
-    }
-    super::ptrace::syscall_trace_exit(regs);
 }
 
 /// An abort from user space: a page fault to resolve, or a signal (Linux `el0_da`,

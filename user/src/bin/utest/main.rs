@@ -55,6 +55,7 @@ mod mem;
 mod misc;
 mod orphans;
 mod pipes;
+mod ptrace;
 mod regs;
 mod sigframe;
 mod signals;
@@ -159,6 +160,10 @@ tests! {
         pipe_fills_then_blocks, pipe_atomic_writes, ppoll_pipe_readiness, pselect6_pipe_readiness, pipe_read_interrupted,
         pipe_write_interrupted_partial,
         pipe_three_process_pipeline, pipe_lseek_fstat_cloexec;
+    ptrace: ptrace_traceme_stop_cont, ptrace_syscall_stops_see_x8_and_args,
+        ptrace_setregset_changes_syscall, ptrace_fork_vfork_clone_events,
+        ptrace_peek_poke_across_cow, ptrace_refusals, ptrace_attach_detach_and_tracer_death,
+        ptrace_seize_interrupt_kill, ptrace_exec_and_exit_events, ptrace_waitid_trapped;
 }
 
 fn main(args: &[&str]) -> i32 {
