@@ -840,3 +840,130 @@ pub fn ptrace_waitid_trapped() -> T {
     })?;
     expect_ok(t)
 }
+
+/// CLONE_PTRACE: the child of a traced process starts traced by the same tracer, with
+/// SIGSTOP, even without TRACEFORK (and with no fork event); CLONE_UNTRACED: not traced
+/// and no event even with TRACEFORK.
+pub fn ptrace_clone_ptrace_and_untraced() -> T {
+    let t = child(|| {
+        let c = traced_child(|| {
+            let mut st = 0;
+            let g1 = sys::clone(CLONE_PTRACE | SIGCHLD as u64, 0, core::ptr::null_mut(), 0, core::ptr::null_mut());
+            if g1 == 0 {
+                sys::exit_group(4);
+            }
+            if sys::wait4(g1 as i32, &mut st, 0) != g1 || st != 4 << 8 {
+                return 1;
+            }
+            raise_sigstop();
+            let g2 = sys::clone(CLONE_UNTRACED | SIGCHLD as u64, 0, core::ptr::null_mut(), 0, core::ptr::null_mut());
+            if g2 == 0 {
+                sys::exit_group(5);
+            }
+            if sys::wait4(g2 as i32, &mut st, 0) != g2 || st != 5 << 8 {
+                return 2;
+            }
+            0
+        })?;
+        check_eq!(wait(c)?, stopped(SIGSTOP), "the child's stop");
+        ptrace_ok(PTRACE_CONT, c, 0, 0, "CONT")?;
+        let mut log = Log::new();
+        let mut stops = 0;
+        loop {
+            let mut st = 0;
+            let pid = sys::wait4(-1, &mut st, WALL);
+            if pid == -ECHILD {
+                break;
+            }
+            check!(pid > 0, "wait4(-1, __WALL): {pid}");
+            let pid = pid as i32;
+            if st & 0x7f == 0 {
+                log.add(pid, Ev::Exit((st >> 8) & 0xff));
+                continue;
+            }
+            check_eq!(st & 0xff, 0x7f, "a stop or an exit of {pid}");
+            let (sig, event) = ((st >> 8) & 0xff, st >> 16);
+            check_eq!(event, 0, "an event stop of {pid}");
+            let mut resume_with = sig;
+            if sig != SIGCHLD {
+                log.add(pid, Ev::Signal(sig));
+                if sig == SIGSTOP {
+                    resume_with = 0;
+                    if pid == c {
+                        stops += 1;
+                        let opts = PTRACE_O_TRACEFORK as usize;
+                        ptrace_ok(PTRACE_SETOPTIONS, c, 0, opts, "SETOPTIONS TRACEFORK")?;
+                    }
+                }
+            }
+            ptrace_ok(PTRACE_CONT, pid, 0, resume_with as usize, "CONT")?;
+        }
+        check_eq!(stops, 1, "the child's second SIGSTOP");
+        let cpids: [i32; MAX_TASKS] = log.pids;
+        let others: [i32; 2] = {
+            let mut o = [0; 2];
+            let mut n = 0;
+            for p in cpids {
+                if p != 0 && p != c && n < 2 {
+                    o[n] = p;
+                    n += 1;
+                }
+            }
+            o
+        };
+        check!(others[1] == 0, "a second traced child: {:?}", log.of(others[1]));
+        check_eq!(
+            log.of(others[0]),
+            &[Ev::Signal(SIGSTOP), Ev::Exit(4)][..],
+            "the CLONE_PTRACE child"
+        );
+        check_eq!(
+            log.of(c),
+            &[Ev::Signal(SIGSTOP), Ev::Exit(0)][..],
+            "the child (its first stop was before the loop)"
+        );
+        Ok(())
+    })?;
+    expect_ok(t)
+}
+
+/// NT_PRFPREG: the tracee's FP/SIMD registers (`struct user_fpsimd_state`, 528 bytes),
+/// read and written at a stop.
+pub fn ptrace_fpsimd_regset() -> T {
+    let t = child(|| {
+        let c = child_code(|| {
+            if sys::ptrace(PTRACE_TRACEME, 0, 0, 0) != 0 {
+                return 100;
+            }
+            let pid = sys::getpid();
+            let after: u64;
+            // SAFETY: kill(getpid(), SIGSTOP) with d8 holding a value across it; the
+            // registers used are declared.
+            unsafe {
+                asm!("fmov d8, {v}", "svc #0", "fmov {out}, d8",
+                    v = in(reg) 0x1234_5678u64, out = lateout(reg) after,
+                    inlateout("x0") pid => _, in("x1") SIGSTOP, in("x8") nr::KILL,
+                    out("v8") _, options(nostack));
+            }
+            if after == 0xabcd { 0 } else { 1 }
+        })?;
+        check_eq!(wait(c)?, stopped(SIGSTOP), "the child's stop");
+        let mut fp = [0u64; 66];
+        let mut iov = Iovec {
+            base: fp.as_mut_ptr() as usize,
+            len: 528,
+        };
+        let iovp = &mut iov as *mut Iovec as usize;
+        ptrace_ok(PTRACE_GETREGSET, c, NT_PRFPREG as usize, iovp, "GETREGSET NT_PRFPREG")?;
+        check_eq!(iov.len, 528, "NT_PRFPREG's length");
+        check_eq!(fp[16], 0x1234_5678, "d8 (the low half of v8)");
+        fp[16] = 0xabcd;
+        // Read by the kernel through the iovec.
+        core::hint::black_box(&mut fp);
+        ptrace_ok(PTRACE_SETREGSET, c, NT_PRFPREG as usize, iovp, "SETREGSET NT_PRFPREG")?;
+        ptrace_ok(PTRACE_CONT, c, 0, 0, "CONT")?;
+        check_eq!(wait(c)?, exited(0), "the child saw the d8 written");
+        Ok(())
+    })?;
+    expect_ok(t)
+}
