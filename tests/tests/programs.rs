@@ -87,6 +87,20 @@ fn forktrace_of_cdemo_matches_linux() {
     );
 }
 
+/// The fork trace shows the trace block of `do_fork` for a traced parent: the child made
+/// traced by `ptrace_init_task`, the parent's `ptrace_event_pid` for a fork and a vfork.
+#[test]
+fn fork_trace_shows_ptrace_events() {
+    boot(ARCHIVE, "trace=fork init=/forktrace -- /cdemo")
+        .expect("ptrace_init_task: child")
+        .expect("with SIGSTOP pending")
+        .expect("ptrace_event_pid(PTRACE_EVENT_FORK, ")
+        .expect("ptrace_event_pid(PTRACE_EVENT_VFORK, ")
+        .expect("ptrace_event_pid(PTRACE_EVENT_CLONE, ")
+        .expect_status(0)
+        .expect_no_page_lost();
+}
+
 #[test]
 fn exectest_execve_matches_linux() {
     matches_linux("exectest", "exectest");

@@ -18,8 +18,12 @@
 //! `prepare_signal`) and the parent gets `CLD_CONTINUED`; SIGKILL ends a stopped
 //! process. SIGTSTP, SIGTTIN and SIGTTOU are discarded in an orphaned process group.
 //!
+//! A traced task shows its tracer every signal but SIGKILL before taking it (the
+//! signal-delivery stop, `ptrace_signal` in `ptrace.rs`), and its group stop is a ptrace
+//! stop.
+//!
 //! Not modelled: real-time signal queues (one instance of each signal is pending at a
-//! time), `sigaltstack`, core dumps, ptrace stops.
+//! time), `sigaltstack`, core dumps.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
