@@ -636,7 +636,11 @@ fn scan_children(who: Who, options: i32) -> Option<Result<Reaped, Errno>> {
             .inner
             .lock()
             .group_exit_code
-            .unwrap_or_else(|| child.exit_status.load(core::sync::atomic::Ordering::Relaxed));
+            .unwrap_or_else(|| {
+                child
+                    .exit_status
+                    .load(core::sync::atomic::Ordering::Relaxed)
+            });
         crate::ptrace::__ptrace_unlink(&child, &tasklist);
         let sig = child.inner.lock().exit_signal;
         let reap = do_notify_parent(&child, sig, &tasklist) && claim(&child);

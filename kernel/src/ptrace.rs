@@ -110,8 +110,7 @@ pub fn __ptrace_unlink(child: &Arc<Task>, _tasklist: &TasklistGuard) {
     if !exiting && (s.flags & SIGNAL_STOP_STOPPED != 0 || s.group_stop_count != 0) {
         child.jobctl.fetch_or(JOBCTL_STOP_PENDING, SeqCst);
     }
-    if child.jobctl.load(SeqCst) & JOBCTL_STOP_PENDING == 0 || child.state() == TaskState::Traced
-    {
+    if child.jobctl.load(SeqCst) & JOBCTL_STOP_PENDING == 0 || child.state() == TaskState::Traced {
         drop(s);
         ptrace_signal_wake_up(child);
     }
@@ -461,7 +460,10 @@ fn ptrace_access_vm(tsk: &Task, addr: u64, buf: &mut [u8], write: bool) -> usize
     let Some(mm) = tsk.get_task_mm() else {
         return 0;
     };
-    if addr.checked_add(buf.len() as u64).is_none_or(|e| e > crate::mm::TASK_SIZE) {
+    if addr
+        .checked_add(buf.len() as u64)
+        .is_none_or(|e| e > crate::mm::TASK_SIZE)
+    {
         return 0;
     }
     let access = if write { Access::Write } else { Access::Read };
@@ -670,7 +672,11 @@ fn ptrace_report_syscall(message: u64) -> bool {
     if ptrace & PT_PTRACED == 0 {
         return false;
     }
-    let sysgood = if ptrace & PT_TRACESYSGOOD != 0 { 0x80 } else { 0 };
+    let sysgood = if ptrace & PT_TRACESYSGOOD != 0 {
+        0x80
+    } else {
+        0
+    };
     let signr = ptrace_notify(SIGTRAP | sysgood, message);
     if signr != 0 && valid_signal(signr as u64) {
         let info = KSigInfo {

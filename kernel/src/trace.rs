@@ -227,9 +227,7 @@ pub fn ptrace_event_pid(event: i32, pid: Pid) {
             5 => "PTRACE_EVENT_VFORK_DONE",
             _ => "PTRACE_EVENT",
         };
-        println!(
-            "[trace]   ptrace_event_pid({name}, {pid}): the parent stops for its tracer"
-        );
+        println!("[trace]   ptrace_event_pid({name}, {pid}): the parent stops for its tracer");
     }
 }
 

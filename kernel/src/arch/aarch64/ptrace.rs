@@ -234,7 +234,7 @@ pub fn ptrace_regset(
         .iter()
         .find(|r| r.core_note_type == note)
         .ok_or(EINVAL)?;
-    if len % regset.size as u64 != 0 {
+    if !len.is_multiple_of(regset.size as u64) {
         return Err(EINVAL);
     }
     let len = len.min((regset.n * regset.size) as u64) as usize;

@@ -4,7 +4,9 @@
 //! the tracer's death, and the refusals. Every check runs in a forked child, which is
 //! the tracer, so that init's special rules play no part.
 
-use crate::util::{child, child_code, exited, expect_ok, killed, wait, wait_opts, Shared, Status, T};
+use crate::util::{
+    child, child_code, exited, expect_ok, killed, wait, wait_opts, Shared, Status, T,
+};
 use core::arch::asm;
 use forkos_user::sys;
 use sys::*;
@@ -206,7 +208,11 @@ pub fn ptrace_syscall_stops_see_x8_and_args() -> T {
         );
         check_eq!(regs[7], PTRACE_SYSCALL_ENTER, "x7 at syscall entry");
         check_eq!(get_syscallno(c)?, nr::GETPGID as i32, "NT_ARM_SYSTEM_CALL");
-        check_eq!(geteventmsg(c)?, PTRACE_EVENTMSG_SYSCALL_ENTRY, "event message at entry");
+        check_eq!(
+            geteventmsg(c)?,
+            PTRACE_EVENTMSG_SYSCALL_ENTRY,
+            "event message at entry"
+        );
         let si = getsiginfo(c)?;
         check_eq!(
             (si.si_signo, si.si_code, si.si_pid),
@@ -217,9 +223,17 @@ pub fn ptrace_syscall_stops_see_x8_and_args() -> T {
         check_eq!(wait(c)?, stopped(0x80 | SIGTRAP), "syscall-exit stop");
         let regs = getregs(c)?;
         check_eq!(regs[7], PTRACE_SYSCALL_EXIT, "x7 at syscall exit");
-        check_eq!(regs[0] as i64, -ESRCH as i64, "x0 (the result) at syscall exit");
+        check_eq!(
+            regs[0] as i64,
+            -ESRCH as i64,
+            "x0 (the result) at syscall exit"
+        );
         check_eq!(regs[8], nr::GETPGID as u64, "x8 at syscall exit");
-        check_eq!(geteventmsg(c)?, PTRACE_EVENTMSG_SYSCALL_EXIT, "event message at exit");
+        check_eq!(
+            geteventmsg(c)?,
+            PTRACE_EVENTMSG_SYSCALL_EXIT,
+            "event message at exit"
+        );
         ptrace_ok(PTRACE_CONT, c, 0, 0, "CONT")?;
         check_eq!(wait(c)?, exited(0), "the child's verdict");
         Ok(())
@@ -285,13 +299,21 @@ pub fn ptrace_setregset_changes_syscall() -> T {
         step("entry 3")?;
         set_syscallno(c, nr::GETPID as i32)?;
         step("exit 3")?;
-        check_eq!(get_syscallno(c)?, nr::GETPID as i32, "syscall number at exit 3");
+        check_eq!(
+            get_syscallno(c)?,
+            nr::GETPID as i32,
+            "syscall number at exit 3"
+        );
         // 4
         step("entry 4")?;
         let mut regs = getregs(c)?;
         regs[8] = nr::GETPID as u64;
         setregs(c, &regs)?;
-        check_eq!(get_syscallno(c)?, nr::GETPGID as i32, "syscall number after writing x8");
+        check_eq!(
+            get_syscallno(c)?,
+            nr::GETPGID as i32,
+            "syscall number after writing x8"
+        );
         step("exit 4")?;
         // 5
         step("entry 5")?;
@@ -302,7 +324,11 @@ pub fn ptrace_setregset_changes_syscall() -> T {
         step("exit 5 (skipped)")?;
         check_eq!(getregs(c)?[0], 77, "x0 at the skipped syscall's exit");
         ptrace_ok(PTRACE_CONT, c, 0, 0, "CONT")?;
-        check_eq!(wait(c)?, exited(0), "the child's verdict (failed-step bits)");
+        check_eq!(
+            wait(c)?,
+            exited(0),
+            "the child's verdict (failed-step bits)"
+        );
         Ok(())
     })?;
     expect_ok(t)
@@ -447,11 +473,15 @@ pub fn ptrace_fork_vfork_clone_events() -> T {
                 Ev::Event(PTRACE_EVENT_VFORK_DONE, g2_done),
                 Ev::Event(PTRACE_EVENT_CLONE, th),
             ) if g2 == g2_done => (g1 as i32, g2 as i32, th as i32),
-            _ => return Err(crate::util::fail(
-                format_args!("the child's events: FORK, VFORK, VFORK_DONE, CLONE expected, got {ev:?}"),
-                file!(),
-                line!(),
-            )),
+            _ => {
+                return Err(crate::util::fail(
+                    format_args!(
+                        "the child's events: FORK, VFORK, VFORK_DONE, CLONE expected, got {ev:?}"
+                    ),
+                    file!(),
+                    line!(),
+                ))
+            }
         };
         check_eq!(ev[4], Ev::Exit(0), "the child's end");
         check_eq!(
@@ -511,7 +541,11 @@ pub fn ptrace_peek_poke_across_cow() -> T {
             1,
             "the tracer's own copy after POKE"
         );
-        check_eq!(sys::ptrace(PTRACE_PEEKDATA, c, 0, at), -EIO, "PEEKDATA at 0");
+        check_eq!(
+            sys::ptrace(PTRACE_PEEKDATA, c, 0, at),
+            -EIO,
+            "PEEKDATA at 0"
+        );
         check_eq!(
             sys::ptrace(PTRACE_PEEKDATA, c, KERNEL_ADDR, at),
             -EIO,
@@ -542,8 +576,16 @@ pub fn ptrace_peek_poke_across_cow() -> T {
 pub fn ptrace_refusals() -> T {
     let t = child(|| {
         let me = sys::getpid() as i32;
-        check_eq!(sys::ptrace(PTRACE_ATTACH, me, 0, 0), -EPERM, "ATTACH to ourselves");
-        check_eq!(sys::ptrace(PTRACE_SEIZE, me, 0, 0), -EPERM, "SEIZE ourselves");
+        check_eq!(
+            sys::ptrace(PTRACE_ATTACH, me, 0, 0),
+            -EPERM,
+            "ATTACH to ourselves"
+        );
+        check_eq!(
+            sys::ptrace(PTRACE_SEIZE, me, 0, 0),
+            -EPERM,
+            "SEIZE ourselves"
+        );
         let f = || {
             sys::sleep_ms(10);
             0
@@ -555,15 +597,27 @@ pub fn ptrace_refusals() -> T {
             "ATTACH to our own thread"
         );
         th.join();
-        check_eq!(sys::ptrace(PTRACE_ATTACH, NO_PID, 0, 0), -ESRCH, "ATTACH to no pid");
-        check_eq!(sys::ptrace(PTRACE_CONT, NO_PID, 0, 0), -ESRCH, "CONT of no pid");
+        check_eq!(
+            sys::ptrace(PTRACE_ATTACH, NO_PID, 0, 0),
+            -ESRCH,
+            "ATTACH to no pid"
+        );
+        check_eq!(
+            sys::ptrace(PTRACE_CONT, NO_PID, 0, 0),
+            -ESRCH,
+            "CONT of no pid"
+        );
         let s = Shared::new()?;
         let c = traced_child(|| {
             s.wait_for(0);
             0
         })?;
         check_eq!(wait(c)?, stopped(SIGSTOP), "the child's stop");
-        check_eq!(sys::ptrace(PTRACE_ATTACH, c, 0, 0), -EPERM, "ATTACH to our tracee");
+        check_eq!(
+            sys::ptrace(PTRACE_ATTACH, c, 0, 0),
+            -EPERM,
+            "ATTACH to our tracee"
+        );
         // Another process may not attach to it either.
         let other = child_code(|| {
             if sys::ptrace(PTRACE_ATTACH, c, 0, 0) != -EPERM {
@@ -574,10 +628,22 @@ pub fn ptrace_refusals() -> T {
             }
             0
         })?;
-        check_eq!(wait(other)?, exited(0), "another process's ATTACH (1) and CONT (2)");
+        check_eq!(
+            wait(other)?,
+            exited(0),
+            "another process's ATTACH (1) and CONT (2)"
+        );
         check_eq!(sys::ptrace(0x7777, c, 0, 0), -EIO, "an unknown request");
-        check_eq!(sys::ptrace(PTRACE_PEEKUSR, c, 0, 0), -EIO, "PEEKUSR (none on arm64)");
-        check_eq!(sys::ptrace(PTRACE_CONT, c, 0, 65), -EIO, "CONT with signal 65");
+        check_eq!(
+            sys::ptrace(PTRACE_PEEKUSR, c, 0, 0),
+            -EIO,
+            "PEEKUSR (none on arm64)"
+        );
+        check_eq!(
+            sys::ptrace(PTRACE_CONT, c, 0, 65),
+            -EIO,
+            "CONT with signal 65"
+        );
         check_eq!(
             sys::ptrace(PTRACE_SETOPTIONS, c, 0, 0x8000),
             -EINVAL,
@@ -619,7 +685,11 @@ pub fn ptrace_refusals() -> T {
         );
         // Running, it is not stopped for us.
         ptrace_ok(PTRACE_CONT, c, 0, 0, "CONT")?;
-        check_eq!(sys::ptrace(PTRACE_CONT, c, 0, 0), -ESRCH, "CONT of a running tracee");
+        check_eq!(
+            sys::ptrace(PTRACE_CONT, c, 0, 0),
+            -ESRCH,
+            "CONT of a running tracee"
+        );
         check_eq!(
             sys::ptrace(PTRACE_PEEKDATA, c, 0, 0),
             -ESRCH,
@@ -632,8 +702,16 @@ pub fn ptrace_refusals() -> T {
             sys::sleep_ms(20);
             0
         })?;
-        check_eq!(sys::ptrace(PTRACE_CONT, d, 0, 0), -ESRCH, "CONT of an untraced child");
-        check_eq!(sys::ptrace(PTRACE_KILL, d, 0, 0), -ESRCH, "KILL of an untraced child");
+        check_eq!(
+            sys::ptrace(PTRACE_CONT, d, 0, 0),
+            -ESRCH,
+            "CONT of an untraced child"
+        );
+        check_eq!(
+            sys::ptrace(PTRACE_KILL, d, 0, 0),
+            -ESRCH,
+            "KILL of an untraced child"
+        );
         check_eq!(wait(d)?, exited(0), "the untraced child's end");
         check_eq!(
             sys::ptrace(PTRACE_SEIZE, NO_PID, 1, 0),
@@ -689,7 +767,11 @@ pub fn ptrace_attach_detach_and_tracer_death() -> T {
             }
             0
         })?;
-        check_eq!(wait(h)?, exited(0), "attach (1), stop (2, 3), detach (4, 5)");
+        check_eq!(
+            wait(h)?,
+            exited(0),
+            "attach (1), stop (2, 3), detach (4, 5)"
+        );
         // The tracer dies: the tracee runs on.
         let h = child_code(|| {
             if sys::ptrace(PTRACE_ATTACH, c, 0, 0) != 0 {
@@ -702,7 +784,10 @@ pub fn ptrace_attach_detach_and_tracer_death() -> T {
             0
         })?;
         check_eq!(wait(h)?, exited(0), "the second tracer");
-        check!(counting(&s), "the tracee does not run after its tracer died");
+        check!(
+            counting(&s),
+            "the tracee does not run after its tracer died"
+        );
         // With EXITKILL, it dies with its tracer.
         let h = child_code(|| {
             if sys::ptrace(PTRACE_ATTACH, c, 0, 0) != 0 {
@@ -718,7 +803,11 @@ pub fn ptrace_attach_detach_and_tracer_death() -> T {
             0
         })?;
         check_eq!(wait(h)?, exited(0), "the EXITKILL tracer");
-        check_eq!(wait(c)?, killed(SIGKILL), "the tracee after its EXITKILL tracer died");
+        check_eq!(
+            wait(c)?,
+            killed(SIGKILL),
+            "the tracee after its EXITKILL tracer died"
+        );
         Ok(())
     })?;
     expect_ok(t)
@@ -733,7 +822,11 @@ pub fn ptrace_seize_interrupt_kill() -> T {
         ptrace_ok(PTRACE_SEIZE, c, 0, 0, "SEIZE")?;
         check!(counting(&s), "the seized task does not run");
         let mut st = 0;
-        check_eq!(sys::wait4(c, &mut st, WNOHANG), 0, "wait4 WNOHANG after SEIZE");
+        check_eq!(
+            sys::wait4(c, &mut st, WNOHANG),
+            0,
+            "wait4 WNOHANG after SEIZE"
+        );
         ptrace_ok(PTRACE_INTERRUPT, c, 0, 0, "INTERRUPT")?;
         check_eq!(
             wait(c)?,
@@ -848,7 +941,13 @@ pub fn ptrace_clone_ptrace_and_untraced() -> T {
     let t = child(|| {
         let c = traced_child(|| {
             let mut st = 0;
-            let g1 = sys::clone(CLONE_PTRACE | SIGCHLD as u64, 0, core::ptr::null_mut(), 0, core::ptr::null_mut());
+            let g1 = sys::clone(
+                CLONE_PTRACE | SIGCHLD as u64,
+                0,
+                core::ptr::null_mut(),
+                0,
+                core::ptr::null_mut(),
+            );
             if g1 == 0 {
                 sys::exit_group(4);
             }
@@ -856,7 +955,13 @@ pub fn ptrace_clone_ptrace_and_untraced() -> T {
                 return 1;
             }
             raise_sigstop();
-            let g2 = sys::clone(CLONE_UNTRACED | SIGCHLD as u64, 0, core::ptr::null_mut(), 0, core::ptr::null_mut());
+            let g2 = sys::clone(
+                CLONE_UNTRACED | SIGCHLD as u64,
+                0,
+                core::ptr::null_mut(),
+                0,
+                core::ptr::null_mut(),
+            );
             if g2 == 0 {
                 sys::exit_group(5);
             }
@@ -911,7 +1016,11 @@ pub fn ptrace_clone_ptrace_and_untraced() -> T {
             }
             o
         };
-        check!(others[1] == 0, "a second traced child: {:?}", log.of(others[1]));
+        check!(
+            others[1] == 0,
+            "a second traced child: {:?}",
+            log.of(others[1])
+        );
         check_eq!(
             log.of(others[0]),
             &[Ev::Signal(SIGSTOP), Ev::Exit(4)][..],
@@ -945,7 +1054,11 @@ pub fn ptrace_fpsimd_regset() -> T {
                     inlateout("x0") pid => _, in("x1") SIGSTOP, in("x8") nr::KILL,
                     out("v8") _, options(nostack));
             }
-            if after == 0xabcd { 0 } else { 1 }
+            if after == 0xabcd {
+                0
+            } else {
+                1
+            }
         })?;
         check_eq!(wait(c)?, stopped(SIGSTOP), "the child's stop");
         let mut fp = [0u64; 66];
@@ -954,13 +1067,25 @@ pub fn ptrace_fpsimd_regset() -> T {
             len: 528,
         };
         let iovp = &mut iov as *mut Iovec as usize;
-        ptrace_ok(PTRACE_GETREGSET, c, NT_PRFPREG as usize, iovp, "GETREGSET NT_PRFPREG")?;
+        ptrace_ok(
+            PTRACE_GETREGSET,
+            c,
+            NT_PRFPREG as usize,
+            iovp,
+            "GETREGSET NT_PRFPREG",
+        )?;
         check_eq!(iov.len, 528, "NT_PRFPREG's length");
         check_eq!(fp[16], 0x1234_5678, "d8 (the low half of v8)");
         fp[16] = 0xabcd;
         // Read by the kernel through the iovec.
         core::hint::black_box(&mut fp);
-        ptrace_ok(PTRACE_SETREGSET, c, NT_PRFPREG as usize, iovp, "SETREGSET NT_PRFPREG")?;
+        ptrace_ok(
+            PTRACE_SETREGSET,
+            c,
+            NT_PRFPREG as usize,
+            iovp,
+            "SETREGSET NT_PRFPREG",
+        )?;
         ptrace_ok(PTRACE_CONT, c, 0, 0, "CONT")?;
         check_eq!(wait(c)?, exited(0), "the child saw the d8 written");
         Ok(())
