@@ -453,9 +453,11 @@ fn ptrace_check_attach(child: &Arc<Task>) -> Result<TracedTask, Errno> {
 }
 
 /// Read or write `buf.len()` bytes at `addr` of `tsk`'s memory (Linux
-/// `ptrace_access_vm` -> `__access_remote_vm`): page by page through its own address
-/// space, faulting pages in, so a write into a copy-on-write page gives the tracee its
-/// own copy and leaves the other sharers theirs. Returns how many bytes were done.
+/// `ptrace_access_vm` -> `__access_remote_vm` with `FOLL_FORCE`): page by page through
+/// its own address space, faulting pages in, so a write into a copy-on-write page gives
+/// the tracee its own copy and leaves the other sharers theirs; the write may go into a
+/// read-only private mapping (a breakpoint into program text), never into a read-only
+/// shared one. Returns how many bytes were done.
 fn ptrace_access_vm(tsk: &Task, addr: u64, buf: &mut [u8], write: bool) -> usize {
     let Some(mm) = tsk.get_task_mm() else {
         return 0;
@@ -466,7 +468,11 @@ fn ptrace_access_vm(tsk: &Task, addr: u64, buf: &mut [u8], write: bool) -> usize
     {
         return 0;
     }
-    let access = if write { Access::Write } else { Access::Read };
+    let access = if write {
+        Access::ForceWrite
+    } else {
+        Access::ForceRead
+    };
     let mut lock = mm.lock();
     let mut at = 0;
     crate::mm::uaccess::walk_user_pages(&mut lock, addr, buf.len(), access, |kva, n| {
@@ -477,6 +483,7 @@ fn ptrace_access_vm(tsk: &Task, addr: u64, buf: &mut [u8], write: bool) -> usize
         unsafe {
             if write {
                 core::ptr::copy_nonoverlapping(part.as_ptr(), kva, n);
+                crate::arch::page::flush_ptrace_access(kva as u64, n);
             } else {
                 core::ptr::copy_nonoverlapping(kva, part.as_mut_ptr(), n);
             }

@@ -1092,3 +1092,61 @@ pub fn ptrace_fpsimd_regset() -> T {
     })?;
     expect_ok(t)
 }
+
+core::arch::global_asm!(
+    ".text",
+    ".balign 8",
+    ".global forkos_ptrace_patch_me",
+    "forkos_ptrace_patch_me:",
+    "    mov x0, #1",
+    "    ret",
+);
+
+extern "C" {
+    /// Returns 1, unless a tracer wrote its first instruction.
+    fn forkos_ptrace_patch_me() -> u64;
+}
+
+/// `mov x0, #2; ret`, the two instructions POKETEXT writes.
+const PATCH: u64 = 0xd65f_03c0_d280_0040;
+
+/// POKETEXT writes into read-only program text (Linux's `FOLL_FORCE`): the tracee gets
+/// a private copy of the page and runs the new instructions; its parent's text stays;
+/// the tracee still cannot write its text itself.
+pub fn ptrace_poketext_into_readonly_text() -> T {
+    let t = child(|| {
+        let c = traced_child(|| {
+            // SAFETY: a leaf function with no arguments that returns in x0.
+            let r = unsafe { forkos_ptrace_patch_me() };
+            if r != 2 {
+                return r as i32 + 10;
+            }
+            // Its own write to the (copied) text still faults.
+            let text = forkos_ptrace_patch_me as *const () as *mut u64;
+            // SAFETY: a write that must fault (SIGSEGV); volatile, so that it is made.
+            unsafe { text.write_volatile(0) };
+            0
+        })?;
+        check_eq!(wait(c)?, stopped(SIGSTOP), "the child's stop");
+        let addr = forkos_ptrace_patch_me as *const () as usize;
+        let mut word = 0u64;
+        let at = &mut word as *mut u64 as usize;
+        ptrace_ok(PTRACE_PEEKTEXT, c, addr, at, "PEEKTEXT")?;
+        check_eq!(word, 0xd65f_03c0_d280_0020, "the instructions PEEKTEXT reads");
+        ptrace_ok(PTRACE_POKETEXT, c, addr, PATCH as usize, "POKETEXT")?;
+        ptrace_ok(PTRACE_PEEKTEXT, c, addr, at, "PEEKTEXT after POKETEXT")?;
+        check_eq!(word, PATCH, "the instructions after POKETEXT");
+        // SAFETY: as in the child.
+        check_eq!(unsafe { forkos_ptrace_patch_me() }, 1, "the tracer's own text");
+        ptrace_ok(PTRACE_CONT, c, 0, 0, "CONT")?;
+        check_eq!(
+            wait(c)?,
+            stopped(SIGSEGV),
+            "the child ran the new instructions, then wrote its text"
+        );
+        ptrace_ok(PTRACE_CONT, c, 0, SIGSEGV as usize, "CONT with SIGSEGV")?;
+        check_eq!(wait(c)?, killed(SIGSEGV), "the child's end");
+        Ok(())
+    })?;
+    expect_ok(t)
+}
