@@ -1150,3 +1150,64 @@ pub fn ptrace_poketext_into_readonly_text() -> T {
     })?;
     expect_ok(t)
 }
+
+/// Does the counter stand still for a while?
+fn still(s: &Shared) -> bool {
+    let at = s.get(1);
+    sys::sleep_ms(30);
+    s.get(1) == at
+}
+
+/// A stop signal sent to a tracee: first a signal-delivery stop with its siginfo; passed
+/// on with CONT, the group stop, which the tracer sees as a stop too (with no siginfo:
+/// EINVAL; seized: as `PTRACE_EVENT_STOP` with the signal); CONT then resumes the tracee.
+pub fn ptrace_group_stop_seen_by_tracer() -> T {
+    let t = child(|| {
+        for seize in [false, true] {
+            let s = Shared::new()?;
+            let c = counter(&s)?;
+            if seize {
+                ptrace_ok(PTRACE_SEIZE, c, 0, 0, "SEIZE")?;
+            } else {
+                ptrace_ok(PTRACE_ATTACH, c, 0, 0, "ATTACH")?;
+                check_eq!(wait(c)?, stopped(SIGSTOP), "the ATTACH stop");
+                ptrace_ok(PTRACE_CONT, c, 0, 0, "CONT")?;
+            }
+            check!(counting(&s), "the tracee does not run (seize {seize})");
+            check_eq!(sys::kill(c, SIGSTOP), 0, "kill(SIGSTOP)");
+            check_eq!(wait(c)?, stopped(SIGSTOP), "the signal-delivery stop");
+            let si = getsiginfo(c)?;
+            check_eq!(
+                (si.si_signo, si.si_code, si.si_pid),
+                (SIGSTOP, SI_USER, sys::getpid() as i32),
+                "siginfo of the SIGSTOP"
+            );
+            ptrace_ok(PTRACE_CONT, c, 0, SIGSTOP as usize, "CONT with SIGSTOP")?;
+            let group_stop = if seize {
+                stopped((PTRACE_EVENT_STOP << 8) | SIGSTOP)
+            } else {
+                stopped(SIGSTOP)
+            };
+            check_eq!(wait(c)?, group_stop, "the group stop (seize {seize})");
+            let mut si = siginfo_unset();
+            let r = sys::ptrace(PTRACE_GETSIGINFO, c, 0, &mut si as *mut SigInfo as usize);
+            if seize {
+                check_eq!(r, 0, "GETSIGINFO at a seized group stop");
+                check_eq!(
+                    (si.si_signo, si.si_code),
+                    (SIGSTOP, (PTRACE_EVENT_STOP << 8) | SIGSTOP),
+                    "siginfo at a seized group stop"
+                );
+            } else {
+                check_eq!(r, -EINVAL, "GETSIGINFO at a group stop");
+            }
+            check!(still(&s), "the tracee runs in its group stop (seize {seize})");
+            ptrace_ok(PTRACE_CONT, c, 0, 0, "CONT")?;
+            check!(counting(&s), "the tracee does not run after CONT (seize {seize})");
+            check_eq!(sys::kill(c, SIGKILL), 0, "kill(SIGKILL)");
+            check_eq!(wait(c)?, killed(SIGKILL), "the tracee's end");
+        }
+        Ok(())
+    })?;
+    expect_ok(t)
+}
