@@ -211,6 +211,7 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
         mm::heap::heap_size() / 1024
     );
     println!("  vectors: VBAR_EL1 = {:#x}", vbar());
+    arch::debug_monitors::debug_monitors_init();
     if arch::cpufeature::enable_pan() {
         println!("  pan:     on (the kernel faults on any access to user memory)");
     } else {

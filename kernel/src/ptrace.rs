@@ -554,11 +554,17 @@ fn valid_signal(sig: u64) -> bool {
     sig <= crate::signal::NSIG as u64
 }
 
-/// `PTRACE_CONT` and `PTRACE_SYSCALL` (Linux `ptrace_resume`): run on, stopping at the
-/// next syscall entry or exit for `PTRACE_SYSCALL`, and taking signal `data` (0: none).
-fn ptrace_resume(child: TracedTask, request: i64, data: u64) -> SysResult {
+/// `PTRACE_CONT`, `PTRACE_SYSCALL` and `PTRACE_SINGLESTEP` (Linux `ptrace_resume`):
+/// run on, stopping at the next syscall entry or exit for `PTRACE_SYSCALL`, after one
+/// instruction for `PTRACE_SINGLESTEP`, and taking signal `data` (0: none).
+fn ptrace_resume(mut child: TracedTask, request: i64, data: u64) -> SysResult {
     if !valid_signal(data) {
         return Err(EIO);
+    }
+    if request == PTRACE_SINGLESTEP {
+        crate::arch::debug_monitors::user_enable_single_step(&mut child);
+    } else {
+        crate::arch::debug_monitors::user_disable_single_step(child.task());
     }
     let t = child.task();
     if request == PTRACE_SYSCALL {
@@ -580,6 +586,8 @@ fn ptrace_detach(child: TracedTask, data: u64) -> SysResult {
     if !valid_signal(data) {
         return Err(EIO);
     }
+    // Linux `ptrace_disable`.
+    crate::arch::debug_monitors::user_disable_single_step(child.task());
     {
         let tasklist = TASKLIST_LOCK.lock();
         child.task().inner.lock().exit_code = data as i32;
@@ -607,7 +615,7 @@ pub fn ptrace_request(mut child: TracedTask, request: i64, addr: u64, data: u64)
             Ok(0)
         }
         PTRACE_DETACH => ptrace_detach(child, data),
-        PTRACE_CONT | PTRACE_SYSCALL => ptrace_resume(child, request, data),
+        PTRACE_CONT | PTRACE_SYSCALL | PTRACE_SINGLESTEP => ptrace_resume(child, request, data),
         PTRACE_GETREGSET | PTRACE_SETREGSET => {
             let uiov = UserPtr::<[u64; 2]>::new(data);
             let [base, len] = uiov.read()?;

@@ -85,6 +85,9 @@ pub const TIF_SIGPENDING: u64 = 1 << 0;
 /// `thread_info.flags` bit: stop for the tracer at syscall entry and exit (Linux
 /// arm64 `TIF_SYSCALL_TRACE`, set by `PTRACE_SYSCALL`).
 pub const TIF_SYSCALL_TRACE: u64 = 1 << 8;
+/// `thread_info.flags` bit: single-step in user space (Linux arm64 `TIF_SINGLESTEP`, set
+/// by `PTRACE_SINGLESTEP`).
+pub const TIF_SINGLESTEP: u64 = 1 << 21;
 
 /// Low-level per-task state kept at the start of the task (Linux `struct thread_info`).
 #[repr(C)]

@@ -317,6 +317,8 @@ pub mod siginfo {
     pub const BUS_ADRALN: i32 = 1;
     /// SIGTRAP: breakpoint.
     pub const TRAP_BRKPT: i32 = 1;
+    /// SIGTRAP: a single step.
+    pub const TRAP_TRACE: i32 = 2;
     /// SIGCHLD: the child exited.
     pub const CLD_EXITED: i32 = 1;
     /// SIGCHLD: the child was killed.

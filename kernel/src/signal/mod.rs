@@ -461,7 +461,9 @@ fn signame(sig: i32) -> &'static str {
 /// `show_unhandled_signals` does.
 pub fn force_sig_fault(sig: i32, code: i32, what: &str, addr: u64, pc: u64) {
     let t = current_arc();
-    if sig == SIGKILL || action_of(&t, sig).handler == SIG_DFL || blocks(&t, sig) {
+    // A tracee's tracer decides what becomes of it (Linux `unhandled_signal`).
+    let traced = t.ptrace.load(core::sync::atomic::Ordering::Relaxed) != 0;
+    if !traced && (sig == SIGKILL || action_of(&t, sig).handler == SIG_DFL || blocks(&t, sig)) {
         crate::println!(
             "{}[{}]: unhandled {} ({}) at {:#x}, pc {:#x}",
             Comm(&t),

@@ -164,7 +164,7 @@ pub fn exit_to_user_mode(regs: &mut PtRegs) {
         .thread_info
         .flags
         .load(core::sync::atomic::Ordering::Relaxed)
-        & (crate::task::TIF_NEED_RESCHED | crate::task::TIF_SIGPENDING);
+        & (crate::task::TIF_NEED_RESCHED | crate::task::TIF_SIGPENDING | crate::task::TIF_SINGLESTEP);
     // The fast path, taken by nearly every return: nothing to do. A syscall returns an
     // -ERESTART* code only when a signal interrupted it, so with TIF_SIGPENDING set,
     // which only the task itself clears (in do_signal): the slow path settles those.
@@ -194,6 +194,7 @@ fn exit_to_user_mode_loop(t: &crate::task::Task, regs: &mut PtRegs) {
         }
         break;
     }
+    super::debug_monitors::enable_step_tsk(t);
 }
 
 /// `ret_from_fork`'s way into [`exit_to_user_mode`], with the child's pt_regs.
@@ -309,6 +310,7 @@ extern "C" fn el0t_64_sync_handler(regs: &mut PtRegs) {
             options(nomem, nostack, preserves_flags)
         )
     };
+    super::debug_monitors::disable_step_tsk(&current());
     if class == ec::SVC64 as u64 {
         el0_svc(regs);
     } else {
@@ -328,6 +330,10 @@ fn el0_sync_fault(regs: &mut PtRegs, esr: u64) {
         ec::PC_ALIGN => force_sig_fault(SIGBUS, BUS_ADRALN, "pc alignment", regs.pc, regs.pc),
         ec::SP_ALIGN => force_sig_fault(SIGBUS, BUS_ADRALN, "sp alignment", regs.sp, regs.pc),
         ec::BRK64 => force_sig_fault(SIGTRAP, TRAP_BRKPT, "brk", regs.pc, regs.pc),
+        ec::SOFTSTP_LOW => {
+            local_irq_enable();
+            super::debug_monitors::single_step_handler(regs);
+        }
         ec::WFX | ec::SYS64 => do_el0_sys(regs, esr),
         ec::UNKNOWN => do_el0_undef(regs, esr),
         _ => force_sig_fault(
@@ -424,6 +430,7 @@ fn do_el0_undef(regs: &mut PtRegs, esr: u64) {
 /// IRQ taken while user space ran (Linux `el0t_64_irq_handler`).
 #[no_mangle]
 extern "C" fn el0t_64_irq_handler(regs: &mut PtRegs) {
+    super::debug_monitors::disable_step_tsk(&current());
     irq::handle_irq();
     exit_to_user_mode(regs);
 }

@@ -1211,3 +1211,41 @@ pub fn ptrace_group_stop_seen_by_tracer() -> T {
     })?;
     expect_ok(t)
 }
+
+/// SINGLESTEP runs one instruction and stops with SIGTRAP (`TRAP_TRACE`, the new pc as
+/// the address); CONT then runs on unstepped.
+pub fn ptrace_singlestep() -> T {
+    let t = child(|| {
+        let c = child_code(|| {
+            if sys::ptrace(PTRACE_TRACEME, 0, 0, 0) != 0 {
+                return 100;
+            }
+            let pid = sys::getpid();
+            // SAFETY: kill(getpid(), SIGSTOP), then three instructions that change
+            // nothing, for the tracer to step through.
+            unsafe {
+                asm!("svc #0", "nop", "nop", "nop",
+                    inlateout("x0") pid => _, in("x1") SIGSTOP, in("x8") nr::KILL,
+                    options(nostack));
+            }
+            0
+        })?;
+        check_eq!(wait(c)?, stopped(SIGSTOP), "the child's stop");
+        let pc = getregs(c)?[32];
+        for step in 1..=2u64 {
+            ptrace_ok(PTRACE_SINGLESTEP, c, 0, 0, "SINGLESTEP")?;
+            check_eq!(wait(c)?, stopped(SIGTRAP), "the stop after step {step}");
+            check_eq!(getregs(c)?[32], pc + 4 * step, "pc after step {step}");
+            let si = getsiginfo(c)?;
+            check_eq!(
+                (si.si_signo, si.si_code, si.si_addr()),
+                (SIGTRAP, TRAP_TRACE, pc + 4 * step),
+                "siginfo after step {step}"
+            );
+        }
+        ptrace_ok(PTRACE_CONT, c, 0, 0, "CONT")?;
+        check_eq!(wait(c)?, exited(0), "the child's end");
+        Ok(())
+    })?;
+    expect_ok(t)
+}
