@@ -22,7 +22,14 @@ const DBG_MDSCR_SS: u64 = 1 << 0;
 pub fn debug_monitors_init() {
     // SAFETY: writing the OS lock and the debug control register affects only debug
     // exceptions, which forkos takes nowhere until a task is single-stepped.
-    unsafe { core::arch::asm!("msr oslar_el1, xzr", "msr mdscr_el1, xzr", "isb", options(nostack)) };
+    unsafe {
+        core::arch::asm!(
+            "msr oslar_el1, xzr",
+            "msr mdscr_el1, xzr",
+            "isb",
+            options(nostack)
+        )
+    };
 }
 
 /// Set or clear `MDSCR_EL1.SS` on this CPU.

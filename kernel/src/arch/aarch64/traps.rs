@@ -164,7 +164,9 @@ pub fn exit_to_user_mode(regs: &mut PtRegs) {
         .thread_info
         .flags
         .load(core::sync::atomic::Ordering::Relaxed)
-        & (crate::task::TIF_NEED_RESCHED | crate::task::TIF_SIGPENDING | crate::task::TIF_SINGLESTEP);
+        & (crate::task::TIF_NEED_RESCHED
+            | crate::task::TIF_SIGPENDING
+            | crate::task::TIF_SINGLESTEP);
     // The fast path, taken by nearly every return: nothing to do. A syscall returns an
     // -ERESTART* code only when a signal interrupted it, so with TIF_SIGPENDING set,
     // which only the task itself clears (in do_signal): the slow path settles those.

@@ -1132,12 +1132,17 @@ pub fn ptrace_poketext_into_readonly_text() -> T {
         let mut word = 0u64;
         let at = &mut word as *mut u64 as usize;
         ptrace_ok(PTRACE_PEEKTEXT, c, addr, at, "PEEKTEXT")?;
-        check_eq!(word, 0xd65f_03c0_d280_0020, "the instructions PEEKTEXT reads");
+        check_eq!(
+            word,
+            0xd65f_03c0_d280_0020,
+            "the instructions PEEKTEXT reads"
+        );
         ptrace_ok(PTRACE_POKETEXT, c, addr, PATCH as usize, "POKETEXT")?;
         ptrace_ok(PTRACE_PEEKTEXT, c, addr, at, "PEEKTEXT after POKETEXT")?;
         check_eq!(word, PATCH, "the instructions after POKETEXT");
         // SAFETY: as in the child.
-        check_eq!(unsafe { forkos_ptrace_patch_me() }, 1, "the tracer's own text");
+        let own = unsafe { forkos_ptrace_patch_me() };
+        check_eq!(own, 1, "the tracer's own text");
         ptrace_ok(PTRACE_CONT, c, 0, 0, "CONT")?;
         check_eq!(
             wait(c)?,
@@ -1201,9 +1206,15 @@ pub fn ptrace_group_stop_seen_by_tracer() -> T {
             } else {
                 check_eq!(r, -EINVAL, "GETSIGINFO at a group stop");
             }
-            check!(still(&s), "the tracee runs in its group stop (seize {seize})");
+            check!(
+                still(&s),
+                "the tracee runs in its group stop (seize {seize})"
+            );
             ptrace_ok(PTRACE_CONT, c, 0, 0, "CONT")?;
-            check!(counting(&s), "the tracee does not run after CONT (seize {seize})");
+            check!(
+                counting(&s),
+                "the tracee does not run after CONT (seize {seize})"
+            );
             check_eq!(sys::kill(c, SIGKILL), 0, "kill(SIGKILL)");
             check_eq!(wait(c)?, killed(SIGKILL), "the tracee's end");
         }
