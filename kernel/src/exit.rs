@@ -457,6 +457,9 @@ impl Reaped {
 /// (so `SIGTRAP | event << 8` or `SIGTRAP | 0x80` in the second byte and up).
 fn wait_task_stopped(p: &Task, options: i32, ptrace: bool) -> Option<Reaped> {
     if ptrace {
+        // Under the group's lock, where the tracer's resume sets the code and ends the
+        // stop together (Linux: `siglock`).
+        let _s = p.signal.inner.lock();
         if p.jobctl.load(core::sync::atomic::Ordering::SeqCst) & JOBCTL_TRACED == 0 {
             return None;
         }

@@ -221,6 +221,12 @@ fn el0_svc(regs: &mut PtRegs) {
     }
     let ret = crate::syscall::invoke_syscall(scno, regs);
     regs.regs[0] = ret as u64;
+    // A tracer that stopped us inside the call (a fork event, say) may have asked for
+    // syscall stops since: this call's exit is the first (Linux re-reads the flags).
+    if current().test_flag(crate::task::TIF_SYSCALL_TRACE) {
+        // SAFETY: as above; the pointer passed on is the frame's only user here.
+        unsafe { super::ptrace::syscall_trace_exit(regs) };
+    }
 }
 
 /// A system call with syscall stops (the `has_syscall_work` half of Linux

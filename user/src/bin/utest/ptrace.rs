@@ -1260,3 +1260,51 @@ pub fn ptrace_singlestep() -> T {
     })?;
     expect_ok(t)
 }
+
+/// PTRACE_SYSCALL at a fork event stop: the next stop is the exit of that same clone,
+/// with x7 = 1 and the child's pid in x0.
+pub fn ptrace_syscall_from_a_fork_event() -> T {
+    let t = child(|| {
+        let c = traced_child(|| {
+            let g = sys::fork();
+            if g == 0 {
+                sys::exit_group(0);
+            }
+            let mut st = 0;
+            if sys::wait4(g as i32, &mut st, 0) != g || st != 0 {
+                return 1;
+            }
+            0
+        })?;
+        check_eq!(wait(c)?, stopped(SIGSTOP), "the child's stop");
+        let opts = PTRACE_O_TRACEFORK as usize;
+        ptrace_ok(PTRACE_SETOPTIONS, c, 0, opts, "SETOPTIONS TRACEFORK")?;
+        ptrace_ok(PTRACE_CONT, c, 0, 0, "CONT")?;
+        check_eq!(
+            wait_opts(c, WALL)?,
+            stopped((PTRACE_EVENT_FORK << 8) | SIGTRAP),
+            "the fork event"
+        );
+        let g = geteventmsg(c)? as i32;
+        ptrace_ok(PTRACE_SYSCALL, c, 0, 0, "SYSCALL at the event")?;
+        check_eq!(wait_opts(c, WALL)?, stopped(SIGTRAP), "the clone's exit stop");
+        let regs = getregs(c)?;
+        check_eq!(regs[7], PTRACE_SYSCALL_EXIT, "x7 at the clone's exit");
+        check_eq!(regs[0], g as u64, "x0 (the new pid) at the clone's exit");
+        check_eq!(wait_opts(g, WALL)?, stopped(SIGSTOP), "the grandchild's first stop");
+        ptrace_ok(PTRACE_CONT, g, 0, 0, "CONT the grandchild")?;
+        check_eq!(wait_opts(g, WALL)?, exited(0), "the grandchild's exit");
+        ptrace_ok(PTRACE_CONT, c, 0, 0, "CONT")?;
+        loop {
+            let st = wait_opts(c, WALL)?;
+            if st == stopped(SIGCHLD) {
+                ptrace_ok(PTRACE_CONT, c, 0, SIGCHLD as usize, "CONT with SIGCHLD")?;
+                continue;
+            }
+            check_eq!(st, exited(0), "the child's end");
+            break;
+        }
+        Ok(())
+    })?;
+    expect_ok(t)
+}
