@@ -1287,11 +1287,19 @@ pub fn ptrace_syscall_from_a_fork_event() -> T {
         );
         let g = geteventmsg(c)? as i32;
         ptrace_ok(PTRACE_SYSCALL, c, 0, 0, "SYSCALL at the event")?;
-        check_eq!(wait_opts(c, WALL)?, stopped(SIGTRAP), "the clone's exit stop");
+        check_eq!(
+            wait_opts(c, WALL)?,
+            stopped(SIGTRAP),
+            "the clone's exit stop"
+        );
         let regs = getregs(c)?;
         check_eq!(regs[7], PTRACE_SYSCALL_EXIT, "x7 at the clone's exit");
         check_eq!(regs[0], g as u64, "x0 (the new pid) at the clone's exit");
-        check_eq!(wait_opts(g, WALL)?, stopped(SIGSTOP), "the grandchild's first stop");
+        check_eq!(
+            wait_opts(g, WALL)?,
+            stopped(SIGSTOP),
+            "the grandchild's first stop"
+        );
         ptrace_ok(PTRACE_CONT, g, 0, 0, "CONT the grandchild")?;
         check_eq!(wait_opts(g, WALL)?, exited(0), "the grandchild's exit");
         ptrace_ok(PTRACE_CONT, c, 0, 0, "CONT")?;
