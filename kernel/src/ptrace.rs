@@ -194,11 +194,14 @@ fn ptrace_do_notify(signr: i32, exit_code: i32, why: i32, message: u64) -> i32 {
     ptrace_stop(exit_code, why, message, Some(info))
 }
 
-/// Is a fatal signal pending for `t`, read with its group's lock held (Linux
-/// `__fatal_signal_pending`)?
+/// Is `t` being killed: SIGKILL pending on it (a fatal signal, or another thread's
+/// `exit_group`), or another thread's `execve` taking over, read with its group's lock
+/// held (Linux `__fatal_signal_pending`)? The thread that calls `exit_group` itself, or
+/// takes a fatal signal its tracer passed on, is not: it still stops for
+/// `PTRACE_EVENT_EXIT`.
 fn fatal_pending_locked(t: &Task, s: &SignalInner) -> bool {
-    t.test_flag(TIF_SIGPENDING)
-        && (s.group_exit_code.is_some() || s.group_exec_task.is_some_and(|p| p != t.pid))
+    t.inner.lock().pending.set & crate::signal::sigmask(SIGKILL) != 0
+        || s.group_exec_task.is_some_and(|p| p != t.pid)
 }
 
 /// Stop in `TASK_TRACED` until the tracer resumes us (Linux `ptrace_stop`): the wait

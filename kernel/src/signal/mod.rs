@@ -376,9 +376,23 @@ pub fn recalc_sigpending(t: &Task) {
 pub fn zap_other_threads(tsk: &Task) {
     for t in tsk.signal.threads() {
         if !core::ptr::eq(&*t, tsk) {
+            sigaddset_sigkill(&t);
             signal_wake_up(&t, true);
         }
     }
+}
+
+/// Mark SIGKILL pending on thread `t` of a dying group (Linux
+/// `sigaddset(&t->pending.signal, SIGKILL)` in `complete_signal` and
+/// `zap_other_threads`): it never gets to take it, but it is how a ptrace stop knows
+/// that the thread is being killed (Linux `__fatal_signal_pending`), rather than being
+/// the one that chose to exit.
+fn sigaddset_sigkill(t: &Task) {
+    t.inner.lock().pending.add(KSigInfo {
+        signo: SIGKILL,
+        code: SI_KERNEL,
+        ..KSigInfo::default()
+    });
 }
 
 /// Make `info.signo` pending on thread `t` (`group` false) or on its process, and wake
@@ -436,6 +450,7 @@ pub fn send_signal(t: &Arc<Task>, info: KSigInfo, group: bool, forced: bool) {
             }
         }
         for th in t.signal.threads() {
+            sigaddset_sigkill(&th);
             signal_wake_up(&th, true);
         }
         return;
@@ -490,6 +505,9 @@ pub fn force_sig_fault(sig: i32, code: i32, what: &str, addr: u64, pc: u64) {
 pub fn get_signal(t: &Task) -> Option<(KSigInfo, SigAction)> {
     loop {
         if t.fatal_signal_pending() {
+            // Taken: no longer pending (Linux `sigdelset(&current->pending.signal,
+            // SIGKILL)`), so that a tracee still stops for PTRACE_EVENT_EXIT.
+            t.inner.lock().pending.flush(SIGKILL);
             let (code, exec) = {
                 let s = t.signal.inner.lock();
                 (s.group_exit_code, s.group_exec_task)

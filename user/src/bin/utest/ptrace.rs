@@ -1316,3 +1316,33 @@ pub fn ptrace_syscall_from_a_fork_event() -> T {
     })?;
     expect_ok(t)
 }
+
+/// TRACEEXIT when a signal kills the tracee: it still stops at its exit, after a signal
+/// its tracer passed on and after SIGKILL alike (the message is the wait status to
+/// come), and dies when resumed.
+pub fn ptrace_exit_event_on_signal_death() -> T {
+    let t = child(|| {
+        for sig in [SIGTERM, SIGKILL] {
+            let s = Shared::new()?;
+            let c = counter(&s)?;
+            let opts = PTRACE_O_TRACEEXIT as usize;
+            ptrace_ok(PTRACE_SEIZE, c, 0, opts, "SEIZE with TRACEEXIT")?;
+            check!(counting(&s), "the seized task does not run");
+            check_eq!(sys::kill(c, sig), 0, "kill");
+            if sig == SIGTERM {
+                check_eq!(wait(c)?, stopped(SIGTERM), "the signal-delivery stop");
+                ptrace_ok(PTRACE_CONT, c, 0, SIGTERM as usize, "CONT with SIGTERM")?;
+            }
+            check_eq!(
+                wait(c)?,
+                stopped((PTRACE_EVENT_EXIT << 8) | SIGTRAP),
+                "the exit stop after signal {sig}"
+            );
+            check_eq!(geteventmsg(c)?, sig as u64, "the exit stop's message");
+            ptrace_ok(PTRACE_CONT, c, 0, 0, "CONT")?;
+            check_eq!(wait(c)?, killed(sig), "the tracee's end");
+        }
+        Ok(())
+    })?;
+    expect_ok(t)
+}
