@@ -742,6 +742,18 @@ fn __ptrace_detach(tracer: &Task, p: &Arc<Task>, tasklist: &TasklistGuard) -> bo
     dead
 }
 
+/// A stepped task's syscall has returned: a SIGTRAP stands for the step (Linux's generic
+/// `user_single_step_report`: `SI_USER`, no sender).
+pub fn user_single_step_report() {
+    let me = crate::task::current_arc();
+    let info = KSigInfo {
+        signo: SIGTRAP,
+        code: SI_USER,
+        ..KSigInfo::default()
+    };
+    send_signal(&me, info, false, true);
+}
+
 /// The tracer `tracer` is exiting: let every tracee go, killing those that asked for
 /// `PTRACE_O_EXITKILL` (Linux `exit_ptrace`). Returns the zombies nobody waits for now,
 /// for the caller to release once the task-list lock is dropped.

@@ -66,10 +66,13 @@ pub fn disable_step_tsk(t: &Task) {
 }
 
 /// Step the tracee one instruction when it next returns to user space (Linux
-/// `user_enable_single_step`).
+/// `user_enable_single_step`): the step is armed in its saved `SPSR.SS` only when it
+/// was not being stepped already; a stepped task's step exception re-arms it.
 pub fn user_enable_single_step(child: &mut TracedTask) {
-    child.task().set_flag(TIF_SINGLESTEP);
-    child.regs().pstate |= DBG_SPSR_SS;
+    let flags = &child.task().thread_info.flags;
+    if flags.fetch_or(TIF_SINGLESTEP, core::sync::atomic::Ordering::Relaxed) & TIF_SINGLESTEP == 0 {
+        child.regs().pstate |= DBG_SPSR_SS;
+    }
 }
 
 /// Stop stepping the tracee (Linux `user_disable_single_step`).

@@ -265,10 +265,17 @@ unsafe fn report_syscall(regs: *mut PtRegs, dir: u64) {
             if crate::ptrace::ptrace_report_syscall_entry() {
                 (*regs).syscallno = NO_SYSCALL;
             }
-        } else {
+            (*regs).regs[7] = saved;
+        } else if !crate::task::current().test_flag(crate::task::TIF_SINGLESTEP) {
             crate::ptrace::ptrace_report_syscall_exit();
+            (*regs).regs[7] = saved;
+        } else {
+            // Stepping: the svc was the step; a pseudo-step SIGTRAP says so, since the
+            // tracer's changes may have rewound the step state (Linux
+            // `user_single_step_report`).
+            (*regs).regs[7] = saved;
+            crate::ptrace::user_single_step_report();
         }
-        (*regs).regs[7] = saved;
     }
 }
 
@@ -287,12 +294,14 @@ pub unsafe fn syscall_trace_enter(regs: *mut PtRegs) -> i32 {
     unsafe { (*regs).syscallno }
 }
 
-/// After a syscall (Linux arm64 `syscall_trace_exit`): the syscall-exit stop.
+/// After a syscall (Linux arm64 `syscall_trace_exit`): the syscall-exit stop, or for a
+/// stepped task the step's report.
 ///
 /// # Safety
 /// As for [`report_syscall`].
 pub unsafe fn syscall_trace_exit(regs: *mut PtRegs) {
-    if crate::task::current().test_flag(crate::task::TIF_SYSCALL_TRACE) {
+    use crate::task::{TIF_SINGLESTEP, TIF_SYSCALL_TRACE};
+    if crate::task::current().test_flag(TIF_SYSCALL_TRACE | TIF_SINGLESTEP) {
         // SAFETY: the caller's promise.
         unsafe { report_syscall(regs, PTRACE_SYSCALL_EXIT) };
     }

@@ -215,7 +215,8 @@ fn el0_svc(regs: &mut PtRegs) {
     local_irq_enable();
     // A tracer asked for syscall stops (Linux `has_syscall_work`): it sees the call
     // before it runs, may change or skip it, and sees its result.
-    if current().test_flag(crate::task::TIF_SYSCALL_TRACE) {
+    use crate::task::{TIF_SINGLESTEP, TIF_SYSCALL_TRACE};
+    if current().test_flag(TIF_SYSCALL_TRACE | TIF_SINGLESTEP) {
         // SAFETY: `regs` is the current task's pt_regs, saved for this syscall.
         return unsafe { el0_svc_traced(regs) };
     }
@@ -223,7 +224,7 @@ fn el0_svc(regs: &mut PtRegs) {
     regs.regs[0] = ret as u64;
     // A tracer that stopped us inside the call (a fork event, say) may have asked for
     // syscall stops since: this call's exit is the first (Linux re-reads the flags).
-    if current().test_flag(crate::task::TIF_SYSCALL_TRACE) {
+    if current().test_flag(TIF_SYSCALL_TRACE | TIF_SINGLESTEP) {
         // SAFETY: as above; the pointer passed on is the frame's only user here.
         unsafe { super::ptrace::syscall_trace_exit(regs) };
     }

@@ -166,7 +166,7 @@ tests! {
         ptrace_seize_interrupt_kill, ptrace_exec_and_exit_events, ptrace_waitid_trapped,
         ptrace_clone_ptrace_and_untraced, ptrace_fpsimd_regset, ptrace_poketext_into_readonly_text,
         ptrace_group_stop_seen_by_tracer, ptrace_singlestep, ptrace_syscall_from_a_fork_event,
-        ptrace_exit_event_on_signal_death;
+        ptrace_exit_event_on_signal_death, ptrace_singlestep_over_svc;
 }
 
 fn main(args: &[&str]) -> i32 {

@@ -1346,3 +1346,53 @@ pub fn ptrace_exit_event_on_signal_death() -> T {
     })?;
     expect_ok(t)
 }
+
+/// SINGLESTEP over an `svc`: the syscall runs, and its return is reported as a SIGTRAP
+/// (`SI_USER`, Linux's pseudo-step), after which stepping goes on.
+pub fn ptrace_singlestep_over_svc() -> T {
+    let t = child(|| {
+        let c = child_code(|| {
+            if sys::ptrace(PTRACE_TRACEME, 0, 0, 0) != 0 {
+                return 100;
+            }
+            let pid = sys::getpid();
+            let got: usize;
+            // SAFETY: kill(getpid(), SIGSTOP), then getpid, whose result is returned.
+            unsafe {
+                asm!("svc #0", "nop", "mov x8, #172", "svc #0", "nop", "nop",
+                    inlateout("x0") pid => got, in("x1") SIGSTOP, inlateout("x8") nr::KILL => _,
+                    options(nostack));
+            }
+            if got == pid as usize {
+                0
+            } else {
+                1
+            }
+        })?;
+        check_eq!(wait(c)?, stopped(SIGSTOP), "the child's stop");
+        let pc = getregs(c)?[32];
+        let mut seen = [(0i32, 0u64, 0i32); 5];
+        for s in seen.iter_mut() {
+            ptrace_ok(PTRACE_SINGLESTEP, c, 0, 0, "SINGLESTEP")?;
+            let st = wait(c)?;
+            let si = getsiginfo(c)?;
+            *s = (st.0, getregs(c)?[32] - pc, si.si_code);
+        }
+        let trap = stopped(SIGTRAP).0;
+        check_eq!(
+            seen,
+            [
+                (trap, 4, TRAP_TRACE),
+                (trap, 8, TRAP_TRACE),
+                (trap, 12, SI_USER),
+                (trap, 12, TRAP_TRACE),
+                (trap, 16, TRAP_TRACE)
+            ],
+            "(status, pc - the first pc, si_code) after each step"
+        );
+        ptrace_ok(PTRACE_CONT, c, 0, 0, "CONT")?;
+        check_eq!(wait(c)?, exited(0), "the child's end (getpid's result)");
+        Ok(())
+    })?;
+    expect_ok(t)
+}
