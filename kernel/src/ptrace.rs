@@ -535,23 +535,6 @@ fn ptrace_setoptions(child: &Task, data: u64) -> SysResult {
 // forkos-lib's layout asserts pin; every bit pattern is valid.
 unsafe impl crate::mm::uaccess::Pod for forkos_lib::uapi::siginfo::SigInfo {}
 
-/// The siginfo as user space sees it (`siginfo_t`).
-fn user_siginfo(info: &KSigInfo) -> forkos_lib::uapi::siginfo::SigInfo {
-    let mut s = forkos_lib::uapi::siginfo::SigInfo {
-        si_signo: info.signo,
-        si_code: info.code,
-        ..Default::default()
-    };
-    if info.fault {
-        s.set_si_addr(info.addr);
-    } else {
-        s.si_pid = info.pid;
-        s.si_uid = info.uid;
-        s.si_status = info.status;
-    }
-    s
-}
-
 /// Is `sig` a signal number (0 included: none) (Linux `valid_signal`)?
 fn valid_signal(sig: u64) -> bool {
     sig <= crate::signal::NSIG as u64
@@ -614,7 +597,7 @@ pub fn ptrace_request(mut child: TracedTask, request: i64, addr: u64, data: u64)
         }
         PTRACE_GETSIGINFO => {
             let info = child.task().inner.lock().last_siginfo.ok_or(EINVAL)?;
-            UserPtr::new(data).write(&user_siginfo(&info))?;
+            UserPtr::new(data).write(&crate::arch::signal::siginfo(&info))?;
             Ok(0)
         }
         PTRACE_DETACH => ptrace_detach(child, data),

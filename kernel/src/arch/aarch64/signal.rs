@@ -64,7 +64,7 @@ fn as_bytes(f: &mut RtSigframe) -> &mut [u8] {
 /// The siginfo the handler sees (Linux `copy_siginfo_to_user`): signo, errno,
 /// code, then the union: the fault address for faults; sender pid and uid otherwise;
 /// and for SIGCHLD the child's status.
-fn siginfo(info: &KSigInfo) -> SigInfo {
+pub fn siginfo(info: &KSigInfo) -> SigInfo {
     let mut s = SigInfo {
         si_signo: info.signo,
         si_code: info.code,
