@@ -430,13 +430,15 @@ pub fn do_fork(args: &KernelCloneArgs) -> Result<Pid, Errno> {
     if let Some(done) = vfork {
         trace::vfork_wait(nr);
         // Killable: a fatal signal ends the wait; the child goes on.
-        let completed = done.wait().is_ok();
+        let _ = done.wait();
         trace::vfork_done(nr);
-        if completed {
-            crate::ptrace::ptrace_event_pid(PTRACE_EVENT_VFORK_DONE, nr);
-        }
     }
     // EXERCISE vfork: end
+    // The vfork child let go of the memory: tell the tracer, unless a fatal signal cut
+    // the wait short (Linux: `if (!wait_for_vfork_done(p, &vfork))`).
+    if args.flags & CLONE_VFORK != 0 && !current().fatal_signal_pending() {
+        crate::ptrace::ptrace_event_pid(PTRACE_EVENT_VFORK_DONE, nr);
+    }
     Ok(nr)
 }
 
