@@ -52,6 +52,7 @@ pub mod iov_iter;
 pub mod irq;
 pub mod mm;
 pub mod pid;
+pub mod ptrace;
 pub mod random;
 pub mod resource;
 pub mod sched;
@@ -215,6 +216,7 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
         mm::heap::heap_size() / 1024
     );
     println!("  vectors: VBAR_EL1 = {:#x}", vbar());
+    arch::debug_monitors::debug_monitors_init();
     if arch::cpufeature::enable_pan() {
         println!("  pan:     on (the kernel faults on any access to user memory)");
     } else {

@@ -62,6 +62,7 @@ pub mod nr {
     pub const NANOSLEEP: usize = 101;
     pub const CLOCK_GETTIME: usize = 113;
     pub const CLOCK_NANOSLEEP: usize = 115;
+    pub const PTRACE: usize = 117;
     pub const SCHED_SETAFFINITY: usize = 122;
     pub const SCHED_GETAFFINITY: usize = 123;
     pub const SCHED_YIELD: usize = 124;
@@ -318,6 +319,8 @@ pub mod siginfo {
     pub const BUS_ADRALN: i32 = 1;
     /// SIGTRAP: breakpoint.
     pub const TRAP_BRKPT: i32 = 1;
+    /// SIGTRAP: a single step.
+    pub const TRAP_TRACE: i32 = 2;
     /// SIGCHLD: the child exited.
     pub const CLD_EXITED: i32 = 1;
     /// SIGCHLD: the child was killed.
@@ -326,6 +329,8 @@ pub mod siginfo {
     pub const CLD_STOPPED: i32 = 5;
     /// SIGCHLD: the stopped child continued.
     pub const CLD_CONTINUED: i32 = 6;
+    /// SIGCHLD: the traced child stopped for its tracer.
+    pub const CLD_TRAPPED: i32 = 4;
     /// Sent by the kernel itself (Linux `SEND_SIG_PRIV`).
     pub const SI_KERNEL: i32 = 0x80;
 
@@ -385,7 +390,77 @@ pub mod wait {
     pub const P_PID: i32 = 1;
     pub const P_PGID: i32 = 2;
     pub const P_PIDFD: i32 = 3;
-    pub use super::siginfo::{CLD_CONTINUED, CLD_EXITED, CLD_KILLED, CLD_STOPPED};
+    pub use super::siginfo::{CLD_CONTINUED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, CLD_TRAPPED};
+}
+
+/// `ptrace` requests, options, events and regset types (`include/uapi/linux/ptrace.h`,
+/// `include/uapi/linux/elf.h`, `arch/arm64/include/uapi/asm/ptrace.h`).
+pub mod ptrace {
+    pub const PTRACE_TRACEME: i64 = 0;
+    pub const PTRACE_PEEKTEXT: i64 = 1;
+    pub const PTRACE_PEEKDATA: i64 = 2;
+    pub const PTRACE_PEEKUSR: i64 = 3;
+    pub const PTRACE_POKETEXT: i64 = 4;
+    pub const PTRACE_POKEDATA: i64 = 5;
+    pub const PTRACE_POKEUSR: i64 = 6;
+    pub const PTRACE_CONT: i64 = 7;
+    pub const PTRACE_KILL: i64 = 8;
+    pub const PTRACE_SINGLESTEP: i64 = 9;
+    pub const PTRACE_ATTACH: i64 = 16;
+    pub const PTRACE_DETACH: i64 = 17;
+    pub const PTRACE_SYSCALL: i64 = 24;
+    pub const PTRACE_SETOPTIONS: i64 = 0x4200;
+    pub const PTRACE_GETEVENTMSG: i64 = 0x4201;
+    pub const PTRACE_GETSIGINFO: i64 = 0x4202;
+    pub const PTRACE_SETSIGINFO: i64 = 0x4203;
+    pub const PTRACE_GETREGSET: i64 = 0x4204;
+    pub const PTRACE_SETREGSET: i64 = 0x4205;
+    pub const PTRACE_SEIZE: i64 = 0x4206;
+    pub const PTRACE_INTERRUPT: i64 = 0x4207;
+    pub const PTRACE_LISTEN: i64 = 0x4208;
+
+    /// Stop events, reported as `status >> 8 == SIGTRAP | event << 8`.
+    pub const PTRACE_EVENT_FORK: i32 = 1;
+    pub const PTRACE_EVENT_VFORK: i32 = 2;
+    pub const PTRACE_EVENT_CLONE: i32 = 3;
+    pub const PTRACE_EVENT_EXEC: i32 = 4;
+    pub const PTRACE_EVENT_VFORK_DONE: i32 = 5;
+    pub const PTRACE_EVENT_EXIT: i32 = 6;
+    pub const PTRACE_EVENT_SECCOMP: i32 = 7;
+    pub const PTRACE_EVENT_STOP: i32 = 128;
+
+    pub const PTRACE_O_TRACESYSGOOD: u64 = 1;
+    pub const PTRACE_O_TRACEFORK: u64 = 1 << PTRACE_EVENT_FORK;
+    pub const PTRACE_O_TRACEVFORK: u64 = 1 << PTRACE_EVENT_VFORK;
+    pub const PTRACE_O_TRACECLONE: u64 = 1 << PTRACE_EVENT_CLONE;
+    pub const PTRACE_O_TRACEEXEC: u64 = 1 << PTRACE_EVENT_EXEC;
+    pub const PTRACE_O_TRACEVFORKDONE: u64 = 1 << PTRACE_EVENT_VFORK_DONE;
+    pub const PTRACE_O_TRACEEXIT: u64 = 1 << PTRACE_EVENT_EXIT;
+    pub const PTRACE_O_TRACESECCOMP: u64 = 1 << PTRACE_EVENT_SECCOMP;
+    pub const PTRACE_O_EXITKILL: u64 = 1 << 20;
+    pub const PTRACE_O_SUSPEND_SECCOMP: u64 = 1 << 21;
+    /// Every option bit (`PTRACE_O_MASK`).
+    pub const PTRACE_O_MASK: u64 = 0x0000_00ff | PTRACE_O_EXITKILL | PTRACE_O_SUSPEND_SECCOMP;
+
+    /// `x7` at a syscall stop: entering (0) or leaving (1) the call (arm64
+    /// `PTRACE_SYSCALL_ENTER`, `PTRACE_SYSCALL_EXIT`).
+    pub const PTRACE_SYSCALL_ENTER: u64 = 0;
+    pub const PTRACE_SYSCALL_EXIT: u64 = 1;
+
+    /// `PTRACE_GETEVENTMSG` at a syscall-enter or -exit stop
+    /// (`PTRACE_EVENTMSG_SYSCALL_ENTRY`, `_EXIT`).
+    pub const PTRACE_EVENTMSG_SYSCALL_ENTRY: u64 = 1;
+    pub const PTRACE_EVENTMSG_SYSCALL_EXIT: u64 = 2;
+
+    /// Regset types (`NT_*` in `elf.h`).
+    pub const NT_PRSTATUS: u64 = 1;
+    pub const NT_PRFPREG: u64 = 2;
+    pub const NT_ARM_SYSTEM_CALL: u64 = 0x404;
+
+    /// `struct user_pt_regs`: x0-x30, sp, pc, pstate (272 bytes).
+    pub const USER_PT_REGS_SIZE: usize = 34 * 8;
+    /// `struct user_fpsimd_state`: v0-v31, fpsr, fpcr, padding (528 bytes).
+    pub const USER_FPSIMD_STATE_SIZE: usize = 32 * 16 + 16;
 }
 
 /// `futex` operations (`include/uapi/linux/futex.h`).

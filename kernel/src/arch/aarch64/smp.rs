@@ -150,6 +150,7 @@ extern "C" fn secondary_start_kernel(cpu: usize) -> ! {
     if super::cpufeature::pan_enabled() {
         super::cpufeature::enable_pan();
     }
+    super::debug_monitors::debug_monitors_init();
     crate::smp::notify_cpu_starting(cpu);
     percpu::set_cpu_online(cpu);
     aarch64_cpu::asm::sev();
