@@ -130,6 +130,22 @@ syscalls! {
     (nr::STATX, "statx", |a| {
         fs::stat::sys_statx(a[0], UserPtr::new(a[1]), a[2], a[3], UserPtr::new(a[4]))
     }),
+    (nr::MOUNT, "mount", |a| {
+        fs::namespace::sys_mount(
+            UserPtr::new(a[0]),
+            UserPtr::new(a[1]),
+            UserPtr::new(a[2]),
+            a[3],
+            UserPtr::new(a[4]),
+        )
+    }),
+    (nr::RESTART_SYSCALL, "restart_syscall", |_| crate::sys::sys_restart_syscall()),
+    (nr::TIMES, "times", |a| crate::sys::sys_times(UserPtr::new(a[0]))),
+    (nr::GETGROUPS, "getgroups", |a| crate::sys::sys_getgroups(a[0], UserPtr::new(a[1]))),
+    (nr::GETRUSAGE, "getrusage", |a| {
+        crate::sys::sys_getrusage(a[0] as i64, UserPtr::new(a[1]))
+    }),
+    (nr::PRCTL, "prctl", |a| crate::sys::sys_prctl(a[0], a[1])),
     (nr::EXIT, "exit", |a| exit::sys_exit(a[0] as i64)),
     (nr::EXIT_GROUP, "exit_group", |a| {
         exit::sys_exit_group(a[0] as i64)

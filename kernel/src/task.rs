@@ -131,6 +131,14 @@ pub struct SignalInner {
     /// The signal that stopped the group, until a wait reports it (Linux keeps it in
     /// `group_exit_code`, which forkos keeps for the exit alone).
     pub group_stop_code: i32,
+    /// CPU time of the group's threads that are gone, in nanoseconds (Linux
+    /// `signal->utime`, `stime`, added up in `__exit_signal`).
+    pub utime: u64,
+    pub stime: u64,
+    /// CPU time of the reaped children and their reaped children (Linux `cutime`,
+    /// `cstime`, added up in `wait_task_zombie`).
+    pub cutime: u64,
+    pub cstime: u64,
 }
 
 impl SignalStruct {
@@ -154,8 +162,28 @@ impl SignalStruct {
                 flags: 0,
                 group_stop_count: 0,
                 group_stop_code: 0,
+                utime: 0,
+                stime: 0,
+                cutime: 0,
+                cstime: 0,
             }),
         })
+    }
+
+    /// The CPU time of the whole group, user and system, in nanoseconds: the threads
+    /// gone and the threads here (Linux `thread_group_cputime`).
+    pub fn thread_group_cputime(&self) -> (u64, u64) {
+        let (mut u, mut s) = {
+            let i = self.inner.lock();
+            (i.utime, i.stime)
+        };
+        for t in self.threads() {
+            if t.state() != TaskState::Dead {
+                u += t.utime.load(Ordering::Relaxed);
+                s += t.stime.load(Ordering::Relaxed);
+            }
+        }
+        (u, s)
     }
 
     /// The group's threads that have not been released yet.
@@ -279,6 +307,12 @@ pub struct Task {
     mm_ptr: AtomicPtr<Mm>,
     /// A short name for reports (the program's name).
     pub comm: IrqSpinLock<[u8; 16]>,
+    /// CPU time in user space and in the kernel, in nanoseconds, counted a tick at a
+    /// time (Linux `utime`, `stime`, from `account_process_tick`).
+    pub utime: AtomicU64,
+    pub stime: AtomicU64,
+    /// When the task was made, in nanoseconds since boot (Linux `start_time`).
+    pub start_time: u64,
     pub inner: IrqSpinLock<TaskInner>,
 }
 
@@ -332,6 +366,9 @@ impl Task {
             exit_status: AtomicI32::new(0),
             mm_ptr: AtomicPtr::new(core::ptr::null_mut()),
             comm: IrqSpinLock::new(comm),
+            utime: AtomicU64::new(0),
+            stime: AtomicU64::new(0),
+            start_time: crate::time::ktime_get_ns(),
             inner: IrqSpinLock::new(TaskInner {
                 parent: Weak::new(),
                 children: Vec::new(),
@@ -381,9 +418,15 @@ impl Task {
     }
 
     pub fn set_comm(&self, name: &str) {
+        self.set_comm_bytes(name.as_bytes());
+    }
+
+    /// Name the task, keeping 15 bytes (Linux `__set_task_comm`): bytes as given, for
+    /// `prctl(PR_SET_NAME)` and `/proc/PID/comm`.
+    pub fn set_comm_bytes(&self, name: &[u8]) {
         let mut c = [0u8; 16];
         let n = name.len().min(15);
-        c[..n].copy_from_slice(&name.as_bytes()[..n]);
+        c[..n].copy_from_slice(&name[..n]);
         *self.comm.lock() = c;
     }
 

@@ -18,6 +18,7 @@ static SINCE_JIFFY: AtomicU64 = AtomicU64::new(0);
 /// The timer will interrupt `rate` times a second (at least [`HZ`]); returns how many
 /// interrupts make a jiffy.
 pub fn set_tick_rate(rate: u64) -> u64 {
+    TICK_NSEC.store(NSEC_PER_SEC / rate.max(1), Ordering::Relaxed);
     let per_jiffy = (rate / HZ).max(1);
     PER_JIFFY.store(per_jiffy, Ordering::Relaxed);
     per_jiffy
@@ -31,6 +32,7 @@ pub fn set_tick_rate(rate: u64) -> u64 {
 /// comes with the UART's receive interrupt, which forkos does not use yet). Only the
 /// boot CPU's tick moves time and polls ([`tick_do_timer_cpu`]).
 pub fn tick_handle_periodic() {
+    account_process_tick();
     if !tick_do_timer_cpu() {
         crate::sched::scheduler_tick();
         return;
@@ -42,6 +44,43 @@ pub fn tick_handle_periodic() {
     crate::sched::scheduler_tick();
     crate::console::handle_sysrq();
 }
+
+/// Nanoseconds between two timer interrupts (Linux `TICK_NSEC`).
+static TICK_NSEC: AtomicU64 = AtomicU64::new(NSEC_PER_SEC / HZ);
+
+/// Charge the tick to the running task, as user or system time by where the interrupt
+/// came from (Linux `account_process_tick`); the idle task's ticks are nobody's.
+fn account_process_tick() {
+    let cpu = crate::arch::percpu::this_cpu();
+    let t = crate::task::current();
+    let ns = TICK_NSEC.load(Ordering::Relaxed);
+    let stat = &KCPUSTAT[cpu.cpu];
+    if t.pid == 0 {
+        stat[CPUTIME_IDLE].fetch_add(ns, Ordering::Relaxed);
+    } else if cpu.irq_from_user.load(Ordering::Relaxed) {
+        t.utime.fetch_add(ns, Ordering::Relaxed);
+        stat[CPUTIME_USER].fetch_add(ns, Ordering::Relaxed);
+    } else {
+        t.stime.fetch_add(ns, Ordering::Relaxed);
+        stat[CPUTIME_SYSTEM].fetch_add(ns, Ordering::Relaxed);
+    }
+}
+
+/// Index of user time in a CPU's [`KCPUSTAT`] (Linux `CPUTIME_USER`).
+pub const CPUTIME_USER: usize = 0;
+/// Index of system time (Linux `CPUTIME_SYSTEM`).
+pub const CPUTIME_SYSTEM: usize = 1;
+/// Index of idle time (Linux `CPUTIME_IDLE`).
+pub const CPUTIME_IDLE: usize = 2;
+
+/// Each CPU's time in user space, the kernel and idle, in nanoseconds (Linux
+/// `kernel_cpustat`), for `/proc/stat` and `/proc/uptime`.
+#[allow(clippy::declare_interior_mutable_const)]
+pub static KCPUSTAT: [[AtomicU64; 3]; crate::arch::percpu::NR_CPUS] = {
+    const Z: AtomicU64 = AtomicU64::new(0);
+    const ROW: [AtomicU64; 3] = [Z, Z, Z];
+    [ROW; crate::arch::percpu::NR_CPUS]
+};
 
 /// The CPU whose tick advances jiffies, runs the sleep timers and polls the console
 /// (Linux `tick_do_timer_cpu`): the boot CPU. Other CPUs' ticks only do the scheduler's

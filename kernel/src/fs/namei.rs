@@ -65,6 +65,10 @@ struct Nameidata {
     root: Arc<Inode>,
     /// Links followed so far (Linux `total_link_count`).
     links: u32,
+    /// The directory and name the walk found its last file under (Linux
+    /// `nd->path`'s dentry: its parent and name), for [`d_path`]; `None` when the walk
+    /// ended at `.`, `..` or `/`.
+    last: Option<(Arc<Inode>, Vec<u8>)>,
 }
 
 impl Nameidata {
@@ -74,15 +78,26 @@ impl Nameidata {
         match name {
             b"." => Ok(dir.clone()),
             b".." if Arc::ptr_eq(dir, &self.root) => Ok(dir.clone()),
+            // A mounted root's parent is its mount point's (Linux `follow_dotdot`).
             b".." => Ok(dir.parent()),
             _ if name.len() > NAME_MAX => Err(ENAMETOOLONG),
-            _ => dir.lookup(name),
+            _ => Ok(super::namespace::traverse_mounts(dir.lookup(name)?)),
         }
     }
 
     /// Follow `inode` if it is a symbolic link, found in `dir` (Linux `pick_link` +
     /// `step_into`); anything else is itself.
     fn follow(&mut self, dir: &Arc<Inode>, inode: Arc<Inode>) -> Result<Arc<Inode>, Errno> {
+        // A /proc "magic" link jumps straight to its file (Linux `nd_jump_link`).
+        if let Some(jump) = super::proc::proc_jump_link(&inode) {
+            self.links += 1;
+            if self.links > MAXSYMLINKS {
+                return Err(ELOOP);
+            }
+            let path = jump?;
+            self.last = path.last;
+            return Ok(path.inode);
+        }
         let Some(target) = inode.link_target() else {
             return Ok(inode);
         };
@@ -145,9 +160,19 @@ impl Nameidata {
     fn walk(&mut self, start: Arc<Inode>, path: &[u8], follow: bool) -> Result<Arc<Inode>, Errno> {
         let (dir, last, trailing) = self.walk_parent(start, path)?;
         let inode = match last {
-            Last::Dot => dir.clone(),
-            Last::DotDot => self.step(&dir, b"..")?,
-            Last::Norm(n) => self.step(&dir, &n)?,
+            Last::Dot => {
+                self.last = None;
+                dir.clone()
+            }
+            Last::DotDot => {
+                self.last = None;
+                self.step(&dir, b"..")?
+            }
+            Last::Norm(n) => {
+                let inode = self.step(&dir, &n)?;
+                self.last = Some((dir.clone(), n));
+                inode
+            }
         };
         let inode = if follow || trailing {
             self.follow(&dir, inode)?
@@ -165,6 +190,7 @@ fn nameidata() -> Nameidata {
     Nameidata {
         root: current_fs().root(),
         links: 0,
+        last: None,
     }
 }
 
@@ -195,6 +221,91 @@ pub fn follow_link(dir: &Arc<Inode>, inode: Arc<Inode>) -> Result<Arc<Inode>, Er
 /// Look `path` up from the working directory, following links (for `execve`).
 pub fn lookup(path: &[u8]) -> Result<Arc<Inode>, Errno> {
     path_lookupat(AT_FDCWD as u64, path, true)
+}
+
+/// A file found by a walk, with the directory and name it was found under (Linux
+/// `struct path`: the dentry knows its parent and name), so that [`d_path`] can name it.
+pub struct Path {
+    pub inode: Arc<Inode>,
+    pub last: Option<(Arc<Inode>, Vec<u8>)>,
+}
+
+/// [`lookup`], keeping where the file was found (for `execve`'s `/proc/PID/exe`).
+pub fn lookup_path(path: &[u8]) -> Result<Path, Errno> {
+    if path.is_empty() {
+        return Err(ENOENT);
+    }
+    let start = path_init(AT_FDCWD as u64, path)?;
+    let mut nd = nameidata();
+    let inode = nd.walk(start, path, true)?;
+    Ok(Path {
+        inode,
+        last: nd.last,
+    })
+}
+
+/// The name in `parent` of the entry that is `child`.
+pub fn name_in_parent(parent: &Inode, child: &Arc<Inode>) -> Option<Vec<u8>> {
+    match &parent.i.lock().data {
+        InodeData::Dir(d) => d
+            .entries
+            .iter()
+            .find(|(_, i)| Arc::ptr_eq(i, child))
+            .map(|(n, _)| n.clone()),
+        _ => None,
+    }
+}
+
+/// The absolute path of directory `dir` from `root` (Linux `d_path` of a directory,
+/// climbing `d_parent` and crossing mount points); `None` once it has been removed or
+/// is not reachable by name.
+pub fn dir_path(dir: &Arc<Inode>, root: &Arc<Inode>) -> Option<Vec<u8>> {
+    let mut parts: Vec<Vec<u8>> = Vec::new();
+    let mut d = dir.clone();
+    while !Arc::ptr_eq(&d, root) {
+        // A mounted root is named by its mount point (Linux `prepend_path`).
+        if let Some(mp) = super::namespace::mountpoint_of(&d) {
+            d = mp;
+            continue;
+        }
+        if let Some(name) = super::proc::proc_name(&d) {
+            parts.push(name);
+            d = d.parent();
+            continue;
+        }
+        let p = d.parent();
+        if Arc::ptr_eq(&p, &d) {
+            break;
+        }
+        parts.push(name_in_parent(&p, &d)?);
+        d = p;
+    }
+    let mut path = Vec::new();
+    for p in parts.iter().rev() {
+        path.push(b'/');
+        path.extend_from_slice(p);
+    }
+    if path.is_empty() {
+        path.push(b'/');
+    }
+    Some(path)
+}
+
+/// The absolute path of the file found as `name` in `dir` (Linux `d_path`): with
+/// " (deleted)" after it once that name no longer holds it, as Linux writes.
+pub fn d_path(dir: &Arc<Inode>, name: &[u8], inode: &Arc<Inode>) -> Vec<u8> {
+    let root = current_fs().root();
+    let mut path = dir_path(dir, &root).unwrap_or_else(|| b"/".to_vec());
+    if path != b"/" {
+        path.push(b'/');
+    }
+    path.extend_from_slice(name);
+    let here = super::proc::proc_name(inode).is_some()
+        || dir.lookup(name).is_ok_and(|i| Arc::ptr_eq(&i, inode));
+    if !here {
+        path.extend_from_slice(b" (deleted)");
+    }
+    path
 }
 
 /// The name a call makes: `EEXIST` for `.` and `..` (Linux `filename_create`).

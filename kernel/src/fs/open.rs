@@ -2,7 +2,6 @@
 //! working directory (Linux `fs/open.c`, `fs/d_path.c`'s `getcwd`, `fs/utimes.c`).
 
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 
 use super::fdtable::{current_files, fget, fget_raw};
 use super::file::*;
@@ -255,18 +254,6 @@ pub fn sys_fchdir(fd: u64) -> SysResult {
     Ok(0)
 }
 
-/// The name of `dir` in its parent (Linux keeps it in the dentry).
-fn name_in_parent(parent: &Inode, dir: &Arc<Inode>) -> Option<Vec<u8>> {
-    match &parent.i.lock().data {
-        InodeData::Dir(d) => d
-            .entries
-            .iter()
-            .find(|(_, i)| Arc::ptr_eq(i, dir))
-            .map(|(n, _)| n.clone()),
-        _ => None,
-    }
-}
-
 /// `getcwd(buf, size)` (Linux `sys_getcwd`): the path and its NUL, `ERANGE` if it does
 /// not fit, `ENOENT` if the directory was removed.
 pub fn sys_getcwd(buf: UserPtr<u8>, size: u64) -> SysResult {
@@ -275,24 +262,7 @@ pub fn sys_getcwd(buf: UserPtr<u8>, size: u64) -> SysResult {
     if pwd.i.lock().nlink == 0 {
         return Err(ENOENT);
     }
-    let mut parts: Vec<Vec<u8>> = Vec::new();
-    let mut d = pwd;
-    while !Arc::ptr_eq(&d, &root) {
-        let p = d.parent();
-        if Arc::ptr_eq(&p, &d) {
-            break;
-        }
-        parts.push(name_in_parent(&p, &d).ok_or(ENOENT)?);
-        d = p;
-    }
-    let mut path = Vec::new();
-    for p in parts.iter().rev() {
-        path.push(b'/');
-        path.extend_from_slice(p);
-    }
-    if path.is_empty() {
-        path.push(b'/');
-    }
+    let mut path = namei::dir_path(&pwd, &root).ok_or(ENOENT)?;
     path.push(0);
     if path.len() as u64 > size {
         return Err(ERANGE);

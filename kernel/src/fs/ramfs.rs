@@ -461,6 +461,9 @@ impl FileOperations for EmptyOps {}
 pub fn file_ops(inode: &Inode) -> Result<&'static dyn FileOperations, Errno> {
     let (mode, rdev) = {
         let i = inode.i.lock();
+        if let InodeData::Proc(e) = &i.data {
+            return super::proc::proc_fops(e);
+        }
         (i.mode, i.rdev)
     };
     Ok(match mode & S_IFMT {

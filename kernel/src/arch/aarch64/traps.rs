@@ -389,7 +389,10 @@ fn do_el0_undef(regs: &mut PtRegs, esr: u64) {
 /// IRQ taken while user space ran (Linux `el0t_64_irq_handler`).
 #[no_mangle]
 extern "C" fn el0t_64_irq_handler(regs: &mut PtRegs) {
+    let from_user = &super::percpu::this_cpu().irq_from_user;
+    from_user.store(true, core::sync::atomic::Ordering::Relaxed);
     irq::handle_irq();
+    from_user.store(false, core::sync::atomic::Ordering::Relaxed);
     exit_to_user_mode(regs);
 }
 
