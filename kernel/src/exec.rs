@@ -418,6 +418,8 @@ fn do_execve(filename: Vec<u8>, argv: Strings, envp: Strings) -> Result<(), Errn
     crate::mm::activate_mm(&mm);
     drop(old);
     crate::signal::flush_signal_handlers(tsk);
+    // Linux `rseq_execve`.
+    tsk.rseq.execve();
     // The parent may no longer move us between process groups (Linux: `PF_FORKNOEXEC`
     // cleared in `begin_new_exec`; `setpgid` then says EACCES).
     tsk.signal.inner.lock().forknoexec = false;

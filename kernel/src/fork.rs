@@ -261,6 +261,10 @@ fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
         (pid, signal)
     };
     let p = dup_task_struct(pid, tgid, args.kthread, signal, sighand).map_err(release_pid)?;
+    // Linux `rseq_fork`.
+    if args.flags & CLONE_VM == 0 {
+        p.rseq.inherit(&current().rseq);
+    }
     // The descriptor table and the working directory (Linux `copy_files`, `copy_fs`).
     {
         let (files, fs) = {

@@ -54,6 +54,7 @@ pub mod mm;
 pub mod pid;
 pub mod random;
 pub mod resource;
+pub mod rseq;
 pub mod sched;
 pub mod selftest;
 pub mod signal;

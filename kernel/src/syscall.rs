@@ -231,6 +231,7 @@ syscalls! {
     (nr::WAIT4, "wait4", |a| {
         exit::sys_wait4(a[0] as i64, UserPtr::new(a[1]), a[2], UserPtr::new(a[3]))
     }),
+    (nr::RSEQ, "rseq", |a| crate::rseq::sys_rseq(a[0], a[1], a[2], a[3])),
     (nr::CLONE3, "clone3", |a| fork::sys_clone3(UserPtr::new(a[0]), a[1])),
     (nr::EXECVE, "execve", |a| {
         crate::exec::sys_execve(UserPtr::new(a[0]), UserPtr::new(a[1]), UserPtr::new(a[2]))

@@ -173,15 +173,13 @@ impl SignalStruct {
     /// The CPU time of the whole group, user and system, in nanoseconds: the threads
     /// gone and the threads here (Linux `thread_group_cputime`).
     pub fn thread_group_cputime(&self) -> (u64, u64) {
-        let (mut u, mut s) = {
-            let i = self.inner.lock();
-            (i.utime, i.stime)
-        };
-        for t in self.threads() {
-            if t.state() != TaskState::Dead {
-                u += t.utime.load(Ordering::Relaxed);
-                s += t.stime.load(Ordering::Relaxed);
-            }
+        // One look under the lock: `release_task` moves a thread's time into the
+        // group's and takes it off the list under the same lock.
+        let i = self.inner.lock();
+        let (mut u, mut s) = (i.utime, i.stime);
+        for t in i.threads.iter().filter_map(Weak::upgrade) {
+            u += t.utime.load(Ordering::Relaxed);
+            s += t.stime.load(Ordering::Relaxed);
         }
         (u, s)
     }
@@ -313,6 +311,8 @@ pub struct Task {
     pub stime: AtomicU64,
     /// When the task was made, in nanoseconds since boot (Linux `start_time`).
     pub start_time: u64,
+    /// The restartable-sequence area it registered (Linux `task->rseq` and friends).
+    pub rseq: crate::rseq::Rseq,
     pub inner: IrqSpinLock<TaskInner>,
 }
 
@@ -369,6 +369,7 @@ impl Task {
             utime: AtomicU64::new(0),
             stime: AtomicU64::new(0),
             start_time: crate::time::ktime_get_ns(),
+            rseq: crate::rseq::Rseq::default(),
             inner: IrqSpinLock::new(TaskInner {
                 parent: Weak::new(),
                 children: Vec::new(),

@@ -385,6 +385,9 @@ fn handle_signal(t: &Task, regs: &mut PtRegs, info: &KSigInfo, action: &SigActio
         let b = i.blocked;
         i.saved_sigmask.take().unwrap_or(b)
     };
+    // Linux `rseq_signal_deliver`: a critical section the signal interrupted is left
+    // for its abort handler, which the handler returns to.
+    crate::rseq::rseq_handle_notify_resume(regs, true);
     if setup_rt_frame(regs, info, action, blocked).is_err() {
         force_sigsegv(t, regs.sp);
     }

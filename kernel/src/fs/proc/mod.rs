@@ -88,11 +88,6 @@ pub fn kind_of(inode: &Inode) -> Option<Kind> {
     }
 }
 
-/// Is `inode` the root of a `proc` mount?
-pub fn is_proc_root(inode: &Inode) -> bool {
-    kind_of(inode) == Some(Kind::Root)
-}
-
 /// The name of a `/proc` inode in its directory, for paths through `/proc` (Linux
 /// keeps it in the dentry); `None` for other inodes and for a root, which is named by
 /// its mount point.

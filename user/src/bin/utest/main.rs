@@ -55,6 +55,7 @@ mod mem;
 mod misc;
 mod orphans;
 mod pipes;
+mod procfs;
 mod regs;
 mod sigframe;
 mod signals;
@@ -159,6 +160,10 @@ tests! {
         pipe_fills_then_blocks, pipe_atomic_writes, ppoll_pipe_readiness, pselect6_pipe_readiness, pipe_read_interrupted,
         pipe_write_interrupted_partial,
         pipe_three_process_pipeline, pipe_lseek_fstat_cloexec;
+    procfs: mount_errors, proc_self_files, proc_status_states, proc_readdir_lists_pids,
+        proc_maps_fork_cow, proc_exe_exec, times_getrusage_getgroups,
+        prctl_name_and_restart_syscall, rseq_register_errors,
+        rseq_signal_aborts_critical_section;
 }
 
 fn main(args: &[&str]) -> i32 {
