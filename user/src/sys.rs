@@ -496,4 +496,11 @@ pub const IMPLEMENTED: &[usize] = &[
     nr::PRLIMIT64,
     nr::GETRANDOM,
     nr::CLONE3,
+    nr::MOUNT,
+    nr::RESTART_SYSCALL,
+    nr::TIMES,
+    nr::GETGROUPS,
+    nr::GETRUSAGE,
+    nr::PRCTL,
+    nr::RSEQ,
 ];

@@ -322,11 +322,21 @@ fn create_name(last: Last, trailing: bool, is_dir: bool) -> Result<Vec<u8>, Errn
     }
 }
 
+/// No new name goes into a removed directory (Linux `IS_DEADDIR` in `__lookup_hash` and
+/// `lookup_open`): `ENOENT`.
+pub fn check_dead_dir(dir: &Inode) -> Result<(), Errno> {
+    if dir.i.lock().nlink == 0 {
+        return Err(ENOENT);
+    }
+    Ok(())
+}
+
 /// `mkdirat(dirfd, path, mode)` (Linux `do_mkdirat`): the mode less the umask.
 pub fn sys_mkdirat(dirfd: u64, path: UserPtr<u8>, mode: u64) -> SysResult {
     let name = getname(path, false)?;
     let (dir, last, trailing) = path_parentat(dirfd, &name)?;
     let n = create_name(last, trailing, true)?;
+    check_dead_dir(&dir)?;
     let mode = (mode as u32 & 0o1777) & !current_fs().umask();
     let _ns = NAMESPACE_LOCK.lock();
     if dir.lookup(&n).is_ok() {
@@ -384,6 +394,7 @@ pub fn sys_symlinkat(target: UserPtr<u8>, dirfd: u64, path: UserPtr<u8>) -> SysR
     let name = getname(path, false)?;
     let (dir, last, trailing) = path_parentat(dirfd, &name)?;
     let n = create_name(last, trailing, false)?;
+    check_dead_dir(&dir)?;
     let _ns = NAMESPACE_LOCK.lock();
     if dir.lookup(&n).is_ok() {
         return Err(EEXIST);
@@ -415,6 +426,7 @@ pub fn sys_linkat(
     };
     let (dir, last, trailing) = path_parentat(newdirfd, &new?)?;
     let n = create_name(last, trailing, false)?;
+    check_dead_dir(&dir)?;
     let _ns = NAMESPACE_LOCK.lock();
     if dir.lookup(&n).is_ok() {
         return Err(EEXIST);
@@ -504,6 +516,7 @@ pub fn sys_renameat2(
     };
     let _ns = NAMESPACE_LOCK.lock();
     let source = odir.lookup(&on)?;
+    check_dead_dir(&ndir)?;
     let target = match ndir.lookup(&nn) {
         Ok(t) => Some(t),
         Err(ENOENT) => None,

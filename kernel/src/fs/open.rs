@@ -98,6 +98,7 @@ fn do_filp_open(dirfd: u64, path: &[u8], flags: u32, mode: u32) -> Result<Arc<In
     if trailing {
         return Err(EISDIR);
     }
+    namei::check_dead_dir(&dir)?;
     let _ns = NAMESPACE_LOCK.lock();
     match dir.lookup(&name) {
         Ok(existing) => {

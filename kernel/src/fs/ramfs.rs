@@ -60,6 +60,10 @@ pub fn add_entry(dir: &Arc<Inode>, name: &[u8], inode: Arc<Inode>) -> Result<(),
     }
     let now = current_time();
     let mut d = dir.i.lock();
+    // A removed directory takes no new name (Linux `IS_DEADDIR`).
+    if d.nlink == 0 {
+        return Err(ENOENT);
+    }
     let InodeData::Dir(entries) = &mut d.data else {
         return Err(ENOTDIR);
     };

@@ -154,7 +154,8 @@ tests! {
     files: open_creat_trunc_append, open_errors, lseek_pread_pwrite, dev_null_and_zero,
         fork_shares_offset, clone_files_shares_table, cloexec_across_execve, dup_dup3_fcntl,
         emfile_at_rlimit_nofile, getdents64_lists_directory, mkdir_rmdir_errors,
-        links_and_rename, cwd_and_umask, attributes_and_copies, exec_written_file;
+        links_and_rename, cwd_and_umask, attributes_and_copies, exec_written_file,
+        removed_cwd_takes_no_names;
     pipes: pipe_eof_after_last_writer, pipe_sigpipe_and_epipe, pipe_nonblock_eagain,
         pipe_packets_and_pages,
         pipe_fills_then_blocks, pipe_atomic_writes, ppoll_pipe_readiness, pselect6_pipe_readiness, pipe_read_interrupted,
