@@ -59,9 +59,12 @@ impl Rseq {
     /// parent's, at the same address in its copy of the memory. A new thread
     /// (`CLONE_VM`) starts with none, as this did.
     pub fn inherit(&self, parent: &Rseq) {
-        self.ptr.store(parent.ptr.load(Ordering::Relaxed), Ordering::Relaxed);
-        self.len.store(parent.len.load(Ordering::Relaxed), Ordering::Relaxed);
-        self.sig.store(parent.sig.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.ptr
+            .store(parent.ptr.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.len
+            .store(parent.len.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.sig
+            .store(parent.sig.load(Ordering::Relaxed), Ordering::Relaxed);
         self.event_mask
             .store(parent.event_mask.load(Ordering::Relaxed), Ordering::Relaxed);
     }

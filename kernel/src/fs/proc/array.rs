@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 use core::fmt::Write;
 use core::sync::atomic::Ordering;
 
-use crate::mm::{VmaBacking, VmFlags};
+use crate::mm::{VmFlags, VmaBacking};
 use crate::pid::PID_TABLE;
 use crate::resource::RLIM_NLIMITS;
 use crate::task::{Task, TaskState};
@@ -152,7 +152,13 @@ pub fn proc_pid_status(t: &Task) -> Vec<u8> {
         let _ = writeln!(o, "Umask:\t{:04o}", fs.umask());
     }
     let _ = writeln!(o, "State:\t{letter} ({word})");
-    let _ = writeln!(o, "Tgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0", t.tgid, t.pid, ppid(t));
+    let _ = writeln!(
+        o,
+        "Tgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0",
+        t.tgid,
+        t.pid,
+        ppid(t)
+    );
     let _ = writeln!(o, "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0");
     // Linux: the room in the table, at least 64 (`fdt->max_fds`).
     let fdsize = files.map_or(0, |f| f.fdt.lock().fd.len().next_power_of_two().max(64));
@@ -161,14 +167,34 @@ pub fn proc_pid_status(t: &Task) -> Vec<u8> {
         let s = t.signal.inner.lock();
         (s.pgrp, s.session, s.rlim)
     };
-    let _ = writeln!(o, "NStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{pgrp}\nNSsid:\t{session}", t.tgid, t.pid);
+    let _ = writeln!(
+        o,
+        "NStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{pgrp}\nNSsid:\t{session}",
+        t.tgid, t.pid
+    );
     if let Some(m) = mem_sizes(t) {
         let kb = |p: u64| p * 4;
-        let _ = writeln!(o, "VmPeak:\t{:8} kB\nVmSize:\t{:8} kB", kb(m.total), kb(m.total));
+        let _ = writeln!(
+            o,
+            "VmPeak:\t{:8} kB\nVmSize:\t{:8} kB",
+            kb(m.total),
+            kb(m.total)
+        );
         let _ = writeln!(o, "VmLck:\t{:8} kB\nVmPin:\t{:8} kB", 0, 0);
         let _ = writeln!(o, "VmHWM:\t{:8} kB\nVmRSS:\t{:8} kB", kb(m.rss), kb(m.rss));
-        let _ = writeln!(o, "RssAnon:\t{:8} kB\nRssFile:\t{:8} kB\nRssShmem:\t{:8} kB", kb(m.rss), 0, 0);
-        let _ = writeln!(o, "VmData:\t{:8} kB\nVmStk:\t{:8} kB", kb(m.data), kb(m.stack));
+        let _ = writeln!(
+            o,
+            "RssAnon:\t{:8} kB\nRssFile:\t{:8} kB\nRssShmem:\t{:8} kB",
+            kb(m.rss),
+            0,
+            0
+        );
+        let _ = writeln!(
+            o,
+            "VmData:\t{:8} kB\nVmStk:\t{:8} kB",
+            kb(m.data),
+            kb(m.stack)
+        );
         let _ = writeln!(o, "VmExe:\t{:8} kB\nVmLib:\t{:8} kB", kb(m.exec), kb(m.lib));
         let _ = writeln!(o, "VmPTE:\t{:8} kB\nVmSwap:\t{:8} kB", 0, 0);
         let _ = writeln!(o, "HugetlbPages:\t{:8} kB", 0);
@@ -183,7 +209,12 @@ pub fn proc_pid_status(t: &Task) -> Vec<u8> {
         (i.pending.set, i.blocked, i.pending.queue.len())
     };
     let _ = writeln!(o, "Threads:\t{threads}");
-    let _ = writeln!(o, "SigQ:\t{}/{}", queued + mine, rlim[11.min(RLIM_NLIMITS - 1)].cur);
+    let _ = writeln!(
+        o,
+        "SigQ:\t{}/{}",
+        queued + mine,
+        rlim[11.min(RLIM_NLIMITS - 1)].cur
+    );
     sigset(&mut o, "SigPnd:", pending);
     sigset(&mut o, "ShdPnd:", shared);
     sigset(&mut o, "SigBlk:", blocked);
@@ -193,12 +224,22 @@ pub fn proc_pid_status(t: &Task) -> Vec<u8> {
     let caps = "000001ffffffffff";
     let _ = writeln!(o, "CapInh:\t0000000000000000\nCapPrm:\t{caps}\nCapEff:\t{caps}\nCapBnd:\t{caps}\nCapAmb:\t0000000000000000");
     let _ = writeln!(o, "NoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0");
-    let _ = writeln!(o, "Speculation_Store_Bypass:\tvulnerable\nSpeculationIndirectBranch:\tunknown");
+    let _ = writeln!(
+        o,
+        "Speculation_Store_Bypass:\tvulnerable\nSpeculationIndirectBranch:\tunknown"
+    );
     let online = (1u64 << crate::arch::percpu::num_online_cpus()) - 1;
     let mask = t.cpus_mask.load(Ordering::Relaxed) & online;
-    let _ = writeln!(o, "Cpus_allowed:\t{mask:x}\nCpus_allowed_list:\t{}", cpu_list(mask));
+    let _ = writeln!(
+        o,
+        "Cpus_allowed:\t{mask:x}\nCpus_allowed_list:\t{}",
+        cpu_list(mask)
+    );
     let _ = writeln!(o, "Mems_allowed:\t1\nMems_allowed_list:\t0");
-    let _ = writeln!(o, "voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0");
+    let _ = writeln!(
+        o,
+        "voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0"
+    );
     o.into_bytes()
 }
 
@@ -239,7 +280,10 @@ pub fn do_task_stat(t: &Task, whole: bool) -> Vec<u8> {
     let (utime, stime) = if whole {
         t.signal.thread_group_cputime()
     } else {
-        (t.utime.load(Ordering::Relaxed), t.stime.load(Ordering::Relaxed))
+        (
+            t.utime.load(Ordering::Relaxed),
+            t.stime.load(Ordering::Relaxed),
+        )
     };
     let (pending, blocked, exit_signal, exit_code) = {
         let i = t.inner.lock();
@@ -256,7 +300,9 @@ pub fn do_task_stat(t: &Task, whole: bool) -> Vec<u8> {
     let m = m.unwrap_or_default();
     let start_time = t.start_time / (1_000_000_000 / USER_HZ);
     // Linux: whether it sleeps, for a process of one thread or a thread.
-    let wchan = u8::from((!whole || threads < 2) && !matches!(t.state(), TaskState::Running | TaskState::New));
+    let wchan = u8::from(
+        (!whole || threads < 2) && !matches!(t.state(), TaskState::Running | TaskState::New),
+    );
     let mut flags = 0u32;
     if t.kthread {
         flags |= 0x0020_0000; // PF_KTHREAD
@@ -280,7 +326,11 @@ pub fn do_task_stat(t: &Task, whole: bool) -> Vec<u8> {
         m.rss,
         rlim[5].cur,
     );
-    let (sc, ec, ss) = if has_mm { (m.start_code, m.end_code, m.start_stack) } else { (0, 0, 0) };
+    let (sc, ec, ss) = if has_mm {
+        (m.start_code, m.end_code, m.start_stack)
+    } else {
+        (0, 0, 0)
+    };
     let _ = write!(
         o,
         " {sc} {ec} {ss} 0 0 {} {} {} {} {wchan} 0 0 {exit_signal} {} 0 0 0 0 0",
@@ -307,5 +357,13 @@ pub fn do_task_stat(t: &Task, whole: bool) -> Vec<u8> {
 /// and stack, 0, in pages.
 pub fn proc_pid_statm(t: &Task) -> Vec<u8> {
     let m = mem_sizes(t).unwrap_or_default();
-    format!("{} {} {} {} 0 {} 0\n", m.total, m.rss, m.shared, m.exec, m.data + m.stack).into_bytes()
+    format!(
+        "{} {} {} {} 0 {} 0\n",
+        m.total,
+        m.rss,
+        m.shared,
+        m.exec,
+        m.data + m.stack
+    )
+    .into_bytes()
 }

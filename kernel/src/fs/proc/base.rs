@@ -163,7 +163,11 @@ pub fn proc_pid_lookup(dir: &Arc<Inode>, name: &[u8]) -> Result<Arc<Inode>, Errn
     if t.pid != t.tgid {
         return Err(ENOENT);
     }
-    Ok(proc_inode(dir, Kind::PidDir { pid, whole: true }, S_IFDIR | 0o555))
+    Ok(proc_inode(
+        dir,
+        Kind::PidDir { pid, whole: true },
+        S_IFDIR | 0o555,
+    ))
 }
 
 /// `/proc/PID/task/TID` (Linux `proc_task_lookup`): a thread of that process.
@@ -173,7 +177,14 @@ pub fn proc_task_lookup(dir: &Arc<Inode>, tgid: Pid, name: &[u8]) -> Result<Arc<
     if t.tgid != tgid {
         return Err(ENOENT);
     }
-    Ok(proc_inode(dir, Kind::PidDir { pid: tid, whole: false }, S_IFDIR | 0o555))
+    Ok(proc_inode(
+        dir,
+        Kind::PidDir {
+            pid: tid,
+            whole: false,
+        },
+        S_IFDIR | 0o555,
+    ))
 }
 
 /// A file of a pid directory (Linux `proc_pident_lookup`).
@@ -237,7 +248,11 @@ pub fn proc_pid_get_link(kind: Kind) -> Result<Path, Errno> {
                 }
                 PidFile::Cwd | PidFile::Root => {
                     let fs = t.inner.lock().fs.clone().ok_or(ENOENT)?;
-                    let inode = if file == PidFile::Cwd { fs.pwd() } else { fs.root() };
+                    let inode = if file == PidFile::Cwd {
+                        fs.pwd()
+                    } else {
+                        fs.root()
+                    };
                     Ok(Path { inode, last: None })
                 }
                 _ => Err(EINVAL),
@@ -261,9 +276,11 @@ fn find_name(dir: &Arc<Inode>, inode: &Arc<Inode>, depth: u32) -> Option<(Arc<In
         return None;
     }
     let entries: Vec<(Vec<u8>, Arc<Inode>)> = match &dir.i.lock().data {
-        crate::fs::inode::InodeData::Dir(d) => {
-            d.entries.iter().map(|(n, i)| (n.clone(), i.clone())).collect()
-        }
+        crate::fs::inode::InodeData::Dir(d) => d
+            .entries
+            .iter()
+            .map(|(n, i)| (n.clone(), i.clone()))
+            .collect(),
         _ => return None,
     };
     for (n, i) in &entries {
@@ -339,7 +356,10 @@ fn proc_pid_cmdline_read(t: &Task) -> Vec<u8> {
     if args.last() != Some(&0) && env_end > env_start {
         // Linux: the arguments ran into the environment; read on to its first NUL.
         let env = access_remote_vm(t, env_start, (env_end - env_start) as usize);
-        let end = env.iter().position(|&c| c == 0).map_or(env.len(), |z| z + 1);
+        let end = env
+            .iter()
+            .position(|&c| c == 0)
+            .map_or(env.len(), |z| z + 1);
         args.extend_from_slice(&env[..end]);
         if let Some(z) = args.iter().position(|&c| c == 0) {
             args.truncate(z + 1);

@@ -91,7 +91,13 @@ fn uptime_proc_show() -> String {
         .iter()
         .map(|c| c[CPUTIME_IDLE].load(Ordering::Relaxed))
         .sum();
-    let f = |ns: u64| format!("{}.{:02}", ns / 1_000_000_000, ns % 1_000_000_000 / 10_000_000);
+    let f = |ns: u64| {
+        format!(
+            "{}.{:02}",
+            ns / 1_000_000_000,
+            ns % 1_000_000_000 / 10_000_000
+        )
+    };
     format!("{} {}\n", f(up), f(idle))
 }
 
@@ -143,8 +149,16 @@ fn show_stat() -> String {
     let _ = writeln!(o, "btime 0");
     let all = crate::pid::PID_TABLE.lock().all();
     let count = |s| all.iter().filter(|t| t.state() == s).count();
-    let _ = writeln!(o, "procs_running {}", count(crate::task::TaskState::Running));
-    let _ = writeln!(o, "procs_blocked {}", count(crate::task::TaskState::Uninterruptible));
+    let _ = writeln!(
+        o,
+        "procs_running {}",
+        count(crate::task::TaskState::Running)
+    );
+    let _ = writeln!(
+        o,
+        "procs_blocked {}",
+        count(crate::task::TaskState::Uninterruptible)
+    );
     o
 }
 
@@ -154,7 +168,11 @@ fn show_vfsmnt() -> String {
     let root = crate::fs::fs_struct::current_fs().root();
     for (mp, fstype) in crate::fs::namespace::mounts() {
         let path = crate::fs::namei::dir_path(&mp, &root).unwrap_or_else(|| b"?".to_vec());
-        let _ = writeln!(o, "{fstype} {} {fstype} rw,relatime 0 0", String::from_utf8_lossy(&path));
+        let _ = writeln!(
+            o,
+            "{fstype} {} {fstype} rw,relatime 0 0",
+            String::from_utf8_lossy(&path)
+        );
     }
     o
 }

@@ -44,9 +44,16 @@ pub enum Kind {
     /// A file of the root that is not about one process.
     Global(misc::Global),
     /// `/proc/PID` (`whole`: the process) or `/proc/PID/task/TID` (one thread).
-    PidDir { pid: Pid, whole: bool },
+    PidDir {
+        pid: Pid,
+        whole: bool,
+    },
     /// A file of a pid directory.
-    PidFile { pid: Pid, whole: bool, file: base::PidFile },
+    PidFile {
+        pid: Pid,
+        whole: bool,
+        file: base::PidFile,
+    },
     /// `/proc/PID/task`.
     TaskDir(Pid),
     /// `/proc/PID/fd`.
@@ -180,14 +187,28 @@ pub struct ProcDir;
 fn emit_dots(file: &File, ctx: &mut DirContext) -> bool {
     let dir = &file.f_inode;
     if ctx.pos == 0 {
-        if !(ctx.actor)(&DirEntry { name: b".", ino: dir.ino, d_type: DT_DIR }, 1) {
+        if !(ctx.actor)(
+            &DirEntry {
+                name: b".",
+                ino: dir.ino,
+                d_type: DT_DIR,
+            },
+            1,
+        ) {
             return false;
         }
         ctx.pos = 1;
     }
     if ctx.pos == 1 {
         let parent = dir.parent();
-        if !(ctx.actor)(&DirEntry { name: b"..", ino: parent.ino, d_type: DT_DIR }, 2) {
+        if !(ctx.actor)(
+            &DirEntry {
+                name: b"..",
+                ino: parent.ino,
+                d_type: DT_DIR,
+            },
+            2,
+        ) {
             return false;
         }
         ctx.pos = 2;
@@ -203,7 +224,11 @@ fn emit_all(ctx: &mut DirContext, entries: &[(i64, Vec<u8>, u8)]) {
         }
         // The inode number a listing shows is not the one a lookup gets: /proc's are
         // made afresh (Linux too gives listings numbers of their own for pids).
-        let e = DirEntry { name, ino: 1, d_type: *d_type };
+        let e = DirEntry {
+            name,
+            ino: 1,
+            d_type: *d_type,
+        };
         if !(ctx.actor)(&e, pos + 1) {
             return;
         }
@@ -227,7 +252,11 @@ impl FileOperations for ProcDir {
                 entries.push((pos, b"self".to_vec(), DT_LNK));
                 entries.push((pos + 1, b"thread-self".to_vec(), DT_LNK));
                 for tgid in base::tgids() {
-                    entries.push((PID_OFFSET + tgid as i64, format!("{tgid}").into_bytes(), DT_DIR));
+                    entries.push((
+                        PID_OFFSET + tgid as i64,
+                        format!("{tgid}").into_bytes(),
+                        DT_DIR,
+                    ));
                 }
             }
             Kind::PidDir { pid, whole } => {
@@ -236,13 +265,23 @@ impl FileOperations for ProcDir {
                     if f.whole_only() && !whole {
                         continue;
                     }
-                    let t = if f.is_dir() { DT_DIR } else if f.is_link() { DT_LNK } else { DT_REG };
+                    let t = if f.is_dir() {
+                        DT_DIR
+                    } else if f.is_link() {
+                        DT_LNK
+                    } else {
+                        DT_REG
+                    };
                     entries.push((2 + i as i64, f.name().to_vec(), t));
                 }
             }
             Kind::TaskDir(tgid) => {
                 for tid in base::thread_ids(tgid)? {
-                    entries.push((PID_OFFSET + tid as i64, format!("{tid}").into_bytes(), DT_DIR));
+                    entries.push((
+                        PID_OFFSET + tid as i64,
+                        format!("{tid}").into_bytes(),
+                        DT_DIR,
+                    ));
                 }
             }
             Kind::FdDir(pid) => {
@@ -303,7 +342,11 @@ impl FileOperations for ProcFile {
 
     fn write(&self, file: &File, from: &mut IovIter, _pos: &mut i64) -> SysResult {
         match file_kind(file)? {
-            Kind::PidFile { pid, file: base::PidFile::Comm, .. } => base::comm_write(pid, from),
+            Kind::PidFile {
+                pid,
+                file: base::PidFile::Comm,
+                ..
+            } => base::comm_write(pid, from),
             _ => Err(EINVAL),
         }
     }

@@ -10,7 +10,7 @@
 use alloc::format;
 use alloc::vec::Vec;
 
-use crate::mm::{Vma, VmaBacking, VmFlags};
+use crate::mm::{VmFlags, Vma, VmaBacking};
 use crate::task::Task;
 
 /// The column a mapping's name starts after (Linux `seq_setwidth(m, 25 + sizeof(void *)
@@ -42,7 +42,11 @@ fn show_map_vma(out: &mut Vec<u8>, vma: &Vma, name: Option<&str>) {
         if f.contains(VmFlags::READ) { 'r' } else { '-' },
         if f.contains(VmFlags::WRITE) { 'w' } else { '-' },
         if f.contains(VmFlags::EXEC) { 'x' } else { '-' },
-        if f.contains(VmFlags::SHARED) { 's' } else { 'p' },
+        if f.contains(VmFlags::SHARED) {
+            's'
+        } else {
+            'p'
+        },
         0,
         0,
         0,

@@ -1180,11 +1180,23 @@ pub fn removed_cwd_takes_no_names() -> T {
         check_eq!(call(nr::CHDIR, [d.p(), 0, 0, 0, 0, 0]), 0, "chdir");
         check_eq!(rmdir(b"/tmp/dead"), 0, "rmdir the cwd");
         check_eq!(mkdir(b"x", 0o755), -ENOENT, "mkdir in it");
-        check_eq!(open(b"f", O_CREAT | O_WRONLY, 0o644), -ENOENT, "O_CREAT in it");
+        check_eq!(
+            open(b"f", O_CREAT | O_WRONLY, 0o644),
+            -ENOENT,
+            "O_CREAT in it"
+        );
         let (t, l) = (c(b"/"), c(b"l"));
-        check_eq!(call(nr::SYMLINKAT, [t.p(), AT, l.p(), 0, 0, 0]), -ENOENT, "symlink in it");
+        check_eq!(
+            call(nr::SYMLINKAT, [t.p(), AT, l.p(), 0, 0, 0]),
+            -ENOENT,
+            "symlink in it"
+        );
         let n = c(b"/dev/null");
-        check_eq!(call(nr::LINKAT, [AT, n.p(), AT, l.p(), 0, 0]), -ENOENT, "link in it");
+        check_eq!(
+            call(nr::LINKAT, [AT, n.p(), AT, l.p(), 0, 0]),
+            -ENOENT,
+            "link in it"
+        );
         let mut b = [0u8; 64];
         check_eq!(getcwd(&mut b), -ENOENT, "getcwd");
         Ok(())

@@ -26,7 +26,10 @@ fn call(n: usize, a: [usize; 6]) -> isize {
 }
 
 fn mount(dev: &core::ffi::CStr, dir: usize, fstype: usize, flags: usize, data: usize) -> isize {
-    call(nr::MOUNT, [dev.as_ptr() as usize, dir, fstype, flags, data, 0])
+    call(
+        nr::MOUNT,
+        [dev.as_ptr() as usize, dir, fstype, flags, data, 0],
+    )
 }
 
 /// Mount /proc, unless an earlier test in this process did.
@@ -35,7 +38,13 @@ fn mount_proc() -> T {
     if readlink(b"/proc/self\0", &mut b) > 0 {
         return Ok(());
     }
-    let r = mount(c"proc", c"/proc".as_ptr() as usize, c"proc".as_ptr() as usize, 0, 0);
+    let r = mount(
+        c"proc",
+        c"/proc".as_ptr() as usize,
+        c"proc".as_ptr() as usize,
+        0,
+        0,
+    );
     check_eq!(r, 0, "mount -t proc proc /proc");
     Ok(())
 }
@@ -58,12 +67,25 @@ fn read_file(path: &[u8], buf: &mut [u8]) -> isize {
 }
 
 fn readlink(path: &[u8], buf: &mut [u8]) -> isize {
-    call(nr::READLINKAT, [AT, path.as_ptr() as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0])
+    call(
+        nr::READLINKAT,
+        [
+            AT,
+            path.as_ptr() as usize,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+            0,
+            0,
+        ],
+    )
 }
 
 /// `"/proc/N/<file>\0"` in `buf`.
 fn pid_path<'a>(buf: &'a mut [u8; 64], pid: i32, file: &str) -> &'a [u8] {
-    let mut w = Cursor { buf: &mut buf[..], at: 0 };
+    let mut w = Cursor {
+        buf: &mut buf[..],
+        at: 0,
+    };
     let _ = core::fmt::write(&mut w, format_args!("/proc/{pid}/{file}\0"));
     let at = w.at;
     &buf[..at]
@@ -93,9 +115,21 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 pub fn mount_errors() -> T {
     let proc_dir = c"/proc".as_ptr() as usize;
     let proc_type = c"proc".as_ptr() as usize;
-    check_eq!(mount(c"x", proc_dir, BAD, 0, 0), -EFAULT, "bad type pointer");
-    check_eq!(mount(c"x", BAD, proc_type, 0, 0), -EFAULT, "bad directory pointer");
-    check_eq!(mount(c"x", proc_dir, proc_type, 0, BAD), -EFAULT, "bad data pointer");
+    check_eq!(
+        mount(c"x", proc_dir, BAD, 0, 0),
+        -EFAULT,
+        "bad type pointer"
+    );
+    check_eq!(
+        mount(c"x", BAD, proc_type, 0, 0),
+        -EFAULT,
+        "bad directory pointer"
+    );
+    check_eq!(
+        mount(c"x", proc_dir, proc_type, 0, BAD),
+        -EFAULT,
+        "bad data pointer"
+    );
     check_eq!(
         mount(c"x", c"/no/such".as_ptr() as usize, proc_type, 0, 0),
         -ENOENT,
@@ -129,12 +163,22 @@ pub fn mount_errors() -> T {
     );
     mount_proc()?;
     // Each proc mount is a new one: a second over the first hides it (no EBUSY).
-    check_eq!(mount(c"proc", proc_dir, proc_type, 0, 0), 0, "proc over proc");
+    check_eq!(
+        mount(c"proc", proc_dir, proc_type, 0, 0),
+        0,
+        "proc over proc"
+    );
     let mut l = [0u8; 16];
-    check!(readlink(b"/proc/self\0", &mut l) > 0, "/proc/self in the second mount");
+    check!(
+        readlink(b"/proc/self\0", &mut l) > 0,
+        "/proc/self in the second mount"
+    );
     let mut b = [0u8; 4096];
     let n = read_file(b"/proc/mounts\0", &mut b);
-    check!(n > 0 && contains(&b[..n as usize], b"proc /proc proc rw"), "/proc/mounts lists /proc");
+    check!(
+        n > 0 && contains(&b[..n as usize], b"proc /proc proc rw"),
+        "/proc/mounts lists /proc"
+    );
     Ok(())
 }
 
@@ -147,34 +191,61 @@ pub fn proc_self_files() -> T {
         let mut link = [0u8; 32];
         let n = readlink(b"/proc/self\0", &mut link);
         let mut want = [0u8; 64];
-        let mut w = Cursor { buf: &mut want[..], at: 0 };
+        let mut w = Cursor {
+            buf: &mut want[..],
+            at: 0,
+        };
         let _ = core::fmt::write(&mut w, format_args!("{me}"));
         let wl = w.at;
-        check_eq!(&link[..n.max(0) as usize], &want[..wl], "readlink /proc/self");
+        check_eq!(
+            &link[..n.max(0) as usize],
+            &want[..wl],
+            "readlink /proc/self"
+        );
         let mut b = [0u8; 4096];
         let n = read_file(b"/proc/self/stat\0", &mut b) as usize;
-        let mut w = Cursor { buf: &mut want[..], at: 0 };
+        let mut w = Cursor {
+            buf: &mut want[..],
+            at: 0,
+        };
         let _ = core::fmt::write(&mut w, format_args!("{me} ("));
         let wl = w.at;
         check!(b.starts_with(&want[..wl]), "stat starts with the pid and (");
         check!(contains(&b[..n], b") R 1 "), "stat: running, parent 1");
         check_eq!(b[n - 1], b'\n', "stat ends with a newline");
-        check_eq!(b[..n].iter().filter(|&&c| c == b' ').count(), 51, "stat has 52 fields");
+        check_eq!(
+            b[..n].iter().filter(|&&c| c == b' ').count(),
+            51,
+            "stat has 52 fields"
+        );
         let n = read_file(b"/proc/self/status\0", &mut b) as usize;
-        check!(contains(&b[..n], b"\nState:\tR (running)\n"), "status State");
+        check!(
+            contains(&b[..n], b"\nState:\tR (running)\n"),
+            "status State"
+        );
         check!(contains(&b[..n], b"\nPPid:\t1\n"), "status PPid");
         check!(contains(&b[..n], b"\nThreads:\t1\n"), "status Threads");
         // PR_SET_NAME shows in comm, stat and status.
-        check_eq!(call(nr::PRCTL, [15, c"renamed".as_ptr() as usize, 0, 0, 0, 0]), 0, "PR_SET_NAME");
+        check_eq!(
+            call(nr::PRCTL, [15, c"renamed".as_ptr() as usize, 0, 0, 0, 0]),
+            0,
+            "PR_SET_NAME"
+        );
         let n = read_file(b"/proc/self/comm\0", &mut b) as usize;
         check_eq!(&b[..n], b"renamed\n", "comm");
         let n = read_file(b"/proc/self/stat\0", &mut b) as usize;
         check!(contains(&b[..n], b" (renamed) "), "stat's comm");
         // cmdline: the arguments, each with its NUL, argv[0] first.
         let n = read_file(b"/proc/self/cmdline\0", &mut b) as usize;
-        check!(b[..n].starts_with(self_path()), "cmdline starts with argv[0] and its NUL");
+        check!(
+            b[..n].starts_with(self_path()),
+            "cmdline starts with argv[0] and its NUL"
+        );
         check_eq!(b[n - 1], 0, "cmdline ends with a NUL");
-        check!(b[..n].iter().filter(|&&c| c == 0).count() >= 2, "cmdline has the test's name too");
+        check!(
+            b[..n].iter().filter(|&&c| c == 0).count() >= 2,
+            "cmdline has the test's name too"
+        );
         Ok(())
     })?;
     expect_ok(c)
@@ -194,19 +265,36 @@ pub fn proc_status_states() -> T {
         let n = read_file(path, b);
         n > 0 && contains(&b[..n as usize], want)
     };
-    check!(spin_until(2000, || state(&mut b, b"\nState:\tS (sleeping)\n")), "sleeping child is S");
+    check!(
+        spin_until(2000, || state(&mut b, b"\nState:\tS (sleeping)\n")),
+        "sleeping child is S"
+    );
     check_eq!(sys::kill(pid, sys::SIGSTOP), 0, "SIGSTOP");
     let mut st = 0;
-    check_eq!(sys::wait4(pid, &mut st, sys::WUNTRACED), pid as isize, "wait4 WUNTRACED");
-    check!(state(&mut b, b"\nState:\tT (stopped)\n"), "stopped child is T");
+    check_eq!(
+        sys::wait4(pid, &mut st, sys::WUNTRACED),
+        pid as isize,
+        "wait4 WUNTRACED"
+    );
+    check!(
+        state(&mut b, b"\nState:\tT (stopped)\n"),
+        "stopped child is T"
+    );
     let mut q = [0u8; 64];
     let n = read_file(pid_path(&mut q, pid, "stat"), &mut b) as usize;
     check!(contains(&b[..n], b") T "), "stat says T");
     check_eq!(sys::kill(pid, sys::SIGKILL), 0, "SIGKILL");
-    check!(spin_until(2000, || state(&mut b, b"\nState:\tZ (zombie)\n")), "killed child is Z");
+    check!(
+        spin_until(2000, || state(&mut b, b"\nState:\tZ (zombie)\n")),
+        "killed child is Z"
+    );
     // A zombie has no memory: an empty cmdline.
     let mut q = [0u8; 64];
-    check_eq!(read_file(pid_path(&mut q, pid, "cmdline"), &mut b), 0, "a zombie's cmdline");
+    check_eq!(
+        read_file(pid_path(&mut q, pid, "cmdline"), &mut b),
+        0,
+        "a zombie's cmdline"
+    );
     check_eq!(wait(pid)?, killed(sys::SIGKILL), "status");
     check_eq!(read_file(path, &mut b), -ENOENT, "a reaped pid's status");
     Ok(())
@@ -218,16 +306,32 @@ pub fn proc_readdir_lists_pids() -> T {
     let pid = child_code(|| loop {
         sys::sleep_ms(1000);
     })?;
-    let fd = call(nr::OPENAT, [AT, c"/proc".as_ptr() as usize, sys::O_DIRECTORY as usize, 0, 0, 0]);
+    let fd = call(
+        nr::OPENAT,
+        [
+            AT,
+            c"/proc".as_ptr() as usize,
+            sys::O_DIRECTORY as usize,
+            0,
+            0,
+            0,
+        ],
+    );
     check!(fd >= 0, "open /proc: {fd}");
     let mut buf = [0u8; 8192];
     let mut names_seen = (false, false, false);
     let mut want = [0u8; 16];
-    let mut w = Cursor { buf: &mut want[..], at: 0 };
+    let mut w = Cursor {
+        buf: &mut want[..],
+        at: 0,
+    };
     let _ = core::fmt::write(&mut w, format_args!("{pid}"));
     let wl = w.at;
     loop {
-        let n = call(nr::GETDENTS64, [fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0]);
+        let n = call(
+            nr::GETDENTS64,
+            [fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0],
+        );
         check!(n >= 0, "getdents64: {n}");
         if n == 0 {
             break;
@@ -252,7 +356,11 @@ pub fn proc_readdir_lists_pids() -> T {
     sys::close(fd as i32);
     sys::kill(pid, sys::SIGKILL);
     wait(pid)?;
-    check_eq!(names_seen, (true, true, true), "self, 1 and the child listed");
+    check_eq!(
+        names_seen,
+        (true, true, true),
+        "self, 1 and the child listed"
+    );
     Ok(())
 }
 
@@ -270,8 +378,14 @@ pub fn proc_maps_fork_cow() -> T {
     let n = read_file(b"/proc/self/maps\0", before) as usize;
     check!(n > 0, "read maps");
     let mut line = [0u8; 64];
-    let mut w = Cursor { buf: &mut line[..], at: 0 };
-    let _ = core::fmt::write(&mut w, format_args!("{:08x}-{:08x} rw-p 00000000 00:00 0 \n", p, p + 3 * PAGE));
+    let mut w = Cursor {
+        buf: &mut line[..],
+        at: 0,
+    };
+    let _ = core::fmt::write(
+        &mut w,
+        format_args!("{:08x}-{:08x} rw-p 00000000 00:00 0 \n", p, p + 3 * PAGE),
+    );
     let ll = w.at;
     check!(contains(&before[..n], &line[..ll]), "the mapping's line");
     let c = child(|| {
@@ -282,11 +396,21 @@ pub fn proc_maps_fork_cow() -> T {
         unsafe { (p as *mut u8).write_volatile(2) };
         let m = read_file(b"/proc/self/maps\0", &mut b) as usize;
         check_eq!(&b[..m], &before[..n], "maps after a copy-on-write fault");
-        check_eq!(call(nr::MPROTECT, [p + PAGE, PAGE, sys::PROT_READ, 0, 0, 0]), 0, "mprotect");
+        check_eq!(
+            call(nr::MPROTECT, [p + PAGE, PAGE, sys::PROT_READ, 0, 0, 0]),
+            0,
+            "mprotect"
+        );
         let m = read_file(b"/proc/self/maps\0", &mut b) as usize;
         let mut l = [0u8; 64];
-        let mut w = Cursor { buf: &mut l[..], at: 0 };
-        let _ = core::fmt::write(&mut w, format_args!("{:08x}-{:08x} r--p", p + PAGE, p + 2 * PAGE));
+        let mut w = Cursor {
+            buf: &mut l[..],
+            at: 0,
+        };
+        let _ = core::fmt::write(
+            &mut w,
+            format_args!("{:08x}-{:08x} r--p", p + PAGE, p + 2 * PAGE),
+        );
         let ll = w.at;
         check!(contains(&b[..m], &l[..ll]), "the split's middle line");
         Ok(())
@@ -294,7 +418,11 @@ pub fn proc_maps_fork_cow() -> T {
     expect_ok(c)?;
     let mut b = [0u8; 8192];
     let m = read_file(b"/proc/self/maps\0", &mut b) as usize;
-    check_eq!(&b[..m], &before[..n], "the parent's maps after the child's changes");
+    check_eq!(
+        &b[..m],
+        &before[..n],
+        "the parent's maps after the child's changes"
+    );
     check_eq!(call(nr::MUNMAP, [p, 3 * PAGE, 0, 0, 0, 0]), 0, "munmap");
     Ok(())
 }
@@ -307,9 +435,24 @@ pub fn proc_exe_exec() -> T {
     let n = readlink(b"/proc/self/exe\0", &mut b);
     check!(n > 1 && b[0] == b'/', "readlink /proc/self/exe: {n}");
     let pid = child_code(|| {
-        let argv = [c"again".as_ptr() as usize, c"exit".as_ptr() as usize, c"33".as_ptr() as usize, 0];
+        let argv = [
+            c"again".as_ptr() as usize,
+            c"exit".as_ptr() as usize,
+            c"33".as_ptr() as usize,
+            0,
+        ];
         let env = [0usize];
-        call(nr::EXECVE, [c"/proc/self/exe".as_ptr() as usize, argv.as_ptr() as usize, env.as_ptr() as usize, 0, 0, 0]) as i32
+        call(
+            nr::EXECVE,
+            [
+                c"/proc/self/exe".as_ptr() as usize,
+                argv.as_ptr() as usize,
+                env.as_ptr() as usize,
+                0,
+                0,
+                0,
+            ],
+        ) as i32
     })?;
     check_eq!(wait(pid)?, exited(33), "execve(/proc/self/exe)");
     Ok(())
@@ -318,14 +461,33 @@ pub fn proc_exe_exec() -> T {
 /// times, getrusage and getgroups: their errors, and CPU time that is counted.
 pub fn times_getrusage_getgroups() -> T {
     check_eq!(call(nr::TIMES, [BAD, 0, 0, 0, 0, 0]), -EFAULT, "times(bad)");
-    check!(call(nr::TIMES, [0, 0, 0, 0, 0, 0]) > 0, "times(NULL) returns the clock");
+    check!(
+        call(nr::TIMES, [0, 0, 0, 0, 0, 0]) > 0,
+        "times(NULL) returns the clock"
+    );
     let mut ru = [0i64; 18];
     let rp = ru.as_mut_ptr() as usize;
-    check_eq!(call(nr::GETRUSAGE, [2, rp, 0, 0, 0, 0]), -EINVAL, "getrusage(2)");
-    check_eq!(call(nr::GETRUSAGE, [(-2isize) as usize, rp, 0, 0, 0, 0]), -EINVAL, "getrusage(-2)");
-    check_eq!(call(nr::GETRUSAGE, [0, BAD, 0, 0, 0, 0]), -EFAULT, "getrusage(bad)");
+    check_eq!(
+        call(nr::GETRUSAGE, [2, rp, 0, 0, 0, 0]),
+        -EINVAL,
+        "getrusage(2)"
+    );
+    check_eq!(
+        call(nr::GETRUSAGE, [(-2isize) as usize, rp, 0, 0, 0, 0]),
+        -EINVAL,
+        "getrusage(-2)"
+    );
+    check_eq!(
+        call(nr::GETRUSAGE, [0, BAD, 0, 0, 0, 0]),
+        -EFAULT,
+        "getrusage(bad)"
+    );
     for who in [0usize, 1, (-1isize) as usize] {
-        check_eq!(call(nr::GETRUSAGE, [who, rp, 0, 0, 0, 0]), 0, "getrusage({who})");
+        check_eq!(
+            call(nr::GETRUSAGE, [who, rp, 0, 0, 0, 0]),
+            0,
+            "getrusage({who})"
+        );
     }
     // A child that spins for 300 ms of user time: its parent's children's time grows.
     let mut t0 = [0i64; 4];
@@ -341,10 +503,25 @@ pub fn times_getrusage_getgroups() -> T {
     let mut t1 = [0i64; 4];
     call(nr::TIMES, [t1.as_mut_ptr() as usize, 0, 0, 0, 0, 0]);
     let children = (t1[2] + t1[3]) - (t0[2] + t0[3]);
-    check!((20..=60).contains(&children), "children's ticks for 300 ms: {children}");
-    check_eq!(call(nr::GETGROUPS, [(-1isize) as usize, 0, 0, 0, 0, 0]), -EINVAL, "getgroups(-1)");
-    check_eq!(call(nr::GETGROUPS, [0, BAD, 0, 0, 0, 0]), 0, "getgroups(0): no groups");
-    check_eq!(call(nr::GETGROUPS, [4, BAD, 0, 0, 0, 0]), 0, "getgroups(4, bad): nothing to write");
+    check!(
+        (20..=60).contains(&children),
+        "children's ticks for 300 ms: {children}"
+    );
+    check_eq!(
+        call(nr::GETGROUPS, [(-1isize) as usize, 0, 0, 0, 0, 0]),
+        -EINVAL,
+        "getgroups(-1)"
+    );
+    check_eq!(
+        call(nr::GETGROUPS, [0, BAD, 0, 0, 0, 0]),
+        0,
+        "getgroups(0): no groups"
+    );
+    check_eq!(
+        call(nr::GETGROUPS, [4, BAD, 0, 0, 0, 0]),
+        0,
+        "getgroups(4, bad): nothing to write"
+    );
     Ok(())
 }
 
@@ -354,12 +531,31 @@ pub fn prctl_name_and_restart_syscall() -> T {
     let c = child(|| {
         let mut name = [0xffu8; 16];
         let np = name.as_mut_ptr() as usize;
-        check_eq!(call(nr::PRCTL, [15, c"a-long-name-of-twenty".as_ptr() as usize, 0, 0, 0, 0]), 0, "PR_SET_NAME");
+        check_eq!(
+            call(
+                nr::PRCTL,
+                [15, c"a-long-name-of-twenty".as_ptr() as usize, 0, 0, 0, 0]
+            ),
+            0,
+            "PR_SET_NAME"
+        );
         check_eq!(call(nr::PRCTL, [16, np, 0, 0, 0, 0]), 0, "PR_GET_NAME");
         check_eq!(&name, b"a-long-name-of-\0", "15 bytes and a NUL");
-        check_eq!(call(nr::PRCTL, [15, BAD, 0, 0, 0, 0]), -EFAULT, "PR_SET_NAME(bad)");
-        check_eq!(call(nr::PRCTL, [16, BAD, 0, 0, 0, 0]), -EFAULT, "PR_GET_NAME(bad)");
-        check_eq!(call(nr::PRCTL, [0x7fff_0000, 0, 0, 0, 0, 0]), -EINVAL, "unknown option");
+        check_eq!(
+            call(nr::PRCTL, [15, BAD, 0, 0, 0, 0]),
+            -EFAULT,
+            "PR_SET_NAME(bad)"
+        );
+        check_eq!(
+            call(nr::PRCTL, [16, BAD, 0, 0, 0, 0]),
+            -EFAULT,
+            "PR_GET_NAME(bad)"
+        );
+        check_eq!(
+            call(nr::PRCTL, [0x7fff_0000, 0, 0, 0, 0, 0]),
+            -EINVAL,
+            "unknown option"
+        );
         check_eq!(call(nr::RESTART_SYSCALL, [0; 6]), -EINTR, "restart_syscall");
         Ok(())
     })?;
@@ -390,13 +586,23 @@ pub fn rseq_register_errors() -> T {
             _pad: [0; 3],
         };
         let a = core::ptr::addr_of_mut!(AREA) as usize;
-        let rseq = |p: usize, len: usize, flags: usize, sig: usize| call(nr::RSEQ, [p, len, flags, sig, 0, 0]);
+        let rseq = |p: usize, len: usize, flags: usize, sig: usize| {
+            call(nr::RSEQ, [p, len, flags, sig, 0, 0])
+        };
         // glibc may have registered one already (not this program): none here.
-        check_eq!(rseq(a, 32, 1, RSEQ_SIG), -EINVAL, "unregister with none registered");
+        check_eq!(
+            rseq(a, 32, 1, RSEQ_SIG),
+            -EINVAL,
+            "unregister with none registered"
+        );
         check_eq!(rseq(a + 8, 32, 0, RSEQ_SIG), -EINVAL, "misaligned");
         check_eq!(rseq(a, 16, 0, RSEQ_SIG), -EINVAL, "short");
         check_eq!(rseq(a, 32, 2, RSEQ_SIG), -EINVAL, "unknown flag");
-        check_eq!(rseq(0xffff_0000_0000_0000, 32, 0, RSEQ_SIG), -EFAULT, "kernel address");
+        check_eq!(
+            rseq(0xffff_0000_0000_0000, 32, 0, RSEQ_SIG),
+            -EFAULT,
+            "kernel address"
+        );
         check_eq!(rseq(a, 32, 0, RSEQ_SIG), 0, "register");
         // SAFETY: AREA is registered; the kernel writes it on our way back.
         let area = unsafe { &*core::ptr::addr_of!(AREA) };
@@ -405,11 +611,27 @@ pub fn rseq_register_errors() -> T {
         check_eq!(area.cpu_id.load(SeqCst), cpu, "cpu_id");
         check_eq!(area.cpu_id_start.load(SeqCst), cpu, "cpu_id_start");
         check_eq!(rseq(a, 32, 0, RSEQ_SIG), -EBUSY, "the same again");
-        check_eq!(rseq(a, 32, 0, RSEQ_SIG + 1), -EPERM, "the same, another signature");
+        check_eq!(
+            rseq(a, 32, 0, RSEQ_SIG + 1),
+            -EPERM,
+            "the same, another signature"
+        );
         check_eq!(rseq(a + 32, 32, 0, RSEQ_SIG), -EINVAL, "another area");
-        check_eq!(rseq(a, 32, 1 | 2, RSEQ_SIG), -EINVAL, "unregister with another flag");
-        check_eq!(rseq(a, 32, 1, RSEQ_SIG + 1), -EPERM, "unregister, another signature");
-        check_eq!(rseq(a, 64, 1, RSEQ_SIG), -EINVAL, "unregister, another length");
+        check_eq!(
+            rseq(a, 32, 1 | 2, RSEQ_SIG),
+            -EINVAL,
+            "unregister with another flag"
+        );
+        check_eq!(
+            rseq(a, 32, 1, RSEQ_SIG + 1),
+            -EPERM,
+            "unregister, another signature"
+        );
+        check_eq!(
+            rseq(a, 64, 1, RSEQ_SIG),
+            -EINVAL,
+            "unregister, another length"
+        );
         // A fork keeps the registration: the child's copy is kept up to date too.
         let c = child(|| {
             check_eq!(rseq(a, 32, 0, RSEQ_SIG), -EBUSY, "registered in the child");
@@ -417,7 +639,11 @@ pub fn rseq_register_errors() -> T {
         })?;
         expect_ok(c)?;
         check_eq!(rseq(a, 32, 1, RSEQ_SIG), 0, "unregister");
-        check_eq!(area.cpu_id.load(SeqCst), u32::MAX, "cpu_id uninitialised again");
+        check_eq!(
+            area.cpu_id.load(SeqCst),
+            u32::MAX,
+            "cpu_id uninitialised again"
+        );
         check_eq!(area.cpu_id_start.load(SeqCst), 0, "cpu_id_start 0 again");
         check_eq!(rseq(a, 32, 1, RSEQ_SIG), -EINVAL, "unregister twice");
         Ok(())
@@ -445,7 +671,11 @@ pub fn rseq_signal_aborts_critical_section() -> T {
         };
         let a = core::ptr::addr_of_mut!(AREA) as usize;
         check_eq!(call(nr::RSEQ, [a, 32, 0, RSEQ_SIG, 0, 0]), 0, "register");
-        check_eq!(sys::set_handler(sys::SIGUSR1, on_usr1 as *const () as usize, sys::SA_SIGINFO), 0, "handler");
+        check_eq!(
+            sys::set_handler(sys::SIGUSR1, on_usr1 as *const () as usize, sys::SA_SIGINFO),
+            0,
+            "handler"
+        );
         let me = sys::getpid() as i32;
         let killer = child_code(|| {
             sys::sleep_ms(100);
@@ -485,8 +715,10 @@ pub fn rseq_signal_aborts_critical_section() -> T {
         }
         check_eq!(aborted, 1, "left through the abort handler");
         check_eq!(SIGNALLED.load(SeqCst), 1, "the handler ran");
-        // SAFETY: read after the kernel cleared it.
-        check_eq!(unsafe { core::ptr::addr_of!(AREA.rseq_cs).read_volatile() }, 0, "rseq_cs cleared");
+        // SAFETY: AREA is this child's; the kernel wrote it on the way back to user
+        // space, not now.
+        let cs = unsafe { core::ptr::addr_of!(AREA.rseq_cs).read_volatile() };
+        check_eq!(cs, 0, "rseq_cs cleared");
         check_eq!(wait(killer)?, exited(0), "the killer");
         check_eq!(call(nr::RSEQ, [a, 32, 1, RSEQ_SIG, 0, 0]), 0, "unregister");
         Ok(())
