@@ -332,10 +332,3 @@ pub fn sys_prctl(option: u64, arg2: u64) -> SysResult {
         _ => Err(EINVAL),
     }
 }
-
-/// `restart_syscall()` (Linux `sys_restart_syscall`): run the calling thread's restart
-/// block. No forkos syscall leaves one yet, so it is always Linux's
-/// `do_no_restart_syscall`: `EINTR`.
-pub fn sys_restart_syscall() -> SysResult {
-    Err(EINTR)
-}

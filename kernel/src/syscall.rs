@@ -139,7 +139,7 @@ syscalls! {
             UserPtr::new(a[4]),
         )
     }),
-    (nr::RESTART_SYSCALL, "restart_syscall", |_| crate::sys::sys_restart_syscall()),
+    (nr::RESTART_SYSCALL, "restart_syscall", |_| time::sys_restart_syscall()),
     (nr::TIMES, "times", |a| crate::sys::sys_times(UserPtr::new(a[0]))),
     (nr::GETGROUPS, "getgroups", |a| crate::sys::sys_getgroups(a[0], UserPtr::new(a[1]))),
     (nr::GETRUSAGE, "getrusage", |a| {

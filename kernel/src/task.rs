@@ -242,6 +242,8 @@ pub struct TaskInner {
     /// [`Current::set_mm`] and [`Task::set_new_task_mm`], which keep `Task::mm_ptr` its
     /// mirror.
     mm: Option<Arc<Mm>>,
+    /// What `restart_syscall` finishes (Linux `restart_block`): an interrupted sleep.
+    pub restart_block: crate::time::RestartBlock,
     /// CLONE_CHILD_SETTID: write our tid here when we first run.
     pub set_child_tid: UserPtr<i32>,
     /// CLONE_CHILD_CLEARTID / set_tid_address: zero and futex-wake here when we exit.
@@ -376,6 +378,7 @@ impl Task {
                 exit_code: 0,
                 exit_signal: 0,
                 mm: None,
+                restart_block: crate::time::RestartBlock::None,
                 set_child_tid: UserPtr::default(),
                 clear_child_tid: UserPtr::default(),
                 vfork_done: None,

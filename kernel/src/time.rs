@@ -134,6 +134,54 @@ fn valid(ts: &Timespec) -> bool {
     ts.tv_sec >= 0 && (0..NSEC_PER_SEC as i64).contains(&ts.tv_nsec)
 }
 
+/// What an interrupted relative sleep leaves for `restart_syscall` (Linux
+/// `restart_block.nanosleep`): when it ends, and where the time left goes.
+#[derive(Clone, Copy, Default, Debug)]
+pub enum RestartBlock {
+    /// Nothing to restart (Linux `do_no_restart_syscall`).
+    #[default]
+    None,
+    Nanosleep {
+        deadline_ns: u64,
+        rmtp: UserPtr<Timespec>,
+    },
+}
+
+/// Sleep until `deadline_ns` (Linux `do_nanosleep`): interrupted, the time left goes
+/// to `rmtp` (`EFAULT` if it cannot be written, Linux `nanosleep_copyout`) and the task
+/// keeps a restart block: `ERESTART_RESTARTBLOCK`, which becomes `EINTR` if a handler
+/// runs and otherwise `restart_syscall`, which sleeps on for what was left.
+fn do_nanosleep(deadline_ns: u64, rmtp: UserPtr<Timespec>) -> crate::errno::SysResult {
+    let ticks = deadline_ns
+        .saturating_sub(ktime_get_ns())
+        .div_ceil(NSEC_PER_SEC / HZ);
+    let left = crate::sched::wait::sleep_ticks(ticks);
+    if left > 0 && interrupted() {
+        if !rmtp.is_null() {
+            let r = deadline_ns.saturating_sub(ktime_get_ns());
+            rmtp.write(&Timespec {
+                tv_sec: (r / NSEC_PER_SEC) as i64,
+                tv_nsec: (r % NSEC_PER_SEC) as i64,
+            })?;
+        }
+        crate::task::current().inner.lock().restart_block =
+            RestartBlock::Nanosleep { deadline_ns, rmtp };
+        return Err(crate::signal::ERESTART_RESTARTBLOCK);
+    }
+    Ok(0)
+}
+
+/// `restart_syscall()` (Linux `sys_restart_syscall`): finish what the task's restart
+/// block describes (Linux `hrtimer_nanosleep_restart`); with none, `EINTR` (Linux
+/// `do_no_restart_syscall`).
+pub fn sys_restart_syscall() -> crate::errno::SysResult {
+    let block = crate::task::current().inner.lock().restart_block;
+    match block {
+        RestartBlock::None => Err(crate::errno::EINTR),
+        RestartBlock::Nanosleep { deadline_ns, rmtp } => do_nanosleep(deadline_ns, rmtp),
+    }
+}
+
 /// `nanosleep(req, rem)` (Linux `hrtimer_nanosleep`), at tick resolution: the sleep
 /// lasts at least as long as asked.
 pub fn sys_nanosleep(req: UserPtr<Timespec>, rem: UserPtr<Timespec>) -> crate::errno::SysResult {
@@ -142,25 +190,10 @@ pub fn sys_nanosleep(req: UserPtr<Timespec>, rem: UserPtr<Timespec>) -> crate::e
     if !valid(&ts) {
         return Err(EINVAL);
     }
-    let start = ktime_get_ns();
     let want = (ts.tv_sec as u64)
         .saturating_mul(NSEC_PER_SEC)
         .saturating_add(ts.tv_nsec as u64);
-    let left = crate::sched::wait::sleep_ticks(timespec_to_ticks(&ts));
-    if left > 0 && interrupted() {
-        // The time left goes to `rem`; one that cannot be written turns the EINTR into
-        // EFAULT (Linux `nanosleep_copyout`).
-        if !rem.is_null() {
-            let done = ktime_get_ns() - start;
-            let r = want.saturating_sub(done);
-            rem.write(&Timespec {
-                tv_sec: (r / NSEC_PER_SEC) as i64,
-                tv_nsec: (r % NSEC_PER_SEC) as i64,
-            })?;
-        }
-        return Err(EINTR);
-    }
-    Ok(0)
+    do_nanosleep(ktime_get_ns().saturating_add(want), rem)
 }
 
 /// `clock_nanosleep(clock, flags, req, rem)` (Linux `common_nsleep`): a relative sleep
@@ -205,7 +238,8 @@ pub fn sys_clock_nanosleep(
         .div_ceil(NSEC_PER_SEC / HZ);
     let left = crate::sched::wait::sleep_ticks(ticks);
     if left > 0 && interrupted() {
-        return Err(EINTR);
+        // Linux: an absolute sleep is restarted as it was asked (`-ERESTARTNOHAND`).
+        return Err(crate::signal::ERESTARTNOHAND);
     }
     Ok(0)
 }

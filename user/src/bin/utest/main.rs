@@ -164,7 +164,7 @@ tests! {
     procfs: mount_errors, proc_self_files, proc_status_states, proc_readdir_lists_pids,
         proc_maps_fork_cow, proc_exe_exec, times_getrusage_getgroups,
         prctl_name_and_restart_syscall, rseq_register_errors,
-        rseq_signal_aborts_critical_section;
+        rseq_signal_aborts_critical_section, nanosleep_resumes_after_stop;
 }
 
 fn main(args: &[&str]) -> i32 {

@@ -725,3 +725,33 @@ pub fn rseq_signal_aborts_critical_section() -> T {
     })?;
     expect_ok(c)
 }
+
+/// A sleep stopped and continued goes on for the time that was left, through
+/// `restart_syscall` (Linux `ERESTART_RESTARTBLOCK`, `hrtimer_nanosleep_restart`): it
+/// ends 1 s after it began, not 1 s after the stop.
+pub fn nanosleep_resumes_after_stop() -> T {
+    let pid = child_code(|| {
+        let t0 = now_ns();
+        let req = sys::Timespec {
+            tv_sec: 1,
+            tv_nsec: 0,
+        };
+        let r = sys::nanosleep(&req, core::ptr::null_mut());
+        let took = (now_ns() - t0) / 1_000_000;
+        if r != 0 {
+            return 2;
+        }
+        // At least the second asked for, and not the 400 ms stopped on top.
+        if (1000..1300).contains(&took) {
+            0
+        } else {
+            3
+        }
+    })?;
+    sys::sleep_ms(300);
+    check_eq!(sys::kill(pid, sys::SIGSTOP), 0, "SIGSTOP");
+    sys::sleep_ms(400);
+    check_eq!(sys::kill(pid, sys::SIGCONT), 0, "SIGCONT");
+    check_eq!(wait(pid)?, exited(0), "the sleeper's verdict");
+    Ok(())
+}
