@@ -14,7 +14,8 @@
 #                   without SMP on the command line, K=1)
 #   make fuzz       run the syscall fuzzer for long (FUZZ_SEED=, FUZZ_CALLS=); `make test` runs it briefly
 #   make shell      boot Debian's unmodified busybox (fetched once into build/busybox/) to an
-#                   interactive `sh` on the console (TRACE=fork narrates its forks); `exit` powers off
+#                   interactive `sh` on the console (TRACE=fork narrates its forks); `exit` powers off;
+#                   TEST=NAME runs the script user/sh/NAME.sh instead, its status QEMU's
 #   make initrd     build the C programs (user/c) and build/initrd.cpio holding them and utest;
 #                   boot it with `make run INITRD=build/initrd.cpio` (its /init is cdemo)
 #   make exercise E=NAME  take exercise NAME's reference code out of the kernel (docs/exercises.md);
@@ -144,7 +145,7 @@ $(BUSYBOX_CPIO): build/busybox/busybox $(SHELL_SCRIPTS) scripts/mkcpio | python
 
 shell: $(IMG) $(BUSYBOX_CPIO) qemu
 	$(QEMU) -M $(MACHINE) -cpu $(CPU) -smp $(SMP) -m $(MEM) -nographic -nic none -semihosting \
-	    -kernel $(IMG) -initrd $(BUSYBOX_CPIO) -append "$(strip $(CMDLINE) init=/bin/sh -- /etc/init.sh)"
+	    -kernel $(IMG) -initrd $(BUSYBOX_CPIO) -append "$(strip $(CMDLINE) init=/bin/sh -- /etc/init.sh $(TEST))"
 
 # The kernel embeds the user programs, so they are built first.
 user: toolchain
