@@ -53,7 +53,15 @@ static TICK_NSEC: AtomicU64 = AtomicU64::new(NSEC_PER_SEC / HZ);
 fn account_process_tick() {
     let cpu = crate::arch::percpu::this_cpu();
     let t = crate::task::current();
-    let ns = TICK_NSEC.load(Ordering::Relaxed);
+    // The time since this CPU's last tick, so that a tick that came late (a busy host
+    // runs the guest unevenly) still charges all of it; at most a second.
+    let now = ktime_get_ns();
+    let last = LAST_TICK_NS[cpu.cpu].swap(now, Ordering::Relaxed);
+    let ns = if last == 0 {
+        TICK_NSEC.load(Ordering::Relaxed)
+    } else {
+        now.saturating_sub(last).min(NSEC_PER_SEC)
+    };
     let stat = &KCPUSTAT[cpu.cpu];
     if t.pid == 0 {
         stat[CPUTIME_IDLE].fetch_add(ns, Ordering::Relaxed);
@@ -65,6 +73,13 @@ fn account_process_tick() {
         stat[CPUTIME_SYSTEM].fetch_add(ns, Ordering::Relaxed);
     }
 }
+
+/// When each CPU's last tick was charged, in nanoseconds since boot.
+#[allow(clippy::declare_interior_mutable_const)]
+static LAST_TICK_NS: [AtomicU64; crate::arch::percpu::NR_CPUS] = {
+    const Z: AtomicU64 = AtomicU64::new(0);
+    [Z; crate::arch::percpu::NR_CPUS]
+};
 
 /// Index of user time in a CPU's [`KCPUSTAT`] (Linux `CPUTIME_USER`).
 pub const CPUTIME_USER: usize = 0;

@@ -727,8 +727,9 @@ pub fn rseq_signal_aborts_critical_section() -> T {
 }
 
 /// A sleep stopped and continued goes on for the time that was left, through
-/// `restart_syscall` (Linux `ERESTART_RESTARTBLOCK`, `hrtimer_nanosleep_restart`): it
-/// ends 1 s after it began, not 1 s after the stop.
+/// `restart_syscall` (Linux `ERESTART_RESTARTBLOCK`, `hrtimer_nanosleep_restart`): a
+/// 1 s sleep stopped for 1 s from 300 ms on ends when continued, some 1.3 s after it
+/// began, not 1 s after the continue (2.3 s) as a sleep started again would.
 pub fn nanosleep_resumes_after_stop() -> T {
     let pid = child_code(|| {
         let t0 = now_ns();
@@ -741,8 +742,9 @@ pub fn nanosleep_resumes_after_stop() -> T {
         if r != 0 {
             return 2;
         }
-        // At least the second asked for, and not the 400 ms stopped on top.
-        if (1000..1300).contains(&took) {
+        // At least the second asked for; well short of a second sleep after the stop
+        // (the margin is for a busy host).
+        if (1000..2000).contains(&took) {
             0
         } else {
             3
@@ -750,7 +752,7 @@ pub fn nanosleep_resumes_after_stop() -> T {
     })?;
     sys::sleep_ms(300);
     check_eq!(sys::kill(pid, sys::SIGSTOP), 0, "SIGSTOP");
-    sys::sleep_ms(400);
+    sys::sleep_ms(1000);
     check_eq!(sys::kill(pid, sys::SIGCONT), 0, "SIGCONT");
     check_eq!(wait(pid)?, exited(0), "the sleeper's verdict");
     Ok(())
