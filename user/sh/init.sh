@@ -17,7 +17,7 @@ sh "/tests/$1.sh"
 status=$?
 # Take the links away again, so that the kernel's check that every page came back when
 # init exits sees the file system as the archive left it.
-/bin/busybox --list-full | while read -r link; do
-    case $link in bin/sh | bin/busybox) ;; *) /bin/busybox rm -f "/$link" ;; esac
-done
+cd /
+/bin/busybox --list-full | /bin/busybox grep -v -x -e bin/sh -e bin/busybox |
+    /bin/busybox xargs /bin/busybox rm -f
 exit $status
