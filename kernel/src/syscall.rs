@@ -139,6 +139,9 @@ syscalls! {
             UserPtr::new(a[4]),
         )
     }),
+    (nr::UMOUNT2, "umount2", |a| {
+        fs::namespace::sys_umount2(UserPtr::new(a[0]), a[1])
+    }),
     (nr::RESTART_SYSCALL, "restart_syscall", |_| time::sys_restart_syscall()),
     (nr::TIMES, "times", |a| crate::sys::sys_times(UserPtr::new(a[0]))),
     (nr::GETGROUPS, "getgroups", |a| crate::sys::sys_getgroups(a[0], UserPtr::new(a[1]))),

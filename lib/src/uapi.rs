@@ -96,6 +96,7 @@ pub mod nr {
     pub const GETRANDOM: usize = 278;
     pub const RSEQ: usize = 293;
     pub const MOUNT: usize = 40;
+    pub const UMOUNT2: usize = 39;
     pub const RESTART_SYSCALL: usize = 128;
     pub const TIMES: usize = 153;
     pub const GETGROUPS: usize = 158;

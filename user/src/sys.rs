@@ -497,6 +497,7 @@ pub const IMPLEMENTED: &[usize] = &[
     nr::GETRANDOM,
     nr::CLONE3,
     nr::MOUNT,
+    nr::UMOUNT2,
     nr::RESTART_SYSCALL,
     nr::TIMES,
     nr::GETGROUPS,

@@ -85,15 +85,27 @@ impl Nameidata {
         }
     }
 
-    /// Follow `inode` if it is a symbolic link, found in `dir` (Linux `pick_link` +
-    /// `step_into`); anything else is itself.
-    fn follow(&mut self, dir: &Arc<Inode>, inode: Arc<Inode>) -> Result<Arc<Inode>, Errno> {
-        // A /proc "magic" link jumps straight to its file (Linux `nd_jump_link`).
+    /// One more link followed, or `ELOOP` past [`MAXSYMLINKS`].
+    fn count_link(&mut self) -> Result<(), Errno> {
+        self.links += 1;
+        if self.links > MAXSYMLINKS {
+            return Err(ELOOP);
+        }
+        Ok(())
+    }
+
+    /// Where following `inode`, found in `dir`, leads (Linux `pick_link` +
+    /// `step_into`): a /proc "magic" link jumps straight to its file (Linux
+    /// `nd_jump_link`); a symbolic link's target is pushed as a new frame to walk, from
+    /// the root or from `dir`; anything else is itself.
+    fn start_link(
+        &mut self,
+        dir: &Arc<Inode>,
+        inode: Arc<Inode>,
+        stack: &mut Vec<Frame>,
+    ) -> Result<Arc<Inode>, Errno> {
         if let Some(jump) = super::proc::proc_jump_link(&inode) {
-            self.links += 1;
-            if self.links > MAXSYMLINKS {
-                return Err(ELOOP);
-            }
+            self.count_link()?;
             let path = jump?;
             self.last = path.last;
             return Ok(path.inode);
@@ -101,19 +113,57 @@ impl Nameidata {
         let Some(target) = inode.link_target() else {
             return Ok(inode);
         };
-        self.links += 1;
-        if self.links > MAXSYMLINKS {
-            return Err(ELOOP);
-        }
+        self.count_link()?;
         if target.is_empty() {
             return Err(ENOENT);
         }
-        let start = if target[0] == b'/' {
+        stack.push(Frame::new(&target, true));
+        self.last = None;
+        Ok(if target[0] == b'/' {
             self.root.clone()
         } else {
             dir.clone()
-        };
-        self.walk(start, &target, true)
+        })
+    }
+
+    /// Walk the frames on `stack` from `pos` (Linux `link_path_walk` with its
+    /// `nd->stack` of links being walked): each frame is a path's components still to
+    /// take; a link met on the way pushes its target's, so that a chain of links nests
+    /// frames, not calls (the kernel stack stays the same size however deep it goes).
+    fn run(&mut self, mut pos: Arc<Inode>, mut stack: Vec<Frame>) -> Result<Arc<Inode>, Errno> {
+        while let Some(top) = stack.last_mut() {
+            let Some(name) = top.comps.pop() else {
+                // This path is walked: a trailing `/` asks for a directory.
+                if top.trailing && !pos.is_dir() {
+                    return Err(ENOTDIR);
+                }
+                stack.pop();
+                continue;
+            };
+            let last = top.comps.is_empty();
+            let follow = !last || top.follow_last || top.trailing;
+            if !pos.is_dir() {
+                return Err(ENOTDIR);
+            }
+            let next = self.step(&pos, &name)?;
+            self.last = match name.as_slice() {
+                b"." | b".." => None,
+                _ => Some((pos.clone(), name)),
+            };
+            pos = if follow {
+                self.start_link(&pos, next, &mut stack)?
+            } else {
+                next
+            };
+        }
+        Ok(pos)
+    }
+
+    /// Follow `inode` if it is a link, found in `dir`; anything else is itself.
+    fn follow(&mut self, dir: &Arc<Inode>, inode: Arc<Inode>) -> Result<Arc<Inode>, Errno> {
+        let mut stack = Vec::new();
+        let pos = self.start_link(dir, inode, &mut stack)?;
+        self.run(pos, stack)
     }
 
     /// Walk every component of `path` but the last from `start` (Linux
@@ -124,33 +174,21 @@ impl Nameidata {
         path: &[u8],
     ) -> Result<(Arc<Inode>, Last, bool), Errno> {
         let trailing = path.ends_with(b"/");
-        let comps: Vec<&[u8]> = path
-            .split(|&c| c == b'/')
-            .filter(|c| !c.is_empty())
-            .collect();
-        let mut dir = start;
-        let Some((last, middle)) = comps.split_last() else {
-            return Ok((dir, Last::Dot, trailing));
+        let mut frame = Frame::new(path, true);
+        // The frame's components are in reverse: the first is the last.
+        let Some(last) = (!frame.comps.is_empty()).then(|| frame.comps.remove(0)) else {
+            return Ok((start, Last::Dot, trailing));
         };
-        for c in middle {
-            if !dir.is_dir() {
-                return Err(ENOTDIR);
-            }
-            let next = self.step(&dir, c)?;
-            let next = self.follow(&dir, next)?;
-            if !next.is_dir() {
-                return Err(ENOTDIR);
-            }
-            dir = next;
-        }
+        frame.trailing = false;
+        let dir = self.run(start, alloc::vec![frame])?;
         if !dir.is_dir() {
             return Err(ENOTDIR);
         }
-        let last = match *last {
+        let last = match last.as_slice() {
             b"." => Last::Dot,
             b".." => Last::DotDot,
             n if n.len() > NAME_MAX => return Err(ENAMETOOLONG),
-            n => Last::Norm(n.to_vec()),
+            _ => Last::Norm(last),
         };
         Ok((dir, last, trailing))
     }
@@ -158,31 +196,34 @@ impl Nameidata {
     /// Walk all of `path` from `start` (Linux `path_lookupat`), following a link at
     /// the end if `follow` (or if the path ends in `/`).
     fn walk(&mut self, start: Arc<Inode>, path: &[u8], follow: bool) -> Result<Arc<Inode>, Errno> {
-        let (dir, last, trailing) = self.walk_parent(start, path)?;
-        let inode = match last {
-            Last::Dot => {
-                self.last = None;
-                dir.clone()
-            }
-            Last::DotDot => {
-                self.last = None;
-                self.step(&dir, b"..")?
-            }
-            Last::Norm(n) => {
-                let inode = self.step(&dir, &n)?;
-                self.last = Some((dir.clone(), n));
-                inode
-            }
-        };
-        let inode = if follow || trailing {
-            self.follow(&dir, inode)?
-        } else {
-            inode
-        };
-        if trailing && !inode.is_dir() {
-            return Err(ENOTDIR);
+        self.last = None;
+        self.run(start, alloc::vec![Frame::new(path, follow)])
+    }
+}
+
+/// A path still to walk (Linux's `nd->stack` entry of a link being walked): its
+/// components, last first, so that the next is popped off the end.
+struct Frame {
+    comps: Vec<Vec<u8>>,
+    /// The path ended in `/`: its last component must be a directory (and a link there
+    /// is followed).
+    trailing: bool,
+    /// Follow a link at the last component.
+    follow_last: bool,
+}
+
+impl Frame {
+    fn new(path: &[u8], follow_last: bool) -> Frame {
+        Frame {
+            comps: path
+                .split(|&c| c == b'/')
+                .filter(|c| !c.is_empty())
+                .rev()
+                .map(<[u8]>::to_vec)
+                .collect(),
+            trailing: path.ends_with(b"/"),
+            follow_last,
         }
-        Ok(inode)
     }
 }
 

@@ -17,6 +17,8 @@ use forkos_lib::uapi::fcntl::AT_FDCWD;
 struct Mount {
     mountpoint: Arc<Inode>,
     root: Arc<Inode>,
+    /// A first `umount2(MNT_EXPIRE)` marked it (Linux `mnt_expiry_mark`).
+    expiry_mark: bool,
 }
 
 /// Every mount, oldest first (Linux's mount namespace `mnt_ns->list`).
@@ -143,6 +145,63 @@ pub fn sys_mount(
     MOUNTS.lock().push(Mount {
         mountpoint: path,
         root: proc_root,
+        expiry_mark: false,
     });
+    Ok(0)
+}
+
+/// `umount2` flags (Linux `MNT_FORCE`, `MNT_DETACH`, `MNT_EXPIRE`, `UMOUNT_NOFOLLOW`).
+const MNT_FORCE: u64 = 1;
+const MNT_DETACH: u64 = 2;
+const MNT_EXPIRE: u64 = 4;
+const UMOUNT_NOFOLLOW: u64 = 8;
+
+/// `umount2(target, flags)` (Linux `ksys_umount` -> `path_umount` -> `do_umount`): the
+/// newest mount at `target`, which must be its root (`EINVAL` otherwise); `EBUSY` while
+/// anything in it is in use (an open file, a working directory: here, any reference to
+/// its root beyond the mount's and this call's), unless `MNT_DETACH`, which takes it
+/// out of the tree at once and lets it go with its last user; `MNT_EXPIRE` marks it the
+/// first time (`EAGAIN`) and unmounts an unused one the second. The root file system
+/// cannot be unmounted: `EBUSY` (Linux would remount it read-only, which forkos's ramfs
+/// cannot be).
+pub fn sys_umount2(target: UserPtr<u8>, flags: u64) -> SysResult {
+    let flags = flags as i32 as u64;
+    if flags & !(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW) != 0 {
+        return Err(EINVAL);
+    }
+    let name = getname(target, false)?;
+    let path = traverse_mounts(path_lookupat(
+        AT_FDCWD as u64,
+        &name,
+        flags & UMOUNT_NOFOLLOW == 0,
+    )?);
+    let root = super::fs_struct::current_fs().root();
+    let mut mounts = MOUNTS.lock();
+    let Some(i) = mounts.iter().rposition(|m| Arc::ptr_eq(&m.root, &path)) else {
+        return Err(if Arc::ptr_eq(&path, &root) {
+            EBUSY
+        } else {
+            EINVAL
+        });
+    };
+    // The mount's own reference and this call's.
+    let busy = Arc::strong_count(&path) > 2;
+    if flags & MNT_EXPIRE != 0 {
+        if flags & (MNT_FORCE | MNT_DETACH) != 0 {
+            return Err(EINVAL);
+        }
+        if busy {
+            return Err(EBUSY);
+        }
+        if !core::mem::replace(&mut mounts[i].expiry_mark, true) {
+            return Err(EAGAIN);
+        }
+    }
+    if busy && flags & MNT_DETACH == 0 {
+        return Err(EBUSY);
+    }
+    let gone = mounts.remove(i);
+    drop(mounts);
+    drop(gone);
     Ok(0)
 }

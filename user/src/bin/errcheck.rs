@@ -474,6 +474,17 @@ fn draw(r: &mut Rng) -> (usize, [usize; 6]) {
                 0,
             ]
         }
+        // Nothing is ever mounted (above), and no path names "/": umount2 only fails.
+        nr::UMOUNT2 => {
+            a = [
+                path(r),
+                r.pick(&[0, 1, 2, 4, 6, 8, 16, usize::MAX]),
+                0,
+                0,
+                0,
+                0,
+            ]
+        }
         nr::TIMES => a = [ptr(r), 0, 0, 0, 0, 0],
         nr::GETRUSAGE => {
             a = [

@@ -155,7 +155,7 @@ tests! {
         fork_shares_offset, clone_files_shares_table, cloexec_across_execve, dup_dup3_fcntl,
         emfile_at_rlimit_nofile, getdents64_lists_directory, mkdir_rmdir_errors,
         links_and_rename, cwd_and_umask, attributes_and_copies, exec_written_file,
-        removed_cwd_takes_no_names;
+        removed_cwd_takes_no_names, deep_link_chain;
     pipes: pipe_eof_after_last_writer, pipe_sigpipe_and_epipe, pipe_nonblock_eagain,
         pipe_packets_and_pages,
         pipe_fills_then_blocks, pipe_atomic_writes, ppoll_pipe_readiness, pselect6_pipe_readiness, pipe_read_interrupted,
@@ -164,7 +164,8 @@ tests! {
     procfs: mount_errors, proc_self_files, proc_status_states, proc_readdir_lists_pids,
         proc_maps_fork_cow, proc_exe_exec, times_getrusage_getgroups,
         prctl_name_and_restart_syscall, rseq_register_errors,
-        rseq_signal_aborts_critical_section, nanosleep_resumes_after_stop;
+        rseq_signal_aborts_critical_section, nanosleep_resumes_after_stop,
+        umount_busy_expire_detach;
 }
 
 fn main(args: &[&str]) -> i32 {

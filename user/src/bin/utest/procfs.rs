@@ -12,6 +12,7 @@ use crate::util::*;
 const EPERM: isize = 1;
 const ENOENT: isize = 2;
 const EINTR: isize = 4;
+const EAGAIN: isize = 11;
 const EFAULT: isize = 14;
 const EBUSY: isize = 16;
 const ENOTDIR: isize = 20;
@@ -761,4 +762,58 @@ pub fn nanosleep_resumes_after_stop() -> T {
     check_eq!(sys::kill(pid, sys::SIGCONT), 0, "SIGCONT");
     check_eq!(wait(pid)?, exited(0), "the sleeper's verdict");
     Ok(())
+}
+
+/// `umount2`: Linux's flag and path errors; a mount in use is `EBUSY` until its last
+/// file is closed; `MNT_EXPIRE` marks first (`EAGAIN`) and unmounts the second time;
+/// `MNT_DETACH` unmounts at once, even under a working directory inside it.
+pub fn umount_busy_expire_detach() -> T {
+    let c = child(|| {
+        let umount = |p: usize, flags: usize| call(nr::UMOUNT2, [p, flags, 0, 0, 0, 0]);
+        let dir = c"/tmp/pm".as_ptr() as usize;
+        check_eq!(umount(dir, 16), -EINVAL, "unknown flag");
+        check_eq!(umount(BAD, 0), -EFAULT, "bad pointer");
+        check_eq!(umount(c"/no/such".as_ptr() as usize, 0), -ENOENT, "missing");
+        check_eq!(umount(c"/tmp".as_ptr() as usize, 0), -EINVAL, "not a mount");
+        check_eq!(call(nr::MKDIRAT, [AT, dir, 0o755, 0, 0, 0]), 0, "mkdir");
+        let proc_type = c"proc".as_ptr() as usize;
+        check_eq!(mount(c"proc", dir, proc_type, 0, 0), 0, "mount");
+        let fd = call(
+            nr::OPENAT,
+            [AT, c"/tmp/pm/self/stat".as_ptr() as usize, 0, 0, 0, 0],
+        );
+        check!(fd >= 0, "open a file in it: {fd}");
+        check_eq!(umount(dir, 0), -EBUSY, "busy while a file is open");
+        check_eq!(umount(dir, 4), -EBUSY, "MNT_EXPIRE while busy");
+        sys::close(fd as i32);
+        check_eq!(umount(dir, 4 | 2), -EINVAL, "MNT_EXPIRE with MNT_DETACH");
+        check_eq!(umount(dir, 4), -EAGAIN, "MNT_EXPIRE marks");
+        check_eq!(umount(dir, 4), 0, "MNT_EXPIRE again unmounts");
+        check_eq!(umount(dir, 0), -EINVAL, "no mount left there");
+        check_eq!(mount(c"proc", dir, proc_type, 0, 0), 0, "mount again");
+        check_eq!(
+            call(
+                nr::CHDIR,
+                [c"/tmp/pm/self".as_ptr() as usize, 0, 0, 0, 0, 0]
+            ),
+            0,
+            "chdir in"
+        );
+        check_eq!(umount(dir, 0), -EBUSY, "busy under a working directory");
+        check_eq!(umount(dir, 2), 0, "MNT_DETACH");
+        check_eq!(
+            call(nr::CHDIR, [c"/".as_ptr() as usize, 0, 0, 0, 0, 0]),
+            0,
+            "chdir out"
+        );
+        let mut b = [0u8; 16];
+        check_eq!(
+            readlink(b"/tmp/pm/self\0", &mut b),
+            -ENOENT,
+            "nothing mounted there"
+        );
+        check_eq!(call(nr::UNLINKAT, [AT, dir, 0x200, 0, 0, 0]), 0, "rmdir");
+        Ok(())
+    })?;
+    expect_ok(c)
 }
