@@ -15,7 +15,7 @@
 //! | [`fcntl`] | `fs/fcntl.c` | `dup`, `dup3`, `fcntl`, `ioctl` |
 //! | [`pipe`] | `fs/pipe.c` | `pipe2`: a bounded buffer between two files |
 //! | [`select`] | `fs/select.c` | `ppoll`, `pselect6`, `rt_sigsuspend` |
-//! | [`namespace`] | `fs/namespace.c` | `mount`: `/proc` over a directory |
+//! | [`namespace`] | `fs/namespace.c` | `mount`, `umount2`: `/proc` over a directory |
 //! | [`proc`] | `fs/proc/` | `/proc`: the processes and the machine, as text made when read |
 //! | [`char_dev`] | `fs/char_dev.c`, `drivers/char/mem.c`, `drivers/tty/` | `/dev/null`, `/dev/zero`, the console |
 //!
