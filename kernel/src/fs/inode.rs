@@ -157,9 +157,10 @@ pub enum InodeData {
     /// A character device: its operations are chosen by `rdev` when it is opened
     /// (Linux `chrdev_open`).
     Chr,
-    /// A pipe's inode: its buffer is the files' (Linux `i_pipe`, here their
-    /// `private_data`).
-    Pipe,
+    /// A pipe's inode and its buffer (Linux `i_pipe`), which the files also hold as
+    /// their `private_data`; opening the inode again (through `/proc/PID/fd/N`) opens
+    /// the same pipe.
+    Pipe(Arc<super::pipe::PipeInodeInfo>),
     /// A file of `/proc`: what it shows is made when it is read (Linux `proc_inode`).
     Proc(super::proc::ProcEntry),
 }
@@ -298,7 +299,7 @@ impl Inode {
             // tmpfs reports 20 bytes an entry (BOGO_DIRENT_SIZE), ramfs 0: a number no
             // program relies on.
             InodeData::Dir(d) => 20 * (d.entries.len() as u64 + 2),
-            InodeData::Chr | InodeData::Pipe | InodeData::Proc(_) => 0,
+            InodeData::Chr | InodeData::Pipe(_) | InodeData::Proc(_) => 0,
         }
     }
 

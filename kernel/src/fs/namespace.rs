@@ -1,5 +1,6 @@
 //! Mounts (Linux `fs/namespace.c`): `mount(2)` puts a file system's root over a
-//! directory and `umount2` takes it away, and path walks step from that directory into it ([`traverse_mounts`]).
+//! directory and `umount2` takes it away; path walks step from that directory into it
+//! ([`traverse_mounts`]).
 //! forkos has one kind of file system to mount, `proc` ([`super::proc`]); the root is
 //! the ramfs that never moves.
 

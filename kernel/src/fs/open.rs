@@ -40,6 +40,8 @@ pub fn open_inode(inode: Arc<Inode>, flags: u32) -> Result<Arc<File>, Errno> {
     }
     match mode & S_IFMT {
         S_IFLNK => return Err(ELOOP),
+        S_IFIFO if flags & O_DIRECTORY != 0 => return Err(ENOTDIR),
+        S_IFIFO => return super::pipe::fifo_open(inode, flags | O_LARGEFILE),
         // O_TRUNC asks to write, too (Linux `build_open_flags`).
         S_IFDIR if acc != O_RDONLY || flags & O_TRUNC != 0 => return Err(EISDIR),
         S_IFDIR => {}

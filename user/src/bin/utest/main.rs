@@ -165,7 +165,7 @@ tests! {
         proc_maps_fork_cow, proc_exe_exec, times_getrusage_getgroups,
         prctl_name_and_restart_syscall, rseq_register_errors,
         rseq_signal_aborts_critical_section, nanosleep_resumes_after_stop,
-        umount_busy_expire_detach;
+        umount_busy_expire_detach, proc_fd_reopens_pipe;
 }
 
 fn main(args: &[&str]) -> i32 {

@@ -16,6 +16,7 @@ const EAGAIN: isize = 11;
 const EFAULT: isize = 14;
 const EBUSY: isize = 16;
 const ENOTDIR: isize = 20;
+const EPIPE: isize = 32;
 const EINVAL: isize = 22;
 const ENODEV: isize = 19;
 const AT: usize = sys::AT_FDCWD as usize;
@@ -813,6 +814,92 @@ pub fn umount_busy_expire_detach() -> T {
             "nothing mounted there"
         );
         check_eq!(call(nr::UNLINKAT, [AT, dir, 0x200, 0, 0, 0]), 0, "rmdir");
+        Ok(())
+    })?;
+    expect_ok(c)
+}
+
+/// `/proc/self/fd/N` of a pipe opens the same pipe again (Linux `fifo_open`): bytes
+/// written through the new file come out of the old read end, end of file comes when
+/// every writer, old and new, is closed; an anonymous pipe's writer opens even with no
+/// reader and `O_NONBLOCK` (a named FIFO's would be `ENXIO`), and then meets `EPIPE`.
+pub fn proc_fd_reopens_pipe() -> T {
+    mount_proc()?;
+    let c = child(|| {
+        let mut fds = [0i32; 2];
+        check_eq!(
+            call(nr::PIPE2, [fds.as_mut_ptr() as usize, 0, 0, 0, 0, 0]),
+            0,
+            "pipe2"
+        );
+        let mut p = [0u8; 64];
+        let w_path = pid_path(&mut p, sys::getpid() as i32, "fd/");
+        let mut path = [0u8; 64];
+        let n = w_path.len() - 1;
+        path[..n].copy_from_slice(&w_path[..n]);
+        let with_fd = |path: &mut [u8; 64], fd: i32| {
+            path[n] = b'0' + fd as u8;
+            path[n + 1] = 0;
+        };
+        with_fd(&mut path, fds[1]);
+        let w2 = call(
+            nr::OPENAT,
+            [AT, path.as_ptr() as usize, sys::O_WRONLY as usize, 0, 0, 0],
+        );
+        check!(w2 >= 0, "open the write end again: {w2}");
+        check_eq!(sys::write(w2 as i32, b"via proc"), 8, "write through it");
+        let mut b = [0u8; 16];
+        check_eq!(sys::read(fds[0], &mut b), 8, "read from the old end");
+        check_eq!(&b[..8], b"via proc", "the same bytes");
+        sys::close(fds[1]);
+        check_eq!(sys::write(w2 as i32, b"x"), 1, "still a writer");
+        sys::close(w2 as i32);
+        check_eq!(sys::read(fds[0], &mut b), 1, "the last byte");
+        check_eq!(sys::read(fds[0], &mut b), 0, "end of file: no writer left");
+        with_fd(&mut path, fds[0]);
+        let r2 = call(
+            nr::OPENAT,
+            [
+                AT,
+                path.as_ptr() as usize,
+                sys::O_RDONLY as usize | sys::O_NONBLOCK as usize,
+                0,
+                0,
+                0,
+            ],
+        );
+        check!(r2 >= 0, "open the read end again: {r2}");
+        sys::close(fds[0]);
+        sys::close(r2 as i32);
+        Ok(())
+    })?;
+    expect_ok(c)?;
+    // No reader left: the writer opens all the same, and its write is EPIPE.
+    let c = child(|| {
+        let mut fds = [0i32; 2];
+        check_eq!(
+            call(nr::PIPE2, [fds.as_mut_ptr() as usize, 0, 0, 0, 0, 0]),
+            0,
+            "pipe2"
+        );
+        sys::close(fds[0]);
+        let mut p = [0u8; 64];
+        let path = pid_path(&mut p, sys::getpid() as i32, "fd/");
+        let mut q = [0u8; 64];
+        let n = path.len() - 1;
+        q[..n].copy_from_slice(&path[..n]);
+        q[n] = b'0' + fds[1] as u8;
+        let flags = sys::O_WRONLY as usize | sys::O_NONBLOCK as usize;
+        let w2 = call(nr::OPENAT, [AT, q.as_ptr() as usize, flags, 0, 0, 0]);
+        check!(w2 >= 0, "a writer with no reader opens: {w2}");
+        check_eq!(
+            sys::set_handler(sys::SIGPIPE, sys::SIG_IGN as usize, 0),
+            0,
+            "ignore SIGPIPE"
+        );
+        check_eq!(sys::write(w2 as i32, b"x"), -EPIPE, "write: EPIPE");
+        sys::close(w2 as i32);
+        sys::close(fds[1]);
         Ok(())
     })?;
     expect_ok(c)
