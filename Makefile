@@ -13,6 +13,9 @@
 #                   tools/icount-plugin (SMP="1 4" runs K=1 and K=4 and prints the speed-up bound;
 #                   without SMP on the command line, K=1)
 #   make fuzz       run the syscall fuzzer for long (FUZZ_SEED=, FUZZ_CALLS=); `make test` runs it briefly
+#   make shell      boot Debian's unmodified busybox (fetched once into build/busybox/) to an
+#                   interactive `sh` on the console (TRACE=fork narrates its forks); `exit` powers off;
+#                   TEST=NAME runs the script user/sh/NAME.sh instead, its status QEMU's
 #   make initrd     build the C programs (user/c) and build/initrd.cpio holding them and utest;
 #                   boot it with `make run INITRD=build/initrd.cpio` (its /init is cdemo)
 #   make exercise E=NAME  take exercise NAME's reference code out of the kernel (docs/exercises.md);
@@ -49,6 +52,10 @@ FUZZ_FILES := 64
 UTEST      := target/aarch64-unknown-none/release/utest
 INITRD_CPIO := build/initrd.cpio
 
+# Debian's busybox-static (arm64), its applet links made at boot, and the shell scripts.
+BUSYBOX_CPIO := build/busybox.cpio
+SHELL_SCRIPTS := $(wildcard user/sh/*.sh)
+
 BENCH_ARGS ?=
 # smpbench's list of CPU counts: SMP if given, else 1 (not make run's default of 4).
 SMPBENCH   := $(if $(filter file,$(origin SMP)),1,$(SMP))
@@ -57,7 +64,7 @@ FUZZ_SEED  ?= $(shell date +%s)
 FUZZ_CALLS ?= 1000000
 
 .PHONY: all run test lint debug clean toolchain qemu gdb python cc hostcc user initrd fuzz bench smpbench \
-	exercise FORCE
+	exercise shell FORCE
 
 all: $(IMG)
 
@@ -127,6 +134,20 @@ $(INITRD_CPIO): $(C_PROGS) build/c/notelf build/c/x86elf build/c/truncated user 
 
 initrd: $(INITRD_CPIO)
 
+build/busybox/busybox: scripts/fetch-busybox
+	scripts/fetch-busybox
+
+# /init is none: the kernel runs `/bin/sh /etc/init.sh [TEST]` (user/sh/init.sh), which
+# mounts /proc and installs the applet links. The test scripts are /tests/NAME.sh.
+$(BUSYBOX_CPIO): build/busybox/busybox $(SHELL_SCRIPTS) scripts/mkcpio | python
+	scripts/mkcpio $@ bin/busybox=build/busybox/busybox 'bin/sh->busybox' sbin/ usr/bin/ \
+	    usr/sbin/ proc/ etc/init.sh=user/sh/init.sh:644 \
+	    $(foreach f,$(filter-out user/sh/init.sh,$(SHELL_SCRIPTS)),tests/$(notdir $(f))=$(f):644)
+
+shell: $(IMG) $(BUSYBOX_CPIO) qemu
+	$(QEMU) -M $(MACHINE) -cpu $(CPU) -smp $(SMP) -m $(MEM) -nographic -nic none -semihosting \
+	    -kernel $(IMG) -initrd $(BUSYBOX_CPIO) -append "$(strip $(CMDLINE) init=/bin/sh -- /etc/init.sh $(TEST))"
+
 # The kernel embeds the user programs, so they are built first.
 user: toolchain
 	$(CARGO) build $(USER_CARGO_FLAGS)
@@ -144,7 +165,7 @@ $(IMG): $(ELF)
 run: $(IMG) $(INITRD) qemu
 	$(QEMU) $(QEMU_ARGS)
 
-test: $(IMG) $(INITRD_CPIO) qemu gdb hostcc
+test: $(IMG) $(INITRD_CPIO) $(BUSYBOX_CPIO) qemu gdb hostcc
 	$(CARGO) test --no-fail-fast -p forkos-lib -p forkos-tests -- $(T)
 
 lint: user

@@ -370,16 +370,19 @@ fn do_execve(filename: Vec<u8>, argv: Strings, envp: Strings) -> Result<(), Errn
     b.execfn = b.p;
     b.filename = name;
     b.copy_strings(&envp, b.envc)?;
+    let env_start = b.p;
     b.copy_strings(&argv, b.argc)?;
     // Linux 6.1 gives a program started with no arguments an empty argv[0].
     if b.argc == 0 {
         b.push_bytes(b"")?;
         b.argc = 1;
     }
+    let arg_start = b.p;
     // Then the file, as Linux 6.1's `bprm_execve` -> `do_open_execat` (after the
     // strings: a bad argv is EFAULT even for a missing file). Only regular files with an
     // execute bit run (Linux `may_open` + `path_noexec`).
-    let inode = fs::lookup(&b.filename)?;
+    let exe = fs::namei::lookup_path(&b.filename)?;
+    let inode = exe.inode.clone();
     if !inode.is_reg() || inode.mode() & 0o111 == 0 {
         return Err(EACCES);
     }
@@ -390,12 +393,17 @@ fn do_execve(filename: Vec<u8>, argv: Strings, envp: Strings) -> Result<(), Errn
         let mut inner = b.mm.lock();
         inner.start_brk = loaded.brk;
         inner.brk = loaded.brk;
+        // Linux `create_elf_tables` and `set_mm_exe_file`.
+        (inner.arg_start, inner.arg_end) = (arg_start, env_start);
+        (inner.env_start, inner.env_end) = (env_start, b.execfn);
+        inner.exe_file = Some(Arc::new(exe));
         if !inner.overlaps(crate::mm::SIGPAGE, crate::mm::SIGPAGE + PAGE) {
             inner.insert_vma(crate::mm::sigpage_vma())?;
         }
     }
     let strings = b.p;
     let sp = create_elf_tables(&mut b, &loaded)?;
+    b.mm.lock().start_stack = sp;
     setup_arg_pages(&b.mm, strings, sp);
     // Point of no return (Linux `begin_new_exec`): the other threads go (`de_thread`),
     // the new mm comes in (`exec_mmap`), releasing a vfork parent.
@@ -410,6 +418,8 @@ fn do_execve(filename: Vec<u8>, argv: Strings, envp: Strings) -> Result<(), Errn
     crate::mm::activate_mm(&mm);
     drop(old);
     crate::signal::flush_signal_handlers(tsk);
+    // Linux `rseq_execve`.
+    tsk.rseq.execve();
     // The parent may no longer move us between process groups (Linux: `PF_FORKNOEXEC`
     // cleared in `begin_new_exec`; `setpgid` then says EACCES).
     tsk.signal.inner.lock().forknoexec = false;

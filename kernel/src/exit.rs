@@ -42,6 +42,9 @@ fn release_task(p: &Arc<Task>) {
         }
         let zombie_leader = {
             let mut s = p.signal.inner.lock();
+            // Linux `__exit_signal`: the group keeps the thread's CPU time.
+            s.utime += p.utime.load(core::sync::atomic::Ordering::Relaxed);
+            s.stime += p.stime.load(core::sync::atomic::Ordering::Relaxed);
             s.threads
                 .retain(|t| t.upgrade().is_some_and(|t| !Arc::ptr_eq(&t, &p)));
             if p.is_group_leader() {
@@ -678,6 +681,18 @@ fn scan_children(who: Who, options: i32) -> Option<Result<Reaped, Errno>> {
                 .load(core::sync::atomic::Ordering::Relaxed)
         });
     if options & WNOWAIT == 0 {
+        // Linux `wait_task_zombie`: the child's time, and its children's, become ours.
+        let (u, s) = child.signal.thread_group_cputime();
+        let (cu, cs) = {
+            let c = child.signal.inner.lock();
+            (c.cutime, c.cstime)
+        };
+        {
+            let me = current();
+            let mut me = me.signal.inner.lock();
+            me.cutime += u + cu;
+            me.cstime += s + cs;
+        }
         release_task(&child);
     }
     Some(Ok(Reaped::exited(child.pid, status)))

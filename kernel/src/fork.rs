@@ -148,6 +148,11 @@ fn dup_mmap(mm: &Mm, oldmm: &Mm) -> Result<(), Errno> {
     let mut new = mm.lock();
     new.start_brk = old.start_brk;
     new.brk = old.brk;
+    (new.arg_start, new.arg_end) = (old.arg_start, old.arg_end);
+    (new.env_start, new.env_end) = (old.env_start, old.env_end);
+    new.start_stack = old.start_stack;
+    // Linux `dup_mm_exe_file`.
+    new.exe_file = old.exe_file.clone();
     // The VMAs go in first, so that if copying fails half-way, tearing the new mm down
     // drops the references already taken.
     new.vmas = old.vmas.clone();
@@ -268,6 +273,10 @@ fn copy_process_counted(args: &KernelCloneArgs, trace: i32) -> Result<Arc<Task>,
         (pid, signal)
     };
     let p = dup_task_struct(pid, tgid, args.kthread, signal, sighand).map_err(release_pid)?;
+    // Linux `rseq_fork`.
+    if args.flags & CLONE_VM == 0 {
+        p.rseq.inherit(&current().rseq);
+    }
     // The descriptor table and the working directory (Linux `copy_files`, `copy_fs`).
     {
         let (files, fs) = {

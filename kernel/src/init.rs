@@ -131,6 +131,8 @@ pub fn idle_work() {
     current().inner.lock().children.shrink_to_fit();
     // And the kernel stacks kept for reuse.
     crate::mm::kstack::drain_cache();
+    // The mounts go with the last process of their namespace (Linux `put_mnt_ns`).
+    crate::fs::namespace::put_mnt_ns();
     let before = PAGES_AT_INIT.load(Ordering::Relaxed);
     let after = page_alloc::nr_free_pages();
     println!("forkos: free pages before init started {before}, after it exited {after}");

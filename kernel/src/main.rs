@@ -55,6 +55,7 @@ pub mod pid;
 pub mod ptrace;
 pub mod random;
 pub mod resource;
+pub mod rseq;
 pub mod sched;
 pub mod selftest;
 pub mod signal;

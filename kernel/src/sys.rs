@@ -227,3 +227,110 @@ pub fn sys_getcpu(cpup: UserPtr<u32>, nodep: UserPtr<u32>) -> SysResult {
     }
     Ok(0)
 }
+
+/// Linux's `INITIAL_JIFFIES`: jiffies start 300 s before they wrap a 32-bit counter, so
+/// that wrap bugs show early; `times` returns them as clock ticks.
+const INITIAL_JIFFIES: u64 = (u32::MAX as u64 + 1) - 300 * time::HZ;
+
+/// `times(buf)` (Linux `do_sys_times` + `sys_times`): the process's and its reaped
+/// children's CPU time in clock ticks, and the time since an arbitrary point (Linux's
+/// jiffies, from `INITIAL_JIFFIES`), in clock ticks. `EFAULT` for a bad buffer.
+pub fn sys_times(tbuf: UserPtr<[i64; 4]>) -> SysResult {
+    use crate::fs::proc::array::{nsec_to_clock_t, USER_HZ};
+    if !tbuf.is_null() {
+        let me = current();
+        let (u, s) = me.signal.thread_group_cputime();
+        let (cu, cs) = {
+            let i = me.signal.inner.lock();
+            (i.cutime, i.cstime)
+        };
+        let tms = [u, s, cu, cs].map(|ns| nsec_to_clock_t(ns) as i64);
+        tbuf.write(&tms)?;
+    }
+    let jiffies = INITIAL_JIFFIES + time::ktime_get_ns() / (1_000_000_000 / time::HZ);
+    Ok((jiffies * USER_HZ / time::HZ) as i64)
+}
+
+/// `getrusage` of the calling thread, its process, or its reaped children.
+const RUSAGE_SELF: i64 = 0;
+const RUSAGE_CHILDREN: i64 = -1;
+const RUSAGE_THREAD: i64 = 1;
+
+/// `getrusage(who, ru)` (Linux `getrusage` in `kernel/sys.c`): CPU times; forkos counts
+/// nothing else (faults, context switches, maximum RSS), so the rest is 0. `EINVAL`
+/// for another `who`, `EFAULT` for a bad buffer.
+pub fn sys_getrusage(who: i64, ru: UserPtr<crate::exit::Rusage>) -> SysResult {
+    let who = who as i32 as i64;
+    let me = current();
+    let (u, s) = match who {
+        RUSAGE_SELF => me.signal.thread_group_cputime(),
+        RUSAGE_THREAD => (
+            me.utime.load(core::sync::atomic::Ordering::Relaxed),
+            me.stime.load(core::sync::atomic::Ordering::Relaxed),
+        ),
+        RUSAGE_CHILDREN => {
+            let i = me.signal.inner.lock();
+            (i.cutime, i.cstime)
+        }
+        _ => return Err(EINVAL),
+    };
+    let mut r: crate::exit::Rusage = [0; 144];
+    // ru_utime and ru_stime: struct timeval, seconds and microseconds.
+    for (at, ns) in [(0, u), (16, s)] {
+        r[at..at + 8].copy_from_slice(&((ns / 1_000_000_000) as i64).to_le_bytes());
+        r[at + 8..at + 16].copy_from_slice(&((ns % 1_000_000_000 / 1000) as i64).to_le_bytes());
+    }
+    ru.write(&r)?;
+    Ok(0)
+}
+
+/// `getgroups(size, list)` (Linux `groups_search`'s `getgroups` in `kernel/groups.c`):
+/// root belongs to no supplementary group, so 0, with `list` untouched; `EINVAL` for
+/// a negative size.
+pub fn sys_getgroups(size: u64, _list: UserPtr<u32>) -> SysResult {
+    if (size as i32) < 0 {
+        return Err(EINVAL);
+    }
+    Ok(0)
+}
+
+/// `prctl` options forkos has (Linux `include/uapi/linux/prctl.h`).
+const PR_SET_NAME: u64 = 15;
+const PR_GET_NAME: u64 = 16;
+
+/// `prctl(option, ...)` (Linux `SYSCALL_DEFINE5(prctl)`): `PR_SET_NAME` names the
+/// calling thread (15 bytes kept; `EFAULT` for a bad string), `PR_GET_NAME` copies its
+/// 16-byte name out (`EFAULT`); every other option is `EINVAL`, Linux's answer for an
+/// option it does not know (forkos has none of the rest).
+pub fn sys_prctl(option: u64, arg2: u64) -> SysResult {
+    let me = current();
+    match option as i32 as u64 {
+        PR_SET_NAME => {
+            // Linux `strncpy_from_user(comm, arg2, sizeof(comm) - 1)`.
+            let mut comm = [0u8; 16];
+            let src: UserPtr<u8> = UserPtr::new(arg2);
+            let mut n = 0;
+            while n < 15 {
+                let mut b = [0u8; 1];
+                if mm::uaccess::raw_copy_from_user(&mut b, src.add(n)) != 0 {
+                    return Err(EFAULT);
+                }
+                if b[0] == 0 {
+                    break;
+                }
+                comm[n] = b[0];
+                n += 1;
+            }
+            me.set_comm_bytes(&comm[..n]);
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            let (c, _) = me.comm();
+            let mut out = [0u8; 16];
+            out.copy_from_slice(&c[..16]);
+            mm::uaccess::copy_to_user(UserPtr::new(arg2), &out)?;
+            Ok(0)
+        }
+        _ => Err(EINVAL),
+    }
+}

@@ -130,6 +130,25 @@ syscalls! {
     (nr::STATX, "statx", |a| {
         fs::stat::sys_statx(a[0], UserPtr::new(a[1]), a[2], a[3], UserPtr::new(a[4]))
     }),
+    (nr::MOUNT, "mount", |a| {
+        fs::namespace::sys_mount(
+            UserPtr::new(a[0]),
+            UserPtr::new(a[1]),
+            UserPtr::new(a[2]),
+            a[3],
+            UserPtr::new(a[4]),
+        )
+    }),
+    (nr::UMOUNT2, "umount2", |a| {
+        fs::namespace::sys_umount2(UserPtr::new(a[0]), a[1])
+    }),
+    (nr::RESTART_SYSCALL, "restart_syscall", |_| time::sys_restart_syscall()),
+    (nr::TIMES, "times", |a| crate::sys::sys_times(UserPtr::new(a[0]))),
+    (nr::GETGROUPS, "getgroups", |a| crate::sys::sys_getgroups(a[0], UserPtr::new(a[1]))),
+    (nr::GETRUSAGE, "getrusage", |a| {
+        crate::sys::sys_getrusage(a[0] as i64, UserPtr::new(a[1]))
+    }),
+    (nr::PRCTL, "prctl", |a| crate::sys::sys_prctl(a[0], a[1])),
     (nr::EXIT, "exit", |a| exit::sys_exit(a[0] as i64)),
     (nr::EXIT_GROUP, "exit_group", |a| {
         exit::sys_exit_group(a[0] as i64)
@@ -218,6 +237,7 @@ syscalls! {
     (nr::WAIT4, "wait4", |a| {
         exit::sys_wait4(a[0] as i64, UserPtr::new(a[1]), a[2], UserPtr::new(a[3]))
     }),
+    (nr::RSEQ, "rseq", |a| crate::rseq::sys_rseq(a[0], a[1], a[2], a[3])),
     (nr::CLONE3, "clone3", |a| fork::sys_clone3(UserPtr::new(a[0]), a[1])),
     (nr::EXECVE, "execve", |a| {
         crate::exec::sys_execve(UserPtr::new(a[0]), UserPtr::new(a[1]), UserPtr::new(a[2]))

@@ -151,6 +151,14 @@ pub struct SignalInner {
     /// The signal that stopped the group, until a wait reports it (Linux keeps it in
     /// `group_exit_code`, which forkos keeps for the exit alone).
     pub group_stop_code: i32,
+    /// CPU time of the group's threads that are gone, in nanoseconds (Linux
+    /// `signal->utime`, `stime`, added up in `__exit_signal`).
+    pub utime: u64,
+    pub stime: u64,
+    /// CPU time of the reaped children and their reaped children (Linux `cutime`,
+    /// `cstime`, added up in `wait_task_zombie`).
+    pub cutime: u64,
+    pub cstime: u64,
 }
 
 impl SignalStruct {
@@ -175,8 +183,26 @@ impl SignalStruct {
                 flags: 0,
                 group_stop_count: 0,
                 group_stop_code: 0,
+                utime: 0,
+                stime: 0,
+                cutime: 0,
+                cstime: 0,
             }),
         })
+    }
+
+    /// The CPU time of the whole group, user and system, in nanoseconds: the threads
+    /// gone and the threads here (Linux `thread_group_cputime`).
+    pub fn thread_group_cputime(&self) -> (u64, u64) {
+        // One look under the lock: `release_task` moves a thread's time into the
+        // group's and takes it off the list under the same lock.
+        let i = self.inner.lock();
+        let (mut u, mut s) = (i.utime, i.stime);
+        for t in i.threads.iter().filter_map(Weak::upgrade) {
+            u += t.utime.load(Ordering::Relaxed);
+            s += t.stime.load(Ordering::Relaxed);
+        }
+        (u, s)
     }
 
     /// The group's threads that have not been released yet.
@@ -237,6 +263,8 @@ pub struct TaskInner {
     /// [`Current::set_mm`] and [`Task::set_new_task_mm`], which keep `Task::mm_ptr` its
     /// mirror.
     mm: Option<Arc<Mm>>,
+    /// What `restart_syscall` finishes (Linux `restart_block`): an interrupted sleep.
+    pub restart_block: crate::time::RestartBlock,
     /// CLONE_CHILD_SETTID: write our tid here when we first run.
     pub set_child_tid: UserPtr<i32>,
     /// CLONE_CHILD_CLEARTID / set_tid_address: zero and futex-wake here when we exit.
@@ -314,6 +342,14 @@ pub struct Task {
     mm_ptr: AtomicPtr<Mm>,
     /// A short name for reports (the program's name).
     pub comm: IrqSpinLock<[u8; 16]>,
+    /// CPU time in user space and in the kernel, in nanoseconds, counted a tick at a
+    /// time (Linux `utime`, `stime`, from `account_process_tick`).
+    pub utime: AtomicU64,
+    pub stime: AtomicU64,
+    /// When the task was made, in nanoseconds since boot (Linux `start_time`).
+    pub start_time: u64,
+    /// The restartable-sequence area it registered (Linux `task->rseq` and friends).
+    pub rseq: crate::rseq::Rseq,
     pub inner: IrqSpinLock<TaskInner>,
 }
 
@@ -368,12 +404,17 @@ impl Task {
             exit_status: AtomicI32::new(0),
             mm_ptr: AtomicPtr::new(core::ptr::null_mut()),
             comm: IrqSpinLock::new(comm),
+            utime: AtomicU64::new(0),
+            stime: AtomicU64::new(0),
+            start_time: crate::time::ktime_get_ns(),
+            rseq: crate::rseq::Rseq::default(),
             inner: IrqSpinLock::new(TaskInner {
                 parent: Weak::new(),
                 children: Vec::new(),
                 exit_code: 0,
                 exit_signal: 0,
                 mm: None,
+                restart_block: crate::time::RestartBlock::None,
                 set_child_tid: UserPtr::default(),
                 clear_child_tid: UserPtr::default(),
                 vfork_done: None,
@@ -422,9 +463,15 @@ impl Task {
     }
 
     pub fn set_comm(&self, name: &str) {
+        self.set_comm_bytes(name.as_bytes());
+    }
+
+    /// Name the task, keeping 15 bytes (Linux `__set_task_comm`): bytes as given, for
+    /// `prctl(PR_SET_NAME)` and `/proc/PID/comm`.
+    pub fn set_comm_bytes(&self, name: &[u8]) {
         let mut c = [0u8; 16];
         let n = name.len().min(15);
-        c[..n].copy_from_slice(&name.as_bytes()[..n]);
+        c[..n].copy_from_slice(&name[..n]);
         *self.comm.lock() = c;
     }
 

@@ -18,6 +18,7 @@ static SINCE_JIFFY: AtomicU64 = AtomicU64::new(0);
 /// The timer will interrupt `rate` times a second (at least [`HZ`]); returns how many
 /// interrupts make a jiffy.
 pub fn set_tick_rate(rate: u64) -> u64 {
+    TICK_NSEC.store(NSEC_PER_SEC / rate.max(1), Ordering::Relaxed);
     let per_jiffy = (rate / HZ).max(1);
     PER_JIFFY.store(per_jiffy, Ordering::Relaxed);
     per_jiffy
@@ -29,6 +30,7 @@ pub fn set_tick_rate(rate: u64) -> u64 {
 /// the scheduler's tick may preempt the running task (`update_process_times` ->
 /// `scheduler_tick`). Only the boot CPU's tick moves time ([`tick_do_timer_cpu`]).
 pub fn tick_handle_periodic() {
+    account_process_tick();
     if !tick_do_timer_cpu() {
         crate::sched::scheduler_tick();
         return;
@@ -39,6 +41,58 @@ pub fn tick_handle_periodic() {
     }
     crate::sched::scheduler_tick();
 }
+
+/// Nanoseconds between two timer interrupts (Linux `TICK_NSEC`).
+static TICK_NSEC: AtomicU64 = AtomicU64::new(NSEC_PER_SEC / HZ);
+
+/// Charge the tick to the running task, as user or system time by where the interrupt
+/// came from (Linux `account_process_tick`); the idle task's ticks are nobody's.
+fn account_process_tick() {
+    let cpu = crate::arch::percpu::this_cpu();
+    let t = crate::task::current();
+    // The time since this CPU's last tick, so that a tick that came late (a busy host
+    // runs the guest unevenly) still charges all of it; at most a second.
+    let now = ktime_get_ns();
+    let last = LAST_TICK_NS[cpu.cpu].swap(now, Ordering::Relaxed);
+    let ns = if last == 0 {
+        TICK_NSEC.load(Ordering::Relaxed)
+    } else {
+        now.saturating_sub(last).min(NSEC_PER_SEC)
+    };
+    let stat = &KCPUSTAT[cpu.cpu];
+    if t.pid == 0 {
+        stat[CPUTIME_IDLE].fetch_add(ns, Ordering::Relaxed);
+    } else if cpu.irq_from_user.load(Ordering::Relaxed) {
+        t.utime.fetch_add(ns, Ordering::Relaxed);
+        stat[CPUTIME_USER].fetch_add(ns, Ordering::Relaxed);
+    } else {
+        t.stime.fetch_add(ns, Ordering::Relaxed);
+        stat[CPUTIME_SYSTEM].fetch_add(ns, Ordering::Relaxed);
+    }
+}
+
+/// When each CPU's last tick was charged, in nanoseconds since boot.
+#[allow(clippy::declare_interior_mutable_const)]
+static LAST_TICK_NS: [AtomicU64; crate::arch::percpu::NR_CPUS] = {
+    const Z: AtomicU64 = AtomicU64::new(0);
+    [Z; crate::arch::percpu::NR_CPUS]
+};
+
+/// Index of user time in a CPU's [`KCPUSTAT`] (Linux `CPUTIME_USER`).
+pub const CPUTIME_USER: usize = 0;
+/// Index of system time (Linux `CPUTIME_SYSTEM`).
+pub const CPUTIME_SYSTEM: usize = 1;
+/// Index of idle time (Linux `CPUTIME_IDLE`).
+pub const CPUTIME_IDLE: usize = 2;
+
+/// Each CPU's time in user space, the kernel and idle, in nanoseconds (Linux
+/// `kernel_cpustat`), for `/proc/stat` and `/proc/uptime`.
+#[allow(clippy::declare_interior_mutable_const)]
+pub static KCPUSTAT: [[AtomicU64; 3]; crate::arch::percpu::NR_CPUS] = {
+    const Z: AtomicU64 = AtomicU64::new(0);
+    const ROW: [AtomicU64; 3] = [Z, Z, Z];
+    [ROW; crate::arch::percpu::NR_CPUS]
+};
 
 /// The CPU whose tick advances jiffies and runs the sleep timers
 /// (Linux `tick_do_timer_cpu`): the boot CPU. Other CPUs' ticks only do the scheduler's
@@ -92,6 +146,54 @@ fn valid(ts: &Timespec) -> bool {
     ts.tv_sec >= 0 && (0..NSEC_PER_SEC as i64).contains(&ts.tv_nsec)
 }
 
+/// What an interrupted relative sleep leaves for `restart_syscall` (Linux
+/// `restart_block.nanosleep`): when it ends, and where the time left goes.
+#[derive(Clone, Copy, Default, Debug)]
+pub enum RestartBlock {
+    /// Nothing to restart (Linux `do_no_restart_syscall`).
+    #[default]
+    None,
+    Nanosleep {
+        deadline_ns: u64,
+        rmtp: UserPtr<Timespec>,
+    },
+}
+
+/// Sleep until `deadline_ns` (Linux `do_nanosleep`): interrupted, the time left goes
+/// to `rmtp` (`EFAULT` if it cannot be written, Linux `nanosleep_copyout`) and the task
+/// keeps a restart block: `ERESTART_RESTARTBLOCK`, which becomes `EINTR` if a handler
+/// runs and otherwise `restart_syscall`, which sleeps on for what was left.
+fn do_nanosleep(deadline_ns: u64, rmtp: UserPtr<Timespec>) -> crate::errno::SysResult {
+    let ticks = deadline_ns
+        .saturating_sub(ktime_get_ns())
+        .div_ceil(NSEC_PER_SEC / HZ);
+    let left = crate::sched::wait::sleep_ticks(ticks);
+    if left > 0 && interrupted() {
+        if !rmtp.is_null() {
+            let r = deadline_ns.saturating_sub(ktime_get_ns());
+            rmtp.write(&Timespec {
+                tv_sec: (r / NSEC_PER_SEC) as i64,
+                tv_nsec: (r % NSEC_PER_SEC) as i64,
+            })?;
+        }
+        crate::task::current().inner.lock().restart_block =
+            RestartBlock::Nanosleep { deadline_ns, rmtp };
+        return Err(crate::signal::ERESTART_RESTARTBLOCK);
+    }
+    Ok(0)
+}
+
+/// `restart_syscall()` (Linux `sys_restart_syscall`): finish what the task's restart
+/// block describes (Linux `hrtimer_nanosleep_restart`); with none, `EINTR` (Linux
+/// `do_no_restart_syscall`).
+pub fn sys_restart_syscall() -> crate::errno::SysResult {
+    let block = crate::task::current().inner.lock().restart_block;
+    match block {
+        RestartBlock::None => Err(crate::errno::EINTR),
+        RestartBlock::Nanosleep { deadline_ns, rmtp } => do_nanosleep(deadline_ns, rmtp),
+    }
+}
+
 /// `nanosleep(req, rem)` (Linux `hrtimer_nanosleep`), at tick resolution: the sleep
 /// lasts at least as long as asked.
 pub fn sys_nanosleep(req: UserPtr<Timespec>, rem: UserPtr<Timespec>) -> crate::errno::SysResult {
@@ -100,25 +202,10 @@ pub fn sys_nanosleep(req: UserPtr<Timespec>, rem: UserPtr<Timespec>) -> crate::e
     if !valid(&ts) {
         return Err(EINVAL);
     }
-    let start = ktime_get_ns();
     let want = (ts.tv_sec as u64)
         .saturating_mul(NSEC_PER_SEC)
         .saturating_add(ts.tv_nsec as u64);
-    let left = crate::sched::wait::sleep_ticks(timespec_to_ticks(&ts));
-    if left > 0 && interrupted() {
-        // The time left goes to `rem`; one that cannot be written turns the EINTR into
-        // EFAULT (Linux `nanosleep_copyout`).
-        if !rem.is_null() {
-            let done = ktime_get_ns() - start;
-            let r = want.saturating_sub(done);
-            rem.write(&Timespec {
-                tv_sec: (r / NSEC_PER_SEC) as i64,
-                tv_nsec: (r % NSEC_PER_SEC) as i64,
-            })?;
-        }
-        return Err(EINTR);
-    }
-    Ok(0)
+    do_nanosleep(ktime_get_ns().saturating_add(want), rem)
 }
 
 /// `clock_nanosleep(clock, flags, req, rem)` (Linux `common_nsleep`): a relative sleep
@@ -163,7 +250,8 @@ pub fn sys_clock_nanosleep(
         .div_ceil(NSEC_PER_SEC / HZ);
     let left = crate::sched::wait::sleep_ticks(ticks);
     if left > 0 && interrupted() {
-        return Err(EINTR);
+        // Linux: an absolute sleep is restarted as it was asked (`-ERESTARTNOHAND`).
+        return Err(crate::signal::ERESTARTNOHAND);
     }
     Ok(0)
 }

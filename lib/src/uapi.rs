@@ -96,6 +96,13 @@ pub mod nr {
     pub const PRLIMIT64: usize = 261;
     pub const GETRANDOM: usize = 278;
     pub const RSEQ: usize = 293;
+    pub const MOUNT: usize = 40;
+    pub const UMOUNT2: usize = 39;
+    pub const RESTART_SYSCALL: usize = 128;
+    pub const TIMES: usize = 153;
+    pub const GETGROUPS: usize = 158;
+    pub const GETRUSAGE: usize = 165;
+    pub const PRCTL: usize = 167;
     pub const CLONE3: usize = 435;
     /// forkos only, far above Linux's numbers (where Linux answers `-ENOSYS`): print
     /// the process table on the console, as the console's `p` key does (the teaching

@@ -464,6 +464,11 @@ fn boot_output(command: &str) -> String {
                 ..Boot::default()
             }
         }
+        "make shell TEST=session" => Boot {
+            append: "init=/bin/sh -- /etc/init.sh session".into(),
+            initrd: Some("build/busybox.cpio".into()),
+            ..Boot::default()
+        },
         _ => panic!("no way to run {command:?} for a quoted transcript"),
     };
     // `make run` boots four CPUs (the Makefile's SMP default).

@@ -506,4 +506,12 @@ pub const IMPLEMENTED: &[usize] = &[
     nr::PRLIMIT64,
     nr::GETRANDOM,
     nr::CLONE3,
+    nr::MOUNT,
+    nr::UMOUNT2,
+    nr::RESTART_SYSCALL,
+    nr::TIMES,
+    nr::GETGROUPS,
+    nr::GETRUSAGE,
+    nr::PRCTL,
+    nr::RSEQ,
 ];

@@ -157,9 +157,12 @@ pub enum InodeData {
     /// A character device: its operations are chosen by `rdev` when it is opened
     /// (Linux `chrdev_open`).
     Chr,
-    /// A pipe's inode: its buffer is the files' (Linux `i_pipe`, here their
-    /// `private_data`).
-    Pipe,
+    /// A pipe's inode and its buffer (Linux `i_pipe`), which the files also hold as
+    /// their `private_data`; opening the inode again (through `/proc/PID/fd/N`) opens
+    /// the same pipe.
+    Pipe(Arc<super::pipe::PipeInodeInfo>),
+    /// A file of `/proc`: what it shows is made when it is read (Linux `proc_inode`).
+    Proc(super::proc::ProcEntry),
 }
 
 /// A time stamp, seconds and nanoseconds (Linux `struct timespec64`).
@@ -254,10 +257,15 @@ impl Inode {
 
     /// The entry `name` of this directory (Linux `simple_lookup` in the dcache):
     /// `ENOTDIR` if this is not a directory, `ENOENT` if there is none.
-    pub fn lookup(&self, name: &[u8]) -> Result<Arc<Inode>, Errno> {
+    pub fn lookup(self: &Arc<Inode>, name: &[u8]) -> Result<Arc<Inode>, Errno> {
         let i = self.i.lock();
         match &i.data {
             InodeData::Dir(d) => d.entries.get(name).cloned().ok_or(ENOENT),
+            InodeData::Proc(e) => {
+                let e = e.clone();
+                drop(i);
+                super::proc::proc_lookup(self, &e, name)
+            }
             _ => Err(ENOTDIR),
         }
     }
@@ -266,6 +274,7 @@ impl Inode {
     pub fn parent(self: &Arc<Inode>) -> Arc<Inode> {
         match &self.i.lock().data {
             InodeData::Dir(d) => d.parent.upgrade(),
+            InodeData::Proc(e) => Some(e.parent.clone()),
             _ => None,
         }
         .unwrap_or_else(|| self.clone())
@@ -273,10 +282,12 @@ impl Inode {
 
     /// A symbolic link's target.
     pub fn link_target(&self) -> Option<Vec<u8>> {
-        match &self.i.lock().data {
-            InodeData::Symlink(t) => Some(t.clone()),
-            _ => None,
-        }
+        let e = match &self.i.lock().data {
+            InodeData::Symlink(t) => return Some(t.clone()),
+            InodeData::Proc(e) => e.clone(),
+            _ => return None,
+        };
+        super::proc::proc_get_link(&e)
     }
 
     /// The size as `stat` reports it (Linux `i_size`).
@@ -288,7 +299,7 @@ impl Inode {
             // tmpfs reports 20 bytes an entry (BOGO_DIRENT_SIZE), ramfs 0: a number no
             // program relies on.
             InodeData::Dir(d) => 20 * (d.entries.len() as u64 + 2),
-            InodeData::Chr | InodeData::Pipe => 0,
+            InodeData::Chr | InodeData::Pipe(_) | InodeData::Proc(_) => 0,
         }
     }
 

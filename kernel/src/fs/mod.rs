@@ -15,6 +15,8 @@
 //! | [`fcntl`] | `fs/fcntl.c` | `dup`, `dup3`, `fcntl`, `ioctl` |
 //! | [`pipe`] | `fs/pipe.c` | `pipe2`: a bounded buffer between two files |
 //! | [`select`] | `fs/select.c` | `ppoll`, `pselect6`, `rt_sigsuspend` |
+//! | [`namespace`] | `fs/namespace.c` | `mount`, `umount2`: `/proc` over a directory |
+//! | [`proc`] | `fs/proc/` | `/proc`: the processes and the machine, as text made when read |
 //! | [`char_dev`] | `fs/char_dev.c`, `drivers/char/mem.c`, `drivers/tty/` | `/dev/null`, `/dev/zero`, the console |
 //!
 //! Start at [`open::sys_openat`]: a path walked to an inode, a `File` made for it, a
@@ -27,8 +29,10 @@ pub mod file;
 pub mod fs_struct;
 pub mod inode;
 pub mod namei;
+pub mod namespace;
 pub mod open;
 pub mod pipe;
+pub mod proc;
 pub mod ramfs;
 pub mod read_write;
 pub mod readdir;

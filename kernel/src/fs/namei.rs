@@ -65,6 +65,10 @@ struct Nameidata {
     root: Arc<Inode>,
     /// Links followed so far (Linux `total_link_count`).
     links: u32,
+    /// The directory and name the walk found its last file under (Linux
+    /// `nd->path`'s dentry: its parent and name), for [`d_path`]; `None` when the walk
+    /// ended at `.`, `..` or `/`.
+    last: Option<(Arc<Inode>, Vec<u8>)>,
 }
 
 impl Nameidata {
@@ -74,31 +78,92 @@ impl Nameidata {
         match name {
             b"." => Ok(dir.clone()),
             b".." if Arc::ptr_eq(dir, &self.root) => Ok(dir.clone()),
+            // A mounted root's parent is its mount point's (Linux `follow_dotdot`).
             b".." => Ok(dir.parent()),
             _ if name.len() > NAME_MAX => Err(ENAMETOOLONG),
-            _ => dir.lookup(name),
+            _ => Ok(super::namespace::traverse_mounts(dir.lookup(name)?)),
         }
     }
 
-    /// Follow `inode` if it is a symbolic link, found in `dir` (Linux `pick_link` +
-    /// `step_into`); anything else is itself.
-    fn follow(&mut self, dir: &Arc<Inode>, inode: Arc<Inode>) -> Result<Arc<Inode>, Errno> {
-        let Some(target) = inode.link_target() else {
-            return Ok(inode);
-        };
+    /// One more link followed, or `ELOOP` past [`MAXSYMLINKS`].
+    fn count_link(&mut self) -> Result<(), Errno> {
         self.links += 1;
         if self.links > MAXSYMLINKS {
             return Err(ELOOP);
         }
+        Ok(())
+    }
+
+    /// Where following `inode`, found in `dir`, leads (Linux `pick_link` +
+    /// `step_into`): a /proc "magic" link jumps straight to its file (Linux
+    /// `nd_jump_link`); a symbolic link's target is pushed as a new frame to walk, from
+    /// the root or from `dir`; anything else is itself.
+    fn start_link(
+        &mut self,
+        dir: &Arc<Inode>,
+        inode: Arc<Inode>,
+        stack: &mut Vec<Frame>,
+    ) -> Result<Arc<Inode>, Errno> {
+        if let Some(jump) = super::proc::proc_jump_link(&inode) {
+            self.count_link()?;
+            let path = jump?;
+            self.last = path.last;
+            return Ok(path.inode);
+        }
+        let Some(target) = inode.link_target() else {
+            return Ok(inode);
+        };
+        self.count_link()?;
         if target.is_empty() {
             return Err(ENOENT);
         }
-        let start = if target[0] == b'/' {
+        stack.push(Frame::new(&target, true));
+        self.last = None;
+        Ok(if target[0] == b'/' {
             self.root.clone()
         } else {
             dir.clone()
-        };
-        self.walk(start, &target, true)
+        })
+    }
+
+    /// Walk the frames on `stack` from `pos` (Linux `link_path_walk` with its
+    /// `nd->stack` of links being walked): each frame is a path's components still to
+    /// take; a link met on the way pushes its target's, so that a chain of links nests
+    /// frames, not calls (the kernel stack stays the same size however deep it goes).
+    fn run(&mut self, mut pos: Arc<Inode>, mut stack: Vec<Frame>) -> Result<Arc<Inode>, Errno> {
+        while let Some(top) = stack.last_mut() {
+            let Some(name) = top.comps.pop() else {
+                // This path is walked: a trailing `/` asks for a directory.
+                if top.trailing && !pos.is_dir() {
+                    return Err(ENOTDIR);
+                }
+                stack.pop();
+                continue;
+            };
+            let last = top.comps.is_empty();
+            let follow = !last || top.follow_last || top.trailing;
+            if !pos.is_dir() {
+                return Err(ENOTDIR);
+            }
+            let next = self.step(&pos, &name)?;
+            self.last = match name.as_slice() {
+                b"." | b".." => None,
+                _ => Some((pos.clone(), name)),
+            };
+            pos = if follow {
+                self.start_link(&pos, next, &mut stack)?
+            } else {
+                next
+            };
+        }
+        Ok(pos)
+    }
+
+    /// Follow `inode` if it is a link, found in `dir`; anything else is itself.
+    fn follow(&mut self, dir: &Arc<Inode>, inode: Arc<Inode>) -> Result<Arc<Inode>, Errno> {
+        let mut stack = Vec::new();
+        let pos = self.start_link(dir, inode, &mut stack)?;
+        self.run(pos, stack)
     }
 
     /// Walk every component of `path` but the last from `start` (Linux
@@ -109,33 +174,21 @@ impl Nameidata {
         path: &[u8],
     ) -> Result<(Arc<Inode>, Last, bool), Errno> {
         let trailing = path.ends_with(b"/");
-        let comps: Vec<&[u8]> = path
-            .split(|&c| c == b'/')
-            .filter(|c| !c.is_empty())
-            .collect();
-        let mut dir = start;
-        let Some((last, middle)) = comps.split_last() else {
-            return Ok((dir, Last::Dot, trailing));
+        let mut frame = Frame::new(path, true);
+        // The frame's components are in reverse: the first is the last.
+        let Some(last) = (!frame.comps.is_empty()).then(|| frame.comps.remove(0)) else {
+            return Ok((start, Last::Dot, trailing));
         };
-        for c in middle {
-            if !dir.is_dir() {
-                return Err(ENOTDIR);
-            }
-            let next = self.step(&dir, c)?;
-            let next = self.follow(&dir, next)?;
-            if !next.is_dir() {
-                return Err(ENOTDIR);
-            }
-            dir = next;
-        }
+        frame.trailing = false;
+        let dir = self.run(start, alloc::vec![frame])?;
         if !dir.is_dir() {
             return Err(ENOTDIR);
         }
-        let last = match *last {
+        let last = match last.as_slice() {
             b"." => Last::Dot,
             b".." => Last::DotDot,
             n if n.len() > NAME_MAX => return Err(ENAMETOOLONG),
-            n => Last::Norm(n.to_vec()),
+            _ => Last::Norm(last),
         };
         Ok((dir, last, trailing))
     }
@@ -143,21 +196,34 @@ impl Nameidata {
     /// Walk all of `path` from `start` (Linux `path_lookupat`), following a link at
     /// the end if `follow` (or if the path ends in `/`).
     fn walk(&mut self, start: Arc<Inode>, path: &[u8], follow: bool) -> Result<Arc<Inode>, Errno> {
-        let (dir, last, trailing) = self.walk_parent(start, path)?;
-        let inode = match last {
-            Last::Dot => dir.clone(),
-            Last::DotDot => self.step(&dir, b"..")?,
-            Last::Norm(n) => self.step(&dir, &n)?,
-        };
-        let inode = if follow || trailing {
-            self.follow(&dir, inode)?
-        } else {
-            inode
-        };
-        if trailing && !inode.is_dir() {
-            return Err(ENOTDIR);
+        self.last = None;
+        self.run(start, alloc::vec![Frame::new(path, follow)])
+    }
+}
+
+/// A path still to walk (Linux's `nd->stack` entry of a link being walked): its
+/// components, last first, so that the next is popped off the end.
+struct Frame {
+    comps: Vec<Vec<u8>>,
+    /// The path ended in `/`: its last component must be a directory (and a link there
+    /// is followed).
+    trailing: bool,
+    /// Follow a link at the last component.
+    follow_last: bool,
+}
+
+impl Frame {
+    fn new(path: &[u8], follow_last: bool) -> Frame {
+        Frame {
+            comps: path
+                .split(|&c| c == b'/')
+                .filter(|c| !c.is_empty())
+                .rev()
+                .map(<[u8]>::to_vec)
+                .collect(),
+            trailing: path.ends_with(b"/"),
+            follow_last,
         }
-        Ok(inode)
     }
 }
 
@@ -165,6 +231,7 @@ fn nameidata() -> Nameidata {
     Nameidata {
         root: current_fs().root(),
         links: 0,
+        last: None,
     }
 }
 
@@ -197,6 +264,91 @@ pub fn lookup(path: &[u8]) -> Result<Arc<Inode>, Errno> {
     path_lookupat(AT_FDCWD as u64, path, true)
 }
 
+/// A file found by a walk, with the directory and name it was found under (Linux
+/// `struct path`: the dentry knows its parent and name), so that [`d_path`] can name it.
+pub struct Path {
+    pub inode: Arc<Inode>,
+    pub last: Option<(Arc<Inode>, Vec<u8>)>,
+}
+
+/// [`lookup`], keeping where the file was found (for `execve`'s `/proc/PID/exe`).
+pub fn lookup_path(path: &[u8]) -> Result<Path, Errno> {
+    if path.is_empty() {
+        return Err(ENOENT);
+    }
+    let start = path_init(AT_FDCWD as u64, path)?;
+    let mut nd = nameidata();
+    let inode = nd.walk(start, path, true)?;
+    Ok(Path {
+        inode,
+        last: nd.last,
+    })
+}
+
+/// The name in `parent` of the entry that is `child`.
+pub fn name_in_parent(parent: &Inode, child: &Arc<Inode>) -> Option<Vec<u8>> {
+    match &parent.i.lock().data {
+        InodeData::Dir(d) => d
+            .entries
+            .iter()
+            .find(|(_, i)| Arc::ptr_eq(i, child))
+            .map(|(n, _)| n.clone()),
+        _ => None,
+    }
+}
+
+/// The absolute path of directory `dir` from `root` (Linux `d_path` of a directory,
+/// climbing `d_parent` and crossing mount points); `None` once it has been removed or
+/// is not reachable by name.
+pub fn dir_path(dir: &Arc<Inode>, root: &Arc<Inode>) -> Option<Vec<u8>> {
+    let mut parts: Vec<Vec<u8>> = Vec::new();
+    let mut d = dir.clone();
+    while !Arc::ptr_eq(&d, root) {
+        // A mounted root is named by its mount point (Linux `prepend_path`).
+        if let Some(mp) = super::namespace::mountpoint_of(&d) {
+            d = mp;
+            continue;
+        }
+        if let Some(name) = super::proc::proc_name(&d) {
+            parts.push(name);
+            d = d.parent();
+            continue;
+        }
+        let p = d.parent();
+        if Arc::ptr_eq(&p, &d) {
+            break;
+        }
+        parts.push(name_in_parent(&p, &d)?);
+        d = p;
+    }
+    let mut path = Vec::new();
+    for p in parts.iter().rev() {
+        path.push(b'/');
+        path.extend_from_slice(p);
+    }
+    if path.is_empty() {
+        path.push(b'/');
+    }
+    Some(path)
+}
+
+/// The absolute path of the file found as `name` in `dir` (Linux `d_path`): with
+/// " (deleted)" after it once that name no longer holds it, as Linux writes.
+pub fn d_path(dir: &Arc<Inode>, name: &[u8], inode: &Arc<Inode>) -> Vec<u8> {
+    let root = current_fs().root();
+    let mut path = dir_path(dir, &root).unwrap_or_else(|| b"/".to_vec());
+    if path != b"/" {
+        path.push(b'/');
+    }
+    path.extend_from_slice(name);
+    let here = super::proc::proc_name(inode).is_some()
+        || dir.lookup(name).is_ok_and(|i| Arc::ptr_eq(&i, inode));
+    if !here {
+        path.extend_from_slice(b" (deleted)");
+    }
+    path
+}
+
 /// The name a call makes: `EEXIST` for `.` and `..` (Linux `filename_create`).
 fn create_name(last: Last, trailing: bool, is_dir: bool) -> Result<Vec<u8>, Errno> {
     match last {
@@ -211,11 +363,21 @@ fn create_name(last: Last, trailing: bool, is_dir: bool) -> Result<Vec<u8>, Errn
     }
 }
 
+/// No new name goes into a removed directory (Linux `IS_DEADDIR` in `__lookup_hash` and
+/// `lookup_open`): `ENOENT`.
+pub fn check_dead_dir(dir: &Inode) -> Result<(), Errno> {
+    if dir.i.lock().nlink == 0 {
+        return Err(ENOENT);
+    }
+    Ok(())
+}
+
 /// `mkdirat(dirfd, path, mode)` (Linux `do_mkdirat`): the mode less the umask.
 pub fn sys_mkdirat(dirfd: u64, path: UserPtr<u8>, mode: u64) -> SysResult {
     let name = getname(path, false)?;
     let (dir, last, trailing) = path_parentat(dirfd, &name)?;
     let n = create_name(last, trailing, true)?;
+    check_dead_dir(&dir)?;
     let mode = (mode as u32 & 0o1777) & !current_fs().umask();
     let _ns = NAMESPACE_LOCK.lock();
     if dir.lookup(&n).is_ok() {
@@ -273,6 +435,7 @@ pub fn sys_symlinkat(target: UserPtr<u8>, dirfd: u64, path: UserPtr<u8>) -> SysR
     let name = getname(path, false)?;
     let (dir, last, trailing) = path_parentat(dirfd, &name)?;
     let n = create_name(last, trailing, false)?;
+    check_dead_dir(&dir)?;
     let _ns = NAMESPACE_LOCK.lock();
     if dir.lookup(&n).is_ok() {
         return Err(EEXIST);
@@ -304,6 +467,7 @@ pub fn sys_linkat(
     };
     let (dir, last, trailing) = path_parentat(newdirfd, &new?)?;
     let n = create_name(last, trailing, false)?;
+    check_dead_dir(&dir)?;
     let _ns = NAMESPACE_LOCK.lock();
     if dir.lookup(&n).is_ok() {
         return Err(EEXIST);
@@ -393,6 +557,7 @@ pub fn sys_renameat2(
     };
     let _ns = NAMESPACE_LOCK.lock();
     let source = odir.lookup(&on)?;
+    check_dead_dir(&ndir)?;
     let target = match ndir.lookup(&nn) {
         Ok(t) => Some(t),
         Err(ENOENT) => None,

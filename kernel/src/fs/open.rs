@@ -2,7 +2,6 @@
 //! working directory (Linux `fs/open.c`, `fs/d_path.c`'s `getcwd`, `fs/utimes.c`).
 
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 
 use super::fdtable::{current_files, fget, fget_raw};
 use super::file::*;
@@ -41,6 +40,8 @@ pub fn open_inode(inode: Arc<Inode>, flags: u32) -> Result<Arc<File>, Errno> {
     }
     match mode & S_IFMT {
         S_IFLNK => return Err(ELOOP),
+        S_IFIFO if flags & O_DIRECTORY != 0 => return Err(ENOTDIR),
+        S_IFIFO => return super::pipe::fifo_open(inode, flags | O_LARGEFILE),
         // O_TRUNC asks to write, too (Linux `build_open_flags`).
         S_IFDIR if acc != O_RDONLY || flags & O_TRUNC != 0 => return Err(EISDIR),
         S_IFDIR => {}
@@ -109,6 +110,7 @@ fn do_filp_open(dirfd: u64, path: &[u8], flags: u32, mode: u32) -> Result<Arc<In
     if trailing {
         return Err(EISDIR);
     }
+    namei::check_dead_dir(&dir)?;
     let _ns = NAMESPACE_LOCK.lock();
     match dir.lookup(&name) {
         Ok(existing) => {
@@ -265,18 +267,6 @@ pub fn sys_fchdir(fd: u64) -> SysResult {
     Ok(0)
 }
 
-/// The name of `dir` in its parent (Linux keeps it in the dentry).
-fn name_in_parent(parent: &Inode, dir: &Arc<Inode>) -> Option<Vec<u8>> {
-    match &parent.i.lock().data {
-        InodeData::Dir(d) => d
-            .entries
-            .iter()
-            .find(|(_, i)| Arc::ptr_eq(i, dir))
-            .map(|(n, _)| n.clone()),
-        _ => None,
-    }
-}
-
 /// `getcwd(buf, size)` (Linux `sys_getcwd`): the path and its NUL, `ERANGE` if it does
 /// not fit, `ENOENT` if the directory was removed.
 pub fn sys_getcwd(buf: UserPtr<u8>, size: u64) -> SysResult {
@@ -285,24 +275,7 @@ pub fn sys_getcwd(buf: UserPtr<u8>, size: u64) -> SysResult {
     if pwd.i.lock().nlink == 0 {
         return Err(ENOENT);
     }
-    let mut parts: Vec<Vec<u8>> = Vec::new();
-    let mut d = pwd;
-    while !Arc::ptr_eq(&d, &root) {
-        let p = d.parent();
-        if Arc::ptr_eq(&p, &d) {
-            break;
-        }
-        parts.push(name_in_parent(&p, &d).ok_or(ENOENT)?);
-        d = p;
-    }
-    let mut path = Vec::new();
-    for p in parts.iter().rev() {
-        path.push(b'/');
-        path.extend_from_slice(p);
-    }
-    if path.is_empty() {
-        path.push(b'/');
-    }
+    let mut path = namei::dir_path(&pwd, &root).ok_or(ENOENT)?;
     path.push(0);
     if path.len() as u64 > size {
         return Err(ERANGE);

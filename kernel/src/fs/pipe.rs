@@ -378,7 +378,7 @@ pub fn create_pipe_files(flags: u32) -> Result<(Arc<File>, Arc<File>), Errno> {
     let mut bufs = VecDeque::new();
     bufs.try_reserve_exact(PIPE_DEF_BUFFERS)
         .map_err(|_| ENFILE)?;
-    let pipe: Arc<dyn core::any::Any + Send + Sync> = Arc::new(PipeInodeInfo {
+    let pipe = Arc::new(PipeInodeInfo {
         mutex: spin::mutex::SpinMutex::new(PipeState {
             bufs,
             max_usage: PIPE_DEF_BUFFERS,
@@ -388,13 +388,50 @@ pub fn create_pipe_files(flags: u32) -> Result<(Arc<File>, Arc<File>), Errno> {
         rd_wait: WaitQueue::new(),
         wr_wait: WaitQueue::new(),
     });
-    let inode = Inode::new(S_IFIFO | 0o600, InodeData::Pipe);
+    let inode = Inode::new(S_IFIFO | 0o600, InodeData::Pipe(pipe.clone()));
+    let pipe: Arc<dyn core::any::Any + Send + Sync> = pipe;
     let r_fl = O_RDONLY | (flags & O_NONBLOCK);
     let w_fl = O_WRONLY | (flags & (O_NONBLOCK | O_DIRECT));
     let r = File::new_private(inode.clone(), &PipeOps, FMODE_READ, r_fl, pipe.clone());
     let w = File::new_private(inode, &PipeOps, FMODE_WRITE, w_fl, pipe);
     Ok((r, w))
 }
+
+/// Open a pipe's inode again (Linux `fifo_open`, reached through `/proc/PID/fd/N`): a
+/// new file of the same pipe, counted as a reader, a writer or both. The pipes here are
+/// all anonymous (Linux's `is_pipe`): nobody waits for a partner and a writer without
+/// readers is no `ENXIO`, as they would be for a named FIFO.
+pub fn fifo_open(inode: Arc<Inode>, flags: u32) -> Result<Arc<File>, Errno> {
+    let pipe = match &inode.i.lock().data {
+        InodeData::Pipe(p) => p.clone(),
+        _ => return Err(ENXIO),
+    };
+    let f_mode = match flags & O_ACCMODE {
+        O_RDONLY => FMODE_READ,
+        O_WRONLY => FMODE_WRITE,
+        _ => FMODE_READ | FMODE_WRITE,
+    };
+    {
+        let mut p = pipe.mutex.lock();
+        if f_mode & FMODE_READ != 0 {
+            p.readers += 1;
+        }
+        if f_mode & FMODE_WRITE != 0 {
+            p.writers += 1;
+        }
+    }
+    let any: Arc<dyn core::any::Any + Send + Sync> = pipe;
+    Ok(File::new_private(
+        inode,
+        &PipeOps,
+        f_mode,
+        flags & !O_CREAT_FLAGS,
+        any,
+    ))
+}
+
+/// The flags that only matter to `open` (Linux `do_dentry_open` drops them).
+const O_CREAT_FLAGS: u32 = O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC;
 
 /// `pipe2(fds, flags)` (Linux `do_pipe2`): two descriptors, read end in `fds[0]`;
 /// `O_DIRECT` makes the write end write packets. Flags other than `O_CLOEXEC`,

@@ -8,8 +8,9 @@
 //! - no `-initrd`: the programs built into the kernel image (`/init`, the fork demo, and
 //!   `/utest`, the test suite).
 //!
-//! Then `/dev/console`, `/dev/tty`, `/dev/ttyAMA0`, `/dev/null`, `/dev/zero` and a writable `/tmp` are
-//! added where the archive lacks them. Files keep their bytes where the boot loader put
+//! Then `/dev/console`, `/dev/tty`, `/dev/ttyAMA0`, `/dev/null`, `/dev/zero`, a writable
+//! `/tmp` and an empty `/proc` (to mount `/proc` on) are added where the archive lacks
+//! them. Files keep their bytes where the boot loader put
 //! them until one is first written ([`FileData`]). Directory changes are made under one
 //! lock, [`NAMESPACE_LOCK`] (Linux takes the directories' `i_rwsem` and, for `rename`,
 //! `s_vfs_rename_mutex`).
@@ -60,6 +61,10 @@ pub fn add_entry(dir: &Arc<Inode>, name: &[u8], inode: Arc<Inode>) -> Result<(),
     }
     let now = current_time();
     let mut d = dir.i.lock();
+    // A removed directory takes no new name (Linux `IS_DEADDIR`).
+    if d.nlink == 0 {
+        return Err(ENOENT);
+    }
     let InodeData::Dir(entries) = &mut d.data else {
         return Err(ENOTDIR);
     };
@@ -282,6 +287,8 @@ pub fn populate_rootfs(initrd: Option<&'static [u8]>, builtin: &[(&str, &'static
     ensure("dev/null", S_IFCHR | 0o666, (1, 3));
     ensure("dev/zero", S_IFCHR | 0o666, (1, 5));
     ensure("tmp", S_IFDIR | 0o1777, (0, 0));
+    // Where `mount -t proc proc /proc` puts /proc.
+    ensure("proc", S_IFDIR | 0o555, (0, 0));
 }
 
 /// How much a read or write of a ramfs file moves at a time between the file and user
@@ -466,6 +473,9 @@ impl FileOperations for EmptyOps {}
 pub fn file_ops(inode: &Inode) -> Result<&'static dyn FileOperations, Errno> {
     let (mode, rdev) = {
         let i = inode.i.lock();
+        if let InodeData::Proc(e) = &i.data {
+            return super::proc::proc_fops(e);
+        }
         (i.mode, i.rdev)
     };
     Ok(match mode & S_IFMT {

@@ -900,3 +900,40 @@ fn copy_present_pte(
     set_pte(dst, pte);
     count.ptes += 1;
 }
+
+impl MmLock<'_> {
+    /// How many pages of `[start, end)` are present in the page tables (what Linux's
+    /// `MM_ANONPAGES`/`MM_FILEPAGES` counters say for the range, `get_mm_rss`); forkos
+    /// counts by walking the tables instead of keeping counters. Read only.
+    pub fn resident_pages(&self, start: u64, end: u64) -> u64 {
+        let mut n = 0;
+        let mut va = start;
+        while va < end {
+            // SAFETY: the tables belong to this address space, whose lock self holds;
+            // they are only read, one of each level at a time.
+            let pte = unsafe {
+                let pgd = table(self.mm().pgd)[table_index(va, LEVEL_PGD)];
+                if pte_none(pgd) || !is_table(pgd, LEVEL_PGD) {
+                    va = addr_end(va, end, LEVEL_PGD);
+                    continue;
+                }
+                let pud = table(entry_table(pgd))[table_index(va, LEVEL_PUD)];
+                if pte_none(pud) || !is_table(pud, LEVEL_PUD) {
+                    va = addr_end(va, end, LEVEL_PUD);
+                    continue;
+                }
+                let pmd = table(entry_table(pud))[table_index(va, LEVEL_PMD)];
+                if pte_none(pmd) || !is_table(pmd, LEVEL_PMD) {
+                    va = addr_end(va, end, LEVEL_PMD);
+                    continue;
+                }
+                table(entry_table(pmd))[table_index(va, LEVEL_PTE)]
+            };
+            if !pte_none(pte) {
+                n += 1;
+            }
+            va += PAGE_SIZE as u64;
+        }
+        n
+    }
+}

@@ -206,8 +206,14 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -
     }
     // Last, so that every error Linux gives comes first.
     refuse_wx(prot)?;
-    // Writable private and all shared mappings are accounted against memory.
-    if (prot & PROT_WRITE != 0 || kind & MAP_SHARED != 0) && !vm_enough_memory(len) {
+    // Writable private and all shared mappings are accounted against memory, unless
+    // MAP_NORESERVE asks not to (Linux `VM_NORESERVE`, honoured under the default
+    // overcommit policy: `accountable_mapping`).
+    const MAP_NORESERVE: u64 = 0x4000;
+    if (prot & PROT_WRITE != 0 || kind & MAP_SHARED != 0)
+        && flags & MAP_NORESERVE == 0
+        && !vm_enough_memory(len)
+    {
         return Err(ENOMEM);
     }
     let mm = current().get_task_mm().ok_or(ENOMEM)?;

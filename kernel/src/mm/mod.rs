@@ -217,6 +217,17 @@ pub struct MmInner {
     /// Where the heap starts and the current break (Linux `start_brk`, `brk`).
     pub start_brk: u64,
     pub brk: u64,
+    /// The program's argument and environment strings on its stack (Linux
+    /// `arg_start`, `arg_end`, `env_start`, `env_end`), for `/proc/PID/cmdline`.
+    pub arg_start: u64,
+    pub arg_end: u64,
+    pub env_start: u64,
+    pub env_end: u64,
+    /// Where the stack started at `execve` (Linux `start_stack`).
+    pub start_stack: u64,
+    /// The program file and where it was found (Linux `exe_file`), for
+    /// `/proc/PID/exe`; a fork's copy shares it.
+    pub exe_file: Option<Arc<crate::fs::namei::Path>>,
 }
 
 impl MmInner {
@@ -292,6 +303,12 @@ impl Mm {
                 vmas: VmaList::default(),
                 start_brk: 0,
                 brk: 0,
+                arg_start: 0,
+                arg_end: 0,
+                env_start: 0,
+                env_end: 0,
+                start_stack: 0,
+                exe_file: None,
             }),
         })
     }

@@ -122,11 +122,17 @@ impl SigPending {
 /// `include/linux/errno.h`); never seen by user space.
 pub const ERESTARTSYS: Errno = Errno(512);
 pub const ERESTARTNOHAND: Errno = Errno(514);
+/// "Restart with `restart_syscall`, which finishes what the task's restart block
+/// describes, unless a handler runs" (Linux `ERESTART_RESTARTBLOCK`): an interrupted
+/// sleep goes on for the time that was left, not from the start.
+pub const ERESTART_RESTARTBLOCK: Errno = Errno(516);
 
 /// Is `x0` (a syscall's return value) one of the restart codes?
 pub fn is_restart_code(x0: u64) -> bool {
     let r = x0 as i64;
-    r == -(ERESTARTSYS.0 as i64) || r == -(ERESTARTNOHAND.0 as i64)
+    r == -(ERESTARTSYS.0 as i64)
+        || r == -(ERESTARTNOHAND.0 as i64)
+        || r == -(ERESTART_RESTARTBLOCK.0 as i64)
 }
 
 pub(crate) fn action_of(t: &Task, sig: i32) -> SigAction {

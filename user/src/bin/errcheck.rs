@@ -460,6 +460,63 @@ fn draw(r: &mut Rng) -> (usize, [usize; 6]) {
             }
             a = [p, ptr(r), ptr(r), 0, 0, 0];
         }
+        // Issue 14's small calls. mount never names a file system that exists (no
+        // "proc" among the strings), so nothing is ever mounted; rseq never has the
+        // one length that registers.
+        nr::MOUNT => {
+            let data = ptr(r);
+            a = [
+                path(r),
+                path(r),
+                path(r),
+                r.pick(&[0, 1 << 31, 0xC0ED_0000]),
+                r.pick(&[0, data]),
+                0,
+            ]
+        }
+        // Nothing is ever mounted (above), and no path names "/": umount2 only fails.
+        nr::UMOUNT2 => {
+            a = [
+                path(r),
+                r.pick(&[0, 1, 2, 4, 6, 8, 16, usize::MAX]),
+                0,
+                0,
+                0,
+                0,
+            ]
+        }
+        nr::TIMES => a = [ptr(r), 0, 0, 0, 0, 0],
+        nr::GETRUSAGE => {
+            a = [
+                r.pick(&[0, 1, usize::MAX, 2, (-2i64) as usize, 1 << 32]),
+                ptr(r),
+                0,
+                0,
+                0,
+                0,
+            ]
+        }
+        nr::GETGROUPS => a = [r.pick(&[0, 1, 16, usize::MAX, 1 << 32]), ptr(r), 0, 0, 0, 0],
+        nr::PRCTL => {
+            a = [
+                r.pick(&[15, 16, 0, 1000, 0x7fff_ffff, usize::MAX]),
+                ptr(r),
+                0,
+                0,
+                0,
+                0,
+            ]
+        }
+        nr::RSEQ => {
+            a = [
+                ptr(r),
+                r.pick(&[0, 16, 33, 64]),
+                r.pick(&[0, 1, 2, 3]),
+                r.pick(&[0, 0x5305_3053]),
+                0,
+                0,
+            ]
+        }
         _ => {}
     }
     (n, a)

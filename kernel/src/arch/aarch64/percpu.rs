@@ -19,6 +19,9 @@ pub struct PerCpu {
     pub timer_ticks: AtomicU64,
     /// Reschedule IPIs this CPU took (Linux's per-CPU `ipi_irqs[IPI_RESCHEDULE]`).
     pub ipi_resched: AtomicU64,
+    /// The interrupt being handled came from user space (Linux asks
+    /// `user_mode(get_irq_regs())`), for CPU time accounting.
+    pub irq_from_user: core::sync::atomic::AtomicBool,
 }
 
 /// Offset of `entry_task`, for `kernel_entry`.
@@ -36,6 +39,7 @@ pub static PER_CPU: [PerCpu; NR_CPUS] = {
             cpu: 0,
             timer_ticks: AtomicU64::new(0),
             ipi_resched: AtomicU64::new(0),
+            irq_from_user: core::sync::atomic::AtomicBool::new(false),
         }
     }; NR_CPUS];
     let mut i = 0;

@@ -21,8 +21,8 @@ use crate::errno::*;
 use crate::mm::uaccess::{copy_from_user, copy_to_user, UserPtr};
 use crate::signal::{
     force_sig_fault, force_sigsegv, get_signal, recalc_sigpending, signal_setup_done, KSigInfo,
-    SigAction, ERESTARTNOHAND, ERESTARTSYS, SA_RESTART, SA_RESTORER, SEGV_ACCERR, SEGV_MAPERR,
-    SIGSEGV,
+    SigAction, ERESTARTNOHAND, ERESTARTSYS, ERESTART_RESTARTBLOCK, SA_RESTART, SA_RESTORER,
+    SEGV_ACCERR, SEGV_MAPERR, SIGSEGV,
 };
 use crate::task::{current, Task, TIF_SIGPENDING};
 // `struct ucontext`, `struct sigcontext` and the records in its `__reserved` (the
@@ -351,7 +351,7 @@ pub fn do_signal(regs: &mut PtRegs) {
         let r = regs.regs[0] as i64;
         let restart = if r == -(ERESTARTSYS.0 as i64) {
             taken.is_none_or(|(_, a)| a.flags & SA_RESTART != 0)
-        } else if r == -(ERESTARTNOHAND.0 as i64) {
+        } else if r == -(ERESTARTNOHAND.0 as i64) || r == -(ERESTART_RESTARTBLOCK.0 as i64) {
             taken.is_none()
         } else {
             false
@@ -360,7 +360,11 @@ pub fn do_signal(regs: &mut PtRegs) {
             // Run the svc again: x0 as it came in, pc back on the svc instruction.
             regs.regs[0] = regs.orig_x0;
             regs.pc -= 4;
-        } else if r == -(ERESTARTSYS.0 as i64) || r == -(ERESTARTNOHAND.0 as i64) {
+            // Linux `setup_restart_syscall`: the svc becomes `restart_syscall`.
+            if r == -(ERESTART_RESTARTBLOCK.0 as i64) {
+                regs.regs[8] = forkos_lib::uapi::nr::RESTART_SYSCALL as u64;
+            }
+        } else if crate::signal::is_restart_code(r as u64) {
             regs.regs[0] = -(EINTR.0 as i64) as u64;
         }
         regs.syscallno = NO_SYSCALL;
@@ -388,6 +392,9 @@ fn handle_signal(t: &Task, regs: &mut PtRegs, info: &KSigInfo, action: &SigActio
         let b = i.blocked;
         i.saved_sigmask.take().unwrap_or(b)
     };
+    // Linux `rseq_signal_deliver`: a critical section the signal interrupted is left
+    // for its abort handler, which the handler returns to.
+    crate::rseq::rseq_handle_notify_resume(regs, true);
     if setup_rt_frame(regs, info, action, blocked).is_err() {
         force_sigsegv(t, regs.sp);
     }
@@ -404,6 +411,8 @@ pub fn sys_rt_sigreturn() -> SysResult {
     let regs = unsafe { &mut *t.pt_regs() };
     // Whatever x0 holds now must not look like a syscall to restart.
     regs.syscallno = NO_SYSCALL;
+    // Linux `restore_sigcontext`: an old restart block is no longer the task's to finish.
+    t.inner.lock().restart_block = crate::time::RestartBlock::None;
     match restore_sigframe(regs) {
         Ok(()) => Ok(regs.regs[0] as i64),
         Err(_) => {

@@ -170,7 +170,7 @@ pub fn exit_to_user_mode(regs: &mut PtRegs) {
     // The fast path, taken by nearly every return: nothing to do. A syscall returns an
     // -ERESTART* code only when a signal interrupted it, so with TIF_SIGPENDING set,
     // which only the task itself clears (in do_signal): the slow path settles those.
-    if work == 0 {
+    if work == 0 && !t.rseq.pending(super::percpu::smp_processor_id()) {
         return;
     }
     exit_to_user_mode_loop(t, regs);
@@ -182,6 +182,8 @@ fn exit_to_user_mode_loop(t: &crate::task::Task, regs: &mut PtRegs) {
     loop {
         if crate::sched::need_resched() {
             crate::sched::preempt_schedule_irq();
+            // Linux `rseq_preempt`, from `__schedule`.
+            t.rseq.preempt();
             continue;
         }
         let restart = regs.syscallno != crate::arch::ptrace::NO_SYSCALL
@@ -191,6 +193,14 @@ fn exit_to_user_mode_loop(t: &crate::task::Task, regs: &mut PtRegs) {
             // a fatal one runs the whole of `do_exit` from here.
             local_irq_enable();
             super::signal::do_signal(regs);
+            local_irq_disable();
+            continue;
+        }
+        if t.rseq.pending(super::percpu::smp_processor_id()) {
+            // Linux `resume_user_mode_work` -> `rseq_handle_notify_resume`: user memory
+            // is written, with interrupts on.
+            local_irq_enable();
+            crate::rseq::rseq_handle_notify_resume(regs, false);
             local_irq_disable();
             continue;
         }
@@ -440,7 +450,10 @@ fn do_el0_undef(regs: &mut PtRegs, esr: u64) {
 #[no_mangle]
 extern "C" fn el0t_64_irq_handler(regs: &mut PtRegs) {
     super::debug_monitors::disable_step_tsk(&current());
+    let from_user = &super::percpu::this_cpu().irq_from_user;
+    from_user.store(true, core::sync::atomic::Ordering::Relaxed);
     irq::handle_irq();
+    from_user.store(false, core::sync::atomic::Ordering::Relaxed);
     exit_to_user_mode(regs);
 }
 

@@ -1170,3 +1170,85 @@ pub fn exec_written_file() -> T {
     check_eq!(unlink(big), 0, "unlink");
     Ok(())
 }
+
+/// A removed working directory takes no new names (Linux `IS_DEADDIR`): `mkdir`,
+/// `open(O_CREAT)`, `symlink` and `link` there are `ENOENT`, and so is `getcwd`.
+pub fn removed_cwd_takes_no_names() -> T {
+    let pid = child(|| {
+        check_eq!(mkdir(b"/tmp/dead", 0o755), 0, "mkdir");
+        let d = c(b"/tmp/dead");
+        check_eq!(call(nr::CHDIR, [d.p(), 0, 0, 0, 0, 0]), 0, "chdir");
+        check_eq!(rmdir(b"/tmp/dead"), 0, "rmdir the cwd");
+        check_eq!(mkdir(b"x", 0o755), -ENOENT, "mkdir in it");
+        check_eq!(
+            open(b"f", O_CREAT | O_WRONLY, 0o644),
+            -ENOENT,
+            "O_CREAT in it"
+        );
+        let (t, l) = (c(b"/"), c(b"l"));
+        check_eq!(
+            call(nr::SYMLINKAT, [t.p(), AT, l.p(), 0, 0, 0]),
+            -ENOENT,
+            "symlink in it"
+        );
+        let n = c(b"/dev/null");
+        check_eq!(
+            call(nr::LINKAT, [AT, n.p(), AT, l.p(), 0, 0]),
+            -ENOENT,
+            "link in it"
+        );
+        let mut b = [0u8; 64];
+        check_eq!(getcwd(&mut b), -ENOENT, "getcwd");
+        Ok(())
+    })?;
+    expect_ok(pid)
+}
+
+/// A chain of 40 links, each through the next as a directory (`a0 -> a1/.`, ...,
+/// `a39 -> .`), nests 40 walks deep: found, as on Linux, whose limit is 40 links; one
+/// more is `ELOOP`. The walk keeps the nesting in a list, so no depth runs the kernel
+/// out of stack.
+pub fn deep_link_chain() -> T {
+    check_eq!(mkdir(b"/tmp/ln", 0o755), 0, "mkdir");
+    check_eq!(mkdir(b"/tmp/ln/d", 0o755), 0, "mkdir d");
+    let name = |i: usize| {
+        let mut b = [0u8; 32];
+        let s = b"/tmp/ln/a";
+        b[..s.len()].copy_from_slice(s);
+        let mut n = s.len();
+        if i >= 10 {
+            b[n] = b'0' + (i / 10) as u8;
+            n += 1;
+        }
+        b[n] = b'0' + (i % 10) as u8;
+        (b, n + 1)
+    };
+    for i in 0..41 {
+        let (b, n) = name(i);
+        let mut target = [0u8; 32];
+        let t: &[u8] = if i == 40 {
+            b"."
+        } else {
+            let (nb, nn) = name(i + 1);
+            let rel = &nb[b"/tmp/ln/".len()..nn];
+            target[..rel.len()].copy_from_slice(rel);
+            target[rel.len()..rel.len() + 2].copy_from_slice(b"/.");
+            &target[..rel.len() + 2]
+        };
+        let (tp, lp) = (c(t), c(&b[..n]));
+        check_eq!(
+            call(nr::SYMLINKAT, [tp.p(), AT, lp.p(), 0, 0, 0]),
+            0,
+            "symlink {i}"
+        );
+    }
+    check!(stat(b"/tmp/ln/a1/d").is_ok(), "40 links nested: found");
+    check_eq!(stat(b"/tmp/ln/a0/d").err(), Some(-ELOOP), "41 links: ELOOP");
+    for i in 0..41 {
+        let (b, n) = name(i);
+        check_eq!(unlink(&b[..n]), 0, "unlink {i}");
+    }
+    check_eq!(rmdir(b"/tmp/ln/d"), 0, "rmdir d");
+    check_eq!(rmdir(b"/tmp/ln"), 0, "rmdir");
+    Ok(())
+}

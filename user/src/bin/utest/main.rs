@@ -56,6 +56,7 @@ mod misc;
 mod orphans;
 mod pipes;
 mod ptrace;
+mod procfs;
 mod regs;
 mod sigframe;
 mod signals;
@@ -155,7 +156,8 @@ tests! {
     files: open_creat_trunc_append, open_errors, lseek_pread_pwrite, dev_null_and_zero,
         fork_shares_offset, clone_files_shares_table, cloexec_across_execve, dup_dup3_fcntl,
         emfile_at_rlimit_nofile, getdents64_lists_directory, mkdir_rmdir_errors,
-        links_and_rename, cwd_and_umask, attributes_and_copies, exec_written_file;
+        links_and_rename, cwd_and_umask, attributes_and_copies, exec_written_file,
+        removed_cwd_takes_no_names, deep_link_chain;
     pipes: pipe_eof_after_last_writer, pipe_sigpipe_and_epipe, pipe_nonblock_eagain,
         pipe_packets_and_pages,
         pipe_fills_then_blocks, pipe_atomic_writes, ppoll_pipe_readiness, pselect6_pipe_readiness, pipe_read_interrupted,
@@ -170,6 +172,11 @@ tests! {
         ptrace_clone_ptrace_and_untraced, ptrace_fpsimd_regset, ptrace_poketext_into_readonly_text,
         ptrace_group_stop_seen_by_tracer, ptrace_singlestep, ptrace_syscall_from_a_fork_event,
         ptrace_exit_event_on_signal_death, ptrace_singlestep_over_svc;
+    procfs: mount_errors, proc_self_files, proc_status_states, proc_readdir_lists_pids,
+        proc_maps_fork_cow, proc_exe_exec, times_getrusage_getgroups,
+        prctl_name_and_restart_syscall, rseq_register_errors,
+        rseq_signal_aborts_critical_section, nanosleep_resumes_after_stop,
+        umount_busy_expire_detach, proc_fd_reopens_pipe;
 }
 
 fn main(args: &[&str]) -> i32 {
