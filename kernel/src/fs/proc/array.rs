@@ -32,9 +32,16 @@ pub fn task_state(t: &Task) -> (char, &'static str) {
         TaskState::Interruptible => ('S', "sleeping"),
         TaskState::Uninterruptible => ('D', "disk sleep"),
         TaskState::Stopped => ('T', "stopped"),
+        TaskState::Traced => ('t', "tracing stop"),
         TaskState::Zombie => ('Z', "zombie"),
         TaskState::Dead => ('X', "dead"),
     }
+}
+
+/// The tracer's process id, 0 if untraced (Linux `proc_pid_status`'s `TracerPid`,
+/// `ptrace_parent`).
+fn tracer_pid(t: &Task) -> i32 {
+    t.inner.lock().ptrace_parent.upgrade().map_or(0, |p| p.tgid)
 }
 
 /// The parent's process id as `getppid` gives it (Linux `task_tgid_nr_ns(rcu_dereference(
@@ -154,10 +161,11 @@ pub fn proc_pid_status(t: &Task) -> Vec<u8> {
     let _ = writeln!(o, "State:\t{letter} ({word})");
     let _ = writeln!(
         o,
-        "Tgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0",
+        "Tgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t{}",
         t.tgid,
         t.pid,
-        ppid(t)
+        ppid(t),
+        tracer_pid(t)
     );
     let _ = writeln!(o, "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0");
     // Linux: the room in the table, at least 64 (`fdt->max_fds`).
