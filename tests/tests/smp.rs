@@ -180,3 +180,23 @@ fn smp4_races_under_fast_preemption() {
             .expect_no_page_lost();
     }
 }
+
+/// Where tasks run (the EL0 tests `spinners_spread_over_cpus`, `setaffinity_pins_tasks`)
+/// on 2 and 4 CPUs, round-robin and on real host parallelism: four spinning processes
+/// end up on four CPUs, and `sched_setaffinity` moves a task before it returns.
+#[test]
+fn smp_tasks_spread_and_pin() {
+    for (smp, accel) in [(2, None), (4, None), (4, Some("tcg,thread=multi"))] {
+        for name in ["spinners_spread_over_cpus", "setaffinity_pins_tasks"] {
+            let run = Boot {
+                smp,
+                accel: accel.map(Into::into),
+                ..Boot::utest(name)
+            }
+            .run();
+            run.expect(&format!("utest {name}: ok"))
+                .expect_status(0)
+                .expect_no_page_lost();
+        }
+    }
+}
