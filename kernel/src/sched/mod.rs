@@ -7,17 +7,29 @@
 //!   [`wake_up_process`] (Linux `try_to_wake_up`), which puts it back on the run queue.
 //! - A new task first runs `ret_from_fork`, whose first call is [`schedule_tail`].
 //!
-//! Every CPU has its run queue and idle task, but only the boot CPU runs tasks for now:
-//! wake-ups put tasks on CPU 0's queue ([`select_task_rq`]), so the other CPUs' queues
-//! stay empty and they idle; `current` comes from `sp_el0`. The pieces cross-CPU
-//! scheduling needs are in place: [`task_cpu`], `on_cpu` (cleared by
-//! [`finish_task_switch`] on the CPU a task left), [`resched_curr`] sending a reschedule
-//! IPI to another CPU, and `cpus_mask` with the affinity syscalls.
+//! Every CPU has its run queue and idle task; `current` comes from `sp_el0`.
+//! - Placement: [`wake_up_new_task`] puts a new task on an idle CPU if there is one
+//!   (Linux's fork balancing); a wake-up ([`try_to_wake_up`]) goes to the task's previous
+//!   CPU if it idles, else to an idle CPU, else back to the previous one
+//!   ([`select_task_rq`]). A task queued on another CPU that idles sends it a reschedule
+//!   IPI (`resched_curr`), which ends its `wfi`.
+//! - Balance: a CPU about to idle pulls a waiting task from the busiest queue
+//!   (`newidle_balance`), and an idle CPU's tick looks again (`trigger_load_balance`).
+//! - Affinity: `cpus_mask` is honoured everywhere a CPU is chosen; `sched_setaffinity`
+//!   moves a queued task at once and a running one through its next `__schedule`.
+//! - A task never runs on two CPUs: `on_cpu` is set by the CPU switching to it and
+//!   cleared by `finish_task_switch` once that CPU is off its stack; a waker waits for it
+//!   to clear before queuing the task elsewhere, and under a run queue's lock no queued
+//!   task is on a CPU.
 //!
-//! Lock order: `TASKLIST_LOCK` -> a run queue's lock -> nothing (no other lock is taken
-//! while a run queue is locked, but a task's `Arc` is dropped, which may free a stack).
-//! A run queue's lock is held across `context_switch` and released by the next task
-//! (`finish_task_switch`, or `schedule_tail` for a new one), on the same CPU.
+//! Lock order: `TASKLIST_LOCK` -> a task's `pi_lock` -> a run queue's lock. Two run
+//! queues are never both waited for: `newidle_balance` only tries the second lock, and
+//! `move_queued_task` drops one before taking the other (the task is marked
+//! `TASK_ON_RQ_MIGRATING` meanwhile, which `task_rq_lock` waits out). A run queue's lock
+//! is held across `context_switch` and released by the next task on the same CPU
+//! (`finish_task_switch`, or `schedule_tail` for a new one), whichever CPU the task
+//! switched away from runs on later. No other lock is taken while a run queue is
+//! locked, but a task's `Arc` is dropped, which may free a stack.
 
 pub mod wait;
 
