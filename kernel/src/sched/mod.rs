@@ -66,8 +66,9 @@ pub struct Rq {
     idle: Option<Arc<Task>>,
     /// The CPU this queue belongs to (Linux `rq->cpu`).
     cpu: usize,
-    /// A task queued here may no longer run here (its affinity changed while it ran):
-    /// `finish_task_switch` moves it, as Linux's `migration_cpu_stop` would.
+    /// `sched_setaffinity` took this CPU from the running task: the next `__schedule`
+    /// switches away from it even if nothing else is queued, and the `finish_task_switch`
+    /// after it moves it to an allowed CPU, as Linux's `migration_cpu_stop` would.
     migration_pending: bool,
 }
 
@@ -309,6 +310,8 @@ fn enqueue(rq: &mut Rq, t: Arc<Task>) {
 /// Move the queued, not running, task `p` (taken off `rq`'s queue by the caller) to
 /// CPU `new_cpu`'s run queue (Linux `move_queued_task`): marked migrating while it is
 /// on neither queue, so that [`task_rq_lock`] waits for it to land.
+#[cold]
+#[inline(never)]
 fn move_queued_task(rq: IrqSpinLockGuard<'static, Rq>, p: Arc<Task>, new_cpu: usize) {
     debug_assert!(!p.on_cpu.load(Ordering::Relaxed));
     p.on_rq.store(TASK_ON_RQ_MIGRATING, Ordering::Release);
@@ -323,6 +326,8 @@ fn move_queued_task(rq: IrqSpinLockGuard<'static, Rq>, p: Arc<Task>, new_cpu: us
 /// on (Linux `migration_cpu_stop` -> `__migrate_task`, which Linux runs in this CPU's
 /// stopper thread; here the task that switched in runs it, once the one switched away
 /// from is off this CPU).
+#[cold]
+#[inline(never)]
 fn migration_cpu_stop() {
     let this = crate::arch::percpu::smp_processor_id();
     loop {
@@ -410,6 +415,8 @@ pub fn wake_up_new_task(t: Arc<Task>) {
 /// simplified: the busiest queue is the one with most runnable tasks, and its lock is
 /// only tried, never waited for, so that two CPUs pulling from each other cannot
 /// deadlock without `double_rq_lock`). Returns the task to run.
+#[cold]
+#[inline(never)]
 fn newidle_balance(rq: &mut Rq) -> Option<Arc<Task>> {
     let this = rq.cpu;
     let busiest = find_busiest_queue(this)?;
@@ -491,13 +498,13 @@ fn __schedule(preempt: bool) {
     // SAFETY: interrupts are masked until the end of this function; unlocking on the
     // early return restores them, as the end does.
     let mut rq = unsafe { rq_lock.lock_irqsaved(flags) };
-    let cpu = rq.cpu;
     // prev's own state, or a waker's, written under this lock: no ordering needed.
     let prev_running = preempt || prev.state.load(Ordering::Relaxed) == TaskState::Running as u32;
     let prev_idle = is_idle(prev);
-    // sched_setaffinity took this CPU from a running prev: it goes back on this queue
-    // and finish_task_switch sends it on (Linux's migration stopper).
-    let migrate = NR_CPUS > 1 && prev_running && !prev_idle && !is_cpu_allowed(prev, cpu);
+    // sched_setaffinity took this CPU from a running prev (and said so in
+    // `migration_pending`): prev goes back on this queue and finish_task_switch sends it
+    // on (Linux's migration stopper).
+    let migrate = rq.migration_pending && prev_running && !prev_idle && !is_cpu_allowed(prev, rq.cpu);
     let next = match rq.queue.pop_front() {
         Some(next) => next,
         // Nothing else to run: prev goes on if it can.
@@ -517,10 +524,10 @@ fn __schedule(preempt: bool) {
     let prev_arc = rq.curr.replace(next).expect("schedule before sched_init");
     if prev_running && !prev_idle {
         rq.queue.push_back(prev_arc);
-        rq.migration_pending |= migrate;
     } else {
         if !prev_running {
             prev.on_rq.store(0, Ordering::Relaxed);
+            let cpu = rq.cpu;
             add_nr_running(cpu, -1);
         }
         debug_assert!(rq.prev.is_none());
@@ -577,10 +584,12 @@ fn finish_task_switch(rq: &IrqSpinLock<Rq>, prev: *const Task) {
     // run prev elsewhere.
     prev_task.on_cpu.store(false, Ordering::Release);
     let prev = rq.prev.take();
-    let migrate = core::mem::take(&mut rq.migration_pending);
-    drop(rq);
-    if migrate {
+    if rq.migration_pending {
+        rq.migration_pending = false;
+        drop(rq);
         migration_cpu_stop();
+    } else {
+        drop(rq);
     }
     drop(prev);
 }
@@ -704,6 +713,7 @@ fn __set_cpus_allowed_ptr(p: &Arc<Task>, new_mask: u64) {
         return;
     }
     if rq.curr.as_ref().is_some_and(|c| Arc::ptr_eq(c, p)) {
+        rq.migration_pending = true;
         resched_curr(&rq);
         drop(rq);
         drop(pi);
