@@ -390,6 +390,16 @@ pub fn try_to_wake_up(p: &Arc<Task>, states: &[TaskState]) -> bool {
     true
 }
 
+/// If `p` is running on another CPU, make that CPU enter the kernel, so that `p` sees
+/// what was just set for it (a pending signal) now rather than at its next tick (Linux
+/// `kick_process`).
+pub fn kick_process(p: &Task) {
+    let cpu = task_cpu(p);
+    if p.on_cpu.load(Ordering::Acquire) && cpu != crate::arch::percpu::smp_processor_id() {
+        resched_remote(cpu);
+    }
+}
+
 /// Wake a sleeping task (Linux `wake_up_process`).
 pub fn wake_up_process(t: &Arc<Task>) -> bool {
     try_to_wake_up(t, &[TaskState::Interruptible, TaskState::Uninterruptible])
@@ -501,14 +511,18 @@ fn __schedule(preempt: bool) {
     // prev's own state, or a waker's, written under this lock: no ordering needed.
     let prev_running = preempt || prev.state.load(Ordering::Relaxed) == TaskState::Running as u32;
     let prev_idle = is_idle(prev);
-    // sched_setaffinity took this CPU from a running prev (and said so in
-    // `migration_pending`): prev goes back on this queue and finish_task_switch sends it
-    // on (Linux's migration stopper).
-    let migrate = rq.migration_pending && prev_running && !prev_idle && !is_cpu_allowed(prev, rq.cpu);
+    // If sched_setaffinity took this CPU from a running prev (and said so in
+    // `migration_pending`), prev goes back on this queue and the finish_task_switch after
+    // this switch sends it on (Linux's migration stopper).
     let next = match rq.queue.pop_front() {
         Some(next) => next,
         // Nothing else to run: prev goes on if it can.
-        None if prev_running && !prev_idle && !migrate => return,
+        None if prev_running
+            && !prev_idle
+            && !(rq.migration_pending && !is_cpu_allowed(prev, rq.cpu)) =>
+        {
+            return
+        }
         // This CPU is about to idle (or idles): take work from a busy one, if any.
         None => match newidle_balance(&mut rq) {
             Some(next) => next,

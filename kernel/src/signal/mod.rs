@@ -149,13 +149,17 @@ fn sig_fatal(t: &Task, sig: i32) -> bool {
 }
 
 /// Set `TIF_SIGPENDING` on `t` and wake it from an interruptible sleep, and with
-/// `resume` (a fatal signal) from a stop too (Linux `signal_wake_up`).
+/// `resume` (a fatal signal) from a stop too; if it was not asleep, it may be running on
+/// another CPU, which is made to look now (Linux `signal_wake_up_state`).
 fn signal_wake_up(t: &Arc<Task>, resume: bool) {
     t.set_flag(TIF_SIGPENDING);
-    if resume {
-        try_to_wake_up(t, &[TaskState::Interruptible, TaskState::Stopped]);
+    let woken = if resume {
+        try_to_wake_up(t, &[TaskState::Interruptible, TaskState::Stopped])
     } else {
-        try_to_wake_up(t, &[TaskState::Interruptible]);
+        try_to_wake_up(t, &[TaskState::Interruptible])
+    };
+    if !woken {
+        crate::sched::kick_process(t);
     }
 }
 
