@@ -22,7 +22,7 @@ use crate::mm::kstack::KernelStack;
 use crate::mm::uaccess::UserPtr;
 use crate::mm::Mm;
 use crate::sched::wait::{Completion, WaitQueue};
-use crate::sync::IrqSpinLock;
+use crate::sync::{lock_class, IrqSpinLock};
 
 /// A process or thread id.
 pub type Pid = i32;
@@ -84,7 +84,7 @@ pub struct ThreadInfo {
 /// parent is told, and while a `wait` looks for a zombie and claims it, so that none
 /// sees another half done (Linux `tasklist_lock`). Lock order: this lock, then a task's
 /// or its group's own locks, then the run queue.
-pub static TASKLIST_LOCK: IrqSpinLock<Tasklist> = IrqSpinLock::new(Tasklist(()));
+pub static TASKLIST_LOCK: IrqSpinLock<Tasklist, { lock_class::TASKLIST }> = IrqSpinLock::new(Tasklist(()));
 
 /// What [`TASKLIST_LOCK`] guards: nothing but the right to change who is whose child and
 /// who is a zombie. Only that lock makes one, so a `&TasklistGuard` parameter proves the
@@ -92,7 +92,8 @@ pub static TASKLIST_LOCK: IrqSpinLock<Tasklist> = IrqSpinLock::new(Tasklist(()))
 pub struct Tasklist(());
 
 /// Proof that [`TASKLIST_LOCK`] is held.
-pub type TasklistGuard<'a> = crate::sync::IrqSpinLockGuard<'a, Tasklist>;
+pub type TasklistGuard<'a> =
+    crate::sync::IrqSpinLockGuard<'a, Tasklist, { crate::sync::lock_class::TASKLIST }>;
 
 /// State shared by the threads of one process (Linux `struct signal_struct`).
 pub struct SignalStruct {

@@ -23,7 +23,7 @@ use forkos_lib::pgtable::{attrindx, Pte, MT_NORMAL, PHYS_MASK};
 use super::memory::PhysAddr;
 use super::percpu::NR_CPUS;
 use crate::mm::VmFlags;
-use crate::sync::IrqSpinLock;
+use crate::sync::{lock_class, IrqSpinLock};
 
 /// The ASID and generation of one address space (Linux `mm_context_t`'s `id`): the
 /// generation from bit 16 up, the ASID below; 0 until it first runs.
@@ -100,7 +100,7 @@ struct AsidState {
 
 /// The allocator's lock and what it guards (Linux `cpu_asid_lock`, a raw spinlock taken
 /// with interrupts masked).
-static CPU_ASID_LOCK: IrqSpinLock<AsidState> = IrqSpinLock::new(AsidState {
+static CPU_ASID_LOCK: IrqSpinLock<AsidState, { lock_class::ASID }> = IrqSpinLock::new(AsidState {
     asid_map: [0; (1 << MAX_ASID_BITS) / 64],
     reserved_asids: [0; NR_CPUS],
     cur_idx: 1,
