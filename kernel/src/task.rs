@@ -13,7 +13,9 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering,
+};
 
 use crate::arch::percpu;
 use crate::arch::process::ThreadStruct;
@@ -84,7 +86,8 @@ pub struct ThreadInfo {
 /// parent is told, and while a `wait` looks for a zombie and claims it, so that none
 /// sees another half done (Linux `tasklist_lock`). Lock order: this lock, then a task's
 /// or its group's own locks, then the run queue.
-pub static TASKLIST_LOCK: IrqSpinLock<Tasklist, { lock_class::TASKLIST }> = IrqSpinLock::new(Tasklist(()));
+pub static TASKLIST_LOCK: IrqSpinLock<Tasklist, { lock_class::TASKLIST }> =
+    IrqSpinLock::new(Tasklist(()));
 
 /// What [`TASKLIST_LOCK`] guards: nothing but the right to change who is whose child and
 /// who is a zombie. Only that lock makes one, so a `&TasklistGuard` parameter proves the

@@ -102,7 +102,10 @@ static NR_RUNNING: [AtomicUsize; NR_CPUS] = [const { AtomicUsize::new(0) }; NR_C
 /// `sub_nr_running`); the caller holds that run queue's lock.
 fn add_nr_running(cpu: usize, n: isize) {
     let r = &NR_RUNNING[cpu];
-    r.store(r.load(Ordering::Relaxed).wrapping_add_signed(n), Ordering::Relaxed);
+    r.store(
+        r.load(Ordering::Relaxed).wrapping_add_signed(n),
+        Ordering::Relaxed,
+    );
 }
 
 /// Is `cpu` running its idle task with nothing queued (Linux `idle_cpu`)?
@@ -449,8 +452,8 @@ fn newidle_balance(rq: &mut Rq) -> Option<Arc<Task>> {
 fn find_busiest_queue(this: usize) -> Option<usize> {
     let mut busiest = None;
     let mut max = 1;
-    for cpu in 0..nr_cpu_ids() {
-        let n = NR_RUNNING[cpu].load(Ordering::Relaxed);
+    for (cpu, nr) in NR_RUNNING.iter().enumerate().take(nr_cpu_ids()) {
+        let n = nr.load(Ordering::Relaxed);
         if cpu != this && n > max {
             (busiest, max) = (Some(cpu), n);
         }
@@ -519,7 +522,7 @@ fn __schedule(preempt: bool) {
         // Nothing else to run: prev goes on if it can.
         None if prev_running
             && !prev_idle
-            && !(rq.migration_pending && !is_cpu_allowed(prev, rq.cpu)) =>
+            && (!rq.migration_pending || is_cpu_allowed(prev, rq.cpu)) =>
         {
             return
         }

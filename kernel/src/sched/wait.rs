@@ -195,7 +195,8 @@ impl Completion {
 }
 
 /// Tasks sleeping until a tick (Linux's timer wheel, as a short list).
-static TIMERS: IrqSpinLock<Vec<(u64, Arc<Task>)>, { lock_class::TIMERS }> = IrqSpinLock::new(Vec::new());
+static TIMERS: IrqSpinLock<Vec<(u64, Arc<Task>)>, { lock_class::TIMERS }> =
+    IrqSpinLock::new(Vec::new());
 
 /// Make room for `n` sleeping tasks at boot, so that the list never grows later.
 pub fn reserve_timers(n: usize) {

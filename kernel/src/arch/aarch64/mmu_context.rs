@@ -170,6 +170,22 @@ pub fn asids_init(limit: Option<u32>, possible_cpus: usize) {
     }
 }
 
+/// Can this starting CPU use the ASIDs the boot CPU handed out (Linux
+/// `verify_cpu_asid_bits`)? A CPU with fewer ASID bits than the allocator uses would
+/// alias ASIDs in its TLB; it must not come online.
+pub fn verify_cpu_asid_bits() -> bool {
+    let fld = get_cpu_asid_bits();
+    let bits = ASID_BITS.load(Ordering::Relaxed);
+    if fld < bits {
+        crate::println!(
+            "CPU{}: smaller ASID size({fld}) than boot CPU ({bits})",
+            smp_processor_id()
+        );
+        return false;
+    }
+    true
+}
+
 /// How many rollovers there have been since boot (the generation's number, less one).
 pub fn asid_rollovers() -> u64 {
     ASID_GENERATION.load(Ordering::Relaxed) / ASID_FIRST_VERSION - 1

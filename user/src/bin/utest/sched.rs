@@ -27,7 +27,10 @@ fn online_cpus() -> u64 {
 
 fn setaffinity(pid: i32, mask: u64) -> isize {
     let m = [mask];
-    call(nr::SCHED_SETAFFINITY, [pid as usize, 8, m.as_ptr() as usize, 0])
+    call(
+        nr::SCHED_SETAFFINITY,
+        [pid as usize, 8, m.as_ptr() as usize, 0],
+    )
 }
 
 /// One process per CPU, each spinning in user space and writing `getcpu` to its slot:
@@ -83,7 +86,11 @@ pub fn setaffinity_pins_tasks() -> T {
         if online & (1 << cpu) == 0 {
             continue;
         }
-        check_eq!(setaffinity(0, 1 << cpu), 0, "sched_setaffinity(self, CPU {cpu})");
+        check_eq!(
+            setaffinity(0, 1 << cpu),
+            0,
+            "sched_setaffinity(self, CPU {cpu})"
+        );
         check_eq!(getcpu(), cpu, "getcpu right after pinning to CPU {cpu}");
         for _ in 0..20 {
             sys::sched_yield();
@@ -114,12 +121,20 @@ pub fn setaffinity_pins_tasks() -> T {
         if online & (1 << cpu) == 0 {
             continue;
         }
-        check_eq!(setaffinity(pid, 1 << cpu), 0, "sched_setaffinity(child, CPU {cpu})");
+        check_eq!(
+            setaffinity(pid, 1 << cpu),
+            0,
+            "sched_setaffinity(child, CPU {cpu})"
+        );
         s.set(0, round);
         while s.get(2) != round {
             sys::sched_yield();
         }
-        check_eq!(s.get(1) - 1, cpu, "the child's getcpu once pinned to CPU {cpu}");
+        check_eq!(
+            s.get(1) - 1,
+            cpu,
+            "the child's getcpu once pinned to CPU {cpu}"
+        );
         round += 1;
     }
     s.set(0, -1);
