@@ -513,24 +513,11 @@ fn __schedule(preempt: bool) {
     let mut rq = unsafe { rq_lock.lock_irqsaved(flags) };
     // prev's own state, or a waker's, written under this lock: no ordering needed.
     let prev_running = preempt || prev.state.load(Ordering::Relaxed) == TaskState::Running as u32;
-    let prev_idle = is_idle(prev);
-    // If sched_setaffinity took this CPU from a running prev (and said so in
-    // `migration_pending`), prev goes back on this queue and the finish_task_switch after
-    // this switch sends it on (Linux's migration stopper).
     let next = match rq.queue.pop_front() {
         Some(next) => next,
-        // Nothing else to run: prev goes on if it can.
-        None if prev_running
-            && !prev_idle
-            && (!rq.migration_pending || is_cpu_allowed(prev, rq.cpu)) =>
-        {
-            return
-        }
-        // This CPU is about to idle (or idles): take work from a busy one, if any.
-        None => match newidle_balance(&mut rq) {
+        None => match pick_next_when_queue_empty(&mut rq, prev, prev_running) {
             Some(next) => next,
-            None if prev_idle => return,
-            None => rq.idle.clone().expect("no idle task"),
+            None => return,
         },
     };
     // No Arc may live in this stack frame across the switch: if prev is dead, this frame
@@ -539,7 +526,7 @@ fn __schedule(preempt: bool) {
     // `rq.prev` until finish_task_switch (a dead task's stack is freed there).
     let next_ptr: *const Task = Arc::as_ptr(&next);
     let prev_arc = rq.curr.replace(next).expect("schedule before sched_init");
-    if prev_running && !prev_idle {
+    if prev_running && !is_idle(prev) {
         rq.queue.push_back(prev_arc);
     } else {
         if !prev_running {
@@ -564,6 +551,24 @@ fn __schedule(preempt: bool) {
     // `this_rq()`).
     finish_task_switch(this_rq(), last);
     local_irq_restore(flags);
+}
+
+/// What runs when this CPU's queue is empty (the rest of Linux's `pick_next_task`): prev
+/// goes on if it is runnable and may stay here (None); else a task pulled from a busy CPU
+/// (`newidle_balance`), else the idle task (None if prev is the idle task). If
+/// sched_setaffinity took this CPU from a running prev (`migration_pending`), prev
+/// switches away even so, and the finish_task_switch after the switch sends it on.
+#[inline(never)]
+fn pick_next_when_queue_empty(rq: &mut Rq, prev: &Task, prev_running: bool) -> Option<Arc<Task>> {
+    let prev_idle = is_idle(prev);
+    if prev_running && !prev_idle && (!rq.migration_pending || is_cpu_allowed(prev, rq.cpu)) {
+        return None;
+    }
+    match newidle_balance(rq) {
+        Some(next) => Some(next),
+        None if prev_idle => None,
+        None => Some(rq.idle.clone().expect("no idle task")),
+    }
 }
 
 /// Switch address space, then registers and stack (Linux `context_switch`). Returns the
