@@ -11,8 +11,8 @@
 //! - Placement: [`wake_up_new_task`] puts a new task on an idle CPU if there is one
 //!   (Linux's fork balancing); a wake-up ([`try_to_wake_up`]) goes to the task's previous
 //!   CPU if it idles, else to an idle CPU, else back to the previous one
-//!   ([`select_task_rq`]). A task queued on another CPU that idles sends it a reschedule
-//!   IPI (`resched_curr`), which ends its `wfi`.
+//!   ([`select_task_rq`]). Queuing a task on another CPU that idles sends that CPU a
+//!   reschedule IPI (`resched_curr`), which ends its `wfi`.
 //! - Balance: a CPU about to idle pulls a waiting task from the busiest queue
 //!   (`newidle_balance`), and an idle CPU's tick looks again (`trigger_load_balance`).
 //! - Affinity: `cpus_mask` is honoured everywhere a CPU is chosen; `sched_setaffinity`
@@ -29,7 +29,8 @@
 //! is held across `context_switch` and released by the next task on the same CPU
 //! (`finish_task_switch`, or `schedule_tail` for a new one), whichever CPU the task
 //! switched away from runs on later. No other lock is taken while a run queue is
-//! locked, but a task's `Arc` is dropped, which may free a stack.
+//! locked (but the second run queue `newidle_balance` tries), though a task's `Arc` is
+//! dropped, which may free a stack.
 
 pub mod wait;
 
