@@ -159,8 +159,8 @@ fn all_el0_tests_with_smp4_mttcg() {
 }
 
 /// The cross-CPU race tests (fork storm, exit against kill and wait4, mappings changing
-/// under touching threads, vfork) with four CPUs and the fast tick, on real host
-/// parallelism.
+/// under touching threads, vfork, affinity changes under running tasks) with four CPUs
+/// and the fast tick, on real host parallelism.
 #[test]
 fn smp4_races_under_fast_preemption() {
     for name in [
@@ -168,6 +168,7 @@ fn smp4_races_under_fast_preemption() {
         "smp_exit_races_kill_and_wait",
         "smp_threads_touch_while_mappings_change",
         "smp_vfork_cycles",
+        "smp_affinity_churn",
     ] {
         let run = Boot {
             smp: 4,

@@ -140,3 +140,79 @@ pub fn setaffinity_pins_tasks() -> T {
     s.set(0, -1);
     expect_ok(pid)
 }
+
+/// Affinity changes racing everything else (issue 13's migration): two processes spin,
+/// yield and sleep while their parent changes their CPUs 200 times, and two others pin
+/// themselves to each CPU in turn and check `getcpu` at once. Every move must land on
+/// an allowed CPU, and nothing may hang or leak.
+pub fn smp_affinity_churn() -> T {
+    let online = online_cpus();
+    let cpus: [i64; 64] = core::array::from_fn(|i| i as i64);
+    let list: &[i64] = &cpus[..64 - online.leading_zeros() as usize];
+    let s = Shared::new()?;
+    let sp = &s;
+    let mut busy = [0; 2];
+    for pid in busy.iter_mut() {
+        *pid = child_code(move || {
+            let mut i = 0u64;
+            while sp.get(0) == 0 {
+                for _ in 0..200 {
+                    core::hint::black_box(i);
+                }
+                if i % 4 == 0 {
+                    sys::sched_yield();
+                }
+                if i % 16 == 0 {
+                    sys::sleep_ms(1);
+                }
+                i += 1;
+            }
+            0
+        })?;
+    }
+    let mut pinners = [0; 2];
+    for pid in pinners.iter_mut() {
+        *pid = child_code(move || {
+            for round in 0..60 {
+                let cpu = list[round % list.len()];
+                if online & (1 << cpu) == 0 {
+                    continue;
+                }
+                if setaffinity(0, 1 << cpu) != 0 || getcpu() != cpu {
+                    return 1;
+                }
+                sys::sched_yield();
+                if getcpu() != cpu || setaffinity(0, online) != 0 {
+                    return 2;
+                }
+            }
+            0
+        })?;
+    }
+    for i in 0..200usize {
+        let cpu = list[i % list.len()];
+        let mask = match i % 3 {
+            0 => 1 << cpu,
+            1 => online & !(1 << cpu),
+            _ => online,
+        };
+        let mask = if mask & online == 0 { online } else { mask };
+        let pid = busy[i % 2];
+        check_eq!(
+            setaffinity(pid, mask),
+            0,
+            "sched_setaffinity(busy child, {mask:#x})"
+        );
+        if i % 8 == 0 {
+            sys::sched_yield();
+        }
+    }
+    for pid in pinners {
+        expect_ok(pid)?;
+    }
+    s.set(0, 1);
+    for pid in busy {
+        expect_ok(pid)?;
+    }
+    Ok(())
+}
