@@ -159,10 +159,10 @@ pub fn smp_affinity_churn() -> T {
                 for _ in 0..200 {
                     core::hint::black_box(i);
                 }
-                if i % 4 == 0 {
+                if i.is_multiple_of(4) {
                     sys::sched_yield();
                 }
-                if i % 16 == 0 {
+                if i.is_multiple_of(16) {
                     sys::sleep_ms(1);
                 }
                 i += 1;
@@ -203,7 +203,7 @@ pub fn smp_affinity_churn() -> T {
             0,
             "sched_setaffinity(busy child, {mask:#x})"
         );
-        if i % 8 == 0 {
+        if i.is_multiple_of(8) {
             sys::sched_yield();
         }
     }
