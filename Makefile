@@ -43,7 +43,8 @@ USER_CARGO_FLAGS   := -p forkos-user --target aarch64-unknown-none --release
 
 CROSS_CC   := aarch64-linux-gnu-gcc
 C_FLAGS    := -O2 -Wall -Werror
-C_PROGS    := build/c/cdemo build/c/cdemo-pie build/c/exectest build/c/startup build/c/execfuzz
+C_PROGS    := build/c/cdemo build/c/cdemo-pie build/c/exectest build/c/startup build/c/execfuzz \
+              build/c/forktrace
 FUZZ_FILES := 64
 UTEST      := target/aarch64-unknown-none/release/utest
 INITRD_CPIO := build/initrd.cpio
@@ -117,7 +118,7 @@ build/c/fuzz/stamp: build/c/tiny scripts/mutate | python
 $(INITRD_CPIO): $(C_PROGS) build/c/notelf build/c/x86elf build/c/truncated user scripts/mkcpio \
 	    build/c/fuzz/stamp | python
 	scripts/mkcpio $@ init=build/c/cdemo cdemo=build/c/cdemo cdemo-pie=build/c/cdemo-pie \
-	    exectest=build/c/exectest execfuzz=build/c/execfuzz \
+	    exectest=build/c/exectest execfuzz=build/c/execfuzz forktrace=build/c/forktrace \
 	    errcheck=target/aarch64-unknown-none/release/errcheck \
 	    bench=target/aarch64-unknown-none/release/bench \
 	    $(foreach f,$(wildcard build/c/fuzz/[0-9]*),fuzz/$(notdir $(f))=$(f)) \

@@ -37,35 +37,66 @@ pub fn register_uart(uart: Pl011) {
     CONSOLE.lock().uart = Some(uart);
 }
 
-/// Is a byte typed on the console waiting to be read?
-pub fn input_pending() -> bool {
-    CONSOLE
-        .try_lock()
-        .is_some_and(|c| c.uart.as_ref().is_some_and(|u| u.rx_ready()))
+/// The UART's receive interrupt (Linux `pl011_int` -> `pl011_rx_chars` ->
+/// `tty_flip_buffer_push`): empty the receive FIFO, then hand each byte to the tty,
+/// outside the console's lock (the tty echoes through it).
+pub fn pl011_int() {
+    loop {
+        let mut chars = [(0u8, false); 32];
+        let mut n = 0;
+        {
+            let c = CONSOLE.lock();
+            let Some(uart) = c.uart.as_ref() else { return };
+            while n < chars.len() {
+                match uart.getc() {
+                    Some(ch) => {
+                        chars[n] = ch;
+                        n += 1;
+                    }
+                    None => break,
+                }
+            }
+            uart.clear_rx_interrupts();
+        }
+        for &(ch, brk) in &chars[..n] {
+            crate::drivers::tty::serial_core::uart_insert_char(ch, brk);
+        }
+        if n < chars.len() {
+            return;
+        }
+    }
 }
 
-/// A byte typed on the console, if any (polled: forkos has no tty layer yet).
-pub fn poll_input() -> Option<u8> {
-    CONSOLE.try_lock()?.uart.as_ref()?.getc()
+/// Start the console's receive interrupts (Linux `pl011_startup`), once the interrupt
+/// controller is up.
+pub fn enable_rx_interrupts() {
+    if let Some(uart) = CONSOLE.lock().uart.as_ref() {
+        uart.enable_rx_interrupts();
+    }
 }
 
-/// Act on a key typed on the console, as Linux's magic SysRq does (`sysrq-t` lists the
-/// tasks): `p` prints the process table.
-pub fn handle_sysrq() {
-    if poll_input() == Some(b'p') {
+/// Start or stop a break on the console's line (Linux `tty->ops->break_ctl`).
+pub fn break_ctl(on: bool) {
+    if let Some(uart) = CONSOLE.lock().uart.as_ref() {
+        uart.break_ctl(on);
+    }
+}
+
+/// Act on a SysRq key (Linux `__handle_sysrq`; `sysrq-t` lists the tasks): `p` prints
+/// the process table.
+pub fn handle_sysrq(key: u8) {
+    if key == b'p' {
         crate::task::show_tasks();
     }
 }
 
-/// Write raw bytes (from user space) to the console.
-pub fn write_bytes(bytes: &[u8]) {
+/// Write bytes the tty has already processed for output (`OPOST`) to the UART as
+/// they are.
+pub fn write_raw(bytes: &[u8]) {
     let c = CONSOLE.lock();
     match &c.uart {
         Some(uart) => {
             for &b in bytes {
-                if b == b'\n' {
-                    uart.putc(b'\r');
-                }
                 uart.putc(b);
             }
         }

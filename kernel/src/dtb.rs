@@ -52,6 +52,8 @@ pub struct BootInfo {
     pub initrd: Option<Range>,
     pub cmdline: &'static str,
     pub uart: Option<Range>,
+    /// INTID of the UART's interrupt (an SPI).
+    pub uart_intid: Option<u32>,
     pub gic: Option<GicInfo>,
     /// INTID of the EL1 virtual timer.
     pub timer_intid: Option<u32>,
@@ -141,9 +143,11 @@ pub unsafe fn parse(va: u64, pa: u64) -> Result<BootInfo, DtbError> {
         _ => None,
     };
 
-    let uart = fdt
-        .find_compatible(&["arm,pl011"])
-        .and_then(|n| first_reg(n, 0));
+    let uart_node = fdt.find_compatible(&["arm,pl011"]);
+    let uart = uart_node.and_then(|n| first_reg(n, 0));
+    let uart_intid = uart_node
+        .and_then(|n| n.property("interrupts"))
+        .and_then(|p| fdt_irq::nth_intid(p.value, 0));
     let gic = if let Some(n) = fdt.find_compatible(&["arm,gic-v3"]) {
         first_reg(n, 0)
             .zip(first_reg(n, 1))
@@ -210,6 +214,7 @@ pub unsafe fn parse(va: u64, pa: u64) -> Result<BootInfo, DtbError> {
         initrd,
         cmdline,
         uart,
+        uart_intid,
         gic,
         timer_intid,
         psci,

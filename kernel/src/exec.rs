@@ -437,7 +437,10 @@ pub fn sys_execve(
     if filename.is_empty() {
         return Err(ENOENT);
     }
+    let old_vpid = current().pid;
     do_execve(filename, Strings::User(argv), Strings::User(envp))?;
+    // The new program is in: the tracer may look at it (Linux `exec_binprm`).
+    crate::ptrace::ptrace_event(forkos_lib::uapi::ptrace::PTRACE_EVENT_EXEC, old_vpid as u64);
     Ok(0)
 }
 

@@ -32,6 +32,11 @@ fn release_task(p: &Arc<Task>) {
     loop {
         p.set_state(TaskState::Dead);
         let tasklist = TASKLIST_LOCK.lock();
+        // Still traced (by its real parent, or a thread): untraced now (Linux
+        // `ptrace_release_task`).
+        if p.ptrace.load(core::sync::atomic::Ordering::SeqCst) != 0 {
+            crate::ptrace::__ptrace_unlink(&p, &tasklist);
+        }
         if let Some(parent) = p.inner.lock().parent.upgrade() {
             parent.inner.lock().children.retain(|c| !Arc::ptr_eq(c, &p));
         }
@@ -50,8 +55,10 @@ fn release_task(p: &Arc<Task>) {
             }
         };
         // Linux's `zap_leader`: told under the lock, reaped after it.
-        let zap_leader =
-            zombie_leader.filter(|leader| do_notify_parent(leader, &tasklist) && claim(leader));
+        let zap_leader = zombie_leader.filter(|leader| {
+            let sig = leader.inner.lock().exit_signal;
+            do_notify_parent(leader, sig, &tasklist) && claim(leader)
+        });
         drop(tasklist);
         let hashed = PID_TABLE.lock().free(p.pid);
         drop(hashed);
@@ -66,7 +73,7 @@ fn release_task(p: &Arc<Task>) {
 /// No thread of the group but `leader` is still listed (Linux `thread_group_empty`).
 /// Read under the group's lock, which is what makes the leader's exit and its last
 /// thread's release agree on which of them tells the parent (Linux: `tasklist_lock`).
-fn thread_group_empty(s: &SignalInner, leader: &Task) -> bool {
+pub(crate) fn thread_group_empty(s: &SignalInner, leader: &Task) -> bool {
     s.threads
         .iter()
         .all(|t| t.upgrade().is_none_or(|t| core::ptr::eq(&*t, leader)))
@@ -87,20 +94,28 @@ fn autoreap(p: &Task) -> bool {
             .is_none_or(|parent| parent.pid == 0 && p.pid != 1)
 }
 
-/// Tell the parent a child can be reaped (Linux `do_notify_parent`): send it the exit
-/// signal with the child's status, and wake its `wait4`, all under the task-list lock,
-/// so that a `wait` that finds the zombie finds the signal already sent. Returns whether
-/// the child is to be reaped at once, leaving no zombie: the parent ignores SIGCHLD (or
-/// set `SA_NOCLDWAIT`), or nobody waits for this kind of task.
-fn do_notify_parent(p: &Arc<Task>, _tasklist: &TasklistGuard) -> bool {
+/// Does `parent`'s process reap its children itself: SIGCHLD ignored or
+/// `SA_NOCLDWAIT` (Linux `ignoring_children`)?
+pub(crate) fn ignoring_children(parent: &Task) -> bool {
+    use crate::signal::{SA_NOCLDWAIT, SIG_IGN};
+    let a = parent.inner.lock().sighand.action.lock()[SIGCHLD as usize - 1];
+    a.handler == SIG_IGN || a.flags & SA_NOCLDWAIT != 0
+}
+
+/// Tell the parent a child can be reaped (Linux `do_notify_parent`): send it `sig`
+/// with the child's status, and wake its `wait4`, all under the task-list lock, so
+/// that a `wait` that finds the zombie finds the signal already sent. A traced child
+/// tells its tracer (Linux `tsk->parent`). Returns whether the child is to be reaped at
+/// once, leaving no zombie: it is not traced and the parent ignores SIGCHLD (or set
+/// `SA_NOCLDWAIT`), or nobody waits for this kind of task.
+pub(crate) fn do_notify_parent(p: &Arc<Task>, sig: i32, _tasklist: &TasklistGuard) -> bool {
     use crate::signal::{send_signal, KSigInfo, SA_NOCLDWAIT, SIG_IGN};
-    let (mut sig, parent) = {
-        let i = p.inner.lock();
-        (i.exit_signal, i.parent.upgrade())
-    };
-    let mut reap = autoreap(p);
+    let traced = p.ptrace.load(core::sync::atomic::Ordering::SeqCst) != 0;
+    let mut sig = sig;
+    let parent = crate::ptrace::ptrace_parent_or_parent(p);
+    let mut reap = !traced && autoreap(p);
     if let (false, Some(parent)) = (reap, &parent) {
-        if sig == SIGCHLD {
+        if sig == SIGCHLD && !traced {
             let a = parent.inner.lock().sighand.action.lock()[SIGCHLD as usize - 1];
             if a.handler == SIG_IGN || a.flags & SA_NOCLDWAIT != 0 {
                 reap = true;
@@ -124,7 +139,7 @@ fn do_notify_parent(p: &Arc<Task>, _tasklist: &TasklistGuard) -> bool {
             let info = KSigInfo {
                 signo: sig,
                 code,
-                pid: p.tgid,
+                pid: p.pid,
                 status: st,
                 ..KSigInfo::default()
             };
@@ -149,12 +164,19 @@ fn claim(p: &Task) -> bool {
 
 /// Give our children to a new parent (Linux `forget_original_parent`): another live
 /// thread of our group, else init.
-fn forget_original_parent(tsk: &Task, _tasklist: &TasklistGuard) {
+/// Returns the tracees that were zombies nobody waits for now, to release.
+fn forget_original_parent(tsk: &Task, tasklist: &TasklistGuard) -> Vec<Arc<Task>> {
+    // Our tracees go first (Linux `exit_ptrace`).
+    let dead = if tsk.inner.lock().ptraced.is_empty() {
+        Vec::new()
+    } else {
+        crate::ptrace::exit_ptrace(tsk, tasklist)
+    };
     // A wait in another thread of the group must see the children either here or at
     // their new parent, never nowhere: hence the task-list lock.
     let children: Vec<Arc<Task>> = core::mem::take(&mut tsk.inner.lock().children);
     if children.is_empty() {
-        return;
+        return dead;
     }
     let sibling_thread = tsk.signal.threads().into_iter().find(|t| {
         !core::ptr::eq(&**t, tsk) && !matches!(t.state(), TaskState::Zombie | TaskState::Dead)
@@ -163,7 +185,7 @@ fn forget_original_parent(tsk: &Task, _tasklist: &TasklistGuard) {
         Some(t) => (t, true),
         None => match PID_TABLE.lock().find(1) {
             Some(init) => (init, false),
-            None => return,
+            None => return dead,
         },
     };
     let mut zombies = Vec::new();
@@ -188,20 +210,34 @@ fn forget_original_parent(tsk: &Task, _tasklist: &TasklistGuard) {
     if !zombies.is_empty() {
         reaper.signal.wait_chldexit.wake_up_all();
     }
+    dead
 }
 
 /// Become a zombie, or disappear (Linux `exit_notify`). A leader whose threads are all
 /// gone tells its parent; otherwise the last of them does, in `release_task`.
 fn exit_notify(tsk: &Arc<Task>, group_dead: bool) {
     let tasklist = TASKLIST_LOCK.lock();
-    forget_original_parent(tsk, &tasklist);
+    let dead = forget_original_parent(tsk, &tasklist);
     if group_dead {
         kill_orphaned_pgrp(tsk, None);
     }
     tsk.set_state(TaskState::Zombie);
-    let autoreap = if tsk.is_group_leader() {
+    let autoreap = if tsk.ptrace.load(core::sync::atomic::Ordering::SeqCst) != 0 {
+        // A tracee tells its tracer, with SIGCHLD unless the tracer is the parent
+        // that would get the exit signal anyway.
+        let sig = if tsk.is_group_leader()
+            && thread_group_empty(&tsk.signal.inner.lock(), tsk)
+            && !crate::ptrace::ptrace_reparented(tsk)
+        {
+            tsk.inner.lock().exit_signal
+        } else {
+            SIGCHLD
+        };
+        do_notify_parent(tsk, sig, &tasklist)
+    } else if tsk.is_group_leader() {
         let group_empty = thread_group_empty(&tsk.signal.inner.lock(), tsk);
-        group_empty && do_notify_parent(tsk, &tasklist)
+        let sig = tsk.inner.lock().exit_signal;
+        group_empty && do_notify_parent(tsk, sig, &tasklist)
     } else {
         true // a thread: nobody waits for it
     };
@@ -209,6 +245,9 @@ fn exit_notify(tsk: &Arc<Task>, group_dead: bool) {
         tsk.set_state(TaskState::Dead);
     }
     drop(tasklist);
+    for p in dead {
+        release_task(&p);
+    }
     if autoreap {
         release_task(tsk);
     }
@@ -308,17 +347,23 @@ fn kill_orphaned_pgrp(tsk: &Task, parent: Option<&Task>) {
 
 /// End the current task with wait status `code` (Linux `do_exit`). Never returns.
 pub fn do_exit(code: i32) -> ! {
+    // The tracer may look at us once more (Linux `ptrace_event(PTRACE_EVENT_EXIT)`).
+    crate::ptrace::ptrace_event(forkos_lib::uapi::ptrace::PTRACE_EVENT_EXIT, code as u64);
     let tsk = current_arc();
     crate::trace::do_exit(&tsk, code);
     // The last thread out sets the group's status unless exit_group already did (Linux
     // 6.1 `synchronize_group_exit`).
-    let (group_dead, status) = {
+    let (group_dead, status, controlling) = {
         let mut s = tsk.signal.inner.lock();
         s.live -= 1;
         if s.live == 0 && s.group_exit_code.is_none() {
             s.group_exit_code = Some(code);
         }
-        (s.live == 0, s.group_exit_code.unwrap_or(code))
+        (
+            s.live == 0,
+            s.group_exit_code.unwrap_or(code),
+            s.leader && s.tty,
+        )
     };
     tsk.inner.lock().exit_code = code;
     tsk.exit_status
@@ -328,6 +373,11 @@ pub fn do_exit(code: i32) -> ! {
     // (`exit_fs`), before the address space.
     crate::fs::fdtable::exit_files(&tsk);
     crate::fs::fs_struct::exit_fs(&tsk);
+    if group_dead && controlling {
+        // A session leader's exit takes its terminal from the session (Linux
+        // `disassociate_ctty(1)`).
+        crate::drivers::tty::tty_jobctrl::disassociate_ctty(true);
+    }
     let mm = current().set_mm(None);
     // Kernel threads borrow no mm; user tasks switch TTBR0 away before it may be freed.
     crate::mm::switch_mm(None);
@@ -411,8 +461,32 @@ impl Reaped {
 }
 
 /// A stopped child not yet reported, for `WSTOPPED` (Linux `wait_task_stopped`): status
-/// `0x7f | sig << 8`; the report is used up unless `WNOWAIT`.
-fn wait_task_stopped(p: &Task, options: i32) -> Option<Reaped> {
+/// `0x7f | sig << 8`; the report is used up unless `WNOWAIT`. With `ptrace`, a tracee's
+/// ptrace stop for its tracer, whatever the options: status `0x7f | exit_code << 8`
+/// (so `SIGTRAP | event << 8` or `SIGTRAP | 0x80` in the second byte and up).
+fn wait_task_stopped(p: &Task, options: i32, ptrace: bool) -> Option<Reaped> {
+    if ptrace {
+        // Under the group's lock, where the tracer's resume sets the code and ends the
+        // stop together (Linux: `siglock`).
+        let _s = p.signal.inner.lock();
+        if p.jobctl.load(core::sync::atomic::Ordering::SeqCst) & JOBCTL_TRACED == 0 {
+            return None;
+        }
+        let mut i = p.inner.lock();
+        let exit_code = i.exit_code;
+        if exit_code == 0 {
+            return None;
+        }
+        if options & WNOWAIT == 0 {
+            i.exit_code = 0;
+        }
+        return Some(Reaped {
+            pid: p.pid,
+            status: (exit_code << 8) | 0x7f,
+            code: CLD_TRAPPED,
+            si_status: exit_code,
+        });
+    }
     if options & WSTOPPED == 0 {
         return None;
     }
@@ -453,14 +527,16 @@ fn wait_task_continued(p: &Task, options: i32) -> Option<Reaped> {
     })
 }
 
-/// What one pass found: a zombie to reap, or a stop or continue already reported.
+/// What one pass found: a zombie to reap (found by its tracer: `true`), or a stop or
+/// continue already reported.
 enum Found {
-    Zombie(Arc<Task>),
+    Zombie(Arc<Task>, bool),
     Report(Reaped),
 }
 
-/// Is `p` one of the children this wait is for (Linux `eligible_child`)?
-fn eligible(p: &Task, who: Who, options: i32) -> bool {
+/// Is `p` one of the children this wait is for (Linux `eligible_child`)? A tracer waits
+/// for its tracees whatever their exit signal.
+fn eligible(p: &Task, who: Who, options: i32, ptrace: bool) -> bool {
     let ok_pid = match who {
         Who::Any => true,
         Who::Pid(pid) => p.pid == pid,
@@ -471,7 +547,7 @@ fn eligible(p: &Task, who: Who, options: i32) -> bool {
     }
     // A "clone" child (exit signal not SIGCHLD) is seen only with WCLONE; WALL sees all.
     let is_clone = p.inner.lock().exit_signal != SIGCHLD;
-    options & WALL != 0 || is_clone == (options & WCLONE != 0)
+    ptrace || options & WALL != 0 || is_clone == (options & WCLONE != 0)
 }
 
 /// The group of `p` still has threads: its zombie leader must wait (Linux
@@ -491,30 +567,54 @@ fn scan_children(who: Who, options: i32) -> Option<Result<Reaped, Errno>> {
     let tasklist = TASKLIST_LOCK.lock();
     // The first reapable child of `t`, looked for under t's lock (taken out of the
     // list only after the lock is dropped: release_task takes it again).
-    let mut scan = |t: &Task| -> Option<Found> {
-        let inner = t.inner.lock();
-        for child in &inner.children {
-            // A dead child is on its way out of the list (autoreaped, or reaped by
-            // another thread's wait): it is no child to wait for, as Linux's
-            // `wait_consider_task` skips `EXIT_DEAD` before it clears `-ECHILD`.
-            // Counting it would put a wait to sleep for a wake-up that already came.
-            if child.state() == TaskState::Dead || !eligible(child, who, options) {
-                continue;
-            }
-            // Linux `wait_consider_task`: a zombie is only for WEXITED, and without
-            // it does not count as a child to wait for.
-            if child.state() == TaskState::Zombie && !delay_group_leader(child) {
+    // Linux `wait_consider_task`: one task of our children (`ptrace` false) or of our
+    // tracees (true).
+    let mut consider = |child: &Arc<Task>, ptrace: bool| -> Option<Found> {
+        // A dead child is on its way out of the list (autoreaped, or reaped by
+        // another thread's wait): it is no child to wait for, as Linux's
+        // `wait_consider_task` skips `EXIT_DEAD` before it clears `-ECHILD`.
+        // Counting it would put a wait to sleep for a wake-up that already came.
+        if child.state() == TaskState::Dead || !eligible(child, who, options, ptrace) {
+            return None;
+        }
+        let traced = child.ptrace.load(core::sync::atomic::Ordering::SeqCst) != 0;
+        // Traced by its real parent's own group: seen as a tracee, so that one stop
+        // is not reported twice.
+        let ptrace = ptrace || (traced && !crate::ptrace::ptrace_reparented(child));
+        if child.state() == TaskState::Zombie {
+            // A zombie is only for WEXITED, and without it does not count as a child
+            // to wait for; a traced one is its tracer's to see first.
+            if !delay_group_leader(child) && (ptrace || !traced) {
                 if options & WEXITED != 0 {
-                    return Some(Found::Zombie(child.clone()));
+                    return Some(Found::Zombie(child.clone(), ptrace));
                 }
-                continue;
+                return None;
             }
+            if !ptrace || options & (WCONTINUED | WEXITED) != 0 {
+                any = true;
+            }
+        } else {
             any = true;
-            if let Some(r) = wait_task_stopped(child, options) {
-                return Some(Found::Report(r));
+        }
+        if let Some(r) = wait_task_stopped(child, options, ptrace) {
+            return Some(Found::Report(r));
+        }
+        wait_task_continued(child, options).map(Found::Report)
+    };
+    let mut scan = |t: &Task| -> Option<Found> {
+        {
+            let inner = t.inner.lock();
+            for child in &inner.children {
+                if let Some(found) = consider(child, false) {
+                    return Some(found);
+                }
             }
-            if let Some(r) = wait_task_continued(child, options) {
-                return Some(Found::Report(r));
+        }
+        // Linux `ptrace_do_wait`: the tasks we trace.
+        let inner = t.inner.lock();
+        for child in &inner.ptraced {
+            if let Some(found) = consider(child, true) {
+                return Some(found);
             }
         }
         None
@@ -531,11 +631,37 @@ fn scan_children(who: Who, options: i32) -> Option<Result<Reaped, Errno>> {
             }
         }
     }
-    let child = match found {
+    let (child, ptrace) = match found {
         None => return (!any).then_some(Err(ECHILD)),
         Some(Found::Report(r)) => return Some(Ok(r)),
-        Some(Found::Zombie(child)) => child,
+        Some(Found::Zombie(child, ptrace)) => (child, ptrace),
     };
+    if options & WNOWAIT == 0
+        && ptrace
+        && child.is_group_leader()
+        && crate::ptrace::ptrace_reparented(&child)
+    {
+        // The tracer has seen the exit; now the real parent is told, and reaps it
+        // unless it wants no zombie (Linux `wait_task_zombie`'s `EXIT_TRACE`).
+        let status = child
+            .signal
+            .inner
+            .lock()
+            .group_exit_code
+            .unwrap_or_else(|| {
+                child
+                    .exit_status
+                    .load(core::sync::atomic::Ordering::Relaxed)
+            });
+        crate::ptrace::__ptrace_unlink(&child, &tasklist);
+        let sig = child.inner.lock().exit_signal;
+        let reap = do_notify_parent(&child, sig, &tasklist) && claim(&child);
+        drop(tasklist);
+        if reap {
+            release_task(&child);
+        }
+        return Some(Ok(Reaped::exited(child.pid, status)));
+    }
     if options & WNOWAIT == 0 {
         // Ours to reap: nobody else can take it now (see claim_zombie).
         child.set_state(TaskState::Dead);

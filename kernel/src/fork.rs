@@ -12,8 +12,14 @@
 //!     copy_mm                   CLONE_VM: share the mm; else dup_mm -> dup_mmap -> copy_page_range
 //!     copy_thread               child's pt_regs and cpu_context (arch/aarch64/process.rs)
 //!   wake_up_new_task            put it on the run queue
-//!   (CLONE_VFORK) wait until the child exits or execs
+//!   ptrace_event_pid            a traced parent stops: its tracer hears of the child
+//!   (CLONE_VFORK) wait until the child exits or execs (then PTRACE_EVENT_VFORK_DONE)
 //! ```
+//!
+//! When the parent is traced and its tracer asked for the fork's event
+//! (`PTRACE_O_TRACEFORK`, `TRACEVFORK`, `TRACECLONE`), or the caller passed
+//! `CLONE_PTRACE`, the child starts traced by the same tracer with `SIGSTOP` pending
+//! (`ptrace_init_task`, in `ptrace.rs`), unless `CLONE_UNTRACED`.
 
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
@@ -33,6 +39,9 @@ use crate::signal::SIGCHLD;
 use crate::sync::{lock_class, IrqSpinLock};
 use crate::task::*;
 use crate::trace;
+use forkos_lib::uapi::ptrace::{
+    PTRACE_EVENT_CLONE, PTRACE_EVENT_FORK, PTRACE_EVENT_VFORK, PTRACE_EVENT_VFORK_DONE,
+};
 
 pub use forkos_lib::uapi::clone::*;
 /// Namespace flags: creating namespaces needs privileges forkos does not model.
@@ -184,8 +193,9 @@ fn copy_mm(flags: u64, kthread: bool) -> Result<Option<Arc<Mm>>, Errno> {
     dup_mm(&oldmm).map(Some)
 }
 
-/// Build the child, but do not start it (Linux `copy_process`).
-fn copy_process(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
+/// Build the child, but do not start it (Linux `copy_process`); `trace` is the ptrace
+/// event `do_fork` will report, 0 for none.
+fn copy_process(args: &KernelCloneArgs, trace: i32) -> Result<Arc<Task>, Errno> {
     let flags = args.flags;
     check_clone_flags(flags)?;
     // EXERCISE clone_parent: begin
@@ -205,14 +215,14 @@ fn copy_process(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
         }
         *n += 1;
     }
-    let result = copy_process_counted(args);
+    let result = copy_process_counted(args, trace);
     if result.is_err() {
         *NR_THREADS.lock() -= 1;
     }
     result
 }
 
-fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
+fn copy_process_counted(args: &KernelCloneArgs, trace: i32) -> Result<Arc<Task>, Errno> {
     let flags = args.flags;
     let cur = &current();
     let pid = alloc_pid(args)?;
@@ -251,6 +261,8 @@ fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
             s.rlim = cs.rlim;
             s.pgrp = cs.pgrp;
             s.session = cs.session;
+            // Linux `copy_signal`: `sig->tty = tty_kref_get(current->signal->tty)`.
+            s.tty = cs.tty;
             s.forknoexec = true;
         }
         (pid, signal)
@@ -338,6 +350,12 @@ fn copy_process_counted(args: &KernelCloneArgs) -> Result<Arc<Task>, Errno> {
             parent.inner.lock().children.push(p.clone());
         }
     }
+    {
+        // The child of a traced parent may start traced (Linux: under tasklist_lock,
+        // where the tracer's exit cannot cross it).
+        let tasklist = TASKLIST_LOCK.lock();
+        crate::ptrace::ptrace_init_task(&p, flags & CLONE_PTRACE != 0 || trace != 0, &tasklist);
+    }
     PID_TABLE.lock().attach(pid, &p);
     Ok(p)
 }
@@ -375,7 +393,23 @@ fn group_leader_exit_signal(t: &Task) -> i32 {
 /// Create a task as `args` says and start it; returns its pid (Linux `kernel_clone`).
 pub fn do_fork(args: &KernelCloneArgs) -> Result<Pid, Errno> {
     trace::do_fork(args);
-    let p = copy_process(args)?;
+    // The event a traced parent reports (Linux 6.1 `kernel_clone`): none with
+    // CLONE_UNTRACED; a vfork, a "clone" (a child that will not signal SIGCHLD, such
+    // as a thread) or a fork, if the tracer asked for that one.
+    let mut trace = 0;
+    if args.flags & CLONE_UNTRACED == 0 {
+        trace = if args.flags & CLONE_VFORK != 0 {
+            PTRACE_EVENT_VFORK
+        } else if args.exit_signal != SIGCHLD {
+            PTRACE_EVENT_CLONE
+        } else {
+            PTRACE_EVENT_FORK
+        };
+        if !crate::ptrace::ptrace_event_enabled(&current(), trace) {
+            trace = 0;
+        }
+    }
+    let p = copy_process(args, trace)?;
     let nr = p.pid;
     if args.flags & CLONE_PARENT_SETTID != 0 {
         // In the parent's memory; Linux ignores a bad pointer here.
@@ -390,6 +424,10 @@ pub fn do_fork(args: &KernelCloneArgs) -> Result<Pid, Errno> {
     // EXERCISE vfork: end
     wake_up_new_task(p);
     trace::wake_up_new_task(nr);
+    // The child runs; tell the tracer (the seed's `ptrace_notify((trace << 8) | SIGTRAP)`).
+    if trace != 0 {
+        crate::ptrace::ptrace_event_pid(trace, nr);
+    }
     // EXERCISE vfork: begin
     if let Some(done) = vfork {
         trace::vfork_wait(nr);
@@ -398,6 +436,11 @@ pub fn do_fork(args: &KernelCloneArgs) -> Result<Pid, Errno> {
         trace::vfork_done(nr);
     }
     // EXERCISE vfork: end
+    // The vfork child let go of the memory: tell the tracer, unless a fatal signal cut
+    // the wait short (Linux: `if (!wait_for_vfork_done(p, &vfork))`).
+    if args.flags & CLONE_VFORK != 0 && !current().fatal_signal_pending() {
+        crate::ptrace::ptrace_event_pid(PTRACE_EVENT_VFORK_DONE, nr);
+    }
     Ok(nr)
 }
 

@@ -18,13 +18,13 @@
 //! | [`mm`] | `mm/` | pages, address spaces, faults, `copy_page_range`, `mmap`, user copies |
 //! | [`syscall`] | `arch/arm64/kernel/syscall.c`, `sys.c` | the syscall table and dispatch |
 //! | [`sys`], [`resource`] | `kernel/sys.c`, `include/linux/resource.h` | `uname`, `sysinfo`, rlimits |
-//! | [`fs`], [`iov_iter`] | `fs/`, `init/initramfs.c`, `lib/iov_iter.c` | `/` (a ramfs from the initrd), open files, descriptor tables, the console, user buffers |
+//! | [`fs`], [`iov_iter`] | `fs/`, `init/initramfs.c`, `lib/iov_iter.c` | `/` (a ramfs from the initrd), open files, descriptor tables, device files, user buffers |
 //! | [`init`] | `init/main.c` | pid 1 and the idle task's work |
 //! | [`smp`] | `kernel/smp.c`, `kernel/cpu.c` | starting the other CPUs, which idle for now |
 //! | [`irq`], [`time`] | `kernel/irq/`, `kernel/time/` | interrupt dispatch, the tick, sleeping |
-//! | [`drivers`] | `drivers/` | PL011 UART, GIC, arch timer |
+//! | [`drivers`] | `drivers/`, `drivers/tty/` | PL011 UART, GIC, arch timer; the console's terminal (line discipline, job control) |
 //! | [`dtb`] | `drivers/of/fdt.c` | reading the device tree |
-//! | [`console`] | `kernel/printk/` | `print!`, `println!` |
+//! | [`console`] | `kernel/printk/` | `print!`, `println!`, the UART's receive interrupt |
 //! | [`trace`] | — | the fork trace (`trace=fork`) |
 //! | [`sync`], [`random`], [`errno`] | `include/linux/spinlock.h`, `drivers/char/random.c` | locks, random bytes, error numbers |
 //! | [`selftest`] | — | boot self-tests the QEMU tests drive |
@@ -52,6 +52,7 @@ pub mod iov_iter;
 pub mod irq;
 pub mod mm;
 pub mod pid;
+pub mod ptrace;
 pub mod random;
 pub mod resource;
 pub mod sched;
@@ -199,6 +200,11 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
         println!("  tick:    {tick_hz} timer interrupts a second (preemption points), time in 1/{} s jiffies", time::HZ);
     }
     drivers::arch_timer::init(timer_intid, tick_hz);
+    // The console's receive interrupt, feeding the terminal (Linux `pl011_startup`).
+    if let (Some(_), Some(intid)) = (info.uart, info.uart_intid) {
+        irq::request_irq(intid, console::pl011_int);
+        console::enable_rx_interrupts();
+    }
     // Fewer ASIDs than the CPU has, for tests: a rollover every few forks.
     let asid_bits = cmdline::get(info.cmdline, "asid_bits").and_then(|v| v.parse().ok());
     arch::mmu_context::asids_init(asid_bits, info.cpus.count);
@@ -210,6 +216,7 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
         mm::heap::heap_size() / 1024
     );
     println!("  vectors: VBAR_EL1 = {:#x}", vbar());
+    arch::debug_monitors::debug_monitors_init();
     if arch::cpufeature::enable_pan() {
         println!("  pan:     on (the kernel faults on any access to user memory)");
     } else {

@@ -10,6 +10,7 @@
 //! | `smp` | every online CPU takes its own timer interrupts, and only the boot CPU's move jiffies; each secondary takes a reschedule IPI |
 //! | `page_alloc` | allocating and freeing pages returns the free count to where it started |
 //! | `heap` | the kernel heap grows past its first mapping and gives memory back |
+//! | `ptrace` | `PTRACE_ATTACH` and `PTRACE_SEIZE` refuse a kernel thread with `EPERM` (a user program cannot name one that surely lives) |
 //! | `wx` | no kernel page is writable and executable; text, rodata, data, guard page as designed |
 //! | `text_write` | writing to kernel text faults (an oops report) |
 //! | `dabort` | a kernel data abort produces an oops report and a non-zero exit |
@@ -220,6 +221,33 @@ fn test_page_alloc() {
     );
 }
 
+/// A kernel thread cannot be traced: ATTACH and SEIZE are EPERM (Linux `ptrace_attach`'s
+/// `PF_KTHREAD` check), as Linux answers for its kernel threads (kthreadd, pid 2).
+fn test_ptrace() {
+    use forkos_lib::uapi::ptrace::{PTRACE_ATTACH, PTRACE_SEIZE};
+    println!("selftest ptrace: ATTACH and SEIZE of a kernel thread");
+    static DONE: AtomicBool = AtomicBool::new(false);
+    // Lives until told to go, so that it is there to be refused.
+    extern "C" fn waiting_thread(_: u64) -> u64 {
+        while !DONE.load(Ordering::Acquire) {
+            crate::sched::wait::sleep_ticks(1);
+        }
+        0
+    }
+    let Ok(pid) = crate::fork::kernel_thread(waiting_thread, 0) else {
+        check(false, format_args!("kernel_thread failed"));
+        return;
+    };
+    for (name, request) in [("ATTACH", PTRACE_ATTACH), ("SEIZE", PTRACE_SEIZE)] {
+        let r = crate::ptrace::sys_ptrace(request, pid as i64, 0, 0);
+        check(
+            r == Err(crate::errno::EPERM),
+            format_args!("PTRACE_{name} of kernel thread {pid}: {r:?}, EPERM expected"),
+        );
+    }
+    DONE.store(true, Ordering::Release);
+}
+
 /// The heap grows on demand and its memory is usable.
 fn test_heap() {
     let size_before = heap::heap_size();
@@ -388,6 +416,7 @@ pub fn run(name: Option<&str>) -> u32 {
         Some("smp") => test_smp(),
         Some("page_alloc") => test_page_alloc(),
         Some("heap") => test_heap(),
+        Some("ptrace") => test_ptrace(),
         Some("wx") => test_wx(),
         Some("text_write") => test_text_write(),
         Some("dabort") => test_dabort(),
@@ -396,7 +425,7 @@ pub fn run(name: Option<&str>) -> u32 {
         Some("panic") => panic!("selftest panic"),
         Some(other) => {
             print!("selftest: unknown test '{other}'; ");
-            println!("known: all ptregs timer smp page_alloc heap wx text_write dabort pan stack_overflow panic");
+            println!("known: all ptregs timer smp page_alloc heap ptrace wx text_write dabort pan stack_overflow panic");
             return 2;
         }
     }

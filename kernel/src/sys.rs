@@ -106,7 +106,7 @@ pub fn sys_getsid(pid: i64) -> SysResult {
 }
 
 /// `setsid()` (Linux `ksys_setsid`): the caller leads a new session and a new process
-/// group, both named by its pid; EPERM if it already leads a session or a process
+/// group, both named by its pid, without a controlling terminal; EPERM if it already leads a session or a process
 /// group with that id exists.
 pub fn sys_setsid() -> SysResult {
     let me = current();
@@ -119,6 +119,8 @@ pub fn sys_setsid() -> SysResult {
     s.leader = true;
     s.pgrp = sid;
     s.session = sid;
+    // Linux `proc_clear_tty`: a new session has no controlling terminal.
+    s.tty = false;
     Ok(sid as i64)
 }
 

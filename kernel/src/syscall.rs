@@ -168,6 +168,9 @@ syscalls! {
         crate::sched::yield_now();
         Ok(0)
     }),
+    (nr::PTRACE, "ptrace", |a| {
+        crate::ptrace::sys_ptrace(a[0] as i64, a[1] as i64, a[2], a[3])
+    }),
     (nr::KILL, "kill", |a| {
         signal::syscalls::sys_kill(a[0] as i64, a[1] as i64)
     }),

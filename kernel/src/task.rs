@@ -46,6 +46,9 @@ pub enum TaskState {
     /// Stopped by SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU until SIGCONT or SIGKILL
     /// (Linux `TASK_STOPPED`; `T` in `ps`).
     Stopped = 6,
+    /// Stopped for its tracer until a ptrace request resumes it, or SIGKILL (Linux
+    /// `TASK_TRACED`; `t` in `ps`).
+    Traced = 7,
 }
 
 /// `signal->flags`: the group stop is complete (Linux `SIGNAL_STOP_STOPPED`).
@@ -68,11 +71,25 @@ pub const JOBCTL_STOP_DEQUEUED: u32 = 1 << 16;
 /// `task->jobctl`: this thread is to stop for the group stop (Linux
 /// `JOBCTL_STOP_PENDING`, always with `JOBCTL_STOP_CONSUME` here).
 pub const JOBCTL_STOP_PENDING: u32 = 1 << 17;
+/// `task->jobctl`: a seized tracee is to stop in a `PTRACE_EVENT_STOP` trap (Linux
+/// `JOBCTL_TRAP_STOP`): set by `PTRACE_INTERRUPT` and for a new seized child.
+pub const JOBCTL_TRAP_STOP: u32 = 1 << 19;
+/// `task->jobctl`: the tracer is working on this stopped tracee, so only the tracer
+/// may wake it, not even SIGKILL (Linux `JOBCTL_PTRACE_FROZEN`).
+pub const JOBCTL_PTRACE_FROZEN: u32 = 1 << 24;
+/// `task->jobctl`: in a ptrace stop, for the tracer to see (Linux `JOBCTL_TRACED`).
+pub const JOBCTL_TRACED: u32 = 1 << 27;
 
 /// `thread_info.flags` bit: the scheduler should run soon (Linux `TIF_NEED_RESCHED`).
 pub const TIF_NEED_RESCHED: u64 = 1 << 1;
 /// `thread_info.flags` bit: a signal is pending (Linux `TIF_SIGPENDING`).
 pub const TIF_SIGPENDING: u64 = 1 << 0;
+/// `thread_info.flags` bit: stop for the tracer at syscall entry and exit (Linux
+/// arm64 `TIF_SYSCALL_TRACE`, set by `PTRACE_SYSCALL`).
+pub const TIF_SYSCALL_TRACE: u64 = 1 << 8;
+/// `thread_info.flags` bit: single-step in user space (Linux arm64 `TIF_SINGLESTEP`, set
+/// by `PTRACE_SINGLESTEP`).
+pub const TIF_SINGLESTEP: u64 = 1 << 21;
 
 /// Low-level per-task state kept at the start of the task (Linux `struct thread_info`).
 #[repr(C)]
@@ -125,6 +142,9 @@ pub struct SignalInner {
     pub session: Pid,
     /// This process made its session with `setsid` (Linux `signal->leader`).
     pub leader: bool,
+    /// The console is this process's controlling terminal (Linux `signal->tty`; forkos
+    /// has one terminal): changed with [`TASKLIST_LOCK`] held as well.
+    pub tty: bool,
     /// No `execve` since `fork` (Linux `PF_FORKNOEXEC` of the group leader): the parent
     /// may still move it to another process group.
     pub forknoexec: bool,
@@ -154,6 +174,7 @@ impl SignalStruct {
                 pgrp: 0,
                 session: 0,
                 leader: false,
+                tty: false,
                 forknoexec: false,
                 flags: 0,
                 group_stop_count: 0,
@@ -242,6 +263,16 @@ pub struct TaskInner {
     pub files: Option<Arc<crate::fs::fdtable::FilesStruct>>,
     /// Root, working directory and umask (Linux `fs`): shared with `CLONE_FS`.
     pub fs: Option<Arc<crate::fs::fs_struct::FsStruct>>,
+    /// Our tracer, who sees our stops in its `wait` (Linux `parent`, which is
+    /// `real_parent` unless traced): changed only under [`TASKLIST_LOCK`].
+    pub ptrace_parent: Weak<Task>,
+    /// The tasks we trace (Linux `ptraced`): changed only under [`TASKLIST_LOCK`].
+    pub ptraced: Vec<Arc<Task>>,
+    /// What `PTRACE_GETEVENTMSG` reads at our current stop (Linux `ptrace_message`).
+    pub ptrace_message: u64,
+    /// The siginfo of the signal or trap we are stopped for, for `PTRACE_GETSIGINFO`
+    /// (Linux `last_siginfo`); `None` outside such a stop.
+    pub last_siginfo: Option<crate::signal::KSigInfo>,
 }
 
 /// A task (Linux `struct task_struct`).
@@ -280,6 +311,10 @@ pub struct Task {
     /// The CPUs the task may run on, one bit each (Linux `cpus_mask`); inherited by
     /// children, set by `sched_setaffinity`.
     pub cpus_mask: AtomicU64,
+    /// `PT_*` (Linux `task->ptrace`): traced, seized, and the options as
+    /// `PTRACE_O_* << PT_OPT_FLAG_SHIFT`; changed under [`TASKLIST_LOCK`] (and the
+    /// options by the tracer while we are stopped for it).
+    pub ptrace: AtomicU32,
     /// Exit status kept after the inner lock's data is gone.
     pub exit_status: AtomicI32,
     /// The `Mm` that `inner.mm` holds (null for none), for [`Task::mm_unlocked`]: the
@@ -338,6 +373,7 @@ impl Task {
             on_cpu: AtomicBool::new(false),
             cpu: AtomicU32::new(0),
             cpus_mask: AtomicU64::new(u64::MAX),
+            ptrace: AtomicU32::new(0),
             exit_status: AtomicI32::new(0),
             mm_ptr: AtomicPtr::new(core::ptr::null_mut()),
             comm: IrqSpinLock::new(comm),
@@ -357,6 +393,10 @@ impl Task {
                 sighand,
                 files: None,
                 fs: None,
+                ptrace_parent: Weak::new(),
+                ptraced: Vec::new(),
+                ptrace_message: 0,
+                last_siginfo: None,
             }),
         }
     }
@@ -369,6 +409,7 @@ impl Task {
             3 => TaskState::Zombie,
             4 => TaskState::Dead,
             6 => TaskState::Stopped,
+            7 => TaskState::Traced,
             _ => TaskState::New,
         }
     }

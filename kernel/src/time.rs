@@ -27,9 +27,7 @@ pub fn set_tick_rate(rate: u64) -> u64 {
 /// jiffies, one every `PER_JIFFY` interrupts (like Linux's, jiffies may lag behind the
 /// counter when interrupts were masked, but never jump: a sleep is never cut short);
 /// the scheduler's tick may preempt the running task (`update_process_times` ->
-/// `scheduler_tick`); and the console is polled for its one key (Linux's magic SysRq
-/// comes with the UART's receive interrupt, which forkos does not use yet). Only the
-/// boot CPU's tick moves time and polls ([`tick_do_timer_cpu`]).
+/// `scheduler_tick`). Only the boot CPU's tick moves time ([`tick_do_timer_cpu`]).
 pub fn tick_handle_periodic() {
     if !tick_do_timer_cpu() {
         crate::sched::scheduler_tick();
@@ -40,10 +38,9 @@ pub fn tick_handle_periodic() {
         jiffies.fetch_add(1, Ordering::Relaxed);
     }
     crate::sched::scheduler_tick();
-    crate::console::handle_sysrq();
 }
 
-/// The CPU whose tick advances jiffies, runs the sleep timers and polls the console
+/// The CPU whose tick advances jiffies and runs the sleep timers
 /// (Linux `tick_do_timer_cpu`): the boot CPU. Other CPUs' ticks only do the scheduler's
 /// per-CPU work.
 const TICK_DO_TIMER_CPU: usize = 0;

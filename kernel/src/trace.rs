@@ -201,3 +201,43 @@ pub fn do_exit(t: &Task, code: i32) {
         println!("[trace] pid {}: do_exit({code:#x})", t.pid);
     }
 }
+
+/// `copy_process` made the child of a traced parent traced too (`ptrace_init_task`).
+pub fn ptrace_init_task(child: &Task, tracer: &Task, seized: bool) {
+    if on() {
+        let how = if seized {
+            "a PTRACE_EVENT_STOP trap pending"
+        } else {
+            "SIGSTOP pending"
+        };
+        println!(
+            "[trace]   ptrace_init_task: child {} traced by {} too, with {how}",
+            child.pid, tracer.pid
+        );
+    }
+}
+
+/// `kernel_clone` tells the tracer of the new child (`ptrace_event_pid`).
+pub fn ptrace_event_pid(event: i32, pid: Pid) {
+    if on() {
+        let name = match event {
+            1 => "PTRACE_EVENT_FORK",
+            2 => "PTRACE_EVENT_VFORK",
+            3 => "PTRACE_EVENT_CLONE",
+            5 => "PTRACE_EVENT_VFORK_DONE",
+            _ => "PTRACE_EVENT",
+        };
+        println!("[trace]   ptrace_event_pid({name}, {pid}): the parent stops for its tracer");
+    }
+}
+
+/// A tracee stops for its tracer (`ptrace_stop`); only the fork trace's events.
+pub fn ptrace_stop(t: &Task, exit_code: i32) {
+    if on() && exit_code >> 8 != 0 && exit_code & 0x7f == crate::signal::SIGTRAP {
+        println!(
+            "[trace]   ptrace_stop: pid {} in TASK_TRACED, wait status {:#x}",
+            t.pid,
+            (exit_code << 8) | 0x7f
+        );
+    }
+}

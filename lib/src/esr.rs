@@ -27,6 +27,8 @@ pub mod ec {
     pub const DABT_CUR: u8 = 0x25;
     pub const SP_ALIGN: u8 = 0x26;
     pub const SERROR: u8 = 0x2f;
+    /// A software step exception from a lower EL.
+    pub const SOFTSTP_LOW: u8 = 0x32;
     pub const BRK64: u8 = 0x3c;
 }
 

@@ -20,6 +20,8 @@
 //!   `mprotect` and `brk` do to it (Linux `mm/mmap.c`, `mm/mprotect.c`).
 //! - [`pcp`]: how many pages each CPU's page list keeps, takes and gives back (Linux
 //!   `mm/page_alloc.c`'s `zone_batchsize`, `zone_highsize`, `nr_pcp_free`).
+//! - [`n_tty`]: the terminal line discipline's editing, echo and signal characters
+//!   (Linux `drivers/tty/n_tty.c`).
 //! - [`icount_markers`]: the `hint` instructions the instruction-counting QEMU plugin
 //!   (`tools/icount-plugin/`) acts on.
 #![no_std]
@@ -39,6 +41,7 @@ pub mod fdt_irq;
 pub mod icount_markers;
 pub mod initramfs;
 pub mod memblock;
+pub mod n_tty;
 pub mod pcp;
 pub mod pgtable;
 pub mod uapi;

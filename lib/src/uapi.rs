@@ -62,6 +62,7 @@ pub mod nr {
     pub const NANOSLEEP: usize = 101;
     pub const CLOCK_GETTIME: usize = 113;
     pub const CLOCK_NANOSLEEP: usize = 115;
+    pub const PTRACE: usize = 117;
     pub const SCHED_SETAFFINITY: usize = 122;
     pub const SCHED_GETAFFINITY: usize = 123;
     pub const SCHED_YIELD: usize = 124;
@@ -241,6 +242,8 @@ pub mod signal {
     use super::{offset_of, size_of};
 
     pub const SIGHUP: i32 = 1;
+    pub const SIGINT: i32 = 2;
+    pub const SIGQUIT: i32 = 3;
     pub const SIGILL: i32 = 4;
     pub const SIGTRAP: i32 = 5;
     pub const SIGBUS: i32 = 7;
@@ -316,6 +319,8 @@ pub mod siginfo {
     pub const BUS_ADRALN: i32 = 1;
     /// SIGTRAP: breakpoint.
     pub const TRAP_BRKPT: i32 = 1;
+    /// SIGTRAP: a single step.
+    pub const TRAP_TRACE: i32 = 2;
     /// SIGCHLD: the child exited.
     pub const CLD_EXITED: i32 = 1;
     /// SIGCHLD: the child was killed.
@@ -324,6 +329,8 @@ pub mod siginfo {
     pub const CLD_STOPPED: i32 = 5;
     /// SIGCHLD: the stopped child continued.
     pub const CLD_CONTINUED: i32 = 6;
+    /// SIGCHLD: the traced child stopped for its tracer.
+    pub const CLD_TRAPPED: i32 = 4;
     /// Sent by the kernel itself (Linux `SEND_SIG_PRIV`).
     pub const SI_KERNEL: i32 = 0x80;
 
@@ -383,7 +390,77 @@ pub mod wait {
     pub const P_PID: i32 = 1;
     pub const P_PGID: i32 = 2;
     pub const P_PIDFD: i32 = 3;
-    pub use super::siginfo::{CLD_CONTINUED, CLD_EXITED, CLD_KILLED, CLD_STOPPED};
+    pub use super::siginfo::{CLD_CONTINUED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, CLD_TRAPPED};
+}
+
+/// `ptrace` requests, options, events and regset types (`include/uapi/linux/ptrace.h`,
+/// `include/uapi/linux/elf.h`, `arch/arm64/include/uapi/asm/ptrace.h`).
+pub mod ptrace {
+    pub const PTRACE_TRACEME: i64 = 0;
+    pub const PTRACE_PEEKTEXT: i64 = 1;
+    pub const PTRACE_PEEKDATA: i64 = 2;
+    pub const PTRACE_PEEKUSR: i64 = 3;
+    pub const PTRACE_POKETEXT: i64 = 4;
+    pub const PTRACE_POKEDATA: i64 = 5;
+    pub const PTRACE_POKEUSR: i64 = 6;
+    pub const PTRACE_CONT: i64 = 7;
+    pub const PTRACE_KILL: i64 = 8;
+    pub const PTRACE_SINGLESTEP: i64 = 9;
+    pub const PTRACE_ATTACH: i64 = 16;
+    pub const PTRACE_DETACH: i64 = 17;
+    pub const PTRACE_SYSCALL: i64 = 24;
+    pub const PTRACE_SETOPTIONS: i64 = 0x4200;
+    pub const PTRACE_GETEVENTMSG: i64 = 0x4201;
+    pub const PTRACE_GETSIGINFO: i64 = 0x4202;
+    pub const PTRACE_SETSIGINFO: i64 = 0x4203;
+    pub const PTRACE_GETREGSET: i64 = 0x4204;
+    pub const PTRACE_SETREGSET: i64 = 0x4205;
+    pub const PTRACE_SEIZE: i64 = 0x4206;
+    pub const PTRACE_INTERRUPT: i64 = 0x4207;
+    pub const PTRACE_LISTEN: i64 = 0x4208;
+
+    /// Stop events, reported as `status >> 8 == SIGTRAP | event << 8`.
+    pub const PTRACE_EVENT_FORK: i32 = 1;
+    pub const PTRACE_EVENT_VFORK: i32 = 2;
+    pub const PTRACE_EVENT_CLONE: i32 = 3;
+    pub const PTRACE_EVENT_EXEC: i32 = 4;
+    pub const PTRACE_EVENT_VFORK_DONE: i32 = 5;
+    pub const PTRACE_EVENT_EXIT: i32 = 6;
+    pub const PTRACE_EVENT_SECCOMP: i32 = 7;
+    pub const PTRACE_EVENT_STOP: i32 = 128;
+
+    pub const PTRACE_O_TRACESYSGOOD: u64 = 1;
+    pub const PTRACE_O_TRACEFORK: u64 = 1 << PTRACE_EVENT_FORK;
+    pub const PTRACE_O_TRACEVFORK: u64 = 1 << PTRACE_EVENT_VFORK;
+    pub const PTRACE_O_TRACECLONE: u64 = 1 << PTRACE_EVENT_CLONE;
+    pub const PTRACE_O_TRACEEXEC: u64 = 1 << PTRACE_EVENT_EXEC;
+    pub const PTRACE_O_TRACEVFORKDONE: u64 = 1 << PTRACE_EVENT_VFORK_DONE;
+    pub const PTRACE_O_TRACEEXIT: u64 = 1 << PTRACE_EVENT_EXIT;
+    pub const PTRACE_O_TRACESECCOMP: u64 = 1 << PTRACE_EVENT_SECCOMP;
+    pub const PTRACE_O_EXITKILL: u64 = 1 << 20;
+    pub const PTRACE_O_SUSPEND_SECCOMP: u64 = 1 << 21;
+    /// Every option bit (`PTRACE_O_MASK`).
+    pub const PTRACE_O_MASK: u64 = 0x0000_00ff | PTRACE_O_EXITKILL | PTRACE_O_SUSPEND_SECCOMP;
+
+    /// `x7` at a syscall stop: entering (0) or leaving (1) the call (arm64
+    /// `PTRACE_SYSCALL_ENTER`, `PTRACE_SYSCALL_EXIT`).
+    pub const PTRACE_SYSCALL_ENTER: u64 = 0;
+    pub const PTRACE_SYSCALL_EXIT: u64 = 1;
+
+    /// `PTRACE_GETEVENTMSG` at a syscall-enter or -exit stop
+    /// (`PTRACE_EVENTMSG_SYSCALL_ENTRY`, `_EXIT`).
+    pub const PTRACE_EVENTMSG_SYSCALL_ENTRY: u64 = 1;
+    pub const PTRACE_EVENTMSG_SYSCALL_EXIT: u64 = 2;
+
+    /// Regset types (`NT_*` in `elf.h`).
+    pub const NT_PRSTATUS: u64 = 1;
+    pub const NT_PRFPREG: u64 = 2;
+    pub const NT_ARM_SYSTEM_CALL: u64 = 0x404;
+
+    /// `struct user_pt_regs`: x0-x30, sp, pc, pstate (272 bytes).
+    pub const USER_PT_REGS_SIZE: usize = 34 * 8;
+    /// `struct user_fpsimd_state`: v0-v31, fpsr, fpcr, padding (528 bytes).
+    pub const USER_FPSIMD_STATE_SIZE: usize = 32 * 16 + 16;
 }
 
 /// `futex` operations (`include/uapi/linux/futex.h`).
@@ -748,9 +825,122 @@ pub mod ioctls {
     pub const TCSETS: u64 = 0x5402;
     pub const TCSETSW: u64 = 0x5403;
     pub const TCSETSF: u64 = 0x5404;
+    pub const TCSBRK: u64 = 0x5409;
+    pub const TCFLSH: u64 = 0x540B;
+    pub const TIOCOUTQ: u64 = 0x5411;
+    pub const TIOCSCTTY: u64 = 0x540E;
+    pub const TIOCGPGRP: u64 = 0x540F;
+    pub const TIOCSPGRP: u64 = 0x5410;
     pub const TIOCGWINSZ: u64 = 0x5413;
-    /// Bytes ready to read (`FIONREAD`).
+    pub const TIOCSWINSZ: u64 = 0x5414;
+    /// Bytes ready to read (`FIONREAD`, also `TIOCINQ`).
     pub const FIONREAD: u64 = 0x541B;
+    pub const TIOCNOTTY: u64 = 0x5422;
+    pub const TIOCGSID: u64 = 0x5429;
+    /// `TCFLSH`'s argument.
+    pub const TCIFLUSH: u64 = 0;
+    pub const TCOFLUSH: u64 = 1;
+    pub const TCIOFLUSH: u64 = 2;
+}
+
+/// Terminal settings (`include/uapi/asm-generic/termbits.h`, `termbits-common.h`): the
+/// kernel's `struct termios` and its flags.
+pub mod termbits {
+    use super::size_of;
+
+    /// Control characters (`NCCS`).
+    pub const NCCS: usize = 19;
+
+    /// The kernel's `struct termios` (`TCGETS`/`TCSETS`), 36 bytes.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Termios {
+        pub c_iflag: u32,
+        pub c_oflag: u32,
+        pub c_cflag: u32,
+        pub c_lflag: u32,
+        pub c_line: u8,
+        pub c_cc: [u8; NCCS],
+    }
+    const _: () = assert!(size_of::<Termios>() == 36);
+
+    impl Termios {
+        /// A new terminal's settings (Linux `tty_std_termios`, `INIT_C_CC`).
+        pub const STD: Termios = Termios {
+            c_iflag: ICRNL | IXON,
+            c_oflag: OPOST | ONLCR,
+            c_cflag: B38400 | CS8 | CREAD | HUPCL,
+            c_lflag: ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN,
+            c_line: 0,
+            c_cc: [
+                3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0,
+            ],
+        };
+    }
+
+    /// `struct winsize` (`TIOCGWINSZ`).
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Winsize {
+        pub ws_row: u16,
+        pub ws_col: u16,
+        pub ws_xpixel: u16,
+        pub ws_ypixel: u16,
+    }
+    const _: () = assert!(size_of::<Winsize>() == 8);
+
+    /// `c_cc` indices.
+    pub const VINTR: usize = 0;
+    pub const VQUIT: usize = 1;
+    pub const VERASE: usize = 2;
+    pub const VKILL: usize = 3;
+    pub const VEOF: usize = 4;
+    pub const VTIME: usize = 5;
+    pub const VMIN: usize = 6;
+    pub const VSWTC: usize = 7;
+    pub const VSTART: usize = 8;
+    pub const VSTOP: usize = 9;
+    pub const VSUSP: usize = 10;
+    pub const VEOL: usize = 11;
+    pub const VREPRINT: usize = 12;
+    pub const VDISCARD: usize = 13;
+    pub const VWERASE: usize = 14;
+    pub const VLNEXT: usize = 15;
+    pub const VEOL2: usize = 16;
+
+    /// `c_iflag`.
+    pub const ISTRIP: u32 = 0o40;
+    pub const INLCR: u32 = 0o100;
+    pub const IGNCR: u32 = 0o200;
+    pub const ICRNL: u32 = 0o400;
+    pub const IXON: u32 = 0o2000;
+
+    /// `c_oflag`.
+    pub const OPOST: u32 = 0o1;
+    pub const ONLCR: u32 = 0o4;
+    pub const OCRNL: u32 = 0o10;
+    pub const ONOCR: u32 = 0o20;
+    pub const ONLRET: u32 = 0o40;
+
+    /// `c_cflag`.
+    pub const B38400: u32 = 0o17;
+    pub const CS8: u32 = 0o60;
+    pub const CREAD: u32 = 0o200;
+    pub const HUPCL: u32 = 0o2000;
+
+    /// `c_lflag`.
+    pub const ISIG: u32 = 0o1;
+    pub const ICANON: u32 = 0o2;
+    pub const ECHO: u32 = 0o10;
+    pub const ECHOE: u32 = 0o20;
+    pub const ECHOK: u32 = 0o40;
+    pub const ECHONL: u32 = 0o100;
+    pub const NOFLSH: u32 = 0o200;
+    pub const TOSTOP: u32 = 0o400;
+    pub const ECHOCTL: u32 = 0o1000;
+    pub const ECHOPRT: u32 = 0o2000;
+    pub const ECHOKE: u32 = 0o4000;
+    pub const IEXTEN: u32 = 0o100000;
 }
 
 /// `poll` events and `struct pollfd` (`include/uapi/asm-generic/poll.h`).

@@ -4,12 +4,18 @@
 //! Every test boots `build/forkos.img` (built by `make`; `make test` builds it first)
 //! with `qemu-system-aarch64 -M virt -nographic -nic none -semihosting`, under a timeout
 //! so that a hang fails instead of blocking. The kernel reports through the semihosting
-//! exit status: 0 pass, 1 fail, 101 panic, 102 oops (see README).
+//! exit status: 0 pass, 1 fail, 101 panic, 102 oops (see README). A test that types
+//! into the console drives it through a [`Console`] ([`Boot::spawn`]): keys in, output
+//! awaited with a timeout at every step.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// A serial break (`Ctrl-A b` on QEMU's `-nographic` console), then `p`: the SysRq key
+/// that prints the process table, whether or not a program reads the console.
+pub const SYSRQ_P: &[u8] = b"\x01bp";
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -203,11 +209,11 @@ impl Boot {
                 break Some(status);
             }
             if Instant::now() > deadline {
-                // Ask the kernel for its process table (`p` on the console) before
-                // killing it, so that a hang shows where every task is stuck.
+                // Ask the kernel for its process table (SysRq `p` on the console)
+                // before killing it, so that a hang shows where every task is stuck.
                 if let Some(stdin) = child.stdin.as_mut() {
                     use std::io::Write;
-                    let _ = stdin.write_all(b"p");
+                    let _ = stdin.write_all(SYSRQ_P);
                     let _ = stdin.flush();
                 }
                 std::thread::sleep(Duration::from_millis(500));
@@ -264,5 +270,162 @@ impl Boot {
         let dtb = dtb.expect("reading the dumped device tree");
         let _ = std::fs::remove_file(&file);
         dtb
+    }
+}
+
+/// A boot driven through its console as a person would: keystrokes in, the output
+/// checked as it comes ([`Boot::spawn`]). Every wait has a timeout; on a timeout, or
+/// when dropped, QEMU is asked for the process table and killed, and the panic shows
+/// the transcript so far.
+pub struct Console {
+    child: std::process::Child,
+    out: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    /// How far [`Console::expect`] has matched: each match starts after the last.
+    seen: usize,
+}
+
+impl Boot {
+    /// Boot with the console's input and output connected to a [`Console`].
+    pub fn spawn(&self) -> Console {
+        Console::spawn(self.command(&self.machine))
+    }
+}
+
+impl Console {
+    /// Run `qemu` (a QEMU command line with `-nographic`) with its console connected to
+    /// a [`Console`]: for forkos, [`Boot::spawn`]; for Linux, the oracle's command.
+    pub fn spawn(mut qemu: Command) -> Console {
+        let mut child = qemu
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start qemu-system-aarch64: run `make test`, which installs it");
+        let mut stdout = child.stdout.take().expect("stdout is piped");
+        let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = out.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Console {
+            child,
+            out,
+            reader: Some(reader),
+            seen: 0,
+        }
+    }
+
+    /// Type `bytes`. QEMU's console takes `Ctrl-A` (0x01) as its escape key: to type
+    /// one, it is sent twice.
+    pub fn send(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        let mut typed = Vec::new();
+        for &b in bytes {
+            typed.push(b);
+            if b == 0x01 {
+                typed.push(b);
+            }
+        }
+        let stdin = self.child.stdin.as_mut().expect("stdin is piped");
+        stdin.write_all(&typed).expect("typing into QEMU");
+        stdin.flush().expect("typing into QEMU");
+    }
+
+    /// Everything the console printed so far, `\r` included.
+    pub fn transcript(&self) -> String {
+        String::from_utf8_lossy(&self.out.lock().unwrap()).into_owned()
+    }
+
+    /// Wait until `needle` is printed after what the last `expect` matched, and return
+    /// what came before it since then; panic with the transcript after `timeout`.
+    #[track_caller]
+    pub fn expect(&mut self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            {
+                let out = self.out.lock().unwrap();
+                let rest = &out[self.seen..];
+                if let Some(i) = rest
+                    .windows(needle.len().max(1))
+                    .position(|w| w == needle.as_bytes())
+                {
+                    let before = String::from_utf8_lossy(&rest[..i]).into_owned();
+                    self.seen += i + needle.len();
+                    return before;
+                }
+            }
+            if Instant::now() > deadline || self.child.try_wait().ok().flatten().is_some() {
+                let what = self.kill();
+                panic!(
+                    "expected {needle:?} on the console within {timeout:?}; {what}; the \
+                     transcript, ending with the process table:\n{}",
+                    self.transcript()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Wait for the kernel to power off: its exit status and the whole transcript (as
+    /// [`Boot::run`] gives them), or a panic after `timeout`.
+    #[track_caller]
+    pub fn finish(mut self, timeout: Duration) -> Run {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(st) = self.child.try_wait().expect("waiting for QEMU") {
+                if let Some(r) = self.reader.take() {
+                    let _ = r.join();
+                }
+                return Run {
+                    status: st.code().unwrap_or(-1),
+                    output: self.transcript().replace('\r', ""),
+                };
+            }
+            if Instant::now() > deadline {
+                let what = self.kill();
+                panic!(
+                    "no power-off within {timeout:?}; {what}:\n{}",
+                    self.transcript()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Ask for the process table, then kill QEMU; says what happened.
+    fn kill(&mut self) -> &'static str {
+        if self.child.try_wait().ok().flatten().is_some() {
+            return "QEMU had exited";
+        }
+        self.send_raw(SYSRQ_P);
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        "QEMU was killed"
+    }
+
+    fn send_raw(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        if let Some(stdin) = self.child.stdin.as_mut() {
+            let _ = stdin.write_all(bytes);
+            let _ = stdin.flush();
+        }
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -165,6 +165,17 @@ fn self_report_passes() {
     assert!(!run.output.contains("[FAIL]"), "{}", run.output);
 }
 
+/// A kernel thread cannot be traced (`EPERM`), as on Linux; the EL0 tests check the
+/// other refusals.
+#[test]
+fn selftest_ptrace_refuses_kernel_threads() {
+    let run = Boot::selftest("ptrace").run();
+    run.expect_status(0)
+        .expect("selftest ptrace")
+        .expect("PTRACE_SEIZE of kernel thread");
+    assert!(!run.output.contains("[FAIL]"), "{}", run.output);
+}
+
 #[test]
 fn unknown_selftest_is_reported() {
     Boot::selftest("no_such_test")

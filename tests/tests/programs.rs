@@ -68,6 +68,39 @@ fn cdemo_static_pie_matches_linux() {
     matches_linux("cdemo-pie", "cdemo");
 }
 
+/// `forktrace -n /cdemo`: the life of every process and thread the demo creates, seen
+/// through ptrace (fork, vfork and clone events, syscall stops, exec and exit), as
+/// Linux shows it. `user/c/forktrace.expected` is what `scripts/run-on-linux
+/// build/initrd.cpio init=/forktrace -n /cdemo` printed on Linux 6.1, its last line
+/// (run-on-linux's own) left out.
+#[test]
+fn forktrace_of_cdemo_matches_linux() {
+    let run = boot(ARCHIVE, "init=/forktrace -- -n /cdemo");
+    run.expect_status(0).expect_no_page_lost();
+    let path = repo_root().join("user/c/forktrace.expected");
+    let expected = std::fs::read_to_string(path).expect("expected output");
+    let got = program_output(&run);
+    assert_eq!(
+        got, expected,
+        "forktrace printed something else than on Linux; whole console:\n{}",
+        run.output
+    );
+}
+
+/// The fork trace shows the trace block of `do_fork` for a traced parent: the child made
+/// traced by `ptrace_init_task`, the parent's `ptrace_event_pid` for a fork and a vfork.
+#[test]
+fn fork_trace_shows_ptrace_events() {
+    boot(ARCHIVE, "trace=fork init=/forktrace -- /cdemo")
+        .expect("ptrace_init_task: child")
+        .expect("with SIGSTOP pending")
+        .expect("ptrace_event_pid(PTRACE_EVENT_FORK, ")
+        .expect("ptrace_event_pid(PTRACE_EVENT_VFORK, ")
+        .expect("ptrace_event_pid(PTRACE_EVENT_CLONE, ")
+        .expect_status(0)
+        .expect_no_page_lost();
+}
+
 #[test]
 fn exectest_execve_matches_linux() {
     matches_linux("exectest", "exectest");

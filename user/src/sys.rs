@@ -9,6 +9,7 @@ pub use forkos_lib::uapi::fcntl::*;
 pub use forkos_lib::uapi::futex::*;
 pub use forkos_lib::uapi::ioctls::*;
 pub use forkos_lib::uapi::nr;
+pub use forkos_lib::uapi::ptrace::*;
 pub use forkos_lib::uapi::resource::*;
 pub use forkos_lib::uapi::siginfo::*;
 pub use forkos_lib::uapi::signal::*;
@@ -27,7 +28,7 @@ macro_rules! retyped {
 }
 
 // errno values as `isize`, to compare with raw results (`r == -EINVAL`).
-retyped!(errno as isize: EPERM, ENOENT, ESRCH, EINTR, E2BIG, EBADF, ECHILD, EAGAIN, ENOMEM, EACCES,
+retyped!(errno as isize: EPERM, ENOENT, ESRCH, EINTR, EIO, E2BIG, EBADF, ECHILD, EAGAIN, ENOMEM, EACCES,
     EFAULT, EEXIST, EINVAL, ENOSYS, ETIMEDOUT);
 // mmap arguments as `usize`.
 retyped!(mman as usize: PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC, MAP_SHARED, MAP_PRIVATE,
@@ -149,6 +150,15 @@ pub fn tgkill(tgid: i32, tid: i32, sig: i32) -> isize {
     syscall(
         nr::TGKILL,
         [tgid as usize, tid as usize, sig as usize, 0, 0, 0],
+    )
+}
+
+/// `ptrace(request, pid, addr, data)`, the raw syscall: PEEK requests store the word
+/// at `data` and return 0 (glibc's wrapper returns the word instead).
+pub fn ptrace(request: i64, pid: i32, addr: usize, data: usize) -> isize {
+    syscall(
+        nr::PTRACE,
+        [request as usize, pid as usize, addr, data, 0, 0],
     )
 }
 

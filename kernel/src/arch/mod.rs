@@ -8,6 +8,9 @@ mod aarch64;
 
 /// `elf_hwcap`, `enable_pan`, `pan_enabled` (Linux `asm/cpufeature.h`).
 pub use aarch64::cpufeature;
+/// `user_enable_single_step`, `user_disable_single_step` (Linux
+/// `arch/arm64/kernel/debug-monitors.c`).
+pub use aarch64::debug_monitors;
 /// `init_stack`, the boot CPU's stack (Linux `arch/arm64/kernel/head.S`).
 pub use aarch64::head;
 /// `local_irq_save`/`restore`/`enable`, `wfi` (Linux `asm/irqflags.h`).

@@ -96,6 +96,8 @@ const GICD_CTLR_ENABLE_G1: u32 = 1 << 1;
 const GICD_CTLR_ARE: u32 = 1 << 4;
 const GICR_WAKER_PROCESSOR_SLEEP: u32 = 1 << 1;
 const GICR_WAKER_CHILDREN_ASLEEP: u32 = 1 << 2;
+/// GICD_IROUTER<n>, the route of SPI n, is at this offset plus 8 n (GICv3 only).
+const GICD_IROUTER: u64 = 0x6000;
 /// GICR_TYPER.Last: the last redistributor of its region.
 const GICR_TYPER_LAST: u64 = 1 << 4;
 /// One redistributor: its control frame and its SGI/PPI frame, 64 KiB each.
@@ -258,8 +260,8 @@ impl Gic {
         }
     }
 
-    /// Enable one interrupt (Linux `gic_unmask_irq`). forkos routes only SGIs and PPIs
-    /// (INTID < 32) and SPIs on GICv2. SGIs and PPIs are enabled for this CPU only.
+    /// Enable one interrupt (Linux `gic_unmask_irq`). SGIs and PPIs (INTID < 32) are
+    /// enabled for this CPU only; an SPI is routed to this CPU.
     pub fn enable(&self, intid: u32) {
         let (reg, bit) = ((intid / 32) as usize, 1u32 << (intid % 32));
         let prio_shift = (intid % 4) * 8;
@@ -273,8 +275,23 @@ impl Gic {
                 }
                 gicd.isenabler[reg].set(bit);
             }
+            Gic::V3 { gicd, .. } if intid >= 32 => {
+                // An SPI lives in the distributor (Linux `gic_unmask_irq` and
+                // `gic_set_affinity`): group 1, its priority, routed to this CPU.
+                let g = &gicd.igroupr[reg];
+                g.set(g.get() | bit);
+                let p = &gicd.ipriorityr[(intid / 4) as usize];
+                p.set((p.get() & !(0xff << prio_shift)) | (DEFAULT_PRIORITY << prio_shift));
+                let mpidr = read_cpuid_mpidr();
+                let aff = ((mpidr >> 32) & 0xff) << 32 | (mpidr & 0xff_ffff);
+                let irouter =
+                    (*gicd as *const GicdRegs as u64 + GICD_IROUTER + 8 * intid as u64) as *mut u64;
+                // SAFETY: GICD_IROUTER<n> is a register of the GICv3 distributor, whose
+                // 64 KiB frame is mapped as device memory (new_v3's contract).
+                unsafe { core::ptr::write_volatile(irouter, aff) };
+                gicd.isenabler[reg].set(bit);
+            }
             Gic::V3 { rdist, .. } => {
-                assert!(intid < 32, "GICv3 SPI routing is not implemented");
                 let (_, sgi) = Self::this_rdist(rdist);
                 let p = &sgi.ipriorityr[(intid / 4) as usize];
                 p.set((p.get() & !(0xff << prio_shift)) | (DEFAULT_PRIORITY << prio_shift));

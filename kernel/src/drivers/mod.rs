@@ -4,3 +4,4 @@
 pub mod arch_timer;
 pub mod gic;
 pub mod pl011;
+pub mod tty;

@@ -19,14 +19,27 @@ register_bitfields! {u32,
         /// Word length: 8 bits.
         WLEN OFFSET(5) NUMBITS(2) [EightBit = 0b11],
         /// FIFOs on.
-        FEN OFFSET(4) NUMBITS(1) []
+        FEN OFFSET(4) NUMBITS(1) [],
+        /// Send a break: hold the line low.
+        BRK OFFSET(0) NUMBITS(1) []
     ],
     CR [
         RXE OFFSET(9) NUMBITS(1) [],
         TXE OFFSET(8) NUMBITS(1) [],
         UARTEN OFFSET(0) NUMBITS(1) []
+    ],
+    /// Interrupt mask set/clear, raw and masked status, clear: the same bits.
+    INT [
+        /// Receive timeout: bytes wait in the FIFO and no more came for 32 bit times.
+        RT OFFSET(6) NUMBITS(1) [],
+        /// Receive: the FIFO reached its trigger level.
+        RX OFFSET(4) NUMBITS(1) []
     ]
 }
+
+/// A received byte's flags in the data register: a break was received (Linux
+/// `UART011_DR_BE`).
+const DR_BE: u32 = 1 << 10;
 
 register_structs! {
     Pl011Regs {
@@ -39,7 +52,10 @@ register_structs! {
         (0x2c => lcr_h: ReadWrite<u32, LCR_H::Register>),
         (0x30 => cr: ReadWrite<u32, CR::Register>),
         (0x34 => _reserved2),
-        (0x44 => icr: WriteOnly<u32>),
+        (0x38 => imsc: ReadWrite<u32, INT::Register>),
+        (0x3c => _reserved3),
+        (0x40 => mis: ReadOnly<u32, INT::Register>),
+        (0x44 => icr: WriteOnly<u32, INT::Register>),
         (0x48 => @END),
     }
 }
@@ -69,6 +85,7 @@ impl Pl011 {
     pub fn init(&self) {
         while self.regs.fr.is_set(FR::BUSY) {}
         self.regs.cr.set(0);
+        self.regs.imsc.set(0);
         self.regs.icr.set(0x7ff);
         self.regs.ibrd.set(13);
         self.regs.fbrd.set(1);
@@ -80,17 +97,40 @@ impl Pl011 {
             .write(CR::UARTEN::SET + CR::TXE::SET + CR::RXE::SET);
     }
 
-    /// Is a received byte waiting (the receive FIFO not empty)?
-    pub fn rx_ready(&self) -> bool {
-        !self.regs.fr.is_set(FR::RXFE)
+    /// Interrupt when bytes arrive: at the FIFO's trigger level, or when the line has
+    /// been quiet with bytes waiting (Linux `pl011_startup`'s `UART011_RTIM |
+    /// UART011_RXIM`).
+    pub fn enable_rx_interrupts(&self) {
+        self.regs.icr.write(INT::RX::SET + INT::RT::SET);
+        self.regs.imsc.write(INT::RX::SET + INT::RT::SET);
     }
 
-    /// A received byte, if one is waiting.
-    pub fn getc(&self) -> Option<u8> {
+    /// A received byte and whether a break came with it, if one is waiting (Linux
+    /// `pl011_fifo_to_tty`'s read of `UART01x_DR`).
+    pub fn getc(&self) -> Option<(u8, bool)> {
         if self.regs.fr.is_set(FR::RXFE) {
             None
         } else {
-            Some(self.regs.dr.get() as u8)
+            let dr = self.regs.dr.get();
+            Some((dr as u8, dr & DR_BE != 0))
+        }
+    }
+
+    /// Start or stop sending a break (Linux `pl011_break_ctl`).
+    pub fn break_ctl(&self, on: bool) {
+        use tock_registers::interfaces::ReadWriteable;
+        if on {
+            self.regs.lcr_h.modify(LCR_H::BRK::SET);
+        } else {
+            self.regs.lcr_h.modify(LCR_H::BRK::CLEAR);
+        }
+    }
+
+    /// Acknowledge the receive interrupts (Linux `pl011_int` writes `UART011_ICR`):
+    /// reading the FIFO empty clears them too; this covers a timeout with nothing left.
+    pub fn clear_rx_interrupts(&self) {
+        if self.regs.mis.is_set(INT::RX) || self.regs.mis.is_set(INT::RT) {
+            self.regs.icr.write(INT::RX::SET + INT::RT::SET);
         }
     }
 

@@ -47,6 +47,17 @@ pub struct DirContext<'a> {
 /// What a kind of file does (Linux `struct file_operations`). Each is a `static`; a
 /// method a kind of file lacks has Linux's answer for it as its default.
 pub trait FileOperations: Sync {
+    /// Opening `inode` for `f_mode` with the open's `flags` (Linux `open`): a device
+    /// may refuse, or act (a terminal becomes a controlling terminal), and may give the
+    /// new file its `private_data`; none: nothing.
+    fn open(
+        &self,
+        _inode: &Inode,
+        _f_mode: u32,
+        _flags: u32,
+    ) -> Result<Option<PrivateData>, Errno> {
+        Ok(None)
+    }
     /// Read into `to` from `*pos`, moving it (Linux `read_iter`); none: `EINVAL`.
     fn read(&self, _file: &File, _to: &mut IovIter, _pos: &mut i64) -> SysResult {
         Err(EINVAL)
@@ -76,6 +87,9 @@ pub trait FileOperations: Sync {
     fn release(&self, _file: &File) {}
 }
 
+/// What a kind of file keeps for one open file (Linux `file->private_data`).
+pub type PrivateData = Arc<dyn core::any::Any + Send + Sync>;
+
 /// An open file description (Linux `struct file`).
 pub struct File {
     pub f_op: &'static dyn FileOperations,
@@ -91,7 +105,7 @@ pub struct File {
     pub f_pos: spin::mutex::SpinMutex<i64, crate::sync::CpuRelax>,
     /// What the operations keep for this file (Linux `private_data`): a pipe's
     /// [`super::pipe::PipeInodeInfo`].
-    pub private_data: Option<Arc<dyn core::any::Any + Send + Sync>>,
+    pub private_data: Option<PrivateData>,
 }
 
 /// Open files that exist, for a leak report.
@@ -115,6 +129,17 @@ impl File {
         f_mode: u32,
         flags: u32,
     ) -> Arc<File> {
+        Self::new_opened(inode, f_op, f_mode, flags, None)
+    }
+
+    /// [`File::new`] with the `private_data` the operations' `open` gave.
+    pub fn new_opened(
+        inode: Arc<Inode>,
+        f_op: &'static dyn FileOperations,
+        f_mode: u32,
+        flags: u32,
+        private_data: Option<PrivateData>,
+    ) -> Arc<File> {
         FILES_ALLOCATED.fetch_add(1, Ordering::Relaxed);
         Arc::new(File {
             f_op,
@@ -122,7 +147,7 @@ impl File {
             f_mode,
             f_flags: AtomicU32::new(flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC)),
             f_pos: spin::mutex::SpinMutex::new(0),
-            private_data: None,
+            private_data,
         })
     }
 

@@ -56,15 +56,25 @@ pub fn open_inode(inode: Arc<Inode>, flags: u32) -> Result<Arc<File>, Errno> {
     };
     if mode & S_IFMT != S_IFCHR {
         f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
-    } else if !matches!(inode.i.lock().rdev, (5, _)) {
+    } else if !matches!(
+        inode.i.lock().rdev,
+        (5, _) | crate::drivers::tty::TTYAMA0_RDEV
+    ) {
         // The memory devices may seek and read at an offset; a terminal may not.
         f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
     }
     if flags & O_TRUNC != 0 && mode & S_IFMT == S_IFREG {
         do_truncate(&inode, 0)?;
     }
+    let private = f_op.open(&inode, f_mode, flags)?;
     // A 64-bit kernel opens every file as large (Linux `force_o_largefile`).
-    Ok(File::new(inode, f_op, f_mode, flags | O_LARGEFILE))
+    Ok(File::new_opened(
+        inode,
+        f_op,
+        f_mode,
+        flags | O_LARGEFILE,
+        private,
+    ))
 }
 
 /// Cut or extend a regular file to `length` bytes (Linux `do_truncate`).

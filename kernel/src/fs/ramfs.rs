@@ -8,7 +8,7 @@
 //! - no `-initrd`: the programs built into the kernel image (`/init`, the fork demo, and
 //!   `/utest`, the test suite).
 //!
-//! Then `/dev/console`, `/dev/tty`, `/dev/null`, `/dev/zero` and a writable `/tmp` are
+//! Then `/dev/console`, `/dev/tty`, `/dev/ttyAMA0`, `/dev/null`, `/dev/zero` and a writable `/tmp` are
 //! added where the archive lacks them. Files keep their bytes where the boot loader put
 //! them until one is first written ([`FileData`]). Directory changes are made under one
 //! lock, [`NAMESPACE_LOCK`] (Linux takes the directories' `i_rwsem` and, for `rename`,
@@ -274,6 +274,11 @@ pub fn populate_rootfs(initrd: Option<&'static [u8]>, builtin: &[(&str, &'static
     }
     ensure("dev/console", S_IFCHR | 0o600, (5, 1));
     ensure("dev/tty", S_IFCHR | 0o666, (5, 0));
+    ensure(
+        "dev/ttyAMA0",
+        S_IFCHR | 0o620,
+        crate::drivers::tty::TTYAMA0_RDEV,
+    );
     ensure("dev/null", S_IFCHR | 0o666, (1, 3));
     ensure("dev/zero", S_IFCHR | 0o666, (1, 5));
     ensure("tmp", S_IFDIR | 0o1777, (0, 0));

@@ -67,6 +67,12 @@ pub enum Access {
     Read,
     Write,
     Exec,
+    /// A tracer's read through `ptrace` (Linux `FOLL_FORCE`): allowed in any mapping.
+    ForceRead,
+    /// A tracer's write through `ptrace` (Linux `FOLL_FORCE | FOLL_WRITE`): allowed in
+    /// a private mapping even when it is not writable, into a copy-on-write copy of the
+    /// page that stays read-only to the task itself.
+    ForceWrite,
 }
 
 /// Is the upper-level entry `entry` (at `level`) empty? One that holds something other
@@ -120,12 +126,16 @@ unsafe fn pte_alloc_map<'a>(mm: &Mm, va: u64) -> Result<&'a mut u64, Fault> {
     }
 }
 
-/// Does `flags` allow `access`?
+/// Does `flags` allow `access` (Linux `check_vma_flags`)? A forced write is allowed
+/// in a copy-on-write mapping, that is a private one (Linux `is_cow_mapping`: private
+/// mappings may always be made writable here).
 fn vma_allows(flags: VmFlags, access: Access) -> bool {
     match access {
         Access::Read => flags.contains(VmFlags::READ),
         Access::Write => flags.contains(VmFlags::WRITE),
         Access::Exec => flags.contains(VmFlags::EXEC),
+        Access::ForceRead => true,
+        Access::ForceWrite => !flags.contains(VmFlags::SHARED) || flags.contains(VmFlags::WRITE),
     }
 }
 
@@ -143,6 +153,12 @@ impl MmLock<'_> {
         if !vma_allows(vma.flags, access) {
             return Err(Fault::Access);
         }
+        // Allowed: from here a forced access is the plain one.
+        let access = match access {
+            Access::ForceRead => Access::Read,
+            Access::ForceWrite => Access::Write,
+            a => a,
+        };
         let page_va = va & !(PAGE_SIZE as u64 - 1);
         // SAFETY: we hold mm's lock (self is its guard).
         let pte = unsafe { pte_alloc_map(mm, page_va)? };

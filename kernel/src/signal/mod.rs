@@ -18,8 +18,12 @@
 //! `prepare_signal`) and the parent gets `CLD_CONTINUED`; SIGKILL ends a stopped
 //! process. SIGTSTP, SIGTTIN and SIGTTOU are discarded in an orphaned process group.
 //!
+//! A traced task shows its tracer every signal but SIGKILL before taking it (the
+//! signal-delivery stop, `ptrace_signal` in `ptrace.rs`), and its group stop is a ptrace
+//! stop.
+//!
 //! Not modelled: real-time signal queues (one instance of each signal is pending at a
-//! time), `sigaltstack`, core dumps, ptrace stops.
+//! time), `sigaltstack`, core dumps.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -82,7 +86,7 @@ pub struct SigPending {
 
 impl SigPending {
     /// Queue `info` unless that signal is already pending.
-    fn add(&mut self, info: KSigInfo) {
+    pub(crate) fn add(&mut self, info: KSigInfo) {
         let m = sigmask(info.signo);
         if self.set & m == 0 {
             self.set |= m;
@@ -125,11 +129,11 @@ pub fn is_restart_code(x0: u64) -> bool {
     r == -(ERESTARTSYS.0 as i64) || r == -(ERESTARTNOHAND.0 as i64)
 }
 
-fn action_of(t: &Task, sig: i32) -> SigAction {
+pub(crate) fn action_of(t: &Task, sig: i32) -> SigAction {
     t.inner.lock().sighand.action.lock()[sig as usize - 1]
 }
 
-fn blocks(t: &Task, sig: i32) -> bool {
+pub(crate) fn blocks(t: &Task, sig: i32) -> bool {
     t.inner.lock().blocked & sigmask(sig) != 0
 }
 
@@ -137,6 +141,10 @@ fn blocks(t: &Task, sig: i32) -> bool {
 /// kept: the action may change before they are unblocked.
 fn sig_ignored(t: &Task, sig: i32) -> bool {
     if blocks(t, sig) {
+        return false;
+    }
+    // A tracer may want to know even of an ignored signal, SIGKILL aside.
+    if t.ptrace.load(core::sync::atomic::Ordering::SeqCst) != 0 && sig != SIGKILL {
         return false;
     }
     sig_handler_ignored(action_of(t, sig).handler, sig)
@@ -148,13 +156,54 @@ fn sig_fatal(t: &Task, sig: i32) -> bool {
         || (action_of(t, sig).handler == SIG_DFL && !default_ignored(sig) && !sig_kernel_stop(sig))
 }
 
+/// Send `sig` to every process of group `pgrp` (Linux `kill_pgrp`): from the kernel
+/// (`SI_KERNEL`) with `priv_`, as the tty's signal characters and job control do; else
+/// as the current process (`SI_USER`).
+pub fn kill_pgrp(pgrp: crate::task::Pid, sig: i32, priv_: bool) {
+    let (code, pid) = if priv_ {
+        (SI_KERNEL, 0)
+    } else {
+        (SI_USER, crate::task::current().tgid)
+    };
+    for p in crate::pid::pgrp_tasks(pgrp) {
+        let info = KSigInfo {
+            signo: sig,
+            code,
+            pid,
+            ..KSigInfo::default()
+        };
+        send_signal(&p, info, true, false);
+    }
+}
+
 /// Set `TIF_SIGPENDING` on `t` and wake it from an interruptible sleep, and with
-/// `resume` (a fatal signal) from a stop too; if it was not asleep, it may be running on
-/// another CPU, which is made to look now (Linux `signal_wake_up_state`).
+/// `resume` (a fatal signal) from a stop too, a ptrace stop included unless its tracer
+/// has it frozen; if it was not asleep, it may be running on another CPU, which is made
+/// to look now (Linux `signal_wake_up_state`). With `resume`, the caller must not hold
+/// `t`'s group lock.
 fn signal_wake_up(t: &Arc<Task>, resume: bool) {
     t.set_flag(TIF_SIGPENDING);
     let woken = if resume {
-        try_to_wake_up(t, &[TaskState::Interruptible, TaskState::Stopped])
+        // The group's lock orders this against `ptrace_check_attach` freezing the task
+        // and its unfreezing, which looks for a fatal signal.
+        let frozen = {
+            let _s = t.signal.inner.lock();
+            t.jobctl.load(core::sync::atomic::Ordering::SeqCst) & JOBCTL_PTRACE_FROZEN != 0
+        };
+        if frozen {
+            try_to_wake_up(t, &[TaskState::Interruptible, TaskState::Stopped])
+        } else {
+            t.jobctl
+                .fetch_and(!JOBCTL_TRACED, core::sync::atomic::Ordering::SeqCst);
+            try_to_wake_up(
+                t,
+                &[
+                    TaskState::Interruptible,
+                    TaskState::Stopped,
+                    TaskState::Traced,
+                ],
+            )
+        }
     } else {
         try_to_wake_up(t, &[TaskState::Interruptible])
     };
@@ -212,18 +261,34 @@ fn prepare_signal(t: &Task, sig: i32) {
     }
 }
 
-/// Tell the parent of `tsk`'s process that it stopped or continued (Linux
-/// `do_notify_parent_cldstop`): SIGCHLD with `why` (`CLD_STOPPED` or `CLD_CONTINUED`)
-/// unless the parent ignores SIGCHLD or set `SA_NOCLDSTOP`, and a wake-up of its waits.
-pub fn do_notify_parent_cldstop(tsk: &Task, why: i32, status: i32, _tasklist: &TasklistGuard) {
-    let leader = if tsk.is_group_leader() {
-        None
-    } else {
-        PID_TABLE.lock().find(tsk.tgid)
+/// Tell the parent of `tsk`'s process that it stopped or continued, or, `for_ptracer`,
+/// tell `tsk`'s tracer that it stopped for it (Linux `do_notify_parent_cldstop`):
+/// SIGCHLD with `why` (`CLD_STOPPED`, `CLD_CONTINUED`, `CLD_TRAPPED`) unless the parent
+/// ignores SIGCHLD or set `SA_NOCLDSTOP`, and a wake-up of its waits.
+pub fn do_notify_parent_cldstop(
+    tsk: &Task,
+    for_ptracer: bool,
+    why: i32,
+    _tasklist: &TasklistGuard,
+) {
+    let status = match why {
+        CLD_CONTINUED => SIGCONT,
+        CLD_TRAPPED => tsk.inner.lock().exit_code & 0x7f,
+        _ => tsk.signal.inner.lock().group_stop_code & 0x7f,
     };
-    let parent = match &leader {
-        Some(l) => l.inner.lock().parent.upgrade(),
-        None => tsk.inner.lock().parent.upgrade(),
+    let (parent, pid) = if for_ptracer {
+        (tsk.inner.lock().ptrace_parent.upgrade(), tsk.pid)
+    } else {
+        let leader = if tsk.is_group_leader() {
+            None
+        } else {
+            PID_TABLE.lock().find(tsk.tgid)
+        };
+        let parent = match &leader {
+            Some(l) => l.inner.lock().parent.upgrade(),
+            None => tsk.inner.lock().parent.upgrade(),
+        };
+        (parent, tsk.tgid)
     };
     let Some(parent) = parent else { return };
     let a = action_of(&parent, SIGCHLD);
@@ -231,7 +296,7 @@ pub fn do_notify_parent_cldstop(tsk: &Task, why: i32, status: i32, _tasklist: &T
         let info = KSigInfo {
             signo: SIGCHLD,
             code: why,
-            pid: tsk.tgid,
+            pid,
             status,
             ..KSigInfo::default()
         };
@@ -286,13 +351,24 @@ fn do_signal_stop(t: &Task, signr: i32) -> bool {
     if notify {
         signal_set_stop_flags(&mut s, SIGNAL_STOP_STOPPED);
     }
-    let code = s.group_stop_code;
+    if t.ptrace.load(Relaxed) != 0 {
+        // While traced, the group stop is a ptrace stop: a trap the caller takes
+        // (Linux `task_set_jobctl_pending(current, JOBCTL_TRAP_STOP)`). The real
+        // parent still hears of a completed stop if someone else traces us.
+        t.jobctl.fetch_or(JOBCTL_TRAP_STOP, Relaxed);
+        drop(s);
+        if notify && crate::ptrace::ptrace_reparented(t) {
+            let tasklist = TASKLIST_LOCK.lock();
+            do_notify_parent_cldstop(t, false, CLD_STOPPED, &tasklist);
+        }
+        return false;
+    }
     // Set under the group's lock, where SIGCONT looks for stopped threads to wake.
     t.set_state(TaskState::Stopped);
     drop(s);
     if notify {
         let tasklist = TASKLIST_LOCK.lock();
-        do_notify_parent_cldstop(t, CLD_STOPPED, code, &tasklist);
+        do_notify_parent_cldstop(t, false, CLD_STOPPED, &tasklist);
     }
     crate::sched::schedule();
     true
@@ -324,9 +400,23 @@ pub fn recalc_sigpending(t: &Task) {
 pub fn zap_other_threads(tsk: &Task) {
     for t in tsk.signal.threads() {
         if !core::ptr::eq(&*t, tsk) {
+            sigaddset_sigkill(&t);
             signal_wake_up(&t, true);
         }
     }
+}
+
+/// Mark SIGKILL pending on thread `t` of a dying group (Linux
+/// `sigaddset(&t->pending.signal, SIGKILL)` in `complete_signal` and
+/// `zap_other_threads`): it never gets to take it, but it is how a ptrace stop knows
+/// that the thread is being killed (Linux `__fatal_signal_pending`), rather than being
+/// the one that chose to exit.
+fn sigaddset_sigkill(t: &Task) {
+    t.inner.lock().pending.add(KSigInfo {
+        signo: SIGKILL,
+        code: SI_KERNEL,
+        ..KSigInfo::default()
+    });
 }
 
 /// Make `info.signo` pending on thread `t` (`group` false) or on its process, and wake
@@ -373,7 +463,9 @@ pub fn send_signal(t: &Arc<Task>, info: KSigInfo, group: bool, forced: bool) {
         None
     };
     let Some(taker) = taker else { return };
-    if sig_fatal(t, sig) {
+    // A traced process first shows its tracer any signal but SIGKILL.
+    let traced = t.ptrace.load(core::sync::atomic::Ordering::SeqCst) != 0;
+    if sig_fatal(t, sig) && (sig == SIGKILL || !traced) {
         // The whole process dies now, whichever thread would have taken it.
         {
             let mut s = t.signal.inner.lock();
@@ -382,6 +474,7 @@ pub fn send_signal(t: &Arc<Task>, info: KSigInfo, group: bool, forced: bool) {
             }
         }
         for th in t.signal.threads() {
+            sigaddset_sigkill(&th);
             signal_wake_up(&th, true);
         }
         return;
@@ -407,7 +500,9 @@ fn signame(sig: i32) -> &'static str {
 /// `show_unhandled_signals` does.
 pub fn force_sig_fault(sig: i32, code: i32, what: &str, addr: u64, pc: u64) {
     let t = current_arc();
-    if sig == SIGKILL || action_of(&t, sig).handler == SIG_DFL || blocks(&t, sig) {
+    // A tracee's tracer decides what becomes of it (Linux `unhandled_signal`).
+    let traced = t.ptrace.load(core::sync::atomic::Ordering::Relaxed) != 0;
+    if !traced && (sig == SIGKILL || action_of(&t, sig).handler == SIG_DFL || blocks(&t, sig)) {
         crate::println!(
             "{}[{}]: unhandled {} ({}) at {:#x}, pc {:#x}",
             Comm(&t),
@@ -434,6 +529,9 @@ pub fn force_sig_fault(sig: i32, code: i32, what: &str, addr: u64, pc: u64) {
 pub fn get_signal(t: &Task) -> Option<(KSigInfo, SigAction)> {
     loop {
         if t.fatal_signal_pending() {
+            // Taken: no longer pending (Linux `sigdelset(&current->pending.signal,
+            // SIGKILL)`), so that a tracee still stops for PTRACE_EVENT_EXIT.
+            t.inner.lock().pending.flush(SIGKILL);
             let (code, exec) = {
                 let s = t.signal.inner.lock();
                 (s.group_exit_code, s.group_exec_task)
@@ -459,21 +557,39 @@ pub fn get_signal(t: &Task) -> Option<(KSigInfo, SigAction)> {
             why
         };
         if why != 0 {
-            let (code, status) = if why & SIGNAL_CLD_CONTINUED != 0 {
-                (CLD_CONTINUED, SIGCONT)
+            let code = if why & SIGNAL_CLD_CONTINUED != 0 {
+                CLD_CONTINUED
             } else {
-                (CLD_STOPPED, t.signal.inner.lock().group_stop_code)
+                CLD_STOPPED
             };
             let tasklist = TASKLIST_LOCK.lock();
-            do_notify_parent_cldstop(t, code, status, &tasklist);
+            do_notify_parent_cldstop(t, false, code, &tasklist);
+            continue;
+        }
+        // A stop trap for the tracer: PTRACE_INTERRUPT, a new seized child, or our
+        // group's stop while traced (Linux `do_jobctl_trap`).
+        if t.jobctl.load(core::sync::atomic::Ordering::SeqCst) & JOBCTL_TRAP_STOP != 0 {
+            t.jobctl
+                .fetch_and(!JOBCTL_TRAP_STOP, core::sync::atomic::Ordering::SeqCst);
+            if t.ptrace.load(core::sync::atomic::Ordering::SeqCst) != 0 {
+                crate::ptrace::do_jobctl_trap(t);
+            }
             continue;
         }
         let blocked = t.inner.lock().blocked;
         let info = t.inner.lock().pending.take(blocked);
-        let info = match info {
+        let mut info = match info {
             Some(i) => i,
             None => t.signal.inner.lock().shared_pending.take(blocked)?,
         };
+        // The tracer sees the signal first, and may cancel or change it (Linux
+        // `ptrace_signal`, the signal-delivery stop).
+        if t.ptrace.load(core::sync::atomic::Ordering::SeqCst) != 0 && info.signo != SIGKILL {
+            let me = current_arc();
+            if crate::ptrace::ptrace_signal(&me, &mut info) == 0 {
+                continue;
+            }
+        }
         let sig = info.signo;
         let action = action_of(t, sig);
         match action.handler {

@@ -201,6 +201,36 @@ fn trampoline_round_trip() -> Option<[u32; 2]> {
     })
 }
 
+/// The console is a terminal: a read of it waits for typing, which would hold a worker
+/// until it is killed. Init's descriptors 0-2 all name it, open for reading and writing;
+/// the workers get `/dev/null` as 0, and the console open for writing only as 1 and 2
+/// (terminal `ioctl`s on those are still fuzzed).
+fn stdio_without_reads() {
+    for (path, flags, fds) in [
+        (b"/dev/null\0".as_slice(), sys::O_RDWR, 0..1),
+        (b"/dev/console\0".as_slice(), sys::O_WRONLY, 1..3),
+    ] {
+        let fd = sys::syscall(
+            nr::OPENAT,
+            [
+                sys::AT_FDCWD as usize,
+                path.as_ptr() as usize,
+                flags as usize,
+                0,
+                0,
+                0,
+            ],
+        );
+        if fd < 0 {
+            continue;
+        }
+        for target in fds {
+            sys::syscall(nr::DUP3, [fd as usize, target, 0, 0, 0, 0]);
+        }
+        sys::close(fd as i32);
+    }
+}
+
 /// Kill every process but init and reap them all; returns how many.
 fn kill_and_reap_all() -> u64 {
     sys::kill(-1, sys::SIGKILL);
@@ -244,6 +274,7 @@ fn main(args: &[&str]) -> i32 {
     };
     let (seed, total) = (nums[0], nums[1]);
     println!("sysfuzz: seed {seed}, {total} calls (replay: init=/sysfuzz -- {seed} {total})");
+    stdio_without_reads();
     let Some(tramp_code) = trampoline_round_trip() else {
         println!("sysfuzz: no signal through the trampoline");
         return 1;

@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `head.rs` + `boot/head.S` | `kernel/head.S` | Image header, EL2 to EL1, MMU on |
 //! | `entry.rs` + `entry.S` | `kernel/entry.S` | vectors, `kernel_entry`, `kernel_exit`, `ret_to_user` |
-//! | `ptrace.rs` | `include/asm/ptrace.h` | `PtRegs` |
+//! | `ptrace.rs` | `include/asm/ptrace.h`, `kernel/ptrace.c` | `PtRegs`, regsets, syscall stops |
 //! | `traps.rs` | `kernel/traps.c`, `entry-common.c`, `mm/fault.c` | exception handlers, `el0_svc`, page faults, oops reports |
 //! | `process.rs` | `kernel/process.c`, `include/asm/processor.h` | `copy_thread`, `cpu_switch_to`, `ret_from_fork`, FP/SIMD state |
 //! | `signal.rs` | `kernel/signal.c` | signal frames, `do_signal`, `rt_sigreturn` |
@@ -17,6 +17,7 @@
 //! | `smp.rs` | `kernel/smp.c`, `kernel/setup.c` | starting secondary CPUs: `__cpu_up`, `secondary_start_kernel` |
 //! | `psci.rs` | `kernel/psci.c`, `drivers/firmware/psci/psci.c` | PSCI `CPU_ON` through `hvc` or `smc` |
 //! | `cpufeature.rs` | `kernel/cpufeature.c` | PAN, ID registers for EL0, `AT_HWCAP` |
+//! | `debug_monitors.rs` | `kernel/debug-monitors.c` | single-stepping user tasks |
 //! | `sysreg.rs` | `include/asm/sysreg.h` | boot register values |
 //! | `irqflags.rs` | `include/asm/irqflags.h` | masking interrupts |
 //! | `string.rs` | `lib/memcpy.S`, `memset.S` | `memcpy`, `memset` |
@@ -24,6 +25,7 @@
 //! | `selftest.rs` | — | assembly halves of the boot self-tests |
 
 pub mod cpufeature;
+pub mod debug_monitors;
 pub mod entry;
 pub mod head;
 pub mod irqflags;

@@ -1,6 +1,8 @@
 //! Clearing and copying whole pages (Linux `arch/arm64/lib/clear_page.S`,
 //! `copy_page.S`): the two loops fork, faults and page-table allocation spend most of
 //! their instructions in, written for the machine rather than through `memset`/`memcpy`.
+//! And making instructions written through the kernel's mapping of a user page visible
+//! to instruction fetch ([`flush_ptrace_access`], Linux `arch/arm64/mm/flush.c`).
 
 use forkos_lib::pgtable::PAGE_SIZE;
 
@@ -96,4 +98,25 @@ pub unsafe fn copy_page(dst: u64, src: u64) {
             options(nostack)
         )
     };
+}
+
+/// A tracer wrote `len` bytes at kernel address `kaddr`, the linear mapping of a user
+/// page, which may hold instructions: clean the data cache to the point of unification
+/// and invalidate every instruction cache, so that the tracee fetches what was written
+/// (Linux `flush_ptrace_access` -> `sync_icache_aliases`, in the form that is right for
+/// aliasing instruction caches too).
+pub fn flush_ptrace_access(kaddr: u64, len: usize) {
+    let ctr: u64;
+    // SAFETY: reading CTR_EL0 has no side effects.
+    unsafe { core::arch::asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack)) };
+    // DminLine: log2 of the smallest data cache line, in words.
+    let line = 4u64 << ((ctr >> 16) & 0xf);
+    let mut at = kaddr & !(line - 1);
+    while at < kaddr + len as u64 {
+        // SAFETY: cleaning a cache line of memory mapped in the kernel changes no data.
+        unsafe { core::arch::asm!("dc cvau, {}", in(reg) at, options(nostack)) };
+        at += line;
+    }
+    // SAFETY: barriers and invalidating instruction caches change no data.
+    unsafe { core::arch::asm!("dsb ish", "ic ialluis", "dsb ish", "isb", options(nostack)) };
 }

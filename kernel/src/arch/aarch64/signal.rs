@@ -64,7 +64,7 @@ fn as_bytes(f: &mut RtSigframe) -> &mut [u8] {
 /// The siginfo the handler sees (Linux `copy_siginfo_to_user`): signo, errno,
 /// code, then the union: the fault address for faults; sender pid and uid otherwise;
 /// and for SIGCHLD the child's status.
-fn siginfo(info: &KSigInfo) -> SigInfo {
+pub fn siginfo(info: &KSigInfo) -> SigInfo {
     let mut s = SigInfo {
         si_signo: info.signo,
         si_code: info.code,
@@ -268,7 +268,7 @@ fn restore_fpsimd_context(ctx: u64) -> Result<(), Errno> {
 /// Only an AArch64 EL0 state with D, A, I and F clear may be returned to; any other
 /// is forced to EL0t with just its condition flags, and refused (Linux
 /// `valid_native_regs`).
-fn valid_user_regs(regs: &mut PtRegs) -> bool {
+pub(super) fn valid_user_regs(regs: &mut PtRegs) -> bool {
     // Not single-stepping (Linux `user_regs_reset_single_step`).
     regs.pstate &= !(SPSR_EL1_AARCH64_RES0_BITS | DBG_SPSR_SS);
     if regs.pstate & (PSR_MODE_MASK | PSR_MODE32_BIT | PSR_DAIF_MASK) == 0 {
@@ -338,6 +338,9 @@ pub fn restore_sigframe(regs: &mut PtRegs) -> Result<(), Errno> {
 /// generic half is [`get_signal`]).
 pub fn do_signal(regs: &mut PtRegs) {
     let t = &current();
+    // A tracer may read and write the registers while `get_signal` stops us for it:
+    // let the compiler know they escape, so that no access to them moves across it.
+    core::hint::black_box(core::ptr::addr_of_mut!(*regs));
     let taken = if t.test_flag(TIF_SIGPENDING) {
         get_signal(t)
     } else {

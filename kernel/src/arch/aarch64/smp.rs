@@ -157,6 +157,7 @@ extern "C" fn secondary_start_kernel(cpu: usize) -> ! {
             super::irqflags::wfi();
         }
     }
+    super::debug_monitors::debug_monitors_init();
     crate::smp::notify_cpu_starting(cpu);
     percpu::set_cpu_online(cpu);
     aarch64_cpu::asm::sev();

@@ -164,7 +164,9 @@ pub fn exit_to_user_mode(regs: &mut PtRegs) {
         .thread_info
         .flags
         .load(core::sync::atomic::Ordering::Relaxed)
-        & (crate::task::TIF_NEED_RESCHED | crate::task::TIF_SIGPENDING);
+        & (crate::task::TIF_NEED_RESCHED
+            | crate::task::TIF_SIGPENDING
+            | crate::task::TIF_SINGLESTEP);
     // The fast path, taken by nearly every return: nothing to do. A syscall returns an
     // -ERESTART* code only when a signal interrupted it, so with TIF_SIGPENDING set,
     // which only the task itself clears (in do_signal): the slow path settles those.
@@ -194,6 +196,7 @@ fn exit_to_user_mode_loop(t: &crate::task::Task, regs: &mut PtRegs) {
         }
         break;
     }
+    super::debug_monitors::enable_step_tsk(t);
 }
 
 /// `ret_from_fork`'s way into [`exit_to_user_mode`], with the child's pt_regs.
@@ -210,8 +213,50 @@ fn el0_svc(regs: &mut PtRegs) {
     let scno = regs.regs[8] as u32;
     regs.syscallno = scno as i32;
     local_irq_enable();
+    // A tracer asked for syscall stops (Linux `has_syscall_work`): it sees the call
+    // before it runs, may change or skip it, and sees its result.
+    use crate::task::{TIF_SINGLESTEP, TIF_SYSCALL_TRACE};
+    if current().test_flag(TIF_SYSCALL_TRACE | TIF_SINGLESTEP) {
+        // SAFETY: `regs` is the current task's pt_regs, saved for this syscall.
+        return unsafe { el0_svc_traced(regs) };
+    }
     let ret = crate::syscall::invoke_syscall(scno, regs);
     regs.regs[0] = ret as u64;
+    // A tracer that stopped us inside the call (a fork event, say) may have asked for
+    // syscall stops since: this call's exit is the first (Linux re-reads the flags).
+    if current().test_flag(TIF_SYSCALL_TRACE | TIF_SINGLESTEP) {
+        // SAFETY: as above; the pointer passed on is the frame's only user here.
+        unsafe { super::ptrace::syscall_trace_exit(regs) };
+    }
+}
+
+/// A system call with syscall stops (the `has_syscall_work` half of Linux
+/// `el0_svc_common`): a skipped call (number -1, as the tracer set it) leaves x0 as
+/// it is, except that a user's own `syscall(-1)` gets `-ENOSYS`.
+///
+/// The registers are a raw pointer here, not a reference: the tracer reads and writes
+/// them while we are stopped, so no access may be moved across a stop.
+///
+/// # Safety
+/// `regs` is the current task's `pt_regs`, saved by `kernel_entry` for this syscall.
+#[cold]
+#[inline(never)]
+unsafe fn el0_svc_traced(regs: *mut PtRegs) {
+    use super::ptrace::{syscall_trace_enter, syscall_trace_exit, NO_SYSCALL};
+    // SAFETY: `regs` is ours for this syscall (the caller's promise); the stops in
+    // `syscall_trace_enter`/`_exit` get the same pointer, and no reference to the
+    // frame lives across them.
+    unsafe {
+        if (*regs).syscallno == NO_SYSCALL {
+            (*regs).regs[0] = -(crate::errno::ENOSYS.0 as i64) as u64;
+        }
+        let scno = syscall_trace_enter(regs);
+        if scno != NO_SYSCALL {
+            let ret = crate::syscall::invoke_syscall(scno as u32, &*regs);
+            (*regs).regs[0] = ret as u64;
+        }
+        syscall_trace_exit(regs);
+    }
 }
 
 /// An abort from user space: a page fault to resolve, or a signal (Linux `el0_da`,
@@ -274,6 +319,7 @@ extern "C" fn el0t_64_sync_handler(regs: &mut PtRegs) {
             options(nomem, nostack, preserves_flags)
         )
     };
+    super::debug_monitors::disable_step_tsk(&current());
     if class == ec::SVC64 as u64 {
         el0_svc(regs);
     } else {
@@ -293,6 +339,10 @@ fn el0_sync_fault(regs: &mut PtRegs, esr: u64) {
         ec::PC_ALIGN => force_sig_fault(SIGBUS, BUS_ADRALN, "pc alignment", regs.pc, regs.pc),
         ec::SP_ALIGN => force_sig_fault(SIGBUS, BUS_ADRALN, "sp alignment", regs.sp, regs.pc),
         ec::BRK64 => force_sig_fault(SIGTRAP, TRAP_BRKPT, "brk", regs.pc, regs.pc),
+        ec::SOFTSTP_LOW => {
+            local_irq_enable();
+            super::debug_monitors::single_step_handler(regs);
+        }
         ec::WFX | ec::SYS64 => do_el0_sys(regs, esr),
         ec::UNKNOWN => do_el0_undef(regs, esr),
         _ => force_sig_fault(
@@ -389,6 +439,7 @@ fn do_el0_undef(regs: &mut PtRegs, esr: u64) {
 /// IRQ taken while user space ran (Linux `el0t_64_irq_handler`).
 #[no_mangle]
 extern "C" fn el0t_64_irq_handler(regs: &mut PtRegs) {
+    super::debug_monitors::disable_step_tsk(&current());
     irq::handle_irq();
     exit_to_user_mode(regs);
 }

@@ -55,6 +55,7 @@ mod mem;
 mod misc;
 mod orphans;
 mod pipes;
+mod ptrace;
 mod regs;
 mod sched;
 mod sigframe;
@@ -63,6 +64,7 @@ mod stack;
 mod stress;
 mod sysmisc;
 mod threads;
+mod tty;
 mod uaccess;
 mod util;
 mod vfork;
@@ -161,6 +163,15 @@ tests! {
         pipe_fills_then_blocks, pipe_atomic_writes, ppoll_pipe_readiness, pselect6_pipe_readiness, pipe_read_interrupted,
         pipe_write_interrupted_partial,
         pipe_three_process_pipeline, pipe_lseek_fstat_cloexec;
+    tty: tty_termios_ioctls, tty_controlling_terminal, tty_background_job_control,
+        tty_read_interrupted, tty_session_leader_exit_hangs_up, tty_sctty_steal;
+    ptrace: ptrace_traceme_stop_cont, ptrace_syscall_stops_see_x8_and_args,
+        ptrace_setregset_changes_syscall, ptrace_fork_vfork_clone_events,
+        ptrace_peek_poke_across_cow, ptrace_refusals, ptrace_attach_detach_and_tracer_death,
+        ptrace_seize_interrupt_kill, ptrace_exec_and_exit_events, ptrace_waitid_trapped,
+        ptrace_clone_ptrace_and_untraced, ptrace_fpsimd_regset, ptrace_poketext_into_readonly_text,
+        ptrace_group_stop_seen_by_tracer, ptrace_singlestep, ptrace_syscall_from_a_fork_event,
+        ptrace_exit_event_on_signal_death, ptrace_singlestep_over_svc;
 }
 
 fn main(args: &[&str]) -> i32 {
@@ -190,6 +201,10 @@ fn main(args: &[&str]) -> i32 {
     // The exec'd half of cloexec_across_execve: `fdopen A B`.
     if args.len() > 3 && args[args.len() - 3] == "fdopen" {
         return files::fdopen_helper(args[args.len() - 2], name);
+    }
+    // Not a test of the table: the host types into it (tests/tests/tty.rs).
+    if name == "tty_session" {
+        return tty::session_helper();
     }
     if name == "segv" {
         // SAFETY: a load from the unmapped address 8, in assembly so that no Rust
