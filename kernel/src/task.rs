@@ -13,7 +13,9 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering,
+};
 
 use crate::arch::percpu;
 use crate::arch::process::ThreadStruct;
@@ -22,7 +24,7 @@ use crate::mm::kstack::KernelStack;
 use crate::mm::uaccess::UserPtr;
 use crate::mm::Mm;
 use crate::sched::wait::{Completion, WaitQueue};
-use crate::sync::IrqSpinLock;
+use crate::sync::{lock_class, IrqSpinLock};
 
 /// A process or thread id.
 pub type Pid = i32;
@@ -101,7 +103,8 @@ pub struct ThreadInfo {
 /// parent is told, and while a `wait` looks for a zombie and claims it, so that none
 /// sees another half done (Linux `tasklist_lock`). Lock order: this lock, then a task's
 /// or its group's own locks, then the run queue.
-pub static TASKLIST_LOCK: IrqSpinLock<Tasklist> = IrqSpinLock::new(Tasklist(()));
+pub static TASKLIST_LOCK: IrqSpinLock<Tasklist, { lock_class::TASKLIST }> =
+    IrqSpinLock::new(Tasklist(()));
 
 /// What [`TASKLIST_LOCK`] guards: nothing but the right to change who is whose child and
 /// who is a zombie. Only that lock makes one, so a `&TasklistGuard` parameter proves the
@@ -109,7 +112,8 @@ pub static TASKLIST_LOCK: IrqSpinLock<Tasklist> = IrqSpinLock::new(Tasklist(()))
 pub struct Tasklist(());
 
 /// Proof that [`TASKLIST_LOCK`] is held.
-pub type TasklistGuard<'a> = crate::sync::IrqSpinLockGuard<'a, Tasklist>;
+pub type TasklistGuard<'a> =
+    crate::sync::IrqSpinLockGuard<'a, Tasklist, { crate::sync::lock_class::TASKLIST }>;
 
 /// State shared by the threads of one process (Linux `struct signal_struct`).
 pub struct SignalStruct {
@@ -320,8 +324,12 @@ pub struct Task {
     pub jobctl: AtomicU32,
     /// `TaskState` as a number; changed under the run-queue rules in `sched`.
     pub state: AtomicU32,
-    /// On a run queue or running (Linux `on_rq`).
-    pub on_rq: AtomicBool,
+    /// On a run queue or running (Linux `on_rq`): 0, `TASK_ON_RQ_QUEUED`, or
+    /// `TASK_ON_RQ_MIGRATING` while `move_queued_task` carries it between run queues.
+    pub on_rq: AtomicU8,
+    /// Serializes wake-ups and affinity changes of this task (Linux `p->pi_lock`); taken
+    /// before any run queue's lock (`sched` has the lock order).
+    pub pi_lock: IrqSpinLock<()>,
     /// Running on a CPU, or still switching away from it (Linux `on_cpu`): set by
     /// `__schedule` before the switch to it, cleared by `finish_task_switch` on the CPU
     /// it left, once its stack and registers are no longer in use there.
@@ -396,7 +404,8 @@ impl Task {
             signal,
             jobctl: AtomicU32::new(0),
             state: AtomicU32::new(TaskState::New as u32),
-            on_rq: AtomicBool::new(false),
+            on_rq: AtomicU8::new(0),
+            pi_lock: IrqSpinLock::new(()),
             on_cpu: AtomicBool::new(false),
             cpu: AtomicU32::new(0),
             cpus_mask: AtomicU64::new(u64::MAX),
@@ -446,8 +455,15 @@ impl Task {
         }
     }
 
+    /// Set the state; going to sleep, with a full barrier after it (Linux
+    /// `set_current_state`'s `smp_store_mb`): the condition the sleeper checks next is
+    /// read after a waker on another CPU can see the new state, so one of the two sees
+    /// the other (the waker's half is `try_to_wake_up`'s barrier).
     pub fn set_state(&self, s: TaskState) {
         self.state.store(s as u32, Ordering::Release);
+        if s != TaskState::Running {
+            core::sync::atomic::fence(Ordering::SeqCst);
+        }
     }
 
     /// Is this the leader of its thread group?
