@@ -276,6 +276,7 @@ fn copy_process_counted(args: &KernelCloneArgs, trace: i32) -> Result<Arc<Task>,
     // Linux `rseq_fork`.
     if args.flags & CLONE_VM == 0 {
         p.rseq.inherit(&current().rseq);
+        crate::rseq::rseq_set_notify_resume(&p);
     }
     // The descriptor table and the working directory (Linux `copy_files`, `copy_fs`).
     {

@@ -84,6 +84,9 @@ pub const JOBCTL_TRACED: u32 = 1 << 27;
 pub const TIF_NEED_RESCHED: u64 = 1 << 1;
 /// `thread_info.flags` bit: a signal is pending (Linux `TIF_SIGPENDING`).
 pub const TIF_SIGPENDING: u64 = 1 << 0;
+/// `thread_info.flags` bit: work on the way back to user space outside signals and
+/// scheduling; in forkos, rseq's (Linux arm64 `TIF_NOTIFY_RESUME`).
+pub const TIF_NOTIFY_RESUME: u64 = 1 << 2;
 /// `thread_info.flags` bit: stop for the tracer at syscall entry and exit (Linux
 /// arm64 `TIF_SYSCALL_TRACE`, set by `PTRACE_SYSCALL`).
 pub const TIF_SYSCALL_TRACE: u64 = 1 << 8;
@@ -489,6 +492,12 @@ impl Task {
         let n = name.len().min(15);
         c[..n].copy_from_slice(&name[..n]);
         *self.comm.lock() = c;
+    }
+
+    /// All of the thread flags at once (Linux `read_thread_flags`).
+    #[inline(always)]
+    pub fn read_thread_flags(&self) -> u64 {
+        self.thread_info.flags.load(Ordering::Relaxed)
     }
 
     pub fn test_flag(&self, f: u64) -> bool {

@@ -266,6 +266,9 @@ pub fn task_cpu(t: &Task) -> usize {
 /// caller holds the lock of the run queue `t` is on (or `t`'s `pi_lock`, if it is on
 /// none), so that [`task_rq_lock`] sees the move.
 fn set_task_cpu(t: &Task, cpu: usize) {
+    if task_cpu(t) != cpu {
+        crate::rseq::rseq_migrate(t);
+    }
     t.cpu.store(cpu as u32, Ordering::Relaxed);
 }
 
