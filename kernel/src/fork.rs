@@ -360,11 +360,12 @@ fn copy_process_counted(args: &KernelCloneArgs, trace: i32) -> Result<Arc<Task>,
             parent.inner.lock().children.push(p.clone());
         }
     }
-    {
+    let ptrace = flags & CLONE_PTRACE != 0 || trace != 0;
+    if ptrace {
         // The child of a traced parent may start traced (Linux: under tasklist_lock,
-        // where the tracer's exit cannot cross it).
+        // where the tracer's exit cannot cross it; an untraced fork has nothing to do).
         let tasklist = TASKLIST_LOCK.lock();
-        crate::ptrace::ptrace_init_task(&p, flags & CLONE_PTRACE != 0 || trace != 0, &tasklist);
+        crate::ptrace::ptrace_init_task(&p, ptrace, &tasklist);
     }
     PID_TABLE.lock().attach(pid, &p);
     Ok(p)

@@ -48,7 +48,7 @@ static INIT_STATUS: AtomicI32 = AtomicI32::new(-1);
 /// Free pages before init started.
 static PAGES_AT_INIT: AtomicUsize = AtomicUsize::new(0);
 /// Slab pages per size class before init started.
-static SLABS_AT_INIT: spin::Once<[(usize, usize); 8]> = spin::Once::new();
+static SLABS_AT_INIT: spin::Once<[(usize, usize); crate::mm::slab::NR_CLASSES]> = spin::Once::new();
 
 /// The kernel thread of the demo: it runs here, called from `ret_from_fork` through x19
 /// with its argument from x20.

@@ -18,8 +18,13 @@ use crate::mm::page_alloc;
 use crate::sync::{lock_class, IrqSpinLock};
 
 /// Object sizes; a request is served by the smallest class that holds its size and
-/// alignment.
-const CLASSES: [usize; 8] = [16, 32, 64, 128, 256, 512, 1024, 2048];
+/// alignment. Powers of two, and 1344 (three to a slab, each 64-byte aligned): a task
+/// structure is a little over 1 KiB, and would otherwise take a 2048-byte object, alone
+/// in its page (Linux gives `task_struct` a cache of its own, `task_struct_cachep`, and
+/// kmalloc has classes between the powers of two too, 96 and 192).
+const CLASSES: [usize; NR_CLASSES] = [16, 32, 64, 128, 256, 512, 1024, 1344, 2048];
+/// How many size classes there are.
+pub const NR_CLASSES: usize = 9;
 /// The largest size the slabs serve.
 pub const MAX_SIZE: usize = 2048;
 /// Room for the header at the start of each slab.
@@ -70,18 +75,32 @@ pub fn pages_per_class() -> [(usize, usize); CLASSES.len()] {
 
 /// The class index for `size` bytes aligned to `align`, if the slabs serve it.
 pub fn class_of(size: usize, align: usize) -> Option<usize> {
-    let need = size.max(align);
-    CLASSES.iter().position(|&c| c >= need)
+    CLASSES
+        .iter()
+        .position(|&c| c >= size && object_align(c) >= align)
 }
 
-/// Where objects of class size `size` start in a slab (aligned to their size).
-const fn first_object(size: usize) -> usize {
-    if size > HEADER {
-        size
-    } else {
-        HEADER
-    }
+/// The alignment every object of class size `size` has: the largest power of two that
+/// divides it (a power of two's own size; 64 for 1344).
+const fn object_align(size: usize) -> usize {
+    1 << size.trailing_zeros()
 }
+
+/// Where the first object of class size `size` starts in a slab: the objects fill the
+/// page up to its end, and as many fit after the header as can (an offset that is a
+/// multiple of [`object_align`], since the page size and the header are).
+const fn first_object(size: usize) -> usize {
+    PAGE_SIZE - (PAGE_SIZE - HEADER) / size * size
+}
+
+const _: () = {
+    let mut i = 0;
+    while i < CLASSES.len() {
+        assert!(first_object(CLASSES[i]) >= HEADER);
+        assert!(first_object(CLASSES[i]) % object_align(CLASSES[i]) == 0);
+        i += 1;
+    }
+};
 
 /// Unlink `slab` from `cache`'s partial list.
 ///
@@ -132,7 +151,7 @@ fn new_slab(size: usize) -> *mut Slab {
     let mut off = PAGE_SIZE - size;
     loop {
         let obj = (base + off) as *mut usize;
-        // SAFETY: obj lies in the fresh page, past the header, aligned to size.
+        // SAFETY: obj lies in the fresh page, past the header, aligned to object_align(size).
         unsafe { obj.write(free as usize) };
         free = obj;
         if off == first_object(size) {
