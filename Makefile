@@ -138,10 +138,12 @@ build/busybox/busybox: scripts/fetch-busybox
 	scripts/fetch-busybox
 
 # /init is none: the kernel runs `/bin/sh /etc/init.sh [TEST]` (user/sh/init.sh), which
-# mounts /proc and installs the applet links. The test scripts are /tests/NAME.sh.
-$(BUSYBOX_CPIO): build/busybox/busybox $(SHELL_SCRIPTS) scripts/mkcpio | python
-	scripts/mkcpio $@ bin/busybox=build/busybox/busybox 'bin/sh->busybox' sbin/ usr/bin/ \
-	    usr/sbin/ proc/ etc/init.sh=user/sh/init.sh:644 \
+# mounts /proc and installs the applet links. The test scripts are /tests/NAME.sh;
+# /bin/forktrace (user/c/forktrace.c) shows the life of the processes a command creates.
+$(BUSYBOX_CPIO): build/busybox/busybox build/c/forktrace $(SHELL_SCRIPTS) scripts/mkcpio | python
+	scripts/mkcpio $@ bin/busybox=build/busybox/busybox 'bin/sh->busybox' \
+	    bin/forktrace=build/c/forktrace sbin/ usr/bin/ usr/sbin/ proc/ \
+	    etc/init.sh=user/sh/init.sh:644 \
 	    $(foreach f,$(filter-out user/sh/init.sh,$(SHELL_SCRIPTS)),tests/$(notdir $(f))=$(f):644)
 
 shell: $(IMG) $(BUSYBOX_CPIO) qemu
