@@ -73,12 +73,17 @@ fn session_output(run: &Run) -> String {
 /// status and a death by SIGKILL through `wait4`, and `time`'s vfork
 /// (`user/sh/forktrace.sh`). Every process the shell creates must live as it lives on
 /// Linux 6.1: `user/sh/forktrace.expected` is Linux's output for the same archive,
-/// recorded (and re-recorded after a change to the script or to forktrace) with
-/// `scripts/run-on-linux build/busybox.cpio init=/bin/sh /etc/init.sh forktrace` from
-/// its first `/ # ` line on, run-on-linux's own last line left out; Linux printed the
-/// same on one CPU and on two (`SMP=2`). The output is deterministic because `-n` runs
-/// each new process alone until it exits (forktrace.c says why), not because anything
-/// is sorted or dropped.
+/// recorded, and recorded again after any change to the script or to forktrace, with
+///
+/// ```sh
+/// scripts/run-on-linux build/busybox.cpio init=/bin/sh /etc/init.sh forktrace |
+///     sed -n '/^\/ # /,$p' | head -n -1 > user/sh/forktrace.expected
+/// ```
+///
+/// (from the first `/ # ` line on; `head` drops run-on-linux's own last line). Linux
+/// printed the same on one CPU and on two (`SMP=2`). The output is deterministic
+/// because `-n` runs each new process alone until it exits (forktrace.c says why), not
+/// because anything is sorted or dropped.
 fn forktrace_session_matches_linux(smp: u32) {
     let run = session("forktrace", smp);
     run.expect_status(0).expect_no_page_lost();
