@@ -60,7 +60,7 @@ struct task {
     int held;        /* its first stop was seen before its parent's event: not resumed */
     long scno;       /* the syscall it is in, from its entry stop */
     uint64_t args[6];
-    char exec[256];  /* an execve's path and arguments, read at its entry */
+    char exec[1024]; /* an execve's path and arguments, read at its entry */
     pid_t held_for;  /* with -n: stopped at its clone event while this child runs alone */
 };
 
@@ -243,16 +243,22 @@ static void syscall_entry(struct task *t, struct regs *r)
     memcpy(t->args, r->x, sizeof t->args);
     switch (t->scno) {
     case SYS_execve: {
+        /* The path and the arguments, as many as fit (up to 32); "..." for the rest. */
+        size_t room = sizeof t->exec - 8;
         t->exec[0] = 0;
-        peek_string(t->pid, r->x[0], t->exec, sizeof t->exec);
+        peek_string(t->pid, r->x[0], t->exec, room);
         strcat(t->exec, ", [");
-        for (int i = 0; i < 8; i++) {
+        for (int i = 0;; i++) {
             uint64_t a = peek(t->pid, r->x[1] + 8 * i);
             if (!a)
                 break;
+            if (i == 32 || strlen(t->exec) + 8 >= room) {
+                strcat(t->exec, i ? ", ..." : "...");
+                break;
+            }
             if (i)
                 strcat(t->exec, ", ");
-            peek_string(t->pid, a, t->exec, sizeof t->exec - 8);
+            peek_string(t->pid, a, t->exec, room);
         }
         strcat(t->exec, "]");
         break;
