@@ -4,7 +4,7 @@
  *
  *   [pid 5] +++ started (SIGSTOP) +++
  *   [pid 5] execve("/cdemo", ["/cdemo"]) = 0
- *   [pid 5] clone(CLONE_CHILD_SETTID|CLONE_CHILD_CLEARTID|SIGCHLD) = 6
+ *   [pid 5] clone(CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD) = 6
  *   [pid 6] +++ started (SIGSTOP) +++
  *   [pid 6] exit_group(3)
  *   [pid 6] +++ exited with 3 +++
@@ -24,9 +24,9 @@
  * clone event until then, so that only one task of the tree runs at any time. Two
  * kernels (or two runs, on any number of CPUs) then print the same lines in the same
  * order, whatever their schedulers do; nothing is sorted or left out afterwards. The
- * price: a command whose tasks must run side by side hangs under -n (a thread waiting
- * for its creator, `yes | head -1`, whose writer never ends, a `sleep 9 &` the shell
- * means to kill); leave -n out for those.
+ * price: a command whose tasks must run side by side hangs or changes under -n (a
+ * thread waiting for its creator; `yes | head -1`, whose writer never ends; a
+ * `sleep 9 &` the shell means to kill sleeps its 9 s first); leave -n out for those.
  *
  * As strace does, forktrace looks a command without a slash up in PATH itself and
  * execs the file it found, so `forktrace sh -c 'ls | wc -l'` shows one execve.
