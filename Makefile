@@ -14,7 +14,8 @@
 #                   without SMP on the command line, K=1)
 #   make fuzz       run the syscall fuzzer for long (FUZZ_SEED=, FUZZ_CALLS=); `make test` runs it briefly
 #   make shell      boot Debian's unmodified busybox (fetched once into build/busybox/) to an
-#                   interactive `sh` on the console (TRACE=fork narrates its forks); `exit` powers off;
+#                   interactive `sh` on the console (TRACE=fork narrates its forks; `forktrace CMD`
+#                   shows them from user space); `exit` powers off;
 #                   TEST=NAME runs the script user/sh/NAME.sh instead, its status QEMU's
 #   make initrd     build the C programs (user/c) and build/initrd.cpio holding them and utest;
 #                   boot it with `make run INITRD=build/initrd.cpio` (its /init is cdemo)
