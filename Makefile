@@ -14,7 +14,8 @@
 #                   without SMP on the command line, K=1)
 #   make fuzz       run the syscall fuzzer for long (FUZZ_SEED=, FUZZ_CALLS=); `make test` runs it briefly
 #   make shell      boot Debian's unmodified busybox (fetched once into build/busybox/) to an
-#                   interactive `sh` on the console (TRACE=fork narrates its forks); `exit` powers off;
+#                   interactive `sh` on the console (TRACE=fork narrates its forks; `forktrace CMD`
+#                   shows them from user space); `exit` powers off;
 #                   TEST=NAME runs the script user/sh/NAME.sh instead, its status QEMU's
 #   make initrd     build the C programs (user/c) and build/initrd.cpio holding them and utest;
 #                   boot it with `make run INITRD=build/initrd.cpio` (its /init is cdemo)
@@ -138,10 +139,12 @@ build/busybox/busybox: scripts/fetch-busybox
 	scripts/fetch-busybox
 
 # /init is none: the kernel runs `/bin/sh /etc/init.sh [TEST]` (user/sh/init.sh), which
-# mounts /proc and installs the applet links. The test scripts are /tests/NAME.sh.
-$(BUSYBOX_CPIO): build/busybox/busybox $(SHELL_SCRIPTS) scripts/mkcpio | python
-	scripts/mkcpio $@ bin/busybox=build/busybox/busybox 'bin/sh->busybox' sbin/ usr/bin/ \
-	    usr/sbin/ proc/ etc/init.sh=user/sh/init.sh:644 \
+# mounts /proc and installs the applet links. The test scripts are /tests/NAME.sh;
+# /bin/forktrace (user/c/forktrace.c) shows the life of the processes a command creates.
+$(BUSYBOX_CPIO): build/busybox/busybox build/c/forktrace $(SHELL_SCRIPTS) scripts/mkcpio | python
+	scripts/mkcpio $@ bin/busybox=build/busybox/busybox 'bin/sh->busybox' \
+	    bin/forktrace=build/c/forktrace sbin/ usr/bin/ usr/sbin/ proc/ \
+	    etc/init.sh=user/sh/init.sh:644 \
 	    $(foreach f,$(filter-out user/sh/init.sh,$(SHELL_SCRIPTS)),tests/$(notdir $(f))=$(f):644)
 
 shell: $(IMG) $(BUSYBOX_CPIO) qemu

@@ -469,6 +469,11 @@ fn boot_output(command: &str) -> String {
             initrd: Some("build/busybox.cpio".into()),
             ..Boot::default()
         },
+        "make shell TEST=forktrace" => Boot {
+            append: "init=/bin/sh -- /etc/init.sh forktrace".into(),
+            initrd: Some("build/busybox.cpio".into()),
+            ..Boot::default()
+        },
         _ => panic!("no way to run {command:?} for a quoted transcript"),
     };
     // `make run` boots four CPUs (the Makefile's SMP default).

@@ -3,12 +3,13 @@
 //! /proc, installs the applet links and runs `/tests/NAME.sh`, whose exit status is the
 //! number of failed checks. Each script passes on Linux 6.1 with the same archive
 //! (`scripts/run-on-linux build/busybox.cpio init=/bin/sh /etc/init.sh NAME`); the
-//! comments in the scripts say which Linux behaviour each check pins.
+//! comments in the scripts say which Linux behaviour each check pins. `forktrace.sh`
+//! prints a trace instead, compared line by line with what Linux printed.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use forkos_tests::{Boot, Run};
+use forkos_tests::{repo_root, Boot, Run};
 
 fn session(name: &str, smp: u32) -> Run {
     Boot {
@@ -53,4 +54,57 @@ fn busybox_leaks() {
         "something was left behind:\n{}",
         run.output
     );
+}
+
+/// The session's console from its first `/ # ` prompt line on, without the kernel's
+/// own lines (the demo kernel thread, the closing `forkos: ` lines).
+fn session_output(run: &Run) -> String {
+    run.output
+        .lines()
+        .skip_while(|l| !l.starts_with("/ # "))
+        .take_while(|l| !l.starts_with("forkos: "))
+        .filter(|l| !l.starts_with("kthread: pid 2 "))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// `forktrace -n` (`user/c/forktrace.c`, `/bin/forktrace` in the archive) on busybox
+/// commands that fork: a pipeline, a subshell and a command substitution, an exit
+/// status and a death by SIGKILL through `wait4`, and `time`'s vfork
+/// (`user/sh/forktrace.sh`). Every process the shell creates must live as it lives on
+/// Linux 6.1: `user/sh/forktrace.expected` is Linux's output for the same archive,
+/// recorded, and recorded again after any change to the script or to forktrace, with
+///
+/// ```sh
+/// scripts/run-on-linux build/busybox.cpio init=/bin/sh /etc/init.sh forktrace |
+///     sed -n '/^\/ # /,$p' | head -n -1 > user/sh/forktrace.expected
+/// ```
+///
+/// (from the first `/ # ` line on; `head` drops run-on-linux's own last line). Linux
+/// printed the same on one CPU and on two (`SMP=2`). The output is deterministic
+/// because `-n` runs each new process alone until it exits (forktrace.c says why), not
+/// because anything is sorted or dropped.
+fn forktrace_session_matches_linux(smp: u32) {
+    let run = session("forktrace", smp);
+    run.expect_status(0).expect_no_page_lost();
+    let path = repo_root().join("user/sh/forktrace.expected");
+    let expected = std::fs::read_to_string(path).expect("expected output");
+    assert_eq!(
+        session_output(&run),
+        expected,
+        "forktrace printed something else than on Linux; whole console:\n{}",
+        run.output
+    );
+}
+
+#[test]
+fn forktrace_of_busybox_matches_linux() {
+    forktrace_session_matches_linux(1);
+}
+
+/// The same on two CPUs: with one task of the tree running at a time, the tracer and
+/// its tracees on different CPUs print the same lines.
+#[test]
+fn forktrace_of_busybox_matches_linux_smp() {
+    forktrace_session_matches_linux(2);
 }

@@ -4,7 +4,7 @@
  *
  *   [pid 5] +++ started (SIGSTOP) +++
  *   [pid 5] execve("/cdemo", ["/cdemo"]) = 0
- *   [pid 5] clone(CLONE_CHILD_SETTID|CLONE_CHILD_CLEARTID|SIGCHLD) = 6
+ *   [pid 5] clone(CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD) = 6
  *   [pid 6] +++ started (SIGSTOP) +++
  *   [pid 6] exit_group(3)
  *   [pid 6] +++ exited with 3 +++
@@ -19,9 +19,17 @@
  * that a vfork parent's line comes before its child's; a new task's first stop is
  * printed right after.
  *
- * `forktrace -n CMD...` numbers the pids 1, 2, ... in order of appearance, and runs a
- * new thread alone until it exits, so that two kernels (or two runs) print the same
- * lines in the same order; a program whose threads wait for each other would hang.
+ * `forktrace -n CMD...` numbers the pids 1, 2, ... in order of appearance, and runs each
+ * new task alone until it exits: its creator stays in the stop of its fork, vfork or
+ * clone event until then, so that only one task of the tree runs at any time. Two
+ * kernels (or two runs, on any number of CPUs) then print the same lines in the same
+ * order, whatever their schedulers do; nothing is sorted or left out afterwards. The
+ * price: a command whose tasks must run side by side hangs or changes under -n (a
+ * thread waiting for its creator; `yes | head -1`, whose writer never ends; a
+ * `sleep 9 &` the shell means to kill sleeps its 9 s first); leave -n out for those.
+ *
+ * As strace does, forktrace looks a command without a slash up in PATH itself and
+ * execs the file it found, so `forktrace sh -c 'ls | wc -l'` shows one execve.
  */
 #define _GNU_SOURCE
 #include <elf.h>
@@ -52,8 +60,8 @@ struct task {
     int held;        /* its first stop was seen before its parent's event: not resumed */
     long scno;       /* the syscall it is in, from its entry stop */
     uint64_t args[6];
-    char exec[256];  /* an execve's path and arguments, read at its entry */
-    pid_t held_for;  /* with -n: a new thread of ours runs alone until it exits */
+    char exec[1024]; /* an execve's path and arguments, read at its entry */
+    pid_t held_for;  /* with -n: stopped at its clone event while this child runs alone */
 };
 
 static struct task tasks[MAX_TASKS];
@@ -99,7 +107,8 @@ static uint64_t peek(pid_t pid, uint64_t addr)
     return errno ? 0 : (uint64_t)w;
 }
 
-/* Append the tracee's string at addr to out, quoted. */
+/* Append the tracee's string at addr to out, quoted and escaped as strace does (\" \\
+ * \n \t, other control bytes in octal). */
 static void peek_string(pid_t pid, uint64_t addr, char *out, size_t room)
 {
     size_t n = strlen(out);
@@ -109,12 +118,25 @@ static void peek_string(pid_t pid, uint64_t addr, char *out, size_t room)
     for (int done = 0; !done && addr;) {
         uint64_t w = peek(pid, addr);
         for (int i = 0; i < 8; i++) {
-            char c = (char)(w >> (8 * i));
-            if (c == 0 || n + 2 >= room) {
+            unsigned char c = (unsigned char)(w >> (8 * i));
+            char esc[5] = { 0 };
+            if (c == '"' || c == '\\')
+                esc[0] = '\\', esc[1] = (char)c;
+            else if (c == '\n')
+                strcpy(esc, "\\n");
+            else if (c == '\t')
+                strcpy(esc, "\\t");
+            else if (c != 0 && (c < ' ' || c == 0x7f))
+                snprintf(esc, sizeof esc, "\\%o", c);
+            else
+                esc[0] = (char)c;
+            size_t len = strlen(esc);
+            if (c == 0 || n + len + 2 > room) {
                 done = 1;
                 break;
             }
-            out[n++] = c;
+            memcpy(out + n, esc, len);
+            n += len;
         }
         addr += 8;
     }
@@ -186,8 +208,8 @@ static void started(struct task *t)
 }
 
 /* The parent p stopped for its fork, vfork or clone of child: print the call, then the
- * child's first stop, waiting for it if it has not come yet. Returns the clone flags. */
-static uint64_t clone_event(struct task *p, pid_t child)
+ * child's first stop, waiting for it if it has not come yet. */
+static void clone_event(struct task *p, pid_t child)
 {
     struct task *c = find(child);
     uint64_t flags;
@@ -209,11 +231,10 @@ static uint64_t clone_event(struct task *p, pid_t child)
         int status;
         if (waitpid(child, &status, __WALL) != child || !WIFSTOPPED(status)) {
             printf("[pid %ld] did not start stopped\n", shown(child));
-            return flags;
+            return;
         }
     }
     started(c);
-    return flags;
 }
 
 static void syscall_entry(struct task *t, struct regs *r)
@@ -222,16 +243,22 @@ static void syscall_entry(struct task *t, struct regs *r)
     memcpy(t->args, r->x, sizeof t->args);
     switch (t->scno) {
     case SYS_execve: {
+        /* The path and the arguments, as many as fit (up to 32); "..." for the rest. */
+        size_t room = sizeof t->exec - 8;
         t->exec[0] = 0;
-        peek_string(t->pid, r->x[0], t->exec, sizeof t->exec);
+        peek_string(t->pid, r->x[0], t->exec, room);
         strcat(t->exec, ", [");
-        for (int i = 0; i < 8; i++) {
+        for (int i = 0;; i++) {
             uint64_t a = peek(t->pid, r->x[1] + 8 * i);
             if (!a)
                 break;
+            if (i == 32 || strlen(t->exec) + 8 >= room) {
+                strcat(t->exec, i ? ", ..." : "...");
+                break;
+            }
             if (i)
                 strcat(t->exec, ", ");
-            peek_string(t->pid, a, t->exec, sizeof t->exec - 8);
+            peek_string(t->pid, a, t->exec, room);
         }
         strcat(t->exec, "]");
         break;
@@ -262,24 +289,52 @@ static void syscall_exit(struct task *t, struct regs *r)
     t->scno = -1;
 }
 
+/* The file a command names: itself if it has a slash, else the first executable
+ * PATH/command (PATH as execvp's default if unset); NULL if there is none. */
+static const char *find_in_path(const char *cmd)
+{
+    static char buf[4096];
+    if (strchr(cmd, '/'))
+        return cmd;
+    const char *p = getenv("PATH");
+    if (!p)
+        p = "/bin:/usr/bin";
+    while (*p) {
+        size_t len = strcspn(p, ":");
+        if (snprintf(buf, sizeof buf, "%.*s%s%s", (int)len, p, len ? "/" : "", cmd) <
+                (int)sizeof buf &&
+            access(buf, X_OK) == 0)
+            return buf;
+        p += len;
+        if (*p == ':')
+            p++;
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
-    /* The command is the first argument that is a path: run as init by Linux,
-     * forktrace gets the boot options Linux did not know before its own. */
     int a = 1;
-    for (; a < argc && argv[a][0] != '/'; a++)
+    for (; a < argc && argv[a][0] == '-'; a++)
         if (strcmp(argv[a], "-n") == 0)
             normalise = 1;
+        else
+            a = argc;
     if (a >= argc) {
-        fprintf(stderr, "usage: forktrace [-n] /PATH/OF/COMMAND [ARG...]\n");
+        fprintf(stderr, "usage: forktrace [-n] COMMAND [ARG...]\n");
         return 2;
+    }
+    const char *path = find_in_path(argv[a]);
+    if (!path) {
+        fprintf(stderr, "forktrace: %s: not found\n", argv[a]);
+        return 127;
     }
     setvbuf(stdout, NULL, _IONBF, 0);
     pid_t root = fork();
     if (root == 0) {
         ptrace(PTRACE_TRACEME, 0, 0, 0);
         raise(SIGSTOP);
-        execv(argv[a], &argv[a]);
+        execv(path, &argv[a]);
         perror("forktrace: execv");
         _exit(127);
     }
@@ -327,8 +382,9 @@ int main(int argc, char **argv)
                    event == PTRACE_EVENT_CLONE) {
             unsigned long child;
             ptrace(PTRACE_GETEVENTMSG, pid, 0, &child);
-            if ((clone_event(t, (pid_t)child) & CLONE_THREAD) && normalise) {
-                /* The same order on every run: the thread first, alone. */
+            clone_event(t, (pid_t)child);
+            if (normalise) {
+                /* The same order on every run: the new task first, alone. */
                 t->held_for = (pid_t)child;
                 continue;
             }
