@@ -97,7 +97,7 @@ const _: () = {
     let mut i = 0;
     while i < CLASSES.len() {
         assert!(first_object(CLASSES[i]) >= HEADER);
-        assert!(first_object(CLASSES[i]) % object_align(CLASSES[i]) == 0);
+        assert!(first_object(CLASSES[i]).is_multiple_of(object_align(CLASSES[i])));
         i += 1;
     }
 };
