@@ -120,7 +120,8 @@ fn session(mut c: Console, linux: bool) {
         c.transcript()
     );
 
-    // A file in /tmp: a redirection is an open(O_CREAT|O_TRUNC) in the forked child.
+    // A file in /tmp: `echo` is a builtin, so the shell itself opens /tmp/f
+    // (O_CREAT|O_TRUNC) and puts it on fd 1 for the builtin; `cat` is forked and reads it.
     step(&mut c, "echo hi > /tmp/f; cat /tmp/f; rm /tmp/f", "hi\r\n");
 
     // fork and exec: the child shell's $$ is a new pid and its $PPID the interactive
@@ -159,7 +160,8 @@ fn session(mut c: Console, linux: bool) {
     );
 
     // ^C: n_tty echoes it (ECHOCTL) and sends SIGINT to the foreground process group,
-    // the sleep's alone (TIOCSPGRP); the shell survives and sees status 128 + SIGINT.
+    // the sleep's alone (TIOCSPGRP); the shell survives, sees status 128 + SIGINT in
+    // wait4 and ends the line.
     interrupt(&mut c, "sleep 10", "\x03", "^C\r\n");
     step(&mut c, "echo $?", "130\r\n");
 
