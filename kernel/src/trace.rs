@@ -112,7 +112,9 @@ pub fn exec_files(
     if on() {
         let open: alloc::vec::Vec<usize> = {
             let fdt = files.fdt.lock();
-            (0..fdt.fd.len()).filter(|&fd| fdt.fd[fd].is_some()).collect()
+            (0..fdt.fd.len())
+                .filter(|&fd| fdt.fd[fd].is_some())
+                .collect()
         };
         println!(
             "[trace] pid {}: execve -> begin_new_exec: {}do_close_on_exec closed {} (FD_CLOEXEC); {} stay open",
