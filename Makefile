@@ -2,7 +2,7 @@
 #
 #   make            build build/forkos.img (raw arm64 Image, boot this) and build/forkos.elf (for GDB)
 #   make run        build and boot the fork demo in QEMU (TRACE=fork narrates it); QEMU's exit status is init's;
-#                   SMP=N boots N CPUs (default 4: the boot CPU runs every task, the others idle)
+#                   SMP=N boots N CPUs (default 4; tasks run on all of them)
 #   make test       host unit tests + every QEMU integration test (T=name runs the matching ones)
 #   make lint       cargo fmt --check and cargo clippy -D warnings, kernel and host crates
 #   make debug      boot under QEMU's GDB stub, stopped at the first instruction, with gdb-multiarch

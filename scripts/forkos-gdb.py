@@ -169,14 +169,24 @@ def task_ptr(addr):
     return gdb.Value(addr).cast(lookup_type(TASK_TYPE).pointer())
 
 
+def runqueues():
+    """(cpu, run queue) of every CPU that has an idle task, i.e. that came up (Linux
+    `for_each_online_cpu` with `cpu_rq`)."""
+    rqs = lookup_static(RUNQUEUES)
+    out = []
+    for cpu in range(rqs.type.strip_typedefs().range()[1] + 1):
+        rq = unwrap(rqs[cpu])
+        if option(rq["idle"]) is not None:
+            out.append((cpu, rq))
+    return out
+
+
 def all_tasks():
-    """The idle task (pid 0), then every task in PID_TABLE by pid (Linux's task list,
-    `for_each_process_thread`)."""
+    """Each CPU's idle task (pid 0), then every task in PID_TABLE by pid (Linux's task
+    list, `for_each_process_thread`)."""
     tasks = []
-    rq = unwrap(lookup_static(RUNQUEUES)[0])
-    idle = option(rq["idle"])
-    if idle is not None:
-        tasks.append(arc_target(idle))
+    for _, rq in runqueues():
+        tasks.append(arc_target(option(rq["idle"])))
     table = unwrap(lookup_static(PID_TABLE))
     for entry in btree_values(table["tasks"]):
         arc = option(entry)
@@ -387,7 +397,9 @@ class FkPs(FkCommand):
 
 Usage: fk-ps
 
-Columns: pid, thread group id, parent's tgid, state (`*` marks the running task), name,
+First each CPU's running task (GDB thread N+1 is CPU N), then a row per task. Columns:
+pid, thread group id, parent's tgid, state (`*` marks the selected CPU's running task),
+the CPU it runs on or last ran on (`task_cpu`), name,
 the task's address, the base of its kernel stack (THREAD_SIZE bytes), where it stopped
 in the kernel (cpu_context.pc: where cpu_switch_to resumes it; stale for the running
 task) and, for tasks with user memory, the user pc saved in its pt_regs. The tasks are
@@ -402,8 +414,21 @@ copy_process is still building is listed from attach_pid on."""
             cur = u64(current_task())
         except gdb.GdbError:
             cur = None
+        # Each CPU's running task (its run queue's `curr`); QEMU shows CPU N as GDB
+        # thread N + 1, and the selected one is where `fk-current` and registers look.
+        for cpu, rq in runqueues():
+            curr = option(rq["curr"])
+            t = arc_target(curr) if curr is not None else None
+            print(
+                "CPU %d: %s%s"
+                % (
+                    cpu,
+                    describe(t.dereference()) if t is not None else "-",
+                    " (GDB thread %d, selected)" % (cpu + 1) if cpu == current_cpu() else "",
+                )
+            )
         rows = [
-            ("pid", "tgid", "ppid", "state", "comm", "task", "kernel stack")
+            ("pid", "tgid", "ppid", "state", "cpu", "comm", "task", "kernel stack")
             + ("cpu_context.pc", "user pc")
         ]
         for t in all_tasks():
@@ -416,6 +441,7 @@ copy_process is still building is listed from attach_pid on."""
                     str(int(v["tgid"])),
                     str(ppid(v)),
                     state_name(v) + (" *" if u64(t) == cur else ""),
+                    str(int(unwrap(v["cpu"]))),
                     comm(v),
                     "0x%x" % u64(t),
                     "0x%x" % stack_base(v),

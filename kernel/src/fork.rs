@@ -36,7 +36,7 @@ use crate::pid::{PID_MAX, PID_TABLE};
 use crate::sched::wait::Completion;
 use crate::sched::wake_up_new_task;
 use crate::signal::SIGCHLD;
-use crate::sync::IrqSpinLock;
+use crate::sync::{lock_class, IrqSpinLock};
 use crate::task::*;
 use crate::trace;
 use forkos_lib::uapi::ptrace::{
@@ -77,7 +77,7 @@ pub struct KernelCloneArgs {
 }
 
 /// Count of tasks, for the thread limit (Linux `nr_threads`).
-static NR_THREADS: IrqSpinLock<usize> = IrqSpinLock::new(0);
+static NR_THREADS: IrqSpinLock<usize, { lock_class::NR_THREADS }> = IrqSpinLock::new(0);
 
 /// The most tasks there may be (Linux `max_threads` from `set_max_threads`): as many as
 /// an eighth of memory holds kernel stacks, at least 20, and no more than forkos has
@@ -276,6 +276,7 @@ fn copy_process_counted(args: &KernelCloneArgs, trace: i32) -> Result<Arc<Task>,
     // Linux `rseq_fork`.
     if args.flags & CLONE_VM == 0 {
         p.rseq.inherit(&current().rseq);
+        crate::rseq::rseq_set_notify_resume(&p);
     }
     // The descriptor table and the working directory (Linux `copy_files`, `copy_fs`).
     {

@@ -14,7 +14,7 @@ use crate::errno::*;
 use crate::mm::memory::Access;
 use crate::mm::uaccess::UserPtr;
 use crate::sched::wait::{WaitError, WaitQueue};
-use crate::sync::IrqSpinLock;
+use crate::sync::{lock_class, IrqSpinLock};
 use crate::task::current;
 use crate::time::{timespec_to_ticks, Timespec};
 
@@ -32,7 +32,7 @@ struct Waiter {
 }
 
 /// Every sleeping waiter (Linux hashes them into buckets; a list does for now).
-static WAITERS: IrqSpinLock<Vec<Arc<Waiter>>> = IrqSpinLock::new(Vec::new());
+static WAITERS: IrqSpinLock<Vec<Arc<Waiter>>, { lock_class::FUTEX }> = IrqSpinLock::new(Vec::new());
 
 /// Make room for `n` waiters at boot, so that the list never grows later.
 pub fn reserve_waiters(n: usize) {

@@ -5,7 +5,7 @@ use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use crate::sync::IrqSpinLock;
+use crate::sync::{lock_class, IrqSpinLock};
 use crate::task::{Pid, Task};
 
 /// Allocates pids, and finds tasks by pid (Linux `kernel/pid.c`).
@@ -25,10 +25,11 @@ pub const PID_MAX: Pid = 32768;
 /// After wrapping, pids restart here: low pids are for early daemons (`RESERVED_PIDS`).
 pub const RESERVED_PIDS: Pid = 300;
 
-pub static PID_TABLE: IrqSpinLock<PidTable> = IrqSpinLock::new(PidTable {
-    last: 0,
-    tasks: BTreeMap::new(),
-});
+pub static PID_TABLE: IrqSpinLock<PidTable, { lock_class::PID_TABLE }> =
+    IrqSpinLock::new(PidTable {
+        last: 0,
+        tasks: BTreeMap::new(),
+    });
 
 impl PidTable {
     /// A free pid, or `None` when all are in use (Linux `alloc_pid`).

@@ -446,7 +446,7 @@ fn ptrace_check_attach(child: &Arc<Task>) -> Result<TracedTask, Errno> {
         frozen: true,
     };
     // Linux `wait_task_inactive`: the stop is set before the task leaves its CPU.
-    while child.on_rq.load(SeqCst) || child.on_cpu.load(SeqCst) {
+    while child.on_rq.load(SeqCst) != 0 || child.on_cpu.load(SeqCst) {
         if child.state() != TaskState::Traced {
             return Err(ESRCH);
         }

@@ -7,10 +7,11 @@
 //!
 //! Linux marks those events in the scheduler (`rseq_preempt`, `rseq_migrate`) and in
 //! signal delivery (`rseq_signal_deliver`), and handles them on the way back to user
-//! space (`rseq_handle_notify_resume`). forkos marks a preemption where a thread
-//! running user code is preempted (on its way back to user space, the only place
-//! forkos preempts user code), a migration when the CPU it returns on is not the one
-//! last written, and a signal where one is delivered.
+//! space (`rseq_handle_notify_resume`), which `TIF_NOTIFY_RESUME` sends it to. forkos
+//! marks a preemption where a thread running user code is preempted (on its way back
+//! to user space, the only place forkos preempts user code), a migration where the
+//! scheduler gives the thread another CPU (`set_task_cpu`), and a signal where one is
+//! delivered; a thread without an area pays one flag test on its way out, as on Linux.
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -18,7 +19,7 @@ use crate::arch::ptrace::PtRegs;
 use crate::errno::*;
 use crate::mm::uaccess::UserPtr;
 use crate::mm::TASK_SIZE;
-use crate::task::current;
+use crate::task::{current, Task, TIF_NOTIFY_RESUME};
 
 /// `struct rseq`'s size and alignment in Linux 6.1 (`ORIG_RSEQ_SIZE`, `__aligned(32)`).
 pub const RSEQ_SIZE: u32 = 32;
@@ -57,7 +58,8 @@ pub struct Rseq {
 impl Rseq {
     /// A new process's registration (Linux `rseq_fork` without `CLONE_VM`): the
     /// parent's, at the same address in its copy of the memory. A new thread
-    /// (`CLONE_VM`) starts with none, as this did.
+    /// (`CLONE_VM`) starts with none, as this did. The child writes its CPU before it
+    /// first runs user code (`rseq_set_notify_resume`, by the caller).
     pub fn inherit(&self, parent: &Rseq) {
         self.ptr
             .store(parent.ptr.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -78,21 +80,36 @@ impl Rseq {
         self.cpu_written.store(0, Ordering::Relaxed);
     }
 
-    /// Must the way back to user space on `cpu` update the area (Linux's
-    /// `TIF_NOTIFY_RESUME` for rseq)?
-    #[inline(always)]
-    pub fn pending(&self, cpu: usize) -> bool {
+    fn registered(&self) -> bool {
         self.ptr.load(Ordering::Relaxed) != 0
-            && (self.event_mask.load(Ordering::Relaxed) != 0
-                || self.cpu_written.load(Ordering::Relaxed) != cpu as u32 + 1)
     }
+}
 
-    /// The thread was preempted in user space (Linux `rseq_preempt`).
-    pub fn preempt(&self) {
-        if self.ptr.load(Ordering::Relaxed) != 0 {
-            self.event_mask
-                .fetch_or(RSEQ_EVENT_PREEMPT, Ordering::Relaxed);
-        }
+/// Send `t`, if it has an area, through [`rseq_handle_notify_resume`] on its way back
+/// to user space (Linux `rseq_set_notify_resume`).
+pub fn rseq_set_notify_resume(t: &Task) {
+    if t.rseq.registered() {
+        t.set_flag(TIF_NOTIFY_RESUME);
+    }
+}
+
+/// `t` was preempted in user space (Linux `rseq_preempt`).
+pub fn rseq_preempt(t: &Task) {
+    if t.rseq.registered() {
+        t.rseq
+            .event_mask
+            .fetch_or(RSEQ_EVENT_PREEMPT, Ordering::Relaxed);
+        t.set_flag(TIF_NOTIFY_RESUME);
+    }
+}
+
+/// The scheduler gave `t` another CPU (Linux `rseq_migrate`, from `set_task_cpu`).
+pub fn rseq_migrate(t: &Task) {
+    if t.rseq.registered() {
+        t.rseq
+            .event_mask
+            .fetch_or(RSEQ_EVENT_MIGRATE, Ordering::Relaxed);
+        t.set_flag(TIF_NOTIFY_RESUME);
     }
 }
 
@@ -257,5 +274,7 @@ pub fn sys_rseq(rseq: u64, rseq_len: u64, flags: u64, sig: u64) -> SysResult {
     r.sig.store(sig, Ordering::Relaxed);
     r.cpu_written.store(0, Ordering::Relaxed);
     r.ptr.store(rseq, Ordering::Relaxed);
+    // The area gets its CPU before the thread is back in user space (Linux).
+    rseq_set_notify_resume(&t);
     Ok(0)
 }

@@ -227,12 +227,14 @@ fn test_ptrace() {
     use forkos_lib::uapi::ptrace::{PTRACE_ATTACH, PTRACE_SEIZE};
     println!("selftest ptrace: ATTACH and SEIZE of a kernel thread");
     static DONE: AtomicBool = AtomicBool::new(false);
-    // Lives until told to go, so that it is there to be refused.
+    // Lives until told to go, so that it is there to be refused; then exits, as a
+    // kernel thread must (a function that returns goes on to user space through
+    // ret_from_fork, with the empty pt_regs of a kernel thread: pc 0).
     extern "C" fn waiting_thread(_: u64) -> u64 {
         while !DONE.load(Ordering::Acquire) {
             crate::sched::wait::sleep_ticks(1);
         }
-        0
+        crate::exit::do_exit(0)
     }
     let Ok(pid) = crate::fork::kernel_thread(waiting_thread, 0) else {
         check(false, format_args!("kernel_thread failed"));

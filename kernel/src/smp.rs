@@ -3,8 +3,8 @@
 //!
 //! The boot CPU numbers the CPUs the device tree lists, gives each an idle task, and
 //! starts them one at a time through PSCI (`arch::smp::__cpu_up`). Each sets up its own
-//! GIC interface and timer, marks itself online and idles: the scheduler does not move
-//! tasks to them yet (`sched::select_task_rq`).
+//! GIC interface and timer, marks itself online and enters its idle loop, where the
+//! scheduler gives it tasks (`sched::select_task_rq`, `newidle_balance`).
 
 use crate::arch::percpu::{num_online_cpus, set_cpu_online, smp_processor_id};
 use crate::arch::{psci, smp as arch_smp};

@@ -1,6 +1,11 @@
 //! A spinlock that also masks interrupts on this CPU while held (Linux
 //! `spin_lock_irqsave`), so that an interrupt handler can never spin on a lock its own
 //! CPU holds.
+//!
+//! A lock shared by every CPU (not a per-CPU or per-object one) names its *class*
+//! ([`lock_class`], Linux lockdep's lock classes): taking and releasing it executes the
+//! instruction-counting plugin's markers (`tools/icount-plugin`), NOPs everywhere else,
+//! so that `make smpbench` measures how long each serial resource is held.
 
 use core::mem::ManuallyDrop;
 use core::ops::{Deref, DerefMut};
@@ -21,20 +26,65 @@ impl spin::RelaxStrategy for CpuRelax {
 }
 
 type Mutex<T> = spin::mutex::SpinMutex<T, CpuRelax>;
+
+/// The classes of the locks every CPU shares, as the plugin's markers number them; the
+/// names are in `scripts/smpbench`.
+pub mod lock_class {
+    /// Not a class: a per-CPU or per-object lock, never marked.
+    pub const NONE: u32 = u32::MAX;
+    /// `TASKLIST_LOCK` (Linux `tasklist_lock`).
+    pub const TASKLIST: u32 = 0;
+    /// The pid table (Linux `pidmap_lock`).
+    pub const PID_TABLE: u32 = 1;
+    /// The buddy allocator's zone (Linux `zone->lock`).
+    pub const ZONE: u32 = 2;
+    /// The slab caches.
+    pub const SLAB: u32 = 3;
+    /// The kernel-stack slots.
+    pub const KSTACK: u32 = 4;
+    /// The ASID allocator (Linux `cpu_asid_lock`).
+    pub const ASID: u32 = 5;
+    /// The thread count (Linux's `nr_threads`, under `tasklist_lock` there).
+    pub const NR_THREADS: u32 = 6;
+    /// The sleep timers.
+    pub const TIMERS: u32 = 7;
+    /// The futex waiters.
+    pub const FUTEX: u32 = 8;
+    /// The large-object heap.
+    pub const HEAP: u32 = 9;
+}
+
+/// Execute the plugin's marker for taking (`RELEASE` false) or releasing a lock of class
+/// `C`; nothing for [`lock_class::NONE`].
+#[inline(always)]
+fn mark_lock<const C: u32, const RELEASE: bool>() {
+    use forkos_lib::icount_markers::{LOCK_ACQUIRE, LOCK_CLASSES, LOCK_RELEASE};
+    if C != lock_class::NONE {
+        // SAFETY: `hint #IMM` with IMM in the unallocated hint space is a NOP: no
+        // register, memory or flag changes (lib/src/icount_markers.rs).
+        unsafe {
+            core::arch::asm!(
+                "hint #{m}",
+                m = const if RELEASE { LOCK_RELEASE } else { LOCK_ACQUIRE } + (C % LOCK_CLASSES),
+                options(nomem, nostack, preserves_flags)
+            )
+        };
+    }
+}
 type MutexGuard<'a, T> = spin::mutex::SpinMutexGuard<'a, T>;
 
-/// A value behind a spinlock taken with interrupts masked.
-pub struct IrqSpinLock<T> {
+/// A value behind a spinlock taken with interrupts masked; `C` is its [`lock_class`].
+pub struct IrqSpinLock<T, const C: u32 = { lock_class::NONE }> {
     inner: Mutex<T>,
 }
 
 /// Access to the locked value; dropping it unlocks, then restores the interrupt state.
-pub struct IrqSpinLockGuard<'a, T> {
+pub struct IrqSpinLockGuard<'a, T, const C: u32 = { lock_class::NONE }> {
     guard: ManuallyDrop<MutexGuard<'a, T>>,
     flags: IrqFlags,
 }
 
-impl<T> IrqSpinLock<T> {
+impl<T, const C: u32> IrqSpinLock<T, C> {
     pub const fn new(value: T) -> Self {
         IrqSpinLock {
             inner: Mutex::new(value),
@@ -43,12 +93,11 @@ impl<T> IrqSpinLock<T> {
 
     /// Mask interrupts and take the lock.
     #[inline]
-    pub fn lock(&self) -> IrqSpinLockGuard<'_, T> {
+    pub fn lock(&self) -> IrqSpinLockGuard<'_, T, C> {
         let flags = local_irq_save();
-        IrqSpinLockGuard {
-            guard: ManuallyDrop::new(self.inner.lock()),
-            flags,
-        }
+        let guard = ManuallyDrop::new(self.inner.lock());
+        mark_lock::<C, false>();
+        IrqSpinLockGuard { guard, flags }
     }
 
     /// Take the lock when interrupts are already masked, by a `local_irq_save` that
@@ -58,21 +107,23 @@ impl<T> IrqSpinLock<T> {
     /// # Safety
     /// Interrupts are masked, and stay so until the guard goes.
     #[inline]
-    pub unsafe fn lock_irqsaved(&self, flags: IrqFlags) -> IrqSpinLockGuard<'_, T> {
-        IrqSpinLockGuard {
-            guard: ManuallyDrop::new(self.inner.lock()),
-            flags,
-        }
+    pub unsafe fn lock_irqsaved(&self, flags: IrqFlags) -> IrqSpinLockGuard<'_, T, C> {
+        let guard = ManuallyDrop::new(self.inner.lock());
+        mark_lock::<C, false>();
+        IrqSpinLockGuard { guard, flags }
     }
 
     /// Mask interrupts and take the lock if it is free.
-    pub fn try_lock(&self) -> Option<IrqSpinLockGuard<'_, T>> {
+    pub fn try_lock(&self) -> Option<IrqSpinLockGuard<'_, T, C>> {
         let flags = local_irq_save();
         match self.inner.try_lock() {
-            Some(guard) => Some(IrqSpinLockGuard {
-                guard: ManuallyDrop::new(guard),
-                flags,
-            }),
+            Some(guard) => {
+                mark_lock::<C, false>();
+                Some(IrqSpinLockGuard {
+                    guard: ManuallyDrop::new(guard),
+                    flags,
+                })
+            }
             None => {
                 local_irq_restore(flags);
                 None
@@ -141,30 +192,31 @@ impl<'a, T> IrqSpinLockGuard<'a, T> {
     }
 }
 
-impl<T: Default> Default for IrqSpinLock<T> {
+impl<T: Default, const C: u32> Default for IrqSpinLock<T, C> {
     fn default() -> Self {
         Self::new(T::default())
     }
 }
 
-impl<T> Deref for IrqSpinLockGuard<'_, T> {
+impl<T, const C: u32> Deref for IrqSpinLockGuard<'_, T, C> {
     type Target = T;
     fn deref(&self) -> &T {
         &self.guard
     }
 }
 
-impl<T> DerefMut for IrqSpinLockGuard<'_, T> {
+impl<T, const C: u32> DerefMut for IrqSpinLockGuard<'_, T, C> {
     fn deref_mut(&mut self) -> &mut T {
         &mut self.guard
     }
 }
 
-impl<T> Drop for IrqSpinLockGuard<'_, T> {
+impl<T, const C: u32> Drop for IrqSpinLockGuard<'_, T, C> {
     #[inline]
     fn drop(&mut self) {
         // SAFETY: the guard is dropped exactly once, here, and never used afterwards.
         unsafe { ManuallyDrop::drop(&mut self.guard) };
+        mark_lock::<C, true>();
         local_irq_restore(self.flags);
     }
 }

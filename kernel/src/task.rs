@@ -13,7 +13,9 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering,
+};
 
 use crate::arch::percpu;
 use crate::arch::process::ThreadStruct;
@@ -22,7 +24,7 @@ use crate::mm::kstack::KernelStack;
 use crate::mm::uaccess::UserPtr;
 use crate::mm::Mm;
 use crate::sched::wait::{Completion, WaitQueue};
-use crate::sync::IrqSpinLock;
+use crate::sync::{lock_class, IrqSpinLock};
 
 /// A process or thread id.
 pub type Pid = i32;
@@ -82,6 +84,9 @@ pub const JOBCTL_TRACED: u32 = 1 << 27;
 pub const TIF_NEED_RESCHED: u64 = 1 << 1;
 /// `thread_info.flags` bit: a signal is pending (Linux `TIF_SIGPENDING`).
 pub const TIF_SIGPENDING: u64 = 1 << 0;
+/// `thread_info.flags` bit: work on the way back to user space outside signals and
+/// scheduling; in forkos, rseq's (Linux arm64 `TIF_NOTIFY_RESUME`).
+pub const TIF_NOTIFY_RESUME: u64 = 1 << 2;
 /// `thread_info.flags` bit: stop for the tracer at syscall entry and exit (Linux
 /// arm64 `TIF_SYSCALL_TRACE`, set by `PTRACE_SYSCALL`).
 pub const TIF_SYSCALL_TRACE: u64 = 1 << 8;
@@ -101,7 +106,8 @@ pub struct ThreadInfo {
 /// parent is told, and while a `wait` looks for a zombie and claims it, so that none
 /// sees another half done (Linux `tasklist_lock`). Lock order: this lock, then a task's
 /// or its group's own locks, then the run queue.
-pub static TASKLIST_LOCK: IrqSpinLock<Tasklist> = IrqSpinLock::new(Tasklist(()));
+pub static TASKLIST_LOCK: IrqSpinLock<Tasklist, { lock_class::TASKLIST }> =
+    IrqSpinLock::new(Tasklist(()));
 
 /// What [`TASKLIST_LOCK`] guards: nothing but the right to change who is whose child and
 /// who is a zombie. Only that lock makes one, so a `&TasklistGuard` parameter proves the
@@ -109,7 +115,8 @@ pub static TASKLIST_LOCK: IrqSpinLock<Tasklist> = IrqSpinLock::new(Tasklist(()))
 pub struct Tasklist(());
 
 /// Proof that [`TASKLIST_LOCK`] is held.
-pub type TasklistGuard<'a> = crate::sync::IrqSpinLockGuard<'a, Tasklist>;
+pub type TasklistGuard<'a> =
+    crate::sync::IrqSpinLockGuard<'a, Tasklist, { crate::sync::lock_class::TASKLIST }>;
 
 /// State shared by the threads of one process (Linux `struct signal_struct`).
 pub struct SignalStruct {
@@ -320,8 +327,12 @@ pub struct Task {
     pub jobctl: AtomicU32,
     /// `TaskState` as a number; changed under the run-queue rules in `sched`.
     pub state: AtomicU32,
-    /// On a run queue or running (Linux `on_rq`).
-    pub on_rq: AtomicBool,
+    /// On a run queue or running (Linux `on_rq`): 0, `TASK_ON_RQ_QUEUED`, or
+    /// `TASK_ON_RQ_MIGRATING` while `move_queued_task` carries it between run queues.
+    pub on_rq: AtomicU8,
+    /// Serializes wake-ups and affinity changes of this task (Linux `p->pi_lock`); taken
+    /// before any run queue's lock (`sched` has the lock order).
+    pub pi_lock: IrqSpinLock<()>,
     /// Running on a CPU, or still switching away from it (Linux `on_cpu`): set by
     /// `__schedule` before the switch to it, cleared by `finish_task_switch` on the CPU
     /// it left, once its stack and registers are no longer in use there.
@@ -396,7 +407,8 @@ impl Task {
             signal,
             jobctl: AtomicU32::new(0),
             state: AtomicU32::new(TaskState::New as u32),
-            on_rq: AtomicBool::new(false),
+            on_rq: AtomicU8::new(0),
+            pi_lock: IrqSpinLock::new(()),
             on_cpu: AtomicBool::new(false),
             cpu: AtomicU32::new(0),
             cpus_mask: AtomicU64::new(u64::MAX),
@@ -446,8 +458,15 @@ impl Task {
         }
     }
 
+    /// Set the state; going to sleep, with a full barrier after it (Linux
+    /// `set_current_state`'s `smp_store_mb`): the condition the sleeper checks next is
+    /// read after a waker on another CPU can see the new state, so one of the two sees
+    /// the other (the waker's half is `try_to_wake_up`'s barrier).
     pub fn set_state(&self, s: TaskState) {
         self.state.store(s as u32, Ordering::Release);
+        if s != TaskState::Running {
+            core::sync::atomic::fence(Ordering::SeqCst);
+        }
     }
 
     /// Is this the leader of its thread group?
@@ -473,6 +492,12 @@ impl Task {
         let n = name.len().min(15);
         c[..n].copy_from_slice(&name[..n]);
         *self.comm.lock() = c;
+    }
+
+    /// All of the thread flags at once (Linux `read_thread_flags`).
+    #[inline(always)]
+    pub fn read_thread_flags(&self) -> u64 {
+        self.thread_info.flags.load(Ordering::Relaxed)
     }
 
     pub fn test_flag(&self, f: u64) -> bool {

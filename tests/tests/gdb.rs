@@ -167,7 +167,7 @@ fn wait_for(path: &Path, qemu: &mut Killed) {
 
 /// Boot the demo halted under QEMU's GDB stub and run `script` in `gdb-multiarch`;
 /// returns GDB's output (stdout and stderr) and QEMU's console.
-fn run_gdb(script: &str) -> (String, String) {
+fn run_gdb(script: &str, smp: u32) -> (String, String) {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     // Short, as a Unix socket's path must be (108 bytes).
@@ -175,7 +175,11 @@ fn run_gdb(script: &str) -> (String, String) {
     std::fs::create_dir_all(&dir.0).expect("temp dir");
     let socket = dir.0.join("gdb.sock");
 
-    let mut qemu = Boot::default().qemu();
+    let mut qemu = Boot {
+        smp,
+        ..Boot::default()
+    }
+    .qemu();
     qemu.arg("-S")
         .arg("-gdb")
         .arg(format!("unix:{},server=on,wait=off", socket.display()))
@@ -292,7 +296,19 @@ fn gdb_commands_load_without_a_target() {
 
 #[test]
 fn gdb_catches_the_demo_fork() {
-    let (out, console) = run_gdb(SCRIPT);
+    catch_the_demo_fork(1);
+}
+
+/// On four CPUs (`make debug`'s default): the child may start on any CPU, which GDB
+/// shows as a thread of its own; `fk-ps` names each CPU's running task, and the child's
+/// row has the CPU that GDB stopped at `ret_from_fork`.
+#[test]
+fn gdb_catches_the_demo_fork_smp4() {
+    catch_the_demo_fork(4);
+}
+
+fn catch_the_demo_fork(smp: u32) {
+    let (out, console) = run_gdb(SCRIPT, smp);
     let context = format!("GDB output:\n{out}\nconsole:\n{console}");
     assert!(
         out.contains("forkos GDB commands loaded"),
@@ -396,6 +412,21 @@ fn gdb_catches_the_demo_fork() {
         row.contains(&"ret_from_fork") && row.last() == Some(&format!("{user_pc:#x}").as_str()),
         "fk-ps row {row:?}; {context}"
     );
+    let cpus: Vec<&str> = section(&out, "ps")
+        .lines()
+        .filter(|l| l.starts_with("CPU "))
+        .collect();
+    assert_eq!(cpus.len(), smp as usize, "fk-ps's CPU lines; {context}");
+    let selected = cpus
+        .iter()
+        .find(|l| l.ends_with(", selected)"))
+        .unwrap_or_else(|| panic!("no selected CPU in fk-ps; {context}"));
+    let cpu: &str = selected[4..].split(':').next().unwrap_or_default();
+    assert!(
+        selected.contains(&format!(": pid {child_pid} (init) (GDB thread ")),
+        "the selected CPU runs the child: {selected:?}; {context}"
+    );
+    assert_eq!(row[5], cpu, "the child's cpu column; {context}");
 
     // 3. In user space, in the child's address space: the parent's pc, x0 = 0.
     let user = printed(section(&out, "user"));

@@ -140,10 +140,22 @@ fn icount_plugin_counts_fork_exit_wait_as_cntvct_does_and_twice_the_same() {
         (0.0..4.0).contains(&diff),
         "plugin {plugin:.2} vs CNTVCT x 16 {cntvct:.2} instructions per fork_exit_wait\n{counts}"
     );
+    // The kernel marks the locks every CPU shares (`lock_class` in kernel/src/sync.rs):
+    // tasklist_lock (class 0) is taken at every fork and exit, and no class is held for
+    // more of the region than the region.
+    let tasklist = value(&counts, "icount lock=0 ", "held").expect("tasklist_lock's hold");
+    let acquired = value(&counts, "icount lock=0 ", "acquired").expect("tasklist_lock taken");
     assert!(
-        !counts.contains("icount lock="),
-        "no lock class is marked yet:\n{counts}"
+        tasklist > 0 && acquired >= 2 * ITERS,
+        "tasklist_lock's markers:\n{counts}"
     );
+    for line in counts.lines().filter(|l| l.starts_with("icount lock=")) {
+        let held = value(line, "icount lock=", "held").expect("a class's hold");
+        assert!(
+            held < region,
+            "{line} holds longer than the region:\n{counts}"
+        );
+    }
 }
 
 /// Two vCPUs running `tools/icount-plugin/selftest.S`, a bare-metal guest whose counts

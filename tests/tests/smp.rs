@@ -1,7 +1,8 @@
 //! Bringing up the secondary CPUs (issue 13): every CPU the device tree lists comes
 //! online through PSCI `CPU_ON` over the conduit `/psci` names (`hvc`, or `smc` with
-//! `virtualization=on`, where the CPUs also enter at EL2), on GICv2 and GICv3, and then
-//! idles, so that the demo and the whole EL0 suite run as on one CPU, with no page lost.
+//! `virtualization=on`, where the CPUs also enter at EL2), on GICv2 and GICv3, and
+//! runs tasks: the demo and the whole EL0 suite pass on 2 and 4 CPUs as on one, with no
+//! page lost.
 
 use fdt::Fdt;
 use forkos_tests::{Boot, Run};
@@ -138,7 +139,7 @@ fn whole_suite(smp: u32, accel: Option<&str>) {
         .expect_no_page_lost();
 }
 
-/// With four CPUs online (the secondaries idle while tasks stay on CPU 0).
+/// With four CPUs online, tasks spread over all of them.
 #[test]
 fn all_el0_tests_with_smp4() {
     whole_suite(4, None);
@@ -158,8 +159,8 @@ fn all_el0_tests_with_smp4_mttcg() {
 }
 
 /// The cross-CPU race tests (fork storm, exit against kill and wait4, mappings changing
-/// under touching threads, vfork) with four CPUs and the fast tick, on real host
-/// parallelism.
+/// under touching threads, vfork, affinity changes under running tasks) with four CPUs
+/// and the fast tick, on real host parallelism.
 #[test]
 fn smp4_races_under_fast_preemption() {
     for name in [
@@ -167,6 +168,7 @@ fn smp4_races_under_fast_preemption() {
         "smp_exit_races_kill_and_wait",
         "smp_threads_touch_while_mappings_change",
         "smp_vfork_cycles",
+        "smp_affinity_churn",
     ] {
         let run = Boot {
             smp: 4,
@@ -178,5 +180,25 @@ fn smp4_races_under_fast_preemption() {
         run.expect(&format!("utest {name}: ok"))
             .expect_status(0)
             .expect_no_page_lost();
+    }
+}
+
+/// Where tasks run (the EL0 tests `spinners_spread_over_cpus`, `setaffinity_pins_tasks`)
+/// on 2 and 4 CPUs, round-robin and on real host parallelism: four spinning processes
+/// end up on four CPUs, and `sched_setaffinity` moves a task before it returns.
+#[test]
+fn smp_tasks_spread_and_pin() {
+    for (smp, accel) in [(2, None), (4, None), (4, Some("tcg,thread=multi"))] {
+        for name in ["spinners_spread_over_cpus", "setaffinity_pins_tasks"] {
+            let run = Boot {
+                smp,
+                accel: accel.map(Into::into),
+                ..Boot::utest(name)
+            }
+            .run();
+            run.expect(&format!("utest {name}: ok"))
+                .expect_status(0)
+                .expect_no_page_lost();
+        }
     }
 }

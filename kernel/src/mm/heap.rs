@@ -14,7 +14,7 @@ use crate::arch::memory::{phys_to_virt, virt_to_phys};
 use crate::arch::memory::{KHEAP_END, KHEAP_START};
 use crate::arch::mmu::create_kernel_mapping;
 use crate::mm::{page_alloc, slab};
-use crate::sync::IrqSpinLock;
+use crate::sync::{lock_class, IrqSpinLock};
 
 /// Pages mapped for the heap at boot.
 const INITIAL_PAGES: usize = 256;
@@ -22,7 +22,7 @@ const INITIAL_PAGES: usize = 256;
 const GROW_PAGES: usize = 16;
 
 struct KernelHeap {
-    heap: IrqSpinLock<Heap>,
+    heap: IrqSpinLock<Heap, { lock_class::HEAP }>,
 }
 
 #[global_allocator]

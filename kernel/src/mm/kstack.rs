@@ -13,16 +13,16 @@ use crate::arch::head::init_stack;
 use crate::arch::memory::{KSTACK_SLOT, KSTACK_START, MAX_THREADS, THREAD_SIZE};
 use crate::arch::mmu;
 use crate::mm::page_alloc;
-use crate::sync::IrqSpinLock;
+use crate::sync::{lock_class, IrqSpinLock};
 
 /// Free slot numbers (most recently freed last, so they are reused first).
-static FREE_SLOTS: IrqSpinLock<Vec<u32>> = IrqSpinLock::new(Vec::new());
+static FREE_SLOTS: IrqSpinLock<Vec<u32>, { lock_class::KSTACK }> = IrqSpinLock::new(Vec::new());
 
 /// Stacks kept mapped after their task died, for the next fork (Linux's
 /// `cached_stacks`, `NR_CACHED_STACKS` of them per CPU): mapping four pages into a slot
 /// and unmapping them again is most of what a stack costs.
 const NR_CACHED_STACKS: usize = 2;
-static CACHED: IrqSpinLock<([u32; NR_CACHED_STACKS], usize)> =
+static CACHED: IrqSpinLock<([u32; NR_CACHED_STACKS], usize), { lock_class::KSTACK }> =
     IrqSpinLock::new(([0; NR_CACHED_STACKS], 0));
 
 /// Give the cached stacks' pages back (before the leak check counts free pages).

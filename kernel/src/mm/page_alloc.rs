@@ -38,7 +38,7 @@ use forkos_lib::pgtable::PAGE_SIZE;
 use crate::arch::irqflags::local_irq_save;
 use crate::arch::memory::{phys_to_virt, PhysAddr};
 use crate::arch::percpu::NR_CPUS;
-use crate::sync::{IrqSpinLock, IrqSpinLockGuard};
+use crate::sync::{lock_class, IrqSpinLock, IrqSpinLockGuard};
 
 /// How many disjoint free ranges the allocator tracks.
 pub const MAX_RANGES: usize = 16;
@@ -57,7 +57,7 @@ struct Zone {
     managed: RangeSet<MAX_RANGES>,
 }
 
-static ZONE: IrqSpinLock<Zone> = IrqSpinLock::new(Zone {
+static ZONE: IrqSpinLock<Zone, { lock_class::ZONE }> = IrqSpinLock::new(Zone {
     free_list: 0,
     zero_list: 0,
     untouched: RangeSet::new(),

@@ -15,7 +15,7 @@ use forkos_lib::pgtable::PAGE_SIZE;
 
 use crate::arch::memory::{phys_to_virt, virt_to_phys};
 use crate::mm::page_alloc;
-use crate::sync::IrqSpinLock;
+use crate::sync::{lock_class, IrqSpinLock};
 
 /// Object sizes; a request is served by the smallest class that holds its size and
 /// alignment.
@@ -46,7 +46,7 @@ struct Caches([Cache; CLASSES.len()]);
 // under the lock.
 unsafe impl Send for Caches {}
 
-static CACHES: IrqSpinLock<Caches> = IrqSpinLock::new(Caches(
+static CACHES: IrqSpinLock<Caches, { lock_class::SLAB }> = IrqSpinLock::new(Caches(
     [const {
         Cache {
             partial: null_mut(),

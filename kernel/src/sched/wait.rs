@@ -11,7 +11,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::sched::{schedule, try_to_wake_up, wake_up_process};
-use crate::sync::IrqSpinLock;
+use crate::sync::{lock_class, IrqSpinLock};
 use crate::task::{current, current_arc, Task, TaskState};
 use crate::time::get_jiffies;
 
@@ -195,7 +195,8 @@ impl Completion {
 }
 
 /// Tasks sleeping until a tick (Linux's timer wheel, as a short list).
-static TIMERS: IrqSpinLock<Vec<(u64, Arc<Task>)>> = IrqSpinLock::new(Vec::new());
+static TIMERS: IrqSpinLock<Vec<(u64, Arc<Task>)>, { lock_class::TIMERS }> =
+    IrqSpinLock::new(Vec::new());
 
 /// Make room for `n` sleeping tasks at boot, so that the list never grows later.
 pub fn reserve_timers(n: usize) {

@@ -184,11 +184,12 @@ pub fn kill_pgrp(pgrp: crate::task::Pid, sig: i32, priv_: bool) {
 
 /// Set `TIF_SIGPENDING` on `t` and wake it from an interruptible sleep, and with
 /// `resume` (a fatal signal) from a stop too, a ptrace stop included unless its tracer
-/// has it frozen (Linux `signal_wake_up`). With `resume`, the caller must not hold
+/// has it frozen; if it was not asleep, it may be running on another CPU, which is made
+/// to look now (Linux `signal_wake_up_state`). With `resume`, the caller must not hold
 /// `t`'s group lock.
 fn signal_wake_up(t: &Arc<Task>, resume: bool) {
     t.set_flag(TIF_SIGPENDING);
-    if resume {
+    let woken = if resume {
         // The group's lock orders this against `ptrace_check_attach` freezing the task
         // and its unfreezing, which looks for a fatal signal.
         let frozen = {
@@ -196,7 +197,7 @@ fn signal_wake_up(t: &Arc<Task>, resume: bool) {
             t.jobctl.load(core::sync::atomic::Ordering::SeqCst) & JOBCTL_PTRACE_FROZEN != 0
         };
         if frozen {
-            try_to_wake_up(t, &[TaskState::Interruptible, TaskState::Stopped]);
+            try_to_wake_up(t, &[TaskState::Interruptible, TaskState::Stopped])
         } else {
             t.jobctl
                 .fetch_and(!JOBCTL_TRACED, core::sync::atomic::Ordering::SeqCst);
@@ -207,10 +208,13 @@ fn signal_wake_up(t: &Arc<Task>, resume: bool) {
                     TaskState::Stopped,
                     TaskState::Traced,
                 ],
-            );
+            )
         }
     } else {
-        try_to_wake_up(t, &[TaskState::Interruptible]);
+        try_to_wake_up(t, &[TaskState::Interruptible])
+    };
+    if !woken {
+        crate::sched::kick_process(t);
     }
 }
 

@@ -57,10 +57,10 @@ pub fn enable_step_tsk(t: &Task) {
 }
 
 /// On entry from user space: stop stepping, so that whatever runs next is not stepped
-/// (Linux `disable_step_tsk`).
+/// (Linux's `disable_step_tsk` macro, which also takes the thread flags read at entry).
 #[inline(always)]
-pub fn disable_step_tsk(t: &Task) {
-    if t.test_flag(TIF_SINGLESTEP) {
+pub fn disable_step_tsk(flags: u64) {
+    if flags & TIF_SINGLESTEP != 0 {
         mdscr_set_ss(false);
     }
 }

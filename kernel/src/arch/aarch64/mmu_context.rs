@@ -23,7 +23,7 @@ use forkos_lib::pgtable::{attrindx, Pte, MT_NORMAL, PHYS_MASK};
 use super::memory::PhysAddr;
 use super::percpu::NR_CPUS;
 use crate::mm::VmFlags;
-use crate::sync::IrqSpinLock;
+use crate::sync::{lock_class, IrqSpinLock};
 
 /// The ASID and generation of one address space (Linux `mm_context_t`'s `id`): the
 /// generation from bit 16 up, the ASID below; 0 until it first runs.
@@ -100,7 +100,7 @@ struct AsidState {
 
 /// The allocator's lock and what it guards (Linux `cpu_asid_lock`, a raw spinlock taken
 /// with interrupts masked).
-static CPU_ASID_LOCK: IrqSpinLock<AsidState> = IrqSpinLock::new(AsidState {
+static CPU_ASID_LOCK: IrqSpinLock<AsidState, { lock_class::ASID }> = IrqSpinLock::new(AsidState {
     asid_map: [0; (1 << MAX_ASID_BITS) / 64],
     reserved_asids: [0; NR_CPUS],
     cur_idx: 1,
@@ -168,6 +168,22 @@ pub fn asids_init(limit: Option<u32>, possible_cpus: usize) {
         ),
         None => crate::println!("  asids:   {} ({bits}-bit)", 1u64 << bits),
     }
+}
+
+/// Can this starting CPU use the ASIDs the boot CPU handed out (Linux
+/// `verify_cpu_asid_bits`)? A CPU with fewer ASID bits than the allocator uses would
+/// alias ASIDs in its TLB; it must not come online.
+pub fn verify_cpu_asid_bits() -> bool {
+    let fld = get_cpu_asid_bits();
+    let bits = ASID_BITS.load(Ordering::Relaxed);
+    if fld < bits {
+        crate::println!(
+            "CPU{}: smaller ASID size({fld}) than boot CPU ({bits})",
+            smp_processor_id()
+        );
+        return false;
+    }
+    true
 }
 
 /// How many rollovers there have been since boot (the generation's number, less one).

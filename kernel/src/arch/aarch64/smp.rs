@@ -150,6 +150,13 @@ extern "C" fn secondary_start_kernel(cpu: usize) -> ! {
     if super::cpufeature::pan_enabled() {
         super::cpufeature::enable_pan();
     }
+    // Linux check_local_cpu_capabilities -> verify_cpu_asid_bits, and cpu_die_early on
+    // failure: never online, this CPU waits here for good (its __cpu_up times out).
+    if !super::mmu_context::verify_cpu_asid_bits() {
+        loop {
+            super::irqflags::wfi();
+        }
+    }
     super::debug_monitors::debug_monitors_init();
     crate::smp::notify_cpu_starting(cpu);
     percpu::set_cpu_online(cpu);

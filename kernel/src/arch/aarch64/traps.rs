@@ -151,6 +151,13 @@ extern "C" fn el1h_64_irq_handler(_regs: &mut PtRegs) {
     }
 }
 
+/// The thread flags that send a return to user space through
+/// [`exit_to_user_mode_loop`] (Linux `_TIF_WORK_MASK`).
+const EXIT_TO_USER_MODE_WORK: u64 = crate::task::TIF_NEED_RESCHED
+    | crate::task::TIF_SIGPENDING
+    | crate::task::TIF_NOTIFY_RESUME
+    | crate::task::TIF_SINGLESTEP;
+
 /// Work before returning to user space: reschedule if asked, take pending signals and
 /// settle a syscall a signal interrupted (Linux `exit_to_user_mode` ->
 /// `do_notify_resume`). `regs` is the user context about to be restored.
@@ -160,17 +167,11 @@ pub fn exit_to_user_mode(regs: &mut PtRegs) {
     // between the look and the `eret` (Linux `exit_to_user_mode_prepare`).
     local_irq_disable();
     let t = &current();
-    let work = t
-        .thread_info
-        .flags
-        .load(core::sync::atomic::Ordering::Relaxed)
-        & (crate::task::TIF_NEED_RESCHED
-            | crate::task::TIF_SIGPENDING
-            | crate::task::TIF_SINGLESTEP);
+    let work = t.read_thread_flags() & EXIT_TO_USER_MODE_WORK;
     // The fast path, taken by nearly every return: nothing to do. A syscall returns an
     // -ERESTART* code only when a signal interrupted it, so with TIF_SIGPENDING set,
     // which only the task itself clears (in do_signal): the slow path settles those.
-    if work == 0 && !t.rseq.pending(super::percpu::smp_processor_id()) {
+    if work == 0 {
         return;
     }
     exit_to_user_mode_loop(t, regs);
@@ -183,7 +184,7 @@ fn exit_to_user_mode_loop(t: &crate::task::Task, regs: &mut PtRegs) {
         if crate::sched::need_resched() {
             crate::sched::preempt_schedule_irq();
             // Linux `rseq_preempt`, from `__schedule`.
-            t.rseq.preempt();
+            crate::rseq::rseq_preempt(t);
             continue;
         }
         let restart = regs.syscallno != crate::arch::ptrace::NO_SYSCALL
@@ -196,9 +197,10 @@ fn exit_to_user_mode_loop(t: &crate::task::Task, regs: &mut PtRegs) {
             local_irq_disable();
             continue;
         }
-        if t.rseq.pending(super::percpu::smp_processor_id()) {
+        if t.test_flag(crate::task::TIF_NOTIFY_RESUME) {
             // Linux `resume_user_mode_work` -> `rseq_handle_notify_resume`: user memory
             // is written, with interrupts on.
+            t.clear_flag(crate::task::TIF_NOTIFY_RESUME);
             local_irq_enable();
             crate::rseq::rseq_handle_notify_resume(regs, false);
             local_irq_disable();
@@ -215,9 +217,11 @@ extern "C" fn asm_exit_to_user_mode(regs: &mut PtRegs) {
     exit_to_user_mode(regs);
 }
 
-/// A system call (Linux `el0_svc` -> `do_el0_svc` -> `el0_svc_common`).
+/// A system call and the way back to user space (Linux `el0_svc` -> `do_el0_svc` ->
+/// `el0_svc_common`, then `exit_to_user_mode`); `flags` are the thread flags read at
+/// entry.
 #[inline(always)]
-fn el0_svc(regs: &mut PtRegs) {
+fn el0_svc(regs: &mut PtRegs, flags: u64) {
     regs.orig_x0 = regs.regs[0];
     // An int, as in Linux (`syscallno`, `invoke_syscall`'s `scno`): the low half of x8.
     let scno = regs.regs[8] as u32;
@@ -226,18 +230,37 @@ fn el0_svc(regs: &mut PtRegs) {
     // A tracer asked for syscall stops (Linux `has_syscall_work`): it sees the call
     // before it runs, may change or skip it, and sees its result.
     use crate::task::{TIF_SINGLESTEP, TIF_SYSCALL_TRACE};
-    if current().test_flag(TIF_SYSCALL_TRACE | TIF_SINGLESTEP) {
+    if flags & (TIF_SYSCALL_TRACE | TIF_SINGLESTEP) != 0 {
         // SAFETY: `regs` is the current task's pt_regs, saved for this syscall.
-        return unsafe { el0_svc_traced(regs) };
+        unsafe { el0_svc_traced(regs) };
+        return exit_to_user_mode(regs);
     }
     let ret = crate::syscall::invoke_syscall(scno, regs);
     regs.regs[0] = ret as u64;
     // A tracer that stopped us inside the call (a fork event, say) may have asked for
-    // syscall stops since: this call's exit is the first (Linux re-reads the flags).
-    if current().test_flag(TIF_SYSCALL_TRACE | TIF_SINGLESTEP) {
-        // SAFETY: as above; the pointer passed on is the frame's only user here.
+    // syscall stops since: this call's exit is the first. Linux re-reads the flags
+    // here with interrupts masked, and `exit_to_user_mode` reads them once more; one
+    // read serves both here, and nothing to do is the common case.
+    local_irq_disable();
+    let flags = current().read_thread_flags();
+    if flags & (TIF_SYSCALL_TRACE | TIF_SINGLESTEP | EXIT_TO_USER_MODE_WORK) != 0 {
+        el0_svc_exit_work(regs, flags);
+    }
+}
+
+/// The slow way out of a system call: its exit stop for a tracer, then the work of
+/// [`exit_to_user_mode`].
+#[cold]
+#[inline(never)]
+fn el0_svc_exit_work(regs: &mut PtRegs, flags: u64) {
+    use crate::task::{TIF_SINGLESTEP, TIF_SYSCALL_TRACE};
+    if flags & (TIF_SYSCALL_TRACE | TIF_SINGLESTEP) != 0 {
+        local_irq_enable();
+        // SAFETY: `regs` is the current task's pt_regs, saved for this syscall; the
+        // pointer passed on is the frame's only user here.
         unsafe { super::ptrace::syscall_trace_exit(regs) };
     }
+    exit_to_user_mode(regs);
 }
 
 /// A system call with syscall stops (the `has_syscall_work` half of Linux
@@ -329,13 +352,18 @@ extern "C" fn el0t_64_sync_handler(regs: &mut PtRegs) {
             options(nomem, nostack, preserves_flags)
         )
     };
-    super::debug_monitors::disable_step_tsk(&current());
+    // The flags, read once here, serve the entry's two tests (Linux reads them in
+    // `kernel_entry` for the step, and again in `el0_svc_common`; the bits tested can
+    // only change while the task is stopped for its tracer).
+    let flags = current().read_thread_flags();
+    super::debug_monitors::disable_step_tsk(flags);
     if class == ec::SVC64 as u64 {
-        el0_svc(regs);
+        // Its own way out (Linux `el0_svc` ends with `exit_to_user_mode`).
+        el0_svc(regs, flags);
     } else {
         el0_sync_fault(regs, esr);
+        exit_to_user_mode(regs);
     }
-    exit_to_user_mode(regs);
 }
 
 /// Every other synchronous exception from user space: a fault or a trap. (Cold only in
@@ -449,7 +477,7 @@ fn do_el0_undef(regs: &mut PtRegs, esr: u64) {
 /// IRQ taken while user space ran (Linux `el0t_64_irq_handler`).
 #[no_mangle]
 extern "C" fn el0t_64_irq_handler(regs: &mut PtRegs) {
-    super::debug_monitors::disable_step_tsk(&current());
+    super::debug_monitors::disable_step_tsk(current().read_thread_flags());
     let from_user = &super::percpu::this_cpu().irq_from_user;
     from_user.store(true, core::sync::atomic::Ordering::Relaxed);
     irq::handle_irq();

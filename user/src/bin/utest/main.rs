@@ -58,6 +58,7 @@ mod pipes;
 mod procfs;
 mod ptrace;
 mod regs;
+mod sched;
 mod sigframe;
 mod signals;
 mod stack;
@@ -149,6 +150,7 @@ tests! {
         copy_to_user_straddling, getrandom_flags_unsigned_int,
         nanosleep_interrupted_bad_rem, readlinkat_size_is_an_int, futex_timeout_read_first,
         futex_clock_realtime_deadline, futex_page_access, stat_ino_not_a_kernel_address;
+    sched: spinners_spread_over_cpus, setaffinity_pins_tasks, smp_affinity_churn;
     stress: sched_yield_pingpong, stress_fork_wait, stress_concurrent_children, stress_fork_tree,
         stress_threads, stress_mixed, stress_group_exit, stress_thread_child_reparent,
         smp_fork_storm, smp_exit_races_kill_and_wait, smp_threads_touch_while_mappings_change,
