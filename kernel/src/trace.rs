@@ -101,6 +101,50 @@ pub fn copy_files(
     }
 }
 
+/// `execve`'s half of the descriptor story (Linux `begin_new_exec`: `unshare_files`,
+/// `do_close_on_exec`): which descriptors the new program lost, and which it keeps.
+pub fn exec_files(
+    t: &Task,
+    files: &crate::fs::fdtable::FilesStruct,
+    unshared: bool,
+    closed: &[usize],
+) {
+    if on() {
+        let open: alloc::vec::Vec<usize> = {
+            let fdt = files.fdt.lock();
+            (0..fdt.fd.len())
+                .filter(|&fd| fdt.fd[fd].is_some())
+                .collect()
+        };
+        println!(
+            "[trace] pid {}: execve -> begin_new_exec: {}do_close_on_exec closed {} (FD_CLOEXEC); {} stay open",
+            t.pid,
+            if unshared {
+                "unshare_files copied the table shared with CLONE_FILES; "
+            } else {
+                ""
+            },
+            fd_list(closed),
+            fd_list(&open)
+        );
+    }
+}
+
+/// `fds 3, 10`, `fd 1`, or `no descriptor`.
+fn fd_list(fds: &[usize]) -> alloc::string::String {
+    use core::fmt::Write;
+    let mut s = alloc::string::String::new();
+    match fds.len() {
+        0 => s.push_str("no descriptor"),
+        1 => s.push_str("fd "),
+        _ => s.push_str("fds "),
+    }
+    for (i, fd) in fds.iter().enumerate() {
+        let _ = write!(s, "{}{fd}", if i > 0 { ", " } else { "" });
+    }
+    s
+}
+
 pub fn copy_mm_shared() {
     if on() {
         println!("[trace]     copy_mm: CLONE_VM, sharing the parent's mm (one more user)");

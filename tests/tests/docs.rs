@@ -464,6 +464,11 @@ fn boot_output(command: &str) -> String {
                 ..Boot::default()
             }
         }
+        "make shell TRACE=fork TEST=pipe" => Boot {
+            append: "trace=fork init=/bin/sh -- /etc/init.sh pipe".into(),
+            initrd: Some("build/busybox.cpio".into()),
+            ..Boot::default()
+        },
         "make shell TEST=session" => Boot {
             append: "init=/bin/sh -- /etc/init.sh session".into(),
             initrd: Some("build/busybox.cpio".into()),

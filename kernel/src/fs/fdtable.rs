@@ -146,13 +146,16 @@ impl FilesStruct {
     }
 
     /// Close every close-on-exec descriptor (Linux `do_close_on_exec`).
-    pub fn do_close_on_exec(&self) {
-        let closed: Vec<Arc<File>> = {
+    /// Returns the descriptors it closed, for the fork trace.
+    pub fn do_close_on_exec(&self) -> Vec<usize> {
+        let (fds, closed): (Vec<usize>, Vec<Arc<File>>) = {
             let mut t = self.fdt.lock();
             let fds: Vec<usize> = (0..t.fd.len()).filter(|&fd| t.cloexec(fd)).collect();
-            fds.into_iter().filter_map(|fd| t.pick(fd)).collect()
+            let closed = fds.iter().filter_map(|&fd| t.pick(fd)).collect();
+            (fds, closed)
         };
         drop(closed);
+        fds
     }
 }
 
@@ -207,15 +210,17 @@ pub fn fget_raw(fd: u64) -> Result<Arc<File>, Errno> {
 pub fn exec_files(tsk: &Task) {
     let files = tsk.inner.lock().files.clone();
     let Some(files) = files else { return };
+    let shared = Arc::strong_count(&files) > 2;
     // This reference and the task's: more means another task shares the table.
-    let files = if Arc::strong_count(&files) > 2 {
+    let files = if shared {
         let copy = dup_fd(&files);
         tsk.inner.lock().files = Some(copy.clone());
         copy
     } else {
         files
     };
-    files.do_close_on_exec();
+    let closed = files.do_close_on_exec();
+    crate::trace::exec_files(tsk, &files, shared, &closed);
 }
 
 /// Drop the task's table at exit (Linux `exit_files`): the last user closes every file.
