@@ -84,11 +84,12 @@ fn panic_prints_message_and_location() {
 
 #[test]
 fn console_p_prints_the_process_table() {
-    // The harness sends `p` to a run that outlives its timeout. One second is long
-    // enough for the kernel to start init (a tenth of that here), and the whole EL0
-    // suite runs for seconds more, so init is alive when the table is printed.
+    // The harness sends `p` to a run that outlives its timeout. Five seconds are long
+    // enough for the kernel to start init even on a loaded host (a tenth of a second
+    // on a quiet one), and the whole EL0 suite runs for longer, so init is alive when
+    // the table is printed.
     let boot = Boot {
-        timeout: std::time::Duration::from_secs(1),
+        timeout: std::time::Duration::from_secs(5),
         ..Boot::utest("all")
     };
     let msg = std::panic::catch_unwind(|| boot.run()).expect_err("the run must time out");
