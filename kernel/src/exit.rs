@@ -308,22 +308,13 @@ fn kill_orphaned_pgrp(tsk: &Task, parent: Option<&Task>) {
         let s = tsk.signal.inner.lock();
         (s.pgrp, s.session)
     };
-    let leader;
+    let real_parent;
     let (parent, ignored) = match parent {
         Some(father) => (father, None),
         None => {
-            let lead = if tsk.is_group_leader() {
-                None
-            } else {
-                PID_TABLE.lock().find(tsk.tgid)
-            };
-            let p = match &lead {
-                Some(l) => l.inner.lock().parent.upgrade(),
-                None => tsk.inner.lock().parent.upgrade(),
-            };
-            let Some(p) = p else { return };
-            leader = p;
-            (&*leader, Some(tsk.tgid))
+            let Some(p) = tsk.real_parent() else { return };
+            real_parent = p;
+            (&*real_parent, Some(tsk.tgid))
         }
     };
     let (ppgrp, psession) = {
