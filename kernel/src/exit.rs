@@ -105,6 +105,17 @@ pub(crate) fn ignoring_children(parent: &Task) -> bool {
     a.handler == SIG_IGN || a.flags & SA_NOCLDWAIT != 0
 }
 
+/// The wait status of a task that has exited: its thread group's, or else its own
+/// (Linux `wait_task_zombie`'s `group_exit_code` under `SIGNAL_GROUP_EXIT`, else
+/// `exit_code`).
+fn zombie_status(p: &Task) -> i32 {
+    p.signal
+        .inner
+        .lock()
+        .group_exit_code
+        .unwrap_or_else(|| p.exit_status.load(core::sync::atomic::Ordering::Relaxed))
+}
+
 /// Tell the parent a child can be reaped (Linux `do_notify_parent`): send it `sig`
 /// with the child's status, and wake its `wait4`, all under the task-list lock, so
 /// that a `wait` that finds the zombie finds the signal already sent. A traced child
@@ -128,12 +139,7 @@ pub(crate) fn do_notify_parent(p: &Arc<Task>, sig: i32, _tasklist: &TasklistGuar
             }
         }
         if sig > 0 {
-            let status = p
-                .signal
-                .inner
-                .lock()
-                .group_exit_code
-                .unwrap_or_else(|| p.exit_status.load(core::sync::atomic::Ordering::Relaxed));
+            let status = zombie_status(p);
             let (code, st) = if status & 0x7f == 0 {
                 (CLD_EXITED, (status >> 8) & 0xff)
             } else {
@@ -308,22 +314,13 @@ fn kill_orphaned_pgrp(tsk: &Task, parent: Option<&Task>) {
         let s = tsk.signal.inner.lock();
         (s.pgrp, s.session)
     };
-    let leader;
+    let real_parent;
     let (parent, ignored) = match parent {
         Some(father) => (father, None),
         None => {
-            let lead = if tsk.is_group_leader() {
-                None
-            } else {
-                PID_TABLE.lock().find(tsk.tgid)
-            };
-            let p = match &lead {
-                Some(l) => l.inner.lock().parent.upgrade(),
-                None => tsk.inner.lock().parent.upgrade(),
-            };
-            let Some(p) = p else { return };
-            leader = p;
-            (&*leader, Some(tsk.tgid))
+            let Some(p) = tsk.real_parent() else { return };
+            real_parent = p;
+            (&*real_parent, Some(tsk.tgid))
         }
     };
     let (ppgrp, psession) = {
@@ -646,16 +643,7 @@ fn scan_children(who: Who, options: i32) -> Option<Result<Reaped, Errno>> {
     {
         // The tracer has seen the exit; now the real parent is told, and reaps it
         // unless it wants no zombie (Linux `wait_task_zombie`'s `EXIT_TRACE`).
-        let status = child
-            .signal
-            .inner
-            .lock()
-            .group_exit_code
-            .unwrap_or_else(|| {
-                child
-                    .exit_status
-                    .load(core::sync::atomic::Ordering::Relaxed)
-            });
+        let status = zombie_status(&child);
         crate::ptrace::__ptrace_unlink(&child, &tasklist);
         let sig = child.inner.lock().exit_signal;
         let reap = do_notify_parent(&child, sig, &tasklist) && claim(&child);
@@ -670,16 +658,7 @@ fn scan_children(who: Who, options: i32) -> Option<Result<Reaped, Errno>> {
         child.set_state(TaskState::Dead);
     }
     drop(tasklist);
-    let status = child
-        .signal
-        .inner
-        .lock()
-        .group_exit_code
-        .unwrap_or_else(|| {
-            child
-                .exit_status
-                .load(core::sync::atomic::Ordering::Relaxed)
-        });
+    let status = zombie_status(&child);
     if options & WNOWAIT == 0 {
         // Linux `wait_task_zombie`: the child's time, and its children's, become ours.
         let (u, s) = child.signal.thread_group_cputime();

@@ -416,19 +416,24 @@ impl Drop for TracedTask {
     }
 }
 
+/// Is `child` traced, by us (Linux `ptrace_check_attach`'s `child->ptrace &&
+/// child->parent == current`)?
+fn traced_by_current(child: &Task) -> bool {
+    child.ptrace.load(SeqCst) != 0
+        && child
+            .inner
+            .lock()
+            .ptrace_parent
+            .upgrade()
+            .is_some_and(|p| core::ptr::eq(&*p, &*crate::task::current()))
+}
+
 /// Is `child` traced by us and stopped for us (Linux `ptrace_check_attach`)? `ESRCH`
 /// if not. Freezes it in its stop and waits until it is off its CPU.
 fn ptrace_check_attach(child: &Arc<Task>) -> Result<TracedTask, Errno> {
     {
         let _tasklist = TASKLIST_LOCK.lock();
-        let ours = child.ptrace.load(SeqCst) != 0
-            && child
-                .inner
-                .lock()
-                .ptrace_parent
-                .upgrade()
-                .is_some_and(|p| core::ptr::eq(&*p, &*crate::task::current()));
-        if !ours {
+        if !traced_by_current(child) {
             return Err(ESRCH);
         }
         // Linux `ptrace_freeze_traced`.
@@ -628,14 +633,7 @@ pub fn sys_ptrace(request: i64, pid: i64, addr: u64, data: u64) -> SysResult {
     }
     // KILL and INTERRUPT need a tracee of ours, stopped or not.
     if request == PTRACE_KILL || request == PTRACE_INTERRUPT {
-        let ours = child.ptrace.load(SeqCst) != 0
-            && child
-                .inner
-                .lock()
-                .ptrace_parent
-                .upgrade()
-                .is_some_and(|p| core::ptr::eq(&*p, &*crate::task::current()));
-        if !ours {
+        if !traced_by_current(&child) {
             return Err(ESRCH);
         }
         if request == PTRACE_KILL {

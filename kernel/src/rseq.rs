@@ -93,24 +93,24 @@ pub fn rseq_set_notify_resume(t: &Task) {
     }
 }
 
-/// `t` was preempted in user space (Linux `rseq_preempt`).
-pub fn rseq_preempt(t: &Task) {
+/// Mark `event` for `t`, if it has an area, and send it through
+/// [`rseq_handle_notify_resume`] (the body Linux's `rseq_preempt` and `rseq_migrate`
+/// share: `__set_bit` of the event, then `rseq_set_notify_resume`).
+fn rseq_set_event(t: &Task, event: u32) {
     if t.rseq.registered() {
-        t.rseq
-            .event_mask
-            .fetch_or(RSEQ_EVENT_PREEMPT, Ordering::Relaxed);
+        t.rseq.event_mask.fetch_or(event, Ordering::Relaxed);
         t.set_flag(TIF_NOTIFY_RESUME);
     }
 }
 
+/// `t` was preempted in user space (Linux `rseq_preempt`).
+pub fn rseq_preempt(t: &Task) {
+    rseq_set_event(t, RSEQ_EVENT_PREEMPT);
+}
+
 /// The scheduler gave `t` another CPU (Linux `rseq_migrate`, from `set_task_cpu`).
 pub fn rseq_migrate(t: &Task) {
-    if t.rseq.registered() {
-        t.rseq
-            .event_mask
-            .fetch_or(RSEQ_EVENT_MIGRATE, Ordering::Relaxed);
-        t.set_flag(TIF_NOTIFY_RESUME);
-    }
+    rseq_set_event(t, RSEQ_EVENT_MIGRATE);
 }
 
 /// Write a `u32` of the current thread's `struct rseq`.

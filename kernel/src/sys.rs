@@ -19,18 +19,8 @@ unsafe impl crate::mm::uaccess::Pod for Sysinfo {}
 
 /// `getppid()`: the thread group id of the real parent; 0 for init.
 pub fn sys_getppid() -> i64 {
-    let me = &current();
     // Threads share the leader's parent.
-    let leader = if me.is_group_leader() {
-        None
-    } else {
-        PID_TABLE.lock().find(me.tgid)
-    };
-    let parent = match &leader {
-        Some(l) => l.inner.lock().parent.upgrade(),
-        None => me.inner.lock().parent.upgrade(),
-    };
-    parent.map_or(0, |p| p.tgid as i64)
+    current().real_parent().map_or(0, |p| p.tgid as i64)
 }
 
 /// `setpgid(pid, pgid)` (Linux `ksys_setpgid`): move process `pid` (0: the caller) into

@@ -474,6 +474,21 @@ impl Task {
         self.pid == self.tgid
     }
 
+    /// The process's parent, which `getppid` names and `wait` reports to, kept on the
+    /// group leader (Linux `tsk->group_leader->real_parent`); a thread whose leader is
+    /// gone reads its own.
+    pub fn real_parent(&self) -> Option<Arc<Task>> {
+        let leader = if self.is_group_leader() {
+            None
+        } else {
+            crate::pid::PID_TABLE.lock().find(self.tgid)
+        };
+        match &leader {
+            Some(l) => l.inner.lock().parent.upgrade(),
+            None => self.inner.lock().parent.upgrade(),
+        }
+    }
+
     /// The name, for messages.
     pub fn comm(&self) -> ([u8; 16], usize) {
         let c = *self.comm.lock();

@@ -44,6 +44,30 @@ pub struct DirContext<'a> {
     pub actor: &'a mut dyn FnMut(&DirEntry, i64) -> bool,
 }
 
+/// Give `ctx` the entry at its position, `next` being the position after it (Linux
+/// `dir_emit`); false when it has no room.
+pub fn dir_emit(ctx: &mut DirContext, name: &[u8], ino: u64, d_type: u8, next: i64) -> bool {
+    (ctx.actor)(&DirEntry { name, ino, d_type }, next)
+}
+
+/// Emit `.` and `..` from position 0 (Linux `dir_emit_dots`); false when full.
+pub fn dir_emit_dots(file: &File, ctx: &mut DirContext) -> bool {
+    let dir = &file.f_inode;
+    if ctx.pos == 0 {
+        if !dir_emit(ctx, b".", dir.ino, DT_DIR, 1) {
+            return false;
+        }
+        ctx.pos = 1;
+    }
+    if ctx.pos == 1 {
+        if !dir_emit(ctx, b"..", dir.parent().ino, DT_DIR, 2) {
+            return false;
+        }
+        ctx.pos = 2;
+    }
+    true
+}
+
 /// What a kind of file does (Linux `struct file_operations`). Each is a `static`; a
 /// method a kind of file lacks has Linux's answer for it as its default.
 pub trait FileOperations: Sync {

@@ -19,7 +19,7 @@ use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use super::file::{DirContext, DirEntry, File, FileOperations};
+use super::file::{dir_emit, dir_emit_dots, DirContext, File, FileOperations};
 use super::inode::*;
 use crate::errno::*;
 use crate::iov_iter::IovIter;
@@ -388,34 +388,10 @@ pub struct RamfsDir;
 
 impl FileOperations for RamfsDir {
     fn iterate_shared(&self, file: &File, ctx: &mut DirContext) -> Result<(), Errno> {
+        if !dir_emit_dots(file, ctx) {
+            return Ok(());
+        }
         let dir = &file.f_inode;
-        if ctx.pos == 0 {
-            if !(ctx.actor)(
-                &DirEntry {
-                    name: b".",
-                    ino: dir.ino,
-                    d_type: DT_DIR,
-                },
-                1,
-            ) {
-                return Ok(());
-            }
-            ctx.pos = 1;
-        }
-        if ctx.pos == 1 {
-            let parent = dir.parent();
-            if !(ctx.actor)(
-                &DirEntry {
-                    name: b"..",
-                    ino: parent.ino,
-                    d_type: DT_DIR,
-                },
-                2,
-            ) {
-                return Ok(());
-            }
-            ctx.pos = 2;
-        }
         // A snapshot of the names: the actor copies to user memory without the lock.
         let entries: Vec<(Vec<u8>, u64, u8)> = match &dir.i.lock().data {
             InodeData::Dir(d) => d
@@ -431,14 +407,8 @@ impl FileOperations for RamfsDir {
                 let child = dir.lookup(&name);
                 child.map_or(DT_UNKNOWN, |c| dtype(c.mode()))
             };
-            if !(ctx.actor)(
-                &DirEntry {
-                    name: &name,
-                    ino,
-                    d_type,
-                },
-                ctx.pos + 1,
-            ) {
+            let next = ctx.pos + 1;
+            if !dir_emit(ctx, &name, ino, d_type, next) {
                 return Ok(());
             }
             ctx.pos += 1;

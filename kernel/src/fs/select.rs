@@ -7,52 +7,24 @@
 //! ([`wake_pollers`]), and each woken poller asks its files again. The queue exists
 //! while someone polls, so that no memory stays behind once nobody does.
 
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::fdtable::{current_files, fget};
 use super::open::nofile_limit;
 use crate::errno::*;
 use crate::mm::uaccess::UserPtr;
-use crate::sched::wait::{WaitError, WaitQueue};
+use crate::sched::wait::{LazyWaitQueue, WaitError, WaitQueue};
 use crate::signal::{set_current_blocked, ERESTARTNOHAND};
-use crate::sync::IrqSpinLock;
 use crate::task::current;
 use crate::time::{get_jiffies, ktime_get_ns, timespec_to_ticks, Timespec};
 use forkos_lib::uapi::poll::*;
 
-/// The queue of every task sleeping in `ppoll`, and how many are polling.
-static POLL_WAIT: IrqSpinLock<(Option<Arc<WaitQueue>>, usize)> = IrqSpinLock::new((None, 0));
+/// The queue of every task sleeping in `ppoll` or `pselect6`.
+static POLL_WAIT: LazyWaitQueue = LazyWaitQueue::new();
 
 /// A file changed what it is ready for: let every poller look again.
 pub fn wake_pollers() {
-    let q = POLL_WAIT.lock().0.clone();
-    if let Some(q) = q {
-        q.wake_up_all();
-    }
-}
-
-/// Join the pollers.
-fn poll_wait_get() -> Arc<WaitQueue> {
-    let mut g = POLL_WAIT.lock();
-    g.1 += 1;
-    g.0.get_or_insert_with(|| Arc::new(WaitQueue::new()))
-        .clone()
-}
-
-/// Leave the pollers; the last one frees the queue.
-fn poll_wait_put(q: Arc<WaitQueue>) {
-    let last = {
-        let mut g = POLL_WAIT.lock();
-        g.1 -= 1;
-        if g.1 == 0 {
-            g.0.take()
-        } else {
-            None
-        }
-    };
-    drop(q);
-    drop(last);
+    POLL_WAIT.wake_up_all();
 }
 
 // SAFETY: `struct pollfd` is three integers, no padding.
@@ -103,9 +75,7 @@ fn do_poll(fds: &mut [PollFd], deadline: Option<u64>) -> SysResult {
             continue;
         }
         let ready = || fds.iter().any(|p| do_pollfd(p) != 0);
-        let q = poll_wait_get();
-        let r = q.wait_event(ready, left);
-        poll_wait_put(q);
+        let r = POLL_WAIT.wait_event(ready, left);
         if r == Err(WaitError::TimedOut) {
             timed_out = true;
         }
@@ -374,9 +344,7 @@ fn core_sys_select(n: i32, sets: [UserPtr<u64>; 3], end_ns: Option<u64>) -> SysR
             continue;
         }
         let ready = || select_scan(n, &want).map_or(true, |(_, c)| c > 0);
-        let q = poll_wait_get();
-        let r = q.wait_event(ready, left);
-        poll_wait_put(q);
+        let r = POLL_WAIT.wait_event(ready, left);
         if r == Err(WaitError::TimedOut) {
             timed_out = true;
         }

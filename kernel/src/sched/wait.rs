@@ -160,6 +160,60 @@ impl WaitQueue {
     }
 }
 
+/// A wait queue (Linux `wait_queue_head_t`) that exists only while someone waits on
+/// it: a queue kept in something that lives for ever (a terminal, the pollers of
+/// `fs/select.rs`) would keep the memory its first sleeper made it take.
+pub struct LazyWaitQueue(IrqSpinLock<(Option<Arc<WaitQueue>>, usize)>);
+
+impl Default for LazyWaitQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LazyWaitQueue {
+    pub const fn new() -> Self {
+        LazyWaitQueue(IrqSpinLock::new((None, 0)))
+    }
+
+    /// Sleep until `cond()` holds, a signal comes or `timeout` ticks pass (Linux
+    /// `wait_event_interruptible_timeout` on the queue).
+    pub fn wait_event(
+        &self,
+        cond: impl FnMut() -> bool,
+        timeout: Option<u64>,
+    ) -> Result<(), WaitError> {
+        let q = {
+            let mut g = self.0.lock();
+            g.1 += 1;
+            g.0.get_or_insert_with(|| Arc::new(WaitQueue::new()))
+                .clone()
+        };
+        let r = q.wait_event(cond, timeout);
+        // The last sleeper out frees the queue.
+        let last = {
+            let mut g = self.0.lock();
+            g.1 -= 1;
+            if g.1 == 0 {
+                g.0.take()
+            } else {
+                None
+            }
+        };
+        drop(q);
+        drop(last);
+        r
+    }
+
+    /// Wake every sleeper to look again (Linux `wake_up_interruptible`).
+    pub fn wake_up_all(&self) {
+        let q = self.0.lock().0.clone();
+        if let Some(q) = q {
+            q.wake_up_all();
+        }
+    }
+}
+
 /// A one-shot event to wait for (Linux `struct completion`), e.g. a vfork child letting
 /// go of its parent's memory.
 pub struct Completion {

@@ -285,16 +285,7 @@ pub fn do_notify_parent_cldstop(
     let (parent, pid) = if for_ptracer {
         (tsk.inner.lock().ptrace_parent.upgrade(), tsk.pid)
     } else {
-        let leader = if tsk.is_group_leader() {
-            None
-        } else {
-            PID_TABLE.lock().find(tsk.tgid)
-        };
-        let parent = match &leader {
-            Some(l) => l.inner.lock().parent.upgrade(),
-            None => tsk.inner.lock().parent.upgrade(),
-        };
-        (parent, tsk.tgid)
+        (tsk.real_parent(), tsk.tgid)
     };
     let Some(parent) = parent else { return };
     let a = action_of(&parent, SIGCHLD);

@@ -22,7 +22,7 @@ use crate::fs::file::{File, FileOperations, PrivateData};
 use crate::fs::inode::Inode;
 use crate::iov_iter::IovIter;
 use crate::mm::uaccess::UserPtr;
-use crate::sched::wait::WaitQueue;
+use crate::sched::wait::LazyWaitQueue;
 use crate::sync::IrqSpinLock;
 use crate::task::Pid;
 use forkos_lib::n_tty::NTtyData;
@@ -39,7 +39,7 @@ pub struct TtyStruct {
     /// `winsize`).
     pub ctrl: IrqSpinLock<TtyCtrl>,
     /// Readers sleep here until a line (or a byte) comes (Linux `read_wait`).
-    pub read_wait: TtyWaitQueue,
+    pub read_wait: LazyWaitQueue,
     /// How many times the terminal was hung up ([`tty_vhangup_session`]): a file
     /// opened before the last hangup is hung up (Linux gives such files
     /// `hung_up_tty_fops`).
@@ -94,56 +94,9 @@ pub static CONSOLE_TTY: TtyStruct = TtyStruct {
             ws_ypixel: 0,
         },
     }),
-    read_wait: TtyWaitQueue::new(),
+    read_wait: LazyWaitQueue::new(),
     hangups: AtomicU64::new(0),
 };
-
-/// A terminal's wait queue (Linux `wait_queue_head_t`), which exists only while
-/// someone waits on it, as `fs/select.rs`'s pollers' does: a terminal lives for ever,
-/// and a queue kept in it would keep the memory its first sleeper made it take.
-pub struct TtyWaitQueue(IrqSpinLock<(Option<Arc<WaitQueue>>, usize)>);
-
-impl TtyWaitQueue {
-    const fn new() -> Self {
-        TtyWaitQueue(IrqSpinLock::new((None, 0)))
-    }
-
-    /// Sleep until `cond()` holds, a signal comes or `timeout` ticks pass (Linux
-    /// `wait_event_interruptible_timeout` on the queue).
-    pub fn wait_event(
-        &self,
-        cond: impl FnMut() -> bool,
-        timeout: Option<u64>,
-    ) -> Result<(), crate::sched::wait::WaitError> {
-        let q = {
-            let mut g = self.0.lock();
-            g.1 += 1;
-            g.0.get_or_insert_with(|| Arc::new(WaitQueue::new()))
-                .clone()
-        };
-        let r = q.wait_event(cond, timeout);
-        let last = {
-            let mut g = self.0.lock();
-            g.1 -= 1;
-            if g.1 == 0 {
-                g.0.take()
-            } else {
-                None
-            }
-        };
-        drop(q);
-        drop(last);
-        r
-    }
-
-    /// Wake every sleeper to look again (Linux `wake_up_interruptible`).
-    pub fn wake_up_all(&self) {
-        let q = self.0.lock().0.clone();
-        if let Some(q) = q {
-            q.wake_up_all();
-        }
-    }
-}
 
 /// `/dev/ttyAMA0`'s device number (Linux `SERIAL_AMBA_MAJOR`, `SERIAL_AMBA_MINOR`).
 pub const TTYAMA0_RDEV: (u32, u32) = (204, 64);

@@ -13,7 +13,6 @@ use core::fmt::Write;
 use core::sync::atomic::Ordering;
 
 use crate::mm::{VmFlags, VmaBacking};
-use crate::pid::PID_TABLE;
 use crate::resource::RLIM_NLIMITS;
 use crate::task::{Task, TaskState};
 
@@ -47,16 +46,7 @@ fn tracer_pid(t: &Task) -> i32 {
 /// The parent's process id as `getppid` gives it (Linux `task_tgid_nr_ns(rcu_dereference(
 /// p->real_parent))`, 0 for none).
 fn ppid(t: &Task) -> i32 {
-    let leader = if t.pid == t.tgid {
-        None
-    } else {
-        PID_TABLE.lock().find(t.tgid)
-    };
-    let parent = match &leader {
-        Some(l) => l.inner.lock().parent.upgrade(),
-        None => t.inner.lock().parent.upgrade(),
-    };
-    parent.map_or(0, |p| p.tgid)
+    t.real_parent().map_or(0, |p| p.tgid)
 }
 
 /// Sizes of an address space, in pages (Linux `task_mem`, `task_statm`).

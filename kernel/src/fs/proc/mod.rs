@@ -24,7 +24,7 @@ use alloc::format;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use super::file::{DirContext, DirEntry, File, FileOperations};
+use super::file::{dir_emit, dir_emit_dots, DirContext, File, FileOperations};
 use super::inode::{Inode, InodeData};
 use crate::errno::*;
 use crate::iov_iter::IovIter;
@@ -183,39 +183,6 @@ const PID_OFFSET: i64 = 1 << 20;
 /// `proc_readfd`, `proc_task_readdir`).
 pub struct ProcDir;
 
-/// Emit `.` and `..` from position 0 (Linux `dir_emit_dots`); false when full.
-fn emit_dots(file: &File, ctx: &mut DirContext) -> bool {
-    let dir = &file.f_inode;
-    if ctx.pos == 0 {
-        if !(ctx.actor)(
-            &DirEntry {
-                name: b".",
-                ino: dir.ino,
-                d_type: DT_DIR,
-            },
-            1,
-        ) {
-            return false;
-        }
-        ctx.pos = 1;
-    }
-    if ctx.pos == 1 {
-        let parent = dir.parent();
-        if !(ctx.actor)(
-            &DirEntry {
-                name: b"..",
-                ino: parent.ino,
-                d_type: DT_DIR,
-            },
-            2,
-        ) {
-            return false;
-        }
-        ctx.pos = 2;
-    }
-    true
-}
-
 /// Emit `entries` (position, name, type) from `ctx.pos` on, in order of position.
 fn emit_all(ctx: &mut DirContext, entries: &[(i64, Vec<u8>, u8)]) {
     for (pos, name, d_type) in entries {
@@ -224,12 +191,7 @@ fn emit_all(ctx: &mut DirContext, entries: &[(i64, Vec<u8>, u8)]) {
         }
         // The inode number a listing shows is not the one a lookup gets: /proc's are
         // made afresh (Linux too gives listings numbers of their own for pids).
-        let e = DirEntry {
-            name,
-            ino: 1,
-            d_type: *d_type,
-        };
-        if !(ctx.actor)(&e, pos + 1) {
+        if !dir_emit(ctx, name, 1, *d_type, pos + 1) {
             return;
         }
         ctx.pos = pos + 1;
@@ -238,7 +200,7 @@ fn emit_all(ctx: &mut DirContext, entries: &[(i64, Vec<u8>, u8)]) {
 
 impl FileOperations for ProcDir {
     fn iterate_shared(&self, file: &File, ctx: &mut DirContext) -> Result<(), Errno> {
-        if !emit_dots(file, ctx) {
+        if !dir_emit_dots(file, ctx) {
             return Ok(());
         }
         let mut entries: Vec<(i64, Vec<u8>, u8)> = Vec::new();

@@ -532,42 +532,27 @@ pub fn getdents64_lists_directory() -> T {
     let d = open(b"/tmp/d-list", O_RDONLY | O_DIRECTORY, 0);
     let mut buf = [0u8; 512];
     let mut seen = [0u8; 6]; // ., .., a, bb, c, l: their d_type
-    loop {
-        let n = call(
-            nr::GETDENTS64,
-            [d as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0],
-        );
-        check!(n >= 0, "getdents64 = {n}");
-        if n == 0 {
-            break;
-        }
-        let mut at = 0;
-        while at < n as usize {
-            let reclen = u16::from_le_bytes([buf[at + 16], buf[at + 17]]) as usize;
-            let d_type = buf[at + 18];
-            let name = &buf[at + 19..at + reclen];
-            let name = &name[..name.iter().position(|&x| x == 0).unwrap_or(name.len())];
-            let i = match name {
-                b"." => 0,
-                b".." => 1,
-                b"a" => 2,
-                b"bb" => 3,
-                b"c" => 4,
-                b"l" => 5,
-                _ => {
-                    return Err(fail(
-                        format_args!("unexpected entry {name:?}"),
-                        file!(),
-                        line!(),
-                    ))
-                }
-            };
-            check_eq!(seen[i], 0, "entry {i} listed once");
-            seen[i] = d_type;
-            check_eq!(reclen % 8, 0, "reclen aligned");
-            at += reclen;
-        }
-    }
+    for_each_dirent(d as i32, &mut buf, |name, d_type, reclen| {
+        let i = match name {
+            b"." => 0,
+            b".." => 1,
+            b"a" => 2,
+            b"bb" => 3,
+            b"c" => 4,
+            b"l" => 5,
+            _ => {
+                return Err(fail(
+                    format_args!("unexpected entry {name:?}"),
+                    file!(),
+                    line!(),
+                ))
+            }
+        };
+        check_eq!(seen[i], 0, "entry {i} listed once");
+        seen[i] = d_type;
+        check_eq!(reclen % 8, 0, "reclen aligned");
+        Ok(())
+    })?;
     check_eq!(
         seen,
         [DT_DIR, DT_DIR, DT_REG, DT_REG, DT_DIR, DT_LNK],

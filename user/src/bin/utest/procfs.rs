@@ -329,32 +329,18 @@ pub fn proc_readdir_lists_pids() -> T {
     };
     let _ = core::fmt::write(&mut w, format_args!("{pid}"));
     let wl = w.at;
-    loop {
-        let n = call(
-            nr::GETDENTS64,
-            [fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0],
-        );
-        check!(n >= 0, "getdents64: {n}");
-        if n == 0 {
-            break;
+    for_each_dirent(fd as i32, &mut buf, |name, _, _| {
+        if name == b"self" {
+            names_seen.0 = true;
         }
-        let mut at = 0;
-        while at < n as usize {
-            let reclen = u16::from_le_bytes([buf[at + 16], buf[at + 17]]) as usize;
-            let name = &buf[at + 19..at + reclen];
-            let name = &name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())];
-            if name == b"self" {
-                names_seen.0 = true;
-            }
-            if name == b"1" {
-                names_seen.1 = true;
-            }
-            if name == &want[..wl] {
-                names_seen.2 = true;
-            }
-            at += reclen;
+        if name == b"1" {
+            names_seen.1 = true;
         }
-    }
+        if name == &want[..wl] {
+            names_seen.2 = true;
+        }
+        Ok(())
+    })?;
     sys::close(fd as i32);
     sys::kill(pid, sys::SIGKILL);
     wait(pid)?;

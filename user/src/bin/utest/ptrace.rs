@@ -117,12 +117,21 @@ fn raise_sigstop() {
     sys::kill(sys::getpid() as i32, SIGSTOP);
 }
 
-/// A child that asks to be traced, stops, and then runs `f` (its exit status).
-fn traced_child(f: impl FnOnce() -> i32) -> Result<i32, crate::util::Fail> {
+/// A child that asks to be traced and then runs `f` (its exit status), which stops it
+/// with SIGSTOP where it chooses: inside its own `asm!`, for a test whose tracer looks
+/// at registers held across the stop.
+fn traceme_child(f: impl FnOnce() -> i32) -> Result<i32, crate::util::Fail> {
     child_code(|| {
         if sys::ptrace(PTRACE_TRACEME, 0, 0, 0) != 0 {
             return 100;
         }
+        f()
+    })
+}
+
+/// A child that asks to be traced, stops, and then runs `f` (its exit status).
+fn traced_child(f: impl FnOnce() -> i32) -> Result<i32, crate::util::Fail> {
+    traceme_child(|| {
         raise_sigstop();
         f()
     })
@@ -1040,10 +1049,7 @@ pub fn ptrace_clone_ptrace_and_untraced() -> T {
 /// read and written at a stop.
 pub fn ptrace_fpsimd_regset() -> T {
     let t = child(|| {
-        let c = child_code(|| {
-            if sys::ptrace(PTRACE_TRACEME, 0, 0, 0) != 0 {
-                return 100;
-            }
+        let c = traceme_child(|| {
             let pid = sys::getpid();
             let after: u64;
             // SAFETY: kill(getpid(), SIGSTOP) with d8 holding a value across it; the
@@ -1227,10 +1233,7 @@ pub fn ptrace_group_stop_seen_by_tracer() -> T {
 /// the address); CONT then runs on unstepped.
 pub fn ptrace_singlestep() -> T {
     let t = child(|| {
-        let c = child_code(|| {
-            if sys::ptrace(PTRACE_TRACEME, 0, 0, 0) != 0 {
-                return 100;
-            }
+        let c = traceme_child(|| {
             let pid = sys::getpid();
             // SAFETY: kill(getpid(), SIGSTOP), then three instructions that change
             // nothing, for the tracer to step through.
@@ -1351,10 +1354,7 @@ pub fn ptrace_exit_event_on_signal_death() -> T {
 /// (`SI_USER`, Linux's pseudo-step), after which stepping goes on.
 pub fn ptrace_singlestep_over_svc() -> T {
     let t = child(|| {
-        let c = child_code(|| {
-            if sys::ptrace(PTRACE_TRACEME, 0, 0, 0) != 0 {
-                return 100;
-            }
+        let c = traceme_child(|| {
             let pid = sys::getpid();
             let got: usize;
             // SAFETY: kill(getpid(), SIGSTOP), then getpid, whose result is returned.

@@ -66,6 +66,23 @@ fn getsid_of_tty(fd: i32) -> isize {
     }
 }
 
+/// The terminal is free for the next session: a new session leader that opens it gets
+/// it as its controlling terminal.
+fn next_session_gets_tty() -> T {
+    let c = child(|| {
+        check_eq!(sys::setsid(), sys::getpid(), "setsid");
+        let fd = open(b"/dev/ttyAMA0", sys::O_RDWR) as i32;
+        check!(fd >= 0, "open /dev/ttyAMA0: {fd}");
+        check_eq!(
+            getsid_of_tty(fd),
+            sys::getpid(),
+            "the terminal of the next session"
+        );
+        Ok(())
+    })?;
+    expect_ok(c)
+}
+
 /// The console's termios are Linux's defaults for a terminal (`tty_std_termios`:
 /// canonical mode, echo, signal characters, `ICRNL`, `OPOST|ONLCR`, the usual control
 /// characters); `TCSETS*` set them, a bad pointer is `EFAULT`; the window size of a
@@ -320,18 +337,7 @@ pub fn tty_controlling_terminal() -> T {
         Ok(())
     })?;
     expect_ok(c)?;
-    let c = child(|| {
-        check_eq!(sys::setsid(), sys::getpid(), "setsid");
-        let fd = open(b"/dev/ttyAMA0", sys::O_RDWR) as i32;
-        check!(fd >= 0, "open /dev/ttyAMA0: {fd}");
-        check_eq!(
-            getsid_of_tty(fd),
-            sys::getpid(),
-            "the terminal of the next session"
-        );
-        Ok(())
-    })?;
-    expect_ok(c)
+    next_session_gets_tty()
 }
 
 fn pipe() -> Result<(i32, i32), crate::util::Fail> {
@@ -710,17 +716,7 @@ pub fn tty_session_leader_exit_hangs_up() -> T {
     for fd in [rd, wr, go_rd, go_wr] {
         sys::close(fd);
     }
-    let c = child(|| {
-        check_eq!(sys::setsid(), sys::getpid(), "setsid");
-        let fd = open(b"/dev/ttyAMA0", sys::O_RDWR) as i32;
-        check_eq!(
-            getsid_of_tty(fd),
-            sys::getpid(),
-            "the terminal of the next session"
-        );
-        Ok(())
-    })?;
-    expect_ok(c)
+    next_session_gets_tty()
 }
 
 /// `TIOCSCTTY` on a terminal another session controls: `EPERM`, unless the argument is

@@ -113,6 +113,30 @@ pub fn expect_killed_by(sig: i32, f: impl FnOnce()) -> T {
     expect_status(pid, killed(sig))
 }
 
+/// Read directory `fd` to its end with `getdents64` through `buf`, calling
+/// `f(name, d_type, reclen)` for each record in order (what libc's `readdir` walks).
+pub fn for_each_dirent(fd: i32, buf: &mut [u8], mut f: impl FnMut(&[u8], u8, usize) -> T) -> T {
+    loop {
+        let n = sys::syscall(
+            sys::nr::GETDENTS64,
+            [fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0],
+        );
+        check!(n >= 0, "getdents64: {n}");
+        if n == 0 {
+            return Ok(());
+        }
+        let mut at = 0;
+        while at < n as usize {
+            let reclen = u16::from_le_bytes([buf[at + 16], buf[at + 17]]) as usize;
+            let d_type = buf[at + 18];
+            let name = &buf[at + 19..at + reclen];
+            let name = &name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())];
+            f(name, d_type, reclen)?;
+            at += reclen;
+        }
+    }
+}
+
 /// Nanoseconds of CLOCK_MONOTONIC.
 pub fn now_ns() -> i64 {
     let mut ts = sys::Timespec::default();
