@@ -68,6 +68,7 @@ pub fn rest_init(cmdline: &str) -> ! {
     CMDLINE.call_once(|| String::from(cmdline));
     // Everything allocated from here on (init, the kernel thread, all processes) must
     // be given back by the time init has exited and been reaped.
+    crate::mm::slab::shrink();
     SLABS_AT_INIT.call_once(crate::mm::slab::pages_per_class);
     PAGES_AT_INIT.store(page_alloc::nr_free_pages(), Ordering::Relaxed);
     // Create both before either can run, so that init is pid 1 and the kernel thread
@@ -131,6 +132,7 @@ pub fn idle_work() {
     current().inner.lock().children.shrink_to_fit();
     // And the kernel stacks kept for reuse.
     crate::mm::kstack::drain_cache();
+    crate::mm::slab::shrink();
     // The mounts go with the last process of their namespace (Linux `put_mnt_ns`).
     crate::fs::namespace::put_mnt_ns();
     let before = PAGES_AT_INIT.load(Ordering::Relaxed);

@@ -1,9 +1,11 @@
 //! Small kernel objects (Linux `mm/slub.c`, much simplified): size classes of 16 to 2048
 //! bytes, each served from *slabs*, single pages cut into equal objects. A slab whose
-//! last object is freed goes straight back to the page allocator, so kernel objects —
-//! tasks, signal state, address-space bookkeeping — return their memory when the
-//! processes that needed them are gone, and the free page count comes back to where it
-//! was. (The linked-list heap in [`super::heap`] serves only larger allocations.)
+//! last object is freed goes back to the page allocator, unless it is the only one its
+//! cache has with room (Linux's `min_partial`), which is kept for the next allocation;
+//! [`shrink`] gives those back too. So kernel objects — tasks, signal state,
+//! address-space bookkeeping — return their memory when the processes that needed them
+//! are gone, and the free page count comes back to where it was. (The linked-list heap
+//! in [`super::heap`] serves only larger allocations.)
 //!
 //! Each slab starts with a header; its free objects form a singly linked list through
 //! their first word. A cache keeps a doubly linked list of its slabs that have a free
@@ -199,7 +201,7 @@ pub fn alloc(class: usize) -> *mut u8 {
 }
 
 /// Give back an object of class `class` (Linux `kmem_cache_free`); a slab left empty
-/// goes back to the page allocator.
+/// goes back to the page allocator, unless it is the cache's only one with room.
 ///
 /// # Safety
 /// `ptr` came from [`alloc`] with the same class and is not used any more.
@@ -214,13 +216,53 @@ pub unsafe fn free(ptr: *mut u8, class: usize) {
         (*slab).free = ptr as *mut usize;
         (*slab).inuse -= 1;
         if (*slab).inuse == 0 {
-            if !was_full {
-                unlink(cache, slab);
+            // Linux `__slab_free`: an empty slab is discarded only if the cache keeps
+            // other partial slabs (`min_partial`, here 1), so that a fork and exit
+            // cycle does not build and free a slab page each time.
+            let others = if was_full {
+                !cache.partial.is_null()
+            } else {
+                cache.partial != slab || !(*slab).next.is_null()
+            };
+            if others {
+                if !was_full {
+                    unlink(cache, slab);
+                }
+                discard_slab(slab, class);
+            } else if was_full {
+                push(cache, slab);
             }
-            page_alloc::free_page(virt_to_phys(slab as u64));
-            PAGES[class].fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
         } else if was_full {
             push(cache, slab);
+        }
+    }
+}
+
+/// Give a slab's page back (Linux `discard_slab`).
+///
+/// # Safety
+/// `slab` has no object in use and is on no list; the caller holds the lock.
+unsafe fn discard_slab(slab: *mut Slab, class: usize) {
+    page_alloc::free_page(virt_to_phys(slab as u64));
+    PAGES[class].fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// Give back the page of every empty slab the caches keep (Linux `kmem_cache_shrink`),
+/// before the free page count is compared with an earlier one.
+pub fn shrink() {
+    let mut caches = CACHES.lock();
+    for (class, cache) in caches.0.iter_mut().enumerate() {
+        let mut slab = cache.partial;
+        while !slab.is_null() {
+            // SAFETY: slabs on the partial list are live headers; we hold the lock.
+            unsafe {
+                let next = (*slab).next;
+                if (*slab).inuse == 0 {
+                    unlink(cache, slab);
+                    discard_slab(slab, class);
+                }
+                slab = next;
+            }
         }
     }
 }
