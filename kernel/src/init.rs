@@ -132,9 +132,10 @@ pub fn idle_work() {
     current().inner.lock().children.shrink_to_fit();
     // And the kernel stacks kept for reuse.
     crate::mm::kstack::drain_cache();
-    crate::mm::slab::shrink();
     // The mounts go with the last process of their namespace (Linux `put_mnt_ns`).
     crate::fs::namespace::put_mnt_ns();
+    // Last, the empty slabs the caches keep, now that nothing more is freed.
+    crate::mm::slab::shrink();
     let before = PAGES_AT_INIT.load(Ordering::Relaxed);
     let after = page_alloc::nr_free_pages();
     println!("forkos: free pages before init started {before}, after it exited {after}");
