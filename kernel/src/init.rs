@@ -130,6 +130,7 @@ pub fn idle_work() {
     // The idle task's list of children held init and the kernel thread: give its room
     // back too, as it was before they existed.
     current().inner.lock().children.shrink_to_fit();
+    crate::sched::wait_for_finished_switches();
     // And the kernel stacks kept for reuse.
     crate::mm::kstack::drain_cache();
     // The mounts go with the last process of their namespace (Linux `put_mnt_ns`).

@@ -73,6 +73,20 @@ pub struct Rq {
     migration_pending: bool,
 }
 
+/// Wait, for a while at most, until no CPU still holds a task it switched away from
+/// (`rq.prev`, dropped by its `finish_task_switch`): a task that ran last on another CPU
+/// is freed there, maybe just after init was reaped here. The leak check counts pages
+/// only after that.
+pub fn wait_for_finished_switches() {
+    for _ in 0..1_000_000 {
+        let pending = RUNQUEUES.iter().any(|rq| rq.lock().prev.is_some());
+        if !pending {
+            return;
+        }
+        crate::arch::irqflags::cpu_relax();
+    }
+}
+
 /// Make room in every online CPU's run queue for `n` tasks at boot, so that a queue
 /// never grows later: the memory a workload uses all comes back (see the leak check).
 pub fn reserve_runqueues(n: usize) {
