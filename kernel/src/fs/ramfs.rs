@@ -417,15 +417,7 @@ impl FileOperations for RamfsDir {
     }
 
     fn llseek(&self, _file: &File, pos: i64, offset: i64, whence: u32) -> Result<i64, Errno> {
-        let new = match whence {
-            SEEK_SET => Some(offset),
-            SEEK_CUR => pos.checked_add(offset),
-            _ => return Err(EINVAL),
-        };
-        match new {
-            Some(p) if p >= 0 => Ok(p),
-            _ => Err(EINVAL),
-        }
+        super::read_write::no_seek_end_llseek(pos, offset, whence)
     }
 
     /// Linux `generic_read_dir`.

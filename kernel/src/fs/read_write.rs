@@ -215,3 +215,17 @@ pub fn sys_sendfile(out_fd: u64, in_fd: u64, offset: UserPtr<i64>, count: u64) -
     }
     Ok(done as i64)
 }
+
+/// The new offset of a file without an end to seek from (Linux `no_seek_end_llseek`):
+/// `SEEK_SET` and `SEEK_CUR` only, never below 0.
+pub fn no_seek_end_llseek(pos: i64, offset: i64, whence: u32) -> Result<i64, Errno> {
+    let new = match whence {
+        SEEK_SET => Some(offset),
+        SEEK_CUR => pos.checked_add(offset),
+        _ => return Err(EINVAL),
+    };
+    match new {
+        Some(p) if p >= 0 => Ok(p),
+        _ => Err(EINVAL),
+    }
+}

@@ -104,12 +104,17 @@ fn set_user_sigmask(sigmask: UserPtr<u64>, sigsetsize: u64) -> Result<(), Errno>
     if sigsetsize != 8 {
         return Err(EINVAL);
     }
-    let set = sigmask.read()?;
+    set_blocked_saving_old(sigmask.read()?);
+    Ok(())
+}
+
+/// Block `set`, keeping the old mask for the signal frame or the syscall's return to
+/// restore (Linux: `current->saved_sigmask = current->blocked; set_current_blocked()`).
+fn set_blocked_saving_old(set: u64) {
     let t = &current();
     let old = t.inner.lock().blocked;
     t.inner.lock().saved_sigmask = Some(old);
     set_current_blocked(set);
-    Ok(())
 }
 
 /// `ppoll(fds, nfds, tsp, sigmask, sigsetsize)` (Linux `sys_ppoll`): the timeout is
@@ -213,11 +218,7 @@ pub fn sys_rt_sigsuspend(mask: UserPtr<u64>, sigsetsize: u64) -> SysResult {
     if sigsetsize != 8 {
         return Err(EINVAL);
     }
-    let set = mask.read()?;
-    let t = &current();
-    let old = t.inner.lock().blocked;
-    t.inner.lock().saved_sigmask = Some(old);
-    set_current_blocked(set);
+    set_blocked_saving_old(mask.read()?);
     let wq = WaitQueue::new();
     while wq.wait_event(|| false, None).is_ok() {}
     Err(ERESTARTNOHAND)

@@ -269,15 +269,7 @@ impl FileOperations for ProcDir {
 
 /// `lseek` of a `/proc` file (Linux `seq_lseek`): from the start or from here.
 fn seq_lseek(pos: i64, offset: i64, whence: u32) -> Result<i64, Errno> {
-    let new = match whence {
-        SEEK_SET => Some(offset),
-        SEEK_CUR => pos.checked_add(offset),
-        _ => return Err(EINVAL),
-    };
-    match new {
-        Some(p) if p >= 0 => Ok(p),
-        _ => Err(EINVAL),
-    }
+    crate::fs::read_write::no_seek_end_llseek(pos, offset, whence)
 }
 
 /// A `/proc` file of text (Linux `seq_file`: `seq_read_iter` calls `show`, then
