@@ -80,19 +80,28 @@ pub const JOBCTL_PTRACE_FROZEN: u32 = 1 << 24;
 /// `task->jobctl`: in a ptrace stop, for the tracer to see (Linux `JOBCTL_TRACED`).
 pub const JOBCTL_TRACED: u32 = 1 << 27;
 
-/// `thread_info.flags` bit: the scheduler should run soon (Linux `TIF_NEED_RESCHED`).
-pub const TIF_NEED_RESCHED: u64 = 1 << 1;
+// The `thread_info.flags` bits. They are numbered so that each test the syscall path
+// makes is one instruction: all five are the low bits, so "any work on the way out?" is
+// one `tst` with an immediate; Linux numbers its arm64 flags to the same end
+// (`_TIF_WORK_MASK` bits 0-6, `_TIF_SYSCALL_WORK` bits 8-12). The numbers are forkos's.
+
 /// `thread_info.flags` bit: a signal is pending (Linux `TIF_SIGPENDING`).
 pub const TIF_SIGPENDING: u64 = 1 << 0;
+/// `thread_info.flags` bit: the scheduler should run soon (Linux `TIF_NEED_RESCHED`).
+pub const TIF_NEED_RESCHED: u64 = 1 << 1;
 /// `thread_info.flags` bit: work on the way back to user space outside signals and
 /// scheduling; in forkos, rseq's (Linux arm64 `TIF_NOTIFY_RESUME`).
 pub const TIF_NOTIFY_RESUME: u64 = 1 << 2;
-/// `thread_info.flags` bit: stop for the tracer at syscall entry and exit (Linux
-/// arm64 `TIF_SYSCALL_TRACE`, set by `PTRACE_SYSCALL`).
-pub const TIF_SYSCALL_TRACE: u64 = 1 << 8;
 /// `thread_info.flags` bit: single-step in user space (Linux arm64 `TIF_SINGLESTEP`, set
 /// by `PTRACE_SINGLESTEP`).
-pub const TIF_SINGLESTEP: u64 = 1 << 21;
+pub const TIF_SINGLESTEP: u64 = 1 << 3;
+/// `thread_info.flags` bit: stop for the tracer at syscall entry and exit (Linux
+/// arm64 `TIF_SYSCALL_TRACE`, set by `PTRACE_SYSCALL`).
+pub const TIF_SYSCALL_TRACE: u64 = 1 << 4;
+/// Every flag above: what a return from a syscall tests (see `el0_svc`).
+pub const TIF_ALL: u64 =
+    TIF_SIGPENDING | TIF_NEED_RESCHED | TIF_NOTIFY_RESUME | TIF_SINGLESTEP | TIF_SYSCALL_TRACE;
+const _: () = assert!(TIF_ALL == (1 << 5) - 1, "the flags are the low bits, one mask");
 
 /// Low-level per-task state kept at the start of the task (Linux `struct thread_info`).
 #[repr(C)]

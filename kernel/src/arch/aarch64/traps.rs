@@ -15,7 +15,7 @@ use crate::signal::{
     force_sig_fault, BUS_ADRALN, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPERR, SIGBUS, SIGILL, SIGKILL,
     SIGSEGV, SIGTRAP, TRAP_BRKPT,
 };
-use crate::task::current;
+use crate::task::{current, Current};
 use crate::{irq, print, println, selftest};
 
 /// QEMU's exit status after an oops (an exception the kernel cannot handle).
@@ -218,19 +218,22 @@ extern "C" fn asm_exit_to_user_mode(regs: &mut PtRegs) {
 }
 
 /// A system call and the way back to user space (Linux `el0_svc` -> `do_el0_svc` ->
-/// `el0_svc_common`, then `exit_to_user_mode`); `flags` are the thread flags read at
-/// entry.
+/// `el0_svc_common`, then `exit_to_user_mode`); `t` is current, `flags` its thread
+/// flags read at entry.
 #[inline(always)]
-fn el0_svc(regs: &mut PtRegs, flags: u64) {
+fn el0_svc(regs: &mut PtRegs, t: &Current, flags: u64) {
     regs.orig_x0 = regs.regs[0];
-    // An int, as in Linux (`syscallno`, `invoke_syscall`'s `scno`): the low half of x8.
-    let scno = regs.regs[8] as u32;
+    // An int, as in Linux (`syscallno`, `invoke_syscall`'s `scno`): the low half of x8,
+    // loaded as 32 bits, already zero-extended for the table index.
+    // SAFETY: in-bounds, aligned read of the first (on little-endian AArch64: the low)
+    // four bytes of the saved x8.
+    let scno = unsafe { (&raw const regs.regs[8]).cast::<u32>().read() };
     regs.syscallno = scno as i32;
     local_irq_enable();
     // A tracer asked for syscall stops (Linux `has_syscall_work`): it sees the call
     // before it runs, may change or skip it, and sees its result.
-    use crate::task::{TIF_SINGLESTEP, TIF_SYSCALL_TRACE};
-    if flags & (TIF_SYSCALL_TRACE | TIF_SINGLESTEP) != 0 {
+    use crate::task::TIF_SYSCALL_TRACE;
+    if flags & TIF_SYSCALL_TRACE != 0 {
         // SAFETY: `regs` is the current task's pt_regs, saved for this syscall.
         unsafe { el0_svc_traced(regs) };
         return exit_to_user_mode(regs);
@@ -238,12 +241,13 @@ fn el0_svc(regs: &mut PtRegs, flags: u64) {
     let ret = crate::syscall::invoke_syscall(scno, regs);
     regs.regs[0] = ret as u64;
     // A tracer that stopped us inside the call (a fork event, say) may have asked for
-    // syscall stops since: this call's exit is the first. Linux re-reads the flags
-    // here with interrupts masked, and `exit_to_user_mode` reads them once more; one
-    // read serves both here, and nothing to do is the common case.
+    // syscall stops since: this call's exit is the first; a stepped task reports the
+    // exit too. Linux re-reads the flags here with interrupts masked, and
+    // `exit_to_user_mode` reads them once more; one read serves both here, and nothing
+    // to do is the common case: every flag is work here, one test.
     local_irq_disable();
-    let flags = current().read_thread_flags();
-    if flags & (TIF_SYSCALL_TRACE | TIF_SINGLESTEP | EXIT_TO_USER_MODE_WORK) != 0 {
+    let flags = t.read_thread_flags();
+    if flags & crate::task::TIF_ALL != 0 {
         el0_svc_exit_work(regs, flags);
     }
 }
@@ -355,11 +359,12 @@ extern "C" fn el0t_64_sync_handler(regs: &mut PtRegs) {
     // The flags, read once here, serve the entry's two tests (Linux reads them in
     // `kernel_entry` for the step, and again in `el0_svc_common`; the bits tested can
     // only change while the task is stopped for its tracer).
-    let flags = current().read_thread_flags();
+    let t = current();
+    let flags = t.read_thread_flags();
     super::debug_monitors::disable_step_tsk(flags);
     if class == ec::SVC64 as u64 {
         // Its own way out (Linux `el0_svc` ends with `exit_to_user_mode`).
-        el0_svc(regs, flags);
+        el0_svc(regs, &t, flags);
     } else {
         el0_sync_fault(regs, esr);
         exit_to_user_mode(regs);
