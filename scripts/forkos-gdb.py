@@ -175,7 +175,7 @@ def runqueues():
     rqs = lookup_static(RUNQUEUES)
     out = []
     for cpu in range(rqs.type.strip_typedefs().range()[1] + 1):
-        rq = unwrap(rqs[cpu])
+        rq = unwrap(rqs[cpu]["__0"])  # RqSlot(IrqSpinLock<Rq>): the cache-aligned slot
         if option(rq["idle"]) is not None:
             out.append((cpu, rq))
     return out

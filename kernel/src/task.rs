@@ -101,7 +101,10 @@ pub const TIF_SYSCALL_TRACE: u64 = 1 << 4;
 /// Every flag above: what a return from a syscall tests (see `el0_svc`).
 pub const TIF_ALL: u64 =
     TIF_SIGPENDING | TIF_NEED_RESCHED | TIF_NOTIFY_RESUME | TIF_SINGLESTEP | TIF_SYSCALL_TRACE;
-const _: () = assert!(TIF_ALL == (1 << 5) - 1, "the flags are the low bits, one mask");
+const _: () = assert!(
+    TIF_ALL == (1 << 5) - 1,
+    "the flags are the low bits, one mask"
+);
 
 /// Low-level per-task state kept at the start of the task (Linux `struct thread_info`).
 #[repr(C)]

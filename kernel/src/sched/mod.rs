@@ -79,7 +79,7 @@ pub struct Rq {
 /// only after that.
 pub fn wait_for_finished_switches() {
     for _ in 0..1_000_000 {
-        let pending = RUNQUEUES.iter().any(|rq| rq.lock().prev.is_some());
+        let pending = RUNQUEUES.iter().any(|rq| rq.0.lock().prev.is_some());
         if !pending {
             return;
         }
@@ -92,21 +92,27 @@ pub fn wait_for_finished_switches() {
 pub fn reserve_runqueues(n: usize) {
     for (cpu, rq) in RUNQUEUES.iter().enumerate() {
         if crate::arch::percpu::cpu_online(cpu) {
-            rq.lock().queue.reserve_exact(n);
+            rq.0.lock().queue.reserve_exact(n);
         }
     }
 }
 
-static RUNQUEUES: [IrqSpinLock<Rq>; NR_CPUS] = [const {
-    IrqSpinLock::new(Rq {
+static RUNQUEUES: [RqSlot; NR_CPUS] = [const {
+    RqSlot(IrqSpinLock::new(Rq {
         queue: VecDeque::new(),
         curr: None,
         prev: None,
         idle: None,
         cpu: 0, // set by init_idle
         migration_pending: false,
-    })
+    }))
 }; NR_CPUS];
+
+/// One CPU's run queue on cache lines of its own (Linux's `runqueues` are
+/// `DEFINE_PER_CPU_SHARED_ALIGNED`): CPUs do not share the lines they lock at every
+/// switch, and a run queue's address is the array's plus the CPU number shifted.
+#[repr(align(128))]
+struct RqSlot(IrqSpinLock<Rq>);
 
 /// Each CPU's runnable tasks, the running one included, the idle task not (Linux
 /// `rq->nr_running`): changed under that run queue's lock, read without it by
@@ -130,17 +136,17 @@ fn idle_cpu(cpu: usize) -> bool {
 
 fn this_rq() -> &'static IrqSpinLock<Rq> {
     if NR_CPUS == 1 {
-        return &RUNQUEUES[0];
+        return &RUNQUEUES[0].0;
     }
     let cpu = crate::arch::percpu::smp_processor_id();
     debug_assert!(cpu < NR_CPUS);
     // SAFETY: init_this_cpu gave every CPU an index below NR_CPUS.
-    unsafe { RUNQUEUES.get_unchecked(cpu) }
+    unsafe { &RUNQUEUES.get_unchecked(cpu).0 }
 }
 
 /// CPU `cpu`'s run queue (Linux `cpu_rq`).
 fn cpu_rq(cpu: usize) -> &'static IrqSpinLock<Rq> {
-    &RUNQUEUES[cpu]
+    &RUNQUEUES[cpu].0
 }
 
 /// Lock the run queue `p` is on (Linux `task_rq_lock`, without the `pi_lock`, which
@@ -631,6 +637,16 @@ fn finish_task_switch(rq: &IrqSpinLock<Rq>, prev: *const Task) {
     } else {
         drop(rq);
     }
+    if let Some(prev) = prev {
+        put_prev_task_struct(prev);
+    }
+}
+
+/// Drop the run queue's reference to a task that switched away asleep or dead, freeing
+/// a dead and reaped one (Linux `put_task_struct_rcu_user`, which only a dead task
+/// reaches). Out of line: a task that stays runnable, as at `sched_yield`, has none.
+#[inline(never)]
+fn put_prev_task_struct(prev: Arc<Task>) {
     drop(prev);
 }
 

@@ -11,7 +11,6 @@ core::arch::global_asm!(
     PT_REGS_SIZE = const PT_REGS_SIZE,
     S_X0 = const S_X0,
     S_LR = const S_LR,
-    S_SP = const S_SP,
     S_PC = const S_PC,
     S_SYSCALLNO = const S_SYSCALLNO,
     S_STACKFRAME = const S_STACKFRAME,

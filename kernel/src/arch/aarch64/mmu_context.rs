@@ -301,7 +301,10 @@ impl AsidState {
 #[inline(always)]
 pub fn check_and_switch_context(pgd: PhysAddr, ctx: &MmContext) {
     let cpu = smp_processor_id();
-    let active = &ACTIVE_ASIDS[cpu].0;
+    debug_assert!(cpu < NR_CPUS);
+    // SAFETY: init_this_cpu gave every CPU an index below NR_CPUS (Linux's
+    // `this_cpu_ptr` does no bounds check either).
+    let active = unsafe { &ACTIVE_ASIDS.get_unchecked(cpu).0 };
     let mut asid = ctx.id.load(Ordering::Relaxed);
     // The fast path, without the lock: the ASID is of the current generation, and this
     // CPU's entry was not taken by a rollover. Relaxed, as Linux's: if a rollover raced
