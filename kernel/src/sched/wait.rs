@@ -130,33 +130,17 @@ impl WaitQueue {
         result
     }
 
-    /// Wake every waiter (Linux `wake_up_all`); they re-check their conditions.
+    /// Wake every waiter (Linux `wake_up_all`); they re-check their conditions. As in
+    /// Linux's `__wake_up_common`, the waiters are woken under the queue's lock and
+    /// taken off it (`autoremove_wake_function`). Lock order: a wait queue's lock, then
+    /// a task's `pi_lock`, then a run queue's (`try_to_wake_up`).
     pub fn wake_up_all(&self) {
-        let waiters: Vec<Arc<Task>> = self.waiters.lock().drain(..).collect();
-        for t in waiters {
+        let mut w = self.waiters.lock();
+        while let Some(t) = w.pop_front() {
+            // Not the last reference: a waiter stays alive until it has left
+            // `wait_event` (its pid holds it), so nothing is freed under the lock.
             wake_up_process(&t);
         }
-    }
-
-    /// Wake up to `n` waiters whose `filter` is true; returns how many were woken.
-    pub fn wake_up_filtered<F: Fn(&Task) -> bool>(&self, n: usize, filter: F) -> usize {
-        let mut woken = Vec::new();
-        {
-            let mut w = self.waiters.lock();
-            let mut i = 0;
-            while i < w.len() && woken.len() < n {
-                if filter(&w[i]) {
-                    woken.push(w.remove(i).expect("index checked"));
-                } else {
-                    i += 1;
-                }
-            }
-        }
-        let count = woken.len();
-        for t in woken {
-            wake_up_process(&t);
-        }
-        count
     }
 }
 
