@@ -24,9 +24,8 @@
 //!
 //! Lock order: `TASKLIST_LOCK` -> a wait queue's lock -> a task's `pi_lock` -> a run
 //! queue's lock. Two run queues are never both waited for: `newidle_balance` only tries
-//! the second lock, and
-//! `move_queued_task` drops one before taking the other (the task is marked
-//! `TASK_ON_RQ_MIGRATING` meanwhile, which `task_rq_lock` waits out). A run queue's lock
+//! the second lock, and `move_queued_task` drops one before taking the other (the task
+//! is marked `TASK_ON_RQ_MIGRATING` meanwhile, which `task_rq_lock` waits out). A run queue's lock
 //! is held across `context_switch` and released by the next task on the same CPU
 //! (`finish_task_switch`, or `schedule_tail` for a new one), whichever CPU the task
 //! switched away from runs on later. No other lock is taken while a run queue is
