@@ -859,21 +859,25 @@ fn copy_pte_range(
         table_index(addr, LEVEL_PTE),
         table_index(end - 1, LEVEL_PTE),
     );
-    let pairs = dst_pte[first..=last]
-        .iter_mut()
-        .zip(&mut src_pte[first..=last]);
     // Counted here and added up once per table, as Linux's `rss[]` and
     // `add_mm_rss_vec`.
-    let mut rss = CopyCount::default();
+    let mut rss = 0;
     let vm_flags = vma.flags;
-    for (dst, src) in pairs {
-        if pte_none(*src) {
-            continue;
+    let mut i = first;
+    loop {
+        if !pte_none(src_pte[i]) {
+            copy_present_pte(vm_flags, &mut dst_pte[i], &mut src_pte[i], refs);
+            rss += 1;
         }
-        copy_present_pte(vm_flags, dst, src, refs, &mut rss);
+        i += 1;
+        if i > last {
+            break;
+        }
     }
-    count.ptes += rss.ptes;
-    count.cow += rss.cow;
+    count.ptes += rss;
+    if is_cow_mapping(vm_flags) && vm_flags.contains(VmFlags::WRITE) {
+        count.cow += rss;
+    }
     Ok(())
 }
 
@@ -881,24 +885,14 @@ fn copy_pte_range(
 /// mapping, write-protect it in the parent (`ptep_set_wrprotect`) and the child
 /// (`pte_wrprotect`); then the child's entry (`set_pte_at`).
 #[inline(always)]
-fn copy_present_pte(
-    vm_flags: VmFlags,
-    dst: &mut u64,
-    src: &mut u64,
-    refs: PageRefs,
-    count: &mut CopyCount,
-) {
+fn copy_present_pte(vm_flags: VmFlags, dst: &mut u64, src: &mut u64, refs: PageRefs) {
     let mut pte = *src;
     refs.get_page(pte_pa(pte));
     if is_cow_mapping(vm_flags) && pte_writable(pte) {
         ptep_set_wrprotect(src);
         pte = pte_wrprotect(pte);
     }
-    if is_cow_mapping(vm_flags) && vm_flags.contains(VmFlags::WRITE) {
-        count.cow += 1;
-    }
     set_pte(dst, pte);
-    count.ptes += 1;
 }
 
 impl MmLock<'_> {

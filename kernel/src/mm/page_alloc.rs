@@ -33,7 +33,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering
 
 use forkos_lib::memblock::RangeSet;
 use forkos_lib::pcp::{zone_batchsize, zone_highsize, PcpCounts, BOOT_PAGESET};
-use forkos_lib::pgtable::PAGE_SIZE;
+use forkos_lib::pgtable::{PAGE_SHIFT, PAGE_SIZE};
 
 use crate::arch::irqflags::local_irq_save;
 use crate::arch::memory::{phys_to_virt, PhysAddr};
@@ -127,7 +127,8 @@ fn page_info(pa: PhysAddr) -> &'static PageInfo {
 /// hundreds): `get_page`/`put_page` without reloading where the array is.
 #[derive(Clone, Copy)]
 pub struct PageRefs {
-    base: u64,
+    /// The page frame number of the first page the array covers.
+    base_pfn: u64,
     pages: u64,
     map: *const PageInfo,
 }
@@ -136,15 +137,19 @@ impl PageRefs {
     #[inline(always)]
     pub fn get() -> PageRefs {
         PageRefs {
-            base: MEM_MAP_BASE.load(Ordering::Relaxed),
+            base_pfn: MEM_MAP_BASE.load(Ordering::Relaxed) >> PAGE_SHIFT,
             pages: MEM_MAP_PAGES.load(Ordering::Relaxed),
             map: MEM_MAP.load(Ordering::Relaxed) as *const PageInfo,
         }
     }
 
+    /// The record of the page at `pa` (Linux `pfn_to_page`), which must be one the
+    /// array covers (Linux's `vm_normal_page` checks a PTE's page frame number against
+    /// `highest_memmap_pfn` the same way). The page frame number is taken first, so
+    /// that with `pa` from a PTE the mask and the shift are one instruction.
     #[inline(always)]
     fn info(&self, pa: PhysAddr) -> &'static PageInfo {
-        let idx = pa.0.wrapping_sub(self.base) / PAGE_SIZE as u64;
+        let idx = (pa.0 >> PAGE_SHIFT).wrapping_sub(self.base_pfn);
         if idx >= self.pages {
             bad_page(pa, "outside RAM");
         }
