@@ -158,10 +158,15 @@ impl PageRefs {
         unsafe { &*self.map.add(idx as usize) }
     }
 
-    /// Take another reference to an allocated page (Linux `get_page`).
+    /// Take another reference to an allocated page (Linux `get_page`). Whether the page
+    /// was free is checked in debug builds only, as Linux checks it only with
+    /// `CONFIG_DEBUG_VM` (`VM_BUG_ON_FOLIO` in `folio_get`): fork takes a reference to
+    /// every page it shares, and `validate_mm` (`debug_vm`) checks the counts of the
+    /// pages mapped writable.
     #[inline(always)]
     pub fn get_page(&self, pa: PhysAddr) {
-        if self.info(pa).count.fetch_add(1, Ordering::Relaxed) == 0 {
+        let old = self.info(pa).count.fetch_add(1, Ordering::Relaxed);
+        if cfg!(debug_assertions) && old == 0 {
             bad_page(pa, "get_page of a free page");
         }
     }
