@@ -50,6 +50,31 @@ fn entry_table(entry: u64) -> PhysAddr {
     PhysAddr(entry & PHYS_MASK)
 }
 
+/// Where a walk through the PTEs of `[addr, end)` in the PTE table at `pa` starts and
+/// ends (Linux `pte_offset_map`, and the `pte++` that steps to the next entry): the entry
+/// before `addr`'s, and `end - 1`'s. The walk steps first and then reads the entry, which
+/// the CPU does in one instruction: four per empty entry (with the test and the loop's
+/// end), which are most of the entries a walk reads. `[addr, end)` must lie in the
+/// table's 2 MiB.
+#[inline(always)]
+fn pte_walk(pa: PhysAddr, addr: u64, end: u64) -> (*mut u64, *mut u64) {
+    let ptes = phys_to_virt(pa) as *mut u64;
+    let (first, last) = (
+        table_index(addr, LEVEL_PTE),
+        table_index(end - 1, LEVEL_PTE),
+    );
+    (
+        ptes.wrapping_add(first).wrapping_sub(1),
+        ptes.wrapping_add(last),
+    )
+}
+
+/// The index in its table of the entry at `ptep` (a table is one page, aligned).
+#[inline(always)]
+fn pte_index(ptep: *const u64) -> usize {
+    (ptep as usize % PAGE_SIZE) / core::mem::size_of::<u64>()
+}
+
 /// Why a page could not be mapped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -425,26 +450,27 @@ fn zap_pmd_range(tlb: &mut MmuGather, pud: u64, mut addr: u64, end: u64) {
 /// Linux `zap_pte_range`: clear each PTE of `[addr, end)` in one table and hand its page
 /// to the gather (`ptep_get_and_clear_full`, `tlb_remove_page`).
 fn zap_pte_range(tlb: &mut MmuGather, pmd: u64, addr: u64, end: u64) {
-    // SAFETY: as for unmap_page_range.
-    let pte = unsafe { table(entry_table(pmd)) };
-    let (first, last) = (
-        table_index(addr, LEVEL_PTE),
-        table_index(end - 1, LEVEL_PTE),
-    );
+    let (mut ptep, last) = pte_walk(entry_table(pmd), addr, end);
     // Read once, not again after every page's reference-count atomics.
     let (fullmm, refs) = (tlb.fullmm, tlb.refs);
-    for ptep in &mut pte[first..=last] {
-        let ptent = *ptep;
-        if pte_none(ptent) {
-            continue;
+    loop {
+        ptep = ptep.wrapping_add(1);
+        // SAFETY: `ptep` is one of the entries of `[addr, end)` (see `pte_walk`) in a table
+        // of an address space the caller holds the lock of, or that nobody else can reach.
+        let entry = unsafe { &mut *ptep };
+        let ptent = *entry;
+        if !pte_none(ptent) {
+            set_pte(entry, 0);
+            if fullmm {
+                // No CPU runs this ASID again before flushing its TLB: the reference
+                // goes now.
+                refs.put_page(pte_pa(ptent));
+            } else {
+                tlb.remove_page(pte_pa(ptent));
+            }
         }
-        set_pte(ptep, 0);
-        if fullmm {
-            // No CPU runs this ASID again before flushing its TLB: the reference goes
-            // now.
-            refs.put_page(pte_pa(ptent));
-        } else {
-            tlb.remove_page(pte_pa(ptent));
+        if ptep == last {
+            break;
         }
     }
 }
@@ -852,25 +878,27 @@ fn copy_pte_range(
     end: u64,
     count: &mut CopyCount,
 ) -> Result<(), Fault> {
-    // SAFETY: as for copy_page_range.
-    let (dst_pte, src_pte) = unsafe { (table(alloc_table(dst_pmd)?), table(entry_table(src_pmd))) };
+    // SAFETY: the child's table, which only the caller can reach.
+    let dst_pte = unsafe { table(alloc_table(dst_pmd)?) };
+    let (mut src_pte, last) = pte_walk(entry_table(src_pmd), addr, end);
     let refs = PageRefs::get();
-    let (first, last) = (
-        table_index(addr, LEVEL_PTE),
-        table_index(end - 1, LEVEL_PTE),
-    );
     // Counted here and added up once per table, as Linux's `rss[]` and
     // `add_mm_rss_vec`.
     let mut rss = 0;
     let vm_flags = vma.flags;
-    let mut i = first;
     loop {
-        if !pte_none(src_pte[i]) {
-            copy_present_pte(vm_flags, &mut dst_pte[i], &mut src_pte[i], refs);
+        src_pte = src_pte.wrapping_add(1);
+        // SAFETY: an entry of `[addr, end)` (see `pte_walk`) in the parent's table, whose
+        // lock the caller holds; not one of the child's.
+        let src = unsafe { &mut *src_pte };
+        if !pte_none(*src) {
+            // Linux steps `dst_pte` along with `src_pte`; the entry at the same index
+            // is the same (and costs nothing for the empty entries).
+            let dst = &mut dst_pte[pte_index(src_pte)];
+            copy_present_pte(vm_flags, dst, src, refs);
             rss += 1;
         }
-        i += 1;
-        if i > last {
+        if src_pte == last {
             break;
         }
     }
