@@ -468,10 +468,10 @@ pub fn populate_table(entry: &mut u64, table: PhysAddr) {
     unsafe { core::arch::asm!("dsb ishst", "isb", options(nostack, preserves_flags)) };
 }
 
-/// Clear an upper-level entry (Linux `pud_clear`, `pmd_clear`, `p4d_clear`).
+/// Clear an upper-level entry (Linux `pud_clear`, `pmd_clear`, `p4d_clear`). No
+/// barrier, as Linux's `set_pmd` and `set_pud` issue none for an invalid entry: the
+/// table below is freed only after the TLB flush (`MmuGather`), whose `dsb ishst`
+/// orders this store before it.
 pub fn clear_table_entry(entry: &mut u64) {
     set_pte(entry, 0);
-    // SAFETY: a barrier only orders memory accesses (Linux's `set_pmd` of an invalid
-    // entry issues the same).
-    unsafe { core::arch::asm!("dsb ishst", "isb", options(nostack, preserves_flags)) };
 }
