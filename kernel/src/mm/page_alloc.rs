@@ -333,10 +333,17 @@ pub fn alloc_page_reserve() -> Option<PhysAddr> {
 /// `zone_watermark_ok` at the min watermark)? Pages on the CPUs' lists do not count, as
 /// in Linux; before saying no, they go back to the zone, so that a user program can have
 /// every page above the reserve, exactly as without the lists.
+#[inline(always)]
 fn zone_watermark_ok() -> bool {
-    if ZONE_FREE.load(Ordering::Relaxed) > reserve_pages() {
-        return true;
-    }
+    ZONE_FREE.load(Ordering::Relaxed) > reserve_pages() || zone_watermark_ok_drained()
+}
+
+/// [`zone_watermark_ok`] when the zone alone is at the reserve: drain the CPUs' lists
+/// and look again. Apart, as Linux's slow path is (`__alloc_pages_slowpath`), so that
+/// the allocations that never come here do not pay for the registers it needs.
+#[cold]
+#[inline(never)]
+fn zone_watermark_ok_drained() -> bool {
     drain_all_pages();
     ZONE_FREE.load(Ordering::Relaxed) > reserve_pages()
 }
@@ -579,11 +586,9 @@ pub fn page_count(pa: PhysAddr) -> u32 {
 fn free_unref_page(pa: PhysAddr, pindex: usize) {
     // Pages outside RAM fail page_ref's check, and pages never handed out (the kernel
     // image, the device tree) have no references, which put_page and free_page check.
-    assert!(
-        pa.0.is_multiple_of(PAGE_SIZE as u64),
-        "free_page: {:#x} is not a page address",
-        pa.0
-    );
+    if !pa.0.is_multiple_of(PAGE_SIZE as u64) {
+        bad_page(pa, "free_page of an address inside a page");
+    }
     this_cpu_pcp().free_unref_page_commit(pa, pindex);
 }
 
