@@ -559,8 +559,19 @@ pub fn free_page(pa: PhysAddr) {
 fn drop_only_reference(pa: PhysAddr) {
     let count = page_ref(pa);
     let r = count.load(Ordering::Relaxed);
-    assert!(r == 1, "free_page: {:#x} has {} references", pa.0, r);
+    if r != 1 {
+        bad_free(pa, r);
+    }
     count.store(0, Ordering::Relaxed);
+}
+
+/// [`drop_only_reference`] of a page with `r` references: a kernel bug (Linux
+/// `bad_page` from `free_pages_prepare`). Out of line, so that the free paths do not
+/// keep the message's arguments.
+#[cold]
+#[inline(never)]
+fn bad_free(pa: PhysAddr, r: u32) -> ! {
+    panic!("free_page: {:#x} has {} references", pa.0, r)
 }
 
 /// Take another reference to an allocated page (Linux `get_page`).
