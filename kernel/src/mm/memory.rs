@@ -69,12 +69,6 @@ fn pte_walk(pa: PhysAddr, addr: u64, end: u64) -> (*mut u64, *mut u64) {
     )
 }
 
-/// The index in its table of the entry at `ptep` (a table is one page, aligned).
-#[inline(always)]
-fn pte_index(ptep: *const u64) -> usize {
-    (ptep as usize % PAGE_SIZE) / core::mem::size_of::<u64>()
-}
-
 /// Why a page could not be mapped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -878,9 +872,13 @@ fn copy_pte_range(
     end: u64,
     count: &mut CopyCount,
 ) -> Result<(), Fault> {
-    // SAFETY: the child's table, which only the caller can reach.
-    let dst_pte = unsafe { table(alloc_table(dst_pmd)?) };
-    let (mut src_pte, last) = pte_walk(entry_table(src_pmd), addr, end);
+    let dst_table = alloc_table(dst_pmd)?;
+    let src_table = entry_table(src_pmd);
+    let (mut src_pte, last) = pte_walk(src_table, addr, end);
+    // Linux steps `dst_pte` along with `src_pte`: the child's entry is at the same place
+    // in its table, this many bytes from the parent's (an offset, which costs nothing
+    // for the empty entries).
+    let to_dst = dst_table.0.wrapping_sub(src_table.0) as usize;
     let refs = PageRefs::get();
     // Counted here and added up once per table, as Linux's `rss[]` and
     // `add_mm_rss_vec`.
@@ -892,9 +890,9 @@ fn copy_pte_range(
         // lock the caller holds; not one of the child's.
         let src = unsafe { &mut *src_pte };
         if !pte_none(*src) {
-            // Linux steps `dst_pte` along with `src_pte`; the entry at the same index
-            // is the same (and costs nothing for the empty entries).
-            let dst = &mut dst_pte[pte_index(src_pte)];
+            // SAFETY: the same entry of the child's table, which only the caller can
+            // reach.
+            let dst = unsafe { &mut *src_pte.wrapping_byte_add(to_dst) };
             copy_present_pte(vm_flags, dst, src, refs);
             rss += 1;
         }
