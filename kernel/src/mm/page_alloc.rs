@@ -146,7 +146,7 @@ impl PageRefs {
     /// The record of the page at `pa` (Linux `pfn_to_page`), which must be one the
     /// array covers (Linux's `vm_normal_page` checks a PTE's page frame number against
     /// `highest_memmap_pfn` the same way). The page frame number is taken first, so
-    /// that with `pa` from a PTE the mask and the shift are one instruction.
+    /// that with `pa` from a PTE the mask and the shift can be one instruction (`ubfx`).
     #[inline(always)]
     fn info(&self, pa: PhysAddr) -> &'static PageInfo {
         let idx = (pa.0 >> PAGE_SHIFT).wrapping_sub(self.base_pfn);
