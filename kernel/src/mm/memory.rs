@@ -73,8 +73,8 @@ fn pte_walk(pa: PhysAddr, addr: u64, end: u64) -> (*mut u64, *mut u64) {
 /// 6.13's `do_zap_pte_range`: "Skip all consecutive none ptes"): returns the last none
 /// entry of the run, so that a walk that steps first goes on at the entry after it.
 /// Empty entries are most of what a walk reads (a mapping's first and last tables are
-/// mostly outside it), so they are read eight at a time here: four paired loads and
-/// one test, about two instructions an entry instead of four. Linux's `copy_pte_range`
+/// mostly outside it), so they are read sixteen at a time here: the loads, an `orr`
+/// each and one test, under two instructions an entry instead of four. Linux's `copy_pte_range`
 /// tests one entry at a time; forkos's uses this skip too. Out of line, so that the
 /// loops over present entries keep their registers (a walk meets few runs).
 ///
@@ -83,11 +83,14 @@ fn pte_walk(pa: PhysAddr, addr: u64, end: u64) -> (*mut u64, *mut u64) {
 /// caller may read.
 #[inline(never)]
 unsafe fn skip_none_ptes(mut ptep: *mut u64, last: *mut u64) -> *mut u64 {
-    const STEP: usize = 8;
+    const STEP: usize = 16;
     // SAFETY: every entry read is after `ptep` and at or before `last` (the caller's
     // promise), in the same table.
     unsafe {
-        while (last as usize - ptep as usize) / 8 >= STEP {
+        // While STEP more entries follow: `ptep` at or before `last - STEP` (kernel
+        // addresses: the subtraction does not wrap).
+        let limit = last.wrapping_sub(STEP) as usize;
+        while ptep as usize <= limit {
             let p = ptep.add(1);
             let mut any = 0;
             for k in 0..STEP {
