@@ -101,7 +101,7 @@ fn autoreap(p: &Task) -> bool {
 /// `SA_NOCLDWAIT` (Linux `ignoring_children`)?
 pub(crate) fn ignoring_children(parent: &Task) -> bool {
     use crate::signal::{SA_NOCLDWAIT, SIG_IGN};
-    let a = parent.inner.lock().sighand.action.lock()[SIGCHLD as usize - 1];
+    let a = parent.inner.lock().sighand.lock()[SIGCHLD as usize - 1];
     a.handler == SIG_IGN || a.flags & SA_NOCLDWAIT != 0
 }
 
@@ -130,7 +130,7 @@ pub(crate) fn do_notify_parent(p: &Arc<Task>, sig: i32, _tasklist: &TasklistGuar
     let mut reap = !traced && autoreap(p);
     if let (false, Some(parent)) = (reap, &parent) {
         if sig == SIGCHLD && !traced {
-            let a = parent.inner.lock().sighand.action.lock()[SIGCHLD as usize - 1];
+            let a = parent.inner.lock().sighand.lock()[SIGCHLD as usize - 1];
             if a.handler == SIG_IGN || a.flags & SA_NOCLDWAIT != 0 {
                 reap = true;
                 if a.handler == SIG_IGN {

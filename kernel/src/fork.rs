@@ -245,7 +245,7 @@ fn copy_process_counted(args: &KernelCloneArgs, trace: i32) -> Result<Arc<Task>,
         } else {
             let sighand = SigHand::copy_of(&parent);
             if flags & CLONE_CLEAR_SIGHAND != 0 {
-                crate::signal::reset_handlers(&mut sighand.action.lock());
+                crate::signal::reset_handlers(&mut sighand.lock());
             }
             sighand
         }
@@ -263,7 +263,9 @@ fn copy_process_counted(args: &KernelCloneArgs, trace: i32) -> Result<Arc<Task>,
             let _tasklist = TASKLIST_LOCK.lock();
             let cs = cur.signal.inner.lock();
             let mut s = signal.inner.lock();
-            s.rlim = cs.rlim;
+            // One copy (Linux `memcpy(sig->rlim, current->signal->rlim, ...)`): the
+            // two groups are different objects.
+            s.rlim.copy_from_slice(&cs.rlim);
             s.pgrp = cs.pgrp;
             s.session = cs.session;
             // Linux `copy_signal`: `sig->tty = tty_kref_get(current->signal->tty)`.

@@ -235,35 +235,83 @@ impl SignalStruct {
     }
 }
 
+/// The signal actions, one per signal, index `sig - 1`.
+pub type SigActions = [crate::signal::SigAction; crate::signal::NSIG as usize];
+
 /// What each signal does, shared by the tasks cloned with `CLONE_SIGHAND` (every thread
-/// of a process, and more) (Linux `struct sighand_struct`).
+/// of a process, and more) (Linux `struct sighand_struct`): the actions and the lock
+/// that guards them, side by side as in Linux, so that a copy writes the actions
+/// straight into the new object.
 pub struct SigHand {
-    /// Index `sig - 1` (Linux `sighand_struct.action`).
-    pub action: IrqSpinLock<[crate::signal::SigAction; crate::signal::NSIG as usize]>,
+    /// Guards `action` (Linux `siglock`).
+    siglock: IrqSpinLock<()>,
+    /// Linux `sighand_struct.action`: read and written only under `siglock`.
+    action: UnsafeCell<SigActions>,
+}
+
+// SAFETY: `action` is reached only through `SigHand::lock`, under `siglock`.
+unsafe impl Sync for SigHand {}
+
+/// The actions of a [`SigHand`], its lock held.
+pub struct SigHandGuard<'a> {
+    _siglock: crate::sync::IrqSpinLockGuard<'a, ()>,
+    action: &'a mut SigActions,
+}
+
+impl core::ops::Deref for SigHandGuard<'_> {
+    type Target = SigActions;
+    fn deref(&self) -> &SigActions {
+        self.action
+    }
+}
+
+impl core::ops::DerefMut for SigHandGuard<'_> {
+    fn deref_mut(&mut self) -> &mut SigActions {
+        self.action
+    }
 }
 
 impl SigHand {
     /// Every signal at its default action.
     pub fn new() -> Arc<SigHand> {
         Arc::new(SigHand {
-            action: IrqSpinLock::new(
+            siglock: IrqSpinLock::new(()),
+            action: UnsafeCell::new(
                 [crate::signal::SigAction::default(); crate::signal::NSIG as usize],
             ),
         })
     }
 
-    /// A copy of `src` (Linux `copy_sighand`'s `memcpy`): copied straight into the new
-    /// table, not through the stack.
+    /// Take `siglock`, for the actions (Linux `spin_lock_irq(&sighand->siglock)`).
+    pub fn lock(&self) -> SigHandGuard<'_> {
+        let siglock = self.siglock.lock();
+        SigHandGuard {
+            _siglock: siglock,
+            // SAFETY: siglock is held for as long as the guard lives, and only a guard
+            // reaches the actions.
+            action: unsafe { &mut *self.action.get() },
+        }
+    }
+
+    /// A copy of `src` (Linux `copy_sighand`): a new object whose lock is initialised
+    /// and whose actions are copied in with one `memcpy`, never built on the stack
+    /// and moved.
     pub fn copy_of(src: &SigHand) -> Arc<SigHand> {
         let mut new = Arc::<SigHand>::new_uninit();
-        let action = src.action.lock();
-        Arc::get_mut(&mut new)
+        let slot = Arc::get_mut(&mut new)
             .expect("a new Arc has no other user")
-            .write(SigHand {
-                action: IrqSpinLock::new(*action),
-            });
+            .as_mut_ptr();
+        let action = src.lock();
+        // SAFETY: slot is the new, unshared, aligned object; the lock is written as a
+        // whole, and the actions (plain data; UnsafeCell has its value's layout) are
+        // copied from the source's, which is a different object, under its lock.
+        unsafe {
+            core::ptr::addr_of_mut!((*slot).siglock).write(IrqSpinLock::new(()));
+            let dst = UnsafeCell::raw_get(core::ptr::addr_of!((*slot).action));
+            core::ptr::copy_nonoverlapping::<SigActions>(&*action, dst, 1);
+        }
         drop(action);
-        // SAFETY: written just above.
+        // SAFETY: both fields were written just above.
         unsafe { new.assume_init() }
     }
 }
