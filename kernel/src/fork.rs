@@ -79,13 +79,24 @@ pub struct KernelCloneArgs {
 /// Count of tasks, for the thread limit (Linux `nr_threads`).
 static NR_THREADS: IrqSpinLock<usize, { lock_class::NR_THREADS }> = IrqSpinLock::new(0);
 
-/// The most tasks there may be (Linux `max_threads` from `set_max_threads`): as many as
-/// an eighth of memory holds kernel stacks, at least 20, and no more than forkos has
-/// kernel stack slots (less the idle task's).
-pub fn max_threads() -> usize {
+/// The most tasks there may be (Linux `max_threads`), set once at boot by
+/// [`fork_init`].
+static MAX_THREADS_LIMIT: core::sync::atomic::AtomicUsize =
+    core::sync::atomic::AtomicUsize::new(20);
+
+/// Size the task limit once the page allocator knows the memory (Linux `fork_init` ->
+/// `set_max_threads`): as many tasks as an eighth of memory holds kernel stacks, at
+/// least 20, and no more than forkos has kernel stack slots (less the idle task's).
+pub fn fork_init() {
     let pages = crate::mm::page_alloc::nr_managed_pages();
     let per_thread = 8 * crate::arch::memory::THREAD_SIZE / forkos_lib::pgtable::PAGE_SIZE;
-    (pages / per_thread).clamp(20, MAX_THREADS - 1)
+    let n = (pages / per_thread).clamp(20, MAX_THREADS - 1);
+    MAX_THREADS_LIMIT.store(n, Ordering::Relaxed);
+}
+
+/// The most tasks there may be (Linux `max_threads`).
+pub fn max_threads() -> usize {
+    MAX_THREADS_LIMIT.load(Ordering::Relaxed)
 }
 
 /// The clone-flag combinations Linux refuses with `EINVAL`, checked before anything is
@@ -258,14 +269,11 @@ fn copy_process_counted(args: &KernelCloneArgs, trace: i32) -> Result<Arc<Task>,
         // It is in the parent's process group and session (Linux `copy_process`:
         // `init_task_pid(p, PIDTYPE_PGID, task_pgrp(current))`), read under the
         // task-list lock, so that a `setpgid` is seen before or after, never half.
-        let signal = SignalStruct::new();
+        let signal = SignalStruct::new(&cur.signal.inner.lock().rlim);
         {
             let _tasklist = TASKLIST_LOCK.lock();
             let cs = cur.signal.inner.lock();
             let mut s = signal.inner.lock();
-            // One copy (Linux `memcpy(sig->rlim, current->signal->rlim, ...)`): the
-            // two groups are different objects.
-            s.rlim.copy_from_slice(&cs.rlim);
             s.pgrp = cs.pgrp;
             s.session = cs.session;
             // Linux `copy_signal`: `sig->tty = tty_kref_get(current->signal->tty)`.
@@ -681,7 +689,7 @@ pub fn sys_set_tid_address(tidptr: UserPtr<i32>) -> SysResult {
 /// `stack`, with signal state of its own. The boot CPU's turns the boot context into
 /// one (Linux's static `init_task`); the others get a fresh stack ([`fork_idle`]).
 pub fn idle_task(cpu: usize, stack: KernelStack) -> Arc<Task> {
-    let signal = SignalStruct::new();
+    let signal = SignalStruct::new(&crate::resource::INIT_RLIMITS);
     signal.inner.lock().live = 1;
     let mut comm = *b"swapper\0\0\0\0\0\0\0\0\0";
     if cpu > 0 {

@@ -181,17 +181,21 @@ pub struct SignalInner {
 }
 
 impl SignalStruct {
-    /// The shared state of a new thread group with no threads yet.
-    pub fn new() -> Arc<SignalStruct> {
+    /// The shared state of a new thread group with no threads yet, and resource limits
+    /// `rlim` (Linux `copy_signal`'s `memcpy` of the parent's, straight into the new
+    /// object). The list has room for the group's first thread.
+    pub fn new(
+        rlim: &[crate::resource::Rlimit; crate::resource::RLIM_NLIMITS],
+    ) -> Arc<SignalStruct> {
         Arc::new(SignalStruct {
             wait_chldexit: WaitQueue::new(),
             inner: IrqSpinLock::new(SignalInner {
                 live: 0,
                 group_exit_code: None,
-                threads: Vec::new(),
+                threads: Vec::with_capacity(1),
                 group_exec_task: None,
                 shared_pending: crate::signal::SigPending::default(),
-                rlim: crate::resource::INIT_RLIMITS,
+                rlim: *rlim,
                 // Init and kernel threads: process group 0, session 0 (Linux
                 // `init_struct_pid`).
                 pgrp: 0,
