@@ -45,8 +45,10 @@ fn release_task(p: &Arc<Task>) {
             // Linux `__exit_signal`: the group keeps the thread's CPU time.
             s.utime += p.utime.load(core::sync::atomic::Ordering::Relaxed);
             s.stime += p.stime.load(core::sync::atomic::Ordering::Relaxed);
+            // Comparing addresses and reading a count, without taking a reference to
+            // each thread (Linux `__unhash_process`: `list_del_rcu(&p->thread_node)`).
             s.threads
-                .retain(|t| t.upgrade().is_some_and(|t| !Arc::ptr_eq(&t, &p)));
+                .retain(|t| Weak::strong_count(t) > 0 && !core::ptr::eq(t.as_ptr(), &*p));
             if p.is_group_leader() {
                 None
             } else {
@@ -79,7 +81,7 @@ fn release_task(p: &Arc<Task>) {
 pub(crate) fn thread_group_empty(s: &SignalInner, leader: &Task) -> bool {
     s.threads
         .iter()
-        .all(|t| t.upgrade().is_none_or(|t| core::ptr::eq(&*t, leader)))
+        .all(|t| Weak::strong_count(t) == 0 || core::ptr::eq(t.as_ptr(), leader))
 }
 
 /// The idle task reaps init when it has exited (forkos powers off then).
