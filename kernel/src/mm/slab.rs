@@ -76,6 +76,7 @@ pub fn pages_per_class() -> [(usize, usize); CLASSES.len()] {
 }
 
 /// The class index for `size` bytes aligned to `align`, if the slabs serve it.
+#[inline(always)]
 pub fn class_of(size: usize, align: usize) -> Option<usize> {
     CLASSES
         .iter()
@@ -174,6 +175,7 @@ fn new_slab(size: usize) -> *mut Slab {
 }
 
 /// An object of class `class` (Linux `kmem_cache_alloc`); null if no page is left.
+#[inline(never)]
 pub fn alloc(class: usize) -> *mut u8 {
     let size = CLASSES[class];
     let mut caches = CACHES.lock();
@@ -205,6 +207,7 @@ pub fn alloc(class: usize) -> *mut u8 {
 ///
 /// # Safety
 /// `ptr` came from [`alloc`] with the same class and is not used any more.
+#[inline(never)]
 pub unsafe fn free(ptr: *mut u8, class: usize) {
     let mut caches = CACHES.lock();
     let cache = &mut caches.0[class];
