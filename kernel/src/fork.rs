@@ -187,10 +187,10 @@ fn dup_mmap(mm: &Mm, oldmm: &Mm) -> Result<(), Errno> {
 
 /// A copy of `oldmm` (Linux `dup_mm`).
 fn dup_mm(oldmm: &Mm) -> Result<Arc<Mm>, Errno> {
-    let mm = Mm::new().ok_or(ENOMEM)?;
+    let mm = Mm::new_shared().ok_or(ENOMEM)?;
     // On failure, dropping mm frees whatever was copied so far.
     dup_mmap(&mm, oldmm)?;
-    Ok(Arc::new(mm))
+    Ok(mm)
 }
 
 /// The child's address space (Linux `copy_mm`): none for a kernel thread, the parent's
