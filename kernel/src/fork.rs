@@ -655,19 +655,20 @@ pub fn release_thread_count() {
 /// Let go of the address space (Linux `exit_mm` -> `mm_release`): clear and wake the
 /// `CLONE_CHILD_CLEARTID` word, release a vfork parent, drop our reference.
 pub fn mm_release(tsk: &Task) {
-    // Robust mutexes the thread still holds are marked as orphaned (Linux
-    // `futex_exit_release`).
-    let robust = core::mem::take(&mut tsk.inner.lock().robust_list);
-    crate::futex::exit_robust_list(robust, tsk.pid as u32);
-    let (clear_tid, vfork_done, mm_users) = {
+    // What the task itself set up, taken in one look: only it changes these fields.
+    let (robust, clear_tid, vfork_done, mm_users) = {
         let mut i = tsk.inner.lock();
         let users = i.mm().map_or(0, Arc::strong_count);
         (
+            core::mem::take(&mut i.robust_list),
             core::mem::take(&mut i.clear_child_tid),
             i.vfork_done.take(),
             users,
         )
     };
+    // Robust mutexes the thread still holds are marked as orphaned (Linux
+    // `futex_exit_release`).
+    crate::futex::exit_robust_list(robust, tsk.pid as u32);
     // Only if others still use the memory (Linux checks mm_users > 1).
     if !clear_tid.is_null() && mm_users > 1 && clear_tid.write(&0).is_ok() {
         crate::futex::futex_wake(clear_tid.cast(), 1);
