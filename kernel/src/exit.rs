@@ -604,16 +604,13 @@ fn scan_children(who: Who, options: i32) -> Option<Result<Reaped, Errno>> {
         wait_task_continued(child, options).map(Found::Report)
     };
     let mut scan = |t: &Task| -> Option<Found> {
-        {
-            let inner = t.inner.lock();
-            for child in &inner.children {
-                if let Some(found) = consider(child, false) {
-                    return Some(found);
-                }
+        let inner = t.inner.lock();
+        for child in &inner.children {
+            if let Some(found) = consider(child, false) {
+                return Some(found);
             }
         }
         // Linux `ptrace_do_wait`: the tasks we trace.
-        let inner = t.inner.lock();
         for child in &inner.ptraced {
             if let Some(found) = consider(child, true) {
                 return Some(found);
