@@ -232,7 +232,7 @@ fn exit_notify(tsk: &Arc<Task>, group_dead: bool) {
     if group_dead {
         kill_orphaned_pgrp(tsk, None);
     }
-    tsk.set_state(TaskState::Zombie);
+    tsk.set_special_state(TaskState::Zombie);
     let autoreap = if tsk.ptrace.load(core::sync::atomic::Ordering::SeqCst) != 0 {
         // A tracee tells its tracer, with SIGCHLD unless the tracer is the parent
         // that would get the exit signal anyway.
@@ -391,7 +391,7 @@ pub fn do_exit(code: i32) -> ! {
     drop(tsk);
     // Linux do_task_dead: never to run again. A zombie stays Zombie; others are Dead.
     if current().state() != TaskState::Zombie {
-        current().set_state(TaskState::Dead);
+        current().set_special_state(TaskState::Dead);
     }
     schedule();
     unreachable!("a dead task was scheduled again");

@@ -533,6 +533,17 @@ impl Task {
         }
     }
 
+    /// Set a state that no wake-up may undo, the running task's own (Linux
+    /// `set_special_state`, for `TASK_DEAD` and the exit states): under `pi_lock`, which
+    /// a waker holds from its look at the state to its enqueue, so that a waker that
+    /// saw the task asleep a moment ago finishes first (and finds it still queued), and
+    /// one that comes later sees the new state. Without it, such a waker could put an
+    /// exited task back on a run queue once `schedule` has taken it off.
+    pub fn set_special_state(&self, s: TaskState) {
+        let _pi = self.pi_lock.lock();
+        self.set_state(s);
+    }
+
     /// Is this the leader of its thread group?
     pub fn is_group_leader(&self) -> bool {
         self.pid == self.tgid
