@@ -45,8 +45,10 @@ fn release_task(p: &Arc<Task>) {
             // Linux `__exit_signal`: the group keeps the thread's CPU time.
             s.utime += p.utime.load(core::sync::atomic::Ordering::Relaxed);
             s.stime += p.stime.load(core::sync::atomic::Ordering::Relaxed);
+            // Comparing addresses and reading a count, without taking a reference to
+            // each thread (Linux `__unhash_process`: `list_del_rcu(&p->thread_node)`).
             s.threads
-                .retain(|t| t.upgrade().is_some_and(|t| !Arc::ptr_eq(&t, &p)));
+                .retain(|t| Weak::strong_count(t) > 0 && !core::ptr::eq(t.as_ptr(), &*p));
             if p.is_group_leader() {
                 None
             } else {
@@ -79,7 +81,7 @@ fn release_task(p: &Arc<Task>) {
 pub(crate) fn thread_group_empty(s: &SignalInner, leader: &Task) -> bool {
     s.threads
         .iter()
-        .all(|t| t.upgrade().is_none_or(|t| core::ptr::eq(&*t, leader)))
+        .all(|t| Weak::strong_count(t) == 0 || core::ptr::eq(t.as_ptr(), leader))
 }
 
 /// The idle task reaps init when it has exited (forkos powers off then).
@@ -101,7 +103,7 @@ fn autoreap(p: &Task) -> bool {
 /// `SA_NOCLDWAIT` (Linux `ignoring_children`)?
 pub(crate) fn ignoring_children(parent: &Task) -> bool {
     use crate::signal::{SA_NOCLDWAIT, SIG_IGN};
-    let a = parent.inner.lock().sighand.action.lock()[SIGCHLD as usize - 1];
+    let a = parent.inner.lock().sighand.lock()[SIGCHLD as usize - 1];
     a.handler == SIG_IGN || a.flags & SA_NOCLDWAIT != 0
 }
 
@@ -130,7 +132,7 @@ pub(crate) fn do_notify_parent(p: &Arc<Task>, sig: i32, _tasklist: &TasklistGuar
     let mut reap = !traced && autoreap(p);
     if let (false, Some(parent)) = (reap, &parent) {
         if sig == SIGCHLD && !traced {
-            let a = parent.inner.lock().sighand.action.lock()[SIGCHLD as usize - 1];
+            let a = parent.inner.lock().sighand.lock()[SIGCHLD as usize - 1];
             if a.handler == SIG_IGN || a.flags & SA_NOCLDWAIT != 0 {
                 reap = true;
                 if a.handler == SIG_IGN {
@@ -230,7 +232,7 @@ fn exit_notify(tsk: &Arc<Task>, group_dead: bool) {
     if group_dead {
         kill_orphaned_pgrp(tsk, None);
     }
-    tsk.set_state(TaskState::Zombie);
+    tsk.set_special_state(TaskState::Zombie);
     let autoreap = if tsk.ptrace.load(core::sync::atomic::Ordering::SeqCst) != 0 {
         // A tracee tells its tracer, with SIGCHLD unless the tracer is the parent
         // that would get the exit signal anyway.
@@ -389,7 +391,7 @@ pub fn do_exit(code: i32) -> ! {
     drop(tsk);
     // Linux do_task_dead: never to run again. A zombie stays Zombie; others are Dead.
     if current().state() != TaskState::Zombie {
-        current().set_state(TaskState::Dead);
+        current().set_special_state(TaskState::Dead);
     }
     schedule();
     unreachable!("a dead task was scheduled again");
@@ -602,16 +604,13 @@ fn scan_children(who: Who, options: i32) -> Option<Result<Reaped, Errno>> {
         wait_task_continued(child, options).map(Found::Report)
     };
     let mut scan = |t: &Task| -> Option<Found> {
-        {
-            let inner = t.inner.lock();
-            for child in &inner.children {
-                if let Some(found) = consider(child, false) {
-                    return Some(found);
-                }
+        let inner = t.inner.lock();
+        for child in &inner.children {
+            if let Some(found) = consider(child, false) {
+                return Some(found);
             }
         }
         // Linux `ptrace_do_wait`: the tasks we trace.
-        let inner = t.inner.lock();
         for child in &inner.ptraced {
             if let Some(found) = consider(child, true) {
                 return Some(found);

@@ -79,13 +79,24 @@ pub struct KernelCloneArgs {
 /// Count of tasks, for the thread limit (Linux `nr_threads`).
 static NR_THREADS: IrqSpinLock<usize, { lock_class::NR_THREADS }> = IrqSpinLock::new(0);
 
-/// The most tasks there may be (Linux `max_threads` from `set_max_threads`): as many as
-/// an eighth of memory holds kernel stacks, at least 20, and no more than forkos has
-/// kernel stack slots (less the idle task's).
-pub fn max_threads() -> usize {
+/// The most tasks there may be (Linux `max_threads`), set once at boot by
+/// [`fork_init`].
+static MAX_THREADS_LIMIT: core::sync::atomic::AtomicUsize =
+    core::sync::atomic::AtomicUsize::new(20);
+
+/// Size the task limit once the page allocator knows the memory (Linux `fork_init` ->
+/// `set_max_threads`): as many tasks as an eighth of memory holds kernel stacks, at
+/// least 20, and no more than forkos has kernel stack slots (less the idle task's).
+pub fn fork_init() {
     let pages = crate::mm::page_alloc::nr_managed_pages();
     let per_thread = 8 * crate::arch::memory::THREAD_SIZE / forkos_lib::pgtable::PAGE_SIZE;
-    (pages / per_thread).clamp(20, MAX_THREADS - 1)
+    let n = (pages / per_thread).clamp(20, MAX_THREADS - 1);
+    MAX_THREADS_LIMIT.store(n, Ordering::Relaxed);
+}
+
+/// The most tasks there may be (Linux `max_threads`).
+pub fn max_threads() -> usize {
+    MAX_THREADS_LIMIT.load(Ordering::Relaxed)
 }
 
 /// The clone-flag combinations Linux refuses with `EINVAL`, checked before anything is
@@ -176,10 +187,10 @@ fn dup_mmap(mm: &Mm, oldmm: &Mm) -> Result<(), Errno> {
 
 /// A copy of `oldmm` (Linux `dup_mm`).
 fn dup_mm(oldmm: &Mm) -> Result<Arc<Mm>, Errno> {
-    let mm = Mm::new().ok_or(ENOMEM)?;
+    let mm = Mm::new_shared().ok_or(ENOMEM)?;
     // On failure, dropping mm frees whatever was copied so far.
     dup_mmap(&mm, oldmm)?;
-    Ok(Arc::new(mm))
+    Ok(mm)
 }
 
 /// The child's address space (Linux `copy_mm`): none for a kernel thread, the parent's
@@ -245,7 +256,7 @@ fn copy_process_counted(args: &KernelCloneArgs, trace: i32) -> Result<Arc<Task>,
         } else {
             let sighand = SigHand::copy_of(&parent);
             if flags & CLONE_CLEAR_SIGHAND != 0 {
-                crate::signal::reset_handlers(&mut sighand.action.lock());
+                crate::signal::reset_handlers(&mut sighand.lock());
             }
             sighand
         }
@@ -258,12 +269,11 @@ fn copy_process_counted(args: &KernelCloneArgs, trace: i32) -> Result<Arc<Task>,
         // It is in the parent's process group and session (Linux `copy_process`:
         // `init_task_pid(p, PIDTYPE_PGID, task_pgrp(current))`), read under the
         // task-list lock, so that a `setpgid` is seen before or after, never half.
-        let signal = SignalStruct::new();
+        let signal = SignalStruct::new(&cur.signal.inner.lock().rlim);
         {
             let _tasklist = TASKLIST_LOCK.lock();
             let cs = cur.signal.inner.lock();
             let mut s = signal.inner.lock();
-            s.rlim = cs.rlim;
             s.pgrp = cs.pgrp;
             s.session = cs.session;
             // Linux `copy_signal`: `sig->tty = tty_kref_get(current->signal->tty)`.
@@ -645,19 +655,20 @@ pub fn release_thread_count() {
 /// Let go of the address space (Linux `exit_mm` -> `mm_release`): clear and wake the
 /// `CLONE_CHILD_CLEARTID` word, release a vfork parent, drop our reference.
 pub fn mm_release(tsk: &Task) {
-    // Robust mutexes the thread still holds are marked as orphaned (Linux
-    // `futex_exit_release`).
-    let robust = core::mem::take(&mut tsk.inner.lock().robust_list);
-    crate::futex::exit_robust_list(robust, tsk.pid as u32);
-    let (clear_tid, vfork_done, mm_users) = {
+    // What the task itself set up, taken in one look: only it changes these fields.
+    let (robust, clear_tid, vfork_done, mm_users) = {
         let mut i = tsk.inner.lock();
         let users = i.mm().map_or(0, Arc::strong_count);
         (
+            core::mem::take(&mut i.robust_list),
             core::mem::take(&mut i.clear_child_tid),
             i.vfork_done.take(),
             users,
         )
     };
+    // Robust mutexes the thread still holds are marked as orphaned (Linux
+    // `futex_exit_release`).
+    crate::futex::exit_robust_list(robust, tsk.pid as u32);
     // Only if others still use the memory (Linux checks mm_users > 1).
     if !clear_tid.is_null() && mm_users > 1 && clear_tid.write(&0).is_ok() {
         crate::futex::futex_wake(clear_tid.cast(), 1);
@@ -679,7 +690,7 @@ pub fn sys_set_tid_address(tidptr: UserPtr<i32>) -> SysResult {
 /// `stack`, with signal state of its own. The boot CPU's turns the boot context into
 /// one (Linux's static `init_task`); the others get a fresh stack ([`fork_idle`]).
 pub fn idle_task(cpu: usize, stack: KernelStack) -> Arc<Task> {
-    let signal = SignalStruct::new();
+    let signal = SignalStruct::new(&crate::resource::INIT_RLIMITS);
     signal.inner.lock().live = 1;
     let mut comm = *b"swapper\0\0\0\0\0\0\0\0\0";
     if cpu > 0 {

@@ -154,6 +154,7 @@ pub extern "C" fn start_kernel(dtb_pa: u64, boot_el: u64) -> ! {
     // 5. The heap, kernel stacks, the idle task, interrupts and the tick.
     mm::heap::init();
     mm::kstack::init();
+    fork::fork_init();
     sched_init();
     let gic = match info.gic {
         Some(GicInfo::V2 { dist, cpu }) => {

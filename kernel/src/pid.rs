@@ -1,7 +1,7 @@
 //! Process ids (Linux `kernel/pid.c`): the table from a pid to its task, and the
 //! allocator that hands pids out in increasing order, wrapping past `pid_max`.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{btree_map, BTreeMap};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -39,10 +39,11 @@ impl PidTable {
             if candidate >= PID_MAX {
                 candidate = RESERVED_PIDS;
             }
-            if !self.tasks.contains_key(&candidate) {
+            // One search of the tree, which also places the new entry.
+            if let btree_map::Entry::Vacant(slot) = self.tasks.entry(candidate) {
                 self.last = candidate;
                 // Held until attach() or free().
-                self.tasks.insert(candidate, None);
+                slot.insert(None);
                 return Some(candidate);
             }
             candidate += 1;
@@ -53,16 +54,21 @@ impl PidTable {
     /// Take exactly `nr` if it is free (Linux `idr_alloc` for a `set_tid`): unlike
     /// [`alloc`](Self::alloc) it leaves where the next allocation starts.
     pub fn alloc_nr(&mut self, nr: Pid) -> Option<Pid> {
-        if self.tasks.contains_key(&nr) {
+        let btree_map::Entry::Vacant(slot) = self.tasks.entry(nr) else {
             return None;
-        }
-        self.tasks.insert(nr, None);
+        };
+        slot.insert(None);
         Some(nr)
     }
 
     /// Make `pid` find `task` (Linux `attach_pid`).
+    /// The pid was allocated, so its entry is there to fill in.
     pub fn attach(&mut self, pid: Pid, task: &Arc<Task>) {
-        self.tasks.insert(pid, Some(task.clone()));
+        let entry = self
+            .tasks
+            .get_mut(&pid)
+            .expect("attach of a pid not allocated");
+        *entry = Some(task.clone());
     }
 
     /// Release `pid` at reap time (Linux `free_pid`), handing back the table's

@@ -181,17 +181,21 @@ pub struct SignalInner {
 }
 
 impl SignalStruct {
-    /// The shared state of a new thread group with no threads yet.
-    pub fn new() -> Arc<SignalStruct> {
+    /// The shared state of a new thread group with no threads yet, and resource limits
+    /// `rlim` (Linux `copy_signal`'s `memcpy` of the parent's, straight into the new
+    /// object). The list has room for the group's first thread.
+    pub fn new(
+        rlim: &[crate::resource::Rlimit; crate::resource::RLIM_NLIMITS],
+    ) -> Arc<SignalStruct> {
         Arc::new(SignalStruct {
             wait_chldexit: WaitQueue::new(),
             inner: IrqSpinLock::new(SignalInner {
                 live: 0,
                 group_exit_code: None,
-                threads: Vec::new(),
+                threads: Vec::with_capacity(1),
                 group_exec_task: None,
                 shared_pending: crate::signal::SigPending::default(),
-                rlim: crate::resource::INIT_RLIMITS,
+                rlim: *rlim,
                 // Init and kernel threads: process group 0, session 0 (Linux
                 // `init_struct_pid`).
                 pgrp: 0,
@@ -235,35 +239,83 @@ impl SignalStruct {
     }
 }
 
+/// The signal actions, one per signal, index `sig - 1`.
+pub type SigActions = [crate::signal::SigAction; crate::signal::NSIG as usize];
+
 /// What each signal does, shared by the tasks cloned with `CLONE_SIGHAND` (every thread
-/// of a process, and more) (Linux `struct sighand_struct`).
+/// of a process, and more) (Linux `struct sighand_struct`): the actions and the lock
+/// that guards them, side by side as in Linux, so that a copy writes the actions
+/// straight into the new object.
 pub struct SigHand {
-    /// Index `sig - 1` (Linux `sighand_struct.action`).
-    pub action: IrqSpinLock<[crate::signal::SigAction; crate::signal::NSIG as usize]>,
+    /// Guards `action` (Linux `siglock`).
+    siglock: IrqSpinLock<()>,
+    /// Linux `sighand_struct.action`: read and written only under `siglock`.
+    action: UnsafeCell<SigActions>,
+}
+
+// SAFETY: `action` is reached only through `SigHand::lock`, under `siglock`.
+unsafe impl Sync for SigHand {}
+
+/// The actions of a [`SigHand`], its lock held.
+pub struct SigHandGuard<'a> {
+    _siglock: crate::sync::IrqSpinLockGuard<'a, ()>,
+    action: &'a mut SigActions,
+}
+
+impl core::ops::Deref for SigHandGuard<'_> {
+    type Target = SigActions;
+    fn deref(&self) -> &SigActions {
+        self.action
+    }
+}
+
+impl core::ops::DerefMut for SigHandGuard<'_> {
+    fn deref_mut(&mut self) -> &mut SigActions {
+        self.action
+    }
 }
 
 impl SigHand {
     /// Every signal at its default action.
     pub fn new() -> Arc<SigHand> {
         Arc::new(SigHand {
-            action: IrqSpinLock::new(
+            siglock: IrqSpinLock::new(()),
+            action: UnsafeCell::new(
                 [crate::signal::SigAction::default(); crate::signal::NSIG as usize],
             ),
         })
     }
 
-    /// A copy of `src` (Linux `copy_sighand`'s `memcpy`): copied straight into the new
-    /// table, not through the stack.
+    /// Take `siglock`, for the actions (Linux `spin_lock_irq(&sighand->siglock)`).
+    pub fn lock(&self) -> SigHandGuard<'_> {
+        let siglock = self.siglock.lock();
+        SigHandGuard {
+            _siglock: siglock,
+            // SAFETY: siglock is held for as long as the guard lives, and only a guard
+            // reaches the actions.
+            action: unsafe { &mut *self.action.get() },
+        }
+    }
+
+    /// A copy of `src` (Linux `copy_sighand`): a new object whose lock is initialised
+    /// and whose actions are copied in with one `memcpy`, never built on the stack
+    /// and moved.
     pub fn copy_of(src: &SigHand) -> Arc<SigHand> {
         let mut new = Arc::<SigHand>::new_uninit();
-        let action = src.action.lock();
-        Arc::get_mut(&mut new)
+        let slot = Arc::get_mut(&mut new)
             .expect("a new Arc has no other user")
-            .write(SigHand {
-                action: IrqSpinLock::new(*action),
-            });
+            .as_mut_ptr();
+        let action = src.lock();
+        // SAFETY: slot is the new, unshared, aligned object; the lock is written as a
+        // whole, and the actions (plain data; UnsafeCell has its value's layout) are
+        // copied from the source's, which is a different object, under its lock.
+        unsafe {
+            core::ptr::addr_of_mut!((*slot).siglock).write(IrqSpinLock::new(()));
+            let dst = UnsafeCell::raw_get(core::ptr::addr_of!((*slot).action));
+            core::ptr::copy_nonoverlapping::<SigActions>(&*action, dst, 1);
+        }
         drop(action);
-        // SAFETY: written just above.
+        // SAFETY: both fields were written just above.
         unsafe { new.assume_init() }
     }
 }
@@ -479,6 +531,17 @@ impl Task {
         if s != TaskState::Running {
             core::sync::atomic::fence(Ordering::SeqCst);
         }
+    }
+
+    /// Set a state that no wake-up may undo, the running task's own (Linux
+    /// `set_special_state`, for `TASK_DEAD` and the exit states): under `pi_lock`, which
+    /// a waker holds from its look at the state to its enqueue, so that a waker that
+    /// saw the task asleep a moment ago finishes first (and finds it still queued), and
+    /// one that comes later sees the new state. Without it, such a waker could put an
+    /// exited task back on a run queue once `schedule` has taken it off.
+    pub fn set_special_state(&self, s: TaskState) {
+        let _pi = self.pi_lock.lock();
+        self.set_state(s);
     }
 
     /// Is this the leader of its thread group?

@@ -119,8 +119,10 @@ const NSEC_PER_SEC: u64 = 1_000_000_000;
 /// Nanoseconds since boot, from the virtual counter.
 pub fn ktime_get_ns() -> u64 {
     let freq = crate::drivers::arch_timer::frequency().max(1);
-    let c = crate::drivers::arch_timer::counter() as u128;
-    (c * NSEC_PER_SEC as u128 / freq as u128) as u64
+    let c = crate::drivers::arch_timer::counter();
+    // Whole seconds, then the rest: the same floor as `c * 10^9 / freq`, in 64-bit
+    // divisions (the rest times 10^9 fits while freq < 18 GHz), not a 128-bit one.
+    (c / freq) * NSEC_PER_SEC + (c % freq) * NSEC_PER_SEC / freq
 }
 
 /// A relative timespec as ticks, rounded up (a sleep never ends early).

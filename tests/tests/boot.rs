@@ -160,6 +160,7 @@ fn self_report_passes() {
         .expect("selftest timer")
         .expect("selftest page_alloc")
         .expect("selftest wx")
+        .expect("selftest string")
         .expect("forkos: power off, exit status 0");
 
     assert!(!run.output.contains("[FAIL]"), "{}", run.output);

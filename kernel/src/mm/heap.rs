@@ -73,12 +73,35 @@ fn is_page_sized(layout: &Layout) -> bool {
 // live block: slab objects and whole pages come from the page allocator, the rest from
 // the linked-list heap.
 unsafe impl GlobalAlloc for KernelHeap {
+    // Inlined, so that where the layout is known at compile time (every `Box`, `Arc` and
+    // most `Vec`s) the size class is too, and the call goes straight to the slab cache
+    // (Linux's `kmalloc` picks the cache at compile time for a constant size,
+    // `kmalloc_index`); the rest is out of line.
+    #[inline(always)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // Small objects from the slabs, one-page objects as a page of their own: both
         // go back to the page allocator when freed.
         if let Some(class) = slab::class_of(layout.size(), layout.align()) {
             return slab::alloc(class);
         }
+        self.alloc_large(layout)
+    }
+
+    #[inline(always)]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if let Some(class) = slab::class_of(layout.size(), layout.align()) {
+            // SAFETY: GlobalAlloc's contract: alloc served this layout from that class.
+            return unsafe { slab::free(ptr, class) };
+        }
+        // SAFETY: as above, from alloc_large.
+        unsafe { self.dealloc_large(ptr, layout) }
+    }
+}
+
+impl KernelHeap {
+    /// An object too big for the slabs: a page, or room in the linked-list heap.
+    #[inline(never)]
+    fn alloc_large(&self, layout: Layout) -> *mut u8 {
         if is_page_sized(&layout) {
             return page_alloc::alloc_page_reserve()
                 .map_or(core::ptr::null_mut(), |pa| phys_to_virt(pa) as *mut u8);
@@ -102,15 +125,16 @@ unsafe impl GlobalAlloc for KernelHeap {
             .map_or(core::ptr::null_mut(), |p| p.as_ptr())
     }
 
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if let Some(class) = slab::class_of(layout.size(), layout.align()) {
-            // SAFETY: GlobalAlloc's contract: alloc served this layout from that class.
-            return unsafe { slab::free(ptr, class) };
-        }
+    /// Free what [`Self::alloc_large`] gave.
+    ///
+    /// # Safety
+    /// `ptr` came from `alloc_large` with this layout and is not used any more.
+    #[inline(never)]
+    unsafe fn dealloc_large(&self, ptr: *mut u8, layout: Layout) {
         if is_page_sized(&layout) {
             return page_alloc::free_page(virt_to_phys(ptr as u64));
         }
-        // SAFETY: GlobalAlloc's contract: ptr came from alloc with this layout.
+        // SAFETY: ptr came from alloc_large with this layout (caller's guarantee).
         unsafe {
             self.heap
                 .lock()

@@ -296,7 +296,19 @@ impl Mm {
     /// An empty address space (Linux `mm_alloc` + `pgd_alloc`).
     pub fn new() -> Option<Mm> {
         let pgd = page_alloc::alloc_zeroed_page()?;
-        Some(Mm {
+        Some(Mm::with_pgd(pgd))
+    }
+
+    /// An empty, shared address space, built in the object allocated for it (Linux
+    /// `allocate_mm` then `mm_init`), not on the stack and moved there.
+    pub fn new_shared() -> Option<Arc<Mm>> {
+        let pgd = page_alloc::alloc_zeroed_page()?;
+        Some(Arc::new(Mm::with_pgd(pgd)))
+    }
+
+    #[inline(always)]
+    fn with_pgd(pgd: PhysAddr) -> Mm {
+        Mm {
             pgd,
             context: MmContext::default(),
             inner: IrqSpinLock::new(MmInner {
@@ -310,7 +322,7 @@ impl Mm {
                 start_stack: 0,
                 exe_file: None,
             }),
-        })
+        }
     }
 
     /// Take the address space's lock (Linux `mmap_write_lock`).

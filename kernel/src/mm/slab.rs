@@ -76,6 +76,7 @@ pub fn pages_per_class() -> [(usize, usize); CLASSES.len()] {
 }
 
 /// The class index for `size` bytes aligned to `align`, if the slabs serve it.
+#[inline(always)]
 pub fn class_of(size: usize, align: usize) -> Option<usize> {
     CLASSES
         .iter()
@@ -174,18 +175,12 @@ fn new_slab(size: usize) -> *mut Slab {
 }
 
 /// An object of class `class` (Linux `kmem_cache_alloc`); null if no page is left.
+#[inline(never)]
 pub fn alloc(class: usize) -> *mut u8 {
-    let size = CLASSES[class];
     let mut caches = CACHES.lock();
     let cache = &mut caches.0[class];
-    if cache.partial.is_null() {
-        let slab = new_slab(size);
-        if slab.is_null() {
-            return null_mut();
-        }
-        PAGES[class].fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-        // SAFETY: a new slab, not on any list; we hold the lock.
-        unsafe { push(cache, slab) };
+    if cache.partial.is_null() && !add_new_slab(cache, class) {
+        return null_mut();
     }
     let slab = cache.partial;
     // SAFETY: slabs on the partial list have a free object; we hold the lock.
@@ -200,11 +195,28 @@ pub fn alloc(class: usize) -> *mut u8 {
     }
 }
 
+/// The cache has no slab with room: give it a new one (Linux `___slab_alloc`'s slow
+/// path, `new_slab`); false when no page is left. Out of line, so that the common case
+/// above needs no stack frame.
+#[cold]
+#[inline(never)]
+fn add_new_slab(cache: &mut Cache, class: usize) -> bool {
+    let slab = new_slab(CLASSES[class]);
+    if slab.is_null() {
+        return false;
+    }
+    PAGES[class].fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    // SAFETY: a new slab, not on any list; the caller holds the lock.
+    unsafe { push(cache, slab) };
+    true
+}
+
 /// Give back an object of class `class` (Linux `kmem_cache_free`); a slab left empty
 /// goes back to the page allocator, unless it is the cache's only one with room.
 ///
 /// # Safety
 /// `ptr` came from [`alloc`] with the same class and is not used any more.
+#[inline(never)]
 pub unsafe fn free(ptr: *mut u8, class: usize) {
     let mut caches = CACHES.lock();
     let cache = &mut caches.0[class];
@@ -216,22 +228,36 @@ pub unsafe fn free(ptr: *mut u8, class: usize) {
         (*slab).free = ptr as *mut usize;
         (*slab).inuse -= 1;
         if (*slab).inuse == 0 {
-            // Linux `__slab_free`: an empty slab is discarded only if the cache keeps
-            // other partial slabs (`min_partial`, here 1), so that a fork and exit
-            // cycle does not build and free a slab page each time.
-            let others = if was_full {
-                !cache.partial.is_null()
-            } else {
-                cache.partial != slab || !(*slab).next.is_null()
-            };
-            if others {
-                if !was_full {
-                    unlink(cache, slab);
-                }
-                discard_slab(slab, class);
-            } else if was_full {
-                push(cache, slab);
+            free_empty(cache, slab, class, was_full);
+        } else if was_full {
+            push(cache, slab);
+        }
+    }
+}
+
+/// The slab's last object came back (Linux `__slab_free`'s empty-slab case): the slab
+/// is discarded only if the cache keeps other partial slabs (`min_partial`, here 1), so
+/// that a fork and exit cycle does not build and free a slab page each time. Out of
+/// line, as in [`alloc`].
+///
+/// # Safety
+/// `slab` is a live slab of `class` with no object in use, on the partial list unless
+/// `was_full`; the caller holds the lock.
+#[cold]
+#[inline(never)]
+unsafe fn free_empty(cache: &mut Cache, slab: *mut Slab, class: usize, was_full: bool) {
+    // SAFETY: as the caller guarantees.
+    unsafe {
+        let others = if was_full {
+            !cache.partial.is_null()
+        } else {
+            cache.partial != slab || !(*slab).next.is_null()
+        };
+        if others {
+            if !was_full {
+                unlink(cache, slab);
             }
+            discard_slab(slab, class);
         } else if was_full {
             push(cache, slab);
         }

@@ -136,7 +136,7 @@ pub fn is_restart_code(x0: u64) -> bool {
 }
 
 pub(crate) fn action_of(t: &Task, sig: i32) -> SigAction {
-    t.inner.lock().sighand.action.lock()[sig as usize - 1]
+    t.inner.lock().sighand.lock()[sig as usize - 1]
 }
 
 pub(crate) fn blocks(t: &Task, sig: i32) -> bool {
@@ -428,7 +428,7 @@ pub fn send_signal(t: &Arc<Task>, info: KSigInfo, group: bool, forced: bool) {
         let mut i = t.inner.lock();
         let blocked = i.blocked & sigmask(sig) != 0;
         let sighand = i.sighand.clone();
-        let a = &mut sighand.action.lock()[sig as usize - 1];
+        let a = &mut sighand.lock()[sig as usize - 1];
         if a.handler == SIG_IGN || blocked {
             a.handler = SIG_DFL;
             i.blocked &= !sigmask(sig);
@@ -626,7 +626,7 @@ pub fn signal_setup_done(t: &Task, sig: i32, action: &SigAction) {
     }
     t.inner.lock().blocked = (blocked | more) & !UNBLOCKABLE;
     if action.flags & SA_RESETHAND != 0 {
-        t.inner.lock().sighand.action.lock()[sig as usize - 1] = SigAction::default();
+        t.inner.lock().sighand.lock()[sig as usize - 1] = SigAction::default();
     }
 }
 
@@ -683,5 +683,5 @@ pub fn flush_signal_handlers(tsk: &Task) {
     if Arc::strong_count(&i.sighand) > 1 {
         i.sighand = crate::task::SigHand::copy_of(&i.sighand);
     }
-    reset_handlers(&mut i.sighand.action.lock());
+    reset_handlers(&mut i.sighand.lock());
 }

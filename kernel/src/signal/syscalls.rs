@@ -130,7 +130,7 @@ pub fn sys_rt_sigaction(
     let t = &current();
     let old = {
         let sighand = t.inner.lock().sighand.clone();
-        let mut action = sighand.action.lock();
+        let mut action = sighand.lock();
         let old = action[sig as usize - 1];
         if let Some(mut a) = new {
             a.mask &= !UNBLOCKABLE;

@@ -253,7 +253,9 @@ pub unsafe fn copy_thread(p: &Task, start: ChildStart) {
             // SAFETY: the current task is in a syscall, so its pt_regs hold the user
             // context; childregs is the top of the child's unused stack.
             unsafe {
-                *childregs = *crate::task::current_pt_regs();
+                // One copy of the frame (Linux `*childregs = *current_pt_regs()`): two
+                // tasks' stacks never overlap.
+                core::ptr::copy_nonoverlapping(crate::task::current_pt_regs(), childregs, 1);
                 // EXERCISE copy_thread: begin
                 (*childregs).regs[0] = 0; // the child's fork() returns 0
                 if stack != 0 {

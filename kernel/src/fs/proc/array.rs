@@ -120,7 +120,7 @@ fn sigset(out: &mut String, header: &str, set: u64) {
 /// The signals `t`'s process ignores and catches (Linux `collect_sigign_sigcatch`).
 fn sigign_sigcatch(t: &Task) -> (u64, u64) {
     let sighand = t.inner.lock().sighand.clone();
-    let actions = sighand.action.lock();
+    let actions = sighand.lock();
     let (mut ign, mut catch) = (0u64, 0u64);
     for (i, a) in actions.iter().enumerate() {
         if a.handler == crate::signal::SIG_IGN {
