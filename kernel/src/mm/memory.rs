@@ -16,6 +16,7 @@
 //! [`do_wp_page`] either copies it (`wp_page_copy`) or, when the faulting address space
 //! is the only one left mapping it, makes it writable again (`wp_page_reuse`).
 
+use core::mem::MaybeUninit;
 use core::ops::Range;
 
 use forkos_lib::pgtable::{
@@ -346,9 +347,12 @@ pub struct MmuGather<'a> {
     mm: &'a Mm,
     fullmm: bool,
     refs: PageRefs,
-    pages: [PhysAddr; GATHER_PAGES],
+    /// The first `nr_pages` are gathered pages; the rest were never written (Linux's
+    /// batch is not cleared either).
+    pages: [MaybeUninit<PhysAddr>; GATHER_PAGES],
     nr_pages: usize,
-    tables: [PhysAddr; GATHER_TABLES],
+    /// The first `nr_tables` are gathered tables; as `pages`.
+    tables: [MaybeUninit<PhysAddr>; GATHER_TABLES],
     nr_tables: usize,
 }
 
@@ -371,14 +375,17 @@ impl<'a> MmuGather<'a> {
         Self::with(mm, true)
     }
 
+    #[inline(always)]
     fn with(mm: &'a Mm, fullmm: bool) -> Self {
         MmuGather {
             mm,
             fullmm,
             refs: PageRefs::get(),
-            pages: [PhysAddr(0); GATHER_PAGES],
+            // SAFETY: an array of MaybeUninit needs no initialising.
+            pages: unsafe { MaybeUninit::uninit().assume_init() },
             nr_pages: 0,
-            tables: [PhysAddr(0); GATHER_TABLES],
+            // SAFETY: as for `pages`.
+            tables: unsafe { MaybeUninit::uninit().assume_init() },
             nr_tables: 0,
         }
     }
@@ -390,7 +397,7 @@ impl<'a> MmuGather<'a> {
         if self.nr_pages == GATHER_PAGES {
             self.flush();
         }
-        self.pages[self.nr_pages] = pa;
+        self.pages[self.nr_pages].write(pa);
         self.nr_pages += 1;
     }
 
@@ -400,7 +407,7 @@ impl<'a> MmuGather<'a> {
         if self.nr_tables == GATHER_TABLES {
             self.flush();
         }
-        self.tables[self.nr_tables] = pa;
+        self.tables[self.nr_tables].write(pa);
         self.nr_tables += 1;
     }
 
@@ -411,16 +418,32 @@ impl<'a> MmuGather<'a> {
         if !self.fullmm || self.nr_tables > 0 {
             flush_tlb_mm(&self.mm.context);
         }
-        self.refs.release_pages(&mut self.pages[..self.nr_pages]);
+        // SAFETY: the first nr_pages and nr_tables entries were written (remove_page,
+        // remove_table); MaybeUninit<PhysAddr> has PhysAddr's layout.
+        let (pages, tables) = unsafe {
+            (
+                core::slice::from_raw_parts_mut(
+                    self.pages.as_mut_ptr().cast::<PhysAddr>(),
+                    self.nr_pages,
+                ),
+                core::slice::from_raw_parts(
+                    self.tables.as_ptr().cast::<PhysAddr>(),
+                    self.nr_tables,
+                ),
+            )
+        };
+        self.refs.release_pages(pages);
         // Every entry of a table was cleared before it was gathered: it goes back to
         // the allocator known to be zero, ready to be a page table again.
-        page_alloc::free_zeroed_pages(&self.tables[..self.nr_tables]);
+        page_alloc::free_zeroed_pages(tables);
         self.nr_pages = 0;
         self.nr_tables = 0;
     }
 
     /// The end of the unmapping: flush and free the rest (Linux `tlb_finish_mmu`).
-    pub fn finish(mut self) {
+    /// By reference, as Linux passes its `struct mmu_gather *`: the gather is large, and
+    /// moving it would copy it.
+    pub fn finish(&mut self) {
         self.flush();
     }
 }
