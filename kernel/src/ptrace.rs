@@ -224,8 +224,9 @@ pub fn ptrace_stop(exit_code: i32, why: i32, message: u64, info: Option<KSigInfo
         }
         t.jobctl.fetch_and(!JOBCTL_TRAP_STOP, SeqCst);
         t.jobctl.fetch_or(JOBCTL_TRACED, SeqCst);
-        // Under the group's lock, where a fatal signal looks for traced tasks to wake.
-        t.set_state(TaskState::Traced);
+        // Under the group's lock, where a fatal signal looks for traced tasks to wake,
+        // and as a special state (Linux `set_special_state(TASK_TRACED)`).
+        t.set_special_state(TaskState::Traced);
     }
     {
         let tasklist = TASKLIST_LOCK.lock();

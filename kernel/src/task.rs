@@ -534,10 +534,11 @@ impl Task {
     }
 
     /// Set a state that no wake-up may undo, the running task's own (Linux
-    /// `set_special_state`, for `TASK_DEAD` and the exit states): under `pi_lock`, which
-    /// a waker holds from its look at the state to its enqueue, so that a waker that
-    /// saw the task asleep a moment ago finishes first (and finds it still queued), and
-    /// one that comes later sees the new state. Without it, such a waker could put an
+    /// `set_special_state`, for `TASK_DEAD`, the exit states, `TASK_STOPPED` and
+    /// `TASK_TRACED`): under `pi_lock` (taken after the group's signal lock, as Linux
+    /// takes it under `siglock`), which a waker holds from its look at the state to its
+    /// enqueue, so that a waker that saw the task asleep a moment ago finishes first (and
+    /// finds it still queued), and one that comes later sees the new state. Without it, such a waker could put an
     /// exited task back on a run queue once `schedule` has taken it off.
     pub fn set_special_state(&self, s: TaskState) {
         let _pi = self.pi_lock.lock();

@@ -22,8 +22,8 @@
 //!   to clear before queuing the task elsewhere, and under a run queue's lock no queued
 //!   task is on a CPU.
 //!
-//! Lock order: `TASKLIST_LOCK` -> a wait queue's lock -> a task's `pi_lock` -> a run
-//! queue's lock. Two run queues are never both waited for: `newidle_balance` only tries
+//! Lock order: `TASKLIST_LOCK` -> a wait queue's lock or a thread group's signal lock
+//! (`set_special_state`) -> a task's `pi_lock` -> a run queue's lock. Two run queues are never both waited for: `newidle_balance` only tries
 //! the second lock, and `move_queued_task` drops one before taking the other (the task
 //! is marked `TASK_ON_RQ_MIGRATING` meanwhile, which `task_rq_lock` waits out). A run queue's lock
 //! is held across `context_switch` and released by the next task on the same CPU

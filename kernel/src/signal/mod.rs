@@ -360,8 +360,10 @@ fn do_signal_stop(t: &Task, signr: i32) -> bool {
         }
         return false;
     }
-    // Set under the group's lock, where SIGCONT looks for stopped threads to wake.
-    t.set_state(TaskState::Stopped);
+    // Set under the group's lock, where SIGCONT looks for stopped threads to wake, and
+    // as a special state (Linux `set_special_state(TASK_STOPPED)`): a waker that saw us
+    // asleep a moment ago cannot undo it.
+    t.set_special_state(TaskState::Stopped);
     drop(s);
     if notify {
         let tasklist = TASKLIST_LOCK.lock();
