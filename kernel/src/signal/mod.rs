@@ -188,15 +188,17 @@ pub fn kill_pgrp(pgrp: crate::task::Pid, sig: i32, priv_: bool) {
 /// to look now (Linux `signal_wake_up_state`). With `resume`, the caller must not hold
 /// `t`'s group lock.
 fn signal_wake_up(t: &Arc<Task>, resume: bool) {
-    t.set_flag(TIF_SIGPENDING);
     let woken = if resume {
-        // The group's lock orders this against `ptrace_check_attach` freezing the task
-        // and its unfreezing, which looks for a fatal signal.
-        let frozen = {
-            let _s = t.signal.inner.lock();
-            t.jobctl.load(core::sync::atomic::Ordering::SeqCst) & JOBCTL_PTRACE_FROZEN != 0
-        };
-        if frozen {
+        // Under the group's lock from the flag to the wake-up, as Linux's runs under
+        // siglock. It orders this against `ptrace_check_attach` freezing the task and
+        // its unfreezing, which looks for a fatal signal, and against the task's own
+        // `ptrace_stop`, which enters TASK_TRACED under the lock: a task that sees the
+        // flag and takes this very signal (a SIGKILL, say) before the wake-up is done
+        // cannot stop in between (its PTRACE_EVENT_EXIT stop) and be woken from that
+        // stop by it. Lock order: the group's lock, then `pi_lock` (in try_to_wake_up).
+        let _s = t.signal.inner.lock();
+        t.set_flag(TIF_SIGPENDING);
+        if t.jobctl.load(core::sync::atomic::Ordering::SeqCst) & JOBCTL_PTRACE_FROZEN != 0 {
             try_to_wake_up(t, &[TaskState::Interruptible, TaskState::Stopped])
         } else {
             t.jobctl
@@ -211,6 +213,7 @@ fn signal_wake_up(t: &Arc<Task>, resume: bool) {
             )
         }
     } else {
+        t.set_flag(TIF_SIGPENDING);
         try_to_wake_up(t, &[TaskState::Interruptible])
     };
     if !woken {
